@@ -1,0 +1,12 @@
+# keytrail: the two commands the README documents.
+.PHONY: demo test
+
+## Set up, seed the demo organisation, and serve http://127.0.0.1:8000 (SQLite, Celery eager).
+demo:
+	bash .ci/setup demo
+	python3 manage.py demo
+
+## Install what the tests need, start PostgreSQL and Redis, run the whole suite.
+test:
+	bash .ci/setup test
+	python3 -m pytest

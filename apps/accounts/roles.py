@@ -1,0 +1,37 @@
+"""The four roles and what each group may do everywhere (model-level permissions).
+
+Groups give the role; django-guardian object permissions give the reach. A permission
+listed here for a role applies to every object of that model. Anything narrower (an
+auditor seeing one control, a control owner editing their control) is granted per
+object. docs/permissions.md is the written vocabulary; a test keeps the two in step.
+"""
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    GRC_LEAD = "grc_lead", "GRC lead"
+    APPROVER = "approver", "Approver"
+    REVIEWER = "reviewer", "Reviewer"
+    AUDITOR = "auditor", "Auditor"
+
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.GRC_LEAD: [
+        "catalog.view_requirement",
+        "controls.view_control",
+        "controls.add_control",
+        "controls.change_control",
+        "controls.attach_evidence",
+        "controls.share_control",
+        "audit.view_auditevent",
+    ],
+    Role.APPROVER: ["catalog.view_requirement"],
+    Role.REVIEWER: ["catalog.view_requirement"],
+    Role.AUDITOR: ["catalog.view_requirement"],
+}
+
+# Object permissions that may be granted per object, and to whom (see docs/permissions.md).
+OBJECT_PERMISSIONS: dict[str, list[str]] = {
+    "controls.control": ["view_control", "change_control", "attach_evidence"],
+}

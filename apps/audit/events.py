@@ -1,0 +1,85 @@
+"""One small function per event type. Each writes in the caller's transaction.
+
+Event types are dotted ``<object>.<verb>`` names; docs/permissions.md lists them.
+"""
+
+from __future__ import annotations
+
+from apps.audit.services import audit_record
+
+
+# accounts -----------------------------------------------------------------
+def user_logged_in(*, user) -> None:
+    audit_record(event_type="user.logged_in", actor=user, target=user, require_transaction=False)
+
+
+def user_login_failed(*, username: str) -> None:
+    audit_record(
+        event_type="user.login_failed",
+        actor_label=f"anonymous:{username[:100]}",
+        target=("accounts.user", "", username[:100]),
+        require_transaction=False,
+    )
+
+
+def user_role_assigned(*, actor, user, role: str) -> None:
+    audit_record(event_type="user.role_assigned", actor=actor, target=user, changes={"role": [None, role]})
+
+
+def access_denied(*, actor, permission: str, target=None, path: str = "") -> None:
+    """A refusal changes nothing, so it is written on its own (no enclosing transaction)."""
+    audit_record(
+        event_type="access.denied",
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        actor_label="" if getattr(actor, "is_authenticated", False) else "anonymous",
+        target=target,
+        changes={"permission": permission, "path": path[:500]},
+        require_transaction=False,
+    )
+
+
+# catalog ------------------------------------------------------------------
+def catalog_loaded(*, actor, version, summary: dict) -> None:
+    audit_record(event_type="catalog.loaded", actor=actor, target=version, changes=summary)
+
+
+# controls -----------------------------------------------------------------
+def control_created(*, actor, control, values: dict) -> None:
+    audit_record(event_type="control.created", actor=actor, target=control, changes={k: [None, v] for k, v in values.items()})
+
+
+def control_updated(*, actor, control, changes: dict) -> None:
+    audit_record(event_type="control.updated", actor=actor, target=control, changes=changes)
+
+
+def control_evidence_attached(*, actor, evidence) -> None:
+    audit_record(
+        event_type="control.evidence_attached",
+        actor=actor,
+        target=evidence.control,
+        changes={
+            "evidence_id": evidence.pk,
+            "file": evidence.original_name,
+            "sha256": evidence.sha256,
+            "size": evidence.size,
+            "content_type": evidence.content_type,
+            "effective_date": evidence.effective_date.isoformat(),
+        },
+    )
+
+
+def control_evidence_downloaded(*, actor, evidence) -> None:
+    audit_record(
+        event_type="control.evidence_downloaded",
+        actor=actor,
+        target=evidence.control,
+        changes={"evidence_id": evidence.pk, "sha256": evidence.sha256},
+    )
+
+
+def object_shared(*, actor, target, grantee, permissions: list[str]) -> None:
+    audit_record(event_type="object.shared", actor=actor, target=target, changes={"grantee": grantee.get_username(), "permissions": permissions})
+
+
+def object_unshared(*, actor, target, grantee, permissions: list[str]) -> None:
+    audit_record(event_type="object.unshared", actor=actor, target=target, changes={"grantee": grantee.get_username(), "permissions": permissions})

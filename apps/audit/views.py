@@ -1,0 +1,24 @@
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.audit.chain import verify_chain
+from apps.audit.models import AuditEvent
+from apps.audit.selectors import audit_event_list
+from apps.core.access import require
+from apps.core.pagination import paginate
+
+
+@require_GET
+def event_list_view(request):
+    require(request, "audit.view_auditevent")
+    filters = {k: request.GET.get(k, "").strip()[:100] for k in ("event_type", "actor", "target_type")}
+    page = paginate(request, audit_event_list(**filters), per_page=50)
+    event_types = AuditEvent.objects.order_by().values_list("event_type", flat=True).distinct()
+    return render(request, "audit/event_list.html", {"page": page, "filters": filters, "event_types": sorted(event_types)})
+
+
+@require_POST
+def chain_verify_view(request):
+    require(request, "audit.view_auditevent")
+    report = verify_chain(AuditEvent.objects.order_by("seq").iterator(chunk_size=2000))
+    return render(request, "audit/_verify_result.html", {"report": report})

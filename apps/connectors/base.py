@@ -1,0 +1,141 @@
+"""The contract every connector fulfils.
+
+A connector reads credential *metadata* from one cloud service for one collection
+target (an AWS account's IAM, one Secrets Manager region, one Key Vault) and returns
+plain dataclasses. It never touches the ORM, never builds API clients at import time,
+and never reads a secret's value (no GetSecretValue, no ``get_secret``).
+
+Contract, for a class registered in :mod:`apps.connectors.registry`:
+
+``Connector.kind``
+    The registry key, e.g. ``"aws_iam"``.
+
+``Connector().collect(target, *, previous_state=None) -> CollectionResult``
+    Reads everything for ``target`` and returns it. ``previous_state`` is the opaque
+    ``CollectionResult.state`` this connector returned for the same target last time
+    (or ``None``); a connector may use it to skip work on an unchanged target.
+    Raises :class:`ConnectorError` (or a subclass) when the target as a whole cannot be
+    collected (role not assumable, vault refuses the token, throttled beyond retries).
+    Problems with single items (one user's keys could not be listed, one malformed
+    entry) do not raise: they are appended to ``CollectionResult.errors`` and the rest
+    is returned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+
+class ConnectorError(Exception):
+    """A target could not be collected. ``code`` is a short machine-readable reason."""
+
+    def __init__(self, message: str, *, code: str = "error", retryable: bool = False):
+        super().__init__(message)
+        self.code = code
+        self.retryable = retryable
+
+
+class IdentityKind:
+    HUMAN = "human"
+    SERVICE = "service"  # non-human: service accounts, CI, automation
+    ROOT = "root"
+
+
+class CredentialType:
+    CONSOLE_PASSWORD = "console_password"
+    ACCESS_KEY = "access_key"
+    ROOT_ACCESS_KEY = "root_access_key"
+    SM_SECRET = "sm_secret"  # AWS Secrets Manager secret
+    KV_SECRET = "kv_secret"  # Azure Key Vault secret
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one connector call collects. Only the fields its kind needs are set."""
+
+    kind: str
+    source_key: str  # AWS account id or vault URL; stable name of the source
+    role_arn: str = ""
+    external_id: str = ""
+    region: str = ""
+    vault_url: str = ""
+
+    @property
+    def unit(self) -> str:
+        """Human-readable unit name: ``aws_iam``, ``aws_secrets_manager:eu-west-1``..."""
+        detail = self.region or self.vault_url
+        return f"{self.kind}:{detail}" if detail else self.kind
+
+
+@dataclass
+class IdentityRecord:
+    external_id: str  # ARN for AWS users, "arn:aws:iam::<acct>:root" for root
+    name: str
+    kind: str  # IdentityKind
+    created_at: datetime | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    privileged: bool | None = None  # None: could not be determined
+    mfa_active: bool | None = None
+    mfa_devices: list[dict[str, Any]] = field(default_factory=list)  # {"serial", "type": virtual|hardware, "enabled_at"}
+    groups: list[str] = field(default_factory=list)
+    policies: list[str] = field(default_factory=list)  # attached + inline + via groups, names/ARNs
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CredentialRecord:
+    external_id: str  # access key id, secret ARN, Key Vault secret id (no version)
+    credential_type: str  # CredentialType
+    name: str
+    identity_external_id: str | None = None  # owning identity, when there is one
+    enabled: bool | None = None  # active / enabled
+    created_at: datetime | None = None
+    last_rotated_at: datetime | None = None  # password last changed, secret last rotated, KV updated
+    last_used_at: datetime | None = None  # key last used, password last used, SM last accessed
+    last_changed_at: datetime | None = None
+    expires_at: datetime | None = None
+    not_before: datetime | None = None
+    rotation_enabled: bool | None = None
+    rotation_interval_days: int | None = None
+    next_rotation_at: datetime | None = None
+    deleted_at: datetime | None = None  # scheduled deletion date (Secrets Manager)
+    tags: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)  # service-specific extras, JSON-safe
+
+
+@dataclass
+class CollectionResult:
+    target: Target
+    identities: list[IdentityRecord] = field(default_factory=list)
+    credentials: list[CredentialRecord] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)  # e.g. {"password_policy": {...} | None}
+    api_calls: Counter = field(default_factory=Counter)  # operation name -> count
+    errors: list[dict[str, str]] = field(default_factory=list)  # {"code", "message", "item"}
+    state: dict[str, Any] = field(default_factory=dict)  # opaque, handed back next time
+
+    def add_error(self, code: str, message: str, item: str = "") -> None:
+        self.errors.append({"code": code, "message": message[:2000], "item": item[:500]})
+
+
+class Connector:
+    kind: ClassVar[str] = ""
+
+    def collect(self, target: Target, *, previous_state: dict | None = None) -> CollectionResult:
+        raise NotImplementedError
+
+
+def as_jsonable(obj: Any) -> Any:
+    """Dataclass/record -> JSON-safe structure (datetimes as ISO 8601 strings)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: as_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if isinstance(obj, dict):
+        return {str(k): as_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [as_jsonable(v) for v in obj]
+    return obj

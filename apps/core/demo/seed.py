@@ -1,0 +1,124 @@
+"""The demo organisation: people in every role, controls over the catalog, manual evidence.
+
+Idempotent: seeding an already-seeded database changes nothing. Later stages (sources,
+collection, evaluation, exceptions, reviews, packs) extend this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.accounts.roles import Role
+from apps.accounts.services import user_create
+from apps.catalog.models import Requirement
+from apps.controls import services as control_services
+from apps.controls.models import Control
+from apps.core.models import Organisation
+
+DEMO_ORGANISATION = "Northwind Cloud Services (demo)"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    password: str
+    role: str
+    first_name: str
+    last_name: str
+
+
+# Demo-only passwords, printed by the demo command. Never use these outside the demo.
+DEMO_USERS = [
+    DemoUser("grace", "demo-grc-lead-2026", Role.GRC_LEAD, "Grace", "Lindqvist"),
+    DemoUser("arjun", "demo-approver-2026", Role.APPROVER, "Arjun", "Mehta"),
+    DemoUser("rosa", "demo-reviewer-2026", Role.REVIEWER, "Rosa", "Okafor"),
+    DemoUser("avery", "demo-auditor-2026", Role.AUDITOR, "Avery", "Brandt"),
+]
+
+# (title, requirement topics, status, frequency, rules, owner, narrative)
+DEMO_CONTROLS = [
+    ("Secret authentication information standard", ["scope-definition", "documented-use-practices"], "implemented", "annual", [], "grace",
+     "The Credential Standard (SEC-STD-07) defines secret authentication information as every password, access key, API key, token and vault secret that proves an identity, "
+     "and sets where each may be stored, how it is handed over and when it must be rotated. Staff acknowledge it at onboarding and yearly."),
+    ("Credential request and approval workflow", ["formal-allocation", "initial-secrets", "non-human-ownership"], "partial", "quarterly", ["request-reference-missing", "owner-tag-missing"], "grace",
+     "Access keys and service credentials are requested through the IAM-REQUEST ticket type, approved by the system owner and Security, and tagged with the ticket id "
+     "(tag request-ref) and an owner on issuance. Keys created outside the workflow are detected by the missing tag."),
+    ("Central secrets storage", ["central-storage", "no-plaintext-transport"], "implemented", "continuous", ["kv-secret-no-expiry"], "rosa",
+     "Application and automation secrets live in AWS Secrets Manager or Azure Key Vault. Secrets are never sent by e-mail, chat or ticket; handover uses vault access grants."),
+    ("Scheduled rotation by credential class", ["scheduled-rotation", "secret-expiry"], "partial", "continuous", ["iam-key-rotation-age", "sm-rotation-disabled", "sm-not-rotated-within-limit", "sm-rotation-overdue", "kv-secret-not-updated"], "grace",
+     "IAM user keys are rotated every 90 days, database credentials every 60, external API keys every 180, service-account passwords every 90 and certificates yearly. "
+     "Secrets Manager rotation is enabled for database credentials; keytrail checks every collection."),
+    ("Unused credential removal", ["unused-credential-removal", "revocation-offboarding"], "implemented", "continuous", ["iam-key-unused", "console-password-unused", "sm-not-accessed"], "rosa",
+     "Credentials unused for 45 days are disabled by the IAM team after owner confirmation, and deleted 30 days later."),
+    ("Multi-factor authentication for people", ["mfa-enforced", "password-policy"], "implemented", "continuous", ["console-password-no-mfa", "privileged-user-no-mfa"], "grace",
+     "Every console user must register MFA within 24 hours of account creation; privileged users must use hardware keys. An SCP denies actions without MFA."),
+    ("Root and break-glass credentials", ["root-admin-credentials", "break-glass"], "implemented", "quarterly", ["root-access-key-active", "root-no-mfa"], "grace",
+     "The root account has no access keys and a hardware MFA device held in the safe; break-glass use is logged, reviewed the next working day, and its password rotated after use."),
+    ("Quarterly access review of credentials", ["periodic-access-review"], "planned", "quarterly", [], "grace",
+     "Each quarter the GRC lead runs a keytrail campaign over privileged and non-human credentials; owners keep, revoke or rotate with a justification, and revocations are verified by the next collection."),
+]
+
+
+def _topic_map() -> dict[str, Requirement]:
+    return {r.topic: r for r in Requirement.objects.filter(retired_in__isnull=True)}
+
+
+@transaction.atomic
+def seed_demo() -> dict[str, User]:
+    """Create the demo organisation, users and controls if absent; return users by username."""
+    if not Organisation.objects.exists():
+        Organisation.objects.create(name=DEMO_ORGANISATION)
+    users: dict[str, User] = {}
+    for du in DEMO_USERS:
+        user = User.objects.filter(username=du.username).first()
+        if user is None:
+            user = user_create(username=du.username, password=du.password, role=du.role, first_name=du.first_name,
+                               last_name=du.last_name, email=f"{du.username}@northwind.example")
+        users[du.username] = user
+    if Control.objects.exists():
+        return users
+
+    grc = users["grace"]
+    topics = _topic_map()
+    for title, wanted, status, frequency, rules, owner, narrative in DEMO_CONTROLS:
+        reqs = [topics[t] for t in wanted if t in topics]
+        control = control_services.control_create(
+            actor=grc, title=title, owner=users[owner], narrative=narrative, requirements=reqs,
+            implementation_status=status, test_frequency=frequency, rule_ids=rules,
+        )
+        if control.ref in {"CTL-001", "CTL-004", "CTL-006"}:
+            control_services.control_share(actor=grc, control=control, grantee=users["avery"], permissions=["view_control"])
+    first = Control.objects.get(ref="CTL-001")
+    control_services.control_evidence_attach(
+        actor=grc, control=first, name="credential-standard-SEC-STD-07.md",
+        content=_POLICY_TEXT.encode("utf-8"), effective_date=dt.date(timezone.now().year, 1, 15),
+        description="Approved credential standard, version 3.2",
+    )
+    control_services.control_evidence_attach(
+        actor=grc, control=first, name="security-awareness-completions.csv",
+        content=_TRAINING_CSV.encode("utf-8"), effective_date=timezone.now().date() - dt.timedelta(days=20),
+        description="Training export: acknowledgement of the credential standard",
+    )
+    return users
+
+
+_POLICY_TEXT = """# Credential Standard SEC-STD-07 (demo)
+
+1. Scope: passwords, access keys, API keys, tokens and vault secrets that prove an identity.
+2. Issuance: only through the IAM-REQUEST workflow, approved by the system owner and Security.
+3. Storage: AWS Secrets Manager or Azure Key Vault; never in code, tickets, chat or e-mail.
+4. Rotation: IAM user keys 90 days; database credentials 60; external API keys 180;
+   service-account passwords 90; certificates 1 year; immediately on suspected compromise.
+5. Revocation: on departure the same day; unused for 45 days, disabled.
+"""
+
+_TRAINING_CSV = """employee_id,name,course,completed_on
+E1001,Grace Lindqvist,Credential Standard acknowledgement,2026-10-02
+E1002,Arjun Mehta,Credential Standard acknowledgement,2026-10-03
+E1003,Rosa Okafor,Credential Standard acknowledgement,2026-10-05
+"""

@@ -1,0 +1,38 @@
+"""The demo, in one command: set up, seed a demo organisation, and serve the UI.
+
+Later stages (simulated AWS account and Key Vault, collection, evaluation, evidence
+pack) are added to this same command.
+"""
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from apps.catalog.loader import read_catalog
+from apps.catalog.services import catalog_load
+from apps.core.demo.seed import DEMO_USERS, seed_demo
+
+
+class Command(BaseCommand):
+    help = "Set up and seed the demo organisation, then serve keytrail on http://127.0.0.1:8000."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-serve", action="store_true", help="seed only; do not start the web server")
+        parser.add_argument("--addrport", default="127.0.0.1:8000")
+
+    def handle(self, *args, no_serve: bool, addrport: str, **options):
+        self.stdout.write("keytrail demo: migrating the database …")
+        call_command("migrate", interactive=False, verbosity=0)
+        summary = catalog_load(data=read_catalog())
+        self.stdout.write(f"requirement catalog {summary.version} {'already loaded' if summary.unchanged else 'loaded'}")
+        seed_demo()
+        self.stdout.write(self.style.SUCCESS("demo organisation ready"))
+        self.stdout.write("")
+        self.stdout.write("Sign in at http://%s/ with one of these demo logins:" % addrport)
+        for du in DEMO_USERS:
+            self.stdout.write(f"  {du.role:<10} {du.username:<8} {du.password}")
+        self.stdout.write("")
+        if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+            self.stdout.write(f"database: {settings.DATABASES['default']['NAME']}")
+        if not no_serve:
+            call_command("runserver", addrport, use_reloader=False)

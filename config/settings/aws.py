@@ -1,0 +1,12 @@
+"""AWS collection settings. keytrail stores role ARNs per source, never long-lived keys:
+the base credentials come from the standard boto3 chain (instance role, env, profile)."""
+
+from config.settings.env import env
+
+# Standard boto3 setting; points every client at moto's server in the demo and tests.
+AWS_ENDPOINT_URL = env.str("AWS_ENDPOINT_URL", default="")
+AWS_CONNECT_TIMEOUT = env.float("AWS_CONNECT_TIMEOUT", default=5.0)
+AWS_READ_TIMEOUT = env.float("AWS_READ_TIMEOUT", default=30.0)
+AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", default=6)
+AWS_RETRY_MODE = env.str("AWS_RETRY_MODE", default="adaptive")
+AWS_ASSUME_ROLE_SESSION_NAME = "keytrail-collector"

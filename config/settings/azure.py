@@ -1,0 +1,13 @@
+"""Azure Key Vault collection settings. Credentials come from DefaultAzureCredential."""
+
+from config.settings.env import env
+
+# Dotted path of the credential class; the demo and tests use the local simulator's.
+AZURE_CREDENTIAL_CLASS = env.str("AZURE_CREDENTIAL_CLASS", default="azure.identity.DefaultAzureCredential")
+# Keep True in production: the SDK checks the challenge's resource matches the vault's domain.
+AZURE_VERIFY_CHALLENGE_RESOURCE = env.bool("AZURE_VERIFY_CHALLENGE_RESOURCE", default=True)
+# A CA bundle path to trust (the simulator's self-signed certificate), or "" for the system store.
+AZURE_CONNECTION_VERIFY = env.str("AZURE_CONNECTION_VERIFY", default="")
+AZURE_CONNECTION_TIMEOUT = env.int("AZURE_CONNECTION_TIMEOUT", default=5)
+AZURE_READ_TIMEOUT = env.int("AZURE_READ_TIMEOUT", default=30)
+AZURE_RETRY_TOTAL = env.int("AZURE_RETRY_TOTAL", default=6)

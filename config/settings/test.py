@@ -1,0 +1,22 @@
+"""Tests: PostgreSQL (DATABASE_URL, default the local server), Celery eager unless a test
+starts a real worker, fast password hashing, media in a temp dir."""
+
+import tempfile
+
+from config.settings.base import *  # noqa: F403
+from config.settings.env import env
+
+SECRET_KEY = "keytrail-tests-not-secret"
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/keytrail")}
+# Transactional tests flush tables with TRUNCATE; the audit table's trigger allows it only
+# on connections that opt in (production connections never do).
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c keytrail.allow_truncate=on"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = tempfile.mkdtemp(prefix="keytrail-test-media-")
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_BROKER_URL = ""
+CELERY_TASK_ALWAYS_EAGER = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
