@@ -25,8 +25,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "controls.attach_evidence",
         "controls.share_control",
         "audit.view_auditevent",
+        "inventory.view_source",
+        "inventory.add_source",
+        "inventory.change_source",
+        "inventory.run_collection",
     ],
-    Role.APPROVER: ["catalog.view_requirement"],
+    # Approvers decide exceptions about credentials, so they read the whole inventory.
+    Role.APPROVER: ["catalog.view_requirement", "inventory.view_source"],
     Role.REVIEWER: ["catalog.view_requirement"],
     Role.AUDITOR: ["catalog.view_requirement"],
 }
@@ -34,4 +39,6 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 # Object permissions that may be granted per object, and to whom (see docs/permissions.md).
 OBJECT_PERMISSIONS: dict[str, list[str]] = {
     "controls.control": ["view_control", "change_control", "attach_evidence"],
+    # view_source on a source shows its collections and inventory (e.g. to an auditor).
+    "inventory.source": ["view_source", "change_source", "run_collection"],
 }

@@ -83,3 +83,32 @@ def object_shared(*, actor, target, grantee, permissions: list[str]) -> None:
 
 def object_unshared(*, actor, target, grantee, permissions: list[str]) -> None:
     audit_record(event_type="object.unshared", actor=actor, target=target, changes={"grantee": grantee.get_username(), "permissions": permissions})
+
+
+# inventory ----------------------------------------------------------------
+def source_created(*, actor, source, values: dict) -> None:
+    audit_record(event_type="source.created", actor=actor, target=source, changes={k: [None, v] for k, v in values.items()})
+
+
+def source_updated(*, actor, source, changes: dict) -> None:
+    audit_record(event_type="source.updated", actor=actor, target=source, changes=changes)
+
+
+def collection_started(*, actor, run, sources: list[str], units: int) -> None:
+    audit_record(event_type="collection.started", actor=actor, target=run,
+                 changes={"trigger": run.trigger, "sources": sources, "units": units})
+
+
+def collection_unit_succeeded(*, unit, counts: dict, api_calls: dict, item_errors: int) -> None:
+    audit_record(event_type="collection.unit_succeeded", actor_label="system:worker", target=unit.run,
+                 changes={"source": unit.source.name, "scope": unit.scope, "counts": counts, "api_calls": sum(api_calls.values()),
+                          "item_errors": item_errors, "snapshot": unit.snapshot.content_sha256})
+
+
+def collection_unit_failed(*, unit, code: str, message: str) -> None:
+    audit_record(event_type="collection.unit_failed", actor_label="system:worker", target=unit.run,
+                 changes={"source": unit.source.name, "scope": unit.scope, "code": code, "message": message[:500], "attempts": unit.attempts})
+
+
+def collection_finished(*, run, status: str, summary: dict) -> None:
+    audit_record(event_type="collection.finished", actor_label="system:worker", target=run, changes={"status": status, **summary})

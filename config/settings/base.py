@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.catalog",
     "apps.controls",
+    "apps.inventory",
 ]
 
 MIDDLEWARE = [
@@ -100,6 +101,12 @@ SECURE_REFERRER_POLICY = "same-origin"
 KEYTRAIL_EVIDENCE_MAX_BYTES = env.int("KEYTRAIL_EVIDENCE_MAX_BYTES", default=20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Tag keys (case-insensitive) naming a credential's or identity's owner, in order of preference.
+KEYTRAIL_OWNER_TAG_KEYS = env.list("KEYTRAIL_OWNER_TAG_KEYS", default=["owner", "owner-email", "ownerEmail", "contact"])
+# Collection units still "running" after this long are taken to be lost with their worker.
+KEYTRAIL_COLLECTION_STALE_MINUTES = env.int("KEYTRAIL_COLLECTION_STALE_MINUTES", default=45)
+KEYTRAIL_COLLECTION_MAX_RETRIES = env.int("KEYTRAIL_COLLECTION_MAX_RETRIES", default=3)
 
 KEYTRAIL_ORGANISATION_NAME = env.str("KEYTRAIL_ORGANISATION_NAME", default="Example Organisation")
 

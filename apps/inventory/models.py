@@ -1,0 +1,269 @@
+"""Sources, collection runs, and the credential inventory with its history.
+
+History is kept as versions (type-2 slowly changing dimension): a new version row is
+written only when a credential's metadata changes, with ``valid_from``/``valid_to``, so
+"as of T" is one indexed query and an unchanged repeat collection writes no version rows.
+"""
+
+from django.conf import settings
+from django.db import models
+
+from apps.core.models import TimeStampedModel
+
+
+class Source(TimeStampedModel):
+    """A place credentials are collected from: an AWS account (by role) or an Azure Key Vault."""
+
+    class Kind(models.TextChoices):
+        AWS_ACCOUNT = "aws_account", "AWS account"
+        AZURE_KEY_VAULT = "azure_key_vault", "Azure Key Vault"
+
+    name = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    enabled = models.BooleanField(default=True)
+    aws_account_id = models.CharField(max_length=12, blank=True)
+    role_arn = models.CharField(max_length=2048, blank=True)
+    external_id = models.CharField(max_length=1224, blank=True)
+    regions = models.JSONField(default=list, blank=True, help_text="Secrets Manager regions")
+    vault_url = models.URLField(max_length=300, blank=True)
+    schedule_minutes = models.PositiveIntegerField(default=24 * 60, help_text="Collect at least this often (minutes).")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("run_collection", "Can start a collection of a source")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def location(self) -> str:
+        return self.role_arn if self.kind == self.Kind.AWS_ACCOUNT else self.vault_url
+
+
+class CollectionRun(models.Model):
+    """One collection of one or more sources; fans out into units."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        PARTIAL = "partial", "Partial (some units failed)"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Started by a person"
+        SCHEDULE = "schedule", "Schedule"
+        RETRY = "retry", "Retry of failed units"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="retries")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"run #{self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.PARTIAL, self.Status.FAILED}
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class CollectionUnit(models.Model):
+    """One connector call within a run: a source × (IAM | a region | a vault)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(CollectionRun, on_delete=models.CASCADE, related_name="units")
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="units")
+    connector = models.CharField(max_length=64)  # registry key
+    scope = models.CharField(max_length=400)  # e.g. "aws_secrets_manager:eu-west-1"; credentials belong to one scope
+    region = models.CharField(max_length=32, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    api_calls = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    counts = models.JSONField(default=dict, blank=True)  # identities, credentials, created, changed, disappeared
+    state = models.JSONField(default=dict, blank=True)  # connector's opaque state for next time
+
+    class Meta:
+        ordering = ["run_id", "source_id", "scope"]
+        constraints = [models.UniqueConstraint(fields=["run", "source", "scope"], name="unit_unique_per_run")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.scope} ({self.status})"
+
+
+class Snapshot(models.Model):
+    """The point-in-time evidence of one successful unit: what the scope held at ``taken_at``.
+
+    ``content_sha256`` hashes the sorted fingerprints of every identity and credential seen,
+    so two snapshots of an unchanged scope have the same hash.
+    """
+
+    unit = models.OneToOneField(CollectionUnit, on_delete=models.PROTECT, related_name="snapshot")
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="snapshots")
+    scope = models.CharField(max_length=400)
+    taken_at = models.DateTimeField(db_index=True)
+    identity_count = models.PositiveIntegerField(default=0)
+    credential_count = models.PositiveIntegerField(default=0)
+    facts = models.JSONField(default=dict, blank=True)  # e.g. password policy, root MFA
+    content_sha256 = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-taken_at"]
+        indexes = [models.Index(fields=["source", "scope", "taken_at"], name="snapshot_scope_time_idx")]
+
+    def __str__(self) -> str:
+        return f"snapshot {self.scope} @ {self.taken_at:%Y-%m-%d %H:%M}"
+
+
+class Identity(models.Model):
+    """A human or non-human identity in a source (IAM user, root). Current state + history."""
+
+    class Kind(models.TextChoices):
+        HUMAN = "human", "Human"
+        SERVICE = "service", "Non-human"
+        ROOT = "root", "Root account"
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="identities")
+    scope = models.CharField(max_length=400)
+    external_id = models.CharField(max_length=2048)
+    name = models.TextField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    created_at = models.DateTimeField(null=True, blank=True)
+    privileged = models.BooleanField(null=True)
+    mfa_active = models.BooleanField(null=True)
+    owner = models.CharField(max_length=512, blank=True, db_index=True)
+    tags = models.JSONField(default=dict, blank=True)
+    data = models.JSONField(default=dict, blank=True)  # groups, policies, MFA devices, attributes
+    fingerprint = models.CharField(max_length=64)
+    first_seen_at = models.DateTimeField()
+    # "last seen" is the time of the scope's latest snapshot while not disappeared: keeping it
+    # per row would rewrite every row on every unchanged collection.
+    disappeared_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "identities"
+        constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="identity_unique_per_source")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Credential(models.Model):
+    """A credential's identity across collections plus its current metadata (never a value)."""
+
+    class Type(models.TextChoices):
+        CONSOLE_PASSWORD = "console_password", "Console password"
+        ACCESS_KEY = "access_key", "IAM access key"
+        ROOT_ACCESS_KEY = "root_access_key", "Root access key"
+        SM_SECRET = "sm_secret", "Secrets Manager secret"
+        KV_SECRET = "kv_secret", "Key Vault secret"
+
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="credentials")
+    scope = models.CharField(max_length=400, db_index=True)
+    external_id = models.CharField(max_length=2048)
+    credential_type = models.CharField(max_length=32, choices=Type.choices, db_index=True)
+    name = models.TextField()
+    identity = models.ForeignKey(Identity, null=True, blank=True, on_delete=models.PROTECT, related_name="credentials")
+    enabled = models.BooleanField(null=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    last_rotated_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_changed_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(null=True, blank=True)
+    rotation_enabled = models.BooleanField(null=True)
+    rotation_interval_days = models.PositiveIntegerField(null=True, blank=True)
+    next_rotation_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    owner = models.CharField(max_length=512, blank=True, db_index=True)
+    tags = models.JSONField(default=dict, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    fingerprint = models.CharField(max_length=64)
+    first_seen_at = models.DateTimeField()
+    # "last seen" is the time of the scope's latest snapshot while not disappeared: keeping it
+    # per row would rewrite every row on every unchanged collection.
+    disappeared_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["source_id", "credential_type", "name"]
+        constraints = [models.UniqueConstraint(fields=["source", "credential_type", "external_id"], name="credential_unique_per_source")]
+        indexes = [models.Index(fields=["source", "scope"], name="credential_source_scope_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_credential_type_display()} {self.name}"
+
+    @property
+    def is_present(self) -> bool:
+        return self.disappeared_at is None
+
+
+class CredentialVersion(models.Model):
+    """The credential's metadata as it stood from ``valid_from`` until ``valid_to`` (exclusive)."""
+
+    credential = models.ForeignKey(Credential, on_delete=models.PROTECT, related_name="versions")
+    data = models.JSONField()
+    fingerprint = models.CharField(max_length=64)
+    valid_from = models.DateTimeField()
+    valid_to = models.DateTimeField(null=True, blank=True)
+    first_snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["credential_id", "valid_from"]
+        indexes = [models.Index(fields=["credential", "valid_from"], name="credversion_time_idx")]
+
+
+class IdentityVersion(models.Model):
+    identity = models.ForeignKey(Identity, on_delete=models.PROTECT, related_name="versions")
+    data = models.JSONField()
+    fingerprint = models.CharField(max_length=64)
+    valid_from = models.DateTimeField()
+    valid_to = models.DateTimeField(null=True, blank=True)
+    first_snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["identity_id", "valid_from"]
+
+
+class CredentialEvent(models.Model):
+    """What a collection observed happening to a credential (the lifecycle an auditor traces)."""
+
+    class Kind(models.TextChoices):
+        APPEARED = "appeared", "Appeared"
+        CHANGED = "changed", "Metadata changed"
+        ROTATED = "rotated", "Rotated"
+        DEACTIVATED = "deactivated", "Deactivated"
+        REACTIVATED = "reactivated", "Reactivated"
+        DISAPPEARED = "disappeared", "Disappeared"
+        REAPPEARED = "reappeared", "Reappeared"
+
+    credential = models.ForeignKey(Credential, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    observed_at = models.DateTimeField(db_index=True)
+    snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="credential_events")
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["credential_id", "observed_at", "id"]

@@ -1,0 +1,37 @@
+"""Celery tasks: take ids, call a service, own their retries."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from apps.inventory.services.collection import (
+    RetryLater,
+    collection_start_due,
+    collection_sweep_stale,
+    collection_unit_execute,
+)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None, name="inventory.collect_unit")
+def collect_unit(self, unit_id: int) -> str:
+    """Collect one unit. Retryable failures (throttling, unreachable) retry with exponential
+    backoff up to KEYTRAIL_COLLECTION_MAX_RETRIES; eager mode (the demo) does not loop, so
+    there the first failure is final (the SDKs' own retries still apply)."""
+    retries = self.request.retries
+    final = bool(self.request.is_eager) or retries >= settings.KEYTRAIL_COLLECTION_MAX_RETRIES
+    try:
+        return collection_unit_execute(unit_id=unit_id, final_attempt=final, retry_countdown=min(300, 5 * 2**retries)).status
+    except RetryLater as exc:
+        raise self.retry(exc=exc, countdown=exc.countdown)
+
+
+@shared_task(name="inventory.collect_due_sources")
+def collect_due_sources() -> int | None:
+    run = collection_start_due()
+    return run.pk if run else None
+
+
+@shared_task(name="inventory.sweep_stale_units")
+def sweep_stale_units() -> int:
+    return collection_sweep_stale()

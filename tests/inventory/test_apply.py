@@ -1,0 +1,122 @@
+"""Applying connector results to the inventory: versions, lifecycle events, snapshots, scope isolation."""
+
+import datetime as dt
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from apps.connectors.base import CollectionResult, CredentialRecord, IdentityRecord, Target
+from apps.inventory.models import CollectionRun, CollectionUnit, Credential, CredentialEvent, CredentialVersion, Identity, Snapshot
+from apps.inventory.services.apply import inventory_apply
+
+pytestmark = pytest.mark.django_db
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+USER = "arn:aws:iam::123456789012:user/alice"
+
+
+def _unit(source, scope="aws_iam"):
+    run = CollectionRun.objects.create()
+    return CollectionUnit.objects.create(run=run, source=source, connector=scope.split(":")[0], scope=scope)
+
+
+def _result(creds, identities=None, scope="aws_iam"):
+    return CollectionResult(target=Target(kind=scope.split(":")[0], source_key="123456789012"),
+                            identities=identities if identities is not None else [IdentityRecord(USER, "alice", "human", tags={"owner": "alice@example.test"})],
+                            credentials=creds, facts={"password_policy": None})
+
+
+def _key(key_id="AKIAEXAMPLE1", enabled=True, rotated=None, **kw):
+    return CredentialRecord(key_id, "access_key", key_id, identity_external_id=USER, enabled=enabled, created_at=T0,
+                            last_rotated_at=rotated, **kw)
+
+
+def _apply(source, result, scope="aws_iam", at=None):
+    with transaction.atomic():
+        return inventory_apply(unit=_unit(source, scope), result=result, taken_at=at or timezone.now())
+
+
+def test_first_collection_creates_rows_versions_and_events(aws_source):
+    snapshot, counts = _apply(aws_source, _result([_key(), _key("AKIAEXAMPLE2")]))
+    assert counts.created == 2 and counts.identities == 1
+    cred = Credential.objects.get(external_id="AKIAEXAMPLE1")
+    assert cred.identity.name == "alice" and cred.owner == "alice@example.test"  # owner inherited from the identity
+    assert cred.versions.count() == 1 and cred.versions.get().valid_to is None
+    assert list(cred.events.values_list("kind", flat=True)) == ["appeared"]
+    assert snapshot.credential_count == 2 and snapshot.identity_count == 1 and len(snapshot.content_sha256) == 64
+
+
+def test_an_unchanged_collection_writes_no_versions_or_events(aws_source):
+    first, _ = _apply(aws_source, _result([_key()]))
+    second, counts = _apply(aws_source, _result([_key()]))
+    assert counts.unchanged == 1 and counts.changed == 0 and counts.created == 0
+    assert CredentialVersion.objects.count() == 1 and CredentialEvent.objects.count() == 1
+    assert first.content_sha256 == second.content_sha256
+
+
+def test_deactivation_and_rotation_are_classified(aws_source):
+    t1, t2, t3 = T0, T0 + dt.timedelta(days=1), T0 + dt.timedelta(days=2)
+    _apply(aws_source, _result([_key()]), at=t1)
+    _apply(aws_source, _result([_key(enabled=False)]), at=t2)
+    sm = lambda rotated: CredentialRecord("arn:sm:db", "sm_secret", "db", last_rotated_at=rotated, rotation_enabled=True)  # noqa: E731
+    _apply(aws_source, _result([sm(T0)], identities=[], scope="aws_secrets_manager:eu-west-1"), scope="aws_secrets_manager:eu-west-1", at=t2)
+    _apply(aws_source, _result([sm(t3)], identities=[], scope="aws_secrets_manager:eu-west-1"), scope="aws_secrets_manager:eu-west-1", at=t3)
+    key = Credential.objects.get(external_id="AKIAEXAMPLE1")
+    assert list(key.events.values_list("kind", flat=True)) == ["appeared", "deactivated"]
+    assert key.events.last().detail["fields"] == ["enabled"]
+    versions = list(key.versions.order_by("valid_from"))
+    assert versions[0].valid_to == t2 and versions[1].valid_from == t2 and versions[1].valid_to is None
+    secret = Credential.objects.get(external_id="arn:sm:db")
+    assert list(secret.events.values_list("kind", flat=True)) == ["appeared", "rotated"]
+
+
+def test_disappearance_and_reappearance(aws_source):
+    _apply(aws_source, _result([_key(), _key("AKIAEXAMPLE2")]))
+    _, counts = _apply(aws_source, _result([_key()]))
+    gone = Credential.objects.get(external_id="AKIAEXAMPLE2")
+    assert counts.disappeared == 1 and gone.disappeared_at is not None
+    assert gone.versions.get().valid_to == gone.disappeared_at
+    _, counts = _apply(aws_source, _result([_key(), _key("AKIAEXAMPLE2")]))
+    gone.refresh_from_db()
+    assert counts.reappeared == 1 and gone.disappeared_at is None
+    assert list(gone.events.values_list("kind", flat=True)) == ["appeared", "disappeared", "reappeared"]
+
+
+def test_a_scope_only_touches_its_own_rows(aws_source):
+    scope_a, scope_b = "aws_secrets_manager:eu-west-1", "aws_secrets_manager:us-east-1"
+    _apply(aws_source, _result([CredentialRecord("arn:a", "sm_secret", "a")], identities=[]), scope=scope_a)
+    _apply(aws_source, _result([CredentialRecord("arn:b", "sm_secret", "b")], identities=[]), scope=scope_b)
+    _apply(aws_source, _result([], identities=[]), scope=scope_b)  # b emptied
+    assert Credential.objects.get(external_id="arn:a").disappeared_at is None
+    assert Credential.objects.get(external_id="arn:b").disappeared_at is not None
+
+
+def test_hostile_and_unstorable_values_are_kept_faithfully(aws_source):
+    tags = {"owner": "=cmd|' /C calc'!A0", "html": "<script>alert(1)</script>", "big": "x" * 10_000,
+            "bidi": "abc\u202edef\u200b", "nul": "a\x00b", "bad-utf8": b"caf\xe9".decode("utf-8", "surrogateescape")}
+    _apply(aws_source, _result([_key(tags=tags)]))
+    cred = Credential.objects.get()
+    assert cred.tags["owner"] == "=cmd|' /C calc'!A0" and cred.owner == "=cmd|' /C calc'!A0"
+    assert cred.tags["html"] == "<script>alert(1)</script>" and len(cred.tags["big"]) == 10_000
+    assert cred.tags["bidi"] == "abc\u202edef\u200b"
+    assert cred.tags["nul"] == "a\\x00b" and cred.tags["bad-utf8"] == "caf\\udce9"
+
+
+def test_invalid_items_are_skipped_and_reported(aws_source):
+    result = _result([_key(), CredentialRecord("", "access_key", "no id"), CredentialRecord("x" * 5000, "access_key", "long"),
+                      CredentialRecord("k", "mystery_type", "?")])
+    _, counts = _apply(aws_source, result)
+    assert counts.skipped == 3 and Credential.objects.count() == 1
+    assert [e["code"] for e in result.errors] == ["invalid_item"] * 3
+
+
+def test_recreated_user_with_the_same_name_gets_a_new_identity_version(aws_source):
+    _apply(aws_source, _result([_key()], identities=[IdentityRecord(USER, "alice", "human", created_at=T0)]))
+    later = T0 + dt.timedelta(days=30)
+    _apply(aws_source, _result([_key("AKIANEW")], identities=[IdentityRecord(USER, "alice", "human", created_at=later)]))
+    identity = Identity.objects.get()
+    assert identity.created_at == later and identity.versions.count() == 2
+    assert Credential.objects.get(external_id="AKIAEXAMPLE1").disappeared_at is not None
+    assert Credential.objects.get(external_id="AKIANEW").identity == identity
+    assert Snapshot.objects.count() == 2
