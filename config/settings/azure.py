@@ -11,3 +11,7 @@ AZURE_CONNECTION_VERIFY = env.str("AZURE_CONNECTION_VERIFY", default="")
 AZURE_CONNECTION_TIMEOUT = env.int("AZURE_CONNECTION_TIMEOUT", default=5)
 AZURE_READ_TIMEOUT = env.int("AZURE_READ_TIMEOUT", default=30)
 AZURE_RETRY_TOTAL = env.int("AZURE_RETRY_TOTAL", default=6)
+AZURE_RETRY_BACKOFF_FACTOR = env.float("AZURE_RETRY_BACKOFF_FACTOR", default=0.8)
+AZURE_RETRY_BACKOFF_MAX = env.float("AZURE_RETRY_BACKOFF_MAX", default=60.0)
+# azure-core honours Retry-After without an upper bound; a hostile or broken server could stall a worker.
+AZURE_RETRY_AFTER_MAX = env.float("AZURE_RETRY_AFTER_MAX", default=60.0)

@@ -116,7 +116,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # azure-core logs every request and its headers at INFO.
+        "azure": {"level": "WARNING"},
+        "botocore": {"level": "WARNING"},
+    },
 }
 
 from config.settings.celery import *  # noqa: E402,F403
