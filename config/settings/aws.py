@@ -10,3 +10,7 @@ AWS_READ_TIMEOUT = env.float("AWS_READ_TIMEOUT", default=30.0)
 AWS_MAX_ATTEMPTS = env.int("AWS_MAX_ATTEMPTS", default=6)
 AWS_RETRY_MODE = env.str("AWS_RETRY_MODE", default="adaptive")
 AWS_ASSUME_ROLE_SESSION_NAME = "keytrail-collector"
+AWS_CREDENTIAL_REPORT_POLL_INTERVAL = env.float("AWS_CREDENTIAL_REPORT_POLL_INTERVAL", default=2.0)
+AWS_CREDENTIAL_REPORT_MAX_WAIT = env.float("AWS_CREDENTIAL_REPORT_MAX_WAIT", default=120.0)
+# Per-user IAM calls (ListAccessKeys, only where the credential report changed) run this many at a time.
+AWS_IAM_PER_USER_CONCURRENCY = env.int("AWS_IAM_PER_USER_CONCURRENCY", default=4)

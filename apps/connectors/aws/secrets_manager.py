@@ -1,0 +1,107 @@
+"""AWS Secrets Manager connector: every secret's rotation, use, change and deletion metadata.
+
+One call of :meth:`SecretsManagerConnector.collect` covers one (account, region). A paged
+``ListSecrets`` with ``IncludePlannedDeletion=True`` returns every field keytrail records
+(rotation flag and rules, last rotated/changed/accessed, next rotation, deletion date,
+tags, owning service, KMS key, primary region), so no ``DescribeSecret`` is made.
+``GetSecretValue`` is never called; the client refuses it (see ``client.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from apps.connectors.aws.client import as_utc, aws_errors, session_for_target, tags_dict
+from apps.connectors.base import CollectionResult, Connector, ConnectorError, CredentialRecord, CredentialType, Target
+
+PAGE_SIZE = 100  # the API's maximum
+_RATE = re.compile(r"^\s*rate\(\s*(?P<n>\d+)\s+(?P<unit>days?|hours?)\s*\)\s*$", re.IGNORECASE)
+
+
+def rotation_interval_days(rules: dict[str, Any] | None) -> tuple[int | None, dict[str, Any]]:
+    """(interval in whole days or ``None``, attributes) from a secret's ``RotationRules``.
+
+    ``AutomaticallyAfterDays`` wins; otherwise ``rate(N days)``; ``rate(N hours)``
+    rounds up to whole days (a 4-hour schedule rotates within a day). ``cron(...)``
+    schedules have no fixed interval: ``None``, with the expression kept in attributes.
+    """
+    rules = rules or {}
+    attributes: dict[str, Any] = {
+        "rotation_schedule_expression": rules.get("ScheduleExpression"),
+        "rotation_window": rules.get("Duration"),
+    }
+    days = rules.get("AutomaticallyAfterDays")
+    if isinstance(days, int) and days > 0:
+        return days, attributes
+    match = _RATE.match(str(rules.get("ScheduleExpression") or ""))
+    if match:
+        n = int(match["n"])
+        if match["unit"].lower().startswith("day"):
+            return (n or None), attributes
+        attributes["rotation_interval_hours"] = n
+        return (max(1, math.ceil(n / 24)) if n else None), attributes
+    return None, attributes
+
+
+def secret_record(secret: dict[str, Any], region: str) -> CredentialRecord:
+    """One ``ListSecrets`` entry as a :class:`CredentialRecord`. Raises ``KeyError`` without an ARN."""
+    interval, rotation_attributes = rotation_interval_days(secret.get("RotationRules"))
+    deleted_at = as_utc(secret.get("DeletedDate"))
+    return CredentialRecord(
+        external_id=secret["ARN"],
+        credential_type=CredentialType.SM_SECRET,
+        name=str(secret.get("Name") or secret["ARN"]),
+        # A secret scheduled for deletion can no longer be read: treat it as disabled.
+        enabled=deleted_at is None,
+        created_at=as_utc(secret.get("CreatedDate")),
+        last_rotated_at=as_utc(secret.get("LastRotatedDate")),
+        last_used_at=as_utc(secret.get("LastAccessedDate")),  # AWS rounds this to the day
+        last_changed_at=as_utc(secret.get("LastChangedDate")),
+        rotation_enabled=bool(secret.get("RotationEnabled", False)),
+        rotation_interval_days=interval,
+        next_rotation_at=as_utc(secret.get("NextRotationDate")),
+        deleted_at=deleted_at,
+        tags=tags_dict(secret.get("Tags")),
+        attributes={
+            "description": secret.get("Description"),
+            "owning_service": secret.get("OwningService"),
+            "region": region,
+            "kms_key_id": secret.get("KmsKeyId"),
+            "primary_region": secret.get("PrimaryRegion"),
+            "rotation_lambda_arn": secret.get("RotationLambdaARN") or None,
+            **rotation_attributes,
+        },
+    )
+
+
+class SecretsManagerConnector(Connector):
+    """Collects the metadata of every secret in one account and region."""
+
+    kind = "aws_secrets_manager"
+
+    def collect(self, target: Target, *, previous_state: dict | None = None) -> CollectionResult:
+        if not target.region:
+            raise ConnectorError("a Secrets Manager target needs a region", code="invalid_target")
+        result = CollectionResult(target=target)
+        aws = session_for_target(target, api_calls=result.api_calls)
+        client = aws.client("secretsmanager", region=target.region)
+
+        # All pages or nothing: a partial list would make the missing secrets look deleted.
+        secrets: list[dict[str, Any]] = []
+        with aws_errors(f"{target.unit} {aws.account_id}"):
+            paginator = client.get_paginator("list_secrets")
+            for page in paginator.paginate(
+                IncludePlannedDeletion=True, PaginationConfig={"PageSize": PAGE_SIZE}
+            ):
+                secrets += page.get("SecretList") or []
+
+        for secret in secrets:
+            try:
+                result.credentials.append(secret_record(secret, target.region))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                item = str(secret.get("ARN") or secret.get("Name") or "") if isinstance(secret, dict) else ""
+                result.add_error("malformed_response", f"unusable ListSecrets entry: {exc!r}", item)
+        result.facts = {"account_id": aws.account_id, "region": target.region, "secrets": len(result.credentials)}
+        return result
