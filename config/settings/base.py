@@ -121,6 +121,7 @@ LOGGING = {
         # azure-core logs every request and its headers at INFO.
         "azure": {"level": "WARNING"},
         "botocore": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
     },
 }
 

@@ -2,9 +2,11 @@
 
 from config.settings.env import env
 
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+_BROKER = env.str("CELERY_BROKER_URL", default="")
+# No broker configured: run tasks in the caller (the demo). "memory://" only keeps kombu quiet.
+CELERY_BROKER_URL = _BROKER or "memory://"
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_ALWAYS_EAGER = not _BROKER
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True  # a worker killed mid-task leaves the message for another worker
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

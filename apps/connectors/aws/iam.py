@@ -531,6 +531,7 @@ class IamConnector(Connector):
         max_wait = float(_setting("AWS_CREDENTIAL_REPORT_MAX_WAIT", 120.0))
         poll = float(_setting("AWS_CREDENTIAL_REPORT_POLL_INTERVAL", 2.0))
         deadline = time.monotonic() + max_wait
+        wait = min(0.25, poll)  # a small account's report is ready within a second: start short, back off to `poll`
         while True:
             state = iam.generate_credential_report().get("State")
             if state == "COMPLETE":
@@ -541,13 +542,14 @@ class IamConnector(Connector):
                     # Expired or replaced between the two calls: generate again.
                     if error_code(exc) not in {"ReportInProgress", "ReportNotPresent", "ReportExpired"}:
                         raise
-            if time.monotonic() + poll > deadline:
+            if time.monotonic() + wait > deadline:
                 raise ConnectorError(
                     f"credential report not ready after {max_wait:.0f}s (state {state})",
                     code="report_timeout",
                     retryable=True,
                 )
-            time.sleep(poll)
+            time.sleep(wait)
+            wait = min(poll, wait * 2)
         if response.get("ReportFormat", "text/csv") != "text/csv":
             raise ConnectorError(f"unexpected report format {response.get('ReportFormat')!r}", code="malformed_response")
         return parse_credential_report(response["Content"]), as_utc(response.get("GeneratedTime"))

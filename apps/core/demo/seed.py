@@ -107,6 +107,27 @@ def seed_demo() -> dict[str, User]:
     return users
 
 
+def seed_demo_sources(*, cloud) -> list:
+    """Register the demo's two AWS accounts and two vaults (idempotent, by name)."""
+    from apps.core.demo.cloud import PROD_ACCOUNT, REGIONS, SANDBOX_ACCOUNT
+    from apps.inventory.models import Source
+    from apps.inventory.services.sources import source_create
+
+    grc = User.objects.get(username="grace")
+    wanted = [
+        dict(name="Northwind production (AWS)", kind=Source.Kind.AWS_ACCOUNT, role_arn=f"arn:aws:iam::{PROD_ACCOUNT}:role/keytrail-audit",
+             external_id="northwind-keytrail", regions=REGIONS),
+        dict(name="Northwind sandbox (AWS)", kind=Source.Kind.AWS_ACCOUNT, role_arn=f"arn:aws:iam::{SANDBOX_ACCOUNT}:role/keytrail-audit",
+             regions=REGIONS[:1]),
+        *[dict(name=name, kind=Source.Kind.AZURE_KEY_VAULT, vault_url=url) for name, url in cloud.vault_urls.items()],
+    ]
+    sources = []
+    for values in wanted:
+        source = Source.objects.filter(name=values["name"]).first()
+        sources.append(source or source_create(actor=grc, **values))
+    return sources
+
+
 _POLICY_TEXT = """# Credential Standard SEC-STD-07 (demo)
 
 1. Scope: passwords, access keys, API keys, tokens and vault secrets that prove an identity.

@@ -10,7 +10,10 @@ from django.core.management.base import BaseCommand
 
 from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
-from apps.core.demo.seed import DEMO_USERS, seed_demo
+from apps.core.demo.cloud import start_demo_cloud
+from apps.core.demo.seed import DEMO_USERS, seed_demo, seed_demo_sources
+from apps.inventory.reports import run_report_lines
+from apps.inventory.services.collection import collection_start
 
 
 class Command(BaseCommand):
@@ -25,8 +28,18 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         summary = catalog_load(data=read_catalog())
         self.stdout.write(f"requirement catalog {summary.version} {'already loaded' if summary.unchanged else 'loaded'}")
-        seed_demo()
+        users = seed_demo()
         self.stdout.write(self.style.SUCCESS("demo organisation ready"))
+
+        self.stdout.write("starting the simulated AWS accounts (moto) and Key Vaults …")
+        cloud = start_demo_cloud()
+        sources = seed_demo_sources(cloud=cloud)
+        self.stdout.write(f"simulated AWS at {cloud.aws_url}; vaults at {', '.join(cloud.vault_urls.values())}")
+        self.stdout.write("collecting credential metadata from every source …")
+        run = collection_start(actor=users["grace"], sources=sources)  # eager: runs now
+        run.refresh_from_db()
+        for line in run_report_lines(run):
+            self.stdout.write("  " + line)
         self.stdout.write("")
         self.stdout.write("Sign in at http://%s/ with one of these demo logins:" % addrport)
         for du in DEMO_USERS:

@@ -1,0 +1,77 @@
+"""The demo's simulated cloud: two AWS accounts on moto's server and two Key Vaults on the
+local HTTPS simulator, all in this process, seeded with a realistic organisation.
+
+Fixed ports keep the registered sources' vault URLs valid across demo restarts; set
+KEYTRAIL_DEMO_AWS_PORT / KEYTRAIL_DEMO_VAULT_PORTS if they are taken.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.conf import settings
+
+PROD_ACCOUNT = "123456789012"
+SANDBOX_ACCOUNT = "210987654321"
+REGIONS = ["eu-west-1", "us-east-1"]
+VAULTS = [("kv-northwind-prod", 90), ("kv-northwind-payments", 40)]
+
+
+@dataclass
+class DemoCloud:
+    aws_url: str
+    vault_urls: dict[str, str] = field(default_factory=dict)
+    servers: list = field(default_factory=list)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+def _ports() -> tuple[int, list[int]]:
+    aws = int(os.environ.get("KEYTRAIL_DEMO_AWS_PORT", "4566"))
+    vaults = [int(p) for p in os.environ.get("KEYTRAIL_DEMO_VAULT_PORTS", "4601,4602").split(",")]
+    return aws, vaults
+
+
+def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: int = 260) -> DemoCloud:
+    """Start and seed the simulators and point keytrail's AWS and Azure settings at them."""
+    from apps.simulators.aws import start_moto_server
+    from apps.simulators.key_vault import KeyVaultSimulator
+    from apps.simulators.organisation import seed_aws_account, seed_vault
+
+    # Dates are relative to today's midnight, so restarting the demo the same day reproduces
+    # exactly the same cloud and a repeat collection finds nothing changed.
+    now = now or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    aws_port, vault_ports = _ports()
+    # Base credentials for moto only; every source is reached by assuming its role.
+    for name, value in {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": "us-east-1",
+                        "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        os.environ.setdefault(name, value)
+    try:
+        server, url = start_moto_server(port=aws_port)
+    except OSError as exc:
+        raise RuntimeError(f"cannot start the simulated AWS on 127.0.0.1:{aws_port} ({exc}); set KEYTRAIL_DEMO_AWS_PORT") from exc
+    os.environ["AWS_ENDPOINT_URL"] = url
+    settings.AWS_ENDPOINT_URL = url
+    cloud = DemoCloud(aws_url=url, servers=[server])
+    seed_aws_account(PROD_ACCOUNT, users=users, secrets_per_region=30, regions=REGIONS, seed=seed, now=now)
+    seed_aws_account(SANDBOX_ACCOUNT, users=max(10, users // 5), secrets_per_region=12, regions=REGIONS[:1], seed=seed + 1, now=now,
+                     weak_password_policy=True, root_mfa=False, root_access_key=True)
+
+    for (name, count), port in zip(VAULTS, vault_ports):
+        vault = KeyVaultSimulator(name, port=port)
+        try:
+            vault.start()
+        except OSError as exc:
+            cloud.stop()
+            raise RuntimeError(f"cannot start the simulated vault {name} on 127.0.0.1:{port} ({exc}); set KEYTRAIL_DEMO_VAULT_PORTS") from exc
+        seed_vault(vault, count, seed=seed + port, now=now)
+        cloud.servers.append(vault)
+        cloud.vault_urls[name] = vault.url
+        settings.AZURE_CONNECTION_VERIFY = vault.ca_path
+    settings.AZURE_CREDENTIAL_CLASS = "apps.simulators.key_vault.SimulatorCredential"
+    settings.AZURE_VERIFY_CHALLENGE_RESOURCE = False  # the simulator is not *.vault.azure.net
+    return cloud
