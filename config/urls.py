@@ -12,5 +12,6 @@ urlpatterns = [
     path("catalog/", include("apps.catalog.urls")),
     path("controls/", include("apps.controls.urls")),
     path("audit/", include("apps.audit.urls")),
+    path("inventory/", include("apps.inventory.urls")),
     path("admin/", admin.site.urls),
 ]

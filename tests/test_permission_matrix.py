@@ -3,7 +3,8 @@
 The table is checked against the URL conf: a new named URL that is not in MATRIX fails
 ``test_every_url_is_in_the_matrix``, so no view escapes the permission review.
 
-Personas: anonymous; each role; ``auditor_shared`` (auditor with view on the control);
+Personas: anonymous; each role; ``auditor_shared`` (auditor with view on the control and
+on the inventory source);
 ``auditor`` (the role without the object permission); ``owner`` (an approver who owns the
 control and so holds per-object change/evidence rights, but not share).
 Outcomes: 200 ok, 302 redirect (login for anonymous), 403 refused (may see, may not act),
@@ -39,6 +40,23 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "controls:evidence_download": ("get", {"anonymous": 302, "grc_lead": 200, "owner": 200, "auditor_shared": 200, "*": 404}),
     "audit:list": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
     "audit:verify": ("post", {"anonymous": 302, "grc_lead": 200, "*": 403}),
+    # Inventory: lists are narrowed to the sources one may view (empty, not refused);
+    # GRC lead and approver view every source, auditor_shared one source by object permission.
+    "inventory:source_list": ("get", {"anonymous": 302, "*": 200}),
+    "inventory:source_create": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
+    "inventory:source_collect_all": ("post", {"anonymous": 302, "grc_lead": 302, "*": 403}),
+    "inventory:source_detail": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404}),
+    "inventory:source_edit": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 403, "owner": 403, "auditor_shared": 403, "*": 404}),
+    "inventory:source_collect": ("post", {"anonymous": 302, "grc_lead": 302, "approver": 403, "owner": 403, "auditor_shared": 403, "*": 404}),
+    "inventory:source_share": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 403, "owner": 403, "auditor_shared": 403, "*": 404}),
+    "inventory:run_list": ("get", {"anonymous": 302, "*": 200}),
+    "inventory:run_detail": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404}),
+    "inventory:run_units": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404}),
+    "inventory:run_retry": ("post", {"anonymous": 302, "grc_lead": 302, "approver": 403, "owner": 403, "auditor_shared": 403, "*": 404}),
+    "inventory:credential_list": ("get", {"anonymous": 302, "*": 200}),
+    "inventory:credential_detail": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404}),
+    "inventory:identity_list": ("get", {"anonymous": 302, "*": 200}),
+    "inventory:identity_detail": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404}),
     # Django's admin is for staff only; no demo role is staff.
     "admin:index": ("get", {"*": 302}),
 }
@@ -73,6 +91,7 @@ def world(db, catalog):
     control = services.control_create(actor=people["grc_lead"], title="C", owner=people["owner"], narrative="n", requirements=[catalog[0]])
     services.control_share(actor=people["grc_lead"], control=control, grantee=people["auditor_shared"], permissions=["view_control"])
     evidence = services.control_evidence_attach(actor=people["grc_lead"], control=control, name="p.txt", content=b"policy", effective_date=dt.date(2026, 1, 1))
+    inv = _inventory(people)
     kwargs = {
         "catalog:detail": {"ref": catalog[0].ref},
         "controls:detail": {"pk": control.pk},
@@ -80,8 +99,40 @@ def world(db, catalog):
         "controls:share": {"pk": control.pk},
         "controls:evidence_upload": {"pk": control.pk},
         "controls:evidence_download": {"pk": control.pk, "evidence_id": evidence.pk},
+        "inventory:source_detail": {"pk": inv["source"].pk},
+        "inventory:source_edit": {"pk": inv["source"].pk},
+        "inventory:source_collect": {"pk": inv["source"].pk},
+        "inventory:source_share": {"pk": inv["source"].pk},
+        "inventory:run_detail": {"pk": inv["run"].pk},
+        "inventory:run_units": {"pk": inv["run"].pk},
+        "inventory:run_retry": {"pk": inv["run"].pk},
+        "inventory:credential_detail": {"pk": inv["credential"].pk},
+        "inventory:identity_detail": {"pk": inv["identity"].pk},
     }
     return people, kwargs
+
+
+def _inventory(people) -> dict:
+    """A source shared with auditor_shared, a finished run with a failed unit, an identity and its key."""
+    from django.utils import timezone
+    from guardian.shortcuts import assign_perm
+
+    from apps.inventory.models import CollectionRun, CollectionUnit, Credential, Identity, Snapshot, Source
+
+    now = timezone.now()
+    source = Source.objects.create(name="prod", kind=Source.Kind.AWS_ACCOUNT, aws_account_id="123456789012",
+                                   role_arn="arn:aws:iam::123456789012:role/audit", regions=["eu-west-1"], created_by=people["grc_lead"])
+    assign_perm("view_source", people["auditor_shared"], source)
+    run = CollectionRun.objects.create(status=CollectionRun.Status.PARTIAL, requested_by=people["grc_lead"], started_at=now, finished_at=now)
+    ok = CollectionUnit.objects.create(run=run, source=source, connector="aws_iam", scope="aws_iam", status="succeeded", attempts=1)
+    CollectionUnit.objects.create(run=run, source=source, connector="aws_secrets_manager", scope="aws_secrets_manager:eu-west-1",
+                                  region="eu-west-1", status="failed", attempts=1, errors=[{"code": "throttled", "message": "Rate exceeded", "item": ""}])
+    Snapshot.objects.create(unit=ok, source=source, scope="aws_iam", taken_at=now, identity_count=1, credential_count=1, content_sha256="0" * 64)
+    identity = Identity.objects.create(source=source, scope="aws_iam", external_id="arn:aws:iam::123456789012:user/alice", name="alice",
+                                       kind=Identity.Kind.HUMAN, fingerprint="f", first_seen_at=now)
+    credential = Credential.objects.create(source=source, scope="aws_iam", external_id="AKIAEXAMPLE", credential_type=Credential.Type.ACCESS_KEY,
+                                           name="AKIAEXAMPLE", identity=identity, enabled=True, fingerprint="f", first_seen_at=now)
+    return {"source": source, "run": run, "identity": identity, "credential": credential}
 
 
 @pytest.mark.parametrize("persona", PERSONAS)

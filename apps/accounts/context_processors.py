@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from apps.accounts.permissions import has_perm, user_roles
+from apps.accounts.permissions import has_perm, objects_for, user_roles
 from apps.accounts.roles import Role
 
 
@@ -12,4 +12,15 @@ def roles(request):
         "can_view_audit": has_perm(user, "audit.view_auditevent") if user else False,
         "can_add_control": has_perm(user, "controls.add_control") if user else False,
         "keytrail_version": settings.KEYTRAIL_VERSION,
+        "can_view_inventory": _can_view_inventory(user),
     }
+
+
+def _can_view_inventory(user) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if has_perm(user, "inventory.view_source"):
+        return True
+    from apps.inventory.models import Source
+
+    return objects_for(user, "inventory.view_source", Source.objects.all()).exists()

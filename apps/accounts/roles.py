@@ -29,6 +29,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "inventory.add_source",
         "inventory.change_source",
         "inventory.run_collection",
+        "inventory.share_source",
     ],
     # Approvers decide exceptions about credentials, so they read the whole inventory.
     Role.APPROVER: ["catalog.view_requirement", "inventory.view_source"],
@@ -40,5 +41,5 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 OBJECT_PERMISSIONS: dict[str, list[str]] = {
     "controls.control": ["view_control", "change_control", "attach_evidence"],
     # view_source on a source shows its collections and inventory (e.g. to an auditor).
-    "inventory.source": ["view_source", "change_source", "run_collection"],
+    "inventory.source": ["view_source", "run_collection"],
 }

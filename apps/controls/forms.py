@@ -3,7 +3,6 @@ import re
 from django import forms
 
 from apps.accounts.models import User
-from apps.accounts.roles import OBJECT_PERMISSIONS
 from apps.catalog.models import Requirement
 from apps.controls.models import Control
 
@@ -57,12 +56,3 @@ class EvidenceForm(forms.Form):
     file = forms.FileField(help_text="PDF, image, CSV, text, JSON, XLSX or DOCX.")
     effective_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="The date this evidence speaks for.")
     description = forms.CharField(max_length=500, required=False)
-
-
-class ShareForm(forms.Form):
-    user = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True).order_by("username"))
-    permissions = forms.MultipleChoiceField(
-        choices=[(p, p.replace("_", " ")) for p in OBJECT_PERMISSIONS["controls.control"]],
-        widget=forms.CheckboxSelectMultiple,
-        initial=["view_control"],
-    )

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from django.db.models import Count, Prefetch, Q, QuerySet
-from guardian.models import UserObjectPermission
 
 from apps.accounts.permissions import objects_for
+from apps.accounts.sharing import object_shares
 from apps.catalog.models import Requirement
 from apps.controls.models import Control, ControlEvidence
 
@@ -36,13 +36,4 @@ def control_get(*, pk: int) -> Control:
 
 
 def control_shares(*, control: Control) -> list[tuple[object, list[str]]]:
-    """Who holds per-object permissions on ``control``: [(user, [codenames])]."""
-    rows = (
-        UserObjectPermission.objects.filter(content_type__app_label="controls", content_type__model="control", object_pk=str(control.pk))
-        .select_related("user", "permission")
-        .order_by("user__username")
-    )
-    grouped: dict[int, tuple[object, list[str]]] = {}
-    for row in rows:
-        grouped.setdefault(row.user_id, (row.user, []))[1].append(row.permission.codename)
-    return list(grouped.values())
+    return object_shares(control)

@@ -7,10 +7,11 @@ from typing import Iterable
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
-from guardian.shortcuts import assign_perm, remove_perm
+from guardian.shortcuts import assign_perm
 
 from apps.accounts.permissions import has_perm
 from apps.accounts.roles import OBJECT_PERMISSIONS
+from apps.accounts.sharing import object_share, object_unshare
 from apps.audit import events
 from apps.audit.services import diff
 from apps.catalog.models import Requirement
@@ -159,26 +160,10 @@ def control_evidence_open(*, actor, evidence: ControlEvidence):
     return content
 
 
-@transaction.atomic
 def control_share(*, actor, control: Control, grantee, permissions: list[str]) -> None:
     """Grant ``grantee`` per-object permissions (e.g. view_control) on one control."""
-    _require(actor, "controls.share_control", control)
-    allowed = set(OBJECT_PERMISSIONS["controls.control"])
-    bad = [p for p in permissions if p not in allowed]
-    if bad or not permissions:
-        raise ValidationFailed(f"Permissions must be among {', '.join(sorted(allowed))}.")
-    if not grantee.is_active:
-        raise ValidationFailed(f"{grantee} is deactivated.")
-    for codename in permissions:
-        assign_perm(codename, grantee, control)
-    events.object_shared(actor=actor, target=control, grantee=grantee, permissions=permissions)
+    object_share(actor=actor, obj=control, grantee=grantee, permissions=permissions)
 
 
-@transaction.atomic
 def control_unshare(*, actor, control: Control, grantee, permissions: list[str]) -> None:
-    _require(actor, "controls.share_control", control)
-    if grantee.pk == control.owner_id:
-        raise ValidationFailed("The control's owner keeps access; change the owner first.")
-    for codename in permissions:
-        remove_perm(codename, grantee, control)
-    events.object_unshared(actor=actor, target=control, grantee=grantee, permissions=permissions)
+    object_unshare(actor=actor, obj=control, grantee=grantee, permissions=permissions, protected_user_ids={control.owner_id})

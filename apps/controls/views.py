@@ -1,18 +1,20 @@
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.accounts.models import User
 from apps.accounts.permissions import has_perm
 from apps.audit.selectors import audit_events_for
 from apps.controls import services
-from apps.controls.forms import ControlForm, EvidenceForm, ShareForm
+from apps.controls.forms import ControlForm, EvidenceForm
 from apps.controls.models import Control, ControlEvidence
 from apps.controls.selectors import control_get, control_list, control_shares
 from apps.core.access import require, require_object
 from apps.core.errors import ValidationFailed
 from apps.core.pagination import paginate
+from apps.core.sharing_views import share_page
 
 
 def _control_or_404(pk: int) -> Control:
@@ -139,18 +141,6 @@ def evidence_download_view(request, pk: int, evidence_id: int):
 @require_http_methods(["GET", "POST"])
 def control_share_view(request, pk: int):
     control = _control_or_404(pk)
-    require_object(request, control, "controls.view_control", "controls.share_control")
-    form = ShareForm(request.POST or None)
-    if request.method == "POST":
-        action = request.POST.get("action", "share")
-        if form.is_valid():
-            fn = services.control_unshare if action == "unshare" else services.control_share
-            try:
-                fn(actor=request.user, control=control, grantee=form.cleaned_data["user"], permissions=form.cleaned_data["permissions"])
-            except ValidationFailed as exc:
-                form.add_error(None, str(exc))
-            else:
-                verb = "Removed access for" if action == "unshare" else "Shared with"
-                messages.success(request, f"{verb} {form.cleaned_data['user']}.")
-                return redirect("controls:detail", pk=control.pk)
-    return render(request, "controls/share_form.html", {"form": form, "control": control, "shares": control_shares(control=control)})
+    detail = reverse("controls:detail", args=[control.pk])
+    return share_page(request, obj=control, view_perm="controls.view_control", back_url=detail,
+                      crumbs=[("Controls", reverse("controls:list")), (control.ref, detail)], protected_user_ids={control.owner_id})

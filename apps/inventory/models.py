@@ -31,7 +31,10 @@ class Source(TimeStampedModel):
 
     class Meta:
         ordering = ["name"]
-        permissions = [("run_collection", "Can start a collection of a source")]
+        permissions = [
+            ("run_collection", "Can start a collection of a source"),
+            ("share_source", "Can share a source (its inventory) with other users"),
+        ]
 
     def __str__(self) -> str:
         return self.name

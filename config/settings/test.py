@@ -14,8 +14,10 @@ DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c keytrail.allow_t
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="keytrail-test-media-")
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-CELERY_BROKER_URL = "memory://"
-CELERY_TASK_ALWAYS_EAGER = True
+# Eager by default; a real worker (tests/support/worker.py) runs with KEYTRAIL_TEST_BROKER_URL set.
+CELERY_BROKER_URL = env.str("KEYTRAIL_TEST_BROKER_URL", default="memory://")
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("KEYTRAIL_BROKER_VISIBILITY_TIMEOUT", default=3600)}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

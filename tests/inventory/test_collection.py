@@ -115,15 +115,16 @@ def test_a_unit_lost_with_its_worker_is_swept(aws_source, grc_lead, django_captu
 def test_broker_unavailable_is_recorded(aws_source, grc_lead, django_capture_on_commit_callbacks):
     """A real publish to a Redis port nobody listens on (127.0.0.1:1)."""
     from config.celery import app
+    from tests.support.worker import reset_broker_connections
 
     saved = {k: app.conf[k] for k in ("task_always_eager", "broker_url", "task_publish_retry", "broker_connection_timeout")}
     app.conf.update(task_always_eager=False, broker_url="redis://127.0.0.1:1/0", task_publish_retry=False, broker_connection_timeout=1)
-    app.pool.force_close_all()
+    reset_broker_connections(app)
     try:
         run = _start(grc_lead, [aws_source], django_capture_on_commit_callbacks)
     finally:
         app.conf.update(saved)
-        app.pool.force_close_all()
+        reset_broker_connections(app)
     assert run.status == "failed"
     assert {u.errors[-1]["code"] for u in run.units.all()} == {"broker_unavailable"}
 

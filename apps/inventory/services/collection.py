@@ -79,16 +79,16 @@ def _enqueue(run_id: int, unit_ids: list[int]) -> None:
 
 
 def collection_retry(*, actor, run: CollectionRun) -> CollectionRun:
-    """Start a new run of the units that failed in ``run``."""
+    """Start a new run of the units that failed in ``run`` (those of sources ``actor`` may collect)."""
     if not run.is_finished:
         raise ValidationFailed("This run has not finished yet.")
     failed = list(run.units.filter(status=CollectionUnit.Status.FAILED).select_related("source"))
     if not failed:
         raise ValidationFailed("No unit of this run failed; there is nothing to retry.")
     if actor is not None:
-        refused = {u.source.name for u in failed if not has_perm(actor, "inventory.run_collection", u.source)}
-        if refused:
-            raise PermissionRefused(f"{actor} may not collect {', '.join(sorted(refused))}")
+        failed = [u for u in failed if has_perm(actor, "inventory.run_collection", u.source)]
+        if not failed:
+            raise PermissionRefused(f"{actor} may not collect any source whose collection failed in run #{run.pk}")
     with transaction.atomic():
         retry = CollectionRun.objects.create(trigger=CollectionRun.Trigger.RETRY, requested_by=actor, retry_of=run)
         CollectionUnit.objects.bulk_create([
@@ -235,7 +235,9 @@ def _refresh_run(run_id: int) -> None:
 
 def collection_sweep_stale(*, older_than: timedelta | None = None) -> int:
     """Fail units left running by a worker that died (beyond the stale limit). Returns how many."""
-    limit = timezone.now() - (older_than or timedelta(minutes=settings.KEYTRAIL_COLLECTION_STALE_MINUTES))
+    if older_than is None:
+        older_than = timedelta(minutes=settings.KEYTRAIL_COLLECTION_STALE_MINUTES)
+    limit = timezone.now() - older_than
     stale = list(CollectionUnit.objects.filter(status=CollectionUnit.Status.RUNNING, started_at__lt=limit).values_list("pk", flat=True))
     for unit_id in stale:
         collection_unit_fail(unit_id=unit_id, code="worker_lost",

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from apps.inventory import views
+
+app_name = "inventory"
+urlpatterns = [
+    path("sources/", views.source_list_view, name="source_list"),
+    path("sources/new/", views.source_create_view, name="source_create"),
+    path("sources/collect/", views.source_collect_all_view, name="source_collect_all"),
+    path("sources/<int:pk>/", views.source_detail_view, name="source_detail"),
+    path("sources/<int:pk>/edit/", views.source_edit_view, name="source_edit"),
+    path("sources/<int:pk>/collect/", views.source_collect_view, name="source_collect"),
+    path("sources/<int:pk>/share/", views.source_share_view, name="source_share"),
+    path("runs/", views.run_list_view, name="run_list"),
+    path("runs/<int:pk>/", views.run_detail_view, name="run_detail"),
+    path("runs/<int:pk>/units/", views.run_units_view, name="run_units"),
+    path("runs/<int:pk>/retry/", views.run_retry_view, name="run_retry"),
+    path("credentials/", views.credential_list_view, name="credential_list"),
+    path("credentials/<int:pk>/", views.credential_detail_view, name="credential_detail"),
+    path("identities/", views.identity_list_view, name="identity_list"),
+    path("identities/<int:pk>/", views.identity_detail_view, name="identity_detail"),
+]
