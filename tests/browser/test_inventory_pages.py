@@ -1,0 +1,39 @@
+"""The inventory in a real browser: a GRC lead collects the simulated cloud and reads the result."""
+
+import pytest
+
+from apps.accounts.roles import Role
+from tests.browser.conftest import shot
+from tests.factories import make_user
+from tests.support.cloud import cloud, moto_server_url, register_sources  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_grc_lead_collects_and_browses_the_inventory(page, live_server, cloud):
+    lead = make_user(Role.GRC_LEAD, username="lead")
+    register_sources(lead, cloud)
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "lead")
+    page.fill("#id_password", "pw-for-tests-only")
+    page.click("button[type=submit]")
+
+    page.click("nav >> text=Inventory")
+    page.goto(f"{live_server.url}/inventory/sources/")
+    shot(page, "inventory-sources-before")
+    page.click("text=Collect all")
+    page.wait_for_url("**/inventory/runs/*/")
+    page.wait_for_selector("text=Succeeded", timeout=60_000)
+    assert "ListAccessKeys" in page.inner_text("body")
+    shot(page, "inventory-run-detail")
+
+    page.goto(f"{live_server.url}/inventory/credentials/")
+    assert page.locator("tbody tr").count() >= 20
+    shot(page, "inventory-credentials")
+    page.goto(f"{live_server.url}/inventory/credentials/?q=AKIA")
+    page.locator("tbody tr a").first.click()
+    assert "Appeared" in page.inner_text("body") or "appeared" in page.inner_text("body")
+    shot(page, "inventory-credential-detail")
+
+    page.goto(f"{live_server.url}/inventory/identities/")
+    shot(page, "inventory-identities")
