@@ -1,21 +1,13 @@
 from django.contrib import admin
 
+from apps.core.admin import ReadOnlyAdmin
 from apps.audit.models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Read-only: nothing in the admin can add, edit or delete events."""
 
     list_display = ["seq", "occurred_at", "actor_label", "event_type", "target_type", "target_id"]
     list_filter = ["event_type", "target_type"]
     search_fields = ["actor_label", "target_repr", "target_id"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

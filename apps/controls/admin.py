@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from apps.core.admin import ReadOnlyAdmin
 from apps.controls.models import Control, ControlEvidence
 
 
 @admin.register(Control)
-class ControlAdmin(admin.ModelAdmin):
+class ControlAdmin(ReadOnlyAdmin):
     """Read-only: edits here would bypass the audited services; use the application's pages."""
 
     list_display = ["ref", "title", "owner", "implementation_status", "test_frequency"]
@@ -12,22 +13,7 @@ class ControlAdmin(admin.ModelAdmin):
     search_fields = ["ref", "title"]
     readonly_fields = ["ref", "title", "requirements", "owner", "narrative", "implementation_status", "test_frequency", "rule_ids", "created_by"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(ControlEvidence)
-class ControlEvidenceAdmin(admin.ModelAdmin):
+class ControlEvidenceAdmin(ReadOnlyAdmin):
     list_display = ["original_name", "control", "sha256", "size", "effective_date", "uploaded_by", "uploaded_at"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -223,10 +223,9 @@ class Credential(models.Model):
         return self.disappeared_at is None
 
 
-class CredentialVersion(models.Model):
-    """The credential's metadata as it stood from ``valid_from`` until ``valid_to`` (exclusive)."""
+class VersionBase(models.Model):
+    """Metadata as it stood from ``valid_from`` until ``valid_to`` (exclusive; None = current)."""
 
-    credential = models.ForeignKey(Credential, on_delete=models.PROTECT, related_name="versions")
     data = models.JSONField()
     fingerprint = models.CharField(max_length=64)
     valid_from = models.DateTimeField()
@@ -234,17 +233,19 @@ class CredentialVersion(models.Model):
     first_snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
+        abstract = True
+
+
+class CredentialVersion(VersionBase):
+    credential = models.ForeignKey(Credential, on_delete=models.PROTECT, related_name="versions")
+
+    class Meta:
         ordering = ["credential_id", "valid_from"]
         indexes = [models.Index(fields=["credential", "valid_from"], name="credversion_time_idx")]
 
 
-class IdentityVersion(models.Model):
+class IdentityVersion(VersionBase):
     identity = models.ForeignKey(Identity, on_delete=models.PROTECT, related_name="versions")
-    data = models.JSONField()
-    fingerprint = models.CharField(max_length=64)
-    valid_from = models.DateTimeField()
-    valid_to = models.DateTimeField(null=True, blank=True)
-    first_snapshot = models.ForeignKey(Snapshot, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         ordering = ["identity_id", "valid_from"]
