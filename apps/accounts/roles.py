@@ -30,9 +30,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "inventory.change_source",
         "inventory.run_collection",
         "inventory.share_source",
+        "evaluation.view_evaluation",
+        "evaluation.run_evaluation",
+        "evaluation.view_policyversion",
+        "evaluation.edit_policy",
     ],
     # Approvers decide exceptions about credentials, so they read the whole inventory.
-    Role.APPROVER: ["catalog.view_requirement", "inventory.view_source"],
+    Role.APPROVER: ["catalog.view_requirement", "inventory.view_source", "evaluation.view_evaluation", "evaluation.view_policyversion"],
     Role.REVIEWER: ["catalog.view_requirement"],
     Role.AUDITOR: ["catalog.view_requirement"],
 }

@@ -112,3 +112,18 @@ def collection_unit_failed(*, unit, code: str, message: str) -> None:
 
 def collection_finished(*, run, status: str, summary: dict) -> None:
     audit_record(event_type="collection.finished", actor_label="system:worker", target=run, changes={"status": status, **summary})
+
+
+# evaluation ---------------------------------------------------------------
+def policy_updated(*, actor, policy_version, changes: dict, comment: str) -> None:
+    audit_record(event_type="policy.updated", actor=actor, target=policy_version, changes=changes, message=comment)
+
+
+def evaluation_completed(*, actor, evaluation) -> None:
+    audit_record(event_type="evaluation.completed", actor=actor, actor_label="" if actor else "system:worker", target=evaluation,
+                 changes={"policy_version": evaluation.policy_version.version, **evaluation.counts})
+
+
+def evaluation_failed(*, actor, evaluation, error: str) -> None:
+    audit_record(event_type="evaluation.failed", actor=actor, actor_label="" if actor else "system:worker", target=evaluation,
+                 changes={"error": error[:1000]})

@@ -23,6 +23,7 @@ INSTALLED_APPS = [
     "apps.catalog",
     "apps.controls",
     "apps.inventory",
+    "apps.evaluation",
 ]
 
 MIDDLEWARE = [
@@ -107,6 +108,12 @@ KEYTRAIL_OWNER_TAG_KEYS = env.list("KEYTRAIL_OWNER_TAG_KEYS", default=["owner", 
 # Collection units still "running" after this long are taken to be lost with their worker.
 KEYTRAIL_COLLECTION_STALE_MINUTES = env.int("KEYTRAIL_COLLECTION_STALE_MINUTES", default=45)
 KEYTRAIL_COLLECTION_MAX_RETRIES = env.int("KEYTRAIL_COLLECTION_MAX_RETRIES", default=3)
+
+# Evaluate automatically when a collection run finishes.
+KEYTRAIL_EVALUATE_AFTER_COLLECTION = env.bool("KEYTRAIL_EVALUATE_AFTER_COLLECTION", default=True)
+# Dotted path of a callable ``(now) -> matcher`` whose ``match(rule_id, subject)`` returns the id of
+# an approved, unexpired exception covering that verdict, or None (see apps/evaluation/exceptions.py).
+KEYTRAIL_EXCEPTION_MATCHER = env.str("KEYTRAIL_EXCEPTION_MATCHER", default="apps.evaluation.exceptions.no_exceptions")
 
 KEYTRAIL_ORGANISATION_NAME = env.str("KEYTRAIL_ORGANISATION_NAME", default="Example Organisation")
 

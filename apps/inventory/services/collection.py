@@ -231,6 +231,17 @@ def _refresh_run(run_id: int) -> None:
         "units": sum(statuses.values()), "failed": statuses[CollectionUnit.Status.FAILED],
         "seconds": round((run.finished_at - run.started_at).total_seconds(), 3),
     })
+    if settings.KEYTRAIL_EVALUATE_AFTER_COLLECTION:
+        transaction.on_commit(lambda: _enqueue_evaluation(run.pk))
+
+
+def _enqueue_evaluation(run_id: int) -> None:
+    from apps.evaluation.tasks import evaluate
+
+    try:
+        evaluate.delay(run_id)
+    except Exception:  # noqa: BLE001 - the collection stands; the next evaluation will include it
+        logger.exception("could not start the evaluation after collection run %s", run_id)
 
 
 def collection_sweep_stale(*, older_than: timedelta | None = None) -> int:

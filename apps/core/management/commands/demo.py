@@ -1,7 +1,5 @@
-"""The demo, in one command: set up, seed a demo organisation, and serve the UI.
-
-Later stages (simulated AWS account and Key Vault, collection, evaluation, evidence
-pack) are added to this same command.
+"""The demo, in one command: set up, seed a demo organisation, start its simulated cloud,
+collect, evaluate, and serve the UI. (The evidence pack is added to this same command.)
 """
 
 from django.conf import settings
@@ -12,6 +10,9 @@ from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
 from apps.core.demo.cloud import start_demo_cloud
 from apps.core.demo.seed import DEMO_USERS, seed_demo, seed_demo_sources
+from apps.evaluation.models import Evaluation
+from apps.evaluation.reports import evaluation_summary_lines
+from apps.evaluation.services import evaluation_run
 from apps.inventory.reports import run_report_lines
 from apps.inventory.services.collection import collection_start
 
@@ -39,6 +40,13 @@ class Command(BaseCommand):
         run = collection_start(actor=users["grace"], sources=sources)  # eager: runs now
         run.refresh_from_db()
         for line in run_report_lines(run):
+            self.stdout.write("  " + line)
+        evaluation = Evaluation.objects.filter(collection_run=run).order_by("-pk").first()  # started by the run
+        if evaluation is None or evaluation.state != Evaluation.State.SUCCEEDED:
+            evaluation = evaluation_run(trigger=Evaluation.Trigger.MANUAL)
+        self.stdout.write("")
+        self.stdout.write("evaluated against the policy in force:")
+        for line in evaluation_summary_lines(evaluation):
             self.stdout.write("  " + line)
         self.stdout.write("")
         self.stdout.write("Sign in at http://%s/ with one of these demo logins:" % addrport)

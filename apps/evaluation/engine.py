@@ -1,0 +1,145 @@
+"""Running rules over facts and rolling verdicts up. Pure: no ORM, no clock of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from apps.evaluation.exceptions import ExceptionMatcher
+from apps.evaluation.rules.base import FAIL, NOT_ASSESSED, PASS, Rule, RuleContext, SourceFacts, not_assessed
+
+EXCEPTED = "excepted"
+
+
+@dataclass(slots=True)
+class FindingRow:
+    rule_id: str
+    status: str  # fail | excepted | not_assessed
+    severity: str
+    subject_type: str
+    source_id: int
+    credential_id: int | None
+    identity_id: int | None
+    scope: str
+    subject_label: str
+    reason: str
+    data: dict[str, Any]
+    exception_id: int | None = None
+
+
+@dataclass
+class Tally:
+    population: int = 0
+    failed: int = 0
+    excepted: int = 0
+    not_assessed: int = 0
+
+
+@dataclass
+class Coverage:
+    covered: bool
+    note: str = ""
+
+
+@dataclass
+class EngineResult:
+    findings: list[FindingRow] = field(default_factory=list)
+    tallies: dict[str, Tally] = field(default_factory=dict)
+
+
+def _subject_ids(subject_type: str, subject) -> tuple[int, int | None, int | None, str, str]:
+    if subject_type == "credential":
+        return subject.source_id, subject.id, subject.identity.id if subject.identity else None, subject.scope, subject.name
+    if subject_type == "identity":
+        return subject.source_id, None, subject.id, "aws_iam", subject.name
+    return subject.id, None, None, "", subject.name
+
+
+def run_rules(*, rules: Sequence[Rule], subjects: dict[str, Iterable], ctx: RuleContext, matcher: ExceptionMatcher) -> EngineResult:
+    """Judge every subject in every rule's population. A rule that raises gives
+    ``not_assessed`` for that subject (recorded with the error), never a pass."""
+    result = EngineResult()
+    for rule in rules:
+        tally = result.tallies.setdefault(rule.id, Tally())
+        for subject in subjects.get(rule.subject, ()):
+            try:
+                if not rule.applies(subject):
+                    continue
+                verdict = rule.evaluate(subject, ctx)
+            except Exception as exc:  # noqa: BLE001 - a bad value must not stop the evaluation
+                verdict = not_assessed(f"the rule could not judge this subject: {type(exc).__name__}: {str(exc)[:300]}")
+            tally.population += 1
+            if verdict.status == PASS:
+                continue
+            status, exception_id = verdict.status, None
+            if status == FAIL:
+                exception_id = matcher.match(rule.id, subject)
+                if exception_id is not None:
+                    status = EXCEPTED
+                    tally.excepted += 1
+                else:
+                    tally.failed += 1
+            else:
+                status = NOT_ASSESSED
+                tally.not_assessed += 1
+            source_id, credential_id, identity_id, scope, label = _subject_ids(rule.subject, subject)
+            result.findings.append(FindingRow(rule.id, status, rule.severity, rule.subject, source_id, credential_id, identity_id,
+                                              scope, label, verdict.reason, verdict.data, exception_id))
+    return result
+
+
+def coverage_by_kind(sources: Sequence[SourceFacts], *, now: datetime, grace_factor: float) -> dict[str, Coverage]:
+    """For each connector kind: are all enabled sources' scopes of that kind collected on time
+    and was their latest attempt a success? No scope of a kind at all → not covered."""
+    seen: dict[str, list[str]] = {}
+    for source in sources:
+        if not source.enabled:
+            continue
+        limit = timedelta(minutes=source.schedule_minutes * grace_factor)
+        for scope in source.scopes:
+            problems = seen.setdefault(scope.kind, [])
+            if scope.last_status != "succeeded" or scope.last_success_at is None:
+                problems.append(f"{source.name} {scope.scope}: latest collection {scope.last_status}")
+            elif now - scope.last_success_at > limit:
+                problems.append(f"{source.name} {scope.scope}: last collected {scope.last_success_at:%Y-%m-%d %H:%M}")
+    coverage = {kind: Coverage(not problems, "; ".join(problems)[:500]) for kind, problems in seen.items()}
+    return coverage
+
+
+def rule_coverage(scope_kind, coverage: dict[str, Coverage]) -> Coverage:
+    """Coverage of a rule fed by one connector kind (which must exist and be covered) or by
+    several (at least one must exist; every one that exists must be covered)."""
+    if not scope_kind:
+        return Coverage(True)
+    if isinstance(scope_kind, str):
+        return coverage.get(scope_kind, Coverage(False, f"no source is collected by {scope_kind}"))
+    present = [coverage[k] for k in scope_kind if k in coverage]
+    if not present:
+        return Coverage(False, f"no source is collected by {', '.join(scope_kind)}")
+    return Coverage(all(c.covered for c in present), "; ".join(c.note for c in present if c.note)[:500])
+
+
+def rule_status(tally: Tally, coverage: Coverage) -> str:
+    """fail if anything failed; else not assessed if a source was missed or a subject could
+    not be judged; else excepted if anything was excepted; else pass (an empty population of
+    a covered rule passes: e.g. no root access key exists)."""
+    if tally.failed:
+        return FAIL
+    if not coverage.covered or tally.not_assessed:
+        return NOT_ASSESSED
+    if tally.excepted:
+        return EXCEPTED
+    return PASS
+
+
+def requirement_status(rule_statuses: Sequence[str]) -> str:
+    """Roll rules up to a requirement; a requirement no rule tests is not assessed here
+    (it is proven with manual evidence on its controls)."""
+    if not rule_statuses:
+        return NOT_ASSESSED
+    for status in (FAIL, NOT_ASSESSED, EXCEPTED):
+        if status in rule_statuses:
+            return status
+    return PASS

@@ -1,0 +1,14 @@
+from django.core.management.base import BaseCommand
+
+from apps.evaluation.models import Evaluation
+from apps.evaluation.reports import evaluation_summary_lines
+from apps.evaluation.services import evaluation_run
+
+
+class Command(BaseCommand):
+    help = "Evaluate the present inventory against every rule and the policy in force; print the result."
+
+    def handle(self, *args, **options):
+        evaluation = evaluation_run(trigger=Evaluation.Trigger.MANUAL)
+        for line in evaluation_summary_lines(evaluation):
+            self.stdout.write(line)

@@ -1,0 +1,130 @@
+"""Policy versions, evaluations, and what they found.
+
+Only failures, exceptions and "not assessed" verdicts are stored as Finding rows; a pass is
+the absence of a finding for a subject in a rule's population, and each rule's population
+size is stored in RuleResult. That keeps an evaluation of 100,000 credentials to a few
+thousand rows instead of half a million, without losing what an auditor tests.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class PolicyVersion(models.Model):
+    """One version of the organisation's policy; the newest is in force. Never edited."""
+
+    version = models.PositiveIntegerField(unique=True)
+    data = models.JSONField()
+    comment = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        permissions = [("edit_policy", "Can change the organisation's credential policy")]
+
+    def __str__(self) -> str:
+        return f"policy v{self.version}"
+
+
+class Status(models.TextChoices):
+    PASS = "pass", "Pass"
+    FAIL = "fail", "Fail"
+    EXCEPTED = "excepted", "Excepted"
+    NOT_ASSESSED = "not_assessed", "Not assessed"
+
+
+class Evaluation(models.Model):
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual", "Started by a person"
+        COLLECTION = "collection", "After a collection"
+        SCHEDULE = "schedule", "Schedule"
+
+    state = models.CharField(max_length=16, choices=State.choices, default=State.RUNNING, db_index=True)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    collection_run = models.ForeignKey("inventory.CollectionRun", null=True, blank=True, on_delete=models.PROTECT, related_name="evaluations")
+    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="evaluations")
+    as_of = models.DateTimeField(help_text="The inventory and the clock the rules judged against.")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        permissions = [("run_evaluation", "Can start an evaluation")]
+
+    def __str__(self) -> str:
+        return f"evaluation #{self.pk} ({self.state})"
+
+
+class RuleResult(models.Model):
+    """A rule's population and outcome in one evaluation."""
+
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="rule_results")
+    rule_id = models.CharField(max_length=64)
+    severity = models.CharField(max_length=16)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    population = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    excepted = models.PositiveIntegerField(default=0)
+    not_assessed = models.PositiveIntegerField(default=0)
+    covered = models.BooleanField(default=True, help_text="Every source feeding the rule was collected on time.")
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["rule_id"]
+        constraints = [models.UniqueConstraint(fields=["evaluation", "rule_id"], name="ruleresult_unique")]
+
+    @property
+    def passed(self) -> int:
+        return max(0, self.population - self.failed - self.excepted - self.not_assessed)
+
+
+class Finding(models.Model):
+    """A subject a rule did not pass: failed, excepted, or not assessable (with the reason)."""
+
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="findings")
+    rule_id = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    severity = models.CharField(max_length=16)
+    subject_type = models.CharField(max_length=16)  # credential | identity | source
+    source = models.ForeignKey("inventory.Source", on_delete=models.PROTECT, related_name="+")
+    credential = models.ForeignKey("inventory.Credential", null=True, blank=True, on_delete=models.PROTECT, related_name="findings")
+    identity = models.ForeignKey("inventory.Identity", null=True, blank=True, on_delete=models.PROTECT, related_name="findings")
+    snapshot = models.ForeignKey("inventory.Snapshot", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    subject_label = models.TextField()
+    reason = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    exception_id = models.PositiveIntegerField(null=True, blank=True, help_text="The approved exception that covers it.")
+
+    class Meta:
+        ordering = ["rule_id", "id"]
+        indexes = [
+            models.Index(fields=["evaluation", "rule_id", "status"], name="finding_eval_rule_idx"),
+            models.Index(fields=["evaluation", "credential"], name="finding_eval_cred_idx"),
+            models.Index(fields=["evaluation", "identity"], name="finding_eval_identity_idx"),
+        ]
+
+
+class RequirementStatus(models.Model):
+    """A catalog requirement's status in one evaluation, rolled up from its rules."""
+
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="requirement_statuses")
+    requirement = models.ForeignKey("catalog.Requirement", on_delete=models.PROTECT, related_name="statuses")
+    status = models.CharField(max_length=16, choices=Status.choices)
+    population = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    excepted = models.PositiveIntegerField(default=0)
+    not_assessed = models.PositiveIntegerField(default=0)
+    rule_ids = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["requirement__position"]
+        constraints = [models.UniqueConstraint(fields=["evaluation", "requirement"], name="reqstatus_unique")]

@@ -1,0 +1,195 @@
+"""The organisation's policy: thresholds the rules judge against. Pure (no ORM).
+
+Stored as JSON in ``PolicyVersion.data``; :func:`policy_from_dict` validates it and refuses
+impossible values with a message naming the field. The defaults are the source guidance's
+numbers (rotation: IAM user keys 90 days, database credentials 60, external API keys 180,
+service-account passwords 90, certificates 365) and common practice (45 days unused).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+CREDENTIAL_CLASSES = ("iam-user-key", "console-password", "root-key", "database", "external-api", "service-account",
+                      "certificate", "default")
+
+DEFAULT_POLICY: dict[str, Any] = {
+    "rotation_days": {"iam-user-key": 90, "database": 60, "external-api": 180, "service-account": 90, "certificate": 365,
+                      "console-password": 90, "root-key": 90, "default": 90},
+    "unused_days": 45,
+    "console_unused_days": 45,
+    "inactive_key_max_days": 30,
+    "sm_not_accessed_days": 90,
+    "kv_expiry_warning_days": 30,
+    "kv_max_validity_days": 365,
+    "password_min_length": 14,
+    "password_max_age_days": 90,
+    "password_reuse_prevention": 24,
+    "password_require_symbols": True,
+    "password_require_numbers": True,
+    "password_require_uppercase": True,
+    "password_require_lowercase": True,
+    "owner_tag_keys": ["owner", "owner-email", "ownerEmail", "contact"],
+    "request_tag_keys": ["request-ref", "request", "ticket", "change-ref"],
+    "classification": [
+        {"class": "database", "tag_key": "class", "tag_value": "database"},
+        {"class": "external-api", "tag_key": "class", "tag_value": "external-api"},
+        {"class": "service-account", "tag_key": "class", "tag_value": "service-account"},
+        {"class": "certificate", "tag_key": "class", "tag_value": "certificate"},
+        {"class": "database", "name_pattern": "*db*"},
+        {"class": "database", "name_pattern": "*postgres*"},
+        {"class": "database", "name_pattern": "*mysql*"},
+        {"class": "certificate", "name_pattern": "*cert*"},
+        {"class": "certificate", "name_pattern": "*tls*"},
+        {"class": "external-api", "name_pattern": "*api*"},
+        {"class": "external-api", "name_pattern": "*token*"},
+        {"class": "service-account", "name_pattern": "*svc*"},
+        {"class": "service-account", "name_pattern": "*service*"},
+    ],
+    # A source whose last successful collection of a scope is older than schedule × factor
+    # (or whose latest attempt failed) leaves the rules it feeds "not assessed".
+    "coverage_grace_factor": 2.0,
+}
+
+_TYPE_CLASS = {"access_key": "iam-user-key", "console_password": "console-password", "root_access_key": "root-key"}
+
+
+class PolicyError(ValueError):
+    """The policy has an impossible value; the message names the field."""
+
+
+@dataclass(frozen=True)
+class ClassRule:
+    credential_class: str
+    tag_key: str = ""
+    tag_value: str = ""
+    name_pattern: str = ""
+
+    def matches(self, name: str, tags: dict[str, str]) -> bool:
+        if self.tag_key:
+            value = {k.lower(): v for k, v in tags.items()}.get(self.tag_key.lower())
+            return value is not None and value.strip().lower() == self.tag_value.lower()
+        return bool(self.name_pattern) and fnmatch.fnmatchcase(name.lower(), self.name_pattern.lower())
+
+
+@dataclass(frozen=True)
+class Policy:
+    rotation_days: dict[str, int]
+    unused_days: int
+    console_unused_days: int
+    inactive_key_max_days: int
+    sm_not_accessed_days: int
+    kv_expiry_warning_days: int
+    kv_max_validity_days: int
+    password_min_length: int
+    password_max_age_days: int
+    password_reuse_prevention: int
+    password_require_symbols: bool
+    password_require_numbers: bool
+    password_require_uppercase: bool
+    password_require_lowercase: bool
+    owner_tag_keys: tuple[str, ...]
+    request_tag_keys: tuple[str, ...]
+    classification: tuple[ClassRule, ...] = field(default_factory=tuple)
+    coverage_grace_factor: float = 2.0
+
+    def rotation_limit(self, credential_class: str) -> int:
+        return self.rotation_days.get(credential_class, self.rotation_days["default"])
+
+    def classify(self, credential_type: str, name: str, tags: dict[str, str]) -> str:
+        """The credential's class: fixed for IAM keys, passwords and root keys; for secrets the
+        first matching classification rule (tags, then name patterns, in order), else default."""
+        if credential_type in _TYPE_CLASS:
+            return _TYPE_CLASS[credential_type]
+        for rule in self.classification:
+            if rule.matches(name, tags):
+                return rule.credential_class
+        return "default"
+
+    def tag_value(self, tags: dict[str, str], keys: tuple[str, ...]) -> str:
+        lowered = {k.lower(): v for k, v in tags.items()}
+        for key in keys:
+            value = lowered.get(key.lower())
+            if value and value.strip():
+                return value.strip()
+        return ""
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["owner_tag_keys"] = list(self.owner_tag_keys)
+        data["request_tag_keys"] = list(self.request_tag_keys)
+        data["classification"] = [
+            {k: v for k, v in (("class", c.credential_class), ("tag_key", c.tag_key), ("tag_value", c.tag_value),
+                               ("name_pattern", c.name_pattern)) if v}
+            for c in self.classification
+        ]
+        return data
+
+
+_INT_FIELDS = {  # field: (minimum, maximum)
+    "unused_days": (1, 3650), "console_unused_days": (1, 3650), "inactive_key_max_days": (0, 3650),
+    "sm_not_accessed_days": (1, 3650), "kv_expiry_warning_days": (0, 3650), "kv_max_validity_days": (1, 36500),
+    "password_min_length": (6, 128), "password_max_age_days": (0, 3650), "password_reuse_prevention": (0, 24),
+}
+_BOOL_FIELDS = ("password_require_symbols", "password_require_numbers", "password_require_uppercase", "password_require_lowercase")
+
+
+def _int(data: dict, name: str, lo: int, hi: int) -> int:
+    value = data.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PolicyError(f"{name}: expected a whole number, got {value!r}")
+    if not lo <= value <= hi:
+        raise PolicyError(f"{name}: {value} is outside {lo}–{hi}")
+    return value
+
+
+def policy_from_dict(raw: dict[str, Any]) -> Policy:
+    """Validate ``raw`` (missing keys take the defaults) and return a Policy; raises PolicyError."""
+    if not isinstance(raw, dict):
+        raise PolicyError("the policy must be a mapping")
+    unknown = set(raw) - set(DEFAULT_POLICY)
+    if unknown:
+        raise PolicyError(f"unknown policy fields: {', '.join(sorted(unknown))}")
+    data = {**DEFAULT_POLICY, **raw}
+    rotation = data["rotation_days"]
+    if not isinstance(rotation, dict) or "default" not in rotation:
+        raise PolicyError("rotation_days: a mapping of credential class to days, with a 'default'")
+    for klass, days in rotation.items():
+        if klass not in CREDENTIAL_CLASSES:
+            raise PolicyError(f"rotation_days: unknown credential class {klass!r}")
+        _int(rotation, klass, 1, 3650)
+    ints = {name: _int(data, name, *bounds) for name, bounds in _INT_FIELDS.items()}
+    if ints["kv_expiry_warning_days"] >= ints["kv_max_validity_days"]:
+        raise PolicyError("kv_expiry_warning_days must be below kv_max_validity_days")
+    bools = {}
+    for name in _BOOL_FIELDS:
+        if not isinstance(data[name], bool):
+            raise PolicyError(f"{name}: expected true or false")
+        bools[name] = data[name]
+    tag_lists = {}
+    for name in ("owner_tag_keys", "request_tag_keys"):
+        keys = data[name]
+        if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k.strip() and len(k) <= 128 for k in keys):
+            raise PolicyError(f"{name}: a non-empty list of tag keys")
+        tag_lists[name] = tuple(k.strip() for k in keys)
+    rules = []
+    for i, item in enumerate(data["classification"]):
+        if not isinstance(item, dict) or item.get("class") not in CREDENTIAL_CLASSES:
+            raise PolicyError(f"classification #{i + 1}: 'class' must be one of {', '.join(CREDENTIAL_CLASSES)}")
+        has_tag, has_name = bool(item.get("tag_key")), bool(item.get("name_pattern"))
+        if has_tag == has_name:
+            raise PolicyError(f"classification #{i + 1}: give either tag_key/tag_value or name_pattern")
+        if has_tag and not isinstance(item.get("tag_value"), str):
+            raise PolicyError(f"classification #{i + 1}: tag_value must be text")
+        rules.append(ClassRule(item["class"], str(item.get("tag_key", "")), str(item.get("tag_value", "")), str(item.get("name_pattern", ""))))
+    factor = data["coverage_grace_factor"]
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 1 <= factor <= 10:
+        raise PolicyError("coverage_grace_factor: a number from 1 to 10")
+    return Policy(rotation_days=dict(rotation), **ints, **bools, **tag_lists, classification=tuple(rules),
+                  coverage_grace_factor=float(factor))
+
+
+def default_policy() -> Policy:
+    return policy_from_dict({})

@@ -1,0 +1,133 @@
+"""Building blocks the rule modules share: labels, date wording, last-use state.
+
+Everything here is cheap on purpose (no regex, no copies): the engine runs every rule over
+every credential, so these helpers are called millions of times per evaluation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from apps.evaluation.rules.base import FAIL, CredentialFacts, Verdict, days_between, failed, not_assessed, passed
+
+ACCESS_KEY = "access_key"
+CONSOLE_PASSWORD = "console_password"
+ROOT_ACCESS_KEY = "root_access_key"
+SM_SECRET = "sm_secret"
+KV_SECRET = "kv_secret"
+
+HUMAN, SERVICE, ROOT = "human", "service", "root"
+
+# ``attributes["last_used_status"]`` values that mean "no use was ever recorded". The IAM
+# connector writes "none_recorded" (the credential report's N/A), synthetic inventories
+# "never_used"; an absent status with no last-use date means the same.
+NEVER_USED_STATUSES = frozenset({None, "never_used", "none_recorded"})
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def day(value: datetime) -> str:
+    """A date for a reason: ``2026-03-04``."""
+    return value.date().isoformat()
+
+
+def short_id(value: str) -> str:
+    """An access key id as people read it in a report: first 4 + … + last 4 characters."""
+    return value if len(value) <= 10 else f"{value[:4]}…{value[-4:]}"
+
+
+def key_label(c: CredentialFacts) -> str:
+    if c.enabled is True:
+        return f"active access key {short_id(c.external_id)}"
+    if c.enabled is False:
+        return f"inactive access key {short_id(c.external_id)}"
+    return f"access key {short_id(c.external_id)} (status unknown)"
+
+
+def identity_name(c: CredentialFacts) -> str:
+    identity = c.identity
+    if identity is not None:
+        return identity.name
+    return str(c.attributes.get("user_name") or "an unknown user")
+
+
+def credential_label(c: CredentialFacts) -> str:
+    """How a reason names a credential of any type."""
+    kind = c.credential_type
+    if kind == ACCESS_KEY:
+        return f"{key_label(c)} of {identity_name(c)}"
+    if kind == CONSOLE_PASSWORD:
+        return f"console password of {identity_name(c)}"
+    if kind == ROOT_ACCESS_KEY:
+        return f"root access key {c.external_id}"
+    if kind == SM_SECRET:
+        return f"Secrets Manager secret {c.name}"
+    if kind == KV_SECRET:
+        return f"Key Vault secret {c.name}"
+    return f"{kind} {c.name}"
+
+
+def in_future(label: str, what: str, value: datetime, **data) -> Verdict:
+    """``not_assessed`` for a date the rule depends on that lies after ``now``."""
+    return not_assessed(f"{label}: {what} date {day(value)} is in the future", **data)
+
+
+def unless_state_unknown(verdict: Verdict, enabled: bool | None) -> Verdict:
+    """A failure that only counts for an enabled credential becomes not assessed when the
+    credential's enabled state is unknown; passes stand (they hold either way)."""
+    if enabled is None and verdict.status == FAIL:
+        return not_assessed(f"{verdict.reason}; whether it is enabled is unknown", **verdict.data)
+    return verdict
+
+
+def judge_age(c: CredentialFacts, now: datetime, limit: int, label: str, *, rotated: str = "last rotation",
+              created: str = "creation (never rotated)") -> Verdict:
+    """Days since the last rotation (or creation) against ``limit``: fail when strictly more."""
+    if c.last_rotated_at is not None:
+        base, basis, since, what = c.last_rotated_at, "last_rotated_at", rotated, rotated
+    elif c.created_at is not None:
+        base, basis, since, what = c.created_at, "created_at", created, "creation"
+    else:
+        return not_assessed(f"{label}: creation and {rotated} dates unknown", credential_class=c.credential_class,
+                            limit_days=limit)
+    if base > now:
+        return in_future(label, what, base, basis=basis, basis_date=iso(base))
+    age = days_between(base, now)
+    data = {"age_days": age, "limit_days": limit, "credential_class": c.credential_class, "basis": basis,
+            "basis_date": iso(base)}
+    reason = f"{label}, {age} days since {since}, limit {limit} for class {c.credential_class}"
+    return failed(reason, **data) if age > limit else passed(reason, **data)
+
+
+def judge_last_use(c: CredentialFacts, now: datetime, limit: int, label: str, *, created: str = "created") -> Verdict:
+    """Unused for more than ``limit`` days. A credential never used counts from its creation,
+    so a new one is not flagged before it has had ``limit`` days to be used."""
+    used = c.last_used_at
+    if used is not None:
+        if used > now:
+            return in_future(label, "last use", used, last_used_at=iso(used))
+        idle = days_between(used, now)
+        data = {"never_used": False, "last_used_at": iso(used), "idle_days": idle, "limit_days": limit}
+        reason = f"{label}, last used {day(used)}, {idle} days ago, limit {limit} days"
+        return failed(reason, **data) if idle > limit else passed(reason, **data)
+    status = c.attributes.get("last_used_status")
+    if status not in NEVER_USED_STATUSES:
+        shown = str(status)[:40]
+        return not_assessed(f"{label}: last use unknown (reported as '{shown}' without a date)", last_used_status=shown)
+    if c.created_at is None:
+        return not_assessed(f"{label}: never used and its creation date is unknown", never_used=True, limit_days=limit)
+    if c.created_at > now:
+        return in_future(label, "creation", c.created_at, never_used=True, created_at=iso(c.created_at))
+    age = days_between(c.created_at, now)
+    data = {"never_used": True, "created_at": iso(c.created_at), "age_days": age, "limit_days": limit}
+    reason = f"{label}, never used, {created} {day(c.created_at)}, {age} days ago, limit {limit} days"
+    return failed(reason, **data) if age > limit else passed(reason, **data)
+
+
+def never_used(c: CredentialFacts) -> bool | None:
+    """True: no use ever recorded; False: used; None: unknown."""
+    if c.last_used_at is not None:
+        return False
+    return True if c.attributes.get("last_used_status") in NEVER_USED_STATUSES else None

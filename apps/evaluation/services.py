@@ -1,0 +1,131 @@
+"""Policy changes and evaluations."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.permissions import has_perm
+from apps.audit import events
+from apps.audit.services import diff
+from apps.catalog.models import Requirement
+from apps.core.bulk import bulk_insert
+from apps.core.errors import PermissionRefused, ValidationFailed
+from apps.evaluation.engine import coverage_by_kind, requirement_status, rule_coverage, rule_status, run_rules
+from apps.evaluation.exceptions import load_exception_matcher
+from apps.evaluation.facts import load_facts
+from apps.evaluation.models import Evaluation, Finding, PolicyVersion, RequirementStatus, RuleResult
+from apps.evaluation.policy import PolicyError, policy_from_dict
+from apps.evaluation.rules.base import RuleContext
+from apps.evaluation.rules.registry import all_rules
+
+logger = logging.getLogger(__name__)
+
+
+def policy_current() -> PolicyVersion:
+    """The policy in force; version 1 (the defaults) is created on first use."""
+    current = PolicyVersion.objects.order_by("-version").first()
+    if current is None:
+        with transaction.atomic():
+            current, _ = PolicyVersion.objects.get_or_create(version=1, defaults={"data": policy_from_dict({}).as_dict(),
+                                                                                  "comment": "defaults from the source guidance"})
+    return current
+
+
+@transaction.atomic
+def policy_update(*, actor, data: dict, comment: str = "") -> PolicyVersion:
+    """Validate and store a new policy version (the old one stays, for evaluations that used it). Audited."""
+    if not has_perm(actor, "evaluation.edit_policy"):
+        raise PermissionRefused(f"{actor} may not change the policy")
+    try:
+        policy = policy_from_dict(data)
+    except PolicyError as exc:
+        raise ValidationFailed(f"Policy refused: {exc}") from exc
+    current = PolicyVersion.objects.select_for_update().order_by("-version").first() or policy_current()
+    new_data = policy.as_dict()
+    changes = diff(current.data, new_data)
+    if not changes:
+        raise ValidationFailed("Nothing changed: the policy is the same as the version in force.")
+    version = PolicyVersion.objects.create(version=current.version + 1, data=new_data, comment=comment[:300], created_by=actor)
+    events.policy_updated(actor=actor, policy_version=version, changes=changes, comment=comment)
+    return version
+
+
+def evaluation_run(*, actor=None, trigger: str = Evaluation.Trigger.MANUAL, collection_run=None, now=None) -> Evaluation:
+    """Judge the present inventory against every rule and the policy in force; store findings,
+    rule results and requirement statuses in one transaction. A failure is recorded on the
+    evaluation (state failed) and re-raised."""
+    if actor is not None and not has_perm(actor, "evaluation.run_evaluation"):
+        raise PermissionRefused(f"{actor} may not start an evaluation")
+    now = now or timezone.now()
+    policy_version = policy_current()
+    policy = policy_from_dict(policy_version.data)
+    evaluation = Evaluation.objects.create(trigger=trigger, requested_by=actor, collection_run=collection_run,
+                                           policy_version=policy_version, as_of=now)
+    started = time.monotonic()
+    try:
+        facts = load_facts(policy=policy, now=now)
+        rules = all_rules()
+        matcher = load_exception_matcher(now)
+        result = run_rules(rules=rules, subjects={"credential": facts.credentials, "identity": facts.identities, "source": facts.sources},
+                           ctx=RuleContext(policy=policy, now=now), matcher=matcher)
+        coverage = coverage_by_kind(facts.sources, now=now, grace_factor=policy.coverage_grace_factor)
+        with transaction.atomic():
+            _write(evaluation, rules, result, coverage, facts)
+            statuses = Counter(f.status for f in result.findings)
+            evaluation.state = Evaluation.State.SUCCEEDED
+            evaluation.finished_at = timezone.now()
+            evaluation.counts = {
+                "credentials": len(facts.credentials), "identities": len(facts.identities), "sources": len(facts.sources),
+                "findings": len(result.findings), "failed": statuses["fail"], "excepted": statuses["excepted"],
+                "not_assessed": statuses["not_assessed"], "seconds": round(time.monotonic() - started, 3),
+            }
+            evaluation.save(update_fields=["state", "finished_at", "counts"])
+            events.evaluation_completed(actor=actor, evaluation=evaluation)
+    except Exception as exc:
+        logger.exception("evaluation %s failed", evaluation.pk)
+        with transaction.atomic():
+            evaluation.state = Evaluation.State.FAILED
+            evaluation.finished_at = timezone.now()
+            evaluation.error = f"{type(exc).__name__}: {exc}"[:4000]
+            evaluation.save(update_fields=["state", "finished_at", "error"])
+            events.evaluation_failed(actor=actor, evaluation=evaluation, error=evaluation.error)
+        raise
+    return evaluation
+
+
+def _write(evaluation, rules, result, coverage, facts) -> None:
+    snapshot_of = facts.snapshot_by_scope
+    bulk_insert(
+        Finding,
+        ["evaluation_id", "rule_id", "status", "severity", "subject_type", "source_id", "credential_id", "identity_id",
+         "snapshot_id", "subject_label", "reason", "data", "exception_id"],
+        ((evaluation.pk, f.rule_id, f.status, f.severity, f.subject_type, f.source_id, f.credential_id, f.identity_id,
+          snapshot_of.get((f.source_id, f.scope)), f.subject_label, f.reason, f.data, f.exception_id) for f in result.findings),
+    )
+    by_rule: dict[str, str] = {}
+    rule_rows = []
+    for rule in rules:
+        tally = result.tallies[rule.id]
+        cov = rule_coverage(rule.scope_kind, coverage)
+        status = rule_status(tally, cov)
+        by_rule[rule.id] = status
+        rule_rows.append(RuleResult(evaluation=evaluation, rule_id=rule.id, severity=rule.severity, status=status,
+                                    population=tally.population, failed=tally.failed, excepted=tally.excepted,
+                                    not_assessed=tally.not_assessed, covered=cov.covered, note=cov.note))
+    RuleResult.objects.bulk_create(rule_rows)
+    tallies = result.tallies
+    req_rows = []
+    for requirement in Requirement.objects.filter(retired_in__isnull=True):
+        rule_ids = [r for r in requirement.rule_ids if r in by_rule]
+        req_rows.append(RequirementStatus(
+            evaluation=evaluation, requirement=requirement, status=requirement_status([by_rule[r] for r in rule_ids]),
+            population=sum(tallies[r].population for r in rule_ids), failed=sum(tallies[r].failed for r in rule_ids),
+            excepted=sum(tallies[r].excepted for r in rule_ids), not_assessed=sum(tallies[r].not_assessed for r in rule_ids),
+            rule_ids=rule_ids,
+        ))
+    RequirementStatus.objects.bulk_create(req_rows)
