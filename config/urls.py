@@ -13,5 +13,6 @@ urlpatterns = [
     path("controls/", include("apps.controls.urls")),
     path("audit/", include("apps.audit.urls")),
     path("inventory/", include("apps.inventory.urls")),
+    path("posture/", include("apps.evaluation.urls")),
     path("admin/", admin.site.urls),
 ]

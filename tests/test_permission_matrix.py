@@ -57,6 +57,18 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "inventory:credential_detail": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404}),
     "inventory:identity_list": ("get", {"anonymous": 302, "*": 200}),
     "inventory:identity_detail": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404}),
+    # Posture: GRC lead and approvers (owner is an approver) read it; only the GRC lead
+    # evaluates and changes the policy; reviewers and auditors are refused (403), even
+    # auditor_shared, whose object permission reaches a source's inventory, not posture.
+    "evaluation:dashboard": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
+    "evaluation:evaluate": ("post", {"anonymous": 302, "grc_lead": 302, "*": 403}),
+    "evaluation:requirement": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
+    "evaluation:requirement_status": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
+    "evaluation:rule_list": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
+    "evaluation:finding_list": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
+    "evaluation:evaluation_list": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
+    "evaluation:policy": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
+    "evaluation:policy_edit": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
     # Django's admin is for staff only; no demo role is staff.
     "admin:index": ("get", {"*": 302}),
 }
@@ -92,6 +104,7 @@ def world(db, catalog):
     services.control_share(actor=people["grc_lead"], control=control, grantee=people["auditor_shared"], permissions=["view_control"])
     evidence = services.control_evidence_attach(actor=people["grc_lead"], control=control, name="p.txt", content=b"policy", effective_date=dt.date(2026, 1, 1))
     inv = _inventory(people)
+    _posture(inv, catalog)
     kwargs = {
         "catalog:detail": {"ref": catalog[0].ref},
         "controls:detail": {"pk": control.pk},
@@ -108,6 +121,8 @@ def world(db, catalog):
         "inventory:run_retry": {"pk": inv["run"].pk},
         "inventory:credential_detail": {"pk": inv["credential"].pk},
         "inventory:identity_detail": {"pk": inv["identity"].pk},
+        "evaluation:requirement": {"ref": catalog[0].ref},
+        "evaluation:requirement_status": {"ref": catalog[0].ref},
     }
     return people, kwargs
 
@@ -133,6 +148,26 @@ def _inventory(people) -> dict:
     credential = Credential.objects.create(source=source, scope="aws_iam", external_id="AKIAEXAMPLE", credential_type=Credential.Type.ACCESS_KEY,
                                            name="AKIAEXAMPLE", identity=identity, enabled=True, fingerprint="f", first_seen_at=now)
     return {"source": source, "run": run, "identity": identity, "credential": credential}
+
+
+def _posture(inv, catalog) -> None:
+    """A succeeded evaluation with a rule result, a status per requirement and a finding on the key."""
+    from django.utils import timezone
+
+    from apps.evaluation.models import Evaluation, Finding, RequirementStatus, RuleResult
+    from apps.evaluation.services import policy_current
+
+    now = timezone.now()
+    evaluation = Evaluation.objects.create(state=Evaluation.State.SUCCEEDED, policy_version=policy_current(), as_of=now, finished_at=now,
+                                           counts={"credentials": 1, "identities": 1, "sources": 1, "failed": 1})
+    RuleResult.objects.create(evaluation=evaluation, rule_id="iam-key-rotation-age", severity="high", status="fail", population=1, failed=1)
+    RequirementStatus.objects.bulk_create([
+        RequirementStatus(evaluation=evaluation, requirement=r, status="fail" if "iam-key-rotation-age" in r.rule_ids else "not_assessed",
+                          population=1, failed=1, rule_ids=list(r.rule_ids)) for r in catalog
+    ])
+    Finding.objects.create(evaluation=evaluation, rule_id="iam-key-rotation-age", status="fail", severity="high", subject_type="credential",
+                           source=inv["source"], credential=inv["credential"], identity=inv["identity"], subject_label="AKIAEXAMPLE",
+                           reason="key is 400 days old")
 
 
 @pytest.mark.parametrize("persona", PERSONAS)

@@ -13,6 +13,7 @@ def roles(request):
         "can_add_control": has_perm(user, "controls.add_control") if user else False,
         "keytrail_version": settings.KEYTRAIL_VERSION,
         "can_view_inventory": _can_view_inventory(user),
+        "can_view_posture": has_perm(user, "evaluation.view_evaluation") if user else False,
     }
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
+import orjson
 from django.db import connection, models
+
+
+def _dumps(value) -> str:
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except (TypeError, orjson.JSONEncodeError):  # e.g. a lone surrogate orjson refuses
+        return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def bulk_insert(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence], *, batch_size: int = 5000) -> int:
@@ -20,7 +28,11 @@ def bulk_insert(model: type[models.Model], columns: Sequence[str], rows: Iterabl
         with connection.cursor() as cursor:
             with cursor.cursor.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
                 for row in rows:
-                    copy.write_row([json.dumps(v, ensure_ascii=False, default=str) if i in json_cols else v for i, v in enumerate(row)])
+                    if json_cols:
+                        row = list(row)
+                        for i in json_cols:
+                            row[i] = _dumps(row[i])
+                    copy.write_row(row)
                     count += 1
         return count
     batch = []

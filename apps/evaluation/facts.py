@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Max
+import orjson
+from django.db import connection
+from django.db.models import Max, QuerySet
 
 from apps.evaluation.policy import Policy
 from apps.evaluation.rules.base import CredentialFacts, IdentityFacts, ScopeCoverage, SourceFacts
@@ -16,6 +18,30 @@ _CRED_FIELDS = ("id", "source_id", "scope", "credential_type", "external_id", "n
                 "last_rotated_at", "last_used_at", "last_changed_at", "expires_at", "not_before", "rotation_enabled",
                 "rotation_interval_days", "next_rotation_at", "deleted_at", "owner", "tags", "attributes")
 _ID_FIELDS = ("id", "source_id", "external_id", "name", "kind", "created_at", "privileged", "mfa_active", "owner", "tags", "data")
+
+
+def _fast_rows(qs: QuerySet, fields: tuple[str, ...], chunk: int = 5000):
+    """``qs.values_list(*fields)`` rows. On PostgreSQL through a binary cursor with psycopg's
+    C loaders for timestamps and orjson for JSON: Django's per-value converters cost half
+    of a 100,000-credential evaluation. Same values either way (aware UTC datetimes, dicts)."""
+    values = qs.values_list(*fields)
+    if connection.vendor != "postgresql":
+        yield from values.iterator(chunk_size=chunk)
+        return
+    import psycopg
+    from psycopg.pq import Format
+    from psycopg.types.json import set_json_loads
+
+    sql, params = values.query.sql_with_params()
+    connection.ensure_connection()
+    # A plain (server-binding) cursor: Django's default client-side cursor cannot return binary.
+    with psycopg.Cursor(connection.connection) as cursor:
+        tz_oid = psycopg.postgres.types["timestamptz"].oid
+        cursor.adapters.register_loader(tz_oid, psycopg.adapters.get_loader(tz_oid, Format.BINARY))
+        set_json_loads(orjson.loads, cursor)
+        cursor.execute(sql, params, binary=True)
+        while rows := cursor.fetchmany(chunk):
+            yield from rows
 
 
 @dataclass
@@ -66,7 +92,7 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
                                          iam_facts.get(source.id) if source.kind == Source.Kind.AWS_ACCOUNT else None, scopes))
 
     identities: dict[int, IdentityFacts] = {}
-    for row in Identity.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True).values_list(*_ID_FIELDS).iterator(chunk_size=5000):
+    for row in _fast_rows(Identity.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), _ID_FIELDS):
         identity = IdentityFacts(*row)
         identity.tags = identity.tags or {}
         identity.data = identity.data or {}
@@ -80,7 +106,7 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
         .values("credential_id").annotate(at=Max("observed_at")).values_list("credential_id", "at")
     )
     classify = policy.classify
-    for row in Credential.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True).values_list(*_CRED_FIELDS).iterator(chunk_size=5000):
+    for row in _fast_rows(Credential.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), _CRED_FIELDS):
         (cid, source_id, scope, ctype, ext, name, identity_id, enabled, created, rotated, used, changed, expires, nbf,
          rot_enabled, rot_days, next_rot, deleted, owner, tags, attributes) = row
         tags = tags or {}

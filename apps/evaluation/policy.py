@@ -9,7 +9,9 @@ service-account passwords 90, certificates 365) and common practice (45 days unu
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 CREDENTIAL_CLASSES = ("iam-user-key", "console-password", "root-key", "database", "external-api", "service-account",
@@ -73,6 +75,10 @@ class ClassRule:
             return value is not None and value.strip().lower() == self.tag_value.lower()
         return bool(self.name_pattern) and fnmatch.fnmatchcase(name.lower(), self.name_pattern.lower())
 
+    @cached_property
+    def name_regex(self) -> re.Pattern | None:
+        return re.compile(fnmatch.translate(self.name_pattern.lower())) if self.name_pattern else None
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -103,10 +109,21 @@ class Policy:
         first matching classification rule (tags, then name patterns, in order), else default."""
         if credential_type in _TYPE_CLASS:
             return _TYPE_CLASS[credential_type]
-        for rule in self.classification:
-            if rule.matches(name, tags):
+        # Same result as ClassRule.matches for each rule in order, without per-call work:
+        # tags lowered once, name patterns precompiled (this runs for every secret).
+        lowered_tags = {k.lower(): v.strip().lower() for k, v in tags.items() if isinstance(v, str)} if tags else {}
+        lowered_name = name.lower()
+        for rule, key, value, regex in self._compiled_classification:
+            if key:
+                if lowered_tags.get(key) == value:
+                    return rule.credential_class
+            elif regex is not None and regex.match(lowered_name):
                 return rule.credential_class
         return "default"
+
+    @cached_property
+    def _compiled_classification(self) -> tuple:
+        return tuple((r, r.tag_key.lower(), r.tag_value.lower(), r.name_regex) for r in self.classification)
 
     def tag_value(self, tags: dict[str, str], keys: tuple[str, ...]) -> str:
         lowered = {k.lower(): v for k, v in tags.items()}

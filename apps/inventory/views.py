@@ -10,6 +10,7 @@ from apps.core.access import deny, require, require_object
 from apps.core.errors import ValidationFailed
 from apps.core.pagination import paginate
 from apps.core.sharing_views import share_page
+from apps.evaluation.selectors import credential_verdicts
 from apps.accounts.sharing import object_shares
 from apps.inventory import selectors
 from apps.inventory.forms import SourceForm
@@ -225,6 +226,8 @@ def credential_detail_view(request, pk: int):
         "attributes": selectors.key_values(credential.attributes),
         "versions": selectors.credential_versions(credential=credential),
         "events": selectors.credential_events(credential=credential),
+        # The rules' live verdicts on this credential, for those who read posture.
+        "verdicts": credential_verdicts(credential=credential) if has_perm(request.user, "evaluation.view_evaluation") else None,
     }
     return render(request, "inventory/credential_detail.html", context)
 

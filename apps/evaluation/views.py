@@ -1,0 +1,212 @@
+"""The posture pages: dashboard, a sub-requirement's tests and failures, rules, findings,
+evaluations and the policy.
+
+Reading posture takes ``evaluation.view_evaluation`` (policy pages
+``evaluation.view_policyversion``); those without it get 403, recorded. Findings are
+narrowed to the sources the user may view.
+"""
+
+import logging
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.accounts.permissions import has_perm
+from apps.catalog.models import Requirement
+from apps.catalog.selectors import requirement_get
+from apps.core.access import require
+from apps.core.errors import ValidationFailed
+from apps.core.pagination import paginate
+from apps.evaluation import charts, selectors
+from apps.evaluation.forms import PolicyForm
+from apps.evaluation.models import Evaluation
+from apps.evaluation.rules.base import SEVERITIES
+from apps.evaluation.services import evaluation_run, policy_update
+
+logger = logging.getLogger(__name__)
+
+VIEW = "evaluation.view_evaluation"
+FINDING_FILTERS = ("rule", "status", "severity", "source", "q")
+STATUS_CHOICES = [(s.value, s.label) for s in selectors.FINDING_STATUSES]
+
+
+def _filters(request, names) -> dict[str, str]:
+    return {k: request.GET.get(k, "").strip()[:100] for k in names}
+
+
+def _partial_or_page(request, partial: str, page: str) -> str:
+    return partial if request.headers.get("HX-Request") else page
+
+
+def _requirement_or_404(ref: str) -> Requirement:
+    try:
+        return requirement_get(ref=ref)
+    except Requirement.DoesNotExist:
+        raise Http404("Not found") from None
+
+
+# --- dashboard -----------------------------------------------------------------------------
+
+@require_GET
+def dashboard_view(request):
+    require(request, VIEW)
+    dashboard = selectors.posture_dashboard()
+    for group in dashboard.clauses:
+        for row in group.rows:
+            row.trend_svg = charts.requirement_trend(row.trend)
+    context = {
+        "dashboard": dashboard,
+        "evaluation": dashboard.evaluation,
+        "posture_svg": charts.posture_chart(dashboard.history),
+        "can_run": has_perm(request.user, "evaluation.run_evaluation"),
+    }
+    return render(request, "evaluation/dashboard.html", context)
+
+
+@require_POST
+def evaluate_view(request):
+    require(request, "evaluation.run_evaluation")
+    try:
+        evaluation = evaluation_run(actor=request.user)
+    except ValidationFailed as exc:
+        messages.error(request, str(exc))
+        return redirect("evaluation:dashboard")
+    except Exception:  # noqa: BLE001 - the service recorded the failure (state, error, audit event); say so, don't 500
+        logger.exception("evaluation started by %s failed", request.user)
+        messages.error(request, "The evaluation failed; its error is recorded in the list of evaluations.")
+        return redirect("evaluation:evaluation_list")
+    c = evaluation.counts
+    messages.success(request, f"Evaluation #{evaluation.pk} finished: {c.get('failed', 0)} failed, {c.get('excepted', 0)} excepted, "
+                              f"{c.get('not_assessed', 0)} not assessed.")
+    return redirect("evaluation:dashboard")
+
+
+# --- a sub-requirement -------------------------------------------------------------------
+
+@require_GET
+def requirement_view(request, ref: str):
+    require(request, VIEW)
+    requirement = _requirement_or_404(ref)
+    user = request.user
+    evaluation = selectors.latest_evaluation()
+    status = selectors.requirement_status_in(evaluation=evaluation, requirement=requirement)
+    rule_ids = selectors.requirement_rule_ids(requirement=requirement, status=status)
+    filters = _filters(request, ("rule", "status"))
+    if filters["rule"] not in rule_ids:
+        filters["rule"] = ""
+    page = None
+    if evaluation is not None and rule_ids:
+        findings = selectors.finding_list(user=user, evaluation=evaluation, rule_ids=rule_ids, **filters)
+        page = paginate(request, findings, per_page=50)
+    context = {
+        "requirement": requirement,
+        "evaluation": evaluation,
+        "status": status,
+        "shown_status": selectors.display_status(status.status, status.rule_ids) if status else None,
+        "rules": selectors.rule_rows(evaluation=evaluation, rule_ids=rule_ids),
+        "page": page,
+        "filters": filters,
+        "statuses": STATUS_CHOICES,
+        "controls": selectors.controls_for(user=user, requirement=requirement),
+        "narrowed": not selectors.sees_every_source(user=user),
+    }
+    return render(request, _partial_or_page(request, "evaluation/_requirement_findings.html", "evaluation/requirement_detail.html"), context)
+
+
+@require_GET
+def requirement_status_view(request, ref: str):
+    """The compact latest status of a requirement, loaded into the catalog's requirement page."""
+    require(request, VIEW)
+    requirement = _requirement_or_404(ref)
+    evaluation = selectors.latest_evaluation()
+    status = selectors.requirement_status_in(evaluation=evaluation, requirement=requirement)
+    context = {
+        "requirement": requirement,
+        "evaluation": evaluation,
+        "status": status,
+        "shown_status": selectors.display_status(status.status, status.rule_ids) if status else None,
+    }
+    return render(request, "evaluation/_requirement_status.html", context)
+
+
+# --- rules and findings --------------------------------------------------------------------
+
+@require_GET
+def rule_list_view(request):
+    require(request, VIEW)
+    evaluation = selectors.latest_evaluation()
+    return render(request, "evaluation/rule_list.html", {"evaluation": evaluation, "rules": selectors.rule_rows(evaluation=evaluation)})
+
+
+@require_GET
+def finding_list_view(request):
+    require(request, VIEW)
+    user = request.user
+    chosen = request.GET.get("evaluation", "").strip()
+    if chosen.isdigit():
+        try:
+            evaluation = selectors.evaluation_get(pk=int(chosen))
+        except Evaluation.DoesNotExist:
+            raise Http404("Not found") from None
+    else:
+        evaluation, chosen = selectors.latest_evaluation(), ""
+    filters = _filters(request, FINDING_FILTERS)
+    page = paginate(request, selectors.finding_list(user=user, evaluation=evaluation, **filters), per_page=50) if evaluation else None
+    context = {
+        "evaluation": evaluation,
+        "page": page,
+        # Carried by the pager links with the filters.
+        "filters": {"evaluation": chosen, **filters},
+        "rule_ids": selectors.registered_rule_ids(),
+        "statuses": STATUS_CHOICES,
+        "severities": SEVERITIES,
+        "sources": selectors.source_choices(user=user),
+        "narrowed": not selectors.sees_every_source(user=user),
+    }
+    return render(request, _partial_or_page(request, "evaluation/_finding_rows.html", "evaluation/finding_list.html"), context)
+
+
+@require_GET
+def evaluation_list_view(request):
+    require(request, VIEW)
+    page = paginate(request, selectors.evaluation_list(), per_page=25)
+    for e in page:
+        e.duration = (e.finished_at - e.started_at).total_seconds() if e.finished_at else None
+    latest = selectors.latest_evaluation()
+    context = {"page": page, "filters": {}, "latest_id": latest.pk if latest else None,
+               "can_run": has_perm(request.user, "evaluation.run_evaluation")}
+    return render(request, "evaluation/evaluation_list.html", context)
+
+
+# --- policy ----------------------------------------------------------------------------------
+
+@require_GET
+def policy_view(request):
+    require(request, "evaluation.view_policyversion")
+    version, data = selectors.policy_in_force()
+    context = {
+        "version": version,
+        "policy": selectors.policy_display(data),
+        "history": selectors.policy_history(),
+        "can_edit": has_perm(request.user, "evaluation.edit_policy"),
+    }
+    return render(request, "evaluation/policy.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def policy_edit_view(request):
+    require(request, "evaluation.edit_policy")
+    version, data = selectors.policy_in_force()
+    form = PolicyForm(request.POST or None, initial=PolicyForm.initial_for(data))
+    if request.method == "POST" and form.is_valid():
+        try:
+            new = policy_update(actor=request.user, data=form.policy_data(), comment=form.cleaned_data["comment"])
+        except ValidationFailed as exc:
+            form.add_service_error(str(exc))
+        else:
+            messages.success(request, f"Policy v{new.version} is in force; the next evaluation judges against it.")
+            return redirect("evaluation:policy")
+    return render(request, "evaluation/policy_form.html", {"form": form, "version": version})
+
