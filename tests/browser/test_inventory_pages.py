@@ -37,3 +37,27 @@ def test_grc_lead_collects_and_browses_the_inventory(page, live_server, cloud):
 
     page.goto(f"{live_server.url}/inventory/identities/")
     shot(page, "inventory-identities")
+
+
+def test_grc_lead_reads_the_posture_after_a_collection(page, live_server, cloud):
+    from apps.catalog.loader import read_catalog
+    from apps.catalog.services import catalog_load
+    from apps.inventory.services.collection import collection_start
+
+    catalog_load(data=read_catalog())
+    lead = make_user(Role.GRC_LEAD, username="lead2")
+    collection_start(actor=lead, sources=register_sources(lead, cloud))  # eager; evaluation follows on commit
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "lead2")
+    page.fill("#id_password", "pw-for-tests-only")
+    page.click("button[type=submit]")
+    page.goto(f"{live_server.url}/posture/")
+    body = page.inner_text("body")
+    assert "9.2.4.08" in body and "Fail" in body
+    shot(page, "posture-dashboard")
+    page.click("text=9.2.4.08")
+    page.wait_for_selector("text=iam-key-rotation-age")
+    assert "days" in page.inner_text("body")
+    shot(page, "posture-requirement")
+    page.goto(f"{live_server.url}/posture/policy/")
+    shot(page, "posture-policy")

@@ -17,6 +17,9 @@ PROD_ACCOUNT = "123456789012"
 SANDBOX_ACCOUNT = "210987654321"
 REGIONS = ["eu-west-1", "us-east-1"]
 VAULTS = [("kv-northwind-prod", 90), ("kv-northwind-payments", 40)]
+# A vault whose access policy does not admit keytrail: its collection fails every time, which
+# shows how a failed source is reported (run partial, coverage failing) without losing the rest.
+REFUSING_VAULT = "kv-northwind-legacy"
 
 
 @dataclass
@@ -32,7 +35,7 @@ class DemoCloud:
 
 def _ports() -> tuple[int, list[int]]:
     aws = int(os.environ.get("KEYTRAIL_DEMO_AWS_PORT", "4566"))
-    vaults = [int(p) for p in os.environ.get("KEYTRAIL_DEMO_VAULT_PORTS", "4601,4602").split(",")]
+    vaults = [int(p) for p in os.environ.get("KEYTRAIL_DEMO_VAULT_PORTS", "4601,4602,4603").split(",")]
     return aws, vaults
 
 
@@ -61,7 +64,7 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
     seed_aws_account(SANDBOX_ACCOUNT, users=max(10, users // 5), secrets_per_region=12, regions=REGIONS[:1], seed=seed + 1, now=now,
                      weak_password_policy=True, root_mfa=False, root_access_key=True)
 
-    for (name, count), port in zip(VAULTS, vault_ports):
+    for (name, count), port in zip([*VAULTS, (REFUSING_VAULT, 5)], vault_ports):
         vault = KeyVaultSimulator(name, port=port)
         try:
             vault.start()
@@ -69,6 +72,7 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
             cloud.stop()
             raise RuntimeError(f"cannot start the simulated vault {name} on 127.0.0.1:{port} ({exc}); set KEYTRAIL_DEMO_VAULT_PORTS") from exc
         seed_vault(vault, count, seed=seed + port, now=now)
+        vault.refuse_tokens = name == REFUSING_VAULT
         cloud.servers.append(vault)
         cloud.vault_urls[name] = vault.url
         settings.AZURE_CONNECTION_VERIFY = vault.ca_path
