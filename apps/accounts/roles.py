@@ -34,10 +34,18 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "evaluation.run_evaluation",
         "evaluation.view_policyversion",
         "evaluation.edit_policy",
+        "exceptions_register.view_exceptionrequest",
+        "exceptions_register.request_exception",
+        "exceptions_register.revoke_exception",
     ],
     # Approvers decide exceptions about credentials, so they read the whole inventory.
-    Role.APPROVER: ["catalog.view_requirement", "inventory.view_source", "evaluation.view_evaluation", "evaluation.view_policyversion"],
-    Role.REVIEWER: ["catalog.view_requirement"],
+    Role.APPROVER: [
+        "catalog.view_requirement", "inventory.view_source", "evaluation.view_evaluation", "evaluation.view_policyversion",
+        "exceptions_register.view_exceptionrequest", "exceptions_register.decide_exception", "exceptions_register.revoke_exception",
+        "exceptions_register.request_exception",
+    ],
+    # Reviewers may ask for an exception; they see only their own requests (object permission).
+    Role.REVIEWER: ["catalog.view_requirement", "exceptions_register.request_exception"],
     Role.AUDITOR: ["catalog.view_requirement"],
 }
 
@@ -46,4 +54,6 @@ OBJECT_PERMISSIONS: dict[str, list[str]] = {
     "controls.control": ["view_control", "change_control", "attach_evidence"],
     # view_source on a source shows its collections and inventory (e.g. to an auditor).
     "inventory.source": ["view_source", "run_collection"],
+    # Requester and owner see their exception; auditors may be given view.
+    "exceptions_register.exceptionrequest": ["view_exceptionrequest"],
 }

@@ -127,3 +127,29 @@ def evaluation_completed(*, actor, evaluation) -> None:
 def evaluation_failed(*, actor, evaluation, error: str) -> None:
     audit_record(event_type="evaluation.failed", actor=actor, actor_label="" if actor else "system:worker", target=evaluation,
                  changes={"error": error[:1000]})
+
+
+# exceptions ---------------------------------------------------------------
+def exception_requested(*, actor, exception, warnings: list[str]) -> None:
+    audit_record(event_type="exception.requested", actor=actor, target=exception, changes={
+        "state": [None, exception.state], "rules": exception.rule_ids, "scope": exception.scope, "risk": exception.risk,
+        "owner": exception.owner.get_username(), "expires_on": exception.expires_on.isoformat(),
+        "renewal_of": exception.renewal_of.ref if exception.renewal_of_id else None, "warnings": warnings,
+    })
+
+
+def exception_decided(*, actor, exception, decision: str, comment: str, from_state: str) -> None:
+    # One approval of two leaves the request pending: the event names the decision, the
+    # changes show whether the state moved.
+    audit_record(event_type="exception.approval_given" if decision == "approve" else "exception.rejected", actor=actor, target=exception,
+                 changes={"state": [from_state, exception.state], "decision": decision}, message=comment)
+
+
+def exception_transition(*, actor, exception, from_state: str, comment: str) -> None:
+    audit_record(event_type=f"exception.{exception.state}", actor=actor, actor_label="" if actor else "system:scheduler",
+                 target=exception, changes={"state": [from_state, exception.state]}, message=comment)
+
+
+def exception_reminded(*, exception, days_left: int, recipients: list[str]) -> None:
+    audit_record(event_type="exception.reminder_sent", actor_label="system:scheduler", target=exception,
+                 changes={"days_left": days_left, "recipients": recipients})

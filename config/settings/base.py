@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "apps.controls",
     "apps.inventory",
     "apps.evaluation",
+    "apps.exceptions_register",
 ]
 
 MIDDLEWARE = [
@@ -113,7 +114,15 @@ KEYTRAIL_COLLECTION_MAX_RETRIES = env.int("KEYTRAIL_COLLECTION_MAX_RETRIES", def
 KEYTRAIL_EVALUATE_AFTER_COLLECTION = env.bool("KEYTRAIL_EVALUATE_AFTER_COLLECTION", default=True)
 # Dotted path of a callable ``(now) -> matcher`` whose ``match(rule_id, subject)`` returns the id of
 # an approved, unexpired exception covering that verdict, or None (see apps/evaluation/exceptions.py).
-KEYTRAIL_EXCEPTION_MATCHER = env.str("KEYTRAIL_EXCEPTION_MATCHER", default="apps.evaluation.exceptions.no_exceptions")
+KEYTRAIL_EXCEPTION_MATCHER = env.str("KEYTRAIL_EXCEPTION_MATCHER", default="apps.exceptions_register.matching.matcher_for")
+# Exception register: longest allowed duration per risk, which risks need two approvers,
+# and how many days before expiry owners are reminded.
+KEYTRAIL_EXCEPTION_MAX_DAYS = {"low": env.int("KEYTRAIL_EXCEPTION_MAX_DAYS_LOW", default=180),
+                               "medium": env.int("KEYTRAIL_EXCEPTION_MAX_DAYS_MEDIUM", default=180),
+                               "high": env.int("KEYTRAIL_EXCEPTION_MAX_DAYS_HIGH", default=90),
+                               "critical": env.int("KEYTRAIL_EXCEPTION_MAX_DAYS_CRITICAL", default=30)}
+KEYTRAIL_EXCEPTION_TWO_APPROVALS = env.list("KEYTRAIL_EXCEPTION_TWO_APPROVALS", default=["high", "critical"])
+KEYTRAIL_EXCEPTION_REMINDER_DAYS = [int(d) for d in env.list("KEYTRAIL_EXCEPTION_REMINDER_DAYS", default=["30", "7", "1"])]
 
 KEYTRAIL_ORGANISATION_NAME = env.str("KEYTRAIL_ORGANISATION_NAME", default="Example Organisation")
 

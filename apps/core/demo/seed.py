@@ -7,6 +7,7 @@ collection, evaluation, exceptions, reviews, packs) extend this module.
 from __future__ import annotations
 
 import datetime as dt
+from datetime import timedelta
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -126,6 +127,54 @@ def seed_demo_sources(*, cloud) -> list:
         source = Source.objects.filter(name=values["name"]).first()
         sources.append(source or source_create(actor=grc, **values))
     return sources
+
+
+def seed_demo_exceptions(*, evaluation) -> int:
+    """A few exceptions in different states (idempotent: only when there are none yet):
+    one closed early, one approved and about to expire, one high-risk waiting for its second
+    approval, one rejected. Returns how many were created."""
+    from apps.evaluation.models import Finding
+    from apps.exceptions_register import services as exc
+    from apps.exceptions_register.models import ExceptionRequest
+
+    if ExceptionRequest.objects.exists():
+        return 0
+    users = {u.username: u for u in User.objects.filter(username__in=["grace", "arjun", "rosa"])}
+    failing = Finding.objects.filter(evaluation=evaluation, status="fail")
+    keys = list(failing.filter(rule_id="iam-key-rotation-age").order_by("id").values_list("credential_id", flat=True)[:3])
+    root = failing.filter(rule_id="root-no-mfa").values_list("identity_id", flat=True).first()
+    vault_secret = failing.filter(rule_id="kv-secret-no-expiry").values_list("credential_id", flat=True).first()
+    today = timezone.now().date()
+    common = dict(compensating_controls="Key restricted to the vendor's IP range; CloudTrail alert on any use outside it.",
+                  justification="The payment vendor's integration cannot take a new key until its Q1 release.")
+    created = 0
+    if len(keys) >= 2:
+        old = exc.exception_request(actor=users["rosa"], title="Vendor integration key (last quarter)", rule_ids=["iam-key-rotation-age"],
+                                    scope={"credential_ids": [keys[1]]}, risk="medium", owner=users["rosa"],
+                                    expires_on=today + timedelta(days=10), ticket_ref="CHG-40112", **common).exception
+        exc.exception_approve(actor=users["arjun"], exception=old, comment="Accepted with the IP restriction.")
+        exc.exception_close(actor=users["rosa"], exception=old, comment="The vendor moved to the new key; exception no longer needed.")
+        soon = exc.exception_request(actor=users["rosa"], title="Vendor integration key", rule_ids=["iam-key-rotation-age"],
+                                     scope={"credential_ids": [keys[0]]}, risk="medium", owner=users["rosa"],
+                                     expires_on=today + timedelta(days=5), ticket_ref="CHG-41877", **common).exception
+        exc.exception_approve(actor=users["arjun"], exception=soon, comment="Accepted until the vendor release; renew only with a date.")
+        created += 2
+    if root:
+        high = exc.exception_request(actor=users["grace"], title="Sandbox root MFA device on order", rule_ids=["root-no-mfa"],
+                                     scope={"identity_ids": [root]}, risk="high", owner=users["rosa"],
+                                     expires_on=today + timedelta(days=20), ticket_ref="SEC-991",
+                                     justification="The hardware key for the sandbox root account arrives next week.",
+                                     compensating_controls="Root password in the safe; SCP denies root actions except billing.").exception
+        exc.exception_approve(actor=users["arjun"], exception=high, comment="Fine with the SCP in place; second approver needed.")
+        created += 1
+    if vault_secret:
+        rejected = exc.exception_request(actor=users["rosa"], title="Never-expiring vault secret", rule_ids=["kv-secret-no-expiry"],
+                                         scope={"credential_ids": [vault_secret]}, risk="low", owner=users["rosa"],
+                                         expires_on=today + timedelta(days=90), justification="The app reads it at start-up only.",
+                                         compensating_controls="None.").exception
+        exc.exception_reject(actor=users["arjun"], exception=rejected, comment="Set an expiry and rotate it; no compensating control.")
+        created += 1
+    return created
 
 
 _POLICY_TEXT = """# Credential Standard SEC-STD-07 (demo)

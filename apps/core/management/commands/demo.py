@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
 from apps.core.demo.cloud import start_demo_cloud
-from apps.core.demo.seed import DEMO_USERS, seed_demo, seed_demo_sources
+from apps.core.demo.seed import DEMO_USERS, seed_demo, seed_demo_exceptions, seed_demo_sources
 from apps.evaluation.models import Evaluation
 from apps.evaluation.reports import evaluation_summary_lines
 from apps.evaluation.services import evaluation_run
@@ -44,6 +44,9 @@ class Command(BaseCommand):
         evaluation = Evaluation.objects.filter(collection_run=run).order_by("-pk").first()  # started by the run
         if evaluation is None or evaluation.state != Evaluation.State.SUCCEEDED:
             evaluation = evaluation_run(trigger=Evaluation.Trigger.MANUAL)
+        if seed_demo_exceptions(evaluation=evaluation):
+            evaluation = evaluation_run(trigger=Evaluation.Trigger.MANUAL)  # the approved exception now shows as excepted
+            self.stdout.write("demo exceptions recorded (closed, approved and about to expire, awaiting a second approval, rejected)")
         self.stdout.write("")
         self.stdout.write("evaluated against the policy in force:")
         for line in evaluation_summary_lines(evaluation):
