@@ -14,5 +14,6 @@ urlpatterns = [
     path("audit/", include("apps.audit.urls")),
     path("inventory/", include("apps.inventory.urls")),
     path("posture/", include("apps.evaluation.urls")),
+    path("exceptions/", include("apps.exceptions_register.urls")),
     path("admin/", admin.site.urls),
 ]

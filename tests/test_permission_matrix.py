@@ -3,10 +3,11 @@
 The table is checked against the URL conf: a new named URL that is not in MATRIX fails
 ``test_every_url_is_in_the_matrix``, so no view escapes the permission review.
 
-Personas: anonymous; each role; ``auditor_shared`` (auditor with view on the control and
-on the inventory source);
+Personas: anonymous; each role; ``auditor_shared`` (auditor with view on the control, on
+the inventory source and on the exception);
 ``auditor`` (the role without the object permission); ``owner`` (an approver who owns the
-control and so holds per-object change/evidence rights, but not share).
+control and so holds per-object change/evidence rights, but not share; they also own the
+exception, which the GRC lead requested, so may not decide it).
 Outcomes: 200 ok, 302 redirect (login for anonymous), 403 refused (may see, may not act),
 404 hidden (may not even see), 405 method not allowed.
 """
@@ -69,6 +70,22 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "evaluation:evaluation_list": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
     "evaluation:policy": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
     "evaluation:policy_edit": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
+    # Exceptions: the register is narrowed (never refused); requesting takes request_exception
+    # (not auditors); the queue takes decide_exception (approvers). The exception is pending,
+    # requested by the GRC lead and owned by ``owner``; actions are posted without a comment,
+    # so an allowed decision is refused by the service for its input (the page again, 200),
+    # revoke/close/submit/renew for the state (200), and separation of duties (the owner
+    # deciding, anyone but the requester submitting) is the service's recorded 403.
+    "exceptions:list": ("get", {"anonymous": 302, "*": 200}),
+    "exceptions:create": ("get", {"anonymous": 302, "auditor": 403, "auditor_shared": 403, "*": 200}),
+    "exceptions:queue": ("get", {"anonymous": 302, "approver": 200, "owner": 200, "*": 403}),
+    "exceptions:detail": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404}),
+    "exceptions:approve": ("post", {"anonymous": 302, "approver": 200, "grc_lead": 403, "owner": 403, "auditor_shared": 403, "*": 404}),
+    "exceptions:reject": ("post", {"anonymous": 302, "approver": 200, "grc_lead": 403, "owner": 403, "auditor_shared": 403, "*": 404}),
+    "exceptions:revoke": ("post", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 403, "*": 404}),
+    "exceptions:close": ("post", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 403, "*": 404}),
+    "exceptions:submit": ("post", {"anonymous": 302, "grc_lead": 200, "approver": 403, "owner": 403, "auditor_shared": 403, "*": 404}),
+    "exceptions:renew": ("post", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 403, "*": 404}),
     # Django's admin is for staff only; no demo role is staff.
     "admin:index": ("get", {"*": 302}),
 }
@@ -105,6 +122,7 @@ def world(db, catalog):
     evidence = services.control_evidence_attach(actor=people["grc_lead"], control=control, name="p.txt", content=b"policy", effective_date=dt.date(2026, 1, 1))
     inv = _inventory(people)
     _posture(inv, catalog)
+    exception = _exception(people, inv)
     kwargs = {
         "catalog:detail": {"ref": catalog[0].ref},
         "controls:detail": {"pk": control.pk},
@@ -123,6 +141,7 @@ def world(db, catalog):
         "inventory:identity_detail": {"pk": inv["identity"].pk},
         "evaluation:requirement": {"ref": catalog[0].ref},
         "evaluation:requirement_status": {"ref": catalog[0].ref},
+        **{f"exceptions:{name}": {"pk": exception.pk} for name in ("detail", "approve", "reject", "revoke", "close", "submit", "renew")},
     }
     return people, kwargs
 
@@ -168,6 +187,22 @@ def _posture(inv, catalog) -> None:
     Finding.objects.create(evaluation=evaluation, rule_id="iam-key-rotation-age", status="fail", severity="high", subject_type="credential",
                            source=inv["source"], credential=inv["credential"], identity=inv["identity"], subject_label="AKIAEXAMPLE",
                            reason="key is 400 days old")
+
+
+def _exception(people, inv):
+    """A pending exception for the key, requested by the GRC lead, owned by ``owner``, shared (view) with auditor_shared."""
+    from django.utils import timezone
+    from guardian.shortcuts import assign_perm
+
+    from apps.exceptions_register.services import exception_request
+
+    exception = exception_request(
+        actor=people["grc_lead"], title="Legacy batch key", rule_ids=["iam-key-rotation-age"], scope={"credential_ids": [inv["credential"].pk]},
+        justification="the vendor cannot rotate yet", compensating_controls="IP allow-list", risk="medium", owner=people["owner"],
+        expires_on=timezone.now().date() + dt.timedelta(days=30),
+    ).exception
+    assign_perm("view_exceptionrequest", people["auditor_shared"], exception)
+    return exception
 
 
 @pytest.mark.parametrize("persona", PERSONAS)

@@ -14,6 +14,9 @@ def roles(request):
         "keytrail_version": settings.KEYTRAIL_VERSION,
         "can_view_inventory": _can_view_inventory(user),
         "can_view_posture": has_perm(user, "evaluation.view_evaluation") if user else False,
+        # "Request an exception" links on failing findings, and the "Exceptions" nav link.
+        "can_request_exception": has_perm(user, "exceptions_register.request_exception") if user else False,
+        "can_view_exceptions": _can_view_exceptions(user),
     }
 
 
@@ -25,3 +28,15 @@ def _can_view_inventory(user) -> bool:
     from apps.inventory.models import Source
 
     return objects_for(user, "inventory.view_source", Source.objects.all()).exists()
+
+
+def _can_view_exceptions(user) -> bool:
+    """Whether the register has anything for ``user``: they view every exception, may request
+    one, or were given (or own, or requested) one."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if has_perm(user, "exceptions_register.view_exceptionrequest") or has_perm(user, "exceptions_register.request_exception"):
+        return True
+    from apps.exceptions_register.models import ExceptionRequest
+
+    return objects_for(user, "exceptions_register.view_exceptionrequest", ExceptionRequest.objects.all()).exists()

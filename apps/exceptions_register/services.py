@@ -205,6 +205,10 @@ def _decide(*, actor, exception: ExceptionRequest, decision: str, comment: str) 
         exception.decided_at = timezone.now()
         exception.save(update_fields=["state", "decided_at"])
     events.exception_decided(actor=actor, exception=exception, decision=decision, comment=comment, from_state=before)
+    if exception.state == State.APPROVED:
+        # The approval that completes the request also gets its own event, so an auditor can
+        # filter the trail for exceptions that came into force.
+        events.exception_transition(actor=actor, exception=exception, from_state=before, comment=comment)
     return exception
 
 

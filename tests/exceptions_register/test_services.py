@@ -73,7 +73,7 @@ def test_request_approve_and_the_finding_becomes_excepted(world):
     # Another rule on the same credential is not excused either.
     assert not Finding.objects.filter(evaluation=evaluation, credential=key, status="excepted").exclude(rule_id="iam-key-rotation-age").exists()
     types = list(AuditEvent.objects.filter(target_type="exceptions_register.exceptionrequest").values_list("event_type", flat=True))
-    assert "exception.requested" in types and "exception.approval_given" in types
+    assert "exception.requested" in types and "exception.approval_given" in types and "exception.approved" in types
 
 
 def test_a_rotated_key_is_a_new_credential_and_is_not_excused(world):

@@ -1,0 +1,303 @@
+"""Reads for the exception register's pages: the register and its filters, the "expiring
+soon" box, the approval queue, and one exception with its scope resolved to names, its
+decisions, its renewal chain and the findings it excuses.
+
+Everything is narrowed to the exceptions a user may view (``view_exceptionrequest``, by
+role or per object). The register and the queue run a fixed number of queries whatever
+their length. Names and texts are returned as stored: the templates escape them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from apps.accounts.models import User
+from apps.accounts.permissions import has_perm, objects_for
+from apps.evaluation.models import Evaluation, Finding
+from apps.evaluation.selectors import latest_evaluation, rule_info
+from apps.exceptions_register.models import ExceptionDecision, ExceptionRequest
+from apps.inventory.models import Credential, Identity, Source
+from apps.inventory.selectors import visible_sources
+
+State = ExceptionRequest.State
+VIEW = "exceptions_register.view_exceptionrequest"
+DECIDE = "exceptions_register.decide_exception"
+OPEN_STATES = (State.DRAFT, State.PENDING, State.APPROVED)  # not yet ended: their expiry is still ahead of them
+EXPIRY_WINDOWS = (("7", "Expiring within 7 days"), ("30", "Expiring within 30 days"), ("90", "Expiring within 90 days"),
+                  ("expired", "Expired"))
+MINE = (("requested", "Requested by me"), ("owned", "Owned by me"))
+
+
+def today() -> dt.date:
+    return timezone.now().date()
+
+
+def reminder_window() -> int:
+    """The largest reminder mark (days before expiry): the reach of the "Expiring soon" box."""
+    return max(settings.KEYTRAIL_EXCEPTION_REMINDER_DAYS, default=30)
+
+
+def visible_exceptions(*, user) -> QuerySet[ExceptionRequest]:
+    return objects_for(user, VIEW, ExceptionRequest.objects.all())
+
+
+def _with_approvals(qs: QuerySet[ExceptionRequest]) -> QuerySet[ExceptionRequest]:
+    # ``approvals`` as an annotation: the model's ``approvals_count`` would query once per row.
+    return qs.select_related("owner", "requester").annotate(
+        approvals=Count("decisions", filter=Q(decisions__decision=ExceptionDecision.Decision.APPROVE)))
+
+
+def _has_rule(qs: QuerySet[ExceptionRequest], rule: str) -> QuerySet[ExceptionRequest]:
+    if connection.features.supports_json_field_contains:
+        return qs.filter(rule_ids__contains=[rule])
+    # SQLite (the one-machine demo) cannot ask JSON containment; the ids are stored as a JSON
+    # list of quoted strings, and a rule id has no quote in it.
+    return qs.filter(rule_ids__icontains=f'"{rule}"')
+
+
+# --- the register ------------------------------------------------------------------------
+
+def exception_list(*, user, state: str = "", rule: str = "", owner: str = "", risk: str = "", expiry: str = "",
+                   mine: str = "", on: dt.date | None = None) -> QuerySet[ExceptionRequest]:
+    """The exceptions ``user`` may view, filtered, newest first, owner/requester joined in and
+    ``approvals`` (approve decisions) counted. Unknown filter values are ignored."""
+    on = on or today()
+    qs = visible_exceptions(user=user)
+    if state in State.values:
+        qs = qs.filter(state=state)
+    if rule:
+        qs = _has_rule(qs, rule)
+    if owner:
+        qs = qs.filter(owner__username=owner)
+    if risk in ExceptionRequest.Risk.values:
+        qs = qs.filter(risk=risk)
+    if expiry.isdigit() and expiry in dict(EXPIRY_WINDOWS):
+        qs = qs.filter(state__in=OPEN_STATES, expires_on__gte=on, expires_on__lte=on + dt.timedelta(days=int(expiry)))
+    elif expiry == "expired":
+        # Expired by the scheduler, or past their last day and waiting for it.
+        qs = qs.filter(Q(state=State.EXPIRED) | Q(state__in=OPEN_STATES, expires_on__lt=on))
+    if mine == "requested":
+        qs = qs.filter(requester=user)
+    elif mine == "owned":
+        qs = qs.filter(owner=user)
+    return _with_approvals(qs).order_by("-created_at", "-pk")
+
+
+def expiring_soon(*, user, on: dt.date | None = None, limit: int = 20) -> list[ExceptionRequest]:
+    """Approved exceptions ``user`` may view whose last day falls within the largest reminder
+    window, soonest first: the in-app counterpart of the reminder e-mails."""
+    on = on or today()
+    qs = visible_exceptions(user=user).filter(
+        state=State.APPROVED, expires_on__gte=on, expires_on__lte=on + dt.timedelta(days=reminder_window()))
+    return with_expiry(list(qs.select_related("owner").order_by("expires_on", "pk")[:limit]), on=on)
+
+
+def owner_choices(*, user) -> QuerySet[User]:
+    """The owners of the exceptions ``user`` may view (for the owner filter)."""
+    return User.objects.filter(owned_exceptions__in=visible_exceptions(user=user)).distinct().order_by("username")
+
+
+def rule_choices() -> list[tuple[str, str]]:
+    """``(rule id, "id — title")`` for every registered rule, for filters and the request form."""
+    from apps.evaluation.selectors import registered_rule_ids
+
+    choices = []
+    for rule_id in registered_rule_ids():
+        info = rule_info(rule_id)
+        choices.append((rule_id, f"{rule_id} — {info.title}" if info.title else rule_id))
+    return choices
+
+
+# --- display helpers -----------------------------------------------------------------------
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def scope_summary(exception: ExceptionRequest) -> str:
+    """The scope in a few words ("2 credentials, tag team=payments"); "every subject" when broad."""
+    scope = exception.scope if isinstance(exception.scope, dict) else {}
+    parts = []
+    for key, word in (("credential_ids", "credential"), ("identity_ids", "identity"), ("source_ids", "source")):
+        if scope.get(key):
+            parts.append(_plural(len(scope[key]), word).replace("identitys", "identities"))
+    tag = scope.get("tag")
+    if isinstance(tag, dict) and tag.get("key"):
+        parts.append(f"tag {tag['key']}={tag.get('value', '')}")
+    if not parts:
+        return "every subject of its rules" if exception.scope_is_broad else "nothing"
+    return ", ".join(parts)
+
+
+def expiry_note(exception: ExceptionRequest, *, on: dt.date) -> str:
+    """"in N days" / "last day today" / "expired" for an exception still open; "" once it ended otherwise."""
+    if exception.state == State.EXPIRED:
+        return "expired"
+    if exception.state not in OPEN_STATES:
+        return ""
+    days = (exception.expires_on - on).days
+    if days < 0:
+        return "expired"
+    if days == 0:
+        return "last day today"
+    return f"in {_plural(days, 'day')}"
+
+
+def with_expiry(exceptions, *, on: dt.date | None = None):
+    """Set ``days_left``, ``expiry_note`` and ``scope_summary`` on each exception (no query)."""
+    on = on or today()
+    for e in exceptions:
+        e.days_left = (e.expires_on - on).days
+        e.expiry_note = expiry_note(e, on=on)
+        e.scope_summary = scope_summary(e)
+    return exceptions
+
+
+# --- the approval queue -------------------------------------------------------------------
+
+def approval_queue(*, user) -> QuerySet[ExceptionRequest]:
+    """Pending exceptions ``user`` may decide and has not decided yet, except those they
+    requested or own (separation of duties), oldest submission first."""
+    decidable = objects_for(user, DECIDE, visible_exceptions(user=user))
+    return (
+        _with_approvals(decidable.filter(state=State.PENDING))
+        .exclude(requester=user).exclude(owner=user)
+        .exclude(decisions__approver=user)
+        .order_by("submitted_at", "created_at", "pk")
+    )
+
+
+# --- one exception --------------------------------------------------------------------------
+
+def exception_get(*, pk: int) -> ExceptionRequest:
+    return _with_approvals(ExceptionRequest.objects.filter(pk=pk)).select_related("renewal_of").get()
+
+
+def exception_decisions(*, exception: ExceptionRequest) -> list[ExceptionDecision]:
+    return list(exception.decisions.select_related("approver").order_by("decided_at", "pk"))
+
+
+@dataclass
+class ScopeItem:
+    kind: str  # credential | identity | source
+    id: int
+    name: str = ""  # empty when the user may not view it or it is not in the inventory
+    source_name: str = ""
+    visible: bool = False
+    present: bool = True  # False: disappeared (credential, identity) or disabled (source)
+    known: bool = True  # False: no such object in the inventory
+
+
+@dataclass
+class ResolvedScope:
+    items: list[ScopeItem] = field(default_factory=list)
+    tag: dict | None = None
+    broad: bool = False
+
+    def of(self, kind: str) -> list[ScopeItem]:
+        return [i for i in self.items if i.kind == kind]
+
+    @property
+    def credentials(self):
+        return self.of("credential")
+
+    @property
+    def identities(self):
+        return self.of("identity")
+
+    @property
+    def sources(self):
+        return self.of("source")
+
+
+def scope_resolved(*, exception: ExceptionRequest, user) -> ResolvedScope:
+    """The scope's ids as names, each marked visible when ``user`` may view its source (then
+    its page may be linked). Names of what the user may not view are withheld. Four queries."""
+    scope = exception.scope if isinstance(exception.scope, dict) else {}
+    allowed = set(visible_sources(user=user).values_list("pk", flat=True))
+    result = ResolvedScope(tag=scope.get("tag") or None, broad=exception.scope_is_broad)
+    specs = (
+        ("credential", "credential_ids", Credential.objects.select_related("source").only("id", "name", "disappeared_at", "source__name", "source_id")),
+        ("identity", "identity_ids", Identity.objects.select_related("source").only("id", "name", "disappeared_at", "source__name", "source_id")),
+    )
+    for kind, key, qs in specs:
+        ids = [i for i in scope.get(key) or [] if isinstance(i, int)]
+        found = {o.pk: o for o in qs.filter(pk__in=ids)} if ids else {}
+        for pk in ids:
+            obj = found.get(pk)
+            if obj is None:
+                result.items.append(ScopeItem(kind, pk, known=False))
+                continue
+            visible = obj.source_id in allowed
+            result.items.append(ScopeItem(kind, pk, obj.name if visible else "", obj.source.name if visible else "", visible,
+                                          present=obj.disappeared_at is None))
+    ids = [i for i in scope.get("source_ids") or [] if isinstance(i, int)]
+    found = {s.pk: s for s in Source.objects.filter(pk__in=ids).only("id", "name", "enabled")} if ids else {}
+    for pk in ids:
+        source = found.get(pk)
+        if source is None:
+            result.items.append(ScopeItem("source", pk, known=False))
+        else:
+            visible = pk in allowed
+            result.items.append(ScopeItem("source", pk, source.name if visible else "", "", visible, present=source.enabled))
+    return result
+
+
+def rules_of(exception: ExceptionRequest):
+    """The exception's rules with their titles (a retired id says so)."""
+    return [rule_info(rule_id) for rule_id in exception.rule_ids or []]
+
+
+@dataclass
+class RenewalChain:
+    items: list[ExceptionRequest]  # oldest first, the exception itself included
+    hidden: int = 0  # links of the chain the user may not view
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def renewal_chain(*, exception: ExceptionRequest, user, limit: int = 50) -> RenewalChain:
+    """Every request linked to ``exception`` by renewal, both ways (what it renews, and what
+    renews it, renewals of renewals included), oldest first, narrowed to those ``user`` may view."""
+    ids = {exception.pk}
+    parent = exception.renewal_of_id
+    while parent and parent not in ids and len(ids) < limit:
+        ids.add(parent)
+        parent = ExceptionRequest.objects.filter(pk=parent).values_list("renewal_of_id", flat=True).first()
+    frontier = {exception.pk}
+    while frontier and len(ids) < limit:
+        frontier = set(ExceptionRequest.objects.filter(renewal_of_id__in=frontier).values_list("pk", flat=True)) - ids
+        ids |= frontier
+    if len(ids) == 1:
+        return RenewalChain([exception])
+    visible = list(
+        visible_exceptions(user=user).filter(pk__in=ids).select_related("owner").order_by("created_at", "pk"))
+    return RenewalChain(with_expiry(visible), hidden=len(ids) - len(visible))
+
+
+@dataclass
+class ExcusedFindings:
+    evaluation: Evaluation | None
+    findings: list[Finding]
+    total: int  # in the sources the user may view
+    narrowed: bool
+
+
+def excused_findings(*, exception: ExceptionRequest, user, limit: int = 25) -> ExcusedFindings:
+    """The findings of the latest evaluation excepted by ``exception``, about the sources
+    ``user`` may view: the first ``limit`` and how many in all."""
+    evaluation = latest_evaluation()
+    narrowed = not has_perm(user, "inventory.view_source")
+    if evaluation is None:
+        return ExcusedFindings(None, [], 0, narrowed)
+    qs = Finding.objects.filter(evaluation=evaluation, exception_id=exception.pk, source__in=visible_sources(user=user))
+    total = qs.count()
+    findings = list(qs.select_related("source").defer("data").order_by("rule_id", "subject_label", "pk")[:limit]) if total else []
+    return ExcusedFindings(evaluation, findings, total, narrowed)

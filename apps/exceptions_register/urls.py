@@ -1,0 +1,17 @@
+from django.urls import path
+
+from apps.exceptions_register import views
+
+app_name = "exceptions"
+urlpatterns = [
+    path("", views.exception_list_view, name="list"),
+    path("new/", views.exception_create_view, name="create"),
+    path("queue/", views.approval_queue_view, name="queue"),
+    path("<int:pk>/", views.exception_detail_view, name="detail"),
+    path("<int:pk>/approve/", views.exception_approve_view, name="approve"),
+    path("<int:pk>/reject/", views.exception_reject_view, name="reject"),
+    path("<int:pk>/revoke/", views.exception_revoke_view, name="revoke"),
+    path("<int:pk>/close/", views.exception_close_view, name="close"),
+    path("<int:pk>/submit/", views.exception_submit_view, name="submit"),
+    path("<int:pk>/renew/", views.exception_renew_view, name="renew"),
+]
