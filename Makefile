@@ -1,5 +1,5 @@
 # keytrail: the two commands the README documents.
-.PHONY: demo test
+.PHONY: demo test lock
 
 ## Set up, seed the demo organisation, and serve http://127.0.0.1:8000 (SQLite, Celery eager).
 demo:
@@ -10,3 +10,7 @@ demo:
 test:
 	bash .ci/setup test
 	python3 -m pytest
+
+## Re-pin every dependency (with hashes) after changing pyproject.toml; keeps existing pins where they still fit.
+lock:
+	uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o config/requirements.lock

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from apps.accounts import views as account_views
 from apps.core import views as core_views
 
 urlpatterns = [
@@ -9,6 +10,8 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/mfa/", account_views.mfa_setup, name="mfa_setup"),
+    path("accounts/mfa/verify/", account_views.mfa_verify, name="mfa_verify"),
     path("catalog/", include("apps.catalog.urls")),
     path("controls/", include("apps.controls.urls")),
     path("audit/", include("apps.audit.urls")),

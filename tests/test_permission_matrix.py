@@ -30,6 +30,9 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "healthz": ("get", {"*": 200}),
     "login": ("get", {"anonymous": 200, "*": 302}),
     "logout": ("post", {"*": 302}),
+    # Enrolment is open to every signed-in user; verification sends a user without a device to enrolment.
+    "mfa_setup": ("get", {"anonymous": 302, "*": 200}),
+    "mfa_verify": ("get", {"*": 302}),
     "catalog:list": ("get", {"anonymous": 302, "*": 200}),
     "catalog:detail": ("get", {"anonymous": 302, "*": 200}),
     "controls:list": ("get", {"anonymous": 302, "*": 200}),

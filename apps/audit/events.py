@@ -153,3 +153,31 @@ def exception_transition(*, actor, exception, from_state: str, comment: str) -> 
 def exception_reminded(*, exception, days_left: int, recipients: list[str]) -> None:
     audit_record(event_type="exception.reminder_sent", actor_label="system:scheduler", target=exception,
                  changes={"days_left": days_left, "recipients": recipients})
+
+
+# account security -----------------------------------------------------------
+def user_locked_out(*, username: str, ip_address: str) -> None:
+    """Too many failed sign-ins (django-axes): the username is locked out from that address."""
+    audit_record(
+        event_type="user.locked_out",
+        actor_label=f"anonymous:{username[:100]}",
+        target=("accounts.user", "", username[:100]),
+        changes={"ip_address": [None, ip_address]},
+        require_transaction=False,
+    )
+
+
+def mfa_enrolled(*, user, device_name: str) -> None:
+    audit_record(event_type="user.mfa_enrolled", actor=user, target=user, changes={"device": [None, device_name]})
+
+
+def mfa_verified(*, user) -> None:
+    audit_record(event_type="user.mfa_verified", actor=user, target=user, require_transaction=False)
+
+
+def mfa_failed(*, user) -> None:
+    audit_record(event_type="user.mfa_failed", actor=user, target=user, require_transaction=False)
+
+
+def mfa_reset(*, actor, user) -> None:
+    audit_record(event_type="user.mfa_reset", actor=actor, target=user, changes={"devices": ["removed", None]})

@@ -147,7 +147,7 @@ def posture_chart(points: Sequence[PosturePoint], *, width: int = 760, height: i
         parts.append(format_html('<text x="{}" y="15" font-size="11" fill="#1b2430">{}</text>', x + 14, label))
         x += 14 + 7 * len(label) + 16
     return format_html(
-        '<svg class="chart posture" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="100%" role="img" aria-label="{label}" '
-        'preserveAspectRatio="xMinYMin meet" style="max-width: {w}px">{body}</svg>',
+        '<svg class="chart posture" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" role="img" aria-label="{label}" '
+        'preserveAspectRatio="xMinYMin meet">{body}</svg>',
         w=width, h=height, label=title, body=_join(parts),
     )

@@ -1,5 +1,9 @@
 """Settings shared by every environment. Values come from the environment via ``env``."""
 
+from datetime import timedelta
+
+from csp.constants import NONE, SELF
+
 from config.settings.env import BASE_DIR, env
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
@@ -17,6 +21,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "guardian",
     "django_celery_beat",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "apps.core",
     "apps.accounts",
     "apps.audit",
@@ -33,11 +40,17 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "apps.core.middleware.SecurityHeadersMiddleware",
     "apps.audit.middleware.AuditContextMiddleware",
     "apps.accounts.middleware.LoginRequiredMiddleware",
+    "apps.accounts.middleware.MFARequiredMiddleware",
     "apps.core.middleware.PermissionRefusedMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised during authentication into a response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -65,6 +78,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username/address before any password check
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -92,12 +106,44 @@ STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=BASE_DIR / "var" / "staticf
 MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 MEDIA_URL = "media/"  # never served directly: downloads go through permission-checked views
 
+# Sign-in: TOTP second factor (django-otp) for these roles, and for anyone who enrolled a device.
+KEYTRAIL_MFA_REQUIRED_ROLES = env.list("KEYTRAIL_MFA_REQUIRED_ROLES", default=["grc_lead", "approver"])
+OTP_TOTP_ISSUER = "keytrail"
+OTP_TOTP_THROTTLE_FACTOR = 1  # seconds, doubled after each failed code
+# Login throttling (django-axes): a username is locked from one address after this many failures.
+AXES_FAILURE_LIMIT = env.int("KEYTRAIL_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("KEYTRAIL_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env.int("KEYTRAIL_SESSION_SECONDS", default=8 * 3600)  # a working day, then sign in again
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content Security Policy (django-csp): everything from keytrail's own origin; no inline script,
+# no inline style, no plug-ins, no framing. Inline SVG (charts, the MFA QR code) is markup, not script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 
 # Manual evidence attachments (controls): size cap and the content types we accept.
 KEYTRAIL_EVIDENCE_MAX_BYTES = env.int("KEYTRAIL_EVIDENCE_MAX_BYTES", default=20 * 1024 * 1024)
@@ -138,6 +184,7 @@ LOGGING = {
         "azure": {"level": "WARNING"},
         "botocore": {"level": "WARNING"},
         "celery.app.trace": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # it logs every sign-in at INFO
     },
 }
 

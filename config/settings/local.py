@@ -9,3 +9,6 @@ EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 # The demo's SQLite database and uploaded files live under var/ (git-ignored).
 (BASE_DIR / "var").mkdir(exist_ok=True)  # noqa: F405
+# The demo's users sign in with a password only; production asks GRC leads and approvers for a
+# TOTP code too (base settings). Any demo user can enrol an authenticator app at /accounts/mfa/.
+KEYTRAIL_MFA_REQUIRED_ROLES = env.list("KEYTRAIL_MFA_REQUIRED_ROLES", default=[])

@@ -26,10 +26,15 @@ def browser():
 
 @pytest.fixture
 def page(browser):
+    """A page that fails its test if the Content Security Policy blocked anything (an inline
+    script or style, an eval, a request to another origin) — the CSP is part of what we test."""
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()
+    violations: list[str] = []
+    page.on("console", lambda msg: "Content Security Policy" in msg.text and violations.append(msg.text))
     yield page
     context.close()
+    assert not violations, f"CSP violations: {violations}"
 
 
 def shot(page, name: str) -> Path:
