@@ -26,6 +26,7 @@ from apps.reviews.models import Campaign, CampaignTemplate, ReviewItem
 
 VIEW, MANAGE, REVIEW = selectors.VIEW, selectors.MANAGE, selectors.REVIEW
 PER_PAGE = 100
+PAGE_SIZES = (100, 500, 1000)  # 1,000: one bulk decision over a whole page
 
 
 def _campaign_for(request, pk: int) -> tuple[Campaign, bool, bool]:
@@ -101,16 +102,17 @@ def template_list_view(request):
 def campaign_detail_view(request, pk: int):
     campaign, sees_all, reviews = _campaign_for(request, pk)
     user = request.user
-    filters = {k: request.GET.get(k, "").strip()[:100] for k in ("decision", "q", "reviewer")}
+    filters = {k: request.GET.get(k, "").strip()[:100] for k in ("decision", "q", "reviewer", "per_page")}
+    per_page = int(filters["per_page"]) if filters["per_page"] in {str(n) for n in PAGE_SIZES} else PER_PAGE
     only_mine = not sees_all or filters["reviewer"] == "me"
     items = selectors.campaign_items(campaign=campaign, reviewer=user if only_mine else None, decision=filters["decision"], q=filters["q"])
-    page = paginate(request, items, per_page=PER_PAGE)
+    page = paginate(request, items, per_page=per_page)
     can_manage = has_perm(user, MANAGE)
     context = {
         "campaign": campaign, "page": page, "filters": filters, "sees_all": sees_all, "only_mine": only_mine,
         "can_manage": can_manage and campaign.state in (Campaign.State.DRAFT, Campaign.State.ACTIVE),
         "can_decide": reviews and campaign.state == Campaign.State.ACTIVE,
-        "decisions": ReviewItem.Decision.choices,
+        "decisions": ReviewItem.Decision.choices, "page_sizes": PAGE_SIZES,
         "decision_counts": selectors.decision_counts(campaign=campaign) if sees_all else None,
         "progress": selectors.progress_by_reviewer(campaign=campaign) if sees_all else None,
         "remediation": selectors.remediation_list(campaign=campaign) if sees_all else None,

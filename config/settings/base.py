@@ -104,6 +104,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 KEYTRAIL_EVIDENCE_MAX_BYTES = env.int("KEYTRAIL_EVIDENCE_MAX_BYTES", default=20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# A bulk review decision posts up to 1,000 item ids (one page of 1,000) plus its own fields.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1100
 
 # Tag keys (case-insensitive) naming a credential's or identity's owner, in order of preference.
 KEYTRAIL_OWNER_TAG_KEYS = env.list("KEYTRAIL_OWNER_TAG_KEYS", default=["owner", "owner-email", "ownerEmail", "contact"])
