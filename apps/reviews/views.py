@@ -17,7 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.accounts.permissions import has_perm
 from apps.audit.selectors import audit_events_for
 from apps.core.access import deny, require
-from apps.core.errors import IllegalTransition, ValidationFailed
+from apps.audit import events
+from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFailed
 from apps.core.pagination import paginate
 from apps.core.sharing_views import share_page
 from apps.reviews import selectors, services
@@ -46,8 +47,14 @@ def _manage(request, pk: int) -> Campaign:
 
 
 def _outcome(request, campaign, run, done: str):
+    """Run one service; refusals for state or input, and a reviewer's batch refused by the
+    service (an item not theirs or about their own identity: recorded as access.denied), are
+    shown as a message on the campaign page."""
     try:
         result = run()
+    except PermissionRefused as exc:
+        events.access_denied(actor=request.user, permission=str(exc), target=("reviews.campaign", campaign.pk, ""), path=request.get_full_path())
+        messages.error(request, f"Refused: {exc}")
     except (IllegalTransition, ValidationFailed) as exc:
         messages.error(request, f"Nothing was changed: {exc}")
     else:
