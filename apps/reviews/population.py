@@ -18,6 +18,7 @@ from django.db.models import Q, QuerySet
 
 from apps.audit.chain import canonical_json
 from apps.core.errors import ValidationFailed
+from apps.core.scope import clean_ids, clean_tag
 from apps.inventory.models import Credential, Identity
 
 SCOPE_KEYS = {"source_ids", "credential_types", "privileged_only", "non_human_only", "tag"}
@@ -31,10 +32,7 @@ def normalise_scope(scope: dict) -> dict:
     if unknown:
         raise ValidationFailed(f"Scope: unknown parts {', '.join(sorted(unknown))}.")
     clean: dict = {}
-    try:
-        ids = sorted({int(v) for v in scope.get("source_ids") or []})
-    except (TypeError, ValueError):
-        raise ValidationFailed("Scope: source ids must be numbers.") from None
+    ids = clean_ids(scope.get("source_ids"), "source ids")
     if ids:
         clean["source_ids"] = ids
     types = sorted(set(scope.get("credential_types") or []))
@@ -46,12 +44,9 @@ def normalise_scope(scope: dict) -> dict:
     for flag in ("privileged_only", "non_human_only"):
         if scope.get(flag):
             clean[flag] = True
-    tag = scope.get("tag") or {}
+    tag = clean_tag(scope.get("tag"))
     if tag:
-        key, value = str(tag.get("key", "")).strip(), str(tag.get("value", "")).strip()
-        if not key or not value or len(key) > 128 or len(value) > 256:
-            raise ValidationFailed("Scope: a tag needs a key (≤ 128 characters) and a value (≤ 256).")
-        clean["tag"] = {"key": key, "value": value}
+        clean["tag"] = tag
     return clean
 
 

@@ -138,23 +138,21 @@ def campaign_start_view(request, pk: int):
                     "Started: {result.population_count} items frozen (population hash {result.population_hash:.12}…).")
 
 
-@require_POST
-def campaign_sign_off_view(request, pk: int):
+def _with_comment(request, pk: int, service, done: str):
     campaign = _manage(request, pk)
     form = CommentForm(request.POST)
-    form.is_valid()
-    return _outcome(request, campaign, lambda: services.campaign_sign_off(actor=request.user, campaign=campaign,
-                                                                         comment=form.cleaned_data.get("comment", "")),
-                    "Signed off: the decisions are locked.")
+    form.is_valid()  # the comment is optional to the form; the service says when it is required
+    return _outcome(request, campaign, lambda: service(actor=request.user, campaign=campaign, comment=form.cleaned_data.get("comment", "")), done)
+
+
+@require_POST
+def campaign_sign_off_view(request, pk: int):
+    return _with_comment(request, pk, services.campaign_sign_off, "Signed off: the decisions are locked.")
 
 
 @require_POST
 def campaign_cancel_view(request, pk: int):
-    campaign = _manage(request, pk)
-    form = CommentForm(request.POST)
-    form.is_valid()
-    return _outcome(request, campaign, lambda: services.campaign_cancel(actor=request.user, campaign=campaign,
-                                                                       comment=form.cleaned_data.get("comment", "")), "Cancelled.")
+    return _with_comment(request, pk, services.campaign_cancel, "Cancelled.")
 
 
 @require_POST
