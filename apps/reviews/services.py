@@ -223,7 +223,7 @@ def items_decide(*, actor, campaign: Campaign, item_ids: list[int], decision: st
         raise IllegalTransition(f"{len(done)} of the selected items are already decided (a decision is final); nothing was decided.")
     own = [i for i in items if is_own_identity(actor, i.facts)]
     if own:
-        raise PermissionRefused(f"{len(own)} of the selected items are about your own identity; they go to the fallback reviewer. Nothing was decided.")
+        raise PermissionRefused(f"{len(own)} of the selected items are about your own identity; nobody reviews their own access (the GRC lead reassigns them). Nothing was decided.")
     now = timezone.now()
     ReviewItem.objects.filter(pk__in=wanted).update(decision=decision, justification=justification, decided_at=now, decided_by=actor)
     if decision != Decision.KEEP:

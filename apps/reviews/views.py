@@ -24,6 +24,7 @@ from apps.core.sharing_views import share_page
 from apps.reviews import selectors, services
 from apps.reviews.forms import CampaignForm, CommentForm, DecideForm, ReassignForm, RemindForm, TemplateForm
 from apps.reviews.models import Campaign, CampaignTemplate, ReviewItem
+from apps.reviews.population import is_own_identity
 
 VIEW, MANAGE, REVIEW = selectors.VIEW, selectors.MANAGE, selectors.REVIEW
 PER_PAGE = 100
@@ -114,6 +115,8 @@ def campaign_detail_view(request, pk: int):
     only_mine = not sees_all or filters["reviewer"] == "me"
     items = selectors.campaign_items(campaign=campaign, reviewer=user if only_mine else None, decision=filters["decision"], q=filters["q"])
     page = paginate(request, items, per_page=per_page)
+    for item in page:  # the form offers no checkbox for an item about one's own identity (the service refuses it anyway)
+        item.is_own = is_own_identity(user, item.facts)
     can_manage = has_perm(user, MANAGE)
     context = {
         "campaign": campaign, "page": page, "filters": filters, "sees_all": sees_all, "only_mine": only_mine,

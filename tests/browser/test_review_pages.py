@@ -58,10 +58,14 @@ def test_reviewer_decides_in_bulk_and_not_their_own(page, live_server, people, i
     assert page.locator("#items .status-revoke").count() == 4
     shot(page, "reviews-reviewer-decided")
 
-    # An item about her own identity, wrongly handed to her, is refused by the service.
+    # An item about her own identity, wrongly handed to her: no checkbox is offered, and a
+    # forged post is refused by the service.
     own = campaign.items.get(credential=inventory["alice_key"])
     ReviewItem.objects.filter(pk=own.pk).update(reviewer=people["alice"])
     page.reload()
+    assert page.locator(f"#item-{own.pk} input[name=items]").is_disabled()
+    assert "your own identity" in page.inner_text(f"#item-{own.pk}")
+    page.evaluate(f"document.querySelector('#item-{own.pk} input[name=items]').disabled = false")
     page.check(f"#item-{own.pk} input[name=items]")
     page.select_option("#id_decision", "keep")
     page.fill("#id_justification", "I still need it")
