@@ -9,6 +9,7 @@ audit event in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter, defaultdict
 
 from django.conf import settings
@@ -43,6 +44,7 @@ from apps.reviews.population import (
     subject_of,
 )
 
+logger = logging.getLogger(__name__)
 MANAGE = "reviews.manage_campaign"
 State = Campaign.State
 Decision = ReviewItem.Decision
@@ -459,7 +461,7 @@ def template_save(*, actor, name: str, scope: dict, fallback_reviewer, recurrenc
 
 def template_launch(*, template: CampaignTemplate, today: dt.date | None = None) -> Campaign | None:
     """Start this period's campaign from the template (the scheduler calls this). None when the
-    template is disabled or its scope selects nothing (recorded as a refused start)."""
+    template is disabled or its scope selects nothing (logged; the next period tries again)."""
     if not template.enabled:
         return None
     today = today or _today()
@@ -469,5 +471,6 @@ def template_launch(*, template: CampaignTemplate, today: dt.date | None = None)
                                        due_date=today + dt.timedelta(days=template.duration_days), fallback_reviewer=template.fallback_reviewer,
                                        justification_rule=template.justification_rule, undecided_rule=template.undecided_rule, template=template)
             return campaign_start(actor=None, campaign=campaign)
-        except ValidationFailed:
+        except ValidationFailed as exc:
+            logger.warning("recurring campaign %s not started: %s", template.pk, exc)
             return None
