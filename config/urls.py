@@ -18,5 +18,6 @@ urlpatterns = [
     path("inventory/", include("apps.inventory.urls")),
     path("posture/", include("apps.evaluation.urls")),
     path("exceptions/", include("apps.exceptions_register.urls")),
+    path("reviews/", include("apps.reviews.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -89,6 +89,23 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "exceptions:close": ("post", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 403, "*": 404}),
     "exceptions:submit": ("post", {"anonymous": 302, "grc_lead": 200, "approver": 403, "owner": 403, "auditor_shared": 403, "*": 404}),
     "exceptions:renew": ("post", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 403, "*": 404}),
+    # Access reviews: GRC leads manage every campaign; the reviewer persona is the fallback
+    # reviewer of both campaigns (so reaches them through review_campaign, their items only);
+    # auditor_shared was given the signed-off one. Actions are posted on the campaign in review
+    # without their fields, so an allowed one is answered with a message and a redirect (302);
+    # one who sees the campaign but may not act gets 403, anyone else 404.
+    "reviews:list": ("get", {"anonymous": 302, "*": 200}),
+    "reviews:create": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
+    "reviews:templates": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
+    "reviews:detail": ("get", {"anonymous": 302, "grc_lead": 200, "reviewer": 200, "auditor_shared": 200, "*": 404}),
+    "reviews:share": ("get", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 403, "*": 404}),
+    "reviews:start": ("post", {"anonymous": 302, "grc_lead": 302, "reviewer": 403, "*": 404}),
+    "reviews:sign_off": ("post", {"anonymous": 302, "grc_lead": 302, "reviewer": 403, "*": 404}),
+    "reviews:cancel": ("post", {"anonymous": 302, "grc_lead": 302, "reviewer": 403, "*": 404}),
+    "reviews:reassign": ("post", {"anonymous": 302, "grc_lead": 302, "reviewer": 403, "*": 404}),
+    "reviews:remind": ("post", {"anonymous": 302, "grc_lead": 302, "reviewer": 403, "*": 404}),
+    "reviews:decide": ("post", {"anonymous": 302, "reviewer": 302, "grc_lead": 403, "*": 404}),
+    "reviews:delegate": ("post", {"anonymous": 302, "reviewer": 302, "grc_lead": 403, "*": 404}),
     # Django's admin is for staff only; no demo role is staff.
     "admin:index": ("get", {"*": 302}),
 }
@@ -126,6 +143,7 @@ def world(db, catalog):
     inv = _inventory(people)
     _posture(inv, catalog)
     exception = _exception(people, inv)
+    signed_off, in_review = _campaigns(people, inv)
     kwargs = {
         "catalog:detail": {"ref": catalog[0].ref},
         "controls:detail": {"pk": control.pk},
@@ -145,6 +163,9 @@ def world(db, catalog):
         "evaluation:requirement": {"ref": catalog[0].ref},
         "evaluation:requirement_status": {"ref": catalog[0].ref},
         **{f"exceptions:{name}": {"pk": exception.pk} for name in ("detail", "approve", "reject", "revoke", "close", "submit", "renew")},
+        "reviews:detail": {"pk": signed_off.pk},
+        "reviews:share": {"pk": signed_off.pk},
+        **{f"reviews:{name}": {"pk": in_review.pk} for name in ("start", "sign_off", "cancel", "reassign", "remind", "decide", "delegate")},
     }
     return people, kwargs
 
@@ -206,6 +227,29 @@ def _exception(people, inv):
     ).exception
     assign_perm("view_exceptionrequest", people["auditor_shared"], exception)
     return exception
+
+
+def _campaigns(people, inv):
+    """A signed-off campaign shared (view) with auditor_shared, and one in review; the reviewer
+    persona is the fallback reviewer of both."""
+    from apps.accounts.sharing import object_share
+    from django.db import transaction
+    from django.utils import timezone
+
+    from apps.reviews import services
+
+    made = []
+    for name in ("Q3 keys", "Q4 keys"):
+        draft = services.campaign_create(actor=people["grc_lead"], name=name, scope={"source_ids": [inv["source"].pk]},
+                                         due_date=timezone.now().date() + dt.timedelta(days=10), fallback_reviewer=people["reviewer"])
+        made.append(services.campaign_start(actor=people["grc_lead"], campaign=draft))
+    signed_off = made[0]
+    services.items_decide(actor=people["reviewer"], campaign=signed_off, item_ids=list(signed_off.items.values_list("pk", flat=True)),
+                          decision="keep", justification="still used by the nightly job")
+    services.campaign_sign_off(actor=people["grc_lead"], campaign=signed_off)
+    with transaction.atomic():
+        object_share(actor=people["grc_lead"], obj=signed_off, grantee=people["auditor_shared"], permissions=["view_campaign"])
+    return signed_off, made[1]
 
 
 @pytest.mark.parametrize("persona", PERSONAS)

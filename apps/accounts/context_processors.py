@@ -17,6 +17,7 @@ def roles(request):
         # "Request an exception" links on failing findings, and the "Exceptions" nav link.
         "can_request_exception": has_perm(user, "exceptions_register.request_exception") if user else False,
         "can_view_exceptions": _can_view_exceptions(user),
+        "can_view_reviews": _can_view_reviews(user),
     }
 
 
@@ -40,3 +41,14 @@ def _can_view_exceptions(user) -> bool:
     from apps.exceptions_register.models import ExceptionRequest
 
     return objects_for(user, "exceptions_register.view_exceptionrequest", ExceptionRequest.objects.all()).exists()
+
+
+def _can_view_reviews(user) -> bool:
+    """GRC leads; reviewers with items in a campaign; auditors given a signed-off campaign."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if has_perm(user, "reviews.view_campaign"):
+        return True
+    from apps.reviews.selectors import campaigns_visible
+
+    return campaigns_visible(user=user).exists()

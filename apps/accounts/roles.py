@@ -37,6 +37,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "exceptions_register.view_exceptionrequest",
         "exceptions_register.request_exception",
         "exceptions_register.revoke_exception",
+        "reviews.view_campaign",
+        "reviews.manage_campaign",
+        "reviews.share_campaign",
     ],
     # Approvers decide exceptions about credentials, so they read the whole inventory.
     Role.APPROVER: [
@@ -56,4 +59,7 @@ OBJECT_PERMISSIONS: dict[str, list[str]] = {
     "inventory.source": ["view_source", "run_collection"],
     # Requester and owner see their exception; auditors may be given view.
     "exceptions_register.exceptionrequest": ["view_exceptionrequest"],
+    # Auditors see a signed-off campaign shared with them. (review_campaign, a reviewer's reach
+    # into a campaign, is granted by the review service itself, never through the share page.)
+    "reviews.campaign": ["view_campaign"],
 }

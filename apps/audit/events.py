@@ -5,7 +5,7 @@ Event types are dotted ``<object>.<verb>`` names; docs/permissions.md lists them
 
 from __future__ import annotations
 
-from apps.audit.services import audit_record
+from apps.audit.services import audit_record, audit_record_many
 
 
 # accounts -----------------------------------------------------------------
@@ -155,6 +155,7 @@ def exception_reminded(*, exception, days_left: int, recipients: list[str]) -> N
                  changes={"days_left": days_left, "recipients": recipients})
 
 
+<<<<<<< HEAD
 # account security -----------------------------------------------------------
 def user_locked_out(*, username: str, ip_address: str) -> None:
     """Too many failed sign-ins (django-axes): the username is locked out from that address."""
@@ -181,3 +182,66 @@ def mfa_failed(*, user) -> None:
 
 def mfa_reset(*, actor, user) -> None:
     audit_record(event_type="user.mfa_reset", actor=actor, target=user, changes={"devices": ["removed", None]})
+=======
+# access reviews -----------------------------------------------------------
+def campaign_created(*, actor, campaign) -> None:
+    audit_record(event_type="campaign.created", actor=actor, target=campaign, changes={
+        "scope": campaign.scope, "due_date": campaign.due_date.isoformat(), "fallback_reviewer": campaign.fallback_reviewer.get_username(),
+        "justification_rule": campaign.justification_rule, "undecided_rule": campaign.undecided_rule,
+        "template": campaign.template_id,
+    })
+
+
+def campaign_started(*, actor, campaign, reviewers: list[str], self_reviews: int) -> None:
+    audit_record(event_type="campaign.started", actor=actor, actor_label="" if actor else "system:scheduler", target=campaign, changes={
+        "state": ["draft", campaign.state], "population_count": campaign.population_count, "population_hash": campaign.population_hash,
+        "reviewers": reviewers, "self_reviews_reassigned": self_reviews,
+    })
+
+
+def campaign_transition(*, actor, campaign, from_state: str, comment: str = "", extra: dict | None = None) -> None:
+    audit_record(event_type=f"campaign.{campaign.state}", actor=actor, target=campaign,
+                 changes={"state": [from_state, campaign.state], **(extra or {})}, message=comment)
+
+
+def campaign_template_saved(*, actor, template, created: bool) -> None:
+    audit_record(event_type="campaign_template.created" if created else "campaign_template.updated", actor=actor, target=template,
+                 changes={"scope": template.scope, "recurrence": template.recurrence, "duration_days": template.duration_days,
+                          "enabled": template.enabled})
+
+
+def review_items_decided(*, actor, items, decision: str, justification: str) -> None:
+    """One event per item, written in one insert (bulk decisions on 1,000 items)."""
+    audit_record_many(event_type="review.decided", actor=actor, entries=[
+        {"target": ("reviews.reviewitem", item.pk, item.subject), "message": justification,
+         "changes": {"campaign": item.campaign_id, "decision": [None, decision], "credential": item.credential_id}}
+        for item in items
+    ])
+
+
+def review_items_decided_by_rule(*, items, decision: str, note: str) -> None:
+    audit_record_many(event_type="review.decided_by_rule", actor_label="system:deadline", entries=[
+        {"target": ("reviews.reviewitem", item.pk, item.subject), "message": note,
+         "changes": {"campaign": item.campaign_id, "decision": [None, decision], "credential": item.credential_id}}
+        for item in items
+    ])
+
+
+def review_items_reassigned(*, actor, items, to_reviewer, reason: str, note: str) -> None:
+    audit_record_many(event_type="review.reassigned", actor=actor, actor_label="" if actor else "system:scheduler", entries=[
+        {"target": ("reviews.reviewitem", item.pk, item.subject), "message": note,
+         "changes": {"campaign": item.campaign_id, "reviewer": [getattr(item, "previous_reviewer", None), to_reviewer.get_username()],
+                     "reason": reason}}
+        for item in items
+    ])
+
+
+def review_reminded(*, campaign, reviewer, mark: str, undecided: int, actor=None) -> None:
+    audit_record(event_type="review.reminder_sent", actor=actor, actor_label="" if actor else "system:scheduler", target=campaign,
+                 changes={"reviewer": reviewer.get_username(), "mark": mark, "undecided": undecided})
+
+
+def remediation_transition(*, remediation, from_state: str, run_id: int | None, note: str) -> None:
+    audit_record(event_type=f"remediation.{remediation.state}", actor_label="system:worker", target=remediation,
+                 changes={"state": [from_state, remediation.state], "credential": remediation.credential_id, "run": run_id}, message=note)
+>>>>>>> reviews

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "apps.inventory",
     "apps.evaluation",
     "apps.exceptions_register",
+    "apps.reviews",
 ]
 
 MIDDLEWARE = [
@@ -149,6 +150,8 @@ PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=
 KEYTRAIL_EVIDENCE_MAX_BYTES = env.int("KEYTRAIL_EVIDENCE_MAX_BYTES", default=20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# A bulk review decision posts up to 1,000 item ids (one page of 1,000) plus its own fields.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1100
 
 # Tag keys (case-insensitive) naming a credential's or identity's owner, in order of preference.
 KEYTRAIL_OWNER_TAG_KEYS = env.list("KEYTRAIL_OWNER_TAG_KEYS", default=["owner", "owner-email", "ownerEmail", "contact"])
@@ -169,6 +172,13 @@ KEYTRAIL_EXCEPTION_MAX_DAYS = {"low": env.int("KEYTRAIL_EXCEPTION_MAX_DAYS_LOW",
                                "critical": env.int("KEYTRAIL_EXCEPTION_MAX_DAYS_CRITICAL", default=30)}
 KEYTRAIL_EXCEPTION_TWO_APPROVALS = env.list("KEYTRAIL_EXCEPTION_TWO_APPROVALS", default=["high", "critical"])
 KEYTRAIL_EXCEPTION_REMINDER_DAYS = [int(d) for d in env.list("KEYTRAIL_EXCEPTION_REMINDER_DAYS", default=["30", "7", "1"])]
+
+# Access reviews: reminder marks (days before the due date; daily once overdue), days a
+# remediation has from its decision, and the identity tags that link a cloud identity to a
+# keytrail user (besides its name equal to the user's username or e-mail), for self-review.
+KEYTRAIL_REVIEW_REMINDER_DAYS = [int(d) for d in env.list("KEYTRAIL_REVIEW_REMINDER_DAYS", default=["7", "1"])]
+KEYTRAIL_REVIEW_REMEDIATION_DAYS = env.int("KEYTRAIL_REVIEW_REMEDIATION_DAYS", default=14)
+KEYTRAIL_REVIEW_IDENTITY_TAG_KEYS = env.list("KEYTRAIL_REVIEW_IDENTITY_TAG_KEYS", default=["keytrail-user", "email"])
 
 KEYTRAIL_ORGANISATION_NAME = env.str("KEYTRAIL_ORGANISATION_NAME", default="Example Organisation")
 

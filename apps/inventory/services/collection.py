@@ -233,6 +233,8 @@ def _refresh_run(run_id: int) -> None:
     })
     if settings.KEYTRAIL_EVALUATE_AFTER_COLLECTION:
         transaction.on_commit(lambda: _enqueue_evaluation(run.pk))
+    if status != CollectionRun.Status.FAILED:
+        transaction.on_commit(lambda: _enqueue_remediation_check(run.pk))
 
 
 def _enqueue_evaluation(run_id: int) -> None:
@@ -242,6 +244,15 @@ def _enqueue_evaluation(run_id: int) -> None:
         evaluate.delay(run_id)
     except Exception:  # noqa: BLE001 - the collection stands; the next evaluation will include it
         logger.exception("could not start the evaluation after collection run %s", run_id)
+
+
+def _enqueue_remediation_check(run_id: int) -> None:
+    from apps.reviews.tasks import verify_remediation
+
+    try:
+        verify_remediation.delay(run_id)
+    except Exception:  # noqa: BLE001 - the collection stands; the next one checks remediation again
+        logger.exception("could not start the remediation check after collection run %s", run_id)
 
 
 def collection_sweep_stale(*, older_than: timedelta | None = None) -> int:

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
 from apps.core.demo.cloud import start_demo_cloud
-from apps.core.demo.seed import DEMO_USERS, seed_demo, seed_demo_exceptions, seed_demo_sources
+from apps.core.demo.seed import DEMO_USERS, redo_demo_remediation, seed_demo, seed_demo_exceptions, seed_demo_reviews, seed_demo_sources
 from apps.evaluation.models import Evaluation
 from apps.evaluation.reports import evaluation_summary_lines
 from apps.evaluation.services import evaluation_run
@@ -36,6 +36,7 @@ class Command(BaseCommand):
         cloud = start_demo_cloud()
         sources = seed_demo_sources(cloud=cloud)
         self.stdout.write(f"simulated AWS at {cloud.aws_url}; vaults at {', '.join(cloud.vault_urls.values())}")
+        redo_demo_remediation(cloud=cloud)  # keys revoked in the demo's review stay deleted across restarts
         self.stdout.write("collecting credential metadata from every source …")
         run = collection_start(actor=users["grace"], sources=sources)  # eager: runs now
         run.refresh_from_db()
@@ -47,6 +48,8 @@ class Command(BaseCommand):
         if seed_demo_exceptions(evaluation=evaluation):
             evaluation = evaluation_run(trigger=Evaluation.Trigger.MANUAL)  # the approved exception now shows as excepted
             self.stdout.write("demo exceptions recorded (closed, approved and about to expire, awaiting a second approval, rejected)")
+        if seed_demo_reviews(cloud=cloud, sources=sources):
+            self.stdout.write("demo access reviews recorded (one signed off with a revocation verified by a new collection, one in progress)")
         self.stdout.write("")
         self.stdout.write("evaluated against the policy in force:")
         for line in evaluation_summary_lines(evaluation):
