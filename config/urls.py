@@ -15,5 +15,6 @@ urlpatterns = [
     path("inventory/", include("apps.inventory.urls")),
     path("posture/", include("apps.evaluation.urls")),
     path("exceptions/", include("apps.exceptions_register.urls")),
+    path("evidence/", include("apps.evidence.urls")),
     path("admin/", admin.site.urls),
 ]

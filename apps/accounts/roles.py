@@ -37,6 +37,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "exceptions_register.view_exceptionrequest",
         "exceptions_register.request_exception",
         "exceptions_register.revoke_exception",
+        "evidence.view_engagement",
+        "evidence.add_engagement",
+        "evidence.build_pack",
+        "evidence.share_engagement",
     ],
     # Approvers decide exceptions about credentials, so they read the whole inventory.
     Role.APPROVER: [
@@ -56,4 +60,6 @@ OBJECT_PERMISSIONS: dict[str, list[str]] = {
     "inventory.source": ["view_source", "run_collection"],
     # Requester and owner see their exception; auditors may be given view.
     "exceptions_register.exceptionrequest": ["view_exceptionrequest"],
+    # An engagement shared with an auditor shows them it and its packs (download, verify).
+    "evidence.engagement": ["view_engagement"],
 }
