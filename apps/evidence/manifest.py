@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 
 import orjson
@@ -110,7 +111,7 @@ def verify_zip(source, *, public_key_hex: str | None = None) -> VerifyReport:
                 with zf.open(name) as fh:
                     for chunk in iter(lambda: fh.read(1 << 20), b""):
                         h.update(chunk)
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:  # e.g. a bad CRC: the stored bytes were altered
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:  # a bad CRC or stream: the stored bytes were altered
                 report.fail(f"changed file: {name} (unreadable: {exc})")
                 continue
             report.files_checked += 1

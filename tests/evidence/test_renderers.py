@@ -187,5 +187,5 @@ def test_render_xlsx_alone_streams_a_large_population(tmp_path, world):
     data["credentials"] = [{**template, "id": i, "name": f"k{i}", "tags": {"owner": "=1+1"}} for i in range(5000)]
     render_xlsx(data, tmp_path / "big.xlsx")
     wb = load_workbook(tmp_path / "big.xlsx", read_only=True)
-    assert wb["credential inventory"].max_row == 5001
+    assert sum(1 for _ in wb["credential inventory"].iter_rows()) == 5001
     assert Path(tmp_path / "big.xlsx").stat().st_size < 2_000_000
