@@ -3,7 +3,7 @@
 openpyxl in ``write_only`` mode streams rows to disk (20,000 credentials stay a few MB of
 memory). Every text cell is written as a string cell with ``quotePrefix``: a cloud tag such
 as ``=HYPERLINK(...)`` or ``+cmd`` stays text when opened, and stays text after a user edits
-the cell. Dates are real dates (UTC, formatted), headers are frozen and filtered, columns
+the cell. (Text that cannot be read as a formula is written as a plain string cell.) Dates are real dates (UTC, formatted), headers are frozen and filtered, columns
 have widths.
 """
 
@@ -21,6 +21,9 @@ from openpyxl.utils import get_column_letter
 
 TEXT, INT, DATETIME, DATE, BOOL = "text", "int", "datetime", "date", "bool"
 MAX_CELL = 32767  # Excel's limit for one cell's text
+# What a spreadsheet may read as a formula (or DDE) once a user edits the cell: such values get
+# a string cell with quotePrefix; openpyxl itself turns only "=..." into a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "|", "%")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1B2430")
 
@@ -64,7 +67,12 @@ class _Sheet:
 
     def _text(self, value: Any):
         text = value if isinstance(value, str) else _json(value) if isinstance(value, (dict, list)) else str(value)
-        cell = WriteOnlyCell(self.ws, value=text[:MAX_CELL])
+        text = text[:MAX_CELL]
+        if not text.startswith(FORMULA_STARTS):
+            # openpyxl writes any other str as a string cell; a styled cell per value would
+            # double the time of a 20,000-credential workbook.
+            return text
+        cell = WriteOnlyCell(self.ws, value=text)
         # openpyxl guesses "f" (formula) for text starting with "="; force a string cell.
         cell.data_type = "s"
         cell.quotePrefix = True
