@@ -167,7 +167,8 @@ def pack_requested(*, actor, pack) -> None:
 
 def pack_built(*, pack) -> None:
     audit_record(event_type="pack.built", actor_label="system:worker", target=pack, changes={
-        "engagement": pack.engagement_id, "sha256": pack.sha256, "pack_hash": pack.pack_hash, "size": pack.size, "timings": pack.timings})
+        "engagement": pack.engagement_id, "sha256": pack.sha256, "pack_hash": pack.pack_hash, "size": pack.size,
+        "seconds": (pack.timings or {}).get("total")})
 
 
 def pack_failed(*, pack, error: str) -> None:
