@@ -7,13 +7,11 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from apps.accounts.roles import Role
 from apps.connectors.base import CollectionResult, CredentialRecord, IdentityRecord, Target
 from apps.evaluation.services import evaluation_run
 from apps.evidence.services import engagement_create, engagement_share
 from apps.inventory.models import CollectionRun, CollectionUnit, Source
 from apps.inventory.services.apply import inventory_apply
-from tests.factories import make_user
 
 T1 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 T2 = dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)
@@ -76,10 +74,3 @@ CAMPAIGNS = [{
                                 {"at": "2026-04-01T09:00:00Z", "state": "verified", "run_id": 2, "note": "rotated"}]}],
 }]
 
-
-@pytest.fixture
-def make_user_with():
-    return make_user
-
-
-__all__ = ["CAMPAIGNS", "FORMULA", "HTML", "T1", "T2", "Role"]

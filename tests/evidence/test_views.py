@@ -96,3 +96,10 @@ def test_list_queries_do_not_grow_with_engagements(client, grc_lead, catalog, dj
     client.force_login(grc_lead)
     with django_assert_max_num_queries(12):
         assert client.get(reverse("evidence:list")).status_code == 200
+
+
+def test_the_nav_link_shows_to_those_with_an_engagement(client, auditor, reviewer, world):
+    client.force_login(auditor)
+    assert 'href="/evidence/"' in client.get(reverse("home")).content.decode()
+    client.force_login(reviewer)
+    assert 'href="/evidence/"' not in client.get(reverse("home")).content.decode()
