@@ -19,5 +19,6 @@ urlpatterns = [
     path("posture/", include("apps.evaluation.urls")),
     path("exceptions/", include("apps.exceptions_register.urls")),
     path("reviews/", include("apps.reviews.urls")),
+    path("evidence/", include("apps.evidence.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -106,6 +106,19 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "reviews:remind": ("post", {"anonymous": 302, "grc_lead": 302, "reviewer": 403, "*": 404}),
     "reviews:decide": ("post", {"anonymous": 302, "reviewer": 302, "grc_lead": 403, "*": 404}),
     "reviews:delegate": ("post", {"anonymous": 302, "reviewer": 302, "grc_lead": 403, "*": 404}),
+    # Evidence packs: the GRC lead sees and builds every engagement; auditor_shared sees the one
+    # shared with them and its packs (download, verify); everyone else gets 404 for both.
+    # Building is posted without a form: the GRC lead gets the page back with the errors (200).
+    "evidence:list": ("get", {"anonymous": 302, "*": 200}),
+    "evidence:create": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
+    "evidence:verify_upload": ("get", {"anonymous": 302, "*": 200}),
+    "evidence:detail": ("get", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 200, "*": 404}),
+    "evidence:share": ("get", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 403, "*": 404}),
+    "evidence:build": ("post", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 403, "*": 404}),
+    "evidence:pack": ("get", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 200, "*": 404}),
+    "evidence:pack_progress": ("get", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 200, "*": 404}),
+    "evidence:pack_download": ("get", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 200, "*": 404}),
+    "evidence:pack_verify": ("post", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 200, "*": 404}),
     # Django's admin is for staff only; no demo role is staff.
     "admin:index": ("get", {"*": 302}),
 }
@@ -144,6 +157,7 @@ def world(db, catalog):
     _posture(inv, catalog)
     exception = _exception(people, inv)
     signed_off, in_review = _campaigns(people, inv)
+    engagement, pack = _evidence(people)
     kwargs = {
         "catalog:detail": {"ref": catalog[0].ref},
         "controls:detail": {"pk": control.pk},
@@ -166,6 +180,8 @@ def world(db, catalog):
         "reviews:detail": {"pk": signed_off.pk},
         "reviews:share": {"pk": signed_off.pk},
         **{f"reviews:{name}": {"pk": in_review.pk} for name in ("start", "sign_off", "cancel", "reassign", "remind", "decide", "delegate")},
+        **{f"evidence:{name}": {"pk": engagement.pk} for name in ("detail", "share", "build")},
+        **{f"evidence:{name}": {"pk": engagement.pk, "pack_pk": pack.pk} for name in ("pack", "pack_progress", "pack_download", "pack_verify")},
     }
     return people, kwargs
 
@@ -250,6 +266,27 @@ def _campaigns(people, inv):
     with transaction.atomic():
         object_share(actor=people["grc_lead"], obj=signed_off, grantee=people["auditor_shared"], permissions=["view_campaign"])
     return signed_off, made[1]
+def _evidence(people):
+    """An engagement shared (view) with auditor_shared, and a succeeded pack of it (a small stored zip:
+    building a real one is tested in tests/evidence)."""
+    import hashlib
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+    from guardian.shortcuts import assign_perm
+
+    from apps.evidence.models import Engagement, Pack
+    from apps.evidence.services import engagement_create
+
+    engagement = engagement_create(actor=people["grc_lead"], name="Audit", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 12, 31))
+    assign_perm("view_engagement", people["auditor_shared"], engagement)
+    content = b"PK\x05\x06" + b"\x00" * 18  # an empty zip
+    sha = hashlib.sha256(content).hexdigest()
+    pack = Pack(engagement=engagement, pack_id="KT-MATRIX", as_of=timezone.now(), sample_seed=1, built_by=people["grc_lead"],
+                state=Pack.State.SUCCEEDED, progress=100, sha256=sha, size=len(content))
+    pack.file.save(f"{sha}.zip", ContentFile(content), save=False)
+    pack.save()
+    return engagement, pack
 
 
 @pytest.mark.parametrize("persona", PERSONAS)

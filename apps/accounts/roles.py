@@ -40,6 +40,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "reviews.view_campaign",
         "reviews.manage_campaign",
         "reviews.share_campaign",
+        "evidence.view_engagement",
+        "evidence.add_engagement",
+        "evidence.build_pack",
+        "evidence.share_engagement",
     ],
     # Approvers decide exceptions about credentials, so they read the whole inventory.
     Role.APPROVER: [
@@ -62,4 +66,6 @@ OBJECT_PERMISSIONS: dict[str, list[str]] = {
     # Auditors see a signed-off campaign shared with them. (review_campaign, a reviewer's reach
     # into a campaign, is granted by the review service itself, never through the share page.)
     "reviews.campaign": ["view_campaign"],
+    # An engagement shared with an auditor shows them it and its packs (download, verify).
+    "evidence.engagement": ["view_engagement"],
 }

@@ -155,7 +155,6 @@ def exception_reminded(*, exception, days_left: int, recipients: list[str]) -> N
                  changes={"days_left": days_left, "recipients": recipients})
 
 
-<<<<<<< HEAD
 # account security -----------------------------------------------------------
 def user_locked_out(*, username: str, ip_address: str) -> None:
     """Too many failed sign-ins (django-axes): the username is locked out from that address."""
@@ -182,7 +181,6 @@ def mfa_failed(*, user) -> None:
 
 def mfa_reset(*, actor, user) -> None:
     audit_record(event_type="user.mfa_reset", actor=actor, target=user, changes={"devices": ["removed", None]})
-=======
 # access reviews -----------------------------------------------------------
 def campaign_created(*, actor, campaign) -> None:
     audit_record(event_type="campaign.created", actor=actor, target=campaign, changes={
@@ -244,4 +242,31 @@ def review_reminded(*, campaign, reviewer, mark: str, undecided: int, actor=None
 def remediation_transition(*, remediation, from_state: str, run_id: int | None, note: str) -> None:
     audit_record(event_type=f"remediation.{remediation.state}", actor_label="system:worker", target=remediation,
                  changes={"state": [from_state, remediation.state], "credential": remediation.credential_id, "run": run_id}, message=note)
->>>>>>> reviews
+# evidence packs -----------------------------------------------------------
+def engagement_created(*, actor, engagement, values: dict) -> None:
+    audit_record(event_type="engagement.created", actor=actor, target=engagement, changes={k: [None, v] for k, v in values.items()})
+
+
+def pack_requested(*, actor, pack) -> None:
+    audit_record(event_type="pack.requested", actor=actor, target=pack, changes={
+        "engagement": pack.engagement_id, "as_of": pack.as_of.isoformat(), "sample_size": pack.sample_size, "sample_seed": pack.sample_seed})
+
+
+def pack_built(*, pack) -> None:
+    audit_record(event_type="pack.built", actor_label="system:worker", target=pack, changes={
+        "engagement": pack.engagement_id, "sha256": pack.sha256, "pack_hash": pack.pack_hash, "size": pack.size,
+        "seconds": (pack.timings or {}).get("total")})
+
+
+def pack_failed(*, pack, error: str) -> None:
+    audit_record(event_type="pack.failed", actor_label="system:worker", target=pack, changes={"engagement": pack.engagement_id, "error": error[:1000]})
+
+
+def pack_downloaded(*, actor, pack) -> None:
+    audit_record(event_type="pack.downloaded", actor=actor, target=pack, changes={"engagement": pack.engagement_id, "sha256": pack.sha256})
+
+
+def pack_verified(*, actor, pack, ok: bool, problems: list[str], uploaded_name: str = "") -> None:
+    """A verification changes nothing; it is recorded so an auditor's checks are on the trail."""
+    audit_record(event_type="pack.verified", actor=actor, target=pack if pack is not None else None,
+                 changes={"ok": ok, "problems": problems[:20], "uploaded": uploaded_name[:200]}, require_transaction=False)

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "apps.evaluation",
     "apps.exceptions_register",
     "apps.reviews",
+    "apps.evidence",
 ]
 
 MIDDLEWARE = [
@@ -182,6 +183,12 @@ KEYTRAIL_REVIEW_IDENTITY_TAG_KEYS = env.list("KEYTRAIL_REVIEW_IDENTITY_TAG_KEYS"
 
 KEYTRAIL_ORGANISATION_NAME = env.str("KEYTRAIL_ORGANISATION_NAME", default="Example Organisation")
 
+# Evidence packs: the Ed25519 key that signs every manifest (32 bytes, hex). Empty: derived
+# from SECRET_KEY (demo and tests; production.py requires it). The sample size allowed.
+KEYTRAIL_PACK_SIGNING_KEY = env.str("KEYTRAIL_PACK_SIGNING_KEY", default="")
+KEYTRAIL_PACK_SAMPLE_MAX = env.int("KEYTRAIL_PACK_SAMPLE_MAX", default=500)
+KEYTRAIL_PACK_UPLOAD_MAX_BYTES = env.int("KEYTRAIL_PACK_UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -195,6 +202,9 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "celery.app.trace": {"level": "WARNING"},
         "axes": {"level": "WARNING"},  # it logs every sign-in at INFO
+        # WeasyPrint logs every layout step at INFO, and each URL its fetcher refuses.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
 

@@ -1,5 +1,5 @@
 """The demo, in one command: set up, seed a demo organisation, start its simulated cloud,
-collect, evaluate, and serve the UI. (The evidence pack is added to this same command.)
+collect, evaluate, build an evidence pack for the demo engagement, and serve the UI.
 """
 
 from django.conf import settings
@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
 from apps.core.demo.cloud import start_demo_cloud
+from apps.core.demo.evidence import build_demo_pack, seed_demo_engagement
 from apps.core.demo.seed import DEMO_USERS, redo_demo_remediation, seed_demo, seed_demo_exceptions, seed_demo_reviews, seed_demo_sources
 from apps.evaluation.models import Evaluation
 from apps.evaluation.reports import evaluation_summary_lines
@@ -54,6 +55,16 @@ class Command(BaseCommand):
         self.stdout.write("evaluated against the policy in force:")
         for line in evaluation_summary_lines(evaluation):
             self.stdout.write("  " + line)
+        self.stdout.write("")
+        engagement = seed_demo_engagement()
+        self.stdout.write(f"building an evidence pack for “{engagement.name}” (shared with the auditor avery) …")
+        pack = build_demo_pack(engagement=engagement)
+        if pack.state == pack.State.SUCCEEDED:
+            self.stdout.write(self.style.SUCCESS(f"evidence pack {pack.pack_id} built in {pack.timings.get('total')} s, SHA-256 {pack.sha256}"))
+            self.stdout.write(f"  file: {pack.file.path}")
+            self.stdout.write(f"  check it: python manage.py verify_pack {pack.file.path}")
+        else:
+            self.stdout.write(self.style.ERROR(f"evidence pack {pack.pack_id} failed: {pack.error}"))
         self.stdout.write("")
         self.stdout.write("Sign in at http://%s/ with one of these demo logins:" % addrport)
         for du in DEMO_USERS:
