@@ -23,6 +23,7 @@ NOW = datetime(2026, 11, 1, tzinfo=UTC)
 # (suite, case) -> outcome, filled by the tests; printed by pytest_terminal_summary below.
 LEDGER: dict[str, Counter] = {"faults": Counter(), "hostile": Counter()}
 FAULT_OUTCOMES: list[tuple[str, str]] = []
+CANARY: list[str] = []
 
 
 def record_fault(case: str, outcome: str) -> None:
@@ -35,7 +36,7 @@ def record_hostile(entry_point: str, outcome: str, n: int = 1) -> None:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if not FAULT_OUTCOMES and not LEDGER["hostile"]:
+    if not FAULT_OUTCOMES and not LEDGER["hostile"] and not CANARY:
         return
     write = terminalreporter.write_line
     terminalreporter.section("keytrail reliability tallies")
@@ -47,6 +48,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         write(f"hostile inputs run: {sum(LEDGER['hostile'].values())}")
         for key, n in sorted(LEDGER["hostile"].items()):
             write(f"  {key:<58} {n}")
+    for line in CANARY:
+        write(f"secret canary: {line}")
 
 
 @dataclass
