@@ -138,14 +138,18 @@ def _short(value, limit: int = 120) -> str:
 
 # --- "refused clearly, never a 500" --------------------------------------------------------
 
-def assert_stored_or_refused(response, *, stored: bool | None = None) -> str:
+def assert_stored_or_refused(response, *, stored: bool | None = None, bad_request_ok: bool = False) -> str:
     """A form POST either stored (a redirect) or refused clearly (200 with an error shown).
 
     Returns ``"stored"`` or ``"refused"``; ``stored`` True/False demands one of them.
+    ``bad_request_ok`` also accepts Django's own 400 for a request it will not parse at all
+    (e.g. a multipart part header over 1,024 bytes), which no browser sends.
     """
     assert response.status_code < 500, f"server error {response.status_code}"
     if response.status_code in (301, 302, 303):
         outcome = "stored"
+    elif response.status_code == 400 and bad_request_ok:
+        outcome = "refused"
     else:
         assert response.status_code in (200, 400), response.status_code
         body = response.content.decode()
