@@ -38,8 +38,15 @@ def record_hostile(entry_point: str, outcome: str, n: int = 1) -> None:
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not FAULT_OUTCOMES and not LEDGER["hostile"] and not CANARY:
         return
+    from tests import test_permission_matrix as matrix
+    from tests.support import hostile
+
     write = terminalreporter.write_line
     terminalreporter.section("keytrail reliability tallies")
+    write(f"permission matrix: {len(matrix.MATRIX)} views x {len(matrix.PERSONAS)} personas = "
+          f"{len(matrix.MATRIX) * len(matrix.PERSONAS)} cases (tests/test_permission_matrix.py)")
+    write(f"bad-input corpus: {hostile.count()} values ({len(hostile.TEXT)} text, {len(hostile.DATE_STRINGS)} dates, "
+          f"{len(hostile.NUMBERS)} numbers, 1 raw byte string)")
     if FAULT_OUTCOMES:
         write(f"faults injected: {len(FAULT_OUTCOMES)}")
         for case, outcome in FAULT_OUTCOMES:

@@ -68,7 +68,7 @@ def _pages_escape(client, grc_lead, queryset, values):
         assert_escaped_html(response, values)
 
 
-def test_secrets_manager_names_descriptions_tags_and_dates(faulty_cloud, grc_lead, client, django_capture_on_commit_callbacks):
+def test_secrets_manager_names_descriptions_tags_and_dates(faulty_cloud, catalog, grc_lead, client, django_capture_on_commit_callbacks):
     backend = secretsmanager_backend(ACCOUNT, REGION)
     for i, (key, value) in enumerate(TEXT.items()):
         name = f"{AWS_NAMES[i % len(AWS_NAMES)]}-{key}"
@@ -94,6 +94,15 @@ def test_secrets_manager_names_descriptions_tags_and_dates(faulty_cloud, grc_lea
     record_hostile("connector: Secrets Manager (names, descriptions, tags, dates)", "stored", len(TEXT) * 2 + len(far))
     _pages_escape(client, grc_lead, Credential.objects.filter(scope__startswith="aws_secrets_manager", name__contains="html"),
                   TEXT.values())
+    # The posture pages name the same credentials in findings.
+    from apps.evaluation.models import Evaluation
+    from apps.evaluation.services import evaluation_run
+
+    assert evaluation_run(trigger=Evaluation.Trigger.MANUAL).state == Evaluation.State.SUCCEEDED
+    for name in ("evaluation:dashboard", "evaluation:finding_list", "evaluation:rule_list"):
+        response = client.get(reverse(name), {"q": "html"} if name.endswith("finding_list") else {})
+        assert response.status_code == 200
+        assert_escaped_html(response, TEXT.values())
 
 
 def test_iam_user_names_and_tags(faulty_cloud, grc_lead, client, django_capture_on_commit_callbacks):
