@@ -14,7 +14,8 @@ until a test programs a fault::
 Faults (``kind``):
 
 ``throttle``  429 (Key Vault) or 400 ``Throttling``/``ThrottlingException`` (AWS) with ``Retry-After``
-``error``     a server error (``status``, default 500) in the protocol's own error format
+``error``     a server error (``status``, default 500) in the protocol's own error format; ``code``
+              and ``message`` make it any other service error (e.g. 404 ``NoSuchEntity``)
 ``reset``     the TCP connection is reset (RST) without any answer
 ``slow``      sleeps ``seconds`` before forwarding (beyond the client's read timeout)
 ``truncate``  the real answer's headers, half its body, then the connection closes
@@ -65,6 +66,8 @@ class Fault:
     status: int | None = None
     retry_after: float = 1
     seconds: float = 0
+    code: str | None = None
+    message: str | None = None
     replace: dict[bytes, bytes] = field(default_factory=dict)
     fired: int = 0
 
@@ -92,20 +95,23 @@ def operation_of(method: str, path: str, headers: Any, body: bytes) -> tuple[str
     return (form.get("Action") or [f"{method} {urllib.parse.urlsplit(path).path}"])[0], "query"
 
 
-def error_answer(kind: str, protocol: str, status: int | None, retry_after: float) -> tuple[int, list[tuple[str, str]], bytes]:
+def error_answer(kind: str, protocol: str, status: int | None, retry_after: float, code: str | None = None,
+                 message: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
     """The status, headers and body a throttled or failing service answers with."""
+    json_code = code
     if kind == "throttle":
-        code, message = "Throttling", "Rate exceeded"
+        code, message = code or "Throttling", message or "Rate exceeded"
+        json_code = json_code or "ThrottlingException"
         status = status or (429 if protocol == "keyvault" else 400)
     else:
-        code, message = "InternalFailure", "We encountered an internal error. Please try again."
+        code, message = code or "InternalFailure", message or "We encountered an internal error. Please try again."
+        json_code = json_code or "InternalServiceError"
         status = status or 500
     headers = [("Retry-After", f"{retry_after:g}")] if kind == "throttle" else []
     if protocol == "keyvault":
         body = json.dumps({"error": {"code": "Throttled" if kind == "throttle" else "InternalServerError", "message": message}})
         return status, [*headers, ("Content-Type", "application/json; charset=utf-8")], body.encode()
     if protocol == "json":
-        json_code = "ThrottlingException" if kind == "throttle" else "InternalServiceError"
         body = json.dumps({"__type": json_code, "message": message})
         return status, [*headers, ("Content-Type", "application/x-amz-json-1.1")], body.encode()
     side = "Sender" if status < 500 else "Receiver"
@@ -209,7 +215,7 @@ class FaultProxy:
             self._reset(h)
             return
         if kind in ("throttle", "error"):
-            self._respond(h, *error_answer(kind, protocol, fault.status, fault.retry_after))
+            self._respond(h, *error_answer(kind, protocol, fault.status, fault.retry_after, fault.code, fault.message))
             return
         if kind == "malformed":
             self._respond(h, *malformed_answer(protocol))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.inventory.models import CollectionUnit, Credential, Snapshot
+from apps.inventory.models import Credential, Snapshot
 from apps.inventory.services.collection import RetryLater, collection_start, collection_unit_execute
 from tests.hardening.conftest import record_fault
 

@@ -11,8 +11,6 @@ cleaning (``apps.controls.files.check_upload``: last path part, stripped, 255 ch
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.http.multipartparser import MultiPartParser
 from django.urls import reverse

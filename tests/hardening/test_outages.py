@@ -22,7 +22,7 @@ from django.urls import reverse
 from apps.inventory.models import CollectionRun, CollectionUnit, Credential
 from apps.inventory.services.collection import collection_retry, collection_start, collection_sweep_stale
 from tests.hardening.conftest import record_fault
-from tests.support.worker import celery_broker, reset_broker_connections, start_worker  # noqa: F401
+from tests.support.worker import celery_broker, reset_broker_connections, start_worker, wait_for_run  # noqa: F401
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -35,16 +35,6 @@ def _worker_env(cloud) -> dict[str, str]:
             "AWS_CREDENTIAL_REPORT_POLL_INTERVAL": "0.05", "KEYTRAIL_EVALUATE_AFTER_COLLECTION": "false",
             "AZURE_CREDENTIAL_CLASS": "apps.simulators.key_vault.SimulatorCredential",
             "AZURE_VERIFY_CHALLENGE_RESOURCE": "false", "AZURE_CONNECTION_VERIFY": certificate_paths()[0]}
-
-
-def _wait(run, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.is_finished:
-            return run
-        time.sleep(0.3)
-    raise AssertionError(f"run still {run.status}: {list(run.units.values_list('scope', 'status', 'attempts', 'errors'))}")
 
 
 def _wait_running(run, timeout=30):
@@ -61,7 +51,7 @@ def _inventory(source):
 def test_a_worker_killed_mid_collection_leaves_a_recorded_run_that_a_retry_completes(faulty_cloud, grc_lead, start_worker):
     source = faulty_cloud.sources["aws"]
     first = start_worker(_worker_env(faulty_cloud), concurrency=1)
-    good = _wait(collection_start(actor=grc_lead, sources=[source]))
+    good = wait_for_run(collection_start(actor=grc_lead, sources=[source]))
     assert good.status == "succeeded"
     before = _inventory(source)
 
@@ -77,10 +67,10 @@ def test_a_worker_killed_mid_collection_leaves_a_recorded_run_that_a_retry_compl
     assert collection_sweep_stale(older_than=timedelta(0)) == 1
     faulty_cloud.aws.clear()
     start_worker(_worker_env(faulty_cloud), concurrency=1)
-    run = _wait(run)
+    run = wait_for_run(run)
     lost = run.units.get(status="failed")
     assert run.status in ("partial", "failed") and lost.errors[-1]["code"] == "worker_lost"
-    retry = _wait(collection_retry(actor=grc_lead, run=run))
+    retry = wait_for_run(collection_retry(actor=grc_lead, run=run))
     assert retry.status == "succeeded" and retry.units.get().scope == lost.scope
     assert _inventory(source) == before
     record_fault("worker SIGKILLed mid-unit", f"unit failed 'worker_lost' (run {run.status}); retry run succeeded, data intact")
@@ -100,7 +90,7 @@ def test_database_connections_dropped_mid_run_are_retried_not_stuck(faulty_cloud
                        "WHERE datname = current_database() AND pid <> pg_backend_pid()")
         terminated = cursor.fetchone()[0]
     assert terminated >= 1
-    run = _wait(run)
+    run = wait_for_run(run)
     assert run.status == "succeeded", list(run.units.values_list("scope", "status", "errors"))
     retried = [u for u in run.units.all() if any(e.get("code") == "database_unavailable" for e in u.errors)]
     assert retried and all(u.attempts >= 2 for u in retried)

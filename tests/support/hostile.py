@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
-from apps.core.text import storable
+from apps.core.text import storable, storable_tree
 
 # --- the values ----------------------------------------------------------------------------
 
@@ -118,17 +118,7 @@ def expected_stored(value: str) -> str:
 
 def assert_stored_faithfully(stored, sent) -> None:
     """``stored`` equals ``sent`` (recursively for dicts/lists), up to :func:`expected_stored`."""
-    assert stored == _expected_tree(sent), f"stored {_short(stored)} for sent {_short(sent)}"
-
-
-def _expected_tree(value):
-    if isinstance(value, str):
-        return expected_stored(value)
-    if isinstance(value, dict):
-        return {expected_stored(str(k)): _expected_tree(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_expected_tree(v) for v in value]
-    return value
+    assert stored == storable_tree(sent), f"stored {_short(stored)} for sent {_short(sent)}"
 
 
 def _short(value, limit: int = 120) -> str:
