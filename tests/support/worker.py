@@ -54,6 +54,17 @@ class Worker:
                 self.kill()
 
 
+def wait_for_run(run, timeout: float = 90):
+    """Poll ``run`` until it is finished (returned refreshed); fail with its units' state after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.is_finished:
+            return run
+        time.sleep(0.3)
+    raise AssertionError(f"run still {run.status}: {list(run.units.values_list('scope', 'status', 'attempts', 'errors'))}")
+
+
 def reset_broker_connections(app) -> None:
     """Drop the app's connection and producer pools so the next publish uses the current broker_url."""
     import kombu.pools

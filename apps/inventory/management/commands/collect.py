@@ -6,7 +6,7 @@ from apps.accounts.models import User
 from apps.core.errors import KeytrailError
 from apps.inventory.models import CollectionRun, Source
 from apps.inventory.reports import run_report_lines
-from apps.inventory.services.collection import collection_start
+from apps.inventory.services.collection import collection_enqueue_problem, collection_start
 
 
 class Command(BaseCommand):
@@ -31,6 +31,9 @@ class Command(BaseCommand):
             run = collection_start(actor=actor, sources=sources, trigger=CollectionRun.Trigger.MANUAL if actor else CollectionRun.Trigger.SCHEDULE)
         except KeytrailError as exc:
             raise CommandError(str(exc)) from exc
+        problem = collection_enqueue_problem(run)
+        if problem:
+            raise CommandError(problem)
         deadline = time.monotonic() + o["wait"]
         total = run.units.count()
         while True:
