@@ -37,6 +37,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "exceptions_register.view_exceptionrequest",
         "exceptions_register.request_exception",
         "exceptions_register.revoke_exception",
+        # keytrail's own API tokens: the inventory of every user's tokens, and revoking any of them.
+        "api.view_apitoken",
+        "api.revoke_any_apitoken",
     ],
     # Approvers decide exceptions about credentials, so they read the whole inventory.
     Role.APPROVER: [

@@ -153,3 +153,25 @@ def exception_transition(*, actor, exception, from_state: str, comment: str) -> 
 def exception_reminded(*, exception, days_left: int, recipients: list[str]) -> None:
     audit_record(event_type="exception.reminder_sent", actor_label="system:scheduler", target=exception,
                  changes={"days_left": days_left, "recipients": recipients})
+
+
+# API tokens -----------------------------------------------------------------
+def api_token_issued(*, actor, token) -> None:
+    # The token itself is never recorded: only its public id, name, scope and expiry.
+    audit_record(event_type="api_token.issued", actor=actor, target=token, changes={
+        "owner": token.user.get_username(), "public_id": token.public_id, "name": token.name, "scope": token.scope,
+        "expires_at": token.expires_at.isoformat(),
+    })
+
+
+def api_token_revoked(*, actor, token) -> None:
+    audit_record(event_type="api_token.revoked", actor=actor, target=token, changes={
+        "owner": token.user.get_username(), "public_id": token.public_id, "state": ["active", "revoked"],
+    })
+
+
+def api_token_refused(*, token, reason: str, path: str = "") -> None:
+    """A request with an expired or revoked token: a refusal changes nothing, written on its own."""
+    audit_record(event_type="api_token.refused", actor=token.user, target=token, changes={
+        "public_id": token.public_id, "reason": reason, "path": path[:500],
+    }, require_transaction=False)

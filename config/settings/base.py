@@ -17,6 +17,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "guardian",
     "django_celery_beat",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "apps.core",
     "apps.accounts",
     "apps.audit",
@@ -25,6 +28,7 @@ INSTALLED_APPS = [
     "apps.inventory",
     "apps.evaluation",
     "apps.exceptions_register",
+    "apps.api",
 ]
 
 MIDDLEWARE = [
@@ -124,6 +128,10 @@ KEYTRAIL_EXCEPTION_MAX_DAYS = {"low": env.int("KEYTRAIL_EXCEPTION_MAX_DAYS_LOW",
 KEYTRAIL_EXCEPTION_TWO_APPROVALS = env.list("KEYTRAIL_EXCEPTION_TWO_APPROVALS", default=["high", "critical"])
 KEYTRAIL_EXCEPTION_REMINDER_DAYS = [int(d) for d in env.list("KEYTRAIL_EXCEPTION_REMINDER_DAYS", default=["30", "7", "1"])]
 
+# API tokens: mandatory expiry, at most this many days ahead; last use written at most once per interval.
+KEYTRAIL_API_TOKEN_MAX_DAYS = env.int("KEYTRAIL_API_TOKEN_MAX_DAYS", default=90)
+KEYTRAIL_API_TOKEN_LAST_USED_INTERVAL_SECONDS = env.int("KEYTRAIL_API_TOKEN_LAST_USED_INTERVAL_SECONDS", default=60)
+
 KEYTRAIL_ORGANISATION_NAME = env.str("KEYTRAIL_ORGANISATION_NAME", default="Example Organisation")
 
 LOGGING = {
@@ -141,6 +149,7 @@ LOGGING = {
     },
 }
 
+from config.settings.api import *  # noqa: E402,F403
 from config.settings.celery import *  # noqa: E402,F403
 from config.settings.aws import *  # noqa: E402,F403
 from config.settings.azure import *  # noqa: E402,F403
