@@ -86,6 +86,11 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "exceptions:close": ("post", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 403, "*": 404}),
     "exceptions:submit": ("post", {"anonymous": 302, "grc_lead": 200, "approver": 403, "owner": 403, "auditor_shared": 403, "*": 404}),
     "exceptions:renew": ("post", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 403, "*": 404}),
+    # API tokens: everyone manages their own; the inventory of every user's tokens is the GRC
+    # lead's. The token in the world is the GRC lead's own: others do not even see it (404).
+    "tokens:mine": ("get", {"anonymous": 302, "*": 200}),
+    "tokens:inventory": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
+    "tokens:revoke": ("post", {"anonymous": 302, "grc_lead": 302, "*": 404}),
     # Django's admin is for staff only; no demo role is staff.
     "admin:index": ("get", {"*": 302}),
 }
@@ -101,7 +106,8 @@ def _url_names(patterns=None, namespace=""):
 
 
 def test_every_url_is_in_the_matrix():
-    names = {n for n in _url_names() if not n.startswith("admin:")} | {"admin:index"}
+    # The REST API has its own matrix, generated from its router (tests/api/test_api_matrix.py).
+    names = {n for n in _url_names() if not n.startswith(("admin:", "api:"))} | {"admin:index"}
     missing = names - set(MATRIX)
     assert not missing, f"views without a permission row: {sorted(missing)}"
     assert not set(MATRIX) - names, "matrix names a URL that no longer exists"
@@ -123,7 +129,11 @@ def world(db, catalog):
     inv = _inventory(people)
     _posture(inv, catalog)
     exception = _exception(people, inv)
+    from apps.api.services import token_issue
+
+    token = token_issue(actor=people["grc_lead"], name="matrix", scope="read", expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=5)).token
     kwargs = {
+        "tokens:revoke": {"pk": token.pk},
         "catalog:detail": {"ref": catalog[0].ref},
         "controls:detail": {"pk": control.pk},
         "controls:edit": {"pk": control.pk},

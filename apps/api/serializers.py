@@ -13,6 +13,16 @@ from apps.evaluation.models import Evaluation, Finding, RequirementStatus, Statu
 from apps.exceptions_register.models import ExceptionDecision, ExceptionRequest
 from apps.inventory.models import CollectionRun, CollectionUnit, Credential, CredentialEvent, Identity, Snapshot, Source
 
+class SlugField(serializers.SlugRelatedField):
+    """A related object named by a text key (a username, a requirement's ref). Text the database
+    cannot hold (a NUL character) names nothing: refused like any unknown name."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value="(contains a NUL character)")
+        return super().to_internal_value(data)
+
+
 JSON_OBJECT = serializers.DictField(child=serializers.JSONField(), read_only=True)
 
 
@@ -25,6 +35,7 @@ def _username(field: str = "") -> serializers.CharField:
 class SourceSerializer(serializers.ModelSerializer):
     created_by = _username("created_by")
     regions = serializers.ListField(child=serializers.CharField(), read_only=True)
+    vault_url = serializers.CharField(read_only=True, help_text="The Key Vault's URL; empty for an AWS account.")
     last_run_id = serializers.IntegerField(read_only=True, allow_null=True)
     last_run_status = serializers.ChoiceField(choices=CollectionRun.Status.choices, read_only=True, allow_null=True)
     last_run_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -269,13 +280,13 @@ RULE_ID = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 class ControlWriteSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200)
-    owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
+    owner = SlugField(slug_field="username", queryset=User.objects.filter(is_active=True))
     narrative = serializers.CharField(max_length=20000)
     implementation_status = serializers.ChoiceField(choices=Control.Status.choices, default=Control.Status.PLANNED)
     test_frequency = serializers.ChoiceField(choices=Control.Frequency.choices, default=Control.Frequency.QUARTERLY)
     rule_ids = serializers.ListField(child=serializers.RegexField(RULE_ID, max_length=64), default=list, max_length=100)
-    requirements = serializers.SlugRelatedField(slug_field="ref", many=True,
-                                                queryset=Requirement.objects.filter(retired_in__isnull=True))
+    requirements = SlugField(slug_field="ref", many=True,
+                                queryset=Requirement.objects.filter(retired_in__isnull=True))
 
     def validate_requirements(self, value):
         if not value:
@@ -348,7 +359,7 @@ class ExceptionRequestSerializer(serializers.Serializer):
     justification = serializers.CharField(max_length=20000)
     compensating_controls = serializers.CharField(max_length=20000)
     risk = serializers.ChoiceField(choices=ExceptionRequest.Risk.choices)
-    owner = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
+    owner = SlugField(slug_field="username", queryset=User.objects.filter(is_active=True))
     expires_on = serializers.DateField()
     ticket_ref = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     submit = serializers.BooleanField(default=True, help_text="False: save as a draft.")

@@ -6,6 +6,8 @@ same service — never a second path around the rules."""
 from __future__ import annotations
 
 from django.http import Http404
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers as drf_serializers
@@ -49,8 +51,13 @@ def _get(getter, **lookup):
 
 
 def _query(request, names) -> dict[str, str]:
-    """The filters of a list, as the UI reads them (trimmed, at most 100 characters)."""
-    return {name: str(request.query_params.get(name, "")).strip()[:100] for name in names}
+    """The filters of a list, as the UI reads them (trimmed, at most 100 characters); 400 for
+    text no filter can hold (a NUL character)."""
+    values = {name: str(request.query_params.get(name, "")).strip()[:100] for name in names}
+    bad = sorted(name for name, value in values.items() if "\x00" in value)
+    if bad:
+        raise drf_serializers.ValidationError({name: "A filter cannot contain a NUL character." for name in bad})
+    return values
 
 
 def _text(name: str, description: str, enum=None) -> OpenApiParameter:
@@ -67,7 +74,7 @@ ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
 # --- sources -----------------------------------------------------------------------------------
 
-class SourceViewSet(viewsets.ViewSet):
+class SourceViewSet(viewsets.GenericViewSet):
     """Sources narrowed to those you may view; registering one takes ``inventory.add_source``,
     changing one ``inventory.change_source`` on it, collecting ``inventory.run_collection``."""
 
@@ -133,7 +140,7 @@ def _run_detail(request, run: CollectionRun) -> dict:
     return data
 
 
-class RunViewSet(viewsets.ViewSet):
+class RunViewSet(viewsets.GenericViewSet):
     """Collection runs with at least one unit of a source you may view."""
 
     lookup_value_regex = r"\d+"
@@ -189,7 +196,7 @@ OWNER = _text("owner", "set: has an owner tag; missing: has none.", ["set", "mis
 Q_FILTER = _text("q", "Text in the name or the cloud id.")
 
 
-class CredentialViewSet(viewsets.ViewSet):
+class CredentialViewSet(viewsets.GenericViewSet):
     """Credentials (metadata only) of the sources you may view."""
 
     lookup_value_regex = r"\d+"
@@ -211,21 +218,21 @@ class CredentialViewSet(viewsets.ViewSet):
         return Response(s.CredentialDetailSerializer(self._credential(request, pk)).data)
 
     @extend_schema(parameters=[ID], responses=s.VersionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def versions(self, request, pk=None):
         """The credential's metadata as it stood over time, oldest first, with what changed."""
         credential = self._credential(request, pk)
         return Response(s.VersionSerializer(inventory.credential_versions(credential=credential), many=True).data)
 
     @extend_schema(parameters=[ID], responses=s.CredentialEventSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def events(self, request, pk=None):
         """What collections observed: appeared, rotated, deactivated, disappeared..."""
         credential = self._credential(request, pk)
         return Response(s.CredentialEventSerializer(inventory.credential_events(credential=credential), many=True).data)
 
 
-class IdentityViewSet(viewsets.ViewSet):
+class IdentityViewSet(viewsets.GenericViewSet):
     """Identities (IAM users, root) of the sources you may view."""
 
     lookup_value_regex = r"\d+"
@@ -248,7 +255,7 @@ class IdentityViewSet(viewsets.ViewSet):
         return Response(s.IdentityDetailSerializer(self._identity(request, pk)).data)
 
     @extend_schema(parameters=[ID], responses=s.VersionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def versions(self, request, pk=None):
         identity = self._identity(request, pk)
         return Response(s.VersionSerializer(inventory.identity_versions(identity=identity), many=True).data)
@@ -262,11 +269,20 @@ def _with_shown_status(rows):
     return rows
 
 
-class PostureViewSet(viewsets.ViewSet):
+class OneObjectSchema(AutoSchema):
+    """The posture "list" answers one object (the evaluation and every requirement's status), not a page."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False
+
+
+class PostureViewSet(viewsets.GenericViewSet):
     """The latest succeeded evaluation's status per catalog sub-requirement (``evaluation.view_evaluation``)."""
 
+    schema = OneObjectSchema()
     lookup_field = "ref"
-    lookup_value_regex = r"[^/]+"
+    lookup_value_regex = r"[\w.-]+"
+    pagination_class = None
 
     @extend_schema(responses=s.PostureSerializer)
     def list(self, request):
@@ -291,7 +307,7 @@ class PostureViewSet(viewsets.ViewSet):
         return Response(s.RequirementStatusSerializer(_with_shown_status([status])[0]).data)
 
 
-class FindingViewSet(viewsets.ViewSet):
+class FindingViewSet(viewsets.GenericViewSet):
     """Findings (fail, excepted, not assessed) about the sources you may view; the latest
     succeeded evaluation unless ``evaluation`` names another."""
 
@@ -329,13 +345,21 @@ class FindingViewSet(viewsets.ViewSet):
         return _paginated(self, qs, s.FindingSerializer)
 
 
+@csrf_exempt  # answers every method with 404 and changes nothing: no CSRF page in its place
+def not_found(request, path: str = ""):
+    """Any other path under /api/v1/: a JSON 404 like every API answer (not the UI's HTML page)."""
+    from django.http import JsonResponse
+
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
 def _int(value: str, name: str) -> int:
     if not value.isdigit() or len(value) > 18:
         raise drf_serializers.ValidationError({name: "Give a whole number (an id)."})
     return int(value)
 
 
-class EvaluationViewSet(viewsets.ViewSet):
+class EvaluationViewSet(viewsets.GenericViewSet):
     """Evaluations, newest first (``evaluation.view_evaluation``); starting one takes ``evaluation.run_evaluation``."""
 
     lookup_value_regex = r"\d+"
@@ -363,7 +387,7 @@ class EvaluationViewSet(viewsets.ViewSet):
 
 # --- controls ----------------------------------------------------------------------------------
 
-class ControlViewSet(viewsets.ViewSet):
+class ControlViewSet(viewsets.GenericViewSet):
     """The control register: controls you may view; creating takes ``controls.add_control``,
     changing ``controls.change_control`` on the control (its owner holds it)."""
 
@@ -401,7 +425,7 @@ class ControlViewSet(viewsets.ViewSet):
 
 # --- exceptions --------------------------------------------------------------------------------
 
-class ExceptionViewSet(viewsets.ViewSet):
+class ExceptionViewSet(viewsets.GenericViewSet):
     """The exception register, narrowed to the exceptions you may view. Requesting takes
     ``request_exception``; approving and rejecting ``decide_exception`` (never for an exception
     you requested or own: the service refuses, 403); revoking ``revoke_exception``."""
