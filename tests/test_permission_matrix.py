@@ -68,6 +68,7 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "evaluation:rule_list": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
     "evaluation:finding_list": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
     "evaluation:evaluation_list": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
+    "evaluation:evaluation_progress": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
     "evaluation:policy": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
     "evaluation:policy_edit": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
     # Exceptions: the register is narrowed (never refused); requesting takes request_exception
@@ -134,6 +135,7 @@ def world(db, catalog):
     token = token_issue(actor=people["grc_lead"], name="matrix", scope="read", expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=5)).token
     kwargs = {
         "tokens:revoke": {"pk": token.pk},
+        "evaluation:evaluation_progress": {"pk": _latest_evaluation_id()},
         "catalog:detail": {"ref": catalog[0].ref},
         "controls:detail": {"pk": control.pk},
         "controls:edit": {"pk": control.pk},
@@ -154,6 +156,12 @@ def world(db, catalog):
         **{f"exceptions:{name}": {"pk": exception.pk} for name in ("detail", "approve", "reject", "revoke", "close", "submit", "renew")},
     }
     return people, kwargs
+
+
+def _latest_evaluation_id() -> int:
+    from apps.evaluation.models import Evaluation
+
+    return Evaluation.objects.order_by("-pk").values_list("pk", flat=True).first()
 
 
 def _inventory(people) -> dict:

@@ -207,11 +207,13 @@ class EvaluationSerializer(serializers.ModelSerializer):
     requested_by = _username("requested_by")
     policy_version = serializers.IntegerField(source="policy_version.version", read_only=True)
     counts = JSON_OBJECT
+    progress = serializers.DictField(child=serializers.JSONField(), read_only=True,
+                                     help_text="While running: phase (loading, rules, writing, done), done, total, percent.")
 
     class Meta:
         model = Evaluation
         fields = ["id", "state", "trigger", "requested_by", "collection_run", "policy_version", "as_of", "started_at",
-                  "finished_at", "counts", "error"]
+                  "finished_at", "progress", "counts", "error"]
         read_only_fields = fields
 
 

@@ -55,10 +55,27 @@ def policy_update(*, actor, data: dict, comment: str = "") -> PolicyVersion:
     return version
 
 
-def evaluation_run(*, actor=None, trigger: str = Evaluation.Trigger.MANUAL, collection_run=None, now=None) -> Evaluation:
+# Share of the progress bar per phase: loading the inventory, running the rules, writing the results.
+PHASES = {"loading": (0, 20), "rules": (20, 90), "writing": (90, 100)}
+
+
+def evaluation_progress(*, evaluation_id: int, phase: str, done: int = 0, total: int = 0, listener=None) -> None:
+    """Record how far a running evaluation is (its own small write, seen by the UI, the API and
+    the command while the evaluation runs); ``listener(progress)`` also gets it (the command's bar)."""
+    low, high = PHASES[phase]
+    percent = low + ((high - low) * done // total if total else 0)
+    progress = {"phase": phase, "done": done, "total": total, "percent": percent}
+    Evaluation.objects.filter(pk=evaluation_id).update(progress=progress)
+    if listener is not None:
+        listener(progress)
+
+
+def evaluation_run(*, actor=None, trigger: str = Evaluation.Trigger.MANUAL, collection_run=None, now=None,
+                   progress_listener=None) -> Evaluation:
     """Judge the present inventory against every rule and the policy in force; store findings,
     rule results and requirement statuses in one transaction. A failure is recorded on the
-    evaluation (state failed) and re-raised."""
+    evaluation (state failed) and re-raised. Progress is recorded on the evaluation as it runs
+    (and passed to ``progress_listener(progress)``)."""
     if actor is not None and not has_perm(actor, "evaluation.run_evaluation"):
         raise PermissionRefused(f"{actor} may not start an evaluation")
     now = now or timezone.now()
@@ -67,13 +84,20 @@ def evaluation_run(*, actor=None, trigger: str = Evaluation.Trigger.MANUAL, coll
     evaluation = Evaluation.objects.create(trigger=trigger, requested_by=actor, collection_run=collection_run,
                                            policy_version=policy_version, as_of=now)
     started = time.monotonic()
+
+    def step(phase: str, done: int = 0, total: int = 0) -> None:
+        evaluation_progress(evaluation_id=evaluation.pk, phase=phase, done=done, total=total, listener=progress_listener)
+
     try:
+        step("loading")
         facts = load_facts(policy=policy, now=now)
         rules = all_rules()
         matcher = load_exception_matcher(now)
         result = run_rules(rules=rules, subjects={"credential": facts.credentials, "identity": facts.identities, "source": facts.sources},
-                           ctx=RuleContext(policy=policy, now=now), matcher=matcher)
+                           ctx=RuleContext(policy=policy, now=now), matcher=matcher,
+                           on_rule_done=lambda done, total: step("rules", done, total))
         coverage = coverage_by_kind(facts.sources, now=now, grace_factor=policy.coverage_grace_factor)
+        step("writing")
         with transaction.atomic():
             _write(evaluation, rules, result, coverage, facts)
             statuses = Counter(f.status for f in result.findings)
@@ -84,7 +108,8 @@ def evaluation_run(*, actor=None, trigger: str = Evaluation.Trigger.MANUAL, coll
                 "findings": len(result.findings), "failed": statuses["fail"], "excepted": statuses["excepted"],
                 "not_assessed": statuses["not_assessed"], "seconds": round(time.monotonic() - started, 3),
             }
-            evaluation.save(update_fields=["state", "finished_at", "counts"])
+            evaluation.progress = {"phase": "done", "done": 1, "total": 1, "percent": 100}
+            evaluation.save(update_fields=["state", "finished_at", "counts", "progress"])
             events.evaluation_completed(actor=actor, evaluation=evaluation)
     except Exception as exc:
         logger.exception("evaluation %s failed", evaluation.pk)
