@@ -26,6 +26,6 @@ class TokenForm(forms.Form):
         from apps.api.services import max_expiry
 
         day = self.cleaned_data["expires_on"]
-        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=dt.timezone.utc)
+        end = dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=dt.timezone.utc)
         limit = max_expiry()
         return limit if day == limit.date() and end > limit else end

@@ -79,6 +79,17 @@ def test_grc_lead_registers_sources_collects_and_opens_what_fails(page, live_ser
     assert "Fail" in page.inner_text("body")
     shot(page, "journey-a-6-failing-credential")
 
+    # The lead's script will call the API: a read-only token, shown once.
+    page.click("header >> text=API tokens")
+    page.fill("#id_name", "ticketing sync")
+    page.click("button:has-text('Create token')")
+    token = page.inner_text("#new-token")
+    assert token.startswith("kt_")
+    shot(page, "journey-a-7-api-token-created")
+    page.goto(f"{live_server.url}/account/tokens/all/")
+    assert "ticketing sync" in page.inner_text("tbody") and token not in page.content()
+    shot(page, "journey-a-8-token-inventory")
+
 
 def test_an_exception_is_requested_approved_and_the_finding_shows_excepted(browser, page, live_server, cloud):
     """The GRC lead requests an exception from a failing finding; an approver approves it from
