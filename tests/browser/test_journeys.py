@@ -90,6 +90,14 @@ def test_grc_lead_registers_sources_collects_and_opens_what_fails(page, live_ser
     assert "ticketing sync" in page.inner_text("tbody") and token not in page.content()
     shot(page, "journey-a-8-token-inventory")
 
+    # The interactive API docs render from keytrail's own static files (no CDN).
+    external = []
+    page.on("request", lambda r: external.append(r.url) if not r.url.startswith(live_server.url) else None)
+    page.goto(f"{live_server.url}/api/v1/docs/")
+    page.wait_for_selector("text=/api/v1/findings/", timeout=30_000)
+    assert external == []
+    shot(page, "journey-a-9-api-docs")
+
 
 def test_an_exception_is_requested_approved_and_the_finding_shows_excepted(browser, page, live_server, cloud):
     """The GRC lead requests an exception from a failing finding; an approver approves it from
