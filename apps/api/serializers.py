@@ -67,6 +67,9 @@ class SourceUpdateSerializer(serializers.Serializer):
     enabled = serializers.BooleanField(required=False)
 
 
+RUN_FIELDS = ["id", "status", "trigger", "requested_by", "retry_of", "created_at", "started_at", "finished_at"]
+
+
 class RunSerializer(serializers.ModelSerializer):
     requested_by = _username("requested_by")
     unit_total = serializers.IntegerField(read_only=True)
@@ -75,8 +78,7 @@ class RunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CollectionRun
-        fields = ["id", "status", "trigger", "requested_by", "retry_of", "created_at", "started_at", "finished_at",
-                  "unit_total", "unit_ok", "unit_failed"]
+        fields = RUN_FIELDS + ["unit_total", "unit_ok", "unit_failed"]
         read_only_fields = fields
 
 
@@ -115,8 +117,7 @@ class RunDetailSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CollectionRun
-        fields = ["id", "status", "trigger", "requested_by", "retry_of", "created_at", "started_at", "finished_at",
-                  "is_finished", "progress", "units"]
+        fields = RUN_FIELDS + ["is_finished", "progress", "units"]
         read_only_fields = fields
 
 
