@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from apps.api.services import TokenRefused, token_authenticate
+from apps.audit.context import current_meta, set_meta
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -26,6 +29,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         except TokenRefused as exc:
             # One message for every refusal: which tokens exist is not disclosed.
             raise exceptions.AuthenticationFailed("The token is invalid, expired or revoked.") from exc
+        # The audit trail says the change came through the API, not the UI.
+        set_meta(replace(current_meta(), origin="api"))
         return token.user, token
 
     def authenticate_header(self, request) -> str:

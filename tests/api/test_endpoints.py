@@ -26,7 +26,7 @@ def test_register_a_source_and_collect_it(api_as, grc_lead):
     }, format="json")
     assert created.status_code == 201, created.json()
     source_id = created.json()["id"]
-    assert AuditEvent.objects.filter(event_type="source.created", target_id=str(source_id)).exists()
+    assert AuditEvent.objects.get(event_type="source.created", target_id=str(source_id)).origin == "api"
     changed = client.patch(reverse("api:source-detail", args=[source_id]), {"schedule_minutes": 60}, format="json")
     assert changed.json()["schedule_minutes"] == 60
     assert AuditEvent.objects.filter(event_type="source.updated").exists()
