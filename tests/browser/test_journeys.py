@@ -4,6 +4,8 @@ test-artifacts/screenshots/journey-*.png. (The access-review and evidence-pack j
 with those registers.)"""
 
 import datetime as dt
+import json
+import urllib.request
 
 import pytest
 
@@ -86,6 +88,12 @@ def test_grc_lead_registers_sources_collects_and_opens_what_fails(page, live_ser
     token = page.inner_text("#new-token")
     assert token.startswith("kt_")
     shot(page, "journey-a-7-api-token-created")
+    # What the README's curl example does, over real HTTP.
+    request = urllib.request.Request(f"{live_server.url}/api/v1/findings/?status=fail",
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        findings = json.load(response)
+    assert findings["count"] > 0 and all(f["status"] == "fail" for f in findings["results"])
     page.goto(f"{live_server.url}/account/tokens/all/")
     assert "ticketing sync" in page.inner_text("tbody") and token not in page.content()
     shot(page, "journey-a-8-token-inventory")
