@@ -59,15 +59,33 @@ def policy_update(*, actor, data: dict, comment: str = "") -> PolicyVersion:
 PHASES = {"loading": (0, 20), "rules": (20, 90), "writing": (90, 100)}
 
 
-def evaluation_progress(*, evaluation_id: int, phase: str, done: int = 0, total: int = 0, listener=None) -> None:
+def evaluation_progress(*, evaluation_id: int, phase: str, done: int = 0, total: int = 0) -> dict:
     """Record how far a running evaluation is (its own small write, seen by the UI, the API and
-    the command while the evaluation runs); ``listener(progress)`` also gets it (the command's bar)."""
+    the command while the evaluation runs). Returns the progress recorded."""
     low, high = PHASES[phase]
-    percent = low + ((high - low) * done // total if total else 0)
-    progress = {"phase": phase, "done": done, "total": total, "percent": percent}
+    progress = {"phase": phase, "done": done, "total": total, "percent": low + ((high - low) * done // total if total else 0)}
     Evaluation.objects.filter(pk=evaluation_id).update(progress=progress)
-    if listener is not None:
-        listener(progress)
+    return progress
+
+
+class _ProgressRecorder:
+    """Writes progress when the phase changes or it moved by ``PROGRESS_STEP`` points: a handful of
+    small UPDATEs per evaluation whatever the number of rules; the listener (the command's bar)
+    hears every step."""
+
+    def __init__(self, evaluation_id: int, listener=None):
+        self.evaluation_id, self.listener, self.last = evaluation_id, listener, None
+
+    def __call__(self, phase: str, done: int = 0, total: int = 0) -> None:
+        low, high = PHASES[phase]
+        percent = low + ((high - low) * done // total if total else 0)
+        if self.last is None or self.last["phase"] != phase or percent - self.last["percent"] >= PROGRESS_STEP:
+            self.last = evaluation_progress(evaluation_id=self.evaluation_id, phase=phase, done=done, total=total)
+        if self.listener is not None:
+            self.listener({"phase": phase, "done": done, "total": total, "percent": percent})
+
+
+PROGRESS_STEP = 15
 
 
 def evaluation_run(*, actor=None, trigger: str = Evaluation.Trigger.MANUAL, collection_run=None, now=None,
@@ -85,9 +103,7 @@ def evaluation_run(*, actor=None, trigger: str = Evaluation.Trigger.MANUAL, coll
                                            policy_version=policy_version, as_of=now)
     started = time.monotonic()
 
-    def step(phase: str, done: int = 0, total: int = 0) -> None:
-        evaluation_progress(evaluation_id=evaluation.pk, phase=phase, done=done, total=total, listener=progress_listener)
-
+    step = _ProgressRecorder(evaluation.pk, progress_listener)
     try:
         step("loading")
         facts = load_facts(policy=policy, now=now)
