@@ -71,6 +71,7 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "evaluation:rule_list": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
     "evaluation:finding_list": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
     "evaluation:evaluation_list": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
+    "evaluation:evaluation_progress": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
     "evaluation:policy": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
     "evaluation:policy_edit": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
     # Exceptions: the register is narrowed (never refused); requesting takes request_exception
@@ -119,6 +120,11 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "evidence:pack_progress": ("get", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 200, "*": 404}),
     "evidence:pack_download": ("get", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 200, "*": 404}),
     "evidence:pack_verify": ("post", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 200, "*": 404}),
+    # API tokens: everyone manages their own; the inventory of every user's tokens is the GRC
+    # lead's. The token in the world is the GRC lead's own: others do not even see it (404).
+    "tokens:mine": ("get", {"anonymous": 302, "*": 200}),
+    "tokens:inventory": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
+    "tokens:revoke": ("post", {"anonymous": 302, "grc_lead": 302, "*": 404}),
     # Django's admin is for staff only; no demo role is staff.
     "admin:index": ("get", {"*": 302}),
 }
@@ -134,7 +140,8 @@ def _url_names(patterns=None, namespace=""):
 
 
 def test_every_url_is_in_the_matrix():
-    names = {n for n in _url_names() if not n.startswith("admin:")} | {"admin:index"}
+    # The REST API has its own matrix, generated from its router (tests/api/test_api_matrix.py).
+    names = {n for n in _url_names() if not n.startswith(("admin:", "api:"))} | {"admin:index"}
     missing = names - set(MATRIX)
     assert not missing, f"views without a permission row: {sorted(missing)}"
     assert not set(MATRIX) - names, "matrix names a URL that no longer exists"
@@ -158,7 +165,12 @@ def world(db, catalog):
     exception = _exception(people, inv)
     signed_off, in_review = _campaigns(people, inv)
     engagement, pack = _evidence(people)
+    from apps.api.services import token_issue
+
+    token = token_issue(actor=people["grc_lead"], name="matrix", scope="read", expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=5)).token
     kwargs = {
+        "tokens:revoke": {"pk": token.pk},
+        "evaluation:evaluation_progress": {"pk": _latest_evaluation_id()},
         "catalog:detail": {"ref": catalog[0].ref},
         "controls:detail": {"pk": control.pk},
         "controls:edit": {"pk": control.pk},
@@ -184,6 +196,12 @@ def world(db, catalog):
         **{f"evidence:{name}": {"pk": engagement.pk, "pack_pk": pack.pk} for name in ("pack", "pack_progress", "pack_download", "pack_verify")},
     }
     return people, kwargs
+
+
+def _latest_evaluation_id() -> int:
+    from apps.evaluation.models import Evaluation
+
+    return Evaluation.objects.order_by("-pk").values_list("pk", flat=True).first()
 
 
 def _inventory(people) -> dict:

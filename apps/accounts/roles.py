@@ -44,6 +44,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "evidence.add_engagement",
         "evidence.build_pack",
         "evidence.share_engagement",
+        # keytrail's own API tokens: the inventory of every user's tokens, and revoking any of them.
+        "api.view_apitoken",
+        "api.revoke_any_apitoken",
     ],
     # Approvers decide exceptions about credentials, so they read the whole inventory.
     Role.APPROVER: [

@@ -181,6 +181,8 @@ def mfa_failed(*, user) -> None:
 
 def mfa_reset(*, actor, user) -> None:
     audit_record(event_type="user.mfa_reset", actor=actor, target=user, changes={"devices": ["removed", None]})
+
+
 # access reviews -----------------------------------------------------------
 def campaign_created(*, actor, campaign) -> None:
     audit_record(event_type="campaign.created", actor=actor, target=campaign, changes={
@@ -242,6 +244,8 @@ def review_reminded(*, campaign, reviewer, mark: str, undecided: int, actor=None
 def remediation_transition(*, remediation, from_state: str, run_id: int | None, note: str) -> None:
     audit_record(event_type=f"remediation.{remediation.state}", actor_label="system:worker", target=remediation,
                  changes={"state": [from_state, remediation.state], "credential": remediation.credential_id, "run": run_id}, message=note)
+
+
 # evidence packs -----------------------------------------------------------
 def engagement_created(*, actor, engagement, values: dict) -> None:
     audit_record(event_type="engagement.created", actor=actor, target=engagement, changes={k: [None, v] for k, v in values.items()})
@@ -270,3 +274,25 @@ def pack_verified(*, actor, pack, ok: bool, problems: list[str], uploaded_name: 
     """A verification changes nothing; it is recorded so an auditor's checks are on the trail."""
     audit_record(event_type="pack.verified", actor=actor, target=pack if pack is not None else None,
                  changes={"ok": ok, "problems": problems[:20], "uploaded": uploaded_name[:200]}, require_transaction=False)
+
+
+# API tokens -----------------------------------------------------------------
+def api_token_issued(*, actor, token) -> None:
+    # The token itself is never recorded: only its public id, name, scope and expiry.
+    audit_record(event_type="api_token.issued", actor=actor, target=token, changes={
+        "owner": token.user.get_username(), "public_id": token.public_id, "name": token.name, "scope": token.scope,
+        "expires_at": token.expires_at.isoformat(),
+    })
+
+
+def api_token_revoked(*, actor, token) -> None:
+    audit_record(event_type="api_token.revoked", actor=actor, target=token, changes={
+        "owner": token.user.get_username(), "public_id": token.public_id, "state": ["active", "revoked"],
+    })
+
+
+def api_token_refused(*, token, reason: str, path: str = "") -> None:
+    """A request with an expired or revoked token: a refusal changes nothing, written on its own."""
+    audit_record(event_type="api_token.refused", actor=token.user, target=token, changes={
+        "public_id": token.public_id, "reason": reason, "path": path[:500],
+    }, require_transaction=False)

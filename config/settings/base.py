@@ -24,6 +24,9 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "apps.core",
     "apps.accounts",
     "apps.audit",
@@ -34,12 +37,14 @@ INSTALLED_APPS = [
     "apps.exceptions_register",
     "apps.reviews",
     "apps.evidence",
+    "apps.api",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "apps.core.middleware.RefuseNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -180,6 +185,9 @@ KEYTRAIL_EXCEPTION_REMINDER_DAYS = [int(d) for d in env.list("KEYTRAIL_EXCEPTION
 KEYTRAIL_REVIEW_REMINDER_DAYS = [int(d) for d in env.list("KEYTRAIL_REVIEW_REMINDER_DAYS", default=["7", "1"])]
 KEYTRAIL_REVIEW_REMEDIATION_DAYS = env.int("KEYTRAIL_REVIEW_REMEDIATION_DAYS", default=14)
 KEYTRAIL_REVIEW_IDENTITY_TAG_KEYS = env.list("KEYTRAIL_REVIEW_IDENTITY_TAG_KEYS", default=["keytrail-user", "email"])
+# API tokens: mandatory expiry, at most this many days ahead; last use written at most once per interval.
+KEYTRAIL_API_TOKEN_MAX_DAYS = env.int("KEYTRAIL_API_TOKEN_MAX_DAYS", default=90)
+KEYTRAIL_API_TOKEN_LAST_USED_INTERVAL_SECONDS = env.int("KEYTRAIL_API_TOKEN_LAST_USED_INTERVAL_SECONDS", default=60)
 
 KEYTRAIL_ORGANISATION_NAME = env.str("KEYTRAIL_ORGANISATION_NAME", default="Example Organisation")
 
@@ -208,6 +216,7 @@ LOGGING = {
     },
 }
 
+from config.settings.api import *  # noqa: E402,F403
 from config.settings.celery import *  # noqa: E402,F403
 from config.settings.aws import *  # noqa: E402,F403
 from config.settings.azure import *  # noqa: E402,F403

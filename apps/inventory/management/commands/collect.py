@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.models import User
 from apps.core.errors import KeytrailError
+from apps.core.progress import TerminalProgress
 from apps.inventory.models import CollectionRun, Source
 from apps.inventory.reports import run_report_lines
 from apps.inventory.services.collection import collection_enqueue_problem, collection_start
@@ -36,14 +37,16 @@ class Command(BaseCommand):
             raise CommandError(problem)
         deadline = time.monotonic() + o["wait"]
         total = run.units.count()
+        bar = TerminalProgress(getattr(self.stderr, "_out", self.stderr), label=f"run #{run.pk} ")
         while True:
             run.refresh_from_db()
             done = run.units.filter(status__in=["succeeded", "failed"]).count()
-            self.stderr.write(f"\r[{'#' * int(30 * done / total):<30}] {done}/{total} units", ending="")
+            failed = run.units.filter(status="failed").count()
+            bar.update(done, total, f"units{f' ({failed} failed)' if failed else ''}")
             if run.is_finished or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        self.stderr.write("")
+        bar.close()
         for line in run_report_lines(run):
             self.stdout.write(line)
         if not run.is_finished:
