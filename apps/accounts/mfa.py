@@ -32,7 +32,8 @@ def mfa_required(user) -> bool:
 
 
 def required_by_role(user) -> bool:
-    return bool(set(settings.KEYTRAIL_MFA_REQUIRED_ROLES) & user_roles(user))
+    required = set(settings.KEYTRAIL_MFA_REQUIRED_ROLES)
+    return bool(required) and bool(required & user_roles(user))
 
 
 def has_device(user) -> bool:
@@ -88,3 +89,4 @@ def reset(*, actor, user) -> int:
         count, _ = TOTPDevice.objects.filter(user=user).delete()
         events.mfa_reset(actor=actor, user=user)
     return count
+

@@ -150,11 +150,13 @@ def test_password_validators_refuse_weak_passwords():
 
 
 def test_deploy_checks_pass_under_production_settings(tmp_path):
-    """`manage.py check --deploy` is clean with production settings; the secret key comes from a file."""
-    key_file = tmp_path / "secret_key"
+    """`manage.py check --deploy` is clean with production settings; the secrets come from files."""
+    key_file, signing_file = tmp_path / "secret_key", tmp_path / "pack_signing_key"
     key_file.write_text(os.urandom(48).hex())
+    signing_file.write_text(os.urandom(32).hex())
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KEYTRAIL_"))}
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings.production", "DJANGO_SECRET_KEY_FILE": str(key_file),
+                "KEYTRAIL_PACK_SIGNING_KEY_FILE": str(signing_file),
                 "DJANGO_ALLOWED_HOSTS": "keytrail.example.org",
                 "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/keytrail")})
     result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
