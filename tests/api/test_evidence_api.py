@@ -82,3 +82,15 @@ def test_build_poll_download_and_verify(api_as, world, grc_lead, auditor, django
     for url in (f"/api/v1/packs/{hidden.pk}/", f"/api/v1/packs/{hidden.pk}/download/"):
         assert aud.get(url).status_code == 404
     assert grc.get(f"/api/v1/packs/{hidden.pk}/download/").status_code == 400  # queued: nothing to download yet
+
+
+def test_evidence_lists_take_a_fixed_number_of_queries(api_as, world, grc_lead, django_assert_max_num_queries):  # noqa: F811
+    engagement = world["engagement"]
+    for n in range(30):
+        Engagement.objects.create(name=f"E{n}", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 12, 31), created_by=grc_lead)
+        Pack.objects.create(engagement=engagement, pack_id=f"KT-MANY-{n}", as_of=dt.datetime.now(dt.UTC), sample_seed=n, built_by=grc_lead)
+    grc = api_as(grc_lead)
+    for url in ("/api/v1/engagements/", f"/api/v1/engagements/{engagement.pk}/packs/"):
+        with django_assert_max_num_queries(12):
+            response = grc.get(url)
+        assert response.status_code == 200 and response.json()["count"] >= 30

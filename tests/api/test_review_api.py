@@ -133,3 +133,25 @@ def test_signed_off_campaign_and_verified_remediation_as_an_auditor_sees_them(ap
     rows = auditor.get(f"/api/v1/campaigns/{campaign.pk}/remediation/").json()["results"]
     assert rows and all(r["state"] == "verified" and r["verified_by_run"] == run.pk for r in rows)
     assert auditor.post(f"/api/v1/campaigns/{campaign.pk}/cancel/", {"comment": "x"}, format="json").status_code == 403  # read-only token
+
+
+def test_review_lists_take_a_fixed_number_of_queries(api_as, people, inventory, django_assert_max_num_queries):  # noqa: F811
+    from apps.inventory.models import Credential
+    from apps.reviews import services
+
+    svc = inventory["svc_key"].identity
+    for n in range(30):
+        Credential.objects.create(source=inventory["source"], scope="aws_iam", external_id=f"AKIAMANY{n:02d}", credential_type="access_key",
+                                  name=f"AKIAMANY{n:02d}", identity=svc, enabled=True, fingerprint="f", first_seen_at=timezone.now())
+    for name in ("A", "B", "C"):
+        draft = services.campaign_create(actor=people["grc"], name=name, scope={"source_ids": [inventory["source"].pk]},
+                                         due_date=timezone.now().date() + dt.timedelta(days=14), fallback_reviewer=people["fallback"])
+        started = services.campaign_start(actor=people["grc"], campaign=draft)
+    services.items_decide(actor=people["alice"], campaign=started, item_ids=_ids(started, reviewer=people["alice"]), decision="revoke",
+                          justification="retired")
+    assert Remediation.objects.filter(item__campaign=started).count() > 30
+    grc = api_as(people["grc"])
+    for url in ("/api/v1/campaigns/", f"/api/v1/campaigns/{started.pk}/items/", f"/api/v1/campaigns/{started.pk}/remediation/",
+                f"/api/v1/campaigns/{started.pk}/"):
+        with django_assert_max_num_queries(14):
+            assert grc.get(url).status_code == 200
