@@ -381,11 +381,14 @@ CAMPAIGN_FIELDS = ["id", "name", "state", "scope", "due_date", "fallback_reviewe
                    "cancelled_at"]
 
 
-class CampaignSerializer(serializers.ModelSerializer):
+class _CampaignBase(serializers.ModelSerializer):
     scope = JSON_OBJECT
     fallback_reviewer = _username("fallback_reviewer")
     created_by = _username("created_by")
     signed_off_by = _username("signed_off_by")
+
+
+class CampaignSerializer(_CampaignBase):
     decided = serializers.IntegerField(read_only=True, help_text="Items decided (of those visible in the list).")
     mine = serializers.IntegerField(read_only=True, help_text="Your undecided items.")
 
@@ -405,11 +408,7 @@ class ReviewerProgressSerializer(serializers.Serializer):
     percent = serializers.IntegerField()
 
 
-class CampaignDetailSerializer(serializers.ModelSerializer):
-    scope = JSON_OBJECT
-    fallback_reviewer = _username("fallback_reviewer")
-    created_by = _username("created_by")
-    signed_off_by = _username("signed_off_by")
+class CampaignDetailSerializer(_CampaignBase):
     sees_all = serializers.BooleanField(read_only=True, help_text="False: you review items here and see only yours.")
     reviews = serializers.BooleanField(read_only=True, help_text="You have items to review in this campaign.")
     decision_counts = serializers.DictField(child=serializers.IntegerField(), read_only=True, allow_null=True,
