@@ -10,8 +10,10 @@ from apps.accounts.models import User
 from apps.catalog.models import Requirement
 from apps.controls.models import Control, ControlEvidence
 from apps.evaluation.models import Evaluation, Finding, RequirementStatus, Status
+from apps.evidence.models import Engagement, Pack
 from apps.exceptions_register.models import ExceptionDecision, ExceptionRequest
 from apps.inventory.models import CollectionRun, CollectionUnit, Credential, CredentialEvent, Identity, Snapshot, Source
+from apps.reviews.models import Campaign, JustificationRule, Remediation, RemediationEvent, ReviewItem, UndecidedRule
 
 class SlugField(serializers.SlugRelatedField):
     """A related object named by a text key (a username, a requirement's ref). Text the database
@@ -370,3 +372,225 @@ class ExceptionRequestSerializer(serializers.Serializer):
 
 class CommentSerializer(serializers.Serializer):
     comment = serializers.CharField(max_length=20000, allow_blank=True, required=False, default="")
+
+
+# --- access reviews -----------------------------------------------------------------------
+
+CAMPAIGN_FIELDS = ["id", "name", "state", "scope", "due_date", "fallback_reviewer", "justification_rule", "undecided_rule", "created_by",
+                   "created_at", "started_at", "population_count", "population_hash", "signed_off_at", "signed_off_by", "sign_off_note",
+                   "cancelled_at"]
+
+
+class _CampaignBase(serializers.ModelSerializer):
+    scope = JSON_OBJECT
+    fallback_reviewer = _username("fallback_reviewer")
+    created_by = _username("created_by")
+    signed_off_by = _username("signed_off_by")
+
+
+class CampaignSerializer(_CampaignBase):
+    decided = serializers.IntegerField(read_only=True, help_text="Items decided (of those visible in the list).")
+    mine = serializers.IntegerField(read_only=True, help_text="Your undecided items.")
+
+    class Meta:
+        model = Campaign
+        fields = CAMPAIGN_FIELDS + ["decided", "mine"]
+        read_only_fields = fields
+
+
+class ReviewerProgressSerializer(serializers.Serializer):
+    reviewer = serializers.CharField(source="reviewer__username")
+    active = serializers.BooleanField(source="reviewer__is_active")
+    total = serializers.IntegerField()
+    decided = serializers.IntegerField()
+    undecided = serializers.IntegerField()
+    flagged = serializers.IntegerField()
+    percent = serializers.IntegerField()
+
+
+class CampaignDetailSerializer(_CampaignBase):
+    sees_all = serializers.BooleanField(read_only=True, help_text="False: you review items here and see only yours.")
+    reviews = serializers.BooleanField(read_only=True, help_text="You have items to review in this campaign.")
+    decision_counts = serializers.DictField(child=serializers.IntegerField(), read_only=True, allow_null=True,
+                                            help_text="undecided, keep, revoke, rotate (for those who see the whole campaign).")
+    progress = ReviewerProgressSerializer(many=True, read_only=True, allow_null=True, help_text="Per reviewer (for those who see the whole campaign).")
+
+    class Meta:
+        model = Campaign
+        fields = CAMPAIGN_FIELDS + ["sees_all", "reviews", "decision_counts", "progress"]
+        read_only_fields = fields
+
+
+class ReviewItemSerializer(serializers.ModelSerializer):
+    facts = JSON_OBJECT
+    reviewer = _username("reviewer")
+    decided_by = _username("decided_by")
+    is_own = serializers.BooleanField(read_only=True, help_text="About your own identity: you may not decide it.")
+
+    class Meta:
+        model = ReviewItem
+        fields = ["id", "campaign", "source", "credential", "identity", "subject", "facts", "reviewer", "assigned_by_rule", "decision",
+                  "justification", "decided_at", "decided_by", "flagged", "is_own"]
+        read_only_fields = fields
+
+
+class CampaignScopeSerializer(serializers.Serializer):
+    source_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=1000,
+                                       help_text="Empty: every enabled source.")
+    credential_types = serializers.ListField(child=serializers.CharField(max_length=40), required=False, default=list, max_length=20,
+                                             help_text="Empty: every type.")
+    privileged_only = serializers.BooleanField(required=False, default=False)
+    non_human_only = serializers.BooleanField(required=False, default=False)
+    tag = TagSerializer(required=False)
+
+
+class CampaignCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    scope = CampaignScopeSerializer(required=False, default=dict)
+    due_date = serializers.DateField()
+    fallback_reviewer = SlugField(slug_field="username", queryset=User.objects.filter(is_active=True),
+                                  help_text="Reviews items whose owner is unknown, or who would review their own identity.")
+    justification_rule = serializers.ChoiceField(choices=JustificationRule.choices, default=JustificationRule.ALL)
+    undecided_rule = serializers.ChoiceField(choices=UndecidedRule.choices, default=UndecidedRule.KEEP_FLAG)
+
+
+class ItemsDecideSerializer(serializers.Serializer):
+    items = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), min_length=1, max_length=5000,
+                                  help_text="Item ids; the whole batch is refused if any is not yours to decide.")
+    decision = serializers.ChoiceField(choices=ReviewItem.Decision.choices)
+    justification = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class ItemDecideSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=ReviewItem.Decision.choices)
+    justification = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class ItemsDelegateSerializer(serializers.Serializer):
+    items = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), min_length=1, max_length=5000)
+    to_reviewer = SlugField(slug_field="username", queryset=User.objects.filter(is_active=True))
+    note = serializers.CharField(max_length=2000)
+
+
+class ItemsReassignSerializer(serializers.Serializer):
+    items = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, max_length=5000,
+                                  help_text="Omitted: every undecided item (of from_reviewer, when given).")
+    from_reviewer = SlugField(slug_field="username", queryset=User.objects.all(), required=False)
+    to_reviewer = SlugField(slug_field="username", queryset=User.objects.filter(is_active=True))
+    note = serializers.CharField(max_length=2000)
+
+
+class CountSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="How many items the service changed.")
+
+
+class RemediationEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RemediationEvent
+        fields = ["at", "state", "run", "note"]
+        read_only_fields = fields
+
+
+class RemediationSerializer(serializers.ModelSerializer):
+    owner = _username("owner")
+    credential_name = serializers.CharField(source="credential.name", read_only=True)
+    subject = serializers.CharField(source="item.subject", read_only=True)
+    events = RemediationEventSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Remediation
+        fields = ["id", "item", "subject", "credential", "credential_name", "action", "owner", "due_date", "state", "decided_at",
+                  "verified_at", "verified_by_run", "events"]
+        read_only_fields = fields
+
+
+# --- evidence -----------------------------------------------------------------------------
+
+class EngagementSerializer(serializers.ModelSerializer):
+    created_by = _username("created_by")
+    pack_count = serializers.IntegerField(read_only=True)
+    last_built = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Engagement
+        fields = ["id", "name", "period_start", "period_end", "created_by", "created_at", "pack_count", "last_built"]
+        read_only_fields = fields
+
+
+class EngagementDetailSerializer(serializers.ModelSerializer):
+    created_by = _username("created_by")
+    sources = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True, help_text="Empty: every source.")
+    requirements = serializers.SlugRelatedField(slug_field="ref", many=True, read_only=True, help_text="Empty: every sub-requirement.")
+
+    class Meta:
+        model = Engagement
+        fields = ["id", "name", "period_start", "period_end", "sources", "requirements", "created_by", "created_at"]
+        read_only_fields = fields
+
+
+class EngagementCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    period_start = serializers.DateField()
+    period_end = serializers.DateField()
+    sources = serializers.PrimaryKeyRelatedField(queryset=Source.objects.all(), many=True, required=False, default=list,
+                                                 help_text="Source ids; empty: every source.")
+    requirements = SlugField(slug_field="ref", many=True, queryset=Requirement.objects.filter(retired_in__isnull=True), required=False,
+                             default=list, help_text="Sub-requirement refs; empty: every one of 9.2.4 and 9.3.1.")
+
+
+PACK_FIELDS = ["id", "engagement", "pack_id", "as_of", "sample_size", "sample_seed", "state", "progress", "stage", "error", "sha256",
+               "size", "pack_hash", "built_by", "created_at", "started_at", "finished_at"]
+
+
+class PackSerializer(serializers.ModelSerializer):
+    built_by = _username("built_by")
+    url = serializers.SerializerMethodField(help_text="This pack's detail (poll it for progress).")
+
+    class Meta:
+        model = Pack
+        fields = PACK_FIELDS + ["url"]
+        read_only_fields = fields
+
+    def get_url(self, pack) -> str:
+        from django.urls import reverse
+
+        return reverse("api:pack-detail", args=[pack.pk])
+
+
+class PackDetailSerializer(PackSerializer):
+    data_sha256 = serializers.CharField(read_only=True)
+    file_hashes = serializers.DictField(child=serializers.CharField(), read_only=True, help_text="SHA-256 of every file in the zip.")
+    timings = JSON_OBJECT
+    download_url = serializers.SerializerMethodField(allow_null=True)
+
+    class Meta(PackSerializer.Meta):
+        fields = PACK_FIELDS + ["url", "data_sha256", "file_hashes", "timings", "download_url"]
+        read_only_fields = fields
+
+    def get_download_url(self, pack) -> str | None:
+        from django.urls import reverse
+
+        return reverse("api:pack-download", args=[pack.pk]) if pack.state == Pack.State.SUCCEEDED else None
+
+
+class PackBuildSerializer(serializers.Serializer):
+    as_of = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                      help_text="The organisation as it stood then (with a time zone); omitted: now.")
+    sample_size = serializers.IntegerField(min_value=1, max_value=2**31 - 1, default=25)
+    sample_seed = serializers.IntegerField(min_value=0, max_value=2**63 - 1, required=False, allow_null=True, default=None,
+                                           help_text="Omitted: fixed by the engagement and the as-of time.")
+
+
+class PackQueuedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    pack_id = serializers.CharField()
+    state = serializers.CharField()
+    progress_url = serializers.CharField(help_text="GET it for state, progress and, once built, the hashes.")
+
+
+class VerifyReportSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    summary = serializers.CharField()
+    problems = serializers.ListField(child=serializers.CharField())
+    files_checked = serializers.IntegerField()
+    manifest = serializers.DictField(child=serializers.JSONField(), help_text="The pack's manifest as read from the zip.")

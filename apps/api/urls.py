@@ -2,7 +2,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from apps.api import views
+from apps.api import evidence_views, review_views, views
 
 router = SimpleRouter(trailing_slash=True)
 router.register("sources", views.SourceViewSet, basename="source")
@@ -14,6 +14,10 @@ router.register("findings", views.FindingViewSet, basename="finding")
 router.register("evaluations", views.EvaluationViewSet, basename="evaluation")
 router.register("controls", views.ControlViewSet, basename="control")
 router.register("exceptions", views.ExceptionViewSet, basename="exception")
+router.register("campaigns", review_views.CampaignViewSet, basename="campaign")
+router.register("review-items", review_views.ReviewItemViewSet, basename="review-item")
+router.register("engagements", evidence_views.EngagementViewSet, basename="engagement")
+router.register("packs", evidence_views.PackViewSet, basename="pack")
 
 app_name = "api"
 urlpatterns = [

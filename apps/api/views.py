@@ -5,6 +5,7 @@ same service — never a second path around the rules."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.http import Http404
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.openapi import AutoSchema
@@ -18,13 +19,12 @@ from rest_framework.response import Response
 
 from apps.accounts.permissions import has_perm, objects_for
 from apps.api import serializers as s
-from apps.catalog.models import Requirement
 from apps.controls import selectors as control_selectors
 from apps.controls import services as control_services
 from apps.controls.models import Control
 from apps.core.access import deny, require, require_object
 from apps.evaluation import selectors as posture
-from apps.evaluation.models import Evaluation, RequirementStatus
+from apps.evaluation.models import RequirementStatus
 from apps.evaluation.services import evaluation_run
 from apps.exceptions_register import selectors as exception_selectors
 from apps.exceptions_register import services as exception_services
@@ -45,8 +45,7 @@ REVOKE = "exceptions_register.revoke_exception"
 def _get(getter, **lookup):
     try:
         return getter(**lookup)
-    except (Source.DoesNotExist, CollectionRun.DoesNotExist, Credential.DoesNotExist, Identity.DoesNotExist, Control.DoesNotExist,
-            ExceptionRequest.DoesNotExist, Evaluation.DoesNotExist, Requirement.DoesNotExist, ValueError):
+    except (ObjectDoesNotExist, ValueError):
         raise Http404("Not found") from None
 
 

@@ -65,8 +65,9 @@ class VerifyReport:
         return f"pack {m.get('pack_id', '(unknown)')} does NOT verify: {len(self.problems)} problem(s)"
 
 
-def verify_zip(source, *, public_key_hex: str | None = None) -> VerifyReport:
-    """Check a pack zip (a path, bytes or a binary file object) against its manifest.
+def verify_zip(source, *, public_key_hex: str | None = None, progress=None) -> VerifyReport:
+    """Check a pack zip (a path, bytes or a binary file object) against its manifest;
+    ``progress(done, total, name)`` is called after each file is hashed.
 
     Lists every difference: a file changed, missing or extra; a manifest that does not parse,
     whose pack hash does not match its files, or whose signature is bad or from another key."""
@@ -102,7 +103,9 @@ def verify_zip(source, *, public_key_hex: str | None = None) -> VerifyReport:
                 report.fail("pack hash does not match the file hashes in the manifest")
         except (KeyError, TypeError):
             report.fail("manifest file entries are malformed")
-        for name in sorted(files):
+        for position, name in enumerate(sorted(files), start=1):
+            if progress is not None:
+                progress(position - 1, len(files), name)
             if name not in names:
                 report.fail(f"missing file: {name}")
                 continue
@@ -117,6 +120,8 @@ def verify_zip(source, *, public_key_hex: str | None = None) -> VerifyReport:
             report.files_checked += 1
             if h.hexdigest() != files[name].get("sha256"):
                 report.fail(f"changed file: {name} (SHA-256 {h.hexdigest()}, manifest says {files[name].get('sha256')})")
+        if progress is not None:
+            progress(len(files), len(files), "done")
         for name in sorted(set(names) - set(files) - {MANIFEST}):
             report.fail(f"extra file not in the manifest: {name}")
     return report

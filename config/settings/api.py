@@ -28,7 +28,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "keytrail API",
     "DESCRIPTION": (
         "Sources and collection runs, the credential inventory with its history, evaluation results, "
-        "controls and exceptions. Authenticate with `Authorization: Bearer <token>` (create a token under "
+        "controls and exceptions, access-review campaigns and evidence packs. Authenticate with `Authorization: Bearer <token>` (create a token under "
         "'My API tokens'). Secret values are never part of any response."
     ),
     "VERSION": "1",
@@ -52,6 +52,10 @@ SPECTACULAR_SETTINGS = {
         "ExceptionState": "apps.exceptions_register.models.ExceptionRequest.State",
         "FindingStatus": "apps.evaluation.models.Status",
         "ControlStatus": "apps.controls.models.Control.Status",
+        "CampaignState": "apps.reviews.models.Campaign.State",
+        "ReviewDecision": "apps.reviews.models.ReviewItem.Decision",
+        "RemediationState": "apps.reviews.models.Remediation.State",
+        "PackState": "apps.evidence.models.Pack.State",
     },
     "SCHEMA_PATH_PREFIX": r"/api/v1",
 }

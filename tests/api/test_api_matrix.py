@@ -14,12 +14,15 @@ from django.urls import reverse
 from apps.api.urls import router
 from apps.audit.models import AuditEvent
 from apps.evaluation.models import Evaluation
+from apps.reviews.models import ReviewItem
 from tests.api.conftest import bearer, issue
 from tests.test_permission_matrix import MATRIX as UI_MATRIX
 from tests.test_permission_matrix import PERSONAS, world  # noqa: F401 - the shared fixture
 
 VISIBLE = {"grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404}
 POSTURE = {"grc_lead": 200, "approver": 200, "owner": 200, "*": 403}
+CAMPAIGN = {"grc_lead": 200, "reviewer": 200, "auditor_shared": 200, "*": 404}
+ENGAGEMENT = {"grc_lead": 200, "auditor_shared": 200, "*": 404}
 
 # (url name, method) -> ({persona: status}, the UI view it must agree with, or None)
 MATRIX: dict[tuple[str, str], tuple[dict[str, int], str | None]] = {
@@ -59,6 +62,30 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], str | None]] = {
     ("api:exception-reject", "post"): ({"approver": 400, "grc_lead": 403, "owner": 403, "auditor_shared": 403, "*": 404}, "exceptions:reject"),
     # The exception is pending: revoking is refused for its state (409) to those who may revoke.
     ("api:exception-revoke", "post"): ({"grc_lead": 409, "approver": 409, "owner": 409, "auditor_shared": 403, "*": 404}, "exceptions:revoke"),
+    # Access reviews. Reads on the signed-off campaign (shared with auditor_shared; the reviewer
+    # persona reviewed it), actions on the one in review (every item the reviewer's).
+    ("api:campaign-list", "get"): ({"*": 200}, "reviews:list"),
+    ("api:campaign-list", "post"): ({"grc_lead": 400, "*": 403}, "reviews:create"),
+    ("api:campaign-detail", "get"): (CAMPAIGN, "reviews:detail"),
+    ("api:campaign-items", "get"): (CAMPAIGN, "reviews:detail"),
+    ("api:campaign-remediation", "get"): (CAMPAIGN, "reviews:detail"),
+    ("api:campaign-start", "post"): ({"grc_lead": 409, "reviewer": 403, "*": 404}, "reviews:start"),  # already started
+    ("api:campaign-signoff", "post"): ({"grc_lead": 409, "reviewer": 403, "*": 404}, "reviews:sign_off"),  # items undecided
+    ("api:campaign-cancel", "post"): ({"grc_lead": 400, "reviewer": 403, "*": 404}, "reviews:cancel"),  # no comment
+    ("api:campaign-reassign", "post"): ({"grc_lead": 400, "reviewer": 403, "*": 404}, "reviews:reassign"),
+    ("api:campaign-decide", "post"): ({"reviewer": 400, "grc_lead": 403, "*": 404}, "reviews:decide"),
+    ("api:campaign-delegate", "post"): ({"reviewer": 400, "grc_lead": 403, "*": 404}, "reviews:delegate"),
+    ("api:review-item-detail", "get"): ({"grc_lead": 200, "reviewer": 200, "*": 404}, None),  # an item of the campaign in review
+    ("api:review-item-decide", "post"): ({"reviewer": 400, "grc_lead": 403, "*": 404}, "reviews:decide"),
+    # Evidence: the engagement is shared with auditor_shared; its pack is a small stored zip.
+    ("api:engagement-list", "get"): ({"*": 200}, "evidence:list"),
+    ("api:engagement-list", "post"): ({"grc_lead": 400, "*": 403}, "evidence:create"),
+    ("api:engagement-detail", "get"): (ENGAGEMENT, "evidence:detail"),
+    ("api:engagement-packs", "get"): (ENGAGEMENT, "evidence:detail"),
+    ("api:engagement-packs", "post"): ({"grc_lead": 202, "auditor_shared": 403, "*": 404}, "evidence:build"),  # defaults: queued
+    ("api:pack-detail", "get"): (ENGAGEMENT, "evidence:pack"),
+    ("api:pack-download", "get"): (ENGAGEMENT, "evidence:pack_download"),
+    ("api:pack-verify", "post"): (ENGAGEMENT, "evidence:pack_verify"),
 }
 
 
@@ -100,10 +127,13 @@ def _url(name: str, kwargs: dict) -> str:
         "control": kwargs["controls:detail"], "exception": kwargs["exceptions:detail"],
         "requirement-status": kwargs["evaluation:requirement"],
         "evaluation": {"pk": Evaluation.objects.order_by("pk").values_list("pk", flat=True).first()},
+        "campaign": kwargs["reviews:detail"] if name.endswith(("-detail", "-items", "-remediation")) else kwargs["reviews:start"],
+        "review-item": {"pk": ReviewItem.objects.filter(campaign_id=kwargs["reviews:start"]["pk"]).values_list("pk", flat=True).first()},
+        "engagement": kwargs["evidence:detail"], "pack": {"pk": kwargs["evidence:pack"]["pack_pk"]},
     }
-    basename = name.removeprefix("api:").rsplit("-", 1)[0]
     if name.endswith("-list") or name in ("api:schema", "api:docs"):
         return reverse(name)
+    basename = max((b for b in people_kwargs if name.startswith(f"api:{b}-")), key=len)
     return reverse(name, kwargs=people_kwargs[basename])
 
 

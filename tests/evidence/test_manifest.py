@@ -126,8 +126,10 @@ def test_verify_pack_command_exit_codes(pack_bytes, tmp_path, capsys):
     good = tmp_path / "good.zip"
     good.write_bytes(pack_bytes)
     call_command("verify_pack", str(good))
-    out = capsys.readouterr().out
-    assert "is intact" in out and "pack.pdf" in out
+    captured = capsys.readouterr()
+    assert "is intact" in captured.out and "pack.pdf" in captured.out
+    files = len(verify_zip(pack_bytes).manifest["files"])
+    assert f"hashing 0/{files} (0%)" in captured.err and f"hashing {files}/{files} (100%) done" in captured.err  # progress, on stderr
     bad = tmp_path / "bad.zip"
     bad.write_bytes(_rewrite(pack_bytes, lambda n, b: _flip(b, 100) if n == "pack.pdf" else b))
     with pytest.raises(SystemExit) as exit_info:

@@ -6,7 +6,8 @@ Like ``bench_evaluation`` it creates its own database (``test_<name>``, PostgreS
 synthetic inventory (apps/simulators/inventory.py), gives every row its version (the seeder
 writes current rows only; a pack reads the versions valid at its as-of time), evaluates, then
 times gather → JSON → OSCAL → XLSX → PDF → manifest + zip and prints per-stage wall time, the
-process's peak RSS, queries and file sizes. The configured database is never touched.
+process's peak RSS, queries and file sizes; the build's progress (percent and stage, as the pack
+page shows it) goes to stderr. The configured database is never touched.
 """
 
 import json as jsonlib
@@ -23,6 +24,7 @@ from django.test.utils import CaptureQueriesContext
 from apps.accounts.models import User
 from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
+from apps.core.progress import TerminalProgress
 from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_run
 from apps.evidence.builder import build_files
@@ -96,10 +98,15 @@ class Command(BaseCommand):
         stages: dict[str, float] = {}
         with CaptureQueriesContext(connection) as queries, tempfile.TemporaryDirectory() as tmp:
             t1 = time.monotonic()
-            data = gather(engagement=engagement, as_of=as_of, sample_size=sample, sample_seed=default_seed(engagement_id=engagement.pk, as_of=as_of))
+            bar = TerminalProgress(getattr(self.stderr, "_out", self.stderr), label="building pack ")
+            progress = lambda percent, stage: bar.update(percent, 100, stage)  # noqa: E731 - the pack's (percent, stage)
+            data = gather(engagement=engagement, as_of=as_of, sample_size=sample, sample_seed=default_seed(engagement_id=engagement.pk, as_of=as_of),
+                          progress=progress)
             stages["gather"] = round(time.monotonic() - t1, 2)
             rss_after_gather = _rss_mb()
-            built = build_files(data=data, workdir=Path(tmp), meta={"pack_id": "KT-BENCH", "as_of": iso(as_of), "built_at": iso(as_of)})
+            built = build_files(data=data, workdir=Path(tmp), meta={"pack_id": "KT-BENCH", "as_of": iso(as_of), "built_at": iso(as_of)},
+                                progress=progress)
+            bar.close()
             total = round(time.monotonic() - t1, 2)
             stages.update(built.timings)
             if keep:

@@ -1,8 +1,10 @@
 """Verify a downloaded evidence pack: every file's SHA-256 against the manifest, the pack
-hash, and the manifest's Ed25519 signature. Exit 0 when intact; 1 with each difference listed."""
+hash, and the manifest's Ed25519 signature. Exit 0 when intact; 1 with each difference listed.
+Progress (files hashed of all) goes to stderr."""
 
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.core.progress import TerminalProgress
 from apps.evidence.manifest import verify_zip
 
 
@@ -18,7 +20,11 @@ class Command(BaseCommand):
             open(file, "rb").close()
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc}") from None
-        report = verify_zip(file, public_key_hex=public_key)
+        bar = TerminalProgress(getattr(self.stderr, "_out", self.stderr), label="hashing ")
+        try:
+            report = verify_zip(file, public_key_hex=public_key, progress=bar.update)
+        finally:
+            bar.close()
         if report.ok:
             self.stdout.write(self.style.SUCCESS(report.summary()))
             for name, entry in sorted(report.manifest.get("files", {}).items()):
