@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 import shutil
 import tempfile
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.permissions import has_perm
@@ -29,6 +31,8 @@ from apps.evidence.builder import build_files
 from apps.evidence.gather import default_seed, gather, iso
 from apps.evidence.manifest import VerifyReport, sha256_file, verify_zip
 from apps.evidence.models import Engagement, Pack, pack_upload_to
+
+logger = logging.getLogger(__name__)
 
 VIEW = "evidence.view_engagement"
 ADD = "evidence.add_engagement"
@@ -143,6 +147,11 @@ def pack_build(*, pack_pk: int) -> Pack:
                 raise RuntimeError(f"storage stored the pack as {stored}, not {path}")
         with transaction.atomic():
             pack = Pack.objects.select_for_update().get(pk=pack.pk)
+            if pack.state != Pack.State.BUILDING:
+                # The stale-pack sweeper declared this build lost meanwhile; its verdict stands
+                # (a finished pack never changes). The stored zip is orphaned, not referenced.
+                logger.warning("pack %s finished building after it was recorded %s; not changed", pack.pack_id, pack.state)
+                return pack
             pack.file.name = path
             pack.sha256 = digest
             pack.size = built.zip_path.stat().st_size
@@ -157,12 +166,42 @@ def pack_build(*, pack_pk: int) -> Pack:
     except Exception as exc:
         with transaction.atomic():
             failed = Pack.objects.select_for_update().get(pk=pack_pk)
+            if failed.state != Pack.State.BUILDING:
+                raise
             failed.state, failed.error, failed.finished_at, failed.stage = Pack.State.FAILED, f"{type(exc).__name__}: {exc}"[:2000], timezone.now(), "failed"
             failed.save()
             events.pack_failed(pack=failed, error=failed.error)
         raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+WORKER_LOST = ("worker lost: the worker building this pack stopped before finishing (or the build never started); "
+               "nothing was stored; build the pack again")
+
+
+def pack_sweep_stale(*, older_than: dt.timedelta | None = None) -> int:
+    """Fail packs left queued or building by a worker that died. Returns how many.
+
+    A build's message is acknowledged late, so a killed worker's message is delivered again,
+    but the redelivery finds the pack ``building`` and cannot tell a dead builder from a
+    live one: it leaves it alone. This sweep (a beat task) closes such packs after
+    ``KEYTRAIL_PACK_STALE_MINUTES``, audited as ``pack.failed``; building again makes a new pack."""
+    if older_than is None:
+        older_than = dt.timedelta(minutes=settings.KEYTRAIL_PACK_STALE_MINUTES)
+    limit = timezone.now() - older_than
+    stale = Q(state=Pack.State.BUILDING, started_at__lt=limit) | Q(state=Pack.State.QUEUED, created_at__lt=limit)
+    swept = 0
+    for pk in Pack.objects.filter(stale).values_list("pk", flat=True):
+        with transaction.atomic():
+            pack = Pack.objects.select_for_update().get(pk=pk)
+            if pack.state not in (Pack.State.QUEUED, Pack.State.BUILDING):
+                continue
+            pack.state, pack.error, pack.finished_at, pack.stage = Pack.State.FAILED, WORKER_LOST, timezone.now(), "failed"
+            pack.save()
+            events.pack_failed(pack=pack, error=pack.error)
+            swept += 1
+    return swept
 
 
 def _stored_sha256(pack: Pack) -> str:

@@ -139,3 +139,87 @@ def test_collect_command_with_the_broker_down_fails_clearly(faulty_cloud, grc_le
     run = CollectionRun.objects.get()
     assert run.status == "failed" and run.units.count() == 2
     record_fault("broker unreachable on 'manage.py collect'", "command error; run recorded failed (broker_unavailable)")
+
+
+# --- a worker killed while it builds an evidence pack --------------------------------------
+
+from tests.evidence.conftest import world  # noqa: E402,F401 - fixture: a small organisation with an engagement
+
+
+def _wait_pack(pack, until, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pack.refresh_from_db()
+        if until(pack):
+            return pack
+        time.sleep(0.2)
+    raise AssertionError(f"pack {pack.pack_id} still {pack.state} at {pack.stage!r}: {pack.error}")
+
+
+def _hold_table(table: str):
+    """A second connection that holds an ACCESS EXCLUSIVE lock on ``table`` until closed: the
+    worker's first read of it waits, so the kill lands mid-build, deterministically."""
+    import psycopg
+
+    db = connection.settings_dict
+    hold = psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"])
+    hold.execute(f'LOCK TABLE "{table}" IN ACCESS EXCLUSIVE MODE')
+    return hold
+
+
+def test_a_worker_killed_mid_pack_leaves_it_failed_after_the_sweep_and_a_new_build_succeeds(world, grc_lead, start_worker, settings):
+    from apps.audit.models import AuditEvent
+    from apps.evidence.models import Pack
+    from apps.evidence.services import WORKER_LOST, pack_request, pack_sweep_stale, pack_verify
+
+    env = {"KEYTRAIL_TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT)}
+    engagement = world["engagement"]
+    first = start_worker(env, concurrency=1)
+    good = pack_request(actor=grc_lead, engagement=engagement, sample_size=2)
+    good = _wait_pack(good, lambda p: p.is_finished)
+    assert good.state == Pack.State.SUCCEEDED, good.error
+    good_row = Pack.objects.filter(pk=good.pk).values().get()
+
+    hold = _hold_table("inventory_identity")  # gather's first read of the inventory waits here
+    try:
+        doomed = pack_request(actor=grc_lead, engagement=engagement, as_of=good.as_of, sample_size=2, sample_seed=good.sample_seed)
+        _wait_pack(doomed, lambda p: p.state == Pack.State.BUILDING and p.stage == "inventory as of", timeout=60)
+        first.kill()
+    finally:
+        hold.close()
+    doomed.refresh_from_db()
+    assert doomed.state == Pack.State.BUILDING and not doomed.file  # nothing stored
+
+    # The task is acks_late, so its message comes back to the next worker once the broker's
+    # visibility timeout has passed (5 s here, an hour in production); that delivery finds the
+    # pack "building" and, unable to tell a dead builder from a live one, leaves it alone. So
+    # without the sweep the pack would stay "building" for good.
+    time.sleep(6)
+    doomed.refresh_from_db()
+    assert doomed.state == Pack.State.BUILDING
+    # The beat sweep (every 10 minutes; stale after KEYTRAIL_PACK_STALE_MINUTES) closes it.
+    assert pack_sweep_stale() == 0  # not yet stale by the production limit
+    assert pack_sweep_stale(older_than=timedelta(0)) == 1
+    doomed.refresh_from_db()
+    assert doomed.state == Pack.State.FAILED and doomed.error == WORKER_LOST and doomed.finished_at
+    assert AuditEvent.objects.filter(event_type="pack.failed", target_id=str(doomed.pk)).exists()
+    second = start_worker(env, concurrency=2)
+
+    # Nothing else lost: the earlier pack is untouched and still verifies; a new build succeeds
+    # with the same data as the earlier one (same as-of time and sample seed).
+    assert Pack.objects.filter(pk=good.pk).values().get() == good_row
+    assert pack_verify(actor=grc_lead, pack=good).ok
+    again = pack_request(actor=grc_lead, engagement=engagement, as_of=good.as_of, sample_size=2, sample_seed=good.sample_seed)
+    again = _wait_pack(again, lambda p: p.is_finished)
+    assert again.state == Pack.State.SUCCEEDED, again.error
+    assert again.data_sha256 == good.data_sha256
+    assert pack_verify(actor=grc_lead, pack=again).ok
+    deadline = time.monotonic() + 30
+    while second.log.read_bytes().count(b"Task evidence.build_pack[") < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    redelivered = second.log.read_bytes().count(b"Task evidence.build_pack[") >= 2  # the new build's and the killed one's
+    doomed.refresh_from_db()
+    assert doomed.state == Pack.State.FAILED
+    record_fault("worker SIGKILLed mid-pack",
+                 f"pack left building; the sweep failed it 'worker lost'{'; its redelivered message changed nothing' if redelivered else ''}; "
+                 "new build succeeded, same data hash")

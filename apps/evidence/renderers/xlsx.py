@@ -17,6 +17,7 @@ import orjson
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
 
 TEXT, INT, DATETIME, DATE, BOOL = "text", "int", "datetime", "date", "bool"
@@ -67,7 +68,14 @@ class _Sheet:
 
     def _text(self, value: Any):
         text = value if isinstance(value, str) else _json(value) if isinstance(value, (dict, list)) else str(value)
-        text = text[:MAX_CELL]
+        if ILLEGAL_CHARACTERS_RE.search(text):
+            # XML 1.0 (the workbook's format) cannot carry C0 control characters: shown as
+            # visible escapes, as NUL is everywhere (apps.core.text.storable).
+            text = ILLEGAL_CHARACTERS_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+        if len(text) > MAX_CELL:
+            # Excel refuses a longer cell; say what was cut and where the whole value is.
+            note = f" … [truncated: {len(text):,} characters; in full in pack.json]"
+            text = text[:MAX_CELL - len(note)] + note
         if not text.startswith(FORMULA_STARTS):
             # openpyxl writes any other str as a string cell; a styled cell per value would
             # double the time of a 20,000-credential workbook.

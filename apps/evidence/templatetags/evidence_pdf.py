@@ -20,3 +20,17 @@ def isotime(value) -> str:
 def label(value) -> str:
     """``not_assessed`` -> ``not assessed``."""
     return str(value or "").replace("_", " ")
+
+
+PDF_TEXT_MAX = 2000  # characters of one free-text value set in the PDF; pack.json keeps it whole
+
+
+@register.filter
+def clip(value) -> str:
+    """Free text (a name, a narrative, a justification) cut to ``PDF_TEXT_MAX`` characters,
+    saying so: a 1 MB value would otherwise be hundreds of pages of one word. The pack's
+    JSON keeps every value whole (the XLSX up to Excel's 32,767 characters a cell)."""
+    text = "" if value is None else str(value)
+    if len(text) <= PDF_TEXT_MAX:
+        return text
+    return f"{text[:PDF_TEXT_MAX]} … [truncated in the PDF: {len(text):,} characters; in full in pack.json]"
