@@ -1,3 +1,5 @@
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
@@ -22,7 +24,9 @@ router.register("packs", evidence_views.PackViewSet, basename="pack")
 app_name = "api"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    # Swagger UI sets inline styles from its own script; this page alone may apply inline *styles*
+    # (never inline script: its script is served as a static file by the split view).
+    path("docs/", csp_update({"style-src": [UNSAFE_INLINE]})(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
     path("", include(router.urls)),
     re_path(r"^(?P<path>[\s\S]*)$", views.not_found),  # unnamed: not an endpoint, only the JSON 404 for unknown paths
 ]

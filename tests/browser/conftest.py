@@ -31,7 +31,7 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()
     violations: list[str] = []
-    page.on("console", lambda msg: "Content Security Policy" in msg.text and violations.append(msg.text))
+    page.on("console", lambda msg: "Content Security Policy" in msg.text and violations.append(f"{page.url}: {msg.text}"))
     yield page
     context.close()
     assert not violations, f"CSP violations: {violations}"
