@@ -1,0 +1,189 @@
+"""Benchmark the whole pipeline on a simulated organisation of a given size.
+
+    DATABASE_URL=postgres://... python manage.py bench_scale --users 5000 --secrets 2000 \\
+        --vault-secrets 2000 --vaults 3 --accounts 1 --seed 42 --json out.json
+
+Starts the simulated organisation in child processes (:mod:`apps.simulators.scale`),
+creates and migrates a throwaway database next to the configured one, and measures, each
+as a stage: the bare-SDK reading of the same data (:mod:`apps.simulators.bare_sdk`), the
+first collection of every source through ``collection_start`` (Celery eager: the units run
+one after another in this process, which is therefore also "the worker"), a repeat
+collection of the unchanged organisation, and an evaluation. Prints one table (wall time,
+peak RSS, API calls, rows written, queries per stage), API calls by operation, and the
+issue's targets with the measured figure; ``--json`` writes the same for comparison
+between commits. The database is dropped at the end; the configured one is not touched.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import os
+import platform
+from collections import Counter
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from apps.simulators.meter import Stage, StageFigures
+
+PER_USER_IAM_CALLS = ("ListAccessKeys", "GetLoginProfile", "GetAccessKeyLastUsed", "ListMFADevices")
+
+
+def collect(actor, sources) -> tuple[object, dict]:
+    """One collection run of ``sources`` (eager); returns (run, API calls by operation)."""
+    from apps.inventory.models import CollectionUnit
+    from apps.inventory.services.collection import collection_start
+
+    run = collection_start(actor=actor, sources=sources)
+    run.refresh_from_db()
+    calls: Counter = Counter()
+    for unit_calls in CollectionUnit.objects.filter(run=run).values_list("api_calls", flat=True):
+        calls.update(unit_calls or {})
+    return run, dict(calls)
+
+
+def targets(stages: dict[str, StageFigures], credentials: int) -> list[dict]:
+    """The Scale issue's targets next to the measured figure (None: not measured in this run)."""
+    first, repeat, bare = stages.get("first collection"), stages.get("repeat collection"), stages.get("bare SDK")
+    evaluation, pack = stages.get("evaluation"), stages.get("evidence pack")
+    rows = []
+
+    def add(target: str, measured, limit, unit: str = "s"):
+        rows.append({"target": target, "limit": limit, "measured": measured, "unit": unit,
+                     "met": None if measured is None else measured <= limit})
+
+    add("first collection, all sources, persisted", first and first.wall_seconds, 30)
+    add("first collection / bare SDK", first and bare and round(first.wall_seconds / bare.wall_seconds, 2), 1.5, "x")
+    add("repeat collection, unchanged organisation", repeat and repeat.wall_seconds, 10)
+    add("per-user IAM calls on repeat", repeat and sum(repeat.api_calls.get(op, 0) for op in PER_USER_IAM_CALLS), 0, "calls")
+    add("evaluation", evaluation and evaluation.wall_seconds, 3)
+    add(f"evidence pack time ({credentials:,} credentials; target at 20,000)", pack and pack.wall_seconds, 60)
+    add("evidence pack peak memory", pack and pack.peak_rss_mb, 600, "MB")
+    add("collecting process (eager: the worker) peak memory", first and first.peak_rss_mb, 500, "MB")
+    return rows
+
+
+class Command(BaseCommand):
+    help = "Benchmark collection, evaluation (and packs) on a simulated organisation; print a table per stage."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--users", type=int, default=5000, help="IAM users in total, split over the accounts")
+        parser.add_argument("--keys-per-user", type=int, default=2, help="0-2, or -1 for the realistic mix (about one)")
+        parser.add_argument("--secrets", type=int, default=2000, help="Secrets Manager secrets, split over accounts and 2 regions")
+        parser.add_argument("--vault-secrets", type=int, default=2000, help="Key Vault secrets, split over the vaults")
+        parser.add_argument("--vaults", type=int, default=3)
+        parser.add_argument("--accounts", type=int, default=1)
+        parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--json", default="", help="also write the figures to this file")
+        parser.add_argument("--skip-bare", action="store_true", help="leave out the bare-SDK comparison row")
+
+    def handle(self, *args, **options):
+        from apps.simulators.scale import OrgSpec, SimulatedOrganisation
+
+        if connection.vendor != "postgresql":
+            raise CommandError("bench_scale measures PostgreSQL: set DATABASE_URL=postgres://...")
+        keys = None if options["keys_per_user"] < 0 else options["keys_per_user"]
+        spec = OrgSpec(accounts=options["accounts"], users=options["users"], keys_per_user=keys, secrets=options["secrets"],
+                       vaults=options["vaults"], vault_secrets=options["vault_secrets"], seed=options["seed"])
+        self.stdout.write(f"bench_scale: {spec}")
+        self.stdout.write("starting the simulated organisation (moto and Key Vault simulator processes) …")
+        with SimulatedOrganisation(spec) as org:
+            org.configure()
+            self.stdout.write(f"  seeded in {org.seed_seconds} s; AWS at {org.aws_url}; {len(org.vaults)} vaults")
+            old_name = connection.settings_dict["NAME"]
+            connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{old_name}_bench_scale"
+            self.stdout.write(f"creating and migrating the throwaway database {old_name}_bench_scale …")
+            connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+            try:
+                report = self._run(org, skip_bare=options["skip_bare"])
+            finally:
+                connection.creation.destroy_test_db(old_name, verbosity=0)
+        report["spec"] = {**spec.__dict__, "regions": list(spec.regions)}
+        self._print(report)
+        if options["json"]:
+            with open(options["json"], "w") as fh:
+                jsonlib.dump(report, fh, indent=2, default=str)
+            self.stdout.write(f"figures written to {options['json']}")
+
+    def _run(self, org, *, skip_bare: bool) -> dict:
+        from apps.accounts.roles import Role
+        from apps.accounts.services import user_create
+        from apps.catalog.loader import read_catalog
+        from apps.catalog.services import catalog_load
+        from apps.evaluation.models import Evaluation
+        from apps.evaluation.services import evaluation_run
+        from apps.inventory.models import Credential, Identity
+        from apps.inventory.services.sources import source_create
+        from apps.simulators.bare_sdk import read_organisation
+        from config.celery import app
+
+        # Eager: the units run here, one after another; this process is the worker.
+        app.conf.task_always_eager = True
+        settings.KEYTRAIL_EVALUATE_AFTER_COLLECTION = False  # the evaluation is its own stage
+        settings.AWS_CREDENTIAL_REPORT_POLL_INTERVAL = min(settings.AWS_CREDENTIAL_REPORT_POLL_INTERVAL, 0.25)
+        catalog_load(data=read_catalog())
+        actor = user_create(username="bench-grc", password=os.urandom(16).hex(), role=Role.GRC_LEAD)
+        sources = [source_create(actor=actor, **fields) for fields in org.source_fields()]
+        stages: dict[str, StageFigures] = {}
+
+        if not skip_bare:
+            self.stdout.write("bare SDK: reading the same data with plain boto3 / azure loops …")
+            with Stage("bare SDK", database=False) as figures:
+                calls, items = read_organisation(org, concurrency=settings.AWS_IAM_PER_USER_CONCURRENCY)
+            figures.api_calls, figures.extra = calls, {"items": items, "per_user_concurrency": settings.AWS_IAM_PER_USER_CONCURRENCY}
+            stages[figures.name] = figures
+
+        for name in ("first collection", "repeat collection"):
+            self.stdout.write(f"{name} …")
+            with Stage(name) as figures:
+                run, calls = collect(actor, sources)
+            figures.api_calls = calls
+            figures.extra = {"run_status": run.status, "units": run.units.count(), "mode": "celery eager (this process)"}
+            if run.status != "succeeded":
+                raise CommandError(f"{name}: run #{run.pk} ended {run.status}; see its units' errors")
+            stages[name] = figures
+
+        self.stdout.write("evaluation …")
+        with Stage("evaluation") as figures:
+            evaluation = evaluation_run(trigger=Evaluation.Trigger.MANUAL)
+        figures.extra = {"findings": evaluation.counts.get("findings"), "failed": evaluation.counts.get("failed")}
+        stages[figures.name] = figures
+
+        credentials = Credential.objects.filter(disappeared_at__isnull=True).count()
+        inventory = {"credentials": credentials, "identities": Identity.objects.filter(disappeared_at__isnull=True).count(),
+                     "accounts": org.accounts, "vaults": org.vaults}
+        return {
+            "environment": {"cpus": os.cpu_count(), "python": platform.python_version(), "postgresql": connection.pg_version,
+                            "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
+            "seed_seconds": org.seed_seconds, "inventory": inventory,
+            "stages": [s.as_dict() for s in stages.values()], "targets": targets(stages, credentials),
+        }
+
+    def _print(self, report: dict) -> None:
+        w = self.stdout.write
+        inv = report["inventory"]
+        w("")
+        w(f"inventory: {inv['credentials']:,} credentials, {inv['identities']:,} identities; "
+          f"{report['environment']['cpus']} CPUs, load (1 min) at end {report['environment']['load_average_at_end'][0]}")
+        header = f"{'stage':<20} {'wall s':>8} {'peak RSS MB':>12} {'API calls':>10} {'rows written':>13} {'queries':>8} {'load 1m':>12}"
+        w(header)
+        w("-" * len(header))
+        for s in report["stages"]:
+            load = "{}→{}".format(*s["load_average_1m_start_end"])
+            w(f"{s['stage']:<20} {s['wall_seconds']:>8} {s['peak_rss_mb']!s:>12} {s['api_calls_total']:>10,} "
+              f"{s['rows_written_total']:>13,} {s['queries']:>8,} {load:>12}")
+        w("")
+        for s in report["stages"]:
+            if s["api_calls"]:
+                w(f"API calls, {s['stage']}: " + ", ".join(f"{op} {n:,}" for op, n in sorted(s["api_calls"].items(), key=lambda x: -x[1])))
+        for s in report["stages"]:
+            if s["rows_written"]:
+                top = sorted(s["rows_written"].items(), key=lambda x: -x[1])[:8]
+                w(f"rows written, {s['stage']}: " + ", ".join(f"{t} {n:,}" for t, n in top))
+        w("")
+        w(f"{'target':<62} {'limit':>8} {'measured':>10}  met")
+        for t in report["targets"]:
+            met = "-" if t["met"] is None else ("yes" if t["met"] else "NO")
+            measured = "not run" if t["measured"] is None else t["measured"]
+            w(f"{t['target']:<62} {str(t['limit']) + ' ' + t['unit']:>8} {measured!s:>10}  {met}")
