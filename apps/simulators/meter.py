@@ -86,10 +86,12 @@ class StageFigures:
 class Stage:
     """``with Stage("evaluation") as figures: ...`` fills ``figures`` when the block ends."""
 
-    def __init__(self, name: str, *, database: bool = True):
+    def __init__(self, name: str, *, database: bool = True, profile_dir: str = ""):
         self.figures = StageFigures(name)
         self.database = database
+        self.profile_dir = profile_dir  # write a pyinstrument profile of the stage there (adds overhead)
         self._count = 0
+        self._profiler = None
 
     def _wrapper(self, execute, sql, params, many, context):
         self._count += 1
@@ -101,12 +103,24 @@ class Stage:
         self.figures.peak_rss_basis = "stage" if reset_peak_rss() else "process lifetime"
         self._wrap = connection.execute_wrapper(self._wrapper)
         self._wrap.__enter__()
+        if self.profile_dir:
+            from pyinstrument import Profiler  # a development dependency
+
+            self._profiler = Profiler(interval=0.005, async_mode="disabled")
+            self._profiler.start()
         self._started = time.perf_counter()
         return self.figures
 
     def __exit__(self, *exc: Any) -> None:
         f = self.figures
         f.wall_seconds = round(time.perf_counter() - self._started, 2)
+        if self._profiler is not None:
+            self._profiler.stop()
+            os.makedirs(self.profile_dir, exist_ok=True)
+            path = os.path.join(self.profile_dir, f.name.replace(" ", "-") + ".txt")
+            with open(path, "w") as fh:
+                fh.write(self._profiler.output_text(unicode=True, show_all=False))
+            f.extra["profile"] = path
         self._wrap.__exit__(*exc)
         f.queries = self._count
         f.peak_rss_mb = peak_rss_mb() if f.peak_rss_basis == "stage" else round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

@@ -77,6 +77,8 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument("--json", default="", help="also write the figures to this file")
         parser.add_argument("--skip-bare", action="store_true", help="leave out the bare-SDK comparison row")
+        parser.add_argument("--profile", default="", metavar="DIR",
+                            help="write a pyinstrument profile of each keytrail stage to DIR (slows the stages down)")
 
     def handle(self, *args, **options):
         from apps.simulators.scale import OrgSpec, SimulatedOrganisation
@@ -96,7 +98,7 @@ class Command(BaseCommand):
             self.stdout.write(f"creating and migrating the throwaway database {old_name}_bench_scale …")
             connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
             try:
-                report = self._run(org, skip_bare=options["skip_bare"])
+                report = self._run(org, skip_bare=options["skip_bare"], profile_dir=options["profile"])
             finally:
                 connection.creation.destroy_test_db(old_name, verbosity=0)
         report["spec"] = {**spec.__dict__, "regions": list(spec.regions)}
@@ -106,7 +108,7 @@ class Command(BaseCommand):
                 jsonlib.dump(report, fh, indent=2, default=str)
             self.stdout.write(f"figures written to {options['json']}")
 
-    def _run(self, org, *, skip_bare: bool) -> dict:
+    def _run(self, org, *, skip_bare: bool, profile_dir: str) -> dict:
         from apps.accounts.roles import Role
         from apps.accounts.services import user_create
         from apps.catalog.loader import read_catalog
@@ -118,6 +120,8 @@ class Command(BaseCommand):
         from apps.simulators.bare_sdk import read_organisation
         from config.celery import app
 
+        # Measure as production runs: DEBUG (config.settings.local) would log every query's SQL.
+        settings.DEBUG = False
         # Eager: the units run here, one after another; this process is the worker.
         app.conf.task_always_eager = True
         settings.KEYTRAIL_EVALUATE_AFTER_COLLECTION = False  # the evaluation is its own stage
@@ -136,7 +140,7 @@ class Command(BaseCommand):
 
         for name in ("first collection", "repeat collection"):
             self.stdout.write(f"{name} …")
-            with Stage(name) as figures:
+            with Stage(name, profile_dir=profile_dir) as figures:
                 run, calls = collect(actor, sources)
             figures.api_calls = calls
             figures.extra = {"run_status": run.status, "units": run.units.count(), "mode": "celery eager (this process)"}
@@ -145,7 +149,7 @@ class Command(BaseCommand):
             stages[name] = figures
 
         self.stdout.write("evaluation …")
-        with Stage("evaluation") as figures:
+        with Stage("evaluation", profile_dir=profile_dir) as figures:
             evaluation = evaluation_run(trigger=Evaluation.Trigger.MANUAL)
         figures.extra = {"findings": evaluation.counts.get("findings"), "failed": evaluation.counts.get("failed")}
         stages[figures.name] = figures
