@@ -109,8 +109,9 @@ def inventory_apply(*, unit: CollectionUnit, result: CollectionResult, taken_at:
             continue
         identity_records[storable(rec.external_id)] = rec
     credential_records: dict[tuple[str, str], CredentialRecord] = {}
+    credential_types = set(Credential.Type.values)  # a property that builds a list on each access
     for rec in result.credentials:
-        if not rec.external_id or len(rec.external_id) > MAX_EXTERNAL_ID or rec.credential_type not in Credential.Type.values:
+        if not rec.external_id or len(rec.external_id) > MAX_EXTERNAL_ID or rec.credential_type not in credential_types:
             result.add_error("invalid_item", "credential id missing, too long, or of an unknown type", item=str(rec.external_id)[:200])
             counts.skipped += 1
             continue
