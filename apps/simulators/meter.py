@@ -42,6 +42,16 @@ def peak_rss_mb(pid: int | str = "self") -> float | None:
     return None
 
 
+def cpu_seconds(pid: int | str = "self") -> float | None:
+    """User + system CPU time of a process so far (None if unreadable)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def table_writes() -> dict[str, int]:
     """Rows inserted + updated + deleted so far, per table (PostgreSQL only; {} elsewhere)."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
@@ -63,6 +73,7 @@ class StageFigures:
     api_calls: dict[str, int] = field(default_factory=dict)
     rows_written: dict[str, int] = field(default_factory=dict)
     load_average: tuple[float, float] = (0.0, 0.0)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # "this process" and each watched process
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -79,6 +90,7 @@ class StageFigures:
             "peak_rss_basis": self.peak_rss_basis, "queries": self.queries, "api_calls_total": self.api_calls_total,
             "api_calls": dict(sorted(self.api_calls.items())), "rows_written_total": self.rows_written_total,
             "rows_written": dict(sorted(self.rows_written.items())), "load_average_1m_start_end": list(self.load_average),
+            "cpu_seconds": self.cpu_seconds,
             **self.extra,
         }
 
@@ -86,8 +98,9 @@ class StageFigures:
 class Stage:
     """``with Stage("evaluation") as figures: ...`` fills ``figures`` when the block ends."""
 
-    def __init__(self, name: str, *, database: bool = True, profile_dir: str = ""):
+    def __init__(self, name: str, *, database: bool = True, profile_dir: str = "", watch: dict[str, int] | None = None):
         self.figures = StageFigures(name)
+        self.watch = {"this process": os.getpid(), **(watch or {})}  # CPU time of these (e.g. the simulators)
         self.database = database
         self.profile_dir = profile_dir  # write a pyinstrument profile of the stage there (adds overhead)
         self._count = 0
@@ -100,6 +113,7 @@ class Stage:
     def __enter__(self) -> StageFigures:
         self._rows = table_writes() if self.database else {}
         self._load = os.getloadavg()[0]
+        self._cpu = {name: cpu_seconds(pid) for name, pid in self.watch.items()}
         self.figures.peak_rss_basis = "stage" if reset_peak_rss() else "process lifetime"
         self._wrap = connection.execute_wrapper(self._wrapper)
         self._wrap.__enter__()
@@ -114,6 +128,10 @@ class Stage:
     def __exit__(self, *exc: Any) -> None:
         f = self.figures
         f.wall_seconds = round(time.perf_counter() - self._started, 2)
+        for name, pid in self.watch.items():
+            now, before = cpu_seconds(pid), self._cpu.get(name)
+            if now is not None and before is not None:
+                f.cpu_seconds[name] = round(now - before, 2)
         if self._profiler is not None:
             self._profiler.stop()
             os.makedirs(self.profile_dir, exist_ok=True)

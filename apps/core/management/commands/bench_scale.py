@@ -130,17 +130,18 @@ class Command(BaseCommand):
         actor = user_create(username="bench-grc", password=os.urandom(16).hex(), role=Role.GRC_LEAD)
         sources = [source_create(actor=actor, **fields) for fields in org.source_fields()]
         stages: dict[str, StageFigures] = {}
+        watch = {f"simulated {kind}": pid for kind, pid in org.pids().items()}
 
         if not skip_bare:
             self.stdout.write("bare SDK: reading the same data with plain boto3 / azure loops …")
-            with Stage("bare SDK", database=False) as figures:
+            with Stage("bare SDK", database=False, watch=watch) as figures:
                 calls, items = read_organisation(org, concurrency=settings.AWS_IAM_PER_USER_CONCURRENCY)
             figures.api_calls, figures.extra = calls, {"items": items, "per_user_concurrency": settings.AWS_IAM_PER_USER_CONCURRENCY}
             stages[figures.name] = figures
 
         for name in ("first collection", "repeat collection"):
             self.stdout.write(f"{name} …")
-            with Stage(name, profile_dir=profile_dir) as figures:
+            with Stage(name, profile_dir=profile_dir, watch=watch) as figures:
                 run, calls = collect(actor, sources)
             figures.api_calls = calls
             figures.extra = {"run_status": run.status, "units": run.units.count(), "mode": "celery eager (this process)"}
@@ -149,7 +150,7 @@ class Command(BaseCommand):
             stages[name] = figures
 
         self.stdout.write("evaluation …")
-        with Stage("evaluation", profile_dir=profile_dir) as figures:
+        with Stage("evaluation", profile_dir=profile_dir, watch=watch) as figures:
             evaluation = evaluation_run(trigger=Evaluation.Trigger.MANUAL)
         figures.extra = {"findings": evaluation.counts.get("findings"), "failed": evaluation.counts.get("failed")}
         stages[figures.name] = figures
@@ -170,13 +171,16 @@ class Command(BaseCommand):
         w("")
         w(f"inventory: {inv['credentials']:,} credentials, {inv['identities']:,} identities; "
           f"{report['environment']['cpus']} CPUs, load (1 min) at end {report['environment']['load_average_at_end'][0]}")
-        header = f"{'stage':<20} {'wall s':>8} {'peak RSS MB':>12} {'API calls':>10} {'rows written':>13} {'queries':>8} {'load 1m':>12}"
+        header = (f"{'stage':<20} {'wall s':>8} {'peak RSS MB':>12} {'API calls':>10} {'rows written':>13} {'queries':>8} "
+                  f"{'CPU s here':>11} {'CPU s sims':>11} {'load 1m':>12}")
         w(header)
         w("-" * len(header))
         for s in report["stages"]:
             load = "{}→{}".format(*s["load_average_1m_start_end"])
+            cpu = s["cpu_seconds"]
+            sims = round(sum(v for k, v in cpu.items() if k != "this process"), 1)
             w(f"{s['stage']:<20} {s['wall_seconds']:>8} {s['peak_rss_mb']!s:>12} {s['api_calls_total']:>10,} "
-              f"{s['rows_written_total']:>13,} {s['queries']:>8,} {load:>12}")
+              f"{s['rows_written_total']:>13,} {s['queries']:>8,} {cpu.get('this process', '-')!s:>11} {sims!s:>11} {load:>12}")
         w("")
         for s in report["stages"]:
             if s["api_calls"]:
