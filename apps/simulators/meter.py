@@ -21,9 +21,9 @@ from typing import Any
 from django.db import connection
 
 
-def reset_peak_rss() -> bool:
+def reset_peak_rss(pid: int | str = "self") -> bool:
     try:
-        with open("/proc/self/clear_refs", "w") as fh:
+        with open(f"/proc/{pid}/clear_refs", "w") as fh:
             fh.write("5")
         return True
     except OSError:
@@ -98,8 +98,13 @@ class StageFigures:
 class Stage:
     """``with Stage("evaluation") as figures: ...`` fills ``figures`` when the block ends."""
 
-    def __init__(self, name: str, *, database: bool = True, profile_dir: str = "", watch: dict[str, int] | None = None):
+    def __init__(self, name: str, *, database: bool = True, profile_dir: str = "", watch: dict[str, int] | None = None,
+                 peaks: dict[str, int] | None = None, settle: float = 0.0):
         self.figures = StageFigures(name)
+        # Other backends (a worker's) publish their table counters when idle, within a second
+        # or so: wait this long (outside the wall time) before reading them.
+        self.settle = settle
+        self.peaks = peaks or {}  # other processes (a worker's) whose peak RSS in this stage is reported too
         self.watch = {"this process": os.getpid(), **(watch or {})}  # CPU time of these (e.g. the simulators)
         self.database = database
         self.profile_dir = profile_dir  # write a pyinstrument profile of the stage there (adds overhead)
@@ -115,6 +120,8 @@ class Stage:
         self._load = os.getloadavg()[0]
         self._cpu = {name: cpu_seconds(pid) for name, pid in self.watch.items()}
         self.figures.peak_rss_basis = "stage" if reset_peak_rss() else "process lifetime"
+        for pid in self.peaks.values():
+            reset_peak_rss(pid)
         self._wrap = connection.execute_wrapper(self._wrapper)
         self._wrap.__enter__()
         if self.profile_dir:
@@ -143,6 +150,9 @@ class Stage:
         f.queries = self._count
         f.peak_rss_mb = peak_rss_mb() if f.peak_rss_basis == "stage" else round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         f.load_average = (round(self._load, 2), round(os.getloadavg()[0], 2))
+        if self.peaks:
+            f.extra["peak_rss_mb_of"] = {name: peak_rss_mb(pid) for name, pid in self.peaks.items()}
         if self.database and exc[0] is None:
+            time.sleep(self.settle)
             after = table_writes()
             f.rows_written = {t: n - self._rows.get(t, 0) for t, n in after.items() if n - self._rows.get(t, 0)}

@@ -19,7 +19,10 @@ from __future__ import annotations
 import json as jsonlib
 import os
 import platform
+import tempfile
+import time
 from collections import Counter
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -30,13 +33,20 @@ from apps.simulators.meter import Stage, StageFigures
 PER_USER_IAM_CALLS = ("ListAccessKeys", "GetLoginProfile", "GetAccessKeyLastUsed", "ListMFADevices")
 
 
-def collect(actor, sources) -> tuple[object, dict]:
-    """One collection run of ``sources`` (eager); returns (run, API calls by operation)."""
+def collect(actor, sources, *, timeout: float = 1800) -> tuple[object, dict]:
+    """One collection run of ``sources``, eager or on workers (then waited for, polling the
+    run); returns (run, API calls by operation)."""
     from apps.inventory.models import CollectionUnit
     from apps.inventory.services.collection import collection_start
 
     run = collection_start(actor=actor, sources=sources)
     run.refresh_from_db()
+    deadline = time.monotonic() + timeout
+    while not run.is_finished:
+        if time.monotonic() > deadline:
+            raise CommandError(f"collection run #{run.pk} did not finish within {timeout:.0f} s")
+        time.sleep(0.1)
+        run.refresh_from_db()
     calls: Counter = Counter()
     for unit_calls in CollectionUnit.objects.filter(run=run).values_list("api_calls", flat=True):
         calls.update(unit_calls or {})
@@ -60,7 +70,10 @@ def targets(stages: dict[str, StageFigures], credentials: int) -> list[dict]:
     add("evaluation", evaluation and evaluation.wall_seconds, 3)
     add(f"evidence pack time ({credentials:,} credentials; target at 20,000)", pack and pack.wall_seconds, 60)
     add("evidence pack peak memory", pack and pack.peak_rss_mb, 600, "MB")
-    add("collecting process (eager: the worker) peak memory", first and first.peak_rss_mb, 500, "MB")
+    if first and first.extra.get("peak_rss_mb_of"):
+        add("worker peak memory during first collection (largest process)", max(first.extra["peak_rss_mb_of"].values()), 500, "MB")
+    else:
+        add("collecting process (eager: the worker) peak memory", first and first.peak_rss_mb, 500, "MB")
     return rows
 
 
@@ -77,6 +90,10 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument("--json", default="", help="also write the figures to this file")
         parser.add_argument("--skip-bare", action="store_true", help="leave out the bare-SDK comparison row")
+        parser.add_argument("--workers", type=int, default=0,
+                            help="collect on a real Celery worker with this many pool processes (0: eager, in this process)")
+        parser.add_argument("--broker", default=os.environ.get("CELERY_BROKER_URL", ""),
+                            help="Redis URL for --workers (default CELERY_BROKER_URL); the database is flushed")
         parser.add_argument("--profile", default="", metavar="DIR",
                             help="write a pyinstrument profile of each keytrail stage to DIR (slows the stages down)")
 
@@ -98,7 +115,8 @@ class Command(BaseCommand):
             self.stdout.write(f"creating and migrating the throwaway database {old_name}_bench_scale …")
             connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
             try:
-                report = self._run(org, skip_bare=options["skip_bare"], profile_dir=options["profile"])
+                report = self._run(org, skip_bare=options["skip_bare"], profile_dir=options["profile"], workers=options["workers"],
+                                   broker=options["broker"])
             finally:
                 connection.creation.destroy_test_db(old_name, verbosity=0)
         report["spec"] = {**spec.__dict__, "regions": list(spec.regions)}
@@ -108,29 +126,68 @@ class Command(BaseCommand):
                 jsonlib.dump(report, fh, indent=2, default=str)
             self.stdout.write(f"figures written to {options['json']}")
 
-    def _run(self, org, *, skip_bare: bool, profile_dir: str) -> dict:
+    def _start_worker(self, org, *, workers: int, broker: str):
+        """A real worker on ``broker`` against the benchmark's database, configured like this process."""
+        import redis
+
+        from apps.simulators.worker import Worker, reset_broker_connections
+        from config.celery import app
+
+        if not broker:
+            raise CommandError("--workers needs a Redis broker: --broker redis://127.0.0.1:6379/N or CELERY_BROKER_URL")
+        redis.Redis.from_url(broker).flushdb()
+        db = connection.settings_dict
+        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DJANGO_DEBUG": "false",
+               "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+               "CELERY_BROKER_URL": broker, "KEYTRAIL_EVALUATE_AFTER_COLLECTION": "false",
+               "AWS_ENDPOINT_URL": org.aws_url, "AWS_CREDENTIAL_REPORT_POLL_INTERVAL": "0.25",
+               "AZURE_CONNECTION_VERIFY": org.ca_path, "AZURE_CREDENTIAL_CLASS": "apps.simulators.key_vault.SimulatorCredential",
+               "AZURE_VERIFY_CHALLENGE_RESOURCE": "false"}
+        log = Path(tempfile.mkdtemp(prefix="keytrail-bench-worker-")) / "worker.log"
+        worker = Worker(env, log, concurrency=workers).start()
+        app.conf.update(task_always_eager=False, broker_url=broker)
+        reset_broker_connections(app)
+        self.stdout.write(f"  worker with {workers} pool processes (log {log})")
+        return worker
+
+    def _run(self, org, *, skip_bare: bool, profile_dir: str, workers: int = 0, broker: str = "") -> dict:
         from apps.accounts.roles import Role
         from apps.accounts.services import user_create
         from apps.catalog.loader import read_catalog
         from apps.catalog.services import catalog_load
-        from apps.evaluation.models import Evaluation
-        from apps.evaluation.services import evaluation_run
-        from apps.inventory.models import Credential, Identity
         from apps.inventory.services.sources import source_create
-        from apps.simulators.bare_sdk import read_organisation
         from config.celery import app
 
         # Measure as production runs: DEBUG (config.settings.local) would log every query's SQL.
         settings.DEBUG = False
-        # Eager: the units run here, one after another; this process is the worker.
+        # Eager unless --workers: the units run here, one after another; this process is the worker.
         app.conf.task_always_eager = True
         settings.KEYTRAIL_EVALUATE_AFTER_COLLECTION = False  # the evaluation is its own stage
         settings.AWS_CREDENTIAL_REPORT_POLL_INTERVAL = min(settings.AWS_CREDENTIAL_REPORT_POLL_INTERVAL, 0.25)
         catalog_load(data=read_catalog())
         actor = user_create(username="bench-grc", password=os.urandom(16).hex(), role=Role.GRC_LEAD)
         sources = [source_create(actor=actor, **fields) for fields in org.source_fields()]
-        stages: dict[str, StageFigures] = {}
         watch = {f"simulated {kind}": pid for kind, pid in org.pids().items()}
+        worker, peaks = None, {}
+        if workers:
+            worker = self._start_worker(org, workers=workers, broker=broker)
+            peaks = {("worker" if i == 0 else f"worker pool {i}"): pid for i, pid in enumerate(worker.pids())}
+            watch.update(peaks)
+        try:
+            return self._stages(org, actor, sources, watch=watch, peaks=peaks, skip_bare=skip_bare, profile_dir=profile_dir,
+                                mode=f"celery worker, {workers} pool processes" if workers else "celery eager (this process)")
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    def _stages(self, org, actor, sources, *, watch, peaks, skip_bare: bool, profile_dir: str, mode: str) -> dict:
+        from apps.evaluation.models import Evaluation
+        from apps.evaluation.services import evaluation_run
+        from apps.inventory.models import Credential, Identity
+        from apps.simulators.bare_sdk import read_organisation
+
+        stages: dict[str, StageFigures] = {}
 
         if not skip_bare:
             self.stdout.write("bare SDK: reading the same data with plain boto3 / azure loops …")
@@ -141,10 +198,10 @@ class Command(BaseCommand):
 
         for name in ("first collection", "repeat collection"):
             self.stdout.write(f"{name} …")
-            with Stage(name, profile_dir=profile_dir, watch=watch) as figures:
+            with Stage(name, profile_dir=profile_dir, watch=watch, peaks=peaks, settle=2.0 if peaks else 0.0) as figures:
                 run, calls = collect(actor, sources)
             figures.api_calls = calls
-            figures.extra = {"run_status": run.status, "units": run.units.count(), "mode": "celery eager (this process)"}
+            figures.extra.update({"run_status": run.status, "units": run.units.count(), "mode": mode})
             if run.status != "succeeded":
                 raise CommandError(f"{name}: run #{run.pk} ended {run.status}; see its units' errors")
             stages[name] = figures
@@ -172,15 +229,19 @@ class Command(BaseCommand):
         w(f"inventory: {inv['credentials']:,} credentials, {inv['identities']:,} identities; "
           f"{report['environment']['cpus']} CPUs, load (1 min) at end {report['environment']['load_average_at_end'][0]}")
         header = (f"{'stage':<20} {'wall s':>8} {'peak RSS MB':>12} {'API calls':>10} {'rows written':>13} {'queries':>8} "
-                  f"{'CPU s here':>11} {'CPU s sims':>11} {'load 1m':>12}")
+                  f"{'CPU s here':>11} {'CPU s sims':>11} {'CPU s worker':>13} {'load 1m':>12}")
         w(header)
         w("-" * len(header))
         for s in report["stages"]:
             load = "{}→{}".format(*s["load_average_1m_start_end"])
             cpu = s["cpu_seconds"]
-            sims = round(sum(v for k, v in cpu.items() if k != "this process"), 1)
+            sims = round(sum(v for k, v in cpu.items() if k.startswith("simulated")), 1)
+            worker = round(sum(v for k, v in cpu.items() if k.startswith("worker")), 1) if any(k.startswith("worker") for k in cpu) else "-"
             w(f"{s['stage']:<20} {s['wall_seconds']:>8} {s['peak_rss_mb']!s:>12} {s['api_calls_total']:>10,} "
-              f"{s['rows_written_total']:>13,} {s['queries']:>8,} {cpu.get('this process', '-')!s:>11} {sims!s:>11} {load:>12}")
+              f"{s['rows_written_total']:>13,} {s['queries']:>8,} {cpu.get('this process', '-')!s:>11} {sims!s:>11} {worker!s:>13} {load:>12}")
+        for s in report["stages"]:
+            if s.get("peak_rss_mb_of"):
+                w(f"peak RSS MB of the worker's processes, {s['stage']}: " + ", ".join(f"{k} {v}" for k, v in s["peak_rss_mb_of"].items()))
         w("")
         for s in report["stages"]:
             if s["api_calls"]:
