@@ -18,5 +18,9 @@ urlpatterns = [
     path("inventory/", include("apps.inventory.urls")),
     path("posture/", include("apps.evaluation.urls")),
     path("exceptions/", include("apps.exceptions_register.urls")),
+    path("reviews/", include("apps.reviews.urls")),
+    path("evidence/", include("apps.evidence.urls")),
+    path("api/v1/", include("apps.api.urls")),
+    path("account/tokens/", include("apps.api.token_urls")),
     path("admin/", admin.site.urls),
 ]

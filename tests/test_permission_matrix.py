@@ -71,6 +71,7 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "evaluation:rule_list": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
     "evaluation:finding_list": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
     "evaluation:evaluation_list": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
+    "evaluation:evaluation_progress": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
     "evaluation:policy": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "*": 403}),
     "evaluation:policy_edit": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
     # Exceptions: the register is narrowed (never refused); requesting takes request_exception
@@ -89,6 +90,41 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "exceptions:close": ("post", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 403, "*": 404}),
     "exceptions:submit": ("post", {"anonymous": 302, "grc_lead": 200, "approver": 403, "owner": 403, "auditor_shared": 403, "*": 404}),
     "exceptions:renew": ("post", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 403, "*": 404}),
+    # Access reviews: GRC leads manage every campaign; the reviewer persona is the fallback
+    # reviewer of both campaigns (so reaches them through review_campaign, their items only);
+    # auditor_shared was given the signed-off one. Actions are posted on the campaign in review
+    # without their fields, so an allowed one is answered with a message and a redirect (302);
+    # one who sees the campaign but may not act gets 403, anyone else 404.
+    "reviews:list": ("get", {"anonymous": 302, "*": 200}),
+    "reviews:create": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
+    "reviews:templates": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
+    "reviews:detail": ("get", {"anonymous": 302, "grc_lead": 200, "reviewer": 200, "auditor_shared": 200, "*": 404}),
+    "reviews:share": ("get", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 403, "*": 404}),
+    "reviews:start": ("post", {"anonymous": 302, "grc_lead": 302, "reviewer": 403, "*": 404}),
+    "reviews:sign_off": ("post", {"anonymous": 302, "grc_lead": 302, "reviewer": 403, "*": 404}),
+    "reviews:cancel": ("post", {"anonymous": 302, "grc_lead": 302, "reviewer": 403, "*": 404}),
+    "reviews:reassign": ("post", {"anonymous": 302, "grc_lead": 302, "reviewer": 403, "*": 404}),
+    "reviews:remind": ("post", {"anonymous": 302, "grc_lead": 302, "reviewer": 403, "*": 404}),
+    "reviews:decide": ("post", {"anonymous": 302, "reviewer": 302, "grc_lead": 403, "*": 404}),
+    "reviews:delegate": ("post", {"anonymous": 302, "reviewer": 302, "grc_lead": 403, "*": 404}),
+    # Evidence packs: the GRC lead sees and builds every engagement; auditor_shared sees the one
+    # shared with them and its packs (download, verify); everyone else gets 404 for both.
+    # Building is posted without a form: the GRC lead gets the page back with the errors (200).
+    "evidence:list": ("get", {"anonymous": 302, "*": 200}),
+    "evidence:create": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
+    "evidence:verify_upload": ("get", {"anonymous": 302, "*": 200}),
+    "evidence:detail": ("get", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 200, "*": 404}),
+    "evidence:share": ("get", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 403, "*": 404}),
+    "evidence:build": ("post", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 403, "*": 404}),
+    "evidence:pack": ("get", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 200, "*": 404}),
+    "evidence:pack_progress": ("get", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 200, "*": 404}),
+    "evidence:pack_download": ("get", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 200, "*": 404}),
+    "evidence:pack_verify": ("post", {"anonymous": 302, "grc_lead": 200, "auditor_shared": 200, "*": 404}),
+    # API tokens: everyone manages their own; the inventory of every user's tokens is the GRC
+    # lead's. The token in the world is the GRC lead's own: others do not even see it (404).
+    "tokens:mine": ("get", {"anonymous": 302, "*": 200}),
+    "tokens:inventory": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
+    "tokens:revoke": ("post", {"anonymous": 302, "grc_lead": 302, "*": 404}),
     # Django's admin is for staff only; no demo role is staff.
     "admin:index": ("get", {"*": 302}),
 }
@@ -104,7 +140,8 @@ def _url_names(patterns=None, namespace=""):
 
 
 def test_every_url_is_in_the_matrix():
-    names = {n for n in _url_names() if not n.startswith("admin:")} | {"admin:index"}
+    # The REST API has its own matrix, generated from its router (tests/api/test_api_matrix.py).
+    names = {n for n in _url_names() if not n.startswith(("admin:", "api:"))} | {"admin:index"}
     missing = names - set(MATRIX)
     assert not missing, f"views without a permission row: {sorted(missing)}"
     assert not set(MATRIX) - names, "matrix names a URL that no longer exists"
@@ -126,7 +163,14 @@ def world(db, catalog):
     inv = _inventory(people)
     _posture(inv, catalog)
     exception = _exception(people, inv)
+    signed_off, in_review = _campaigns(people, inv)
+    engagement, pack = _evidence(people)
+    from apps.api.services import token_issue
+
+    token = token_issue(actor=people["grc_lead"], name="matrix", scope="read", expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=5)).token
     kwargs = {
+        "tokens:revoke": {"pk": token.pk},
+        "evaluation:evaluation_progress": {"pk": _latest_evaluation_id()},
         "catalog:detail": {"ref": catalog[0].ref},
         "controls:detail": {"pk": control.pk},
         "controls:edit": {"pk": control.pk},
@@ -145,8 +189,19 @@ def world(db, catalog):
         "evaluation:requirement": {"ref": catalog[0].ref},
         "evaluation:requirement_status": {"ref": catalog[0].ref},
         **{f"exceptions:{name}": {"pk": exception.pk} for name in ("detail", "approve", "reject", "revoke", "close", "submit", "renew")},
+        "reviews:detail": {"pk": signed_off.pk},
+        "reviews:share": {"pk": signed_off.pk},
+        **{f"reviews:{name}": {"pk": in_review.pk} for name in ("start", "sign_off", "cancel", "reassign", "remind", "decide", "delegate")},
+        **{f"evidence:{name}": {"pk": engagement.pk} for name in ("detail", "share", "build")},
+        **{f"evidence:{name}": {"pk": engagement.pk, "pack_pk": pack.pk} for name in ("pack", "pack_progress", "pack_download", "pack_verify")},
     }
     return people, kwargs
+
+
+def _latest_evaluation_id() -> int:
+    from apps.evaluation.models import Evaluation
+
+    return Evaluation.objects.order_by("-pk").values_list("pk", flat=True).first()
 
 
 def _inventory(people) -> dict:
@@ -206,6 +261,50 @@ def _exception(people, inv):
     ).exception
     assign_perm("view_exceptionrequest", people["auditor_shared"], exception)
     return exception
+
+
+def _campaigns(people, inv):
+    """A signed-off campaign shared (view) with auditor_shared, and one in review; the reviewer
+    persona is the fallback reviewer of both."""
+    from apps.accounts.sharing import object_share
+    from django.db import transaction
+    from django.utils import timezone
+
+    from apps.reviews import services
+
+    made = []
+    for name in ("Q3 keys", "Q4 keys"):
+        draft = services.campaign_create(actor=people["grc_lead"], name=name, scope={"source_ids": [inv["source"].pk]},
+                                         due_date=timezone.now().date() + dt.timedelta(days=10), fallback_reviewer=people["reviewer"])
+        made.append(services.campaign_start(actor=people["grc_lead"], campaign=draft))
+    signed_off = made[0]
+    services.items_decide(actor=people["reviewer"], campaign=signed_off, item_ids=list(signed_off.items.values_list("pk", flat=True)),
+                          decision="keep", justification="still used by the nightly job")
+    services.campaign_sign_off(actor=people["grc_lead"], campaign=signed_off)
+    with transaction.atomic():
+        object_share(actor=people["grc_lead"], obj=signed_off, grantee=people["auditor_shared"], permissions=["view_campaign"])
+    return signed_off, made[1]
+def _evidence(people):
+    """An engagement shared (view) with auditor_shared, and a succeeded pack of it (a small stored zip:
+    building a real one is tested in tests/evidence)."""
+    import hashlib
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+    from guardian.shortcuts import assign_perm
+
+    from apps.evidence.models import Engagement, Pack
+    from apps.evidence.services import engagement_create
+
+    engagement = engagement_create(actor=people["grc_lead"], name="Audit", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 12, 31))
+    assign_perm("view_engagement", people["auditor_shared"], engagement)
+    content = b"PK\x05\x06" + b"\x00" * 18  # an empty zip
+    sha = hashlib.sha256(content).hexdigest()
+    pack = Pack(engagement=engagement, pack_id="KT-MATRIX", as_of=timezone.now(), sample_seed=1, built_by=people["grc_lead"],
+                state=Pack.State.SUCCEEDED, progress=100, sha256=sha, size=len(content))
+    pack.file.save(f"{sha}.zip", ContentFile(content), save=False)
+    pack.save()
+    return engagement, pack
 
 
 @pytest.mark.parametrize("persona", PERSONAS)

@@ -17,6 +17,8 @@ def roles(request):
         # "Request an exception" links on failing findings, and the "Exceptions" nav link.
         "can_request_exception": has_perm(user, "exceptions_register.request_exception") if user else False,
         "can_view_exceptions": _can_view_exceptions(user),
+        "can_view_reviews": _can_view_reviews(user),
+        "can_view_evidence": _can_view_evidence(user),
     }
 
 
@@ -40,3 +42,23 @@ def _can_view_exceptions(user) -> bool:
     from apps.exceptions_register.models import ExceptionRequest
 
     return objects_for(user, "exceptions_register.view_exceptionrequest", ExceptionRequest.objects.all()).exists()
+
+
+def _can_view_reviews(user) -> bool:
+    """GRC leads; reviewers with items in a campaign; auditors given a signed-off campaign."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if has_perm(user, "reviews.view_campaign"):
+        return True
+    from apps.reviews.selectors import campaigns_visible
+
+    return campaigns_visible(user=user).exists()
+def _can_view_evidence(user) -> bool:
+    """GRC leads see every engagement; others (auditors) once one is shared with them."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    if has_perm(user, "evidence.view_engagement"):
+        return True
+    from apps.evidence.models import Engagement
+
+    return objects_for(user, "evidence.view_engagement", Engagement.objects.all()).exists()

@@ -11,7 +11,8 @@ from apps.accounts.mfa import has_device, mfa_required
 class LoginRequiredMiddleware:
     """Anonymous users see only the login page (and static files in the demo)."""
 
-    OPEN_PREFIXES = ("/accounts/login/", "/static/", "/healthz")
+    # /api/ answers for itself: a token or the session, else 401 (a redirect means nothing to a script).
+    OPEN_PREFIXES = ("/accounts/login/", "/static/", "/healthz", "/api/")
 
     def __init__(self, get_response):
         self.get_response = get_response

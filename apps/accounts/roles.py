@@ -37,6 +37,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "exceptions_register.view_exceptionrequest",
         "exceptions_register.request_exception",
         "exceptions_register.revoke_exception",
+        "reviews.view_campaign",
+        "reviews.manage_campaign",
+        "reviews.share_campaign",
+        "evidence.view_engagement",
+        "evidence.add_engagement",
+        "evidence.build_pack",
+        "evidence.share_engagement",
+        # keytrail's own API tokens: the inventory of every user's tokens, and revoking any of them.
+        "api.view_apitoken",
+        "api.revoke_any_apitoken",
     ],
     # Approvers decide exceptions about credentials, so they read the whole inventory.
     Role.APPROVER: [
@@ -56,4 +66,9 @@ OBJECT_PERMISSIONS: dict[str, list[str]] = {
     "inventory.source": ["view_source", "run_collection"],
     # Requester and owner see their exception; auditors may be given view.
     "exceptions_register.exceptionrequest": ["view_exceptionrequest"],
+    # Auditors see a signed-off campaign shared with them. (review_campaign, a reviewer's reach
+    # into a campaign, is granted by the review service itself, never through the share page.)
+    "reviews.campaign": ["view_campaign"],
+    # An engagement shared with an auditor shows them it and its packs (download, verify).
+    "evidence.engagement": ["view_engagement"],
 }

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import Max, QuerySet
 
@@ -32,7 +33,10 @@ def _fast_rows(qs: QuerySet, fields: tuple[str, ...], chunk: int = 5000):
     from psycopg.pq import Format
     from psycopg.types.json import set_json_loads
 
-    sql, params = values.query.sql_with_params()
+    try:
+        sql, params = values.query.sql_with_params()
+    except EmptyResultSet:  # e.g. ``source_id__in=[]`` with no source yet: nothing to read
+        return
     connection.ensure_connection()
     # A plain (server-binding) cursor: Django's default client-side cursor cannot return binary.
     with psycopg.Cursor(connection.connection) as cursor:

@@ -55,6 +55,8 @@ class Evaluation(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     counts = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    # While running: {"phase": "loading" | "rules" | "writing", "done": n, "total": n, "percent": 0-100}.
+    progress = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-started_at"]

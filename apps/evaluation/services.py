@@ -55,10 +55,45 @@ def policy_update(*, actor, data: dict, comment: str = "") -> PolicyVersion:
     return version
 
 
-def evaluation_run(*, actor=None, trigger: str = Evaluation.Trigger.MANUAL, collection_run=None, now=None) -> Evaluation:
+# Share of the progress bar per phase: loading the inventory, running the rules, writing the results.
+PHASES = {"loading": (0, 20), "rules": (20, 90), "writing": (90, 100)}
+
+
+def evaluation_progress(*, evaluation_id: int, phase: str, done: int = 0, total: int = 0) -> dict:
+    """Record how far a running evaluation is (its own small write, seen by the UI, the API and
+    the command while the evaluation runs). Returns the progress recorded."""
+    low, high = PHASES[phase]
+    progress = {"phase": phase, "done": done, "total": total, "percent": low + ((high - low) * done // total if total else 0)}
+    Evaluation.objects.filter(pk=evaluation_id).update(progress=progress)
+    return progress
+
+
+class _ProgressRecorder:
+    """Writes progress when the phase changes or it moved by ``PROGRESS_STEP`` points: a handful of
+    small UPDATEs per evaluation whatever the number of rules; the listener (the command's bar)
+    hears every step."""
+
+    def __init__(self, evaluation_id: int, listener=None):
+        self.evaluation_id, self.listener, self.last = evaluation_id, listener, None
+
+    def __call__(self, phase: str, done: int = 0, total: int = 0) -> None:
+        low, high = PHASES[phase]
+        percent = low + ((high - low) * done // total if total else 0)
+        if self.last is None or self.last["phase"] != phase or percent - self.last["percent"] >= PROGRESS_STEP:
+            self.last = evaluation_progress(evaluation_id=self.evaluation_id, phase=phase, done=done, total=total)
+        if self.listener is not None:
+            self.listener({"phase": phase, "done": done, "total": total, "percent": percent})
+
+
+PROGRESS_STEP = 15
+
+
+def evaluation_run(*, actor=None, trigger: str = Evaluation.Trigger.MANUAL, collection_run=None, now=None,
+                   progress_listener=None) -> Evaluation:
     """Judge the present inventory against every rule and the policy in force; store findings,
     rule results and requirement statuses in one transaction. A failure is recorded on the
-    evaluation (state failed) and re-raised."""
+    evaluation (state failed) and re-raised. Progress is recorded on the evaluation as it runs
+    (and passed to ``progress_listener(progress)``)."""
     if actor is not None and not has_perm(actor, "evaluation.run_evaluation"):
         raise PermissionRefused(f"{actor} may not start an evaluation")
     now = now or timezone.now()
@@ -67,13 +102,18 @@ def evaluation_run(*, actor=None, trigger: str = Evaluation.Trigger.MANUAL, coll
     evaluation = Evaluation.objects.create(trigger=trigger, requested_by=actor, collection_run=collection_run,
                                            policy_version=policy_version, as_of=now)
     started = time.monotonic()
+
+    step = _ProgressRecorder(evaluation.pk, progress_listener)
     try:
+        step("loading")
         facts = load_facts(policy=policy, now=now)
         rules = all_rules()
         matcher = load_exception_matcher(now)
         result = run_rules(rules=rules, subjects={"credential": facts.credentials, "identity": facts.identities, "source": facts.sources},
-                           ctx=RuleContext(policy=policy, now=now), matcher=matcher)
+                           ctx=RuleContext(policy=policy, now=now), matcher=matcher,
+                           on_rule_done=lambda done, total: step("rules", done, total))
         coverage = coverage_by_kind(facts.sources, now=now, grace_factor=policy.coverage_grace_factor)
+        step("writing")
         with transaction.atomic():
             _write(evaluation, rules, result, coverage, facts)
             statuses = Counter(f.status for f in result.findings)
@@ -84,7 +124,8 @@ def evaluation_run(*, actor=None, trigger: str = Evaluation.Trigger.MANUAL, coll
                 "findings": len(result.findings), "failed": statuses["fail"], "excepted": statuses["excepted"],
                 "not_assessed": statuses["not_assessed"], "seconds": round(time.monotonic() - started, 3),
             }
-            evaluation.save(update_fields=["state", "finished_at", "counts"])
+            evaluation.progress = {"phase": "done", "done": 1, "total": 1, "percent": 100}
+            evaluation.save(update_fields=["state", "finished_at", "counts", "progress"])
             events.evaluation_completed(actor=actor, evaluation=evaluation)
     except Exception as exc:
         logger.exception("evaluation %s failed", evaluation.pk)

@@ -169,6 +169,21 @@ def finding_list_view(request):
 
 
 @require_GET
+def evaluation_progress_view(request, pk: int):
+    """The self-refreshing progress of a running evaluation (htmx); once it has finished, the
+    page is reloaded to show its results (or its error)."""
+    require(request, VIEW)
+    try:
+        attempt = selectors.evaluation_get(pk=pk)
+    except Evaluation.DoesNotExist:
+        raise Http404("Not found") from None
+    response = render(request, "evaluation/_evaluation_progress.html", {"attempt": attempt})
+    if attempt.state != Evaluation.State.RUNNING and request.headers.get("HX-Request"):
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@require_GET
 def evaluation_list_view(request):
     require(request, VIEW)
     page = paginate(request, selectors.evaluation_list(), per_page=25)

@@ -22,6 +22,7 @@ from guardian.shortcuts import assign_perm
 from apps.accounts.permissions import has_perm
 from apps.audit import events
 from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFailed
+from apps.core.scope import clean_ids, clean_tag
 from apps.evaluation.rules.registry import RULES
 from apps.exceptions_register.models import ExceptionDecision, ExceptionReminder, ExceptionRequest
 from apps.inventory.models import Credential, Identity, Source
@@ -58,19 +59,12 @@ def normalise_scope(scope: dict) -> dict:
         raise ValidationFailed(f"Scope: unknown parts {', '.join(sorted(unknown))}.")
     clean: dict = {}
     for part in ("credential_ids", "identity_ids", "source_ids"):
-        values = scope.get(part) or []
-        try:
-            ids = sorted({int(v) for v in values})
-        except (TypeError, ValueError):
-            raise ValidationFailed(f"Scope: {part.replace('_', ' ')} must be numbers.") from None
+        ids = clean_ids(scope.get(part), part.replace("_", " "))
         if ids:
             clean[part] = ids
-    tag = scope.get("tag") or {}
+    tag = clean_tag(scope.get("tag"))
     if tag:
-        key, value = str(tag.get("key", "")).strip(), str(tag.get("value", "")).strip()
-        if not key or not value or len(key) > 128 or len(value) > 256:
-            raise ValidationFailed("Scope: a tag needs a key (≤ 128 characters) and a value (≤ 256).")
-        clean["tag"] = {"key": key, "value": value}
+        clean["tag"] = tag
     return clean
 
 

@@ -6,7 +6,9 @@ from celery import shared_task
 from django.conf import settings
 
 from apps.inventory.services.collection import (
+    DATABASE_LOST,
     RetryLater,
+    collection_unit_database_lost,
     collection_start_due,
     collection_sweep_stale,
     collection_unit_execute,
@@ -17,13 +19,19 @@ from apps.inventory.services.collection import (
 def collect_unit(self, unit_id: int) -> str:
     """Collect one unit. Retryable failures (throttling, unreachable) retry with exponential
     backoff up to KEYTRAIL_COLLECTION_MAX_RETRIES; eager mode (the demo) does not loop, so
-    there the first failure is final (the SDKs' own retries still apply)."""
+    there the first failure is final (the SDKs' own retries still apply). A lost database
+    connection (a restart) is retried the same way, on a new connection."""
     retries = self.request.retries
     final = bool(self.request.is_eager) or retries >= settings.KEYTRAIL_COLLECTION_MAX_RETRIES
     try:
         return collection_unit_execute(unit_id=unit_id, final_attempt=final, retry_countdown=min(300, 5 * 2**retries)).status
     except RetryLater as exc:
         raise self.retry(exc=exc, countdown=exc.countdown)
+    except DATABASE_LOST as exc:
+        collection_unit_database_lost(unit_id=unit_id, message=str(exc), final_attempt=final)
+        if final:
+            return "failed"
+        raise self.retry(exc=exc, countdown=min(300, 5 * 2**retries))
 
 
 @shared_task(name="inventory.collect_due_sources")

@@ -15,7 +15,7 @@ from apps.accounts.sharing import object_shares
 from apps.inventory import selectors
 from apps.inventory.forms import SourceForm
 from apps.inventory.models import CollectionRun, CollectionUnit, Credential, Identity, Source
-from apps.inventory.services.collection import collection_retry, collection_start
+from apps.inventory.services.collection import collection_enqueue_problem, collection_retry, collection_start
 from apps.inventory.services.sources import source_create, source_update
 
 
@@ -121,8 +121,17 @@ def source_collect_view(request, pk: int):
     except ValidationFailed as exc:
         messages.error(request, str(exc))
         return redirect("inventory:source_detail", pk=source.pk)
-    messages.success(request, f"Collection run #{run.pk} of {source.name} started.")
+    _started(request, run, f"Collection run #{run.pk} of {source.name} started.")
     return redirect("inventory:run_detail", pk=run.pk)
+
+
+def _started(request, run: CollectionRun, message: str) -> None:
+    """Say the run started, or that it could not be queued (it is then recorded as failed)."""
+    problem = collection_enqueue_problem(run)
+    if problem:
+        messages.error(request, problem)
+    else:
+        messages.success(request, message)
 
 
 @require_POST
@@ -137,7 +146,7 @@ def source_collect_all_view(request):
     except ValidationFailed as exc:
         messages.error(request, str(exc))
         return redirect("inventory:source_list")
-    messages.success(request, f"Collection run #{run.pk} of {len(sources)} source{'s' if len(sources) != 1 else ''} started.")
+    _started(request, run, f"Collection run #{run.pk} of {len(sources)} source{'s' if len(sources) != 1 else ''} started.")
     return redirect("inventory:run_detail", pk=run.pk)
 
 
@@ -192,7 +201,7 @@ def run_retry_view(request, pk: int):
     except ValidationFailed as exc:
         messages.error(request, str(exc))
         return redirect("inventory:run_detail", pk=run.pk)
-    messages.success(request, f"Retry run #{retry.pk} started for the failed units of run #{run.pk}.")
+    _started(request, retry, f"Retry run #{retry.pk} started for the failed units of run #{run.pk}.")
     return redirect("inventory:run_detail", pk=retry.pk)
 
 

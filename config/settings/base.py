@@ -24,6 +24,9 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "apps.core",
     "apps.accounts",
     "apps.audit",
@@ -32,12 +35,16 @@ INSTALLED_APPS = [
     "apps.inventory",
     "apps.evaluation",
     "apps.exceptions_register",
+    "apps.reviews",
+    "apps.evidence",
+    "apps.api",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "apps.core.middleware.RefuseNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -149,6 +156,8 @@ PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=
 KEYTRAIL_EVIDENCE_MAX_BYTES = env.int("KEYTRAIL_EVIDENCE_MAX_BYTES", default=20 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# A bulk review decision posts up to 1,000 item ids (one page of 1,000) plus its own fields.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1100
 
 # Tag keys (case-insensitive) naming a credential's or identity's owner, in order of preference.
 KEYTRAIL_OWNER_TAG_KEYS = env.list("KEYTRAIL_OWNER_TAG_KEYS", default=["owner", "owner-email", "ownerEmail", "contact"])
@@ -170,7 +179,23 @@ KEYTRAIL_EXCEPTION_MAX_DAYS = {"low": env.int("KEYTRAIL_EXCEPTION_MAX_DAYS_LOW",
 KEYTRAIL_EXCEPTION_TWO_APPROVALS = env.list("KEYTRAIL_EXCEPTION_TWO_APPROVALS", default=["high", "critical"])
 KEYTRAIL_EXCEPTION_REMINDER_DAYS = [int(d) for d in env.list("KEYTRAIL_EXCEPTION_REMINDER_DAYS", default=["30", "7", "1"])]
 
+# Access reviews: reminder marks (days before the due date; daily once overdue), days a
+# remediation has from its decision, and the identity tags that link a cloud identity to a
+# keytrail user (besides its name equal to the user's username or e-mail), for self-review.
+KEYTRAIL_REVIEW_REMINDER_DAYS = [int(d) for d in env.list("KEYTRAIL_REVIEW_REMINDER_DAYS", default=["7", "1"])]
+KEYTRAIL_REVIEW_REMEDIATION_DAYS = env.int("KEYTRAIL_REVIEW_REMEDIATION_DAYS", default=14)
+KEYTRAIL_REVIEW_IDENTITY_TAG_KEYS = env.list("KEYTRAIL_REVIEW_IDENTITY_TAG_KEYS", default=["keytrail-user", "email"])
+# API tokens: mandatory expiry, at most this many days ahead; last use written at most once per interval.
+KEYTRAIL_API_TOKEN_MAX_DAYS = env.int("KEYTRAIL_API_TOKEN_MAX_DAYS", default=90)
+KEYTRAIL_API_TOKEN_LAST_USED_INTERVAL_SECONDS = env.int("KEYTRAIL_API_TOKEN_LAST_USED_INTERVAL_SECONDS", default=60)
+
 KEYTRAIL_ORGANISATION_NAME = env.str("KEYTRAIL_ORGANISATION_NAME", default="Example Organisation")
+
+# Evidence packs: the Ed25519 key that signs every manifest (32 bytes, hex). Empty: derived
+# from SECRET_KEY (demo and tests; production.py requires it). The sample size allowed.
+KEYTRAIL_PACK_SIGNING_KEY = env.str("KEYTRAIL_PACK_SIGNING_KEY", default="")
+KEYTRAIL_PACK_SAMPLE_MAX = env.int("KEYTRAIL_PACK_SAMPLE_MAX", default=500)
+KEYTRAIL_PACK_UPLOAD_MAX_BYTES = env.int("KEYTRAIL_PACK_UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,
@@ -185,9 +210,13 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "celery.app.trace": {"level": "WARNING"},
         "axes": {"level": "WARNING"},  # it logs every sign-in at INFO
+        # WeasyPrint logs every layout step at INFO, and each URL its fetcher refuses.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
     },
 }
 
+from config.settings.api import *  # noqa: E402,F403
 from config.settings.celery import *  # noqa: E402,F403
 from config.settings.aws import *  # noqa: E402,F403
 from config.settings.azure import *  # noqa: E402,F403

@@ -4,6 +4,7 @@ from config.settings.base import *  # noqa: F403
 from config.settings.env import env
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")  # required: no default in production
+KEYTRAIL_PACK_SIGNING_KEY = env.str("KEYTRAIL_PACK_SIGNING_KEY")  # required: manifests are signed with it
 DEBUG = False
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True

@@ -12,7 +12,8 @@ DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.
 # on connections that opt in (production connections never do).
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c keytrail.allow_truncate=on"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MEDIA_ROOT = tempfile.mkdtemp(prefix="keytrail-test-media-")
+# A real worker (another process) is given the test process's media directory.
+MEDIA_ROOT = env.str("KEYTRAIL_TEST_MEDIA_ROOT", default="") or tempfile.mkdtemp(prefix="keytrail-test-media-")
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Eager by default; a real worker (tests/support/worker.py) runs with KEYTRAIL_TEST_BROKER_URL set.
 CELERY_BROKER_URL = env.str("KEYTRAIL_TEST_BROKER_URL", default="memory://")

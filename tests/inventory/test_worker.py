@@ -10,25 +10,15 @@ from datetime import timedelta
 from apps.inventory.models import CollectionUnit, Credential
 from apps.inventory.services.collection import collection_retry, collection_start, collection_sweep_stale, collection_unit_execute
 from tests.support.cloud import cloud, moto_server_url, register_sources  # noqa: F401
-from tests.support.worker import celery_broker, start_worker  # noqa: F401
+from tests.support.worker import celery_broker, start_worker, wait_for_run  # noqa: F401
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def _wait(run, timeout=90):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run.refresh_from_db()
-        if run.is_finished:
-            return run
-        time.sleep(0.3)
-    raise AssertionError(f"run still {run.status}: {list(run.units.values_list('scope', 'status', 'attempts'))}")
 
 
 def test_units_fan_out_to_a_real_worker(cloud, grc_lead, start_worker):
     start_worker(cloud.env())
     sources = register_sources(grc_lead, cloud)
-    run = _wait(collection_start(actor=grc_lead, sources=sources))
+    run = wait_for_run(collection_start(actor=grc_lead, sources=sources))
     assert run.status == "succeeded", [(u.scope, u.errors) for u in run.units.all()]
     assert run.units.count() == 7 and all(u.attempts == 1 for u in run.units.all())
 
@@ -39,7 +29,7 @@ def test_throttling_is_retried_by_the_task_then_succeeds(cloud, grc_lead, start_
     vault = cloud.vaults[0]
     sources = [s for s in register_sources(grc_lead, cloud) if s.name == vault.name]
     vault.throttle(times=1, retry_after=0)
-    run = _wait(collection_start(actor=grc_lead, sources=sources))
+    run = wait_for_run(collection_start(actor=grc_lead, sources=sources))
     unit = run.units.get()
     assert run.status == "succeeded" and unit.attempts >= 2
     assert any(e.get("retrying") and e["code"] == "throttled" for e in unit.errors)
@@ -67,7 +57,7 @@ def test_a_killed_worker_leaves_a_run_that_says_so_and_can_be_retried(cloud, grc
 
     vault.clear_faults()
     start_worker(cloud.env(), concurrency=1)
-    retry = _wait(collection_retry(actor=grc_lead, run=run))
+    retry = wait_for_run(collection_retry(actor=grc_lead, run=run))
     assert retry.status == "succeeded" and Credential.objects.filter(source=sources[0]).count() == 30
     # The killed task may still come back from the broker (acks_late): it finds its unit finished.
     assert collection_unit_execute(unit_id=unit.pk).message == "already finished"

@@ -5,6 +5,7 @@ Tests that use it must be transactional (the worker only sees committed rows).""
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 import redis
@@ -12,6 +13,17 @@ import redis
 from apps.simulators.worker import Worker, reset_broker_connections  # noqa: F401 - re-exported for tests
 
 BROKER = os.environ.get("KEYTRAIL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def wait_for_run(run, timeout: float = 90):
+    """Poll ``run`` until it is finished (returned refreshed); fail with its units' state after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run.refresh_from_db()
+        if run.is_finished:
+            return run
+        time.sleep(0.3)
+    raise AssertionError(f"run still {run.status}: {list(run.units.values_list('scope', 'status', 'attempts', 'errors'))}")
 
 
 @pytest.fixture

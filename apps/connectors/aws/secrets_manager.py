@@ -95,7 +95,15 @@ class SecretsManagerConnector(Connector):
             for page in paginator.paginate(
                 IncludePlannedDeletion=True, PaginationConfig={"PageSize": PAGE_SIZE}
             ):
-                secrets += page.get("SecretList") or []
+                # botocore turns a JSON body it cannot parse into {"message": <body>} instead
+                # of raising; AWS always sends SecretList (empty when there is none), so a page
+                # without one is garbage, not an empty region whose secrets all disappeared.
+                if not isinstance(page.get("SecretList"), list):
+                    raise ConnectorError(
+                        f"ListSecrets answered without a SecretList: {str(page.get('message', ''))[:200]!r}",
+                        code="malformed_response",
+                    )
+                secrets += page["SecretList"]
 
         for secret in secrets:
             try:

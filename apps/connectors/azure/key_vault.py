@@ -475,6 +475,10 @@ def _to_connector_error(exc: Exception, vault_url: str) -> ConnectorError | None
         return ConnectorError(message, code="malformed_response", retryable=True)
     if isinstance(exc, DecodeError):
         return ConnectorError(f"{where}: response is not valid JSON: {_short(exc)}", code="malformed_response")
+    if isinstance(exc, UnicodeDecodeError):
+        # The SDK decodes the body before parsing it; bytes that are not UTF-8 make it
+        # unreadable as a whole (Key Vault always answers in UTF-8), like invalid JSON.
+        return ConnectorError(f"{where}: response is not valid UTF-8: {_short(exc)}", code="malformed_response")
     if isinstance(exc, HttpResponseError):
         status = exc.status_code or 0
         if status in _AUTH_STATUSES:

@@ -177,6 +177,83 @@ def seed_demo_exceptions(*, evaluation) -> int:
     return created
 
 
+DEMO_SIGNED_OFF_CAMPAIGN = "Q3 review: privileged access keys (production)"
+DEMO_ACTIVE_CAMPAIGN = "Q4 review: application secrets"
+
+
+def _iam_client(cloud):
+    import boto3
+
+    # The demo's base credentials land in moto's default account, which is the production account.
+    return boto3.client("iam", endpoint_url=cloud.aws_url, region_name="us-east-1")
+
+
+def redo_demo_remediation(*, cloud) -> int:
+    """The simulated cloud is re-seeded at every demo start; delete again the keys the demo's
+    admin deleted after a revoke decision, so the next collection still finds them gone (and
+    the verified remediation stays verified). Returns how many keys were deleted."""
+    from apps.reviews.models import Remediation
+
+    client = _iam_client(cloud)
+    deleted = 0
+    for r in Remediation.objects.filter(item__campaign__name=DEMO_SIGNED_OFF_CAMPAIGN, action="revoke").select_related("credential__identity"):
+        try:
+            client.delete_access_key(UserName=r.credential.identity.name, AccessKeyId=r.credential.external_id)
+            deleted += 1
+        except client.exceptions.NoSuchEntityException:
+            pass
+    return deleted
+
+
+def seed_demo_reviews(*, cloud, sources) -> bool:
+    """Two access reviews (idempotent: only when there is none yet). A signed-off one over the
+    production account's privileged access keys: Rosa revokes one key and keeps the rest in
+    bulk, the admin deletes that key in the simulated AWS, a new collection verifies it, Grace
+    signs off and shares it with Avery (auditor). And one in progress over application secrets,
+    partly decided, some items reassigned to Arjun."""
+    from apps.inventory.services.collection import collection_start
+    from apps.reviews import services as rv
+    from apps.reviews.models import Campaign
+
+    if Campaign.objects.exists():
+        return False
+    users = {u.username: u for u in User.objects.filter(username__in=["grace", "arjun", "rosa", "avery"])}
+    grace, rosa = users["grace"], users["rosa"]
+    prod = sources[0]
+    today = timezone.now().date()
+    with transaction.atomic():
+        q3 = rv.campaign_create(actor=grace, name=DEMO_SIGNED_OFF_CAMPAIGN, due_date=today + timedelta(days=7), fallback_reviewer=rosa,
+                                scope={"source_ids": [prod.pk], "credential_types": ["access_key"], "privileged_only": True})
+    q3 = rv.campaign_start(actor=grace, campaign=q3)
+    items = list(q3.items.filter(reviewer=rosa).order_by("-facts__credential__key_age_days", "pk"))
+    if items:
+        revoke, keep = items[0], [i.pk for i in items[1:]]
+        rv.items_decide(actor=rosa, campaign=q3, item_ids=[revoke.pk], decision="revoke",
+                        justification="Oldest privileged key; its user moved to SSO in August and the key is no longer needed.")
+        if keep:
+            rv.items_decide(actor=rosa, campaign=q3, item_ids=keep, decision="keep",
+                            justification="Checked with the platform team: used by deployment pipelines, rotation tracked in CHG-40990.")
+        redo_demo_remediation(cloud=cloud)  # the admin acts on the decision in AWS
+        collection_start(actor=grace, sources=[prod])  # eager: the collection verifies the revocation
+    rv.campaign_sign_off(actor=grace, campaign=q3, comment="All privileged production keys reviewed; one revoked and verified.")
+    from apps.accounts.sharing import object_share
+
+    with transaction.atomic():
+        object_share(actor=grace, obj=q3, grantee=users["avery"], permissions=["view_campaign"])
+
+    with transaction.atomic():
+        q4 = rv.campaign_create(actor=grace, name=DEMO_ACTIVE_CAMPAIGN, due_date=today + timedelta(days=12), fallback_reviewer=rosa,
+                                scope={"credential_types": ["sm_secret", "kv_secret"]}, justification_rule="changes")
+    q4 = rv.campaign_start(actor=grace, campaign=q4)
+    ids = list(q4.items.filter(reviewer=rosa).order_by("pk").values_list("pk", flat=True))
+    if len(ids) > 20:
+        rv.items_decide(actor=rosa, campaign=q4, item_ids=ids[:6], decision="keep", justification="")
+        rv.items_decide(actor=rosa, campaign=q4, item_ids=ids[6:8], decision="rotate",
+                        justification="Shared with a contractor whose engagement ended; rotate and re-issue through the vault.")
+        rv.items_reassign(actor=grace, campaign=q4, item_ids=ids[-10:], to_reviewer=users["arjun"], note="Payments secrets: Arjun owns these.")
+    return True
+
+
 _POLICY_TEXT = """# Credential Standard SEC-STD-07 (demo)
 
 1. Scope: passwords, access keys, API keys, tokens and vault secrets that prove an identity.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from apps.accounts.permissions import has_perm
@@ -29,6 +29,11 @@ from apps.inventory.services.apply import inventory_apply
 from apps.inventory.services.sources import source_targets
 
 logger = logging.getLogger(__name__)
+
+# The database went away under a unit (a restart, a failover, a killed connection). Not the
+# unit's fault and not an answer from the cloud: the task reconnects and runs the unit again.
+DATABASE_LOST = (OperationalError, InterfaceError)
+BROKER_UNAVAILABLE = "broker_unavailable"
 
 
 class RetryLater(Exception):
@@ -69,13 +74,26 @@ def collection_start(*, actor, sources, trigger: str = CollectionRun.Trigger.MAN
 def _enqueue(run_id: int, unit_ids: list[int]) -> None:
     from apps.inventory.tasks import collect_unit
 
-    for unit_id in unit_ids:
+    for i, unit_id in enumerate(unit_ids):
         try:
             collect_unit.delay(unit_id)
         except Exception as exc:  # noqa: BLE001 - the broker is down: record it, lose nothing
             logger.exception("could not enqueue collection unit %s", unit_id)
-            collection_unit_fail(unit_id=unit_id, code="broker_unavailable",
-                                 message=f"the task queue is unavailable, nothing was collected: {exc}")
+            # Every publish would wait out the same connection retries; fail the rest at once.
+            for pending in unit_ids[i:]:
+                collection_unit_fail(unit_id=pending, code=BROKER_UNAVAILABLE,
+                                     message=f"the task queue is unavailable, nothing was collected: {exc}")
+            return
+
+
+def collection_enqueue_problem(run: CollectionRun) -> str | None:
+    """A message for the person who started ``run`` when its units never reached the task
+    queue (the broker was down), else None."""
+    errors = [e for e in run.units.values_list("errors", flat=True)]
+    if errors and all(e and e[-1].get("code") == BROKER_UNAVAILABLE for e in errors):
+        return (f"The task queue is unavailable, so nothing was collected. Run #{run.pk} is recorded as failed; "
+                "retry it once the queue is back.")
+    return None
 
 
 def collection_retry(*, actor, run: CollectionRun) -> CollectionRun:
@@ -146,6 +164,8 @@ def collection_unit_execute(*, unit_id: int, final_attempt: bool = True, retry_c
         target = _target_for(unit)
         connector = get_connector(unit.connector)
         result = connector.collect(target, previous_state=_previous_state(unit))
+    except DATABASE_LOST:
+        raise
     except ConnectorError as exc:
         if exc.retryable and not final_attempt:
             _note_attempt_error(unit_id, exc.code, str(exc))
@@ -175,6 +195,8 @@ def collection_unit_execute(*, unit_id: int, final_attempt: bool = True, retry_c
             unit.snapshot = snapshot
             events.collection_unit_succeeded(unit=unit, counts=counts.as_dict(), api_calls=unit.api_calls, item_errors=len(result.errors))
             _refresh_run(unit.run_id)
+    except DATABASE_LOST:
+        raise
     except Exception as exc:  # noqa: BLE001 - nothing was written (rolled back); record why
         logger.exception("applying collection unit %s failed", unit_id)
         collection_unit_fail(unit_id=unit_id, code="apply_failed", message=f"{type(exc).__name__}: {exc}",
@@ -189,6 +211,26 @@ def _note_attempt_error(unit_id: int, code: str, message: str) -> None:
         unit.errors = unit.errors + [{"code": code, "message": message[:2000], "item": "", "attempt": unit.attempts, "retrying": True}]
         unit.status = CollectionUnit.Status.PENDING
         unit.save(update_fields=["errors", "status"])
+
+
+def collection_unit_database_lost(*, unit_id: int, message: str, final_attempt: bool) -> None:
+    """Record that a unit's attempt lost its database connection (nothing of it was applied).
+
+    Drops the dead connection first so the record is written on a new one. Not final: the
+    unit goes back to pending for the task's retry. Final: the unit fails with
+    ``database_unavailable``. If the database is still away nothing can be recorded; the
+    stale-unit sweeper closes the unit later.
+    """
+    connection.close()
+    try:
+        if final_attempt:
+            collection_unit_fail(unit_id=unit_id, code="database_unavailable",
+                                 message=f"the database connection was lost during collection; nothing was applied: {message}")
+        else:
+            _note_attempt_error(unit_id, "database_unavailable", f"the database connection was lost; retrying: {message}")
+    except DATABASE_LOST:
+        connection.close()
+        logger.exception("could not record the lost database connection of collection unit %s", unit_id)
 
 
 def collection_unit_fail(*, unit_id: int, code: str, message: str, detail: str = "", api_calls: dict | None = None) -> None:
@@ -233,6 +275,8 @@ def _refresh_run(run_id: int) -> None:
     })
     if settings.KEYTRAIL_EVALUATE_AFTER_COLLECTION:
         transaction.on_commit(lambda: _enqueue_evaluation(run.pk))
+    if status != CollectionRun.Status.FAILED:
+        transaction.on_commit(lambda: _enqueue_remediation_check(run.pk))
 
 
 def _enqueue_evaluation(run_id: int) -> None:
@@ -242,6 +286,15 @@ def _enqueue_evaluation(run_id: int) -> None:
         evaluate.delay(run_id)
     except Exception:  # noqa: BLE001 - the collection stands; the next evaluation will include it
         logger.exception("could not start the evaluation after collection run %s", run_id)
+
+
+def _enqueue_remediation_check(run_id: int) -> None:
+    from apps.reviews.tasks import verify_remediation
+
+    try:
+        verify_remediation.delay(run_id)
+    except Exception:  # noqa: BLE001 - the collection stands; the next one checks remediation again
+        logger.exception("could not start the remediation check after collection run %s", run_id)
 
 
 def collection_sweep_stale(*, older_than: timedelta | None = None) -> int:

@@ -1,5 +1,5 @@
 """The demo, in one command: set up, seed a demo organisation, start its simulated cloud,
-collect, evaluate, and serve the UI. (The evidence pack is added to this same command.)
+collect, evaluate, build an evidence pack for the demo engagement, and serve the UI.
 """
 
 from django.conf import settings
@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand
 from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
 from apps.core.demo.cloud import start_demo_cloud
-from apps.core.demo.seed import DEMO_USERS, seed_demo, seed_demo_exceptions, seed_demo_sources
+from apps.core.demo.evidence import build_demo_pack, seed_demo_engagement
+from apps.core.demo.seed import DEMO_USERS, redo_demo_remediation, seed_demo, seed_demo_exceptions, seed_demo_reviews, seed_demo_sources
 from apps.evaluation.models import Evaluation
 from apps.evaluation.reports import evaluation_summary_lines
 from apps.evaluation.services import evaluation_run
@@ -36,6 +37,7 @@ class Command(BaseCommand):
         cloud = start_demo_cloud()
         sources = seed_demo_sources(cloud=cloud)
         self.stdout.write(f"simulated AWS at {cloud.aws_url}; vaults at {', '.join(cloud.vault_urls.values())}")
+        redo_demo_remediation(cloud=cloud)  # keys revoked in the demo's review stay deleted across restarts
         self.stdout.write("collecting credential metadata from every source …")
         run = collection_start(actor=users["grace"], sources=sources)  # eager: runs now
         run.refresh_from_db()
@@ -47,10 +49,22 @@ class Command(BaseCommand):
         if seed_demo_exceptions(evaluation=evaluation):
             evaluation = evaluation_run(trigger=Evaluation.Trigger.MANUAL)  # the approved exception now shows as excepted
             self.stdout.write("demo exceptions recorded (closed, approved and about to expire, awaiting a second approval, rejected)")
+        if seed_demo_reviews(cloud=cloud, sources=sources):
+            self.stdout.write("demo access reviews recorded (one signed off with a revocation verified by a new collection, one in progress)")
         self.stdout.write("")
         self.stdout.write("evaluated against the policy in force:")
         for line in evaluation_summary_lines(evaluation):
             self.stdout.write("  " + line)
+        self.stdout.write("")
+        engagement = seed_demo_engagement()
+        self.stdout.write(f"building an evidence pack for “{engagement.name}” (shared with the auditor avery) …")
+        pack = build_demo_pack(engagement=engagement)
+        if pack.state == pack.State.SUCCEEDED:
+            self.stdout.write(self.style.SUCCESS(f"evidence pack {pack.pack_id} built in {pack.timings.get('total')} s, SHA-256 {pack.sha256}"))
+            self.stdout.write(f"  file: {pack.file.path}")
+            self.stdout.write(f"  check it: python manage.py verify_pack {pack.file.path}")
+        else:
+            self.stdout.write(self.style.ERROR(f"evidence pack {pack.pack_id} failed: {pack.error}"))
         self.stdout.write("")
         self.stdout.write("Sign in at http://%s/ with one of these demo logins:" % addrport)
         for du in DEMO_USERS:

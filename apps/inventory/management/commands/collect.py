@@ -4,9 +4,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.models import User
 from apps.core.errors import KeytrailError
+from apps.core.progress import TerminalProgress
 from apps.inventory.models import CollectionRun, Source
 from apps.inventory.reports import run_report_lines
-from apps.inventory.services.collection import collection_start
+from apps.inventory.services.collection import collection_enqueue_problem, collection_start
 
 
 class Command(BaseCommand):
@@ -31,16 +32,21 @@ class Command(BaseCommand):
             run = collection_start(actor=actor, sources=sources, trigger=CollectionRun.Trigger.MANUAL if actor else CollectionRun.Trigger.SCHEDULE)
         except KeytrailError as exc:
             raise CommandError(str(exc)) from exc
+        problem = collection_enqueue_problem(run)
+        if problem:
+            raise CommandError(problem)
         deadline = time.monotonic() + o["wait"]
         total = run.units.count()
+        bar = TerminalProgress(getattr(self.stderr, "_out", self.stderr), label=f"run #{run.pk} ")
         while True:
             run.refresh_from_db()
             done = run.units.filter(status__in=["succeeded", "failed"]).count()
-            self.stderr.write(f"\r[{'#' * int(30 * done / total):<30}] {done}/{total} units", ending="")
+            failed = run.units.filter(status="failed").count()
+            bar.update(done, total, f"units{f' ({failed} failed)' if failed else ''}")
             if run.is_finished or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        self.stderr.write("")
+        bar.close()
         for line in run_report_lines(run):
             self.stdout.write(line)
         if not run.is_finished:

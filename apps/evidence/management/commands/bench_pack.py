@@ -1,0 +1,117 @@
+"""Benchmark: build a whole evidence pack for N synthetic credentials in a throwaway database.
+
+    python manage.py bench_pack --credentials 20000 [--sample 25] [--json out.json]
+
+Like ``bench_evaluation`` it creates its own database (``test_<name>``, PostgreSQL), seeds the
+synthetic inventory (apps/simulators/inventory.py), gives every row its version (the seeder
+writes current rows only; a pack reads the versions valid at its as-of time), evaluates, then
+times gather → JSON → OSCAL → XLSX → PDF → manifest + zip and prints per-stage wall time, the
+process's peak RSS, queries and file sizes. The configured database is never touched.
+"""
+
+import json as jsonlib
+import resource
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from apps.accounts.models import User
+from apps.catalog.loader import read_catalog
+from apps.catalog.services import catalog_load
+from apps.evaluation.models import Evaluation
+from apps.evaluation.services import evaluation_run
+from apps.evidence.builder import build_files
+from apps.evidence.gather import default_seed, gather, iso
+from apps.evidence.models import Engagement
+from apps.simulators.inventory import seed_inventory
+
+_CREDENTIAL_VERSIONS = """
+INSERT INTO inventory_credentialversion (credential_id, data, fingerprint, valid_from, valid_to, first_snapshot_id)
+SELECT c.id, jsonb_build_object(
+    'name', c.name, 'identity_external_id', i.external_id, 'enabled', c.enabled, 'created_at', to_jsonb(c.created_at),
+    'last_rotated_at', to_jsonb(c.last_rotated_at), 'last_used_at', to_jsonb(c.last_used_at), 'expires_at', to_jsonb(c.expires_at),
+    'rotation_enabled', c.rotation_enabled, 'rotation_interval_days', c.rotation_interval_days, 'tags', c.tags, 'attributes', c.attributes),
+  c.fingerprint, c.first_seen_at, NULL, s.id
+FROM inventory_credential c LEFT JOIN inventory_identity i ON i.id = c.identity_id
+JOIN inventory_snapshot s ON s.source_id = c.source_id AND s.scope = c.scope
+"""
+_IDENTITY_VERSIONS = """
+INSERT INTO inventory_identityversion (identity_id, data, fingerprint, valid_from, valid_to, first_snapshot_id)
+SELECT i.id, jsonb_build_object('name', i.name, 'kind', i.kind, 'created_at', to_jsonb(i.created_at), 'privileged', i.privileged,
+    'mfa_active', i.mfa_active, 'tags', i.tags), i.fingerprint, i.first_seen_at, NULL, s.id
+FROM inventory_identity i JOIN inventory_snapshot s ON s.source_id = i.source_id AND s.scope = i.scope
+"""
+
+
+def _rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+class Command(BaseCommand):
+    help = "Time a whole evidence pack of N synthetic credentials (per stage, peak memory, queries, sizes) in a throwaway database."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--credentials", type=int, default=20_000)
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--sample", type=int, default=25)
+        parser.add_argument("--keep", default="", help="copy the built zip to this path")
+        parser.add_argument("--json", default="", help="also write the figures to this file")
+
+    def handle(self, *args, credentials: int, seed: int, sample: int, keep: str, json: str, **options):
+        if connection.vendor != "postgresql":
+            raise CommandError("bench_pack needs PostgreSQL (set DATABASE_URL)")
+        old_name = connection.settings_dict["NAME"]
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+        try:
+            figures = self._run(credentials, seed, sample, keep)
+        finally:
+            connection.creation.destroy_test_db(old_name, verbosity=0)
+        width = max(map(len, figures))
+        self.stdout.write(f"evidence pack benchmark: {credentials:,} credentials, seed {seed}, sample {sample}")
+        for key, value in figures.items():
+            self.stdout.write(f"  {key:<{width}}  {value}")
+        if json:
+            with open(json, "w") as fh:
+                jsonlib.dump(figures, fh, indent=2)
+
+    def _run(self, credentials: int, seed: int, sample: int, keep: str) -> dict:
+        catalog_load(data=read_catalog())
+        actor = User.objects.create(username="bench")
+        now = datetime.now(UTC) - timedelta(minutes=5)
+        t0 = time.monotonic()
+        seeded = seed_inventory(credentials=credentials, seed=seed, now=now, actor=actor)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_CREDENTIAL_VERSIONS)
+            cursor.execute(_IDENTITY_VERSIONS)
+        evaluation_run(trigger=Evaluation.Trigger.MANUAL, now=now)
+        engagement = Engagement.objects.create(name="bench", period_start=date(now.year, 1, 1), period_end=date(now.year, 12, 31), created_by=actor)
+        setup_seconds = round(time.monotonic() - t0, 2)
+        as_of = datetime.now(UTC)
+        rss_before = _rss_mb()
+        stages: dict[str, float] = {}
+        with CaptureQueriesContext(connection) as queries, tempfile.TemporaryDirectory() as tmp:
+            t1 = time.monotonic()
+            data = gather(engagement=engagement, as_of=as_of, sample_size=sample, sample_seed=default_seed(engagement_id=engagement.pk, as_of=as_of))
+            stages["gather"] = round(time.monotonic() - t1, 2)
+            rss_after_gather = _rss_mb()
+            built = build_files(data=data, workdir=Path(tmp), meta={"pack_id": "KT-BENCH", "as_of": iso(as_of), "built_at": iso(as_of)})
+            total = round(time.monotonic() - t1, 2)
+            stages.update(built.timings)
+            if keep:
+                Path(keep).write_bytes(built.zip_path.read_bytes())
+            import pypdf
+
+            pages = len(pypdf.PdfReader(str(Path(tmp) / "pack.pdf")).pages)
+        return {
+            "database": connection.vendor, "credentials": seeded["credentials"], "identities": seeded["identities"],
+            "findings_in_pack": len(data["findings"]), "setup_seconds (seed + evaluate, not timed)": setup_seconds,
+            **{f"stage {name} s": seconds for name, seconds in stages.items()},
+            "whole pack s": total, "queries (Django; plus 4 streamed server-side cursors)": len(queries),
+            "rss before pack MB": rss_before, "rss after gather MB": rss_after_gather, "peak rss MB (whole process)": _rss_mb(),
+            **{f"size {name} bytes": size for name, size in built.sizes.items()}, "pdf pages": pages,
+        }

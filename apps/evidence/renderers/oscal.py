@@ -1,0 +1,107 @@
+"""The same findings as NIST OSCAL 1.1 Assessment Results (JSON), for GRC platforms.
+
+One result covers the audit period up to the as-of time. Each automated rule is an
+observation (method TEST) whose subjects are the credentials and identities that did not
+pass; each sub-requirement tested by rules is a finding whose target is the objective
+``keytrail-<ref>`` with state satisfied / not-satisfied and the related observations.
+Sub-requirements that rest on manual evidence only are named in the result's remarks.
+
+UUIDs are version-5 UUIDs derived from the engagement, the as-of time and the object, so two
+builds as of the same time produce the same document. Validated in the tests with
+compliance-trestle's OSCAL 1.1.3 models (docs/adr/0002-oscal-validation.md).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+
+import orjson
+
+OSCAL_VERSION = "1.1.3"
+NAMESPACE = uuid.UUID("6f1d3c1e-6a57-4c1b-9a8e-6b6579747261")  # keytrail's own namespace for uuid5
+PROP_NS = "https://keytrail.example/ns/oscal"
+
+
+def _uuid(*parts) -> str:
+    return str(uuid.uuid5(NAMESPACE, "|".join(str(p) for p in parts)))
+
+
+def _token(ref: str) -> str:
+    # OSCAL tokens start with a letter; catalog refs start with a digit (9.2.4.01).
+    return f"keytrail-{ref}"
+
+
+def oscal_document(data: dict) -> dict:
+    eng = data["engagement"]
+    key = (eng["id"], data["as_of"])
+    start = f"{eng['period_start']}T00:00:00Z"
+    if start > data["as_of"]:
+        start = data["as_of"]
+    collected = data["evaluation"]["as_of"] if data["evaluation"] else data["as_of"]
+    failing = defaultdict(list)
+    for f in data["findings"]:
+        failing[f["rule_id"]].append(f)
+    observations, obs_uuid = [], {}
+    for rule in data["rules"]:
+        obs_uuid[rule["rule_id"]] = _uuid(*key, "observation", rule["rule_id"])
+        subjects = []
+        for f in failing.get(rule["rule_id"], []):
+            subject_id = f["credential_id"] or f["identity_id"] or f["source_id"]
+            subjects.append({"subject-uuid": _uuid(*key, f["subject_type"], subject_id), "type": "inventory-item",
+                             "title": f"{f['subject_type']} {f['subject']}"[:500],
+                             "props": [{"name": "status", "ns": PROP_NS, "value": f["status"]}],
+                             "remarks": f["reason"] or f["status"]})
+        obs = {
+            "uuid": obs_uuid[rule["rule_id"]], "title": rule["rule_id"],
+            "description": (f"Automated rule {rule['rule_id']} ({rule['severity']}): {rule['population']} tested, {rule['passed']} passed, "
+                            f"{rule['failed']} failed, {rule['excepted']} excepted, {rule['not_assessed']} not assessed."),
+            "props": [{"name": "population", "ns": PROP_NS, "value": str(rule["population"])},
+                      {"name": "failed", "ns": PROP_NS, "value": str(rule["failed"])}],
+            "methods": ["TEST"], "types": ["finding"] if rule["failed"] else ["control-objective"], "collected": collected,
+        }
+        if subjects:
+            obs["subjects"] = subjects
+        observations.append(obs)
+    findings, manual = [], []
+    for r in data["requirements"]:
+        if not r["rule_ids"] or r["status"] == "manual":
+            manual.append(r["ref"])
+            continue
+        satisfied = r["status"] == "pass"
+        status = {"state": "satisfied" if satisfied else "not-satisfied", "reason": "pass" if satisfied else "fail" if r["status"] == "fail" else "other"}
+        if r["status"] in ("excepted", "not_assessed"):
+            status["remarks"] = "excepted by approved exceptions" if r["status"] == "excepted" else "not assessed (no current coverage)"
+        finding = {
+            "uuid": _uuid(*key, "finding", r["ref"]), "title": f"{r['ref']} {r['title']}", "description": r["statement"],
+            "target": {"type": "objective-id", "target-id": _token(r["ref"]), "status": status},
+        }
+        related = [{"observation-uuid": obs_uuid[rid]} for rid in r["rule_ids"] if rid in obs_uuid]
+        if related:
+            finding["related-observations"] = related
+        findings.append(finding)
+    result = {
+        "uuid": _uuid(*key, "result"), "title": f"{eng['name']} as of {data['as_of']}",
+        "description": f"keytrail evaluation of ISO/IEC 27017 9.2.4 and 9.3.1 for {data['organisation']}.",
+        "start": start, "end": data["as_of"],
+        "reviewed-controls": {"control-selections": [{"include-controls": [{"control-id": "iso27017-9.2.4"}, {"control-id": "iso27017-9.3.1"}]}]},
+    }
+    if observations:
+        result["observations"] = observations
+    if findings:
+        result["findings"] = findings
+    if manual:
+        result["remarks"] = "Resting on manual evidence (see pack.pdf): " + ", ".join(manual)
+    return {"assessment-results": {
+        "uuid": _uuid(*key, "assessment-results"),
+        "metadata": {"title": f"{data['organisation']}: {eng['name']}", "last-modified": data["as_of"], "version": data["as_of"],
+                     "oscal-version": OSCAL_VERSION},
+        "import-ap": {"href": f"urn:keytrail:assessment-plan:engagement-{eng['id']}",
+                      "remarks": "The engagement's scope and period; keytrail does not publish a separate assessment plan."},
+        "results": [result],
+    }}
+
+
+def render_oscal(data: dict, path) -> None:
+    with open(path, "wb") as fh:
+        fh.write(orjson.dumps(oscal_document(data), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))

@@ -1,0 +1,156 @@
+"""The PDF for people: WeasyPrint from a Django template, with a print stylesheet.
+
+The renderer fetches nothing it was not given. WeasyPrint's default fetcher reads
+``file://`` paths and makes HTTP requests; :class:`PackURLFetcher` serves only the pack's
+own in-memory assets (``keytrail-asset:NAME``) and refuses every other URL (recording it).
+Charts are inline SVG drawn in Python; fonts come from the system (fontconfig), not URLs.
+
+The PDF stays tens of pages at any population size: tables of failures, exceptions, the
+audit extract and the sample are capped, each with the count of the rows left out and a
+pointer to the spreadsheet, where the full populations are.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from apps.evaluation.charts import PosturePoint, _join, _num, posture_chart
+from apps.evidence.gather import AGE_BUCKETS
+
+ASSET_SCHEME = "keytrail-asset:"
+STYLESHEET = Path(__file__).resolve().parent / "pack.css"
+CAP_FAILURES = 8  # per rule, per sub-requirement
+CAP_EXCEPTIONS = 40
+CAP_AUDIT = 60
+CAP_SAMPLE = 30
+CAP_REVIEW_ITEMS = 25
+CAP_RUNS = 20
+
+
+class RefusedURL(ValueError):
+    """A URL the pack's renderer will not fetch (WeasyPrint logs it and leaves it out)."""
+
+
+class PackURLFetcher(URLFetcher):
+    """Serves ``keytrail-asset:NAME`` from ``assets`` ({name: (bytes, content type)}); refuses
+    everything else — ``file:``, ``http(s):``, ``data:``, ``ftp:`` — and lists what it refused."""
+
+    def __init__(self, assets: dict[str, tuple[bytes, str]]):
+        super().__init__()
+        self.assets = dict(assets)
+        self.refused: list[str] = []
+
+    def fetch(self, url, headers=None):
+        if url.startswith(ASSET_SCHEME) and url[len(ASSET_SCHEME):] in self.assets:
+            body, content_type = self.assets[url[len(ASSET_SCHEME):]]
+            return URLFetcherResponse(url, body=body, headers={"Content-Type": content_type})
+        self.refused.append(url)
+        raise RefusedURL(f"the evidence pack renderer fetches only its own assets; refused {url[:200]}")
+
+
+def key_age_chart(key_age: dict[str, dict[str, int]], *, width: int = 700) -> SafeString:
+    """Horizontal stacked bars: per credential type, how many keys fall in each age bucket."""
+    fills = ["#1e7a4c", "#6aa84f", "#d89a2b", "#e06c2b", "#b3261e"]
+    labels = [label for _, _, label in AGE_BUCKETS]
+    row_h, left, top = 22, 150, 30
+    height = top + max(1, len(key_age)) * (row_h + 8) + 10
+    plot_w = width - left - 60
+    parts = []
+    x = left
+    for label, fill in zip(labels, fills):
+        parts.append(format_html('<rect x="{}" y="6" width="10" height="10" fill="{}"/>', x, fill))
+        parts.append(format_html('<text x="{}" y="15" font-size="10" fill="#1b2430">{} days</text>', x + 14, label))
+        x += 14 + 6 * len(label) + 40
+    for i, (ctype, buckets) in enumerate(key_age.items()):
+        y = top + i * (row_h + 8)
+        total = sum(buckets.values()) or 1
+        parts.append(format_html('<text x="{}" y="{}" text-anchor="end" font-size="10" fill="#1b2430">{}</text>', left - 6, y + 15,
+                                 ctype.replace("_", " ")))
+        x = float(left)
+        for label, fill in zip(labels, fills):
+            n = buckets.get(label, 0)
+            if n <= 0:
+                continue
+            w = plot_w * n / total
+            parts.append(format_html('<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {} in {} days</title></rect>',
+                                     _num(x), y, _num(w), row_h, fill, ctype, n, label))
+            x += w
+        parts.append(format_html('<text x="{}" y="{}" font-size="10" fill="#5d6b7a">{}</text>', left + plot_w + 6, y + 15, total))
+    if not key_age:
+        parts.append(format_html('<text x="{}" y="{}" font-size="11" fill="#5d6b7a">{}</text>', left, top + 15, "No credentials as of this time"))
+    return format_html('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
+                       'aria-label="Key age by credential type">{body}</svg>', w=width, h=height, body=_join(parts))
+
+
+def _posture_svg(points: list[dict]) -> SafeString:
+    return posture_chart([PosturePoint(label=f"#{p['evaluation_id']} · {p['as_of'][:16]}", tick=p["as_of"][5:10], counts=p["counts"])
+                          for p in points], width=700, height=220)
+
+
+def _capped(rows: list, cap: int) -> tuple[list, int]:
+    return rows[:cap], max(0, len(rows) - cap)
+
+
+def pdf_context(data: dict, *, pack_id: str, built_at: str, keytrail_version: str) -> dict:
+    """Everything the template shows, capped; the template only formats."""
+    rules = {r["rule_id"]: r for r in data["rules"]}
+    controls = {c["ref"]: c for c in data["controls"]}
+    findings_by_rule = defaultdict(list)
+    for f in data["findings"]:
+        findings_by_rule[f["rule_id"]].append(f)
+    exceptions_in_force = [e for e in data["exceptions"] if e["in_force"]]
+    sections = []
+    for r in data["requirements"]:
+        rule_rows = []
+        for rule_id in r["rule_ids"]:
+            shown, more = _capped(findings_by_rule.get(rule_id, []), CAP_FAILURES)
+            rule_rows.append({"rule": rules.get(rule_id, {"rule_id": rule_id, "status": "not_assessed"}), "failures": shown, "more": more,
+                              "total": len(findings_by_rule.get(rule_id, []))})
+        sections.append({
+            "req": r, "controls": [controls[c] for c in r["controls"] if c in controls], "rules": rule_rows,
+            "exceptions": [e for e in exceptions_in_force if set(e["rule_ids"]) & set(r["rule_ids"])],
+        })
+    exceptions, more_exceptions = _capped(data["exceptions"], CAP_EXCEPTIONS)
+    events = data["audit_extract"]["events"]
+    audit_shown, audit_more = events[-CAP_AUDIT:], max(0, len(events) - CAP_AUDIT)
+    sample, sample_more = _capped(data["sample"]["items"], CAP_SAMPLE)
+    runs = data["collection_runs"][-CAP_RUNS:]
+    campaigns = []
+    for c in data["campaigns"]:
+        items, more_items = _capped(c.get("items", []), CAP_REVIEW_ITEMS)
+        decided = sum(1 for i in c.get("items", []) if i.get("decision"))
+        remediation = c.get("remediation", [])
+        campaigns.append({"c": c, "items": items, "more_items": more_items, "decided": decided, "remediation": remediation[:CAP_REVIEW_ITEMS],
+                          "more_remediation": max(0, len(remediation) - CAP_REVIEW_ITEMS),
+                          "verified": sum(1 for x in remediation if x.get("verified_at"))})
+    sources = {s["id"]: s["name"] for s in data["sources"]}
+    return {
+        "d": data, "pack_id": pack_id, "built_at": built_at, "keytrail_version": keytrail_version,
+        "sources_in_scope": [sources.get(i, str(i)) for i in data["engagement"]["source_ids"]],
+        "sections": sections, "exceptions": exceptions, "more_exceptions": more_exceptions,
+        "audit_events": audit_shown, "audit_more": audit_more, "sample": sample, "sample_more": sample_more,
+        "runs": runs, "runs_more": max(0, len(data["collection_runs"]) - CAP_RUNS), "campaigns": campaigns,
+        "key_age_svg": key_age_chart(data["charts"]["key_age"]), "posture_svg": _posture_svg(data["charts"]["posture"]),
+        "caps": {"failures": CAP_FAILURES},
+    }
+
+
+def render_html(data: dict, *, pack_id: str, built_at: str) -> str:
+    context = pdf_context(data, pack_id=pack_id, built_at=built_at, keytrail_version=settings.KEYTRAIL_VERSION)
+    return render_to_string("evidence/pdf/pack.html", context)
+
+
+def render_pdf(data: dict, path, *, pack_id: str, built_at: str) -> PackURLFetcher:
+    """Write the PDF for ``data`` to ``path``; returns the fetcher (with what it refused)."""
+    html = render_html(data, pack_id=pack_id, built_at=built_at)
+    fetcher = PackURLFetcher({"pack.css": (STYLESHEET.read_bytes(), "text/css")})
+    HTML(string=html, base_url=ASSET_SCHEME, url_fetcher=fetcher).write_pdf(str(path))
+    return fetcher

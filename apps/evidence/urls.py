@@ -1,0 +1,17 @@
+from django.urls import path
+
+from apps.evidence import views
+
+app_name = "evidence"
+urlpatterns = [
+    path("", views.engagement_list_view, name="list"),
+    path("new/", views.engagement_create_view, name="create"),
+    path("verify/", views.verify_upload_view, name="verify_upload"),
+    path("<int:pk>/", views.engagement_detail_view, name="detail"),
+    path("<int:pk>/share/", views.engagement_share_view, name="share"),
+    path("<int:pk>/build/", views.pack_build_view, name="build"),
+    path("<int:pk>/packs/<int:pack_pk>/", views.pack_detail_view, name="pack"),
+    path("<int:pk>/packs/<int:pack_pk>/progress/", views.pack_progress_view, name="pack_progress"),
+    path("<int:pk>/packs/<int:pack_pk>/download/", views.pack_download_view, name="pack_download"),
+    path("<int:pk>/packs/<int:pack_pk>/verify/", views.pack_verify_view, name="pack_verify"),
+]

@@ -1,0 +1,82 @@
+"""Access reviews in a real browser: a reviewer decides items in bulk with one justification,
+and cannot decide an item about their own identity."""
+
+import pytest
+from django.utils import timezone
+
+from apps.inventory.models import Credential
+from apps.reviews.models import ReviewItem
+from tests.browser.conftest import shot
+from tests.reviews.conftest import inventory, people  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _login(page, live_server, username):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "pw-for-tests-only")
+    page.click("button[type=submit]")
+
+
+def test_reviewer_decides_in_bulk_and_not_their_own(page, live_server, people, inventory):
+    import datetime as dt
+
+    from apps.reviews import services
+
+    svc = inventory["svc_key"].identity
+    now = timezone.now()
+    for n in range(3):
+        Credential.objects.create(source=inventory["source"], scope="aws_iam", external_id=f"AKIABATCH{n}", credential_type="access_key",
+                                  name=f"AKIABATCH{n}", identity=svc, enabled=True, fingerprint="f", first_seen_at=now,
+                                  created_at=now - dt.timedelta(days=400), last_used_at=now - dt.timedelta(days=90))
+    draft = services.campaign_create(actor=people["grc"], name="Q4 <b>keys</b> review", scope={"source_ids": [inventory["source"].pk]},
+                                     due_date=now.date() + dt.timedelta(days=14), fallback_reviewer=people["fallback"])
+    campaign = services.campaign_start(actor=people["grc"], campaign=draft)
+
+    _login(page, live_server, "alice")
+    page.click("nav >> text=Reviews")
+    assert "Q4 <b>keys</b> review" in page.inner_text("body")  # escaped, shown as typed
+    page.click("text=Q4 <b>keys</b> review")
+    body = page.inner_text("#items")
+    assert "AKIASVC" in body and "AKIABATCH0" in body
+    assert "AKIAALICE" not in body and "db-password" not in body  # her own key went to the fallback; bob's secret is bob's
+    shot(page, "reviews-reviewer-items")
+
+    # No justification: refused, nothing decided.
+    page.click("input[aria-label='Select all']")
+    page.select_option("#id_decision", "revoke")
+    page.click("text=Decide selected")
+    assert "Nothing was changed: Justification" in page.inner_text("body")
+    assert not ReviewItem.objects.exclude(decision="").exists()
+
+    page.click("input[aria-label='Select all']")
+    page.select_option("#id_decision", "revoke")
+    page.fill("#id_justification", "Batch job retired in October; keys unused for 90 days.")
+    page.click("text=Decide selected")
+    assert "4 item(s) decided: revoke." in page.inner_text("body")
+    assert page.locator("#items .status-revoke").count() == 4
+    shot(page, "reviews-reviewer-decided")
+
+    # An item about her own identity, wrongly handed to her: no checkbox is offered, and a
+    # forged post is refused by the service.
+    own = campaign.items.get(credential=inventory["alice_key"])
+    ReviewItem.objects.filter(pk=own.pk).update(reviewer=people["alice"])
+    page.reload()
+    assert page.locator(f"#item-{own.pk} input[name=items]").is_disabled()
+    assert "your own identity" in page.inner_text(f"#item-{own.pk}")
+    page.evaluate(f"document.querySelector('#item-{own.pk} input[name=items]').disabled = false")
+    page.check(f"#item-{own.pk} input[name=items]")
+    page.select_option("#id_decision", "keep")
+    page.fill("#id_justification", "I still need it")
+    page.click("text=Decide selected")
+    assert "about your own identity" in page.inner_text("body")
+    assert ReviewItem.objects.get(pk=own.pk).decision == ""
+    shot(page, "reviews-self-review-refused")
+
+    context = page.context
+    context.clear_cookies()
+    _login(page, live_server, "grc-lead")
+    page.goto(f"{live_server.url}/reviews/{campaign.pk}/")
+    assert "Progress per reviewer" in page.inner_text("body")
+    shot(page, "reviews-grc-lead-campaign")
