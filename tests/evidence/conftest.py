@@ -64,9 +64,11 @@ CAMPAIGNS = [{
     "population_count": 2, "population_hash": "ab" * 32,
     "items": [
         {"id": 70, "credential_id": 1, "identity_id": 1, "subject": "AKIAROTATED0001 (alice)", "source_id": 1, "facts": {"age_days": 400},
-         "reviewer": "rosa", "decision": "rotate", "justification": "too old", "decided_at": "2026-03-10T08:00:00Z", "decided_by": "rosa"},
+         "reviewer": "rosa", "decision": "rotate", "justification": "too old", "decided_at": "2026-03-10T08:00:00Z", "decided_by": "rosa",
+         "flagged": False},
         {"id": 71, "credential_id": 2, "identity_id": 1, "subject": "=cmd|' /C calc'!A0", "source_id": 1, "facts": {},
-         "reviewer": "rosa", "decision": "keep", "justification": "<b>needed</b>", "decided_at": "2026-03-11T08:00:00Z", "decided_by": "rosa"},
+         "reviewer": "rosa", "decision": "keep", "justification": "<b>needed</b>", "decided_at": "2026-03-11T08:00:00Z", "decided_by": "rosa",
+         "flagged": True},
     ],
     "remediation": [{"id": 700, "item_id": 70, "credential_id": 1, "action": "rotate", "owner": "alice", "due_date": "2026-03-20",
                      "state": "verified", "verified_at": "2026-04-01T09:00:00Z", "verified_by_run_id": 2,

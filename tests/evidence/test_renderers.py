@@ -30,9 +30,14 @@ def _data(world, as_of=None, **kw):
 
 
 def _with_campaigns(data):
-    # The reviews app wires the real campaigns; a hand-built one in its shape goes through every renderer.
+    # A hand-built campaign with hostile values goes through every renderer (tests/reviews/test_report.py
+    # checks that the reviews app's real output has this shape).
     data["campaigns"] = CAMPAIGNS
-    data["sample"]["items"][0]["review_decisions"] = [CAMPAIGNS[0]["items"][0]]
+    item, remediation = CAMPAIGNS[0]["items"][0], CAMPAIGNS[0]["remediation"][0]
+    data["sample"]["items"][0]["review_decisions"] = [{
+        "campaign_id": CAMPAIGNS[0]["id"], "campaign": CAMPAIGNS[0]["name"], "item_id": item["id"], "decision": item["decision"],
+        "justification": item["justification"], "decided_at": item["decided_at"], "decided_by": item["decided_by"],
+        "flagged": item["flagged"], "remediation": remediation}]
     return data
 
 

@@ -1,5 +1,5 @@
 """The secret canary: a full demo run (seed the simulated cloud, collect every source, evaluate,
-record the demo's controls, evidence and exceptions) must leave the canary, which every
+record the demo's controls, evidence, exceptions and access reviews, build an evidence pack) must leave the canary, which every
 simulated secret value holds, nowhere: not in the database file, not in any log line at
 DEBUG (keytrail, Django, Celery, botocore, urllib3, azure, moto), not in the command's
 output, not in any file under MEDIA_ROOT or var/.
@@ -87,6 +87,8 @@ def test_a_full_demo_run_leaves_the_canary_nowhere(tmp_path):
     lines = log.read_text(encoding="utf-8", errors="replace").count("\n")
     assert lines > 1000, f"only {lines} log lines were captured"  # DEBUG really was on
     assert any(media.rglob("*")), "the demo wrote no media files to search"
+    # The demo ends by building an evidence pack: its zip (PDF, XLSX, JSON, OSCAL inside) is searched too.
+    assert list(media.glob("packs/*/*.zip")), "the demo built no evidence pack to search"
 
     paths = [var, log, *([ROOT / "var"] if (ROOT / "var").exists() else [])]
     searched = assert_no_canary(paths, extra_bytes={"stdout": done.stdout, "stderr": done.stderr})

@@ -43,3 +43,27 @@ def test_campaigns_as_of(campaign, people, inventory):
 
     history = decisions_for_credentials([inventory["svc_key"].pk, inventory["secret"].pk], as_of=started + dt.timedelta(days=3))
     assert list(history) == [inventory["svc_key"].pk] and history[inventory["svc_key"].pk][0]["remediation"]["state"] == "open"
+
+
+def test_the_report_matches_the_evidence_pack_schema(campaign, people, inventory):
+    """What the reviews app hands the pack validates against the pack's published schema."""
+    from pathlib import Path
+
+    import jsonschema
+
+    from apps.evidence.builder import SCHEMA_FILE
+
+    schema = json.loads(Path(SCHEMA_FILE).read_text())
+    svc = campaign.items.get(credential=inventory["svc_key"])
+    services.items_decide(actor=people["alice"], campaign=campaign, item_ids=[svc.pk], decision="revoke", justification="unused")
+    now = timezone.now() + dt.timedelta(seconds=1)
+
+    def check(value, definition):
+        jsonschema.validate(value, {"$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}, format_checker=jsonschema.FormatChecker())
+
+    for c in campaigns_for_pack(as_of=now):
+        check(c, "campaign")
+    decisions = decisions_for_credentials([inventory["svc_key"].pk], as_of=now)[inventory["svc_key"].pk]
+    assert decisions and decisions[0]["remediation"]["state"] == "open"
+    for d in decisions:
+        check(d, "review_decision")

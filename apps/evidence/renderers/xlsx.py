@@ -175,7 +175,8 @@ def render_xlsx(data: dict, path) -> None:
          s["last_rotated_at"], s["rotations"], s["revoked_at"], s["enabled"],
          "; ".join(f"{e['observed_at']} {e['kind']}" for e in s["events"]),
          "; ".join(f"{f['rule_id']} ({f['status']})" for f in s["findings"]),
-         "; ".join(f"{d.get('decided_at')} {d.get('decision')} by {d.get('decided_by')}" for d in s["review_decisions"])]
+         "; ".join(f"{d.get('decided_at')} {d.get('decision')} by {d.get('decided_by')}"
+                   + (f", remediation {d['remediation']['state']}" if d.get("remediation") else "") for d in s["review_decisions"])]
         for s in data["sample"]["items"])
 
     _Sheet(wb, "audit extract", [("seq", 8, INT), ("occurred", 17, DATETIME), ("actor", 18, TEXT), ("event", 26, TEXT),
