@@ -7,8 +7,9 @@ Starts the simulated organisation in child processes (:mod:`apps.simulators.scal
 creates and migrates a throwaway database next to the configured one, and measures, each
 as a stage: the bare-SDK reading of the same data (:mod:`apps.simulators.bare_sdk`), the
 first collection of every source through ``collection_start`` (Celery eager: the units run
-one after another in this process, which is therefore also "the worker"), a repeat
-collection of the unchanged organisation, and an evaluation. Prints one table (wall time,
+one after another in this process, which is therefore also "the worker"; or ``--workers N``
+on a real worker), a repeat collection of the unchanged organisation, an evaluation, and a
+whole evidence pack (``engagement_create`` + ``pack_request``). Prints one table (wall time,
 peak RSS, API calls, rows written, queries per stage), API calls by operation, and the
 issue's targets with the measured figure; ``--json`` writes the same for comparison
 between commits. The database is dropped at the end; the configured one is not touched.
@@ -53,6 +54,26 @@ def collect(actor, sources, *, timeout: float = 1800) -> tuple[object, dict]:
     return run, dict(calls)
 
 
+def build_pack(actor, *, timeout: float = 1800):
+    """A whole evidence pack of everything, through ``engagement_create`` and ``pack_request``
+    (built eagerly here, or by the worker), waited for; returns the Pack."""
+    from django.utils import timezone
+
+    from apps.evidence.services import engagement_create, pack_request
+
+    today = timezone.now().date()
+    engagement = engagement_create(actor=actor, name="bench_scale", period_start=today.replace(month=1, day=1), period_end=today)
+    pack = pack_request(actor=actor, engagement=engagement)
+    deadline = time.monotonic() + timeout
+    pack.refresh_from_db()
+    while not pack.is_finished:
+        if time.monotonic() > deadline:
+            raise CommandError(f"pack {pack.pack_id} did not finish within {timeout:.0f} s")
+        time.sleep(0.2)
+        pack.refresh_from_db()
+    return pack
+
+
 def targets(stages: dict[str, StageFigures], credentials: int) -> list[dict]:
     """The Scale issue's targets next to the measured figure (None: not measured in this run)."""
     first, repeat, bare = stages.get("first collection"), stages.get("repeat collection"), stages.get("bare SDK")
@@ -69,7 +90,8 @@ def targets(stages: dict[str, StageFigures], credentials: int) -> list[dict]:
     add("per-user IAM calls on repeat", repeat and sum(repeat.api_calls.get(op, 0) for op in PER_USER_IAM_CALLS), 0, "calls")
     add("evaluation", evaluation and evaluation.wall_seconds, 3)
     add(f"evidence pack time ({credentials:,} credentials; target at 20,000)", pack and pack.wall_seconds, 60)
-    add("evidence pack peak memory", pack and pack.peak_rss_mb, 600, "MB")
+    pack_peak = pack and (max(pack.extra["peak_rss_mb_of"].values()) if pack.extra.get("peak_rss_mb_of") else pack.peak_rss_mb)
+    add("evidence pack peak memory (the building process)", pack_peak, 600, "MB")
     if first and first.extra.get("peak_rss_mb_of"):
         add("worker peak memory during first collection (largest process)", max(first.extra["peak_rss_mb_of"].values()), 500, "MB")
     else:
@@ -211,6 +233,16 @@ class Command(BaseCommand):
             evaluation = evaluation_run(trigger=Evaluation.Trigger.MANUAL)
         figures.extra = {"findings": evaluation.counts.get("findings"), "failed": evaluation.counts.get("failed")}
         stages[figures.name] = figures
+
+        self.stdout.write("evidence pack …")
+        with Stage("evidence pack", profile_dir=profile_dir, watch=watch, peaks=peaks, settle=2.0 if peaks else 0.0) as figures:
+            pack = build_pack(actor)
+        figures.extra.update({"pack_state": pack.state, "pack_bytes": pack.size, "pack_timings": pack.timings, "pack_error": pack.error})
+        stages[figures.name] = figures
+        if pack.file:
+            pack.file.storage.delete(pack.file.name)  # the benchmark's pack is not kept
+        if pack.state != "succeeded":
+            raise CommandError(f"the evidence pack failed: {pack.error}")
 
         credentials = Credential.objects.filter(disappeared_at__isnull=True).count()
         inventory = {"credentials": credentials, "identities": Identity.objects.filter(disappeared_at__isnull=True).count(),
