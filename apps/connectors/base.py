@@ -24,6 +24,7 @@ Contract, for a class registered in :mod:`apps.connectors.registry`:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -128,8 +129,24 @@ class Connector:
         raise NotImplementedError
 
 
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def as_jsonable(obj: Any) -> Any:
     """Dataclass/record -> JSON-safe structure (datetimes as ISO 8601 strings)."""
+    # Exact-type fast paths first: the apply step runs this over every record of a scope.
+    kind = type(obj)
+    if kind in _SCALARS:
+        return obj
+    if kind is dict:
+        return {str(k): as_jsonable(v) for k, v in obj.items()}
+    if dataclasses.is_dataclass(kind) and not isinstance(obj, type):
+        return {name: as_jsonable(getattr(obj, name)) for name in _field_names(kind)}
     if dataclasses.is_dataclass(obj):
         return {f.name: as_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, datetime):

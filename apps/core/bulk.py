@@ -46,3 +46,13 @@ def bulk_insert(model: type[models.Model], columns: Sequence[str], rows: Iterabl
         model.objects.bulk_create(batch)
         count += len(batch)
     return count
+
+
+def bulk_insert_objects(model: type[models.Model], objs: Sequence[models.Model]) -> int:
+    """Insert unsaved instances of ``model`` with :func:`bulk_insert` (every concrete column but
+    the primary key, so field defaults set at construction are kept). Primary keys are not
+    set back on ``objs``: read them by a natural key where they are needed."""
+    if not objs:
+        return 0
+    columns = [f.attname for f in model._meta.concrete_fields if not f.primary_key]
+    return bulk_insert(model, columns, ([getattr(obj, c) for c in columns] for obj in objs))

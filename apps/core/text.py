@@ -16,6 +16,8 @@ _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 def storable(text: str) -> str:
+    if text.isascii() and "\x00" not in text:  # the common case, without the regex
+        return text
     if not _UNSTORABLE.search(text):
         return text
     return _UNSTORABLE.sub(lambda m: "\\x00" if m.group() == "\x00" else f"\\u{ord(m.group()):04x}", text)

@@ -38,13 +38,14 @@ class AwsSeed:
 
 def seed_aws_account(account_id: str, *, users: int, secrets_per_region: int, regions: list[str], seed: int,
                      now: datetime | None = None, weak_password_policy: bool = False, root_mfa: bool = True, root_access_key: bool = False,
-                     hostile: bool = True) -> AwsSeed:
-    """Seed IAM users (see seed_iam_users), a password policy, and Secrets Manager secrets."""
+                     hostile: bool = True, keys_per_user: int | None = None) -> AwsSeed:
+    """Seed IAM users (see seed_iam_users; ``keys_per_user`` None is its realistic mix), a password
+    policy, and Secrets Manager secrets."""
     from moto.moto_api._internal import mock_random
 
     now = now or datetime.now(UTC)
     mock_random.seed(seed)  # stable access key ids and ARN suffixes for a given seed
-    summary = seed_iam_users(account_id, users, seed, now=now)
+    summary = seed_iam_users(account_id, users, seed, now=now, keys_per_user=keys_per_user)
     if weak_password_policy:
         seed_password_policy(account_id, minimum_password_length=8, require_symbols=False, password_reuse_prevention=0, max_password_age=0)
     else:

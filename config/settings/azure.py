@@ -15,3 +15,5 @@ AZURE_RETRY_BACKOFF_FACTOR = env.float("AZURE_RETRY_BACKOFF_FACTOR", default=0.8
 AZURE_RETRY_BACKOFF_MAX = env.float("AZURE_RETRY_BACKOFF_MAX", default=60.0)
 # azure-core honours Retry-After without an upper bound; a hostile or broken server could stall a worker.
 AZURE_RETRY_AFTER_MAX = env.float("AZURE_RETRY_AFTER_MAX", default=60.0)
+# Threads listing secret versions in one vault (a first collection makes one call per secret).
+AZURE_KEY_VAULT_VERSION_CONCURRENCY = env.int("AZURE_KEY_VAULT_VERSION_CONCURRENCY", default=4)

@@ -5,7 +5,8 @@ Calls (data plane, through :mod:`apps.connectors.azure.client`):
 * ``list_properties_of_secrets`` — ``GET /secrets``, 25 per page; always made.
 * ``list_properties_of_secret_versions`` — ``GET /secrets/{name}/versions``, once per
   secret that is new or whose ``updated`` changed since ``previous_state``; it gives the
-  version count and the newest version's creation time (the last rotation).
+  version count and the newest version's creation time (the last rotation). These run on
+  ``AZURE_KEY_VAULT_VERSION_CONCURRENCY`` threads (default 4) after the listing.
 
 ``CollectionResult.state`` is ``{"v": 1, "secrets": {secret_id: [updated, version_count,
 newest_version_created]}}`` (Unix seconds, ``newest_version_created`` may be null), so an
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import json
 import ssl
+from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
@@ -44,6 +47,8 @@ from apps.connectors.base import (
 )
 
 STATE_VERSION = 1
+# Below this many secrets needing a versions call, one client does them in turn.
+VERSIONS_CONCURRENCY_THRESHOLD = 100
 
 _AUTH_STATUSES = {401, 403}
 
@@ -74,6 +79,7 @@ class KeyVaultConnector(Connector):
         with _vault_errors(vault_url):
             with secret_client(vault_url, api_calls=result.api_calls) as (client, policy):
                 listing = _iter_listing(client.list_properties_of_secrets, policy, "secret listing")
+                pending: list[CredentialRecord] = []
                 for props, raw in listing:
                     record = _record_from_properties(props, raw, vault_url, result)
                     if record is None:
@@ -82,36 +88,84 @@ class KeyVaultConnector(Connector):
                         result.add_error("duplicate_item", "secret listed twice; kept the first", record.external_id)
                         continue
                     seen.add(record.external_id)
-                    self._add_version_facts(client, policy, record, known, state, result)
+                    if not self._reuse_version_facts(record, known, state):
+                        pending.append(record)
                     result.credentials.append(record)
+                fetched = self._fetch_all_versions(vault_url, client, policy, pending, result)
+            for record in pending:
+                if record.external_id in fetched:
+                    _set_version_facts(record, *fetched[record.external_id], state)
+                # else: recorded as an item error; keep updated_on, store no state: retried next time
 
         result.state = {"v": STATE_VERSION, "secrets": state}
         return result
 
-    def _add_version_facts(
-        self,
-        client: Any,
-        policy: ApiCallPolicy,
-        record: CredentialRecord,
-        known: dict[str, list[Any]],
-        state: dict[str, list[Any]],
-        result: CollectionResult,
-    ) -> None:
-        """Set version_count and last_rotated_at, from previous state when ``updated`` is unchanged."""
+    @staticmethod
+    def _reuse_version_facts(record: CredentialRecord, known: dict[str, list[Any]], state: dict[str, list[Any]]) -> bool:
+        """Set version_count and last_rotated_at from previous state when ``updated`` is unchanged."""
         updated = _epoch(record.last_changed_at)
         previous = known.get(record.external_id)
         if updated is not None and previous is not None and previous[0] == updated:
-            count, newest = previous[1], previous[2]
-        else:
-            fetched = _fetch_versions(client, policy, record.name, record.external_id, result)
-            if fetched is None:
-                return  # recorded as an item error; keep updated_on, store no state: retried next time
-            count, newest = fetched
-        record.attributes["version_count"] = count
-        if newest is not None:
-            record.last_rotated_at = datetime.fromtimestamp(newest, tz=timezone.utc)
-        if updated is not None:
-            state[record.external_id] = [updated, count, newest]
+            _set_version_facts(record, previous[1], previous[2], state)
+            return True
+        return False
+
+    @staticmethod
+    def _fetch_all_versions(
+        vault_url: str, client: Any, policy: ApiCallPolicy, records: list[CredentialRecord], result: CollectionResult
+    ) -> dict[str, tuple[int, int | None]]:
+        """List the versions of ``records``: on ``client`` when they are few, otherwise on
+        AZURE_KEY_VAULT_VERSION_CONCURRENCY threads.
+
+        A first collection of a large vault is one versions call per secret, bound by round
+        trips, so they overlap. Each thread has its own client and call counter (the
+        policy's paging guard and last response are per client; each new client asks the
+        credential for a token, hence the threshold); counts are added to
+        ``result.api_calls`` and item errors in listing order. A vault-level failure on any
+        thread is raised.
+        """
+        from django.conf import settings
+
+        workers = max(1, min(int(getattr(settings, "AZURE_KEY_VAULT_VERSION_CONCURRENCY", 4)), len(records)))
+        if workers == 1 or len(records) < VERSIONS_CONCURRENCY_THRESHOLD:
+            fetched = {}
+            for record in records:
+                answer = _fetch_versions(client, policy, record.name, record.external_id, result)
+                if answer is not None:
+                    fetched[record.external_id] = answer
+            return fetched
+        chunks = [records[i::workers] for i in range(workers)]
+
+        def run(chunk: list[CredentialRecord]) -> tuple[dict[str, tuple[int, int | None]], Counter, list[dict]]:
+            calls: Counter = Counter()
+            scratch = CollectionResult(target=result.target)  # item errors, merged in listing order below
+            out: dict[str, tuple[int, int | None]] = {}
+            with secret_client(vault_url, api_calls=calls) as (client, policy):
+                for record in chunk:
+                    answer = _fetch_versions(client, policy, record.name, record.external_id, scratch)
+                    if answer is not None:
+                        out[record.external_id] = answer
+            return out, calls, scratch.errors
+
+        fetched: dict[str, tuple[int, int | None]] = {}
+        errors: list[dict] = []
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="keytrail-kv") as pool:
+            for out, calls, chunk_errors in pool.map(run, chunks):
+                fetched.update(out)
+                result.api_calls.update(calls)
+                errors += chunk_errors
+        position = {record.external_id: i for i, record in enumerate(records)}
+        result.errors += sorted(errors, key=lambda e: position.get(e.get("item"), len(position)))
+        return fetched
+
+
+def _set_version_facts(record: CredentialRecord, count: int, newest: int | None, state: dict[str, list[Any]]) -> None:
+    record.attributes["version_count"] = count
+    if newest is not None:
+        record.last_rotated_at = datetime.fromtimestamp(newest, tz=timezone.utc)
+    updated = _epoch(record.last_changed_at)
+    if updated is not None:
+        state[record.external_id] = [updated, count, newest]
 
 
 # ------------------------------------------------------------------------------ listing

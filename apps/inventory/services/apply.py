@@ -17,6 +17,7 @@ from django.conf import settings
 
 from apps.audit.chain import canonical_json
 from apps.connectors.base import CollectionResult, CredentialRecord, IdentityRecord, as_jsonable
+from apps.core.bulk import bulk_insert_objects
 from apps.core.text import storable, storable_tree
 from apps.inventory.models import (
     CollectionUnit,
@@ -108,8 +109,9 @@ def inventory_apply(*, unit: CollectionUnit, result: CollectionResult, taken_at:
             continue
         identity_records[storable(rec.external_id)] = rec
     credential_records: dict[tuple[str, str], CredentialRecord] = {}
+    credential_types = set(Credential.Type.values)  # a property that builds a list on each access
     for rec in result.credentials:
-        if not rec.external_id or len(rec.external_id) > MAX_EXTERNAL_ID or rec.credential_type not in Credential.Type.values:
+        if not rec.external_id or len(rec.external_id) > MAX_EXTERNAL_ID or rec.credential_type not in credential_types:
             result.add_error("invalid_item", "credential id missing, too long, or of an unknown type", item=str(rec.external_id)[:200])
             counts.skipped += 1
             continue
@@ -146,8 +148,22 @@ def inventory_apply(*, unit: CollectionUnit, result: CollectionResult, taken_at:
     return snapshot, counts
 
 
+def _insert_and_number(model, rows: list, scope_rows, key: tuple[str, ...]) -> None:
+    """Insert new ``rows`` with COPY (bulk_create's INSERT was most of a large first collection's
+    apply time) and give each its primary key, read back by the natural key ``key`` (unique per
+    source, see the models' constraints) in one query."""
+    if not rows:
+        return
+    bulk_insert_objects(model, rows)
+    pks = {tuple(v[:-1]): v[-1] for v in scope_rows.filter(scope=rows[0].scope).values_list(*key, "pk")}
+    for row in rows:
+        row.pk = pks[tuple(getattr(row, k) for k in key)]
+        row._state.adding = False
+
+
 def _apply_identities(source, scope, records, id_data, snapshot, taken_at, counts) -> dict[str, Identity]:
-    existing = {i.external_id: i for i in Identity.objects.filter(source=source, scope=scope)}
+    # Only what comparing needs: a large unchanged scope is read on every collection.
+    existing = {i.external_id: i for i in Identity.objects.filter(source=source, scope=scope).only("external_id", "owner", "fingerprint", "disappeared_at")}
     new_rows, changed_rows, new_versions, closing = [], [], [], []
     for ext_id, rec in records.items():
         data, fp = id_data[ext_id]
@@ -167,13 +183,13 @@ def _apply_identities(source, scope, records, id_data, snapshot, taken_at, count
                 setattr(row, k, v)
             changed_rows.append(row)
             closing.append(row.pk)
-    Identity.objects.bulk_create(new_rows, batch_size=1000)
+    _insert_and_number(Identity, new_rows, Identity.objects.filter(source=source), ("external_id",))
     Identity.objects.bulk_update(changed_rows, _IDENTITY_FIELDS, batch_size=1000)
     if closing:
         IdentityVersion.objects.filter(identity_id__in=closing, valid_to__isnull=True).update(valid_to=taken_at)
     for row in [*new_rows, *changed_rows]:
         new_versions.append(IdentityVersion(identity=row, data=id_data[row.external_id][0], fingerprint=row.fingerprint, valid_from=taken_at, first_snapshot=snapshot))
-    IdentityVersion.objects.bulk_create(new_versions, batch_size=1000)
+    bulk_insert_objects(IdentityVersion, new_versions)
 
     gone = [row for ext_id, row in existing.items() if ext_id not in records and row.disappeared_at is None]
     for row in gone:
@@ -186,7 +202,8 @@ def _apply_identities(source, scope, records, id_data, snapshot, taken_at, count
 
 
 def _apply_credentials(source, scope, records, cred_data, identities, snapshot, taken_at, counts) -> None:
-    existing = {(c.credential_type, c.external_id): c for c in Credential.objects.filter(source=source, scope=scope)}
+    existing = {(c.credential_type, c.external_id): c
+                for c in Credential.objects.filter(source=source, scope=scope).only("credential_type", "external_id", "fingerprint", "disappeared_at")}
     new_rows, changed_rows, events, closing = [], [], [], []
     old_data: dict[int, dict] = {}
     if existing:
@@ -228,14 +245,14 @@ def _apply_credentials(source, scope, records, cred_data, identities, snapshot, 
             events.append((row, kind, detail))
         else:
             counts.unchanged += 1
-    Credential.objects.bulk_create(new_rows, batch_size=1000)
+    _insert_and_number(Credential, new_rows, Credential.objects.filter(source=source), ("credential_type", "external_id"))
     Credential.objects.bulk_update(changed_rows, _CRED_FIELDS, batch_size=1000)
     if closing:
         CredentialVersion.objects.filter(credential_id__in=closing, valid_to__isnull=True).update(valid_to=taken_at)
-    CredentialVersion.objects.bulk_create(
+    bulk_insert_objects(
+        CredentialVersion,
         [CredentialVersion(credential=row, data=cred_data[(row.credential_type, row.external_id)][0], fingerprint=row.fingerprint,
                            valid_from=taken_at, first_snapshot=snapshot) for row in [*new_rows, *changed_rows]],
-        batch_size=1000,
     )
 
     gone = [row for key, row in existing.items() if key not in records and row.disappeared_at is None]
@@ -247,9 +264,9 @@ def _apply_credentials(source, scope, records, cred_data, identities, snapshot, 
     if gone:
         CredentialVersion.objects.filter(credential_id__in=[r.pk for r in gone], valid_to__isnull=True).update(valid_to=taken_at)
 
-    CredentialEvent.objects.bulk_create(
+    bulk_insert_objects(
+        CredentialEvent,
         [CredentialEvent(credential=row, kind=kind, observed_at=taken_at, snapshot=snapshot, detail=detail) for row, kind, detail in events],
-        batch_size=1000,
     )
     for _, kind, _ in events:
         counts.events[kind] = counts.events.get(kind, 0) + 1

@@ -444,3 +444,50 @@ def test_unusable_previous_state_means_a_full_collection(vault, collect, state):
 
     assert result.api_calls["list_secret_versions"] == 3
     assert len(result.state["secrets"]) == 3
+
+
+# ------------------------------------------------------------------- many versions at once
+
+
+def test_many_new_secrets_have_their_versions_listed_on_threads(vault, collect, settings):
+    settings.AZURE_KEY_VAULT_VERSION_CONCURRENCY = 4
+    vault.seed(130, created=T0, versions=2)
+    vault.add_version("secret-00077", created=T0 + timedelta(days=40))
+
+    result = collect(vault)
+
+    assert len(result.credentials) == 130 and result.errors == []
+    by_name = {c.name: c for c in result.credentials}
+    assert by_name["secret-00077"].attributes["version_count"] == 3
+    assert by_name["secret-00077"].last_rotated_at == T0 + timedelta(days=40)
+    assert all(c.attributes["version_count"] == 2 for n, c in by_name.items() if n != "secret-00077")
+    # Every call counted once across the threads' clients; the SDK remembers the vault's challenge.
+    assert result.api_calls["list_secret_versions"] == 130 == len(versions_requests(vault))
+    assert len([r for r in vault.requests if r.status == 401]) == 1
+    assert len(result.state["secrets"]) == 130
+
+    repeat = collect(vault, previous_state=result.state)
+    assert repeat.api_calls.get("list_secret_versions", 0) == 0
+    assert {c.name: c.attributes["version_count"] for c in repeat.credentials} == {n: c.attributes["version_count"] for n, c in by_name.items()}
+
+
+def test_threaded_version_failures_are_item_errors_in_listing_order(vault, collect, settings):
+    settings.AZURE_KEY_VAULT_VERSION_CONCURRENCY = 3
+    vault.seed(120, created=T0)
+    vault.fail(times=None, status=503, only="versions")
+
+    result = collect(vault)
+
+    assert [e["item"] for e in result.errors] == [f"{vault.url}/secrets/secret-{i:05d}" for i in range(120)]
+    assert {e["code"] for e in result.errors} == {"versions_unavailable"}
+    assert result.state["secrets"] == {}  # nothing remembered: asked again next time
+
+
+def test_a_vault_level_refusal_on_a_version_thread_fails_the_collection(vault, collect, settings):
+    vault.seed(110, created=T0)
+    vault.fail(times=None, status=403, only="versions")
+
+    with pytest.raises(ConnectorError) as err:
+        collect(vault)
+
+    assert err.value.code == "auth_refused"

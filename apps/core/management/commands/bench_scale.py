@@ -1,0 +1,290 @@
+"""Benchmark the whole pipeline on a simulated organisation of a given size.
+
+    DATABASE_URL=postgres://... python manage.py bench_scale --users 5000 --secrets 2000 \\
+        --vault-secrets 2000 --vaults 3 --accounts 1 --seed 42 --json out.json
+
+Starts the simulated organisation in child processes (:mod:`apps.simulators.scale`),
+creates and migrates a throwaway database next to the configured one, and measures, each
+as a stage: the bare-SDK reading of the same data (:mod:`apps.simulators.bare_sdk`), the
+first collection of every source through ``collection_start`` (Celery eager: the units run
+one after another in this process, which is therefore also "the worker"; or ``--workers N``
+on a real worker), a repeat collection of the unchanged organisation, an evaluation, and a
+whole evidence pack (``engagement_create`` + ``pack_request``). Prints one table (wall time,
+peak RSS, API calls, rows written, queries per stage), API calls by operation, and the
+issue's targets with the measured figure; ``--json`` writes the same for comparison
+between commits. The database is dropped at the end; the configured one is not touched.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import os
+import platform
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from apps.simulators.meter import Stage, StageFigures
+
+PER_USER_IAM_CALLS = ("ListAccessKeys", "GetLoginProfile", "GetAccessKeyLastUsed", "ListMFADevices")
+
+
+def collect(actor, sources, *, timeout: float = 1800) -> tuple[object, dict]:
+    """One collection run of ``sources``, eager or on workers (then waited for, polling the
+    run); returns (run, API calls by operation)."""
+    from apps.inventory.models import CollectionUnit
+    from apps.inventory.services.collection import collection_start
+
+    run = collection_start(actor=actor, sources=sources)
+    run.refresh_from_db()
+    deadline = time.monotonic() + timeout
+    while not run.is_finished:
+        if time.monotonic() > deadline:
+            raise CommandError(f"collection run #{run.pk} did not finish within {timeout:.0f} s")
+        time.sleep(0.1)
+        run.refresh_from_db()
+    calls: Counter = Counter()
+    for unit_calls in CollectionUnit.objects.filter(run=run).values_list("api_calls", flat=True):
+        calls.update(unit_calls or {})
+    return run, dict(calls)
+
+
+def build_pack(actor, *, timeout: float = 1800):
+    """A whole evidence pack of everything, through ``engagement_create`` and ``pack_request``
+    (built eagerly here, or by the worker), waited for; returns the Pack."""
+    from django.utils import timezone
+
+    from apps.evidence.services import engagement_create, pack_request
+
+    today = timezone.now().date()
+    engagement = engagement_create(actor=actor, name="bench_scale", period_start=today.replace(month=1, day=1), period_end=today)
+    pack = pack_request(actor=actor, engagement=engagement)
+    deadline = time.monotonic() + timeout
+    pack.refresh_from_db()
+    while not pack.is_finished:
+        if time.monotonic() > deadline:
+            raise CommandError(f"pack {pack.pack_id} did not finish within {timeout:.0f} s")
+        time.sleep(0.2)
+        pack.refresh_from_db()
+    return pack
+
+
+def targets(stages: dict[str, StageFigures], credentials: int) -> list[dict]:
+    """The Scale issue's targets next to the measured figure (None: not measured in this run)."""
+    first, repeat, bare = stages.get("first collection"), stages.get("repeat collection"), stages.get("bare SDK")
+    evaluation, pack = stages.get("evaluation"), stages.get("evidence pack")
+    rows = []
+
+    def add(target: str, measured, limit, unit: str = "s"):
+        rows.append({"target": target, "limit": limit, "measured": measured, "unit": unit,
+                     "met": None if measured is None else measured <= limit})
+
+    add("first collection, all sources, persisted", first and first.wall_seconds, 30)
+    add("first collection / bare SDK", first and bare and round(first.wall_seconds / bare.wall_seconds, 2), 1.5, "x")
+    add("repeat collection, unchanged organisation", repeat and repeat.wall_seconds, 10)
+    add("per-user IAM calls on repeat", repeat and sum(repeat.api_calls.get(op, 0) for op in PER_USER_IAM_CALLS), 0, "calls")
+    add("evaluation", evaluation and evaluation.wall_seconds, 3)
+    add(f"evidence pack time ({credentials:,} credentials; target at 20,000)", pack and pack.wall_seconds, 60)
+    pack_peak = pack and (max(pack.extra["peak_rss_mb_of"].values()) if pack.extra.get("peak_rss_mb_of") else pack.peak_rss_mb)
+    add("evidence pack peak memory (the building process)", pack_peak, 600, "MB")
+    if first and first.extra.get("peak_rss_mb_of"):
+        add("worker peak memory during first collection (largest process)", max(first.extra["peak_rss_mb_of"].values()), 500, "MB")
+    else:
+        add("collecting process (eager: the worker) peak memory", first and first.peak_rss_mb, 500, "MB")
+    return rows
+
+
+class Command(BaseCommand):
+    help = "Benchmark collection, evaluation (and packs) on a simulated organisation; print a table per stage."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--users", type=int, default=5000, help="IAM users in total, split over the accounts")
+        parser.add_argument("--keys-per-user", type=int, default=2, help="0-2, or -1 for the realistic mix (about one)")
+        parser.add_argument("--secrets", type=int, default=2000, help="Secrets Manager secrets, split over accounts and 2 regions")
+        parser.add_argument("--vault-secrets", type=int, default=2000, help="Key Vault secrets, split over the vaults")
+        parser.add_argument("--vaults", type=int, default=3)
+        parser.add_argument("--accounts", type=int, default=1)
+        parser.add_argument("--seed", type=int, default=42)
+        parser.add_argument("--json", default="", help="also write the figures to this file")
+        parser.add_argument("--skip-bare", action="store_true", help="leave out the bare-SDK comparison row")
+        parser.add_argument("--workers", type=int, default=0,
+                            help="collect on a real Celery worker with this many pool processes (0: eager, in this process)")
+        parser.add_argument("--broker", default=os.environ.get("CELERY_BROKER_URL", ""),
+                            help="Redis URL for --workers (default CELERY_BROKER_URL); the database is flushed")
+        parser.add_argument("--profile", default="", metavar="DIR",
+                            help="write a pyinstrument profile of each keytrail stage to DIR (slows the stages down)")
+
+    def handle(self, *args, **options):
+        from apps.simulators.scale import OrgSpec, SimulatedOrganisation
+
+        if connection.vendor != "postgresql":
+            raise CommandError("bench_scale measures PostgreSQL: set DATABASE_URL=postgres://...")
+        keys = None if options["keys_per_user"] < 0 else options["keys_per_user"]
+        spec = OrgSpec(accounts=options["accounts"], users=options["users"], keys_per_user=keys, secrets=options["secrets"],
+                       vaults=options["vaults"], vault_secrets=options["vault_secrets"], seed=options["seed"])
+        self.stdout.write(f"bench_scale: {spec}")
+        self.stdout.write("starting the simulated organisation (moto and Key Vault simulator processes) …")
+        with SimulatedOrganisation(spec) as org:
+            org.configure()
+            self.stdout.write(f"  seeded in {org.seed_seconds} s; AWS at {org.aws_url}; {len(org.vaults)} vaults")
+            old_name = connection.settings_dict["NAME"]
+            connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{old_name}_bench_scale"
+            self.stdout.write(f"creating and migrating the throwaway database {old_name}_bench_scale …")
+            connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+            try:
+                report = self._run(org, skip_bare=options["skip_bare"], profile_dir=options["profile"], workers=options["workers"],
+                                   broker=options["broker"])
+            finally:
+                connection.creation.destroy_test_db(old_name, verbosity=0)
+        report["spec"] = {**spec.__dict__, "regions": list(spec.regions)}
+        self._print(report)
+        if options["json"]:
+            with open(options["json"], "w") as fh:
+                jsonlib.dump(report, fh, indent=2, default=str)
+            self.stdout.write(f"figures written to {options['json']}")
+
+    def _start_worker(self, org, *, workers: int, broker: str):
+        """A real worker on ``broker`` against the benchmark's database, configured like this process."""
+        import redis
+
+        from apps.simulators.worker import Worker, reset_broker_connections
+        from config.celery import app
+
+        if not broker:
+            raise CommandError("--workers needs a Redis broker: --broker redis://127.0.0.1:6379/N or CELERY_BROKER_URL")
+        redis.Redis.from_url(broker).flushdb()
+        db = connection.settings_dict
+        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DJANGO_DEBUG": "false",
+               "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+               "CELERY_BROKER_URL": broker, "KEYTRAIL_EVALUATE_AFTER_COLLECTION": "false",
+               "AWS_ENDPOINT_URL": org.aws_url, "AWS_CREDENTIAL_REPORT_POLL_INTERVAL": "0.25",
+               "AZURE_CONNECTION_VERIFY": org.ca_path, "AZURE_CREDENTIAL_CLASS": "apps.simulators.key_vault.SimulatorCredential",
+               "AZURE_VERIFY_CHALLENGE_RESOURCE": "false"}
+        log = Path(tempfile.mkdtemp(prefix="keytrail-bench-worker-")) / "worker.log"
+        worker = Worker(env, log, concurrency=workers).start()
+        app.conf.update(task_always_eager=False, broker_url=broker)
+        reset_broker_connections(app)
+        self.stdout.write(f"  worker with {workers} pool processes (log {log})")
+        return worker
+
+    def _run(self, org, *, skip_bare: bool, profile_dir: str, workers: int = 0, broker: str = "") -> dict:
+        from apps.accounts.roles import Role
+        from apps.accounts.services import user_create
+        from apps.catalog.loader import read_catalog
+        from apps.catalog.services import catalog_load
+        from apps.inventory.services.sources import source_create
+        from config.celery import app
+
+        # Measure as production runs: DEBUG (config.settings.local) would log every query's SQL.
+        settings.DEBUG = False
+        # Eager unless --workers: the units run here, one after another; this process is the worker.
+        app.conf.task_always_eager = True
+        settings.KEYTRAIL_EVALUATE_AFTER_COLLECTION = False  # the evaluation is its own stage
+        settings.AWS_CREDENTIAL_REPORT_POLL_INTERVAL = min(settings.AWS_CREDENTIAL_REPORT_POLL_INTERVAL, 0.25)
+        catalog_load(data=read_catalog())
+        actor = user_create(username="bench-grc", password=os.urandom(16).hex(), role=Role.GRC_LEAD)
+        sources = [source_create(actor=actor, **fields) for fields in org.source_fields()]
+        watch = {f"simulated {kind}": pid for kind, pid in org.pids().items()}
+        worker, peaks = None, {}
+        if workers:
+            worker = self._start_worker(org, workers=workers, broker=broker)
+            peaks = {("worker" if i == 0 else f"worker pool {i}"): pid for i, pid in enumerate(worker.pids())}
+            watch.update(peaks)
+        try:
+            return self._stages(org, actor, sources, watch=watch, peaks=peaks, skip_bare=skip_bare, profile_dir=profile_dir,
+                                mode=f"celery worker, {workers} pool processes" if workers else "celery eager (this process)")
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    def _stages(self, org, actor, sources, *, watch, peaks, skip_bare: bool, profile_dir: str, mode: str) -> dict:
+        from apps.evaluation.models import Evaluation
+        from apps.evaluation.services import evaluation_run
+        from apps.inventory.models import Credential, Identity
+        from apps.simulators.bare_sdk import read_organisation
+
+        stages: dict[str, StageFigures] = {}
+
+        if not skip_bare:
+            self.stdout.write("bare SDK: reading the same data with plain boto3 / azure loops …")
+            with Stage("bare SDK", database=False, watch=watch) as figures:
+                calls, items = read_organisation(org, concurrency=settings.AWS_IAM_PER_USER_CONCURRENCY)
+            figures.api_calls, figures.extra = calls, {"items": items, "per_user_concurrency": settings.AWS_IAM_PER_USER_CONCURRENCY}
+            stages[figures.name] = figures
+
+        for name in ("first collection", "repeat collection"):
+            self.stdout.write(f"{name} …")
+            with Stage(name, profile_dir=profile_dir, watch=watch, peaks=peaks, settle=2.0 if peaks else 0.0) as figures:
+                run, calls = collect(actor, sources)
+            figures.api_calls = calls
+            figures.extra.update({"run_status": run.status, "units": run.units.count(), "mode": mode})
+            if run.status != "succeeded":
+                raise CommandError(f"{name}: run #{run.pk} ended {run.status}; see its units' errors")
+            stages[name] = figures
+
+        self.stdout.write("evaluation …")
+        with Stage("evaluation", profile_dir=profile_dir, watch=watch) as figures:
+            evaluation = evaluation_run(trigger=Evaluation.Trigger.MANUAL)
+        figures.extra = {"findings": evaluation.counts.get("findings"), "failed": evaluation.counts.get("failed")}
+        stages[figures.name] = figures
+
+        self.stdout.write("evidence pack …")
+        with Stage("evidence pack", profile_dir=profile_dir, watch=watch, peaks=peaks, settle=2.0 if peaks else 0.0) as figures:
+            pack = build_pack(actor)
+        figures.extra.update({"pack_state": pack.state, "pack_bytes": pack.size, "pack_timings": pack.timings, "pack_error": pack.error})
+        stages[figures.name] = figures
+        if pack.file:
+            pack.file.storage.delete(pack.file.name)  # the benchmark's pack is not kept
+        if pack.state != "succeeded":
+            raise CommandError(f"the evidence pack failed: {pack.error}")
+
+        credentials = Credential.objects.filter(disappeared_at__isnull=True).count()
+        inventory = {"credentials": credentials, "identities": Identity.objects.filter(disappeared_at__isnull=True).count(),
+                     "accounts": org.accounts, "vaults": org.vaults}
+        return {
+            "environment": {"cpus": os.cpu_count(), "python": platform.python_version(), "postgresql": connection.pg_version,
+                            "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
+            "seed_seconds": org.seed_seconds, "inventory": inventory,
+            "stages": [s.as_dict() for s in stages.values()], "targets": targets(stages, credentials),
+        }
+
+    def _print(self, report: dict) -> None:
+        w = self.stdout.write
+        inv = report["inventory"]
+        w("")
+        w(f"inventory: {inv['credentials']:,} credentials, {inv['identities']:,} identities; "
+          f"{report['environment']['cpus']} CPUs, load (1 min) at end {report['environment']['load_average_at_end'][0]}")
+        header = (f"{'stage':<20} {'wall s':>8} {'peak RSS MB':>12} {'API calls':>10} {'rows written':>13} {'queries':>8} "
+                  f"{'CPU s here':>11} {'CPU s sims':>11} {'CPU s worker':>13} {'load 1m':>12}")
+        w(header)
+        w("-" * len(header))
+        for s in report["stages"]:
+            load = "{}→{}".format(*s["load_average_1m_start_end"])
+            cpu = s["cpu_seconds"]
+            sims = round(sum(v for k, v in cpu.items() if k.startswith("simulated")), 1)
+            worker = round(sum(v for k, v in cpu.items() if k.startswith("worker")), 1) if any(k.startswith("worker") for k in cpu) else "-"
+            w(f"{s['stage']:<20} {s['wall_seconds']:>8} {s['peak_rss_mb']!s:>12} {s['api_calls_total']:>10,} "
+              f"{s['rows_written_total']:>13,} {s['queries']:>8,} {cpu.get('this process', '-')!s:>11} {sims!s:>11} {worker!s:>13} {load:>12}")
+        for s in report["stages"]:
+            if s.get("peak_rss_mb_of"):
+                w(f"peak RSS MB of the worker's processes, {s['stage']}: " + ", ".join(f"{k} {v}" for k, v in s["peak_rss_mb_of"].items()))
+        w("")
+        for s in report["stages"]:
+            if s["api_calls"]:
+                w(f"API calls, {s['stage']}: " + ", ".join(f"{op} {n:,}" for op, n in sorted(s["api_calls"].items(), key=lambda x: -x[1])))
+        for s in report["stages"]:
+            if s["rows_written"]:
+                top = sorted(s["rows_written"].items(), key=lambda x: -x[1])[:8]
+                w(f"rows written, {s['stage']}: " + ", ".join(f"{t} {n:,}" for t, n in top))
+        w("")
+        w(f"{'target':<62} {'limit':>8} {'measured':>10}  met")
+        for t in report["targets"]:
+            met = "-" if t["met"] is None else ("yes" if t["met"] else "NO")
+            measured = "not run" if t["measured"] is None else t["measured"]
+            w(f"{t['target']:<62} {str(t['limit']) + ' ' + t['unit']:>8} {measured!s:>10}  {met}")

@@ -1,0 +1,229 @@
+"""A simulated organisation of a given size, served from processes of its own.
+
+The benchmark (``manage.py bench_scale``) and the pipeline-at-size test collect from it.
+Each simulator runs in a child process so that serving thousands of requests does not
+compete with the collector for one interpreter's GIL:
+
+* ``aws``: moto's server with N accounts, each seeded through moto's backend *inside that
+  process* (:func:`apps.simulators.organisation.seed_aws_account`: IAM users with keys of
+  realistic ages and use, console users with and without MFA, a password policy, Secrets
+  Manager secrets in two regions) — seconds, not minutes;
+* ``vaults``: K Key Vaults on the local HTTPS simulator, seeded with
+  :func:`apps.simulators.organisation.seed_vault`.
+
+A child seeds, starts serving, prints one JSON "ready" line on stdout and serves until its
+stdin closes (the parent exited or called :meth:`SimulatedOrganisation.stop`). Everything is
+reproducible for a seed: dates are relative to today's midnight, so a repeat collection the
+same day sees an unchanged organisation.
+
+Problem mix (the demo's): every account has the user/secret/vault mix of the seeding
+functions (old, unused and never-used keys, console users without MFA, secrets without
+rotation or expiry, missing owners, a hostile tag value); odd-numbered accounts are
+"sandbox" accounts like the demo's (weak password policy, root without MFA, a root access key).
+
+    python -m apps.simulators.scale aws '{"accounts": 1, "users": 500, ...}'   # a child; see OrgSpec
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REGIONS = ("eu-west-1", "us-east-1")
+ROLE_NAME = "keytrail-audit"
+_ROOT = Path(__file__).resolve().parents[2]
+_READY_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True)
+class OrgSpec:
+    """Size and seed of a simulated organisation. Totals are split evenly over accounts,
+    regions and vaults. ``keys_per_user`` None is the seeding function's realistic mix
+    (about one key per user); 2 gives the issue's 5,000 users / 10,000 keys."""
+
+    accounts: int = 1
+    users: int = 5000
+    keys_per_user: int | None = 2
+    secrets: int = 2000
+    regions: tuple[str, ...] = REGIONS
+    vaults: int = 3
+    vault_secrets: int = 2000
+    seed: int = 42
+
+    def account_ids(self) -> list[str]:
+        return [f"{310000000000 + i * 1111:012d}" for i in range(self.accounts)]
+
+    def vault_names(self) -> list[str]:
+        return [f"kv-scale-{i}" for i in range(self.vaults)]
+
+
+def split(total: int, parts: int) -> list[int]:
+    """``total`` spread over ``parts`` as evenly as possible (the first ones get the remainder)."""
+    if parts <= 0:
+        return []
+    base, extra = divmod(total, parts)
+    return [base + (i < extra) for i in range(parts)]
+
+
+def _today() -> datetime:
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+# ----------------------------------------------------------------------------- children
+
+
+def _serve_aws(spec: OrgSpec) -> dict[str, Any]:
+    from apps.simulators.aws import start_moto_server
+    from apps.simulators.organisation import seed_aws_account
+
+    server, url = start_moto_server()
+    now = _today()
+    accounts = []
+    for i, (account_id, users) in enumerate(zip(spec.account_ids(), split(spec.users, spec.accounts))):
+        sandbox = i % 2 == 1
+        # Secrets are split evenly over accounts x regions (a remainder of fewer than that is dropped).
+        per_region = spec.secrets // max(1, spec.accounts * len(spec.regions))
+        seeded = seed_aws_account(account_id, users=users, secrets_per_region=per_region, regions=list(spec.regions),
+                                  seed=spec.seed + i, now=now, keys_per_user=spec.keys_per_user,
+                                  weak_password_policy=sandbox, root_mfa=not sandbox, root_access_key=sandbox)
+        accounts.append(dataclasses.asdict(seeded) | {"sandbox": sandbox})
+    return {"aws_url": url, "accounts": accounts, "_server": server}
+
+
+def _serve_vaults(spec: OrgSpec) -> dict[str, Any]:
+    from apps.simulators.key_vault import KeyVaultSimulator
+    from apps.simulators.organisation import seed_vault
+
+    now = _today()
+    vaults, servers = {}, []
+    for i, (name, count) in enumerate(zip(spec.vault_names(), split(spec.vault_secrets, spec.vaults))):
+        vault = KeyVaultSimulator(name).start()
+        seed_vault(vault, count, seed=spec.seed + 1000 + i, now=now)
+        servers.append(vault)
+        vaults[name] = {"url": vault.url, "secrets": count}
+    return {"vaults": vaults, "ca_path": servers[0].ca_path if servers else "", "_servers": servers}
+
+
+def _child_main(kind: str, spec_json: str) -> int:
+    values = json.loads(spec_json)
+    spec = OrgSpec(**{**values, "regions": tuple(values.get("regions", REGIONS))})
+    started = time.monotonic()
+    ready = _serve_aws(spec) if kind == "aws" else _serve_vaults(spec)
+    public = {k: v for k, v in ready.items() if not k.startswith("_")}
+    public["seed_seconds"] = round(time.monotonic() - started, 2)
+    public["pid"] = os.getpid()
+    print("READY " + json.dumps(public), flush=True)
+    # Serve (daemon threads) until the parent closes our stdin.
+    sys.stdin.read()
+    return 0
+
+
+# ------------------------------------------------------------------------------ parent
+
+
+@dataclass
+class SimulatedOrganisation:
+    """Starts the simulators' child processes and points keytrail's AWS and Azure settings at them.
+
+    ``with SimulatedOrganisation(OrgSpec(users=300)) as org: ...``; ``org.accounts`` (id, users,
+    keys, secrets, sandbox), ``org.vaults`` (name -> url, secrets), ``org.aws_url``, ``org.ca_path``.
+    """
+
+    spec: OrgSpec
+    aws_url: str = ""
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    vaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ca_path: str = ""
+    seed_seconds: dict[str, float] = field(default_factory=dict)
+    _children: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self) -> SimulatedOrganisation:
+        payload = json.dumps(dataclasses.asdict(self.spec))
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        try:
+            for kind in ("aws", "vaults"):  # both seed at once; the parent then waits for each
+                self._children[kind] = subprocess.Popen(
+                    [sys.executable, "-m", "apps.simulators.scale", kind, payload], cwd=_ROOT, env=env,
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True,
+                )
+            aws = self._wait_ready("aws")
+            vaults = self._wait_ready("vaults")
+        except BaseException:
+            self.stop()
+            raise
+        self.aws_url, self.accounts = aws["aws_url"], aws["accounts"]
+        self.vaults, self.ca_path = vaults["vaults"], vaults["ca_path"]
+        self.seed_seconds = {"aws": aws["seed_seconds"], "vaults": vaults["seed_seconds"]}
+        return self
+
+    def _wait_ready(self, kind: str) -> dict[str, Any]:
+        child = self._children[kind]
+        deadline = time.monotonic() + _READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if child.poll() is not None:
+                raise RuntimeError(f"the simulated {kind} process exited with {child.returncode} before it was ready")
+            readable, _, _ = select.select([child.stdout], [], [], 0.5)
+            if readable:
+                line = child.stdout.readline()
+                if line.startswith("READY "):
+                    return json.loads(line[len("READY "):])
+        raise RuntimeError(f"the simulated {kind} process was not ready within {_READY_TIMEOUT:.0f} s")
+
+    def pids(self) -> dict[str, int]:
+        return {kind: child.pid for kind, child in self._children.items()}
+
+    def configure(self) -> None:
+        """Point boto3 and keytrail's settings at the simulators (as the demo does)."""
+        from django.conf import settings
+
+        for name, value in {"AWS_ACCESS_KEY_ID": "scale", "AWS_SECRET_ACCESS_KEY": "scale", "AWS_DEFAULT_REGION": "us-east-1",
+                            "AWS_EC2_METADATA_DISABLED": "true"}.items():
+            os.environ.setdefault(name, value)
+        os.environ.pop("AWS_PROFILE", None)
+        os.environ["AWS_ENDPOINT_URL"] = self.aws_url
+        settings.AWS_ENDPOINT_URL = self.aws_url
+        settings.AZURE_CONNECTION_VERIFY = self.ca_path
+        settings.AZURE_CREDENTIAL_CLASS = "apps.simulators.key_vault.SimulatorCredential"
+        settings.AZURE_VERIFY_CHALLENGE_RESOURCE = False  # the simulator is not *.vault.azure.net
+
+    def source_fields(self) -> list[dict[str, Any]]:
+        """Keyword arguments for ``source_create``, one per account and vault."""
+        from apps.inventory.models import Source
+
+        fields = [dict(name=f"scale account {a['account_id']}", kind=Source.Kind.AWS_ACCOUNT,
+                       role_arn=f"arn:aws:iam::{a['account_id']}:role/{ROLE_NAME}", regions=list(self.spec.regions))
+                  for a in self.accounts]
+        fields += [dict(name=f"scale vault {name}", kind=Source.Kind.AZURE_KEY_VAULT, vault_url=v["url"]) for name, v in self.vaults.items()]
+        return fields
+
+    def stop(self) -> None:
+        for child in self._children.values():
+            if child.poll() is None:
+                try:
+                    child.stdin.close()
+                    child.wait(timeout=10)
+                except (OSError, subprocess.TimeoutExpired):
+                    child.terminate()
+                    child.wait(timeout=10)
+            if child.stdout:
+                child.stdout.close()
+        self._children.clear()
+
+    def __enter__(self) -> SimulatedOrganisation:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(_child_main(sys.argv[1], sys.argv[2]))
