@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from apps.accounts.permissions import has_perm, objects_for, user_roles
+from apps.accounts.permissions import has_perm, object_grants, user_roles
 from apps.accounts.roles import Role
 
 
@@ -22,43 +22,29 @@ def roles(request):
     }
 
 
-def _can_view_inventory(user) -> bool:
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    if has_perm(user, "inventory.view_source"):
-        return True
-    from apps.inventory.models import Source
+def _signed_in(user) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False) and user.is_active
 
-    return objects_for(user, "inventory.view_source", Source.objects.all()).exists()
+
+def _can_view_inventory(user) -> bool:
+    """Views every source, or was given one."""
+    return _signed_in(user) and (has_perm(user, "inventory.view_source") or "inventory.view_source" in object_grants(user))
 
 
 def _can_view_exceptions(user) -> bool:
     """Whether the register has anything for ``user``: they view every exception, may request
     one, or were given (or own, or requested) one."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    if has_perm(user, "exceptions_register.view_exceptionrequest") or has_perm(user, "exceptions_register.request_exception"):
-        return True
-    from apps.exceptions_register.models import ExceptionRequest
-
-    return objects_for(user, "exceptions_register.view_exceptionrequest", ExceptionRequest.objects.all()).exists()
+    return _signed_in(user) and (
+        has_perm(user, "exceptions_register.view_exceptionrequest") or has_perm(user, "exceptions_register.request_exception")
+        or "exceptions_register.view_exceptionrequest" in object_grants(user))
 
 
 def _can_view_reviews(user) -> bool:
-    """GRC leads; reviewers with items in a campaign; auditors given a signed-off campaign."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    if has_perm(user, "reviews.view_campaign"):
-        return True
-    from apps.reviews.selectors import campaigns_visible
+    """GRC leads; reviewers with items in a campaign; auditors given a (signed-off) campaign."""
+    return _signed_in(user) and (
+        has_perm(user, "reviews.view_campaign") or bool({"reviews.view_campaign", "reviews.review_campaign"} & object_grants(user)))
 
-    return campaigns_visible(user=user).exists()
+
 def _can_view_evidence(user) -> bool:
     """GRC leads see every engagement; others (auditors) once one is shared with them."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    if has_perm(user, "evidence.view_engagement"):
-        return True
-    from apps.evidence.models import Engagement
-
-    return objects_for(user, "evidence.view_engagement", Engagement.objects.all()).exists()
+    return _signed_in(user) and (has_perm(user, "evidence.view_engagement") or "evidence.view_engagement" in object_grants(user))
