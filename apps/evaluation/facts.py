@@ -11,9 +11,10 @@ from django.db import connection
 from django.db.models import Max, QuerySet
 
 from apps.evaluation.policy import Policy
-from apps.evaluation.rules.base import CredentialFacts, IdentityFacts, ScopeCoverage, SourceFacts
+from apps.evaluation.rules.base import CredentialFacts, IdentityFacts, ReviewFact, ScopeCoverage, SourceFacts
 from apps.inventory.models import CollectionUnit, Credential, CredentialEvent, Identity, Snapshot, Source
 from apps.inventory.services.sources import source_targets
+from apps.reviews.models import Campaign, Remediation, ReviewItem
 
 _CRED_FIELDS = ("id", "source_id", "scope", "credential_type", "external_id", "name", "identity_id", "enabled", "created_at",
                 "last_rotated_at", "last_used_at", "last_changed_at", "expires_at", "not_before", "rotation_enabled",
@@ -123,4 +124,33 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
         if identity is not None:
             identity.credentials.append(credential)
         facts.credentials.append(credential)
+    if facts.credentials:
+        attach_reviews(facts.credentials, now=now, source_ids=source_ids)
     return facts
+
+
+def attach_reviews(credentials: list[CredentialFacts], *, now: datetime, source_ids: list[int] | None = None) -> None:
+    """Each credential's latest decision in a signed-off access review (a person's decision:
+    items the campaign's deadline rule decided are flagged and do not count), and its
+    revoke/rotate remediation past the due date that no collection has verified. Two queries,
+    over the present credentials of ``source_ids`` (the whole inventory), or over
+    ``credentials`` by id when no sources are given (one credential's page)."""
+    by_id = {c.id: c for c in credentials}
+    whose = ({"credential__source_id__in": source_ids, "credential__disappeared_at__isnull": True} if source_ids is not None
+             else {"credential_id__in": list(by_id)})
+    decided = (
+        ReviewItem.objects.filter(campaign__state=Campaign.State.SIGNED_OFF, flagged=False, decided_at__isnull=False, **whose)
+        .values_list("credential_id", "campaign__name", "decision", "decided_at")
+    )
+    for credential_id, campaign, decision, decided_at in decided.iterator(chunk_size=5000):
+        c = by_id.get(credential_id)
+        if c is not None and (c.last_review is None or decided_at > c.last_review.decided_at):
+            c.last_review = ReviewFact(campaign, decision, decided_at)
+    overdue = (
+        Remediation.objects.filter(state__in=[Remediation.State.OPEN, Remediation.State.REOPENED], due_date__lt=now.date(), **whose)
+        .order_by("due_date", "pk").values_list("credential_id", "item__campaign__name", "action", "decided_at", "due_date")
+    )
+    for credential_id, campaign, action, decided_at, due_date in overdue:
+        c = by_id.get(credential_id)
+        if c is not None:
+            c.overdue_remediation += (ReviewFact(campaign, action, decided_at, due_date),)

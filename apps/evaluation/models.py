@@ -44,6 +44,7 @@ class Evaluation(models.Model):
         MANUAL = "manual", "Started by a person"
         COLLECTION = "collection", "After a collection"
         SCHEDULE = "schedule", "Schedule"
+        REVIEW = "review", "After an access review was signed off"
 
     state = models.CharField(max_length=16, choices=State.choices, default=State.RUNNING, db_index=True)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)

@@ -26,6 +26,9 @@ DEFAULT_POLICY: dict[str, Any] = {
     "sm_not_accessed_days": 90,
     "kv_expiry_warning_days": 30,
     "kv_max_validity_days": 365,
+    # Privileged and non-human credentials are decided on in a signed-off access review at
+    # least this often (quarterly).
+    "review_interval_days": 92,
     "password_min_length": 14,
     "password_max_age_days": 90,
     "password_reuse_prevention": 24,
@@ -89,6 +92,7 @@ class Policy:
     sm_not_accessed_days: int
     kv_expiry_warning_days: int
     kv_max_validity_days: int
+    review_interval_days: int
     password_min_length: int
     password_max_age_days: int
     password_reuse_prevention: int
@@ -148,6 +152,7 @@ class Policy:
 _INT_FIELDS = {  # field: (minimum, maximum)
     "unused_days": (1, 3650), "console_unused_days": (1, 3650), "inactive_key_max_days": (0, 3650),
     "sm_not_accessed_days": (1, 3650), "kv_expiry_warning_days": (0, 3650), "kv_max_validity_days": (1, 36500),
+    "review_interval_days": (1, 3650),
     "password_min_length": (6, 128), "password_max_age_days": (0, 3650), "password_reuse_prevention": (0, 24),
 }
 _BOOL_FIELDS = ("password_require_symbols", "password_require_numbers", "password_require_uppercase", "password_require_lowercase")

@@ -22,7 +22,7 @@ from apps.catalog.models import Clause, Requirement
 from apps.evaluation.charts import PosturePoint, TrendPoint
 from apps.evaluation.engine import EXCEPTED
 from apps.evaluation.exceptions import load_exception_matcher
-from apps.evaluation.facts import _CRED_FIELDS, _ID_FIELDS  # one field order for the rules' facts
+from apps.evaluation.facts import _CRED_FIELDS, _ID_FIELDS, attach_reviews  # one field order for the rules' facts
 from apps.evaluation.models import Evaluation, Finding, PolicyVersion, RequirementStatus, RuleResult, Status
 from apps.evaluation.policy import Policy, PolicyError, default_policy, policy_from_dict
 from apps.evaluation.rules import registry
@@ -258,10 +258,18 @@ def _credential_facts(row: tuple, policy: Policy, identity: IdentityFacts | None
                            used, changed, expires, nbf, rot_enabled, rot_days, next_rot, deleted, owner, tags, attributes or {}, identity)
 
 
-def credential_facts(*, credential_id: int, policy: Policy) -> CredentialFacts | None:
+def credential_facts(*, credential_id: int, policy: Policy, now: datetime | None = None) -> CredentialFacts | None:
     """The facts the rules judge the credential on, built as ``load_facts`` builds them (its
-    identity with that identity's present credentials); None when the credential is not in
-    any population: it disappeared, or its source is disabled. At most three queries."""
+    identity with that identity's present credentials, its access reviews); None when the
+    credential is not in any population: it disappeared, or its source is disabled. At most
+    five queries."""
+    credential = _credential_facts_only(credential_id=credential_id, policy=policy)
+    if credential is not None:
+        attach_reviews([credential], now=now or timezone.now())
+    return credential
+
+
+def _credential_facts_only(*, credential_id: int, policy: Policy) -> CredentialFacts | None:
     present = Credential.objects.filter(disappeared_at__isnull=True, source__enabled=True)
     row = present.filter(pk=credential_id).values_list(*_CRED_FIELDS).first()
     if row is None:
@@ -332,7 +340,7 @@ def credential_verdicts(*, credential: Credential, now: datetime | None = None) 
     except PolicyError as exc:
         result.note = f"The policy v{policy_version.version} cannot be read: {exc}"
         return result
-    subject = credential_facts(credential_id=credential.pk, policy=policy)
+    subject = credential_facts(credential_id=credential.pk, policy=policy, now=now)
     if subject is None:
         result.note = ("This credential has disappeared, so no rule judges it any more."
                        if credential.disappeared_at else "Its source is disabled, so no rule judges it.")
@@ -452,6 +460,7 @@ THRESHOLD_LABELS = (
     ("sm_not_accessed_days", "Secrets Manager secret not accessed for more than (days)"),
     ("kv_expiry_warning_days", "Key Vault expiry warning (days before)"),
     ("kv_max_validity_days", "Key Vault maximum validity (days)"),
+    ("review_interval_days", "Privileged and non-human credentials reviewed at least every (days)"),
 )
 PASSWORD_LABELS = (
     ("password_min_length", "Minimum length"),

@@ -346,7 +346,19 @@ def campaign_sign_off(*, actor, campaign: Campaign, comment: str = "") -> Campai
     campaign.save(update_fields=["state", "signed_off_at", "signed_off_by", "sign_off_note"])
     events.campaign_transition(actor=actor, campaign=campaign, from_state=State.ACTIVE, comment=comment,
                                extra={"decided_by_rule": by_rule, "population_hash": campaign.population_hash})
+    # The decisions now count for credential-not-reviewed (9.2.4.19): evaluate again.
+    transaction.on_commit(lambda: _enqueue_evaluation(campaign.pk))
     return campaign
+
+
+def _enqueue_evaluation(campaign_id: int) -> None:
+    from apps.evaluation.models import Evaluation
+    from apps.evaluation.tasks import evaluate
+
+    try:
+        evaluate.delay(trigger=Evaluation.Trigger.REVIEW)
+    except Exception:  # noqa: BLE001 - the sign-off stands; the next evaluation (after the next collection) counts it
+        logger.exception("could not start the evaluation after signing off campaign %s", campaign_id)
 
 
 # --- reminders ------------------------------------------------------------------------------

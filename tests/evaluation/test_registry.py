@@ -23,8 +23,8 @@ def _catalog_refs_by_rule() -> dict[str, set[str]]:
     return refs
 
 
-def test_there_are_26_rules():
-    assert len(RULES) == 26 and len(all_rules()) == 26
+def test_there_are_27_rules():
+    assert len(RULES) == 27 and len(all_rules()) == 27
 
 
 @pytest.mark.parametrize("rule_id, path", sorted(RULES.items()))

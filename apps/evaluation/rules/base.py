@@ -25,7 +25,7 @@ A rule never passes silently on missing data: if what it needs is unknown it ret
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from apps.evaluation.policy import Policy
@@ -93,6 +93,19 @@ class CredentialFacts:
     tags: dict[str, str]
     attributes: dict[str, Any]
     identity: IdentityFacts | None = None
+    # From access reviews (apps.reviews), read by load_facts: the latest decision on this
+    # credential in a signed-off campaign, and revoke/rotate decisions past their due date that
+    # no collection has verified yet. Each a ReviewFact; None / empty when there is none.
+    last_review: ReviewFact | None = None
+    overdue_remediation: tuple[ReviewFact, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewFact:
+    campaign: str
+    decision: str  # keep | revoke | rotate
+    decided_at: datetime
+    due_date: date | None = None  # remediation only
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ RULES: dict[str, str] = {
     "kv-secret-expiring-soon": "apps.evaluation.rules.key_vault.ExpiringSoon",
     "kv-secret-validity-too-long": "apps.evaluation.rules.key_vault.ValidityTooLong",
     "kv-secret-not-updated": "apps.evaluation.rules.key_vault.NotUpdated",
+    "credential-not-reviewed": "apps.evaluation.rules.reviews.CredentialNotReviewed",
     "source-coverage": "apps.evaluation.rules.coverage.SourceCoverage",
 }
 
