@@ -12,7 +12,7 @@ from typing import Any
 
 from django import forms
 
-from apps.evaluation.policy import CREDENTIAL_CLASSES
+from apps.evaluation.policy import CREDENTIAL_CLASSES, DEFAULT_POLICY
 from apps.evaluation.selectors import PASSWORD_LABELS, THRESHOLD_LABELS, classification_line
 
 ROTATION_PREFIX = "rotation_"
@@ -138,7 +138,9 @@ class PolicyForm(forms.Form):
 
     @classmethod
     def initial_for(cls, data: dict[str, Any]) -> dict[str, Any]:
-        """The form's starting values from a stored policy dict."""
+        """The form's starting values from a stored policy dict (a field added since it was
+        stored shows the default it is read with)."""
+        data = {**DEFAULT_POLICY, **data}
         rotation = data.get("rotation_days") or {}
         initial: dict[str, Any] = {_field_name(k): rotation.get(k, rotation.get("default")) for k in CREDENTIAL_CLASSES}
         for name in _INT_POLICY_FIELDS + _BOOL_POLICY_FIELDS + ["coverage_grace_factor"]:

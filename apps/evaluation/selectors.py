@@ -24,7 +24,7 @@ from apps.evaluation.engine import EXCEPTED
 from apps.evaluation.exceptions import load_exception_matcher
 from apps.evaluation.facts import _CRED_FIELDS, _ID_FIELDS, attach_reviews  # one field order for the rules' facts
 from apps.evaluation.models import Evaluation, Finding, PolicyVersion, RequirementStatus, RuleResult, Status
-from apps.evaluation.policy import Policy, PolicyError, default_policy, policy_from_dict
+from apps.evaluation.policy import DEFAULT_POLICY, Policy, PolicyError, default_policy, policy_from_dict
 from apps.evaluation.rules import registry
 from apps.evaluation.rules.base import FAIL, PASS, SEVERITIES, CredentialFacts, IdentityFacts, Rule, RuleContext, not_assessed
 from apps.inventory.models import Credential, Identity, Snapshot, Source
@@ -440,7 +440,9 @@ def policy_history() -> list[PolicyVersion]:
 
 
 def policy_display(data: dict[str, Any]) -> dict[str, Any]:
-    """The policy in force arranged for its page: rotation rows, thresholds, password policy, tag keys, classification lines."""
+    """The policy in force arranged for its page: rotation rows, thresholds, password policy, tag keys, classification lines.
+    A field added since the version was stored shows the default it is read with."""
+    data = {**DEFAULT_POLICY, **data}
     rotation = data.get("rotation_days") or {}
     return {
         "rotation": sorted(((str(k), v) for k, v in rotation.items()), key=lambda kv: (kv[0] == "default", kv[0])),
