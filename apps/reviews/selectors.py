@@ -69,5 +69,11 @@ def remediation_list(*, campaign: Campaign) -> QuerySet[Remediation]:
             .prefetch_related("events").order_by("state", "due_date", "pk"))
 
 
+def remediation_counts(*, campaign: Campaign) -> dict[str, int]:
+    """How many of the campaign's remediations are in each state (every state, zeros included)."""
+    counts = dict(Remediation.objects.filter(item__campaign=campaign).values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+    return {state: counts.get(state, 0) for state in Remediation.State.values}
+
+
 def reminders_for(*, user, limit: int = 20) -> list[ReviewReminder]:
     return list(ReviewReminder.objects.filter(reviewer=user, campaign__state=Campaign.State.ACTIVE).select_related("campaign")[:limit])
