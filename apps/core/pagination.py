@@ -4,12 +4,16 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, IntegerField, QuerySet, Value
 
 
-def paginate(request, queryset, *, per_page: int = 50, by_ids: bool = False, param: str = "page"):
+def paginate(request, queryset, *, per_page: int = 50, by_ids: bool = False, param: str = "page", count: int | None = None):
     """Page of ``queryset`` for ?page=N (``param``: a second list on the page has its own);
     out-of-range and junk values give the nearest page.
 
-    ``by_ids``: through an :class:`IdPaginator`, for long lists whose order an index serves."""
-    return (IdPaginator if by_ids else Paginator)(queryset, per_page).get_page(request.GET.get(param))
+    ``by_ids``: through an :class:`IdPaginator`, for long lists whose order an index serves.
+    ``count``: the exact number of rows when the caller has just counted them (no COUNT query)."""
+    paginator = (IdPaginator if by_ids else Paginator)(queryset, per_page)
+    if count is not None:
+        paginator.count = count
+    return paginator.get_page(request.GET.get(param))
 
 
 def _in_order(queryset: QuerySet, ids: list) -> list:

@@ -65,7 +65,10 @@ def decision_counts(*, campaign: Campaign) -> dict[str, int]:
 
 
 def remediation_list(*, campaign: Campaign) -> QuerySet[Remediation]:
+    # Shown by the item's subject and the credential's name: their JSON (the frozen facts, tags,
+    # attributes) is left unread; decoding it was most of the time spent reading a page.
     return (Remediation.objects.filter(item__campaign=campaign).select_related("credential", "owner", "item", "verified_by_run")
+            .defer("item__facts", "credential__tags", "credential__attributes")
             .prefetch_related("events").order_by("state", "due_date", "pk"))
 
 

@@ -119,13 +119,15 @@ def campaign_detail_view(request, pk: int):
     page = paginate(request, items, per_page=per_page, by_ids=True)
     for item in page:  # the form offers no checkbox for an item about one's own identity (the service refuses it anyway)
         item.is_own = is_own_identity(user, item.facts)
+        item.selectable = not item.decision and item.reviewer_id == user.pk and not item.is_own
     can_manage = has_perm(user, MANAGE)
     reassign_users = ReassignForm().fields["to_reviewer"].queryset if campaign.state == Campaign.State.ACTIVE else []
     # The GRC lead's progress table offers every active user on each reviewer's row: rendered once.
     reassign_options = (render_to_string("reviews/_user_options.html", {"users": reassign_users})
                         if sees_all and can_manage and campaign.state == Campaign.State.ACTIVE else "")
     remediation_counts = selectors.remediation_counts(campaign=campaign) if sees_all else {}
-    remediation = (paginate(request, selectors.remediation_list(campaign=campaign), per_page=REMEDIATION_PER_PAGE, param="remediation_page")
+    remediation = (paginate(request, selectors.remediation_list(campaign=campaign), per_page=REMEDIATION_PER_PAGE, param="remediation_page",
+                            by_ids=True, count=sum(remediation_counts.values()))
                    if any(remediation_counts.values()) else None)
     context = {
         "campaign": campaign, "page": page, "filters": filters, "sees_all": sees_all, "only_mine": only_mine,
