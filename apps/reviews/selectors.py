@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+
 from django.db.models import Count, Q, QuerySet
 
+from apps.accounts.models import User
 from apps.accounts.permissions import has_perm, objects_for
 from apps.reviews.models import Campaign, Remediation, ReviewItem, ReviewReminder
 
@@ -52,16 +55,31 @@ def campaign_items(*, campaign: Campaign, reviewer=None, decision: str = "", q: 
     return qs
 
 
-def progress_by_reviewer(*, campaign: Campaign) -> list[dict]:
-    rows = (campaign.items.values("reviewer_id", "reviewer__username", "reviewer__first_name", "reviewer__last_name", "reviewer__is_active")
-            .annotate(total=Count("pk"), decided=Count("pk", filter=~Q(decision="")), flagged=Count("pk", filter=Q(flagged=True)))
-            .order_by("reviewer__username"))
-    return [{**r, "undecided": r["total"] - r["decided"], "percent": round(100 * r["decided"] / r["total"]) if r["total"] else 100} for r in rows]
-
-
-def decision_counts(*, campaign: Campaign) -> dict[str, int]:
-    counts = dict(campaign.items.values_list("decision").annotate(n=Count("pk")).values_list("decision", "n"))
-    return {"undecided": counts.get("", 0), **{d: counts.get(d, 0) for d in ReviewItem.Decision.values}}
+def campaign_progress(*, campaign: Campaign) -> tuple[list[dict], dict[str, int]]:
+    """The progress per reviewer (``reviewer_id``, ``reviewer__username`` / ``__first_name`` /
+    ``__last_name`` / ``__is_active``, ``total``, ``decided``, ``flagged``, ``undecided``,
+    ``percent``; by username) and the campaign's items per decision (``undecided`` and each
+    decision). Two queries: the items counted per reviewer and decision without a join (joining
+    the users first made PostgreSQL aggregate 10,000 joined rows), then those reviewers."""
+    per: dict[int, dict] = defaultdict(lambda: {"total": 0, "decided": 0, "flagged": 0})
+    decisions: Counter = Counter()
+    counted = (campaign.items.order_by().values_list("reviewer_id", "decision")
+               .annotate(n=Count("pk"), flagged=Count("pk", filter=Q(flagged=True))))
+    for reviewer_id, decision, n, flagged in counted:
+        row = per[reviewer_id]
+        row["total"] += n
+        row["decided"] += n if decision else 0
+        row["flagged"] += flagged
+        decisions[decision] += n
+    reviewers = User.objects.filter(pk__in=list(per)).order_by("username").values_list("pk", "username", "first_name", "last_name", "is_active")
+    progress = [
+        {"reviewer_id": pk, "reviewer__username": username, "reviewer__first_name": first, "reviewer__last_name": last,
+         "reviewer__is_active": active, **per[pk], "undecided": per[pk]["total"] - per[pk]["decided"],
+         "percent": round(100 * per[pk]["decided"] / per[pk]["total"]) if per[pk]["total"] else 100}
+        for pk, username, first, last, active in reviewers
+    ]
+    counts = {"undecided": decisions.get("", 0), **{d: decisions.get(d, 0) for d in ReviewItem.Decision.values}}
+    return progress, counts
 
 
 def remediation_list(*, campaign: Campaign) -> QuerySet[Remediation]:

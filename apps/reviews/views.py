@@ -29,7 +29,7 @@ from apps.reviews.population import is_own_identity
 
 VIEW, MANAGE, REVIEW = selectors.VIEW, selectors.MANAGE, selectors.REVIEW
 PER_PAGE = 100
-REMEDIATION_PER_PAGE = 50  # a campaign of 10,000 items may oblige thousands: shown a page at a time
+REMEDIATION_PER_PAGE = 25  # a campaign of 10,000 items may oblige thousands: shown a page at a time, open first
 PAGE_SIZES = (100, 500, 1000)  # 1,000: one bulk decision over a whole page
 
 
@@ -125,6 +125,7 @@ def campaign_detail_view(request, pk: int):
     # The GRC lead's progress table offers every active user on each reviewer's row: rendered once.
     reassign_options = (render_to_string("reviews/_user_options.html", {"users": reassign_users})
                         if sees_all and can_manage and campaign.state == Campaign.State.ACTIVE else "")
+    progress, decision_counts = selectors.campaign_progress(campaign=campaign) if sees_all else (None, None)
     remediation_counts = selectors.remediation_counts(campaign=campaign) if sees_all else {}
     remediation = (paginate(request, selectors.remediation_list(campaign=campaign), per_page=REMEDIATION_PER_PAGE, param="remediation_page",
                             by_ids=True, count=sum(remediation_counts.values()))
@@ -134,8 +135,7 @@ def campaign_detail_view(request, pk: int):
         "can_manage": can_manage and campaign.state in (Campaign.State.DRAFT, Campaign.State.ACTIVE),
         "can_decide": reviews and campaign.state == Campaign.State.ACTIVE,
         "decisions": ReviewItem.Decision.choices, "page_sizes": PAGE_SIZES,
-        "decision_counts": selectors.decision_counts(campaign=campaign) if sees_all else None,
-        "progress": selectors.progress_by_reviewer(campaign=campaign) if sees_all else None,
+        "decision_counts": decision_counts, "progress": progress,
         "remediation": remediation, "remediation_counts": remediation_counts,
         # The remediation pager keeps the items' filters and page.
         "remediation_carry": {**filters, "page": request.GET.get("page", "")},
