@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
-from django.db.models import Count
 from django.test import Client
 from django.urls import reverse
 
@@ -22,6 +21,7 @@ from apps.core.bench import throwaway_database, timed, write_figures
 from apps.reviews import services
 from apps.reviews.models import ReviewItem
 from apps.simulators.inventory import seed_inventory
+from apps.simulators.registers import busiest_reviewer
 
 
 class Command(BaseCommand):
@@ -54,10 +54,7 @@ class Command(BaseCommand):
         assert page.status_code == 200
         last = (campaign.population_count + 99) // 100
         _, last_s, last_q = timed(lambda: client.get(f"{url}?page={last}"))
-        top = (ReviewItem.objects.filter(campaign=campaign).values("reviewer").annotate(n=Count("pk")).order_by("-n").first())
-        from apps.accounts.models import User
-
-        busiest = User.objects.get(pk=top["reviewer"])
+        busiest = busiest_reviewer(campaign)
         client.force_login(busiest)
         _, mine_s, mine_q = timed(lambda: client.get(f"{url}?per_page=1000"))
         ids = list(ReviewItem.objects.filter(campaign=campaign, reviewer=busiest).values_list("pk", flat=True)[:decide])
