@@ -29,6 +29,8 @@ from apps.reviews.population import is_own_identity
 
 VIEW, MANAGE, REVIEW = selectors.VIEW, selectors.MANAGE, selectors.REVIEW
 PER_PAGE = 100
+# Under the reviewer's name: how they came to review the item (nothing when they own it).
+ASSIGNMENT_NOTES = {"credential_owner": "", "identity_owner": "", "self_review": "self-review refused: fallback"}
 REMEDIATION_PER_PAGE = 25  # a campaign of 10,000 items may oblige thousands: shown a page at a time, open first
 PAGE_SIZES = (100, 500, 1000)  # 1,000: one bulk decision over a whole page
 
@@ -120,11 +122,12 @@ def campaign_detail_view(request, pk: int):
     for item in page:  # the form offers no checkbox for an item about one's own identity (the service refuses it anyway)
         item.is_own = is_own_identity(user, item.facts)
         item.selectable = not item.decision and item.reviewer_id == user.pk and not item.is_own
+        item.assignment_note = ASSIGNMENT_NOTES.get(item.assigned_by_rule, item.assigned_by_rule)
     can_manage = has_perm(user, MANAGE)
     reassign_users = ReassignForm().fields["to_reviewer"].queryset if campaign.state == Campaign.State.ACTIVE else []
     # The GRC lead's progress table offers every active user on each reviewer's row: rendered once.
-    reassign_options = (render_to_string("reviews/_user_options.html", {"users": reassign_users})
-                        if sees_all and can_manage and campaign.state == Campaign.State.ACTIVE else "")
+    manages_reviewers = sees_all and can_manage and campaign.state == Campaign.State.ACTIVE  # remind, escalate, reassign per reviewer
+    reassign_options = render_to_string("reviews/_user_options.html", {"users": reassign_users}) if manages_reviewers else ""
     progress, decision_counts = selectors.campaign_progress(campaign=campaign) if sees_all else (None, None)
     remediation_counts = selectors.remediation_counts(campaign=campaign) if sees_all else {}
     remediation = (paginate(request, selectors.remediation_list(campaign=campaign), per_page=REMEDIATION_PER_PAGE, param="remediation_page",
@@ -141,7 +144,7 @@ def campaign_detail_view(request, pk: int):
         "remediation_carry": {**filters, "page": request.GET.get("page", "")},
         "history": audit_events_for(campaign, limit=30) if sees_all else None,
         "can_share": campaign.state == Campaign.State.SIGNED_OFF and has_perm(user, "reviews.share_campaign"),
-        "reassign_users": reassign_users, "reassign_options": reassign_options,
+        "reassign_users": reassign_users, "reassign_options": reassign_options, "manages_reviewers": manages_reviewers,
         "in_scope_now": services.population_queryset(campaign.scope).count() if campaign.state == Campaign.State.DRAFT else None,
     }
     return render(request, "reviews/campaign_detail.html", context)
