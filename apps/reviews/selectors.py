@@ -92,10 +92,7 @@ def _campaign_remediation(campaign: Campaign) -> QuerySet[Remediation]:
 
 
 def remediation_list(*, campaign: Campaign) -> QuerySet[Remediation]:
-    # Shown by the item's subject and the credential's name: their JSON (the frozen facts, tags,
-    # attributes) is left unread.
     return (_campaign_remediation(campaign).select_related("credential", "owner", "item", "verified_by_run")
-            .defer("item__facts", "credential__tags", "credential__attributes")
             .prefetch_related("events").order_by("state", "due_date", "pk"))
 
 
