@@ -62,8 +62,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
             reviews = selectors.can_review(user=request.user, campaign=campaign)
         campaign = _campaign_get(pk=campaign.pk)
         campaign.sees_all, campaign.reviews = sees_all, reviews
-        campaign.decision_counts = selectors.decision_counts(campaign=campaign) if sees_all else None
-        campaign.progress = selectors.progress_by_reviewer(campaign=campaign) if sees_all else None
+        campaign.progress, campaign.decision_counts = selectors.campaign_progress(campaign=campaign) if sees_all else (None, None)
         return s.CampaignDetailSerializer(campaign).data
 
     def _manage(self, request, pk) -> Campaign:

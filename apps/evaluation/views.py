@@ -99,7 +99,7 @@ def requirement_view(request, ref: str):
     page = None
     if evaluation is not None and rule_ids:
         findings = selectors.finding_list(user=user, evaluation=evaluation, rule_ids=rule_ids, **filters)
-        page = paginate(request, findings, per_page=50)
+        page = paginate(request, findings, per_page=50, by_ids=True)
     context = {
         "requirement": requirement,
         "evaluation": evaluation,
@@ -153,7 +153,8 @@ def finding_list_view(request):
     else:
         evaluation, chosen = selectors.latest_evaluation(), ""
     filters = _filters(request, FINDING_FILTERS)
-    page = paginate(request, selectors.finding_list(user=user, evaluation=evaluation, **filters), per_page=50) if evaluation else None
+    findings = selectors.finding_list(user=user, evaluation=evaluation, **filters) if evaluation else None
+    page = paginate(request, findings, per_page=50, by_ids=True) if evaluation else None
     context = {
         "evaluation": evaluation,
         "page": page,

@@ -169,6 +169,8 @@ class Identity(models.Model):
         ordering = ["name"]
         verbose_name_plural = "identities"
         constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="identity_unique_per_source")]
+        # The identity list's order within a source (selectors.identity_page): no sort per page.
+        indexes = [models.Index(fields=["source", "name", "id"], name="identity_list_order_idx")]
 
     def __str__(self) -> str:
         return self.name
@@ -213,7 +215,11 @@ class Credential(models.Model):
     class Meta:
         ordering = ["source_id", "credential_type", "name"]
         constraints = [models.UniqueConstraint(fields=["source", "credential_type", "external_id"], name="credential_unique_per_source")]
-        indexes = [models.Index(fields=["source", "scope"], name="credential_source_scope_idx")]
+        indexes = [
+            models.Index(fields=["source", "scope"], name="credential_source_scope_idx"),
+            # The credential list's order within a source (selectors.credential_page): no sort per page.
+            models.Index(fields=["source", "credential_type", "name", "id"], name="credential_list_order_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_credential_type_display()} {self.name}"

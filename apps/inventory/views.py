@@ -213,7 +213,7 @@ CREDENTIAL_FILTERS = ("credential_type", "source", "presence", "enabled", "owner
 @require_GET
 def credential_list_view(request):
     filters = _filters(request, CREDENTIAL_FILTERS)
-    page = paginate(request, selectors.credential_list(user=request.user, **filters), per_page=50)
+    page = selectors.credential_page(user=request.user, number=request.GET.get("page"), **filters)
     selectors.with_ages(page)
     context = {
         "page": page,
@@ -249,7 +249,7 @@ IDENTITY_FILTERS = ("kind", "source", "privileged", "mfa", "owner", "presence", 
 @require_GET
 def identity_list_view(request):
     filters = _filters(request, IDENTITY_FILTERS)
-    page = paginate(request, selectors.identity_list(user=request.user, **filters), per_page=50)
+    page = selectors.identity_page(user=request.user, number=request.GET.get("page"), **filters)
     context = {
         "page": page,
         "filters": filters,

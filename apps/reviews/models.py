@@ -116,7 +116,12 @@ class ReviewItem(models.Model):
 
     class Meta:
         ordering = ["campaign_id", "id"]
-        indexes = [models.Index(fields=["campaign", "reviewer", "decision"], name="reviewitem_progress_idx")]
+        indexes = [
+            # The progress per reviewer is counted from this index alone (selectors.campaign_progress).
+            models.Index(fields=["campaign", "reviewer", "decision"], include=["flagged"], name="reviewitem_progress_idx"),
+            # A campaign's revoke and rotate decisions: the way to its remediation (selectors.campaign_remediation).
+            models.Index(fields=["campaign", "decision"], name="reviewitem_decision_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.subject

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+
 from django.db.models import Count, Q, QuerySet
 
+from apps.accounts.models import User
 from apps.accounts.permissions import has_perm, objects_for
 from apps.reviews.models import Campaign, Remediation, ReviewItem, ReviewReminder
 
 VIEW = "reviews.view_campaign"
 MANAGE = "reviews.manage_campaign"
 REVIEW = "reviews.review_campaign"
+REMEDIATED = (ReviewItem.Decision.REVOKE, ReviewItem.Decision.ROTATE)  # the decisions that open a remediation (services)
 
 
 def campaigns_visible(*, user) -> QuerySet[Campaign]:
@@ -52,21 +56,50 @@ def campaign_items(*, campaign: Campaign, reviewer=None, decision: str = "", q: 
     return qs
 
 
-def progress_by_reviewer(*, campaign: Campaign) -> list[dict]:
-    rows = (campaign.items.values("reviewer_id", "reviewer__username", "reviewer__first_name", "reviewer__last_name", "reviewer__is_active")
-            .annotate(total=Count("pk"), decided=Count("pk", filter=~Q(decision="")), flagged=Count("pk", filter=Q(flagged=True)))
-            .order_by("reviewer__username"))
-    return [{**r, "undecided": r["total"] - r["decided"], "percent": round(100 * r["decided"] / r["total"]) if r["total"] else 100} for r in rows]
+def campaign_progress(*, campaign: Campaign) -> tuple[list[dict], dict[str, int]]:
+    """The progress per reviewer (``reviewer_id``, ``reviewer__username`` / ``__first_name`` /
+    ``__last_name`` / ``__is_active``, ``total``, ``decided``, ``flagged``, ``undecided``,
+    ``percent``; by username) and the campaign's items per decision (``undecided`` and each
+    decision). Two queries: the items counted per reviewer and decision from
+    reviewitem_progress_idx alone (joining the users first made PostgreSQL aggregate 10,000
+    joined rows), then those reviewers."""
+    per: dict[int, dict] = defaultdict(lambda: {"total": 0, "decided": 0, "flagged": 0})
+    decisions: Counter = Counter()
+    counted = (campaign.items.order_by().values_list("reviewer_id", "decision")
+               .annotate(n=Count("*"), flagged=Count("flagged", filter=Q(flagged=True))))
+    for reviewer_id, decision, n, flagged in counted:
+        row = per[reviewer_id]
+        row["total"] += n
+        row["decided"] += n if decision else 0
+        row["flagged"] += flagged
+        decisions[decision] += n
+    reviewers = User.objects.filter(pk__in=list(per)).order_by("username").values_list("pk", "username", "first_name", "last_name", "is_active")
+    progress = [
+        {"reviewer_id": pk, "reviewer__username": username, "reviewer__first_name": first, "reviewer__last_name": last,
+         "reviewer__is_active": active, **per[pk], "undecided": per[pk]["total"] - per[pk]["decided"],
+         "percent": round(100 * per[pk]["decided"] / per[pk]["total"]) if per[pk]["total"] else 100}
+        for pk, username, first, last, active in reviewers
+    ]
+    counts = {"undecided": decisions.get("", 0), **{d: decisions.get(d, 0) for d in ReviewItem.Decision.values}}
+    return progress, counts
 
 
-def decision_counts(*, campaign: Campaign) -> dict[str, int]:
-    counts = dict(campaign.items.values_list("decision").annotate(n=Count("pk")).values_list("decision", "n"))
-    return {"undecided": counts.get("", 0), **{d: counts.get(d, 0) for d in ReviewItem.Decision.values}}
+def _campaign_remediation(campaign: Campaign) -> QuerySet[Remediation]:
+    # Only revoke and rotate decisions oblige a remediation, and a decision is final: saying so
+    # reaches the campaign's remediation through reviewitem_decision_idx, where the campaign
+    # alone made PostgreSQL read every item of the campaign to find a few hundred.
+    return Remediation.objects.filter(item__campaign=campaign, item__decision__in=REMEDIATED)
 
 
 def remediation_list(*, campaign: Campaign) -> QuerySet[Remediation]:
-    return (Remediation.objects.filter(item__campaign=campaign).select_related("credential", "owner", "item", "verified_by_run")
+    return (_campaign_remediation(campaign).select_related("credential", "owner", "item", "verified_by_run")
             .prefetch_related("events").order_by("state", "due_date", "pk"))
+
+
+def remediation_counts(*, campaign: Campaign) -> dict[str, int]:
+    """How many of the campaign's remediations are in each state (every state, zeros included)."""
+    counts = dict(_campaign_remediation(campaign).values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+    return {state: counts.get(state, 0) for state in Remediation.State.values}
 
 
 def reminders_for(*, user, limit: int = 20) -> list[ReviewReminder]:

@@ -11,6 +11,7 @@ state or input changes nothing and is shown as a message.
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -28,6 +29,9 @@ from apps.reviews.population import is_own_identity
 
 VIEW, MANAGE, REVIEW = selectors.VIEW, selectors.MANAGE, selectors.REVIEW
 PER_PAGE = 100
+# Under the reviewer's name: how they came to review the item (nothing when they own it).
+ASSIGNMENT_NOTES = {"credential_owner": "", "identity_owner": "", "self_review": "self-review refused: fallback"}
+REMEDIATION_PER_PAGE = 25  # a campaign of 10,000 items may oblige thousands: shown a page at a time, open first
 PAGE_SIZES = (100, 500, 1000)  # 1,000: one bulk decision over a whole page
 
 
@@ -114,21 +118,33 @@ def campaign_detail_view(request, pk: int):
     per_page = int(filters["per_page"]) if filters["per_page"] in {str(n) for n in PAGE_SIZES} else PER_PAGE
     only_mine = not sees_all or filters["reviewer"] == "me"
     items = selectors.campaign_items(campaign=campaign, reviewer=user if only_mine else None, decision=filters["decision"], q=filters["q"])
-    page = paginate(request, items, per_page=per_page)
+    page = paginate(request, items, per_page=per_page, by_ids=True)
     for item in page:  # the form offers no checkbox for an item about one's own identity (the service refuses it anyway)
         item.is_own = is_own_identity(user, item.facts)
+        item.selectable = not item.decision and item.reviewer_id == user.pk and not item.is_own
+        item.assignment_note = ASSIGNMENT_NOTES.get(item.assigned_by_rule, item.assigned_by_rule)
     can_manage = has_perm(user, MANAGE)
+    reassign_users = ReassignForm().fields["to_reviewer"].queryset if campaign.state == Campaign.State.ACTIVE else []
+    # The GRC lead's progress table offers every active user on each reviewer's row: rendered once.
+    manages_reviewers = sees_all and can_manage and campaign.state == Campaign.State.ACTIVE  # remind, escalate, reassign per reviewer
+    reassign_options = render_to_string("reviews/_user_options.html", {"users": reassign_users}) if manages_reviewers else ""
+    progress, decision_counts = selectors.campaign_progress(campaign=campaign) if sees_all else (None, None)
+    remediation_counts = selectors.remediation_counts(campaign=campaign) if sees_all else {}
+    remediation = (paginate(request, selectors.remediation_list(campaign=campaign), per_page=REMEDIATION_PER_PAGE, param="remediation_page",
+                            by_ids=True, count=sum(remediation_counts.values()))
+                   if any(remediation_counts.values()) else None)
     context = {
         "campaign": campaign, "page": page, "filters": filters, "sees_all": sees_all, "only_mine": only_mine,
         "can_manage": can_manage and campaign.state in (Campaign.State.DRAFT, Campaign.State.ACTIVE),
         "can_decide": reviews and campaign.state == Campaign.State.ACTIVE,
         "decisions": ReviewItem.Decision.choices, "page_sizes": PAGE_SIZES,
-        "decision_counts": selectors.decision_counts(campaign=campaign) if sees_all else None,
-        "progress": selectors.progress_by_reviewer(campaign=campaign) if sees_all else None,
-        "remediation": selectors.remediation_list(campaign=campaign) if sees_all else None,
+        "decision_counts": decision_counts, "progress": progress,
+        "remediation": remediation, "remediation_counts": remediation_counts,
+        # The remediation pager keeps the items' filters and page.
+        "remediation_carry": {**filters, "page": request.GET.get("page", "")},
         "history": audit_events_for(campaign, limit=30) if sees_all else None,
         "can_share": campaign.state == Campaign.State.SIGNED_OFF and has_perm(user, "reviews.share_campaign"),
-        "reassign_users": ReassignForm().fields["to_reviewer"].queryset if campaign.state == Campaign.State.ACTIVE else [],
+        "reassign_users": reassign_users, "reassign_options": reassign_options, "manages_reviewers": manages_reviewers,
         "in_scope_now": services.population_queryset(campaign.scope).count() if campaign.state == Campaign.State.DRAFT else None,
     }
     return render(request, "reviews/campaign_detail.html", context)

@@ -567,19 +567,24 @@ def _grow(posture, catalog, *, evaluations: int, findings: int):
 
 def test_dashboard_and_findings_make_a_fixed_number_of_queries(client, grc_lead, posture, catalog, django_assert_max_num_queries):
     client.force_login(grc_lead)
-    pages = [reverse("evaluation:dashboard"), reverse("evaluation:finding_list"), reverse("evaluation:requirement", args=["9.2.4.08"])]
-    for url in pages:  # warm the per-process caches (content types) so that both rounds start alike
+    findings_url = reverse("evaluation:finding_list")
+    pages = {"dashboard": (reverse("evaluation:dashboard"), 12), "findings": (findings_url, 12),
+             "filtered": (findings_url + "?status=fail&q=k", 12),
+             "late page": (findings_url + "?page=7", 12),  # the last page once grown; the nearest (first) before
+             "sub-requirement": (reverse("evaluation:requirement", args=["9.2.4.08"]), 14),
+             "its status": (reverse("evaluation:requirement_status", args=["9.2.4.08"]), 10)}
+    for url, _ in pages.values():  # warm the per-process caches (content types) so that both rounds start alike
         client.get(url)
     counts = []
     for extra_evaluations, extra_findings in ((0, 0), (15, 300)):
         _grow(posture, catalog, evaluations=extra_evaluations, findings=extra_findings)
-        with django_assert_max_num_queries(12) as dash:
-            assert client.get(reverse("evaluation:dashboard")).status_code == 200
-        with django_assert_max_num_queries(12) as findings:
-            response = client.get(reverse("evaluation:finding_list"))
-        assert response.status_code == 200
-        with django_assert_max_num_queries(14) as requirement:
-            assert client.get(reverse("evaluation:requirement", args=["9.2.4.08"])).status_code == 200
-        counts.append((len(dash.captured_queries), len(findings.captured_queries), len(requirement.captured_queries)))
+        row = {}
+        for name, (url, ceiling) in pages.items():
+            with django_assert_max_num_queries(ceiling) as queries:
+                response = client.get(url)
+            assert response.status_code == 200, name
+            row[name] = len(queries.captured_queries)
+        counts.append(row)
     assert counts[0] == counts[1], counts  # the same whatever the number of evaluations and findings
-    assert len(response.context["page"]) == 50
+    assert len(client.get(findings_url).context["page"]) == 50
+    assert client.get(findings_url + "?page=7").context["page"].number == 7

@@ -111,6 +111,19 @@ def test_invalid_items_are_skipped_and_reported(aws_source):
     assert [e["code"] for e in result.errors] == ["invalid_item"] * 3
 
 
+def test_names_an_index_cannot_hold_are_refused_as_items_and_the_rest_is_kept(aws_source):
+    # Random text does not compress: past ~2,700 bytes PostgreSQL refuses the index entry, which
+    # would fail the whole unit. No cloud allows such names; the item is refused and reported.
+    noise = "".join(chr(0x4E00 + (n * 7919) % 20000) for n in range(700))  # 700 CJK characters: 2,100 bytes
+    escapes = "\x00" * 400  # stored as 1,600 bytes of escapes: still fits
+    result = _result([_key(), CredentialRecord("arn:sm:noise", "sm_secret", noise), CredentialRecord("arn:sm:nul", "sm_secret", escapes)],
+                     identities=[IdentityRecord(USER, "alice", "human"), IdentityRecord(USER + "2", noise, "human")])
+    _, counts = _apply(aws_source, result)
+    assert counts.skipped == 2 and set(Credential.objects.values_list("external_id", flat=True)) == {"AKIAEXAMPLE1", "arn:sm:nul"}
+    assert [e["message"] for e in result.errors] == ["identity name longer than 2000 bytes", "credential name longer than 2000 bytes"]
+    assert Credential.objects.get(external_id="arn:sm:nul").name == "\\x00" * 400
+
+
 def test_recreated_user_with_the_same_name_gets_a_new_identity_version(aws_source):
     _apply(aws_source, _result([_key()], identities=[IdentityRecord(USER, "alice", "human", created_at=T0)]))
     later = T0 + dt.timedelta(days=30)

@@ -438,3 +438,44 @@ def test_list_pages_make_a_bounded_number_of_queries(client, grc_lead, auditor, 
             assert response.status_code == 200
     client.force_login(grc_lead)
     assert len(client.get(reverse("inventory:credential_list")).context["page"]) == 50  # paginated by 50
+
+
+def test_list_queries_do_not_grow_with_the_inventory_on_any_page(client, grc_lead, auditor, inv, django_assert_max_num_queries):
+    """Page 1, a filtered view and the last page of the credential list, and the identity list,
+    for one who sees every source and one given a source: the same queries at 33
+    and at 273 credentials (a page then spans sources, and a late page sits deep inside one)."""
+    sources = [inv["prod"], inv["vault"]] + [_source(f"acct-{n}", grc_lead) for n in range(3)]
+    assign_perm("view_source", auditor, inv["prod"])
+    assign_perm("view_source", auditor, sources[3])
+
+    def grow(n):
+        start = Credential.objects.count()
+        for k in range(start, start + n):
+            source = sources[k % len(sources)]
+            ident = _identity(source, f"grown-{k}") if k % 2 else None
+            _credential(source, f"grown-key-{k:04d}", identity=ident, enabled=k % 3 != 0, created_at=T0, last_used_at=T1)
+
+    def pages():
+        last = (Credential.objects.count() + 49) // 50
+        return [reverse("inventory:credential_list"), reverse("inventory:credential_list") + "?enabled=yes&q=grown&owner=missing",
+                reverse("inventory:credential_list") + f"?page={last}", reverse("inventory:identity_list")]
+
+    for user in (grc_lead, auditor):  # warm the per-process caches (content types) so that both rounds start alike
+        client.force_login(user)
+        for url in pages():
+            client.get(url)
+    counts = []
+    for n in (30, 240):
+        grow(n)
+        row = []
+        for user in (grc_lead, auditor):
+            client.force_login(user)
+            for url in pages():
+                with django_assert_max_num_queries(14) as queries:
+                    assert client.get(url).status_code == 200
+                row.append(len(queries.captured_queries))
+        counts.append(row)
+    assert counts[0] == counts[1], counts
+    client.force_login(grc_lead)
+    last = client.get(pages()[2]).context["page"]
+    assert last.number == 6 and len(last) == 23 and last.paginator.count == 273

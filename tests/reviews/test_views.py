@@ -108,3 +108,52 @@ def test_campaign_page_queries_do_not_grow_with_items(client, people, inventory,
     with django_assert_max_num_queries(25):
         client.post(reverse("reviews:decide", args=[campaign.pk]), {"items": ids, "decision": "revoke", "justification": "cleanup"})
     assert ReviewItem.objects.filter(decision="revoke").count() == 300
+
+
+def test_campaign_pages_make_the_same_queries_at_any_size(client, people, inventory, django_assert_max_num_queries):
+    """The GRC lead's page 1 and last page (progress, decisions, remediation and its pager) and
+    a reviewer's page make the same queries for a campaign of 7 items and one of 307 items,
+    a third of each reviewer's items decided (revoke and rotate open remediation)."""
+    now = timezone.now()
+
+    def campaign_of(extra: int, name: str):
+        start = Credential.objects.count()
+        Credential.objects.bulk_create([
+            Credential(source=inventory["source"], scope="aws_iam", external_id=f"AKIA{name}{n:06d}", credential_type="access_key",
+                       name=f"AKIA{name}{n:06d}", enabled=True, owner=("alice@example.test", "bob@example.test", "")[n % 3],
+                       fingerprint="f", first_seen_at=now, created_at=now) for n in range(start, start + extra)])
+        draft = services.campaign_create(actor=people["grc"], name=name, scope={}, due_date=now.date() + dt.timedelta(days=5),
+                                         fallback_reviewer=people["fallback"])
+        campaign = services.campaign_start(actor=people["grc"], campaign=draft)
+        for reviewer in (people["alice"], people["bob"], people["fallback"]):
+            mine = list(campaign.items.filter(reviewer=reviewer).order_by("pk").values_list("pk", flat=True))
+            third = mine[: max(1, len(mine) // 3)]
+            for decision, ids in (("revoke", third[::2]), ("rotate", third[1::2])):
+                if ids:
+                    services.items_decide(actor=reviewer, campaign=campaign, item_ids=ids, decision=decision, justification="gone")
+        return campaign
+
+    def counts(campaign) -> dict:
+        url = reverse("reviews:detail", args=[campaign.pk])
+        last = (campaign.population_count + 99) // 100
+        found = {}
+        for who, person, query in (("grc page 1", "grc", ""), ("grc last page", "grc", f"?page={last}"),
+                                   ("grc remediation page 2", "grc", "?remediation_page=2"), ("reviewer", "fallback", "")):
+            login(client, people[person])
+            client.get(url + query)  # warm the per-process caches
+            with django_assert_max_num_queries(25) as queries:
+                response = client.get(url + query)
+            assert response.status_code == 200, who
+            found[who] = len(queries.captured_queries)
+        return found
+
+    small = campaign_of(3, "small")
+    big = campaign_of(300, "big")
+    assert small.population_count == 7 and big.population_count == 307
+    assert counts(small) == counts(big)
+    login(client, people["grc"])
+    page = client.get(reverse("reviews:detail", args=[big.pk]) + "?remediation_page=2")
+    remediation = page.context["remediation"]
+    assert remediation.number == 2 and remediation.paginator.count == sum(page.context["remediation_counts"].values()) > 25
+    assert 'href="?page=&amp;remediation_page=1#remediation"' not in page.content.decode()  # empty filters are left out
+    assert "remediation_page=1#remediation" in page.content.decode()

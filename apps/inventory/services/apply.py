@@ -30,6 +30,10 @@ from apps.inventory.models import (
 )
 
 MAX_EXTERNAL_ID = 2048
+# Names are keys of the lists' indexes (credential_list_order_idx, identity_list_order_idx), and
+# a btree entry holds at most ~2,700 bytes: a longer name, which no cloud allows (IAM 128,
+# Secrets Manager 512, Key Vault 127 characters), is refused as an item instead of failing the unit.
+MAX_NAME_BYTES = 2000
 _CRED_FIELDS = [
     "name", "identity_id", "enabled", "created_at", "last_rotated_at", "last_used_at", "last_changed_at", "expires_at",
     "not_before", "rotation_enabled", "rotation_interval_days", "next_rotation_at", "deleted_at", "owner", "tags",
@@ -56,6 +60,11 @@ class ApplyCounts:
 
 def _fingerprint(data: dict) -> str:
     return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
+
+
+def _name_too_long(name) -> bool:
+    # As stored: storable() writes an unstorable character as an escape of up to six bytes.
+    return isinstance(name, str) and len(name) > MAX_NAME_BYTES // 6 and len(storable(name).encode("utf-8")) > MAX_NAME_BYTES
 
 
 def owner_from_tags(tags: dict[str, str]) -> str:
@@ -107,12 +116,20 @@ def inventory_apply(*, unit: CollectionUnit, result: CollectionResult, taken_at:
             result.add_error("invalid_item", f"identity id missing or longer than {MAX_EXTERNAL_ID} characters", item=str(rec.external_id)[:200])
             counts.skipped += 1
             continue
+        if _name_too_long(rec.name):
+            result.add_error("invalid_item", f"identity name longer than {MAX_NAME_BYTES} bytes", item=str(rec.external_id)[:200])
+            counts.skipped += 1
+            continue
         identity_records[storable(rec.external_id)] = rec
     credential_records: dict[tuple[str, str], CredentialRecord] = {}
     credential_types = set(Credential.Type.values)  # a property that builds a list on each access
     for rec in result.credentials:
         if not rec.external_id or len(rec.external_id) > MAX_EXTERNAL_ID or rec.credential_type not in credential_types:
             result.add_error("invalid_item", "credential id missing, too long, or of an unknown type", item=str(rec.external_id)[:200])
+            counts.skipped += 1
+            continue
+        if _name_too_long(rec.name):
+            result.add_error("invalid_item", f"credential name longer than {MAX_NAME_BYTES} bytes", item=str(rec.external_id)[:200])
             counts.skipped += 1
             continue
         credential_records[(rec.credential_type, storable(rec.external_id))] = rec

@@ -29,6 +29,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from apps.core.bench import throwaway_database
 from apps.simulators.meter import Stage, StageFigures
 
 PER_USER_IAM_CALLS = ("ListAccessKeys", "GetLoginProfile", "GetAccessKeyLastUsed", "ListMFADevices")
@@ -132,15 +133,10 @@ class Command(BaseCommand):
         with SimulatedOrganisation(spec) as org:
             org.configure()
             self.stdout.write(f"  seeded in {org.seed_seconds} s; AWS at {org.aws_url}; {len(org.vaults)} vaults")
-            old_name = connection.settings_dict["NAME"]
-            connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{old_name}_bench_scale"
-            self.stdout.write(f"creating and migrating the throwaway database {old_name}_bench_scale …")
-            connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-            try:
+            self.stdout.write(f"creating and migrating the throwaway database {connection.settings_dict['NAME']}_bench_scale …")
+            with throwaway_database("bench_scale"):
                 report = self._run(org, skip_bare=options["skip_bare"], profile_dir=options["profile"], workers=options["workers"],
                                    broker=options["broker"])
-            finally:
-                connection.creation.destroy_test_db(old_name, verbosity=0)
         report["spec"] = {**spec.__dict__, "regions": list(spec.regions)}
         self._print(report)
         if options["json"]:

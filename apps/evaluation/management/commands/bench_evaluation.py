@@ -2,13 +2,11 @@
 
     python manage.py bench_evaluation --credentials 100000 [--json out.json]
 
-The command creates its own database (``test_<name>``, migrated from scratch), seeds it,
+The command creates its own database (``<name>_bench_evaluation``, migrated from scratch), seeds it,
 times one evaluation end to end (including its commit), prints the figures and drops the
 database, so the configured database is never touched.
 """
 
-import json as jsonlib
-import resource
 import time
 from datetime import UTC, datetime
 
@@ -19,13 +17,10 @@ from django.test.utils import CaptureQueriesContext
 from apps.accounts.models import User
 from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
+from apps.core.bench import rss_mb, throwaway_database, write_figures
 from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_run
 from apps.simulators.inventory import seed_inventory
-
-
-def _rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 class Command(BaseCommand):
@@ -37,19 +32,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", default="", help="also write the figures to this file")
 
     def handle(self, *args, credentials: int, seed: int, json: str, **options):
-        old_name = connection.settings_dict["NAME"]
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-        try:
+        with throwaway_database("bench_evaluation"):
             figures = self._run(credentials, seed)
-        finally:
-            connection.creation.destroy_test_db(old_name, verbosity=0)
-        width = max(map(len, figures))
-        self.stdout.write(f"evaluation benchmark: {credentials:,} credentials, seed {seed}")
-        for key, value in figures.items():
-            self.stdout.write(f"  {key:<{width}}  {value}")
-        if json:
-            with open(json, "w") as fh:
-                jsonlib.dump(figures, fh, indent=2)
+        write_figures(self.stdout, f"evaluation benchmark: {credentials:,} credentials, seed {seed}", figures, json)
 
     def _run(self, credentials: int, seed: int) -> dict:
         catalog_load(data=read_catalog())
@@ -58,7 +43,7 @@ class Command(BaseCommand):
         t0 = time.monotonic()
         seeded = seed_inventory(credentials=credentials, seed=seed, now=now, actor=actor)
         seed_seconds = round(time.monotonic() - t0, 2)
-        rss_before = _rss_mb()
+        rss_before = rss_mb()
         with CaptureQueriesContext(connection) as queries:
             t1 = time.monotonic()
             evaluation = evaluation_run(trigger=Evaluation.Trigger.MANUAL, now=now)
@@ -67,5 +52,5 @@ class Command(BaseCommand):
             "database": connection.vendor, "credentials": seeded["credentials"], "identities": seeded["identities"],
             "seed_seconds": seed_seconds, "evaluation_seconds": seconds, "findings": evaluation.counts["findings"],
             "failed": evaluation.counts["failed"], "not_assessed": evaluation.counts["not_assessed"], "queries": len(queries),
-            "rss_before_evaluation_mb": rss_before, "peak_rss_mb": _rss_mb(),
+            "rss_before_evaluation_mb": rss_before, "peak_rss_mb": rss_mb(),
         }

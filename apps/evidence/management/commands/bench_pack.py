@@ -2,7 +2,7 @@
 
     python manage.py bench_pack --credentials 20000 [--sample 25] [--json out.json]
 
-Like ``bench_evaluation`` it creates its own database (``test_<name>``, PostgreSQL), seeds the
+Like ``bench_evaluation`` it creates its own database (``<name>_bench_pack``, PostgreSQL), seeds the
 synthetic inventory (apps/simulators/inventory.py), gives every row its version (the seeder
 writes current rows only; a pack reads the versions valid at its as-of time), evaluates, then
 times gather → JSON → OSCAL → XLSX → PDF → manifest + zip and prints per-stage wall time, the
@@ -10,8 +10,6 @@ process's peak RSS, queries and file sizes; the build's progress (percent and st
 page shows it) goes to stderr. The configured database is never touched.
 """
 
-import json as jsonlib
-import resource
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -24,6 +22,7 @@ from django.test.utils import CaptureQueriesContext
 from apps.accounts.models import User
 from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
+from apps.core.bench import rss_mb, throwaway_database, write_figures
 from apps.core.progress import TerminalProgress
 from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_run
@@ -50,10 +49,6 @@ FROM inventory_identity i JOIN inventory_snapshot s ON s.source_id = i.source_id
 """
 
 
-def _rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
 class Command(BaseCommand):
     help = "Time a whole evidence pack of N synthetic credentials (per stage, peak memory, queries, sizes) in a throwaway database."
 
@@ -67,19 +62,9 @@ class Command(BaseCommand):
     def handle(self, *args, credentials: int, seed: int, sample: int, keep: str, json: str, **options):
         if connection.vendor != "postgresql":
             raise CommandError("bench_pack needs PostgreSQL (set DATABASE_URL)")
-        old_name = connection.settings_dict["NAME"]
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-        try:
+        with throwaway_database("bench_pack"):
             figures = self._run(credentials, seed, sample, keep)
-        finally:
-            connection.creation.destroy_test_db(old_name, verbosity=0)
-        width = max(map(len, figures))
-        self.stdout.write(f"evidence pack benchmark: {credentials:,} credentials, seed {seed}, sample {sample}")
-        for key, value in figures.items():
-            self.stdout.write(f"  {key:<{width}}  {value}")
-        if json:
-            with open(json, "w") as fh:
-                jsonlib.dump(figures, fh, indent=2)
+        write_figures(self.stdout, f"evidence pack benchmark: {credentials:,} credentials, seed {seed}, sample {sample}", figures, json)
 
     def _run(self, credentials: int, seed: int, sample: int, keep: str) -> dict:
         catalog_load(data=read_catalog())
@@ -94,7 +79,7 @@ class Command(BaseCommand):
         engagement = Engagement.objects.create(name="bench", period_start=date(now.year, 1, 1), period_end=date(now.year, 12, 31), created_by=actor)
         setup_seconds = round(time.monotonic() - t0, 2)
         as_of = datetime.now(UTC)
-        rss_before = _rss_mb()
+        rss_before = rss_mb()
         stages: dict[str, float] = {}
         with CaptureQueriesContext(connection) as queries, tempfile.TemporaryDirectory() as tmp:
             t1 = time.monotonic()
@@ -103,7 +88,7 @@ class Command(BaseCommand):
             data = gather(engagement=engagement, as_of=as_of, sample_size=sample, sample_seed=default_seed(engagement_id=engagement.pk, as_of=as_of),
                           progress=progress)
             stages["gather"] = round(time.monotonic() - t1, 2)
-            rss_after_gather = _rss_mb()
+            rss_after_gather = rss_mb()
             built = build_files(data=data, workdir=Path(tmp), meta={"pack_id": "KT-BENCH", "as_of": iso(as_of), "built_at": iso(as_of)},
                                 progress=progress)
             bar.close()
@@ -119,6 +104,6 @@ class Command(BaseCommand):
             "findings_in_pack": len(data["findings"]), "setup_seconds (seed + evaluate, not timed)": setup_seconds,
             **{f"stage {name} s": seconds for name, seconds in stages.items()},
             "whole pack s": total, "queries (Django; plus 4 streamed server-side cursors)": len(queries),
-            "rss before pack MB": rss_before, "rss after gather MB": rss_after_gather, "peak rss MB (whole process)": _rss_mb(),
+            "rss before pack MB": rss_before, "rss after gather MB": rss_after_gather, "peak rss MB (whole process)": rss_mb(),
             **{f"size {name} bytes": size for name, size in built.sizes.items()}, "pdf pages": pages,
         }

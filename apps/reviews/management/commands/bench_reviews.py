@@ -2,36 +2,26 @@
 
     python manage.py bench_reviews --items 10000 [--decide 1000] [--json out.json]
 
-Creates and migrates its own database (``test_<name>``), seeds a synthetic inventory of N
+Creates and migrates its own database (``<name>_bench_reviews``), seeds a synthetic inventory of N
 credentials, starts a campaign over all of them, then times (with query counts) the start,
 the campaign page as the GRC lead (first and last page) and as the reviewer, and one bulk
 decision on ``--decide`` items posted through the view; drops the database at the end.
 """
 
-import json as jsonlib
-import time
 from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
-from django.db.models import Count
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.accounts.roles import Role
 from apps.accounts.services import user_create
+from apps.core.bench import throwaway_database, timed, write_figures
 from apps.reviews import services
 from apps.reviews.models import ReviewItem
 from apps.simulators.inventory import seed_inventory
-
-
-def _timed(fn):
-    with CaptureQueriesContext(connection) as queries:
-        t0 = time.monotonic()
-        result = fn()
-        seconds = round(time.monotonic() - t0, 3)
-    return result, seconds, len(queries)
+from apps.simulators.registers import busiest_reviewer
 
 
 class Command(BaseCommand):
@@ -44,19 +34,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", default="", help="also write the figures to this file")
 
     def handle(self, *args, items: int, decide: int, seed: int, json: str, **options):
-        old_name = connection.settings_dict["NAME"]
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-        try:
+        with throwaway_database("bench_reviews"):
             figures = self._run(items, decide, seed)
-        finally:
-            connection.creation.destroy_test_db(old_name, verbosity=0)
-        width = max(map(len, figures))
-        self.stdout.write(f"access-review benchmark: {items:,} credentials, bulk decision on {decide:,}")
-        for key, value in figures.items():
-            self.stdout.write(f"  {key:<{width}}  {value}")
-        if json:
-            with open(json, "w") as fh:
-                jsonlib.dump(figures, fh, indent=2)
+        write_figures(self.stdout, f"access-review benchmark: {items:,} credentials, bulk decision on {decide:,}", figures, json)
 
     def _run(self, items: int, decide: int, seed: int) -> dict:
         grc = user_create(username="bench-grc", password="bench-only-password-1", role=Role.GRC_LEAD)
@@ -65,23 +45,20 @@ class Command(BaseCommand):
         with transaction.atomic():
             draft = services.campaign_create(actor=grc, name="bench", scope={}, due_date=(datetime.now(UTC) + timedelta(days=14)).date(),
                                              fallback_reviewer=reviewer)
-        campaign, start_s, start_q = _timed(lambda: services.campaign_start(actor=grc, campaign=draft))
+        campaign, start_s, start_q = timed(lambda: services.campaign_start(actor=grc, campaign=draft))
         client = Client(HTTP_HOST="localhost")
         client.force_login(grc)
         url = reverse("reviews:detail", args=[campaign.pk])
         client.get(url)  # warm templates and caches
-        page, page_s, page_q = _timed(lambda: client.get(url))
+        page, page_s, page_q = timed(lambda: client.get(url))
         assert page.status_code == 200
         last = (campaign.population_count + 99) // 100
-        _, last_s, last_q = _timed(lambda: client.get(f"{url}?page={last}"))
-        top = (ReviewItem.objects.filter(campaign=campaign).values("reviewer").annotate(n=Count("pk")).order_by("-n").first())
-        from apps.accounts.models import User
-
-        busiest = User.objects.get(pk=top["reviewer"])
+        _, last_s, last_q = timed(lambda: client.get(f"{url}?page={last}"))
+        busiest = busiest_reviewer(campaign)
         client.force_login(busiest)
-        _, mine_s, mine_q = _timed(lambda: client.get(f"{url}?per_page=1000"))
+        _, mine_s, mine_q = timed(lambda: client.get(f"{url}?per_page=1000"))
         ids = list(ReviewItem.objects.filter(campaign=campaign, reviewer=busiest).values_list("pk", flat=True)[:decide])
-        response, bulk_s, bulk_q = _timed(lambda: client.post(reverse("reviews:decide", args=[campaign.pk]),
+        response, bulk_s, bulk_q = timed(lambda: client.post(reverse("reviews:decide", args=[campaign.pk]),
                                                               {"items": ids, "decision": "revoke", "justification": "bench: unused"}))
         assert response.status_code == 302, response.status_code
         decided = ReviewItem.objects.filter(campaign=campaign, decision="revoke").count()

@@ -1,0 +1,62 @@
+"""What the ``bench_*`` management commands share: a throwaway database, timing with query
+counts, the process's peak memory, and printing (and saving) their figures.
+
+Each benchmark works in its own database named after the configured one
+(``<name>_bench_<what>``), created and migrated from scratch and dropped at the end, so the
+configured database is never touched and the test suite's ``test_<name>`` is left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+T = TypeVar("T")
+
+
+@contextmanager
+def throwaway_database(label: str) -> Iterator[str]:
+    """Create and migrate ``<configured name>_<label>``, point the default connection at it,
+    yield its name, and drop it (restoring the configured database) however the block ends."""
+    old_name = connection.settings_dict["NAME"]
+    test_settings = connection.settings_dict.setdefault("TEST", {})
+    old_test_name = test_settings.get("NAME")
+    test_settings["NAME"] = f"{old_name}_{label}"
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    try:
+        yield connection.settings_dict["NAME"]
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        test_settings["NAME"] = old_test_name
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, float, int]:
+    """``(fn(), wall seconds, queries issued)``."""
+    with CaptureQueriesContext(connection) as queries:
+        t0 = time.monotonic()
+        result = fn()
+        seconds = round(time.monotonic() - t0, 3)
+    return result, seconds, len(queries)
+
+
+def rss_mb() -> float:
+    """The process's peak resident memory so far, in MB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def write_figures(stdout, title: str, figures: dict[str, Any], json_path: str = "") -> None:
+    """Print ``figures`` as aligned ``key  value`` lines under ``title``; also to ``json_path`` if given."""
+    width = max(map(len, figures))
+    stdout.write(title)
+    for key, value in figures.items():
+        stdout.write(f"  {key:<{width}}  {value}")
+    if json_path:
+        with open(json_path, "w") as fh:
+            json.dump(figures, fh, indent=2, default=str)
