@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('evaluation', '0002_evaluation_progress'),
+        ('evaluation', '0003_finding_list_order_index'),
     ]
 
     operations = [
