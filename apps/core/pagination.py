@@ -44,7 +44,7 @@ class GroupedPaginator(Paginator):
     count), the page's ids (one UNION ALL of the index-ordered slices of the groups the page
     spans), and those rows through ``rows`` (default ``queryset``) with whatever it joins or
     annotates. The page holds exactly what ``queryset.order_by(group_order, *within)`` sliced
-    would hold.
+    would hold. ``within`` ends with ``"pk"`` (the order must be total).
     """
 
     def __init__(self, queryset: QuerySet, per_page: int, *, group: str, group_order: str, within: Sequence[str],

@@ -183,8 +183,8 @@ def credential_list(*, user, credential_type: str = "", source: str = "", presen
 
 def credential_page(*, user, number, per_page: int = 50, **filters) -> Page:
     """Page ``number`` of :func:`credential_list` (the nearest page for junk or out-of-range
-    numbers), read source by source along ``credential_list_order_idx``: four queries
-    whatever the page and the size of the inventory."""
+    numbers), read source by source along ``credential_list_order_idx``: three queries
+    (rows per source, the page's ids, its rows) whatever the page and the size of the inventory."""
     return GroupedPaginator(credential_list(user=user, **filters), per_page, group="source_id", group_order="source__name",
                             within=CREDENTIAL_ORDER_WITHIN_SOURCE).get_page(number)
 

@@ -119,7 +119,7 @@ class ReviewItem(models.Model):
         indexes = [
             # The progress per reviewer is counted from this index alone (selectors.campaign_progress).
             models.Index(fields=["campaign", "reviewer", "decision"], include=["flagged"], name="reviewitem_progress_idx"),
-            # A campaign's revoke and rotate decisions: the way to its remediation (selectors.campaign_remediation).
+            # A campaign's revoke and rotate decisions: the way to its remediation (selectors.remediation_list, remediation_counts).
             models.Index(fields=["campaign", "decision"], name="reviewitem_decision_idx"),
         ]
 
