@@ -34,7 +34,7 @@ from apps.evidence.renderers.xlsx import MAX_CELL
 from apps.evidence.services import engagement_create, pack_build, pack_request
 from apps.evidence.templatetags.evidence_pdf import PDF_TEXT_MAX
 from apps.inventory.models import CollectionRun, CollectionUnit, Credential, Source
-from apps.inventory.services.apply import inventory_apply
+from apps.inventory.services.apply import MAX_NAME_BYTES, inventory_apply, name_too_long
 from tests.hardening.conftest import record_hostile
 from tests.support.hostile import TEXT, assert_json_faithful, assert_no_formula_cells, expected_stored
 
@@ -42,6 +42,10 @@ pytestmark = [pytest.mark.hostile]
 
 ACCOUNT = "123456789012"
 KEYS = list(TEXT)
+# Names longer than the inventory's list indexes can hold (MAX_NAME_BYTES; no cloud allows
+# them) are refused as items by the collection; their values still reach every export as tag
+# values, justifications and narratives.
+LONG_NAMES = {k for k in KEYS if name_too_long(TEXT[k])}
 # What a form hands the services (exceptions, controls, reviews are entered through forms):
 # NUL is refused by every form (tests/test_nul_refused.py), undecodable bytes arrive as U+FFFD,
 # leading and trailing whitespace is stripped.
@@ -100,6 +104,7 @@ def _build() -> dict:
                               facts={"password_policy": None})
     with transaction.atomic():
         inventory_apply(unit=unit, result=result, taken_at=at)
+    apply_errors = list(result.errors)
     evaluation_run(now=timezone.now() - dt.timedelta(hours=1))
 
     refused: dict[str, list[str]] = {"exception": [], "control": [], "review": []}
@@ -141,7 +146,7 @@ def _build() -> dict:
         raw = fh.read()
     with zipfile.ZipFile(io.BytesIO(raw)) as zf:
         files = {name: zf.read(name) for name in zf.namelist()}
-    return {"files": files, "refused": refused, "pack": pack}
+    return {"files": files, "refused": refused, "pack": pack, "apply_errors": apply_errors}
 
 
 def call_seed_catalog():
@@ -173,10 +178,18 @@ def _strings(node, out: list[str]) -> list[str]:
 def test_the_inventory_stored_the_corpus_faithfully(hostile_pack, django_db_blocker):
     with django_db_blocker.unblock():
         stored = {c.external_id: c for c in Credential.objects.filter(external_id__startswith="AKIAHOSTILE")}
+    assert LONG_NAMES == {"big_10k", "big_1m"}
+    errors = {(e.get("code"), e.get("item")): e.get("message", "") for e in hostile_pack["apply_errors"]}
     for i, k in enumerate(KEYS):
+        if k in LONG_NAMES:
+            assert _ext(i) not in stored
+            assert f"credential name longer than {MAX_NAME_BYTES} bytes" in errors[("invalid_item", _ext(i))]
+            assert f"identity name longer than {MAX_NAME_BYTES} bytes" in errors[("invalid_item", _user(i))]
+            continue
         assert stored[_ext(i)].name == _stored(k)
         assert stored[_ext(i)].tags["description"] == _stored(k)
-    record_hostile("inventory apply: credential and identity names, tag values (export fixture)", "stored", len(KEYS) * 4)
+    record_hostile("inventory apply: credential and identity names, tag values (export fixture)", "stored", (len(KEYS) - len(LONG_NAMES)) * 4)
+    record_hostile("inventory apply: names over the list indexes' limit (export fixture)", "refused as items", len(LONG_NAMES) * 2)
 
 
 def test_pack_json_is_faithful_and_valid_against_its_schema(hostile_pack):
@@ -253,6 +266,8 @@ def test_the_api_returns_a_hostile_credential_faithfully(hostile_pack):
     grc = get_user_model().objects.get(username="hx-grc")
     client = bearer(issue(grc, scope="read", name="hostile-exports"))
     for i, k in enumerate(KEYS):
+        if k in LONG_NAMES:  # refused by the collection (test above)
+            continue
         credential = Credential.objects.get(external_id=_ext(i))
         response = client.get(f"/api/v1/credentials/{credential.pk}/")
         assert response.status_code == 200, response.content[:300]
@@ -260,4 +275,4 @@ def test_the_api_returns_a_hostile_credential_faithfully(hostile_pack):
         assert_json_faithful(response.content, TEXT[k])
     listing = client.get("/api/v1/credentials/", {"page_size": 100})
     assert listing.status_code == 200
-    record_hostile("API credential detail + list (JSON)", "faithful", len(KEYS))
+    record_hostile("API credential detail + list (JSON)", "faithful", len(KEYS) - len(LONG_NAMES))

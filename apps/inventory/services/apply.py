@@ -62,7 +62,7 @@ def _fingerprint(data: dict) -> str:
     return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
 
 
-def _name_too_long(name) -> bool:
+def name_too_long(name) -> bool:
     # As stored: storable() writes an unstorable character as an escape of up to six bytes.
     return isinstance(name, str) and len(name) > MAX_NAME_BYTES // 6 and len(storable(name).encode("utf-8")) > MAX_NAME_BYTES
 
@@ -116,7 +116,7 @@ def inventory_apply(*, unit: CollectionUnit, result: CollectionResult, taken_at:
             result.add_error("invalid_item", f"identity id missing or longer than {MAX_EXTERNAL_ID} characters", item=str(rec.external_id)[:200])
             counts.skipped += 1
             continue
-        if _name_too_long(rec.name):
+        if name_too_long(rec.name):
             result.add_error("invalid_item", f"identity name longer than {MAX_NAME_BYTES} bytes", item=str(rec.external_id)[:200])
             counts.skipped += 1
             continue
@@ -128,7 +128,7 @@ def inventory_apply(*, unit: CollectionUnit, result: CollectionResult, taken_at:
             result.add_error("invalid_item", "credential id missing, too long, or of an unknown type", item=str(rec.external_id)[:200])
             counts.skipped += 1
             continue
-        if _name_too_long(rec.name):
+        if name_too_long(rec.name):
             result.add_error("invalid_item", f"credential name longer than {MAX_NAME_BYTES} bytes", item=str(rec.external_id)[:200])
             counts.skipped += 1
             continue
