@@ -58,6 +58,8 @@ class OrgSpec:
     vaults: int = 3
     vault_secrets: int = 2000
     seed: int = 42
+    # Added to every answer, as a remote cloud's round trip would be (0: answer at once).
+    latency_ms: float = 0.0
 
     def account_ids(self) -> list[str]:
         return [f"{310000000000 + i * 1111:012d}" for i in range(self.accounts)]
@@ -81,11 +83,24 @@ def _today() -> datetime:
 # ----------------------------------------------------------------------------- children
 
 
+class _Delayed:
+    """A WSGI app that answers ``seconds`` later than ``app`` would (a remote cloud's round trip)."""
+
+    def __init__(self, app: Any, seconds: float):
+        self.app, self.seconds = app, seconds
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        time.sleep(self.seconds)
+        return self.app(environ, start_response)
+
+
 def _serve_aws(spec: OrgSpec) -> dict[str, Any]:
     from apps.simulators.aws import start_moto_server
     from apps.simulators.organisation import seed_aws_account
 
     server, url = start_moto_server()
+    if spec.latency_ms:
+        server._server.app = _Delayed(server._server.app, spec.latency_ms / 1000)  # moto keeps its WSGI app there
     now = _today()
     accounts = []
     for i, (account_id, users) in enumerate(zip(spec.account_ids(), split(spec.users, spec.accounts))):
@@ -107,6 +122,8 @@ def _serve_vaults(spec: OrgSpec) -> dict[str, Any]:
     vaults, servers = {}, []
     for i, (name, count) in enumerate(zip(spec.vault_names(), split(spec.vault_secrets, spec.vaults))):
         vault = KeyVaultSimulator(name).start()
+        if spec.latency_ms:
+            vault.slow(spec.latency_ms / 1000, times=None)  # every authenticated request
         seed_vault(vault, count, seed=spec.seed + 1000 + i, now=now)
         servers.append(vault)
         vaults[name] = {"url": vault.url, "secrets": count}
@@ -181,19 +198,25 @@ class SimulatedOrganisation:
     def pids(self) -> dict[str, int]:
         return {kind: child.pid for kind, child in self._children.items()}
 
+    def env(self) -> dict[str, str]:
+        """Environment variables that point another process (a worker) at the simulators."""
+        return {"AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "scale"),
+                "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "scale"),
+                "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_ENDPOINT_URL": self.aws_url, "AZURE_CONNECTION_VERIFY": self.ca_path,
+                "AZURE_CREDENTIAL_CLASS": "apps.simulators.key_vault.SimulatorCredential",
+                "AZURE_VERIFY_CHALLENGE_RESOURCE": "false"}  # the simulator is not *.vault.azure.net
+
     def configure(self) -> None:
-        """Point boto3 and keytrail's settings at the simulators (as the demo does)."""
+        """Point boto3 and keytrail's settings in this process at the simulators (as the demo does)."""
         from django.conf import settings
 
-        for name, value in {"AWS_ACCESS_KEY_ID": "scale", "AWS_SECRET_ACCESS_KEY": "scale", "AWS_DEFAULT_REGION": "us-east-1",
-                            "AWS_EC2_METADATA_DISABLED": "true"}.items():
-            os.environ.setdefault(name, value)
+        os.environ.update(self.env())
         os.environ.pop("AWS_PROFILE", None)
-        os.environ["AWS_ENDPOINT_URL"] = self.aws_url
         settings.AWS_ENDPOINT_URL = self.aws_url
         settings.AZURE_CONNECTION_VERIFY = self.ca_path
         settings.AZURE_CREDENTIAL_CLASS = "apps.simulators.key_vault.SimulatorCredential"
-        settings.AZURE_VERIFY_CHALLENGE_RESOURCE = False  # the simulator is not *.vault.azure.net
+        settings.AZURE_VERIFY_CHALLENGE_RESOURCE = False
 
     def source_fields(self) -> list[dict[str, Any]]:
         """Keyword arguments for ``source_create``, one per account and vault."""

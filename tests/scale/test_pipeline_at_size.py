@@ -12,7 +12,8 @@ from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_run
 from apps.inventory.models import CollectionUnit, Credential, Identity
 from apps.inventory.services.sources import source_create
-from apps.core.management.commands.bench_scale import PER_USER_IAM_CALLS, collect, targets
+from apps.core.management.commands.bench_scale import PER_USER_IAM_CALLS, targets
+from apps.simulators.bench import collect
 from apps.simulators.bare_sdk import read_organisation
 from apps.simulators.meter import Stage
 from apps.simulators.scale import OrgSpec, SimulatedOrganisation, split
