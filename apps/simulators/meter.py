@@ -7,9 +7,9 @@
   counts as the one statement that opened it.
 * The memory of a group of processes (a Celery worker: its main process and the pool
   processes forked from it, which share pages) is sampled as the sum of their proportional
-  set sizes (``Pss`` in ``/proc/<pid>/smaps_rollup``: a shared page counts once in all), every
-  0.2 s; the peak is the largest sample. Summing the processes' own peaks would count the
-  pages they share once per process.
+  set sizes (``Pss`` in ``/proc/<pid>/smaps_rollup``: a shared page counts once in all)
+  every 0.5 s (each read costs a page-table walk); the peak is the largest sample. Summing
+  the processes' own peaks would count the pages they share once per process.
 * CPU seconds of this process and of each watched process (``/proc/<pid>/stat``), and of the
   whole machine (``/proc/stat``: busy and idle seconds summed over every core), so what the
   database, the broker and anything else on the machine used shows as the difference.
@@ -67,7 +67,7 @@ class MemorySampler:
     """Samples the summed PSS of each group of processes on a thread until stopped; ``peaks``
     is each group's largest sample in MB."""
 
-    def __init__(self, groups: dict[str, list[int]], interval: float = 0.2):
+    def __init__(self, groups: dict[str, list[int]], interval: float = 0.5):
         self.groups, self.interval = groups, interval
         self.peaks: dict[str, float] = {}
         self._stop = threading.Event()
