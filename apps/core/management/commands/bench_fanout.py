@@ -229,6 +229,10 @@ class Command(BaseCommand):
             w(f"peak RSS MB (each process's own high-water mark), {r['mode']} #{r['repetition']}: " + ", ".join(f"{k} {v}" for k, v in r["peak_rss_mb_of"].items()))
             w(f"CPU s by process, {r['mode']} #{r['repetition']}: "
               + ", ".join(f"{k} {v}" for k, v in r["cpu_seconds"]["by process"].items()))
+            slots = r["workers"] * r["concurrency"]
+            w(f"units, {r['mode']} #{r['repetition']}: {r['units']}, {r['unit_seconds_sum']} s inside units (longest "
+              f"{r['unit_seconds_longest']} s); {slots} pool process(es) x {r['wall_seconds']} s wall = "
+              f"{round(slots * r['wall_seconds'] - r['unit_seconds_sum'], 1)} s outside a unit")
         w("")
         w(f"{'target':<62} {'limit':>8} {'measured':>10}  met")
         for t in report["targets"]:
