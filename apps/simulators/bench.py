@@ -70,8 +70,10 @@ def database_copy(suffix: str) -> Iterator[str]:
         connection.creation.destroy_test_db(original, verbosity=0, suffix=suffix)
 
 
-def use_broker(broker: str) -> None:
-    """Publish this process's tasks to ``broker`` (flushed first) instead of running them eagerly."""
+@contextmanager
+def broker_in_use(broker: str) -> Iterator[None]:
+    """Publish this process's tasks to ``broker`` (flushed first) instead of running them
+    eagerly, until the block ends."""
     import redis
 
     from config.celery import app
@@ -79,8 +81,14 @@ def use_broker(broker: str) -> None:
     if not broker:
         raise CommandError("real workers need a Redis broker: --broker redis://127.0.0.1:6379/N or CELERY_BROKER_URL")
     redis.Redis.from_url(broker).flushdb()
+    saved = {key: app.conf[key] for key in ("task_always_eager", "broker_url")}
     app.conf.update(task_always_eager=False, broker_url=broker)
     reset_broker_connections(app)
+    try:
+        yield
+    finally:
+        app.conf.update(saved)
+        reset_broker_connections(app)
 
 
 def start_worker(org: SimulatedOrganisation, *, concurrency: int, broker: str, log_dir: Path | None = None) -> Worker:

@@ -35,7 +35,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from apps.simulators.bench import add_org_arguments, collect, database_copy, org_spec, start_worker, throwaway_database, use_broker
+from apps.simulators.bench import add_org_arguments, broker_in_use, collect, database_copy, org_spec, start_worker, throwaway_database
 from apps.simulators.meter import Stage
 
 MODES = ("1x1", "2x1", "1x2")
@@ -152,10 +152,9 @@ class Command(BaseCommand):
 
         mode = mode_name(workers, concurrency)
         self.stdout.write(f"{mode}: starting the simulated organisation …")
-        with SimulatedOrganisation(spec) as org, database_copy(copy):
+        with SimulatedOrganisation(spec) as org, database_copy(copy), broker_in_use(broker):
             org.configure()
             sources = [source_create(actor=actor, **fields) for fields in org.source_fields()]
-            use_broker(broker)
             started = []
             try:
                 for _ in range(workers):

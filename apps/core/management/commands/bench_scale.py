@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from apps.simulators.bench import add_org_arguments, collect, org_spec, start_worker, throwaway_database, use_broker
+from apps.simulators.bench import add_org_arguments, broker_in_use, collect, org_spec, start_worker, throwaway_database
 from apps.simulators.meter import Stage, StageFigures
 
 PER_USER_IAM_CALLS = ("ListAccessKeys", "GetLoginProfile", "GetAccessKeyLastUsed", "ListMFADevices")
@@ -129,18 +129,18 @@ class Command(BaseCommand):
         actor = user_create(username="bench-grc", password=os.urandom(16).hex(), role=Role.GRC_LEAD)
         sources = [source_create(actor=actor, **fields) for fields in org.source_fields()]
         watch = {f"simulated {kind}": pid for kind, pid in org.pids().items()}
-        worker, peaks = None, {}
-        if workers:
-            use_broker(broker)
+        if not workers:
+            return self._stages(org, actor, sources, watch=watch, peaks={}, skip_bare=skip_bare, profile_dir=profile_dir,
+                                mode="celery eager (this process)")
+        with broker_in_use(broker):
             worker = start_worker(org, concurrency=workers, broker=broker)
             self.stdout.write(f"  worker with {workers} pool processes (log {worker.log})")
             peaks = {("worker" if i == 0 else f"worker pool {i}"): pid for i, pid in enumerate(worker.pids())}
             watch.update(peaks)
-        try:
-            return self._stages(org, actor, sources, watch=watch, peaks=peaks, skip_bare=skip_bare, profile_dir=profile_dir,
-                                mode=f"celery worker, {workers} pool processes" if workers else "celery eager (this process)")
-        finally:
-            if worker is not None:
+            try:
+                return self._stages(org, actor, sources, watch=watch, peaks=peaks, skip_bare=skip_bare, profile_dir=profile_dir,
+                                    mode=f"celery worker, {workers} pool processes")
+            finally:
                 worker.stop()
 
     def _stages(self, org, actor, sources, *, watch, peaks, skip_bare: bool, profile_dir: str, mode: str) -> dict:
