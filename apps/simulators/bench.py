@@ -104,9 +104,9 @@ def start_worker(org: SimulatedOrganisation, *, concurrency: int, broker: str, l
     return Worker(env, log_dir / f"worker-{time.monotonic_ns()}.log", concurrency=concurrency).start()
 
 
-def collect(actor, sources, *, timeout: float = 1800) -> tuple[object, dict]:
-    """One collection run of ``sources``, eager or on workers (then waited for, polling the
-    run); returns (run, API calls by operation)."""
+def collect(actor, sources, *, timeout: float = 1800, poll: float = 0.1) -> tuple[object, dict]:
+    """One collection run of ``sources``, eager or on workers (then waited for, reading the
+    run every ``poll`` seconds); returns (run, API calls by operation)."""
     from apps.inventory.models import CollectionUnit
     from apps.inventory.services.collection import collection_start
 
@@ -116,7 +116,7 @@ def collect(actor, sources, *, timeout: float = 1800) -> tuple[object, dict]:
     while not run.is_finished:
         if time.monotonic() > deadline:
             raise CommandError(f"collection run #{run.pk} did not finish within {timeout:.0f} s")
-        time.sleep(0.1)
+        time.sleep(poll)
         run.refresh_from_db()
     calls: Counter = Counter()
     for unit_calls in CollectionUnit.objects.filter(run=run).values_list("api_calls", flat=True):

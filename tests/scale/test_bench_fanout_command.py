@@ -19,7 +19,7 @@ def test_modes_are_workers_by_concurrency():
 
 
 def test_ratio_is_against_the_baseline_median_and_only_two_slot_modes_are_judged():
-    runs = [{"mode": m, "wall_seconds": w, "largest_worker_peak_mb": 200.0, "cpu_floor_ratio": 0.9}
+    runs = [{"mode": m, "wall_seconds": w, "largest_worker_peak_mb": 200.0, "machine_utilisation": 0.9}
             for m, w in (("1x1", 40.0), ("1x1", 44.0), ("2x1", 25.0), ("2x1", 27.0), ("4x1", 15.0))]
     summary = summarise(runs, "1x1")
     assert [(r["mode"], r["wall_seconds_median"], r["ratio_to_baseline"]) for r in summary] == [

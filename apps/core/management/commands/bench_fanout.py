@@ -72,7 +72,7 @@ def summarise(runs: list[dict], baseline: str) -> list[dict]:
         rows.append({"mode": mode, "runs": len(mode_runs), "wall_seconds_median": round(wall, 2),
                      "ratio_to_baseline": round(wall / base, 2),
                      "largest_worker_peak_mb": max(r["largest_worker_peak_mb"] for r in mode_runs),
-                     "cpu_floor_ratio": mode_runs[0]["cpu_floor_ratio"]})
+                     "machine_utilisation_median": statistics.median(r["machine_utilisation"] or 0 for r in mode_runs)})
     return rows
 
 
@@ -168,7 +168,7 @@ class Command(BaseCommand):
                 watch.update(peaks)
                 self.stdout.write(f"{mode}: {workers} worker(s) of {concurrency} pool process(es) ready; collecting …")
                 with Stage(mode, watch=watch, peaks=peaks, memory_groups=groups, settle=2.0) as figures:
-                    run, calls = collect(actor, sources)
+                    run, calls = collect(actor, sources, poll=0.25)
                 taken = [len(worker.tasks_received("inventory.collect_unit")) for worker in started]
             finally:
                 for worker in started:
@@ -202,9 +202,10 @@ class Command(BaseCommand):
                             "machine busy": busy, "machine idle": machine.get("idle"),
                             "rest (PostgreSQL, Redis, other)": round(busy - worker_cpu - sims_cpu - (cpu.get("this process") or 0), 2)
                             if busy is not None else None, "by process": cpu},
-            # The run could not have been shorter than its CPU work spread over every core: as a
-            # fraction of this run's wall time, the best ratio any number of workers could reach.
-            "cpu_floor_ratio": round(busy / cores / figures.wall_seconds, 2) if busy is not None and figures.wall_seconds else None,
+            # Busy CPU over what the cores could give in the wall time. For the baseline on a quiet
+            # machine it is also the best ratio any number of workers could reach: the same CPU
+            # work cannot take less than busy / cores.
+            "machine_utilisation": round(busy / cores / figures.wall_seconds, 2) if busy is not None and figures.wall_seconds else None,
         }
 
     def _print(self, report: dict) -> None:
@@ -214,7 +215,7 @@ class Command(BaseCommand):
           f"baseline {report['baseline']}")
         header = (f"{'mode':<5} {'rep':>3} {'wall s':>7} {'ratio':>6} {'units by worker':>16} {'CPU s by worker':>16} "
                   f"{'peak MB by worker':>18} {'CPU s workers':>13} {'sims':>6} {'rest':>6} {'machine busy/idle':>18} "
-                  f"{'floor':>6} {'load 1m':>11}")
+                  f"{'util':>5} {'load 1m':>11}")
         w(header)
         w("-" * len(header))
         for r in report["runs"]:
@@ -223,7 +224,7 @@ class Command(BaseCommand):
               f"{'/'.join(map(str, r['units_by_worker'])):>16} {'/'.join(map(str, r['cpu_seconds_by_worker'])):>16} "
               f"{'/'.join(map(str, r['peak_pss_mb_by_worker'].values())):>18} {c['workers']:>13} {c['simulators']:>6} "
               f"{c['rest (PostgreSQL, Redis, other)']!s:>6} {str(c['machine busy']) + '/' + str(c['machine idle']):>18} "
-              f"{r['cpu_floor_ratio']!s:>6} {'{}→{}'.format(*r['load_average_1m_start_end']):>11}")
+              f"{r['machine_utilisation']!s:>5} {'{}→{}'.format(*r['load_average_1m_start_end']):>11}")
         for r in report["runs"]:
             w(f"peak RSS MB (each process's own high-water mark), {r['mode']} #{r['repetition']}: " + ", ".join(f"{k} {v}" for k, v in r["peak_rss_mb_of"].items()))
             w(f"CPU s by process, {r['mode']} #{r['repetition']}: "
