@@ -20,7 +20,8 @@ measured with :class:`apps.simulators.meter.Stage`: wall time, peak RSS of every
 process (main and pool), CPU seconds of the workers, the simulators, this process and the
 whole machine (the rest is PostgreSQL, Redis and whatever else runs), and which worker ran
 how many units (each worker's log). ``--latency-ms`` adds a round trip to every simulated
-answer, as a remote cloud would, to tell fan-out from CPU limits on a small machine.
+answer, as a remote cloud would, to tell fan-out from CPU limits on a small machine;
+``--aws-processes`` serves moto from several processes (one Python process is one core at most).
 """
 
 from __future__ import annotations
@@ -100,6 +101,9 @@ class Command(BaseCommand):
         parser.add_argument("--repeat", type=int, default=1, help="run every mode this many times, interleaved")
         parser.add_argument("--latency-ms", type=float, default=0.0,
                             help="delay every simulated answer by this much, as a remote cloud's round trip would")
+        parser.add_argument("--aws-processes", type=int, default=1,
+                            help="serve moto from this many processes (forked after seeding, one socket; the credential "
+                                 "report is then ready at once)")
         parser.add_argument("--broker", default=os.environ.get("CELERY_BROKER_URL", ""),
                             help="Redis URL for the workers (default CELERY_BROKER_URL); its database is flushed before every run")
         parser.add_argument("--json", default="", help="also write the figures to this file")
@@ -115,7 +119,7 @@ class Command(BaseCommand):
         modes = parse_modes(options["modes"])
         if not options["broker"]:
             raise CommandError("bench_fanout needs a Redis broker: --broker redis://127.0.0.1:6379/N or CELERY_BROKER_URL")
-        spec = replace(org_spec(options), latency_ms=options["latency_ms"])
+        spec = replace(org_spec(options), latency_ms=options["latency_ms"], aws_processes=max(1, options["aws_processes"]))
         sources = spec.accounts + spec.vaults
         self.stdout.write(f"bench_fanout: {spec}; {sources} sources; modes {', '.join(mode_name(*m) for m in modes)}")
         settings.DEBUG = False  # measure as production runs (DEBUG logs every query's SQL)
