@@ -1,5 +1,6 @@
-"""``manage.py bench_fanout`` at a tiny size on real workers and Redis: its own throwaway
-database copies, the table and the JSON (figures, not times, asserted); and its pure parts."""
+"""``manage.py bench_fanout`` at a tiny size on real workers and Redis, moto forked in two: its
+own throwaway database copies, the table and the JSON (figures, not times, asserted); and its
+pure parts."""
 
 import json
 
@@ -35,7 +36,7 @@ def test_bench_fanout_runs_on_real_workers_and_writes_json(django_db_blocker, tm
     with django_db_blocker.unblock():
         name = connection.settings_dict["NAME"]
         call_command("bench_fanout", users=8, secrets=4, vault_secrets=6, vaults=1, accounts=2, seed=3, modes="2x1",
-                     broker=BROKER, json=str(out))
+                     aws_processes=2, broker=BROKER, json=str(out))
         assert connection.settings_dict["NAME"] == name  # the configured database is back in use
 
     assert "worker peak memory" in capsys.readouterr().out
@@ -45,3 +46,7 @@ def test_bench_fanout_runs_on_real_workers_and_writes_json(django_db_blocker, tm
     assert run["ratio_to_baseline"] == 1.0 and run["rows_written_total"] > 0 and run["api_calls_total"] > 0
     assert set(run["peak_pss_mb_by_worker"]) == {"worker 1", "worker 2"} and run["largest_worker_peak_mb"] > 0
     assert run["cpu_seconds"]["workers"] > 0 and run["cpu_seconds"]["machine busy"] > 0
+    # moto forked in two: both served, and whichever answered found each account's data (8 users x 2 keys, 6 vault
+    # secrets: a temporary key mapped to no account would have read moto's empty default account instead)
+    assert {"simulated aws", "simulated aws 2", "simulated vaults"} <= set(run["cpu_seconds"]["by process"])
+    assert run["credentials"]["access_key"] == 16 and run["credentials"]["kv_secret"] == 6 and run["credentials"]["sm_secret"] == 4

@@ -31,6 +31,7 @@ import os
 import platform
 import re
 import statistics
+from collections import Counter
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -151,6 +152,7 @@ class Command(BaseCommand):
 
     def _run(self, spec, actor, *, workers: int, concurrency: int, broker: str, repetition: int, copy: str) -> dict:
         """One first collection of every source on ``workers`` workers of ``concurrency`` pool processes each."""
+        from apps.inventory.models import Credential
         from apps.inventory.services.sources import source_create
         from apps.simulators.scale import SimulatedOrganisation
 
@@ -180,9 +182,10 @@ class Command(BaseCommand):
             if run.status != "succeeded":
                 raise CommandError(f"{mode}: run #{run.pk} ended {run.status}; see its units' errors")
             unit_seconds = sorted((u.counts or {}).get("seconds", 0.0) for u in run.units.all())
+            collected = dict(Counter(Credential.objects.filter(disappeared_at__isnull=True).values_list("credential_type", flat=True)))
         figures.api_calls = calls
-        return self._figures(figures, mode=mode, workers=workers, concurrency=concurrency, taken=taken,
-                             unit_seconds=unit_seconds, repetition=repetition)
+        return {**self._figures(figures, mode=mode, workers=workers, concurrency=concurrency, taken=taken,
+                                unit_seconds=unit_seconds, repetition=repetition), "credentials": collected}
 
     @staticmethod
     def _figures(figures, *, mode, workers, concurrency, taken, unit_seconds, repetition) -> dict:
