@@ -6,6 +6,8 @@ pointed at that database and at the simulators, and a collection run waited for.
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -35,6 +37,18 @@ def org_spec(options: dict) -> OrgSpec:
     keys = None if options["keys_per_user"] < 0 else options["keys_per_user"]
     return OrgSpec(accounts=options["accounts"], users=options["users"], keys_per_user=keys, secrets=options["secrets"],
                    vaults=options["vaults"], vault_secrets=options["vault_secrets"], seed=options["seed"])
+
+
+@contextmanager
+def exit_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM (``timeout``, a cancelled job) into SystemExit inside the block, so that the
+    benchmark's ``finally`` blocks run: its workers have a session of their own and would
+    otherwise outlive it, taking the next benchmark's tasks from the broker."""
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager

@@ -37,7 +37,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from apps.simulators.bench import add_org_arguments, broker_in_use, collect, database_copy, org_spec, start_worker, throwaway_database
+from apps.simulators.bench import (add_org_arguments, broker_in_use, collect, database_copy, exit_on_sigterm, org_spec, start_worker,
+                                   throwaway_database)
 from apps.simulators.meter import Stage
 
 MODES = ("1x1", "2x1", "1x2")
@@ -125,7 +126,7 @@ class Command(BaseCommand):
         self.stdout.write(f"bench_fanout: {spec}; {sources} sources; modes {', '.join(mode_name(*m) for m in modes)}")
         settings.DEBUG = False  # measure as production runs (DEBUG logs every query's SQL)
         runs = []
-        with throwaway_database("bench_fanout") as name:
+        with exit_on_sigterm(), throwaway_database("bench_fanout") as name:
             self.stdout.write(f"throwaway database {name} migrated; every run collects into a fresh copy of it")
             catalog_load(data=read_catalog())
             actor = user_create(username="bench-grc", password=os.urandom(16).hex(), role=Role.GRC_LEAD)

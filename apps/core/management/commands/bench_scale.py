@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from apps.simulators.bench import add_org_arguments, broker_in_use, collect, org_spec, start_worker, throwaway_database
+from apps.simulators.bench import add_org_arguments, broker_in_use, collect, exit_on_sigterm, org_spec, start_worker, throwaway_database
 from apps.simulators.meter import Stage, StageFigures
 
 PER_USER_IAM_CALLS = ("ListAccessKeys", "GetLoginProfile", "GetAccessKeyLastUsed", "ListMFADevices")
@@ -97,7 +97,7 @@ class Command(BaseCommand):
         spec = org_spec(options)
         self.stdout.write(f"bench_scale: {spec}")
         self.stdout.write("starting the simulated organisation (moto and Key Vault simulator processes) …")
-        with SimulatedOrganisation(spec) as org:
+        with exit_on_sigterm(), SimulatedOrganisation(spec) as org:
             org.configure()
             self.stdout.write(f"  seeded in {org.seed_seconds} s; AWS at {org.aws_url}; {len(org.vaults)} vaults")
             self.stdout.write(f"creating and migrating the throwaway database {connection.settings_dict['NAME']}_bench_scale …")
