@@ -30,6 +30,7 @@ import dataclasses
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -58,6 +59,10 @@ class OrgSpec:
     vaults: int = 3
     vault_secrets: int = 2000
     seed: int = 42
+    # Added to every answer, as a remote cloud's round trip would be (0: answer at once).
+    latency_ms: float = 0.0
+    # moto processes serving the same accounts (one Python process uses at most one core).
+    aws_processes: int = 1
 
     def account_ids(self) -> list[str]:
         return [f"{310000000000 + i * 1111:012d}" for i in range(self.accounts)]
@@ -81,11 +86,20 @@ def _today() -> datetime:
 # ----------------------------------------------------------------------------- children
 
 
+class _Delayed:
+    """A WSGI app that answers ``seconds`` later than ``app`` would (a remote cloud's round trip)."""
+
+    def __init__(self, app: Any, seconds: float):
+        self.app, self.seconds = app, seconds
+
+    def __call__(self, environ: Any, start_response: Any) -> Any:
+        time.sleep(self.seconds)
+        return self.app(environ, start_response)
+
+
 def _serve_aws(spec: OrgSpec) -> dict[str, Any]:
-    from apps.simulators.aws import start_moto_server
     from apps.simulators.organisation import seed_aws_account
 
-    server, url = start_moto_server()
     now = _today()
     accounts = []
     for i, (account_id, users) in enumerate(zip(spec.account_ids(), split(spec.users, spec.accounts))):
@@ -96,7 +110,80 @@ def _serve_aws(spec: OrgSpec) -> dict[str, Any]:
                                   seed=spec.seed + i, now=now, keys_per_user=spec.keys_per_user,
                                   weak_password_policy=sandbox, root_mfa=not sandbox, root_access_key=sandbox)
         accounts.append(dataclasses.asdict(seeded) | {"sandbox": sandbox})
+    if spec.aws_processes > 1:
+        return {"accounts": accounts, **_serve_moto_forked(spec)}
+    from apps.simulators.aws import start_moto_server
+
+    server, url = start_moto_server()
+    if spec.latency_ms:
+        server._server.app = _Delayed(server._server.app, spec.latency_ms / 1000)  # moto keeps its WSGI app there
     return {"aws_url": url, "accounts": accounts, "_server": server}
+
+
+def _account_of_temporary_key(access_key: str) -> str | None:
+    """The account a moto-made temporary key (``ASIA…``) belongs to: moto writes it into the id, as
+    AWS does (:func:`moto.iam.utils.generate_access_key_id_from_account_id`, read backwards)."""
+    import base64
+
+    from moto.iam.utils import ACCOUNT_OFFSET, AWS_ROLE_ALPHABET
+
+    if not access_key.startswith("ASIA") or len(access_key) != 20:
+        return None
+    try:
+        half = int.from_bytes(base64.b32decode(access_key[4:12]), "big") - ACCOUNT_OFFSET
+        odd = AWS_ROLE_ALPHABET.index(access_key[12]) >= 16
+    except ValueError:
+        return None
+    return f"{2 * half + odd:012d}"
+
+
+def _serve_moto_forked(spec: OrgSpec) -> dict[str, Any]:
+    """Serve the seeded moto state from ``spec.aws_processes`` processes accepting on one socket.
+
+    Forked after seeding, every process holds the same accounts. Two things moto keeps per
+    process are made independent of which process answers: the credential report is ready
+    at once (GenerateCredentialReport answers COMPLETE; one process cannot tell another it
+    started one), and a temporary key from AssumeRole in one process is mapped to its account
+    in every other by the account moto encodes in the key id.
+    """
+    import socket
+    import threading
+
+    import moto.iam.models
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    from apps.simulators.aws import iam_backend
+
+    for account_id in spec.account_ids():
+        iam_backend(account_id).credential_report = True
+    looked_up = moto.iam.models.get_account_id_from
+
+    def account_of(access_key: str) -> str:
+        found = looked_up(access_key)
+        decoded = _account_of_temporary_key(access_key) if found == moto.iam.models.DEFAULT_ACCOUNT_ID else None
+        return decoded if decoded in moto.iam.models.iam_backends else found
+
+    moto.iam.models.get_account_id_from = account_of  # moto.core.responses imports it at each request
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(256)
+    app = DomainDispatcherApplication(create_backend_app)
+    if spec.latency_ms:
+        app = _Delayed(app, spec.latency_ms / 1000)
+    parent, children = os.getpid(), []
+    for _ in range(spec.aws_processes - 1):
+        pid = os.fork()
+        if pid == 0:  # a child: serve until the parent is gone
+            server = make_server("127.0.0.1", 0, app, threaded=True, fd=listener.fileno())
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os._exit(0)
+        children.append(pid)
+    server = make_server("127.0.0.1", 0, app, threaded=True, fd=listener.fileno())
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return {"aws_url": f"http://127.0.0.1:{listener.getsockname()[1]}", "_server": server, "_children": children}
 
 
 def _serve_vaults(spec: OrgSpec) -> dict[str, Any]:
@@ -107,6 +194,8 @@ def _serve_vaults(spec: OrgSpec) -> dict[str, Any]:
     vaults, servers = {}, []
     for i, (name, count) in enumerate(zip(spec.vault_names(), split(spec.vault_secrets, spec.vaults))):
         vault = KeyVaultSimulator(name).start()
+        if spec.latency_ms:
+            vault.slow(spec.latency_ms / 1000, times=None)  # every authenticated request
         seed_vault(vault, count, seed=spec.seed + 1000 + i, now=now)
         servers.append(vault)
         vaults[name] = {"url": vault.url, "secrets": count}
@@ -121,9 +210,12 @@ def _child_main(kind: str, spec_json: str) -> int:
     public = {k: v for k, v in ready.items() if not k.startswith("_")}
     public["seed_seconds"] = round(time.monotonic() - started, 2)
     public["pid"] = os.getpid()
+    public["pids"] = [os.getpid(), *ready.get("_children", [])]
     print("READY " + json.dumps(public), flush=True)
     # Serve (daemon threads) until the parent closes our stdin.
     sys.stdin.read()
+    for child in ready.get("_children", []):
+        os.kill(child, signal.SIGTERM)
     return 0
 
 
@@ -145,6 +237,7 @@ class SimulatedOrganisation:
     ca_path: str = ""
     seed_seconds: dict[str, float] = field(default_factory=dict)
     _children: dict[str, subprocess.Popen] = field(default_factory=dict)
+    _forked: list[int] = field(default_factory=list)  # moto's forked processes (spec.aws_processes > 1)
 
     def start(self) -> SimulatedOrganisation:
         payload = json.dumps(dataclasses.asdict(self.spec))
@@ -163,6 +256,7 @@ class SimulatedOrganisation:
         self.aws_url, self.accounts = aws["aws_url"], aws["accounts"]
         self.vaults, self.ca_path = vaults["vaults"], vaults["ca_path"]
         self.seed_seconds = {"aws": aws["seed_seconds"], "vaults": vaults["seed_seconds"]}
+        self._forked = aws["pids"][1:]
         return self
 
     def _wait_ready(self, kind: str) -> dict[str, Any]:
@@ -179,21 +273,29 @@ class SimulatedOrganisation:
         raise RuntimeError(f"the simulated {kind} process was not ready within {_READY_TIMEOUT:.0f} s")
 
     def pids(self) -> dict[str, int]:
-        return {kind: child.pid for kind, child in self._children.items()}
+        """Every simulator process: ``aws``, ``vaults``, and ``aws 2``, ``aws 3``… when moto is forked."""
+        pids = {kind: child.pid for kind, child in self._children.items()}
+        return pids | {f"aws {i}": pid for i, pid in enumerate(self._forked, 2)}
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point another process (a worker) at the simulators."""
+        return {"AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "scale"),
+                "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "scale"),
+                "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_ENDPOINT_URL": self.aws_url, "AZURE_CONNECTION_VERIFY": self.ca_path,
+                "AZURE_CREDENTIAL_CLASS": "apps.simulators.key_vault.SimulatorCredential",
+                "AZURE_VERIFY_CHALLENGE_RESOURCE": "false"}  # the simulator is not *.vault.azure.net
 
     def configure(self) -> None:
-        """Point boto3 and keytrail's settings at the simulators (as the demo does)."""
+        """Point boto3 and keytrail's settings in this process at the simulators (as the demo does)."""
         from django.conf import settings
 
-        for name, value in {"AWS_ACCESS_KEY_ID": "scale", "AWS_SECRET_ACCESS_KEY": "scale", "AWS_DEFAULT_REGION": "us-east-1",
-                            "AWS_EC2_METADATA_DISABLED": "true"}.items():
-            os.environ.setdefault(name, value)
+        os.environ.update(self.env())
         os.environ.pop("AWS_PROFILE", None)
-        os.environ["AWS_ENDPOINT_URL"] = self.aws_url
         settings.AWS_ENDPOINT_URL = self.aws_url
         settings.AZURE_CONNECTION_VERIFY = self.ca_path
         settings.AZURE_CREDENTIAL_CLASS = "apps.simulators.key_vault.SimulatorCredential"
-        settings.AZURE_VERIFY_CHALLENGE_RESOURCE = False  # the simulator is not *.vault.azure.net
+        settings.AZURE_VERIFY_CHALLENGE_RESOURCE = False
 
     def source_fields(self) -> list[dict[str, Any]]:
         """Keyword arguments for ``source_create``, one per account and vault."""

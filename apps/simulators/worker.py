@@ -4,6 +4,7 @@ benchmark's ``--workers`` mode start it the same way."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -11,6 +12,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# The worker's INFO line for every task message it takes from the broker (celery.worker.strategy;
+# the settings keep celery.app.trace's per-task result lines out of the log).
+_RECEIVED = re.compile(r"Task (?P<name>[\w.]+)\[(?P<id>[\w-]+)\] received")
 
 
 class Worker:
@@ -47,6 +51,12 @@ class Worker:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def tasks_received(self, name: str = "") -> list[str]:
+        """Ids of the tasks (named ``name``, if given) this worker took from the broker so far, as
+        its log says; with late acknowledgement and a prefetch of one, the tasks it ran."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return [m["id"] for m in _RECEIVED.finditer(text) if not name or m["name"] == name]
 
     def pids(self) -> list[int]:
         """The worker's main process and its pool processes (children), as /proc lists them."""

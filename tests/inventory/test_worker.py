@@ -23,6 +23,20 @@ def test_units_fan_out_to_a_real_worker(cloud, grc_lead, start_worker):
     assert run.units.count() == 7 and all(u.attempts == 1 for u in run.units.all())
 
 
+def test_two_workers_share_one_run_and_run_its_units_at_once(cloud, grc_lead, start_worker):
+    # Late acknowledgement and a prefetch of one: a busy worker holds no queued unit, so the other
+    # takes them. kv-a's unit is held long enough for the rest to run beside it.
+    workers = [start_worker(cloud.env(), concurrency=1) for _ in range(2)]
+    cloud.vaults[0].slow(2, times=1)
+    run = wait_for_run(collection_start(actor=grc_lead, sources=register_sources(grc_lead, cloud)))
+    assert run.status == "succeeded", [(u.scope, u.errors) for u in run.units.all()]
+    taken = [set(worker.tasks_received("inventory.collect_unit")) for worker in workers]
+    assert all(taken) and not taken[0] & taken[1] and len(taken[0] | taken[1]) == 7, taken
+    # Each worker runs one unit at a time, so units whose times overlap ran on different workers.
+    spans = sorted(run.units.values_list("started_at", "finished_at"))
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])), spans
+
+
 def test_throttling_is_retried_by_the_task_then_succeeds(cloud, grc_lead, start_worker):
     # No SDK-level retries in the worker, so the 429 reaches the task, which retries with backoff.
     start_worker({**cloud.env(), "AZURE_RETRY_TOTAL": "0"})

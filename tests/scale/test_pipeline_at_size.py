@@ -12,10 +12,11 @@ from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_run
 from apps.inventory.models import CollectionUnit, Credential, Identity
 from apps.inventory.services.sources import source_create
-from apps.core.management.commands.bench_scale import PER_USER_IAM_CALLS, collect, targets
+from apps.core.management.commands.bench_scale import PER_USER_IAM_CALLS, targets
+from apps.simulators.bench import collect
 from apps.simulators.bare_sdk import read_organisation
 from apps.simulators.meter import Stage
-from apps.simulators.scale import OrgSpec, SimulatedOrganisation, split
+from apps.simulators.scale import OrgSpec, SimulatedOrganisation, _account_of_temporary_key, split
 
 SPEC = OrgSpec(accounts=2, users=300, keys_per_user=2, secrets=120, vaults=3, vault_secrets=150, seed=11)
 
@@ -28,6 +29,14 @@ def organisation():
 
 def test_split_spreads_totals_evenly():
     assert split(10, 3) == [4, 3, 3] and split(0, 2) == [0, 0] and split(5, 0) == []
+
+
+def test_a_moto_temporary_key_names_its_account_in_every_forked_process():
+    from moto.iam.utils import generate_access_key_id_from_account_id
+
+    for account in [*SPEC.account_ids(), "123456789012", "000000000001"]:
+        assert _account_of_temporary_key(generate_access_key_id_from_account_id(account, prefix="ASIA")) == account
+    assert _account_of_temporary_key("AKIAIOSFODNN7EXAMPLE") is None and _account_of_temporary_key("ASIA!") is None
 
 
 @pytest.mark.django_db(transaction=True)  # real commits: on_commit enqueues, and the meter reads PostgreSQL's counters

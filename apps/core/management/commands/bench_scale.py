@@ -20,39 +20,16 @@ from __future__ import annotations
 import json as jsonlib
 import os
 import platform
-import tempfile
 import time
-from collections import Counter
-from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from apps.core.bench import throwaway_database
+from apps.simulators.bench import add_org_arguments, broker_in_use, collect, exit_on_sigterm, org_spec, start_worker, throwaway_database
 from apps.simulators.meter import Stage, StageFigures
 
 PER_USER_IAM_CALLS = ("ListAccessKeys", "GetLoginProfile", "GetAccessKeyLastUsed", "ListMFADevices")
-
-
-def collect(actor, sources, *, timeout: float = 1800) -> tuple[object, dict]:
-    """One collection run of ``sources``, eager or on workers (then waited for, polling the
-    run); returns (run, API calls by operation)."""
-    from apps.inventory.models import CollectionUnit
-    from apps.inventory.services.collection import collection_start
-
-    run = collection_start(actor=actor, sources=sources)
-    run.refresh_from_db()
-    deadline = time.monotonic() + timeout
-    while not run.is_finished:
-        if time.monotonic() > deadline:
-            raise CommandError(f"collection run #{run.pk} did not finish within {timeout:.0f} s")
-        time.sleep(0.1)
-        run.refresh_from_db()
-    calls: Counter = Counter()
-    for unit_calls in CollectionUnit.objects.filter(run=run).values_list("api_calls", flat=True):
-        calls.update(unit_calls or {})
-    return run, dict(calls)
 
 
 def build_pack(actor, *, timeout: float = 1800):
@@ -104,13 +81,7 @@ class Command(BaseCommand):
     help = "Benchmark collection, evaluation (and packs) on a simulated organisation; print a table per stage."
 
     def add_arguments(self, parser):
-        parser.add_argument("--users", type=int, default=5000, help="IAM users in total, split over the accounts")
-        parser.add_argument("--keys-per-user", type=int, default=2, help="0-2, or -1 for the realistic mix (about one)")
-        parser.add_argument("--secrets", type=int, default=2000, help="Secrets Manager secrets, split over accounts and 2 regions")
-        parser.add_argument("--vault-secrets", type=int, default=2000, help="Key Vault secrets, split over the vaults")
-        parser.add_argument("--vaults", type=int, default=3)
-        parser.add_argument("--accounts", type=int, default=1)
-        parser.add_argument("--seed", type=int, default=42)
+        add_org_arguments(parser, users=5000, secrets=2000, vault_secrets=2000, vaults=3, accounts=1)
         parser.add_argument("--json", default="", help="also write the figures to this file")
         parser.add_argument("--skip-bare", action="store_true", help="leave out the bare-SDK comparison row")
         parser.add_argument("--workers", type=int, default=0,
@@ -121,16 +92,12 @@ class Command(BaseCommand):
                             help="write a pyinstrument profile of each keytrail stage to DIR (slows the stages down)")
 
     def handle(self, *args, **options):
-        from apps.simulators.scale import OrgSpec, SimulatedOrganisation
+        from apps.simulators.scale import SimulatedOrganisation
 
-        if connection.vendor != "postgresql":
-            raise CommandError("bench_scale measures PostgreSQL: set DATABASE_URL=postgres://...")
-        keys = None if options["keys_per_user"] < 0 else options["keys_per_user"]
-        spec = OrgSpec(accounts=options["accounts"], users=options["users"], keys_per_user=keys, secrets=options["secrets"],
-                       vaults=options["vaults"], vault_secrets=options["vault_secrets"], seed=options["seed"])
+        spec = org_spec(options)
         self.stdout.write(f"bench_scale: {spec}")
         self.stdout.write("starting the simulated organisation (moto and Key Vault simulator processes) …")
-        with SimulatedOrganisation(spec) as org:
+        with exit_on_sigterm(), SimulatedOrganisation(spec) as org:
             org.configure()
             self.stdout.write(f"  seeded in {org.seed_seconds} s; AWS at {org.aws_url}; {len(org.vaults)} vaults")
             self.stdout.write(f"creating and migrating the throwaway database {connection.settings_dict['NAME']}_bench_scale …")
@@ -143,31 +110,6 @@ class Command(BaseCommand):
             with open(options["json"], "w") as fh:
                 jsonlib.dump(report, fh, indent=2, default=str)
             self.stdout.write(f"figures written to {options['json']}")
-
-    def _start_worker(self, org, *, workers: int, broker: str):
-        """A real worker on ``broker`` against the benchmark's database, configured like this process."""
-        import redis
-
-        from apps.simulators.worker import Worker, reset_broker_connections
-        from config.celery import app
-
-        if not broker:
-            raise CommandError("--workers needs a Redis broker: --broker redis://127.0.0.1:6379/N or CELERY_BROKER_URL")
-        redis.Redis.from_url(broker).flushdb()
-        db = connection.settings_dict
-        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DJANGO_DEBUG": "false",
-               "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-               "CELERY_BROKER_URL": broker, "KEYTRAIL_EVALUATE_AFTER_COLLECTION": "false",
-               "AWS_ENDPOINT_URL": org.aws_url, "AWS_CREDENTIAL_REPORT_POLL_INTERVAL": "0.25",
-               "AZURE_CONNECTION_VERIFY": org.ca_path, "AZURE_CREDENTIAL_CLASS": "apps.simulators.key_vault.SimulatorCredential",
-               "AZURE_VERIFY_CHALLENGE_RESOURCE": "false"}
-        log = Path(tempfile.mkdtemp(prefix="keytrail-bench-worker-")) / "worker.log"
-        worker = Worker(env, log, concurrency=workers).start()
-        app.conf.update(task_always_eager=False, broker_url=broker)
-        reset_broker_connections(app)
-        self.stdout.write(f"  worker with {workers} pool processes (log {log})")
-        return worker
 
     def _run(self, org, *, skip_bare: bool, profile_dir: str, workers: int = 0, broker: str = "") -> dict:
         from apps.accounts.roles import Role
@@ -187,16 +129,18 @@ class Command(BaseCommand):
         actor = user_create(username="bench-grc", password=os.urandom(16).hex(), role=Role.GRC_LEAD)
         sources = [source_create(actor=actor, **fields) for fields in org.source_fields()]
         watch = {f"simulated {kind}": pid for kind, pid in org.pids().items()}
-        worker, peaks = None, {}
-        if workers:
-            worker = self._start_worker(org, workers=workers, broker=broker)
+        if not workers:
+            return self._stages(org, actor, sources, watch=watch, peaks={}, skip_bare=skip_bare, profile_dir=profile_dir,
+                                mode="celery eager (this process)")
+        with broker_in_use(broker):
+            worker = start_worker(org, concurrency=workers, broker=broker)
+            self.stdout.write(f"  worker with {workers} pool processes (log {worker.log})")
             peaks = {("worker" if i == 0 else f"worker pool {i}"): pid for i, pid in enumerate(worker.pids())}
             watch.update(peaks)
-        try:
-            return self._stages(org, actor, sources, watch=watch, peaks=peaks, skip_bare=skip_bare, profile_dir=profile_dir,
-                                mode=f"celery worker, {workers} pool processes" if workers else "celery eager (this process)")
-        finally:
-            if worker is not None:
+            try:
+                return self._stages(org, actor, sources, watch=watch, peaks=peaks, skip_bare=skip_bare, profile_dir=profile_dir,
+                                    mode=f"celery worker, {workers} pool processes")
+            finally:
                 worker.stop()
 
     def _stages(self, org, actor, sources, *, watch, peaks, skip_bare: bool, profile_dir: str, mode: str) -> dict:
