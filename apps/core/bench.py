@@ -25,16 +25,22 @@ T = TypeVar("T")
 def throwaway_database(label: str) -> Iterator[str]:
     """Create and migrate ``<configured name>_<label>``, point the default connection at it,
     yield its name, and drop it (restoring the configured database) however the block ends."""
+    from django.contrib.contenttypes.models import ContentType
+
     old_name = connection.settings_dict["NAME"]
     test_settings = connection.settings_dict.setdefault("TEST", {})
     old_test_name = test_settings.get("NAME")
     test_settings["NAME"] = f"{old_name}_{label}"
-    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    # Content types are cached per process by id, and ids differ between databases: a cache
+    # filled in one would name the wrong rows in the other (guardian's permission lookups).
+    ContentType.objects.clear_cache()
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False, serialize=False)
     try:
         yield connection.settings_dict["NAME"]
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
         test_settings["NAME"] = old_test_name
+        ContentType.objects.clear_cache()
 
 
 def timed(fn: Callable[[], T]) -> tuple[T, float, int]:
