@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from apps.accounts.permissions import has_perm, object_grants, user_roles
+from apps.core.permissions import has_perm, object_grants, user_roles
 from apps.accounts.roles import Role
 
 

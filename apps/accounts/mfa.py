@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from apps.accounts.permissions import user_roles
+from apps.core.permissions import user_roles
 from apps.audit import events
 
 DEVICE_NAME = "Authenticator app"

@@ -12,7 +12,7 @@ from django.db import transaction
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
-from apps.accounts.permissions import has_perm
+from apps.core.permissions import has_perm
 from apps.accounts.roles import OBJECT_PERMISSIONS
 from apps.audit import events
 from apps.core.errors import PermissionRefused, ValidationFailed

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 
 from apps.api import serializers as s
 from apps.api.views import ID, _get, _paginated, _valid
-from apps.core.access import require, require_object
+from apps.audit.access import require, require_object
 from apps.evidence import selectors, services
 from apps.evidence.models import Engagement, Pack
 

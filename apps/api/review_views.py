@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from apps.api import serializers as s
 from apps.api.views import ID, _get, _paginated, _query, _text, _valid
-from apps.core.access import deny, require
+from apps.audit.access import deny, require
 from apps.reviews import selectors, services
 from apps.reviews.models import Campaign, ReviewItem
 from apps.reviews.population import is_own_identity

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.accounts.permissions import has_perm
+from apps.core.permissions import has_perm
 from apps.api.models import ApiToken
 from apps.audit import events
 from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFailed

@@ -6,12 +6,12 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.accounts.permissions import has_perm
+from apps.core.permissions import has_perm
 from apps.api import selectors
 from apps.api.forms import TokenForm
 from apps.api.models import ApiToken
 from apps.api.services import token_issue, token_revoke
-from apps.core.access import require
+from apps.audit.access import require
 from apps.core.errors import IllegalTransition, ValidationFailed
 from apps.core.pagination import paginate
 

@@ -1,5 +1,5 @@
 """The REST API's endpoints. Each is an interface like a UI view: check the same permission
-the UI checks (``apps.core.access``: 404 when the object is hidden, 403 when it is visible but
+the UI checks (``apps.audit.access``: 404 when the object is hidden, 403 when it is visible but
 the action is not allowed, both recorded), read through the same selectors, change through the
 same service — never a second path around the rules."""
 
@@ -17,12 +17,12 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.accounts.permissions import has_perm, objects_for
+from apps.core.permissions import has_perm, objects_for
 from apps.api import serializers as s
 from apps.controls import selectors as control_selectors
 from apps.controls import services as control_services
 from apps.controls.models import Control
-from apps.core.access import deny, require, require_object
+from apps.audit.access import deny, require, require_object
 from apps.evaluation import selectors as posture
 from apps.evaluation.models import RequirementStatus
 from apps.evaluation.services import evaluation_run

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from apps.accounts.permissions import objects_for
+from apps.core.permissions import objects_for
 from apps.accounts.sharing import object_shares
 from apps.catalog.models import Requirement
 from apps.controls.models import Control, ControlEvidence

@@ -9,7 +9,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from guardian.shortcuts import assign_perm
 
-from apps.accounts.permissions import has_perm
+from apps.core.permissions import has_perm
 from apps.accounts.roles import OBJECT_PERMISSIONS
 from apps.accounts.sharing import object_share, object_unshare
 from apps.audit import events

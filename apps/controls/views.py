@@ -5,16 +5,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.accounts.models import User
-from apps.accounts.permissions import has_perm
+from apps.core.permissions import has_perm
 from apps.audit.selectors import audit_events_for
 from apps.controls import services
 from apps.controls.forms import ControlForm, EvidenceForm
 from apps.controls.models import Control, ControlEvidence
 from apps.controls.selectors import control_get, control_list, control_shares
-from apps.core.access import require, require_object
+from apps.audit.access import require, require_object
 from apps.core.errors import ValidationFailed
 from apps.core.pagination import paginate
-from apps.core.sharing_views import share_page
+from apps.accounts.sharing_views import share_page
 
 
 def _control_or_404(pk: int) -> Control:

@@ -5,48 +5,32 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import orjson
-from django.core.exceptions import EmptyResultSet
-from django.db import connection
-from django.db.models import Max, QuerySet
+from django.conf import settings
+from django.db.models import Max
+from django.utils.module_loading import import_string
 
+from apps.core.rows import fast_rows
 from apps.evaluation.policy import Policy
-from apps.evaluation.rules.base import CredentialFacts, IdentityFacts, ReviewFact, ScopeCoverage, SourceFacts
-from apps.inventory.models import CollectionUnit, Credential, CredentialEvent, Identity, Snapshot, Source
+from apps.evaluation.rules.base import (
+    CredentialFacts,
+    IdentityFacts,
+    ScopeCoverage,
+    SourceFacts,
+)
+from apps.inventory.models import (
+    CollectionUnit,
+    Credential,
+    CredentialEvent,
+    Identity,
+    Snapshot,
+    Source,
+)
 from apps.inventory.services.sources import source_targets
-from apps.reviews.models import Campaign, Remediation, ReviewItem
 
 _CRED_FIELDS = ("id", "source_id", "scope", "credential_type", "external_id", "name", "identity_id", "enabled", "created_at",
                 "last_rotated_at", "last_used_at", "last_changed_at", "expires_at", "not_before", "rotation_enabled",
                 "rotation_interval_days", "next_rotation_at", "deleted_at", "owner", "tags", "attributes")
 _ID_FIELDS = ("id", "source_id", "external_id", "name", "kind", "created_at", "privileged", "mfa_active", "owner", "tags", "data")
-
-
-def _fast_rows(qs: QuerySet, fields: tuple[str, ...], chunk: int = 5000):
-    """``qs.values_list(*fields)`` rows. On PostgreSQL through a binary cursor with psycopg's
-    C loaders for timestamps and orjson for JSON: Django's per-value converters cost half
-    of a 100,000-credential evaluation. Same values either way (aware UTC datetimes, dicts)."""
-    values = qs.values_list(*fields)
-    if connection.vendor != "postgresql":
-        yield from values.iterator(chunk_size=chunk)
-        return
-    import psycopg
-    from psycopg.pq import Format
-    from psycopg.types.json import set_json_loads
-
-    try:
-        sql, params = values.query.sql_with_params()
-    except EmptyResultSet:  # e.g. ``source_id__in=[]`` with no source yet: nothing to read
-        return
-    connection.ensure_connection()
-    # A plain (server-binding) cursor: Django's default client-side cursor cannot return binary.
-    with psycopg.Cursor(connection.connection) as cursor:
-        tz_oid = psycopg.postgres.types["timestamptz"].oid
-        cursor.adapters.register_loader(tz_oid, psycopg.adapters.get_loader(tz_oid, Format.BINARY))
-        set_json_loads(orjson.loads, cursor)
-        cursor.execute(sql, params, binary=True)
-        while rows := cursor.fetchmany(chunk):
-            yield from rows
 
 
 @dataclass
@@ -97,7 +81,7 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
                                          iam_facts.get(source.id) if source.kind == Source.Kind.AWS_ACCOUNT else None, scopes))
 
     identities: dict[int, IdentityFacts] = {}
-    for row in _fast_rows(Identity.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), _ID_FIELDS):
+    for row in fast_rows(Identity.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), _ID_FIELDS):
         identity = IdentityFacts(*row)
         identity.tags = identity.tags or {}
         identity.data = identity.data or {}
@@ -111,7 +95,7 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
         .values("credential_id").annotate(at=Max("observed_at")).values_list("credential_id", "at")
     )
     classify = policy.classify
-    for row in _fast_rows(Credential.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), _CRED_FIELDS):
+    for row in fast_rows(Credential.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), _CRED_FIELDS):
         (cid, source_id, scope, ctype, ext, name, identity_id, enabled, created, rotated, used, changed, expires, nbf,
          rot_enabled, rot_days, next_rot, deleted, owner, tags, attributes) = row
         tags = tags or {}
@@ -130,27 +114,8 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
 
 
 def attach_reviews(credentials: list[CredentialFacts], *, now: datetime, source_ids: list[int] | None = None) -> None:
-    """Each credential's latest decision in a signed-off access review (a person's decision:
-    items the campaign's deadline rule decided are flagged and do not count), and its
-    revoke/rotate remediation past the due date that no collection has verified. Two queries,
-    over the present credentials of ``source_ids`` (the whole inventory), or over
-    ``credentials`` by id when no sources are given (one credential's page)."""
-    by_id = {c.id: c for c in credentials}
-    whose = ({"credential__source_id__in": source_ids, "credential__disappeared_at__isnull": True} if source_ids is not None
-             else {"credential_id__in": list(by_id)})
-    decided = (
-        ReviewItem.objects.filter(campaign__state=Campaign.State.SIGNED_OFF, flagged=False, decided_at__isnull=False, **whose)
-        .values_list("credential_id", "campaign__name", "decision", "decided_at")
-    )
-    for credential_id, campaign, decision, decided_at in decided.iterator(chunk_size=5000):
-        c = by_id.get(credential_id)
-        if c is not None and (c.last_review is None or decided_at > c.last_review.decided_at):
-            c.last_review = ReviewFact(campaign, decision, decided_at)
-    overdue = (
-        Remediation.objects.filter(state__in=[Remediation.State.OPEN, Remediation.State.REOPENED], due_date__lt=now.date(), **whose)
-        .order_by("due_date", "pk").values_list("credential_id", "item__campaign__name", "action", "decided_at", "due_date")
-    )
-    for credential_id, campaign, action, decided_at, due_date in overdue:
-        c = by_id.get(credential_id)
-        if c is not None:
-            c.overdue_remediation += (ReviewFact(campaign, action, decided_at, due_date),)
+    """Each credential's latest signed-off review decision and its overdue remediation
+    (``CredentialFacts.last_review``, ``.overdue_remediation``), as the access reviews record
+    them. The reviews sit above the evaluation, so they provide this through the plug point
+    ``settings.KEYTRAIL_REVIEW_FACTS`` (config/pipeline.py) instead of being imported here."""
+    import_string(settings.KEYTRAIL_REVIEW_FACTS)(credentials, now=now, source_ids=source_ids)

@@ -17,7 +17,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from apps.accounts.permissions import objects_for
+from apps.core.permissions import objects_for
 from apps.catalog.models import Clause, Requirement
 from apps.evaluation.charts import PosturePoint, TrendPoint
 from apps.evaluation.engine import EXCEPTED

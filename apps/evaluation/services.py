@@ -9,7 +9,7 @@ from collections import Counter
 from django.db import transaction
 from django.utils import timezone
 
-from apps.accounts.permissions import has_perm
+from apps.core.permissions import has_perm
 from apps.audit import events
 from apps.audit.services import diff
 from apps.catalog.models import Requirement

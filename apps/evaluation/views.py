@@ -13,10 +13,10 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.accounts.permissions import has_perm
+from apps.core.permissions import has_perm
 from apps.catalog.models import Requirement
 from apps.catalog.selectors import requirement_get
-from apps.core.access import require
+from apps.audit.access import require
 from apps.core.errors import ValidationFailed
 from apps.core.pagination import paginate
 from apps.evaluation import charts, selectors

@@ -32,7 +32,7 @@ from apps.audit.models import AuditEvent
 from apps.catalog.models import Requirement
 from apps.controls.models import Control, ControlEvidence
 from apps.core.models import Organisation
-from apps.evaluation.facts import _fast_rows
+from apps.core.rows import fast_rows
 from apps.evaluation.models import Evaluation, Finding, RequirementStatus, RuleResult
 from apps.exceptions_register.models import ExceptionDecision, ExceptionRequest
 from apps.inventory.models import CollectionRun, CollectionUnit, Credential, CredentialEvent, CredentialVersion, IdentityVersion, Snapshot, Source
@@ -159,7 +159,7 @@ def _identities(source_ids: list[int], as_of: datetime) -> dict[int, dict]:
     qs = IdentityVersion.objects.filter(_valid_at(as_of), identity__source_id__in=source_ids).order_by("identity_id")
     fields = ("identity_id", "identity__source_id", "identity__external_id", "data", "valid_from")
     out: dict[int, dict] = {}
-    for identity_id, source_id, external_id, data, valid_from in _fast_rows(qs, fields):
+    for identity_id, source_id, external_id, data, valid_from in fast_rows(qs, fields):
         tags = data.get("tags") or {}
         out[identity_id] = {
             "id": identity_id, "source_id": source_id, "external_id": external_id, "name": data.get("name", ""),
@@ -176,7 +176,7 @@ def _credentials(source_ids: list[int], as_of: datetime, identities: dict[int, d
               "credential__identity_id", "data", "valid_from")
     by_ext = {(i["source_id"], i["external_id"]): i for i in identities.values()}
     out = []
-    for cid, source_id, scope, ctype, external_id, identity_id, data, valid_from in _fast_rows(qs, fields):
+    for cid, source_id, scope, ctype, external_id, identity_id, data, valid_from in fast_rows(qs, fields):
         tags = data.get("tags") or {}
         identity = by_ext.get((source_id, data.get("identity_external_id"))) if data.get("identity_external_id") else None
         if identity is None and identity_id in identities:
@@ -210,7 +210,7 @@ def _findings(evaluation, source_ids: list[int], exception_refs: dict[int, str])
         "id": fid, "rule_id": rule_id, "status": status, "severity": severity, "subject_type": subject_type, "source_id": source_id,
         "source": source_names.get(source_id, ""), "credential_id": credential_id, "identity_id": identity_id, "subject": label,
         "reason": reason, "exception_ref": exception_refs.get(exception_id) if exception_id else None,
-    } for fid, rule_id, status, severity, subject_type, source_id, credential_id, identity_id, label, reason, exception_id in _fast_rows(qs, fields)]
+    } for fid, rule_id, status, severity, subject_type, source_id, credential_id, identity_id, label, reason, exception_id in fast_rows(qs, fields)]
 
 
 def _rules(evaluation) -> list[dict]:
@@ -359,7 +359,7 @@ def _audit(engagement, as_of: datetime) -> dict:
     fields = ("seq", "occurred_at", "actor_label", "event_type", "target_type", "target_id", "target_repr", "changes", "message", "hash")
     events = [{"seq": seq, "occurred_at": iso(at), "actor": actor, "event_type": et, "target_type": tt, "target_id": tid,
                "target": trepr, "changes": changes, "message": message, "hash": h}
-              for seq, at, actor, et, tt, tid, trepr, changes, message, h in _fast_rows(qs, fields)]
+              for seq, at, actor, et, tt, tid, trepr, changes, message, h in fast_rows(qs, fields)]
     types = Counter(e["event_type"] for e in events)
     return {"from": iso(start), "to": iso(as_of), "count": len(events), "by_type": dict(sorted(types.items())),
             "head_hash": events[-1]["hash"] if events else None, "events": events}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Max, QuerySet
 
-from apps.accounts.permissions import objects_for
+from apps.core.permissions import objects_for
 from apps.evidence.models import Engagement, Pack
 
 VIEW = "evidence.view_engagement"

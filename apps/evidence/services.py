@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.accounts.permissions import has_perm
+from apps.core.permissions import has_perm
 from apps.accounts.sharing import object_share, object_unshare
 from apps.audit import events
 from apps.core.errors import PermissionRefused, ValidationFailed

@@ -18,11 +18,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.accounts.permissions import has_perm
+from apps.core.permissions import has_perm
 from apps.audit.selectors import audit_events_for
-from apps.core.access import require, require_object
+from apps.audit.access import require, require_object
 from apps.core.errors import ValidationFailed
-from apps.core.sharing_views import share_page
+from apps.accounts.sharing_views import share_page
 from apps.evidence import selectors, services, signing
 from apps.evidence.forms import EngagementForm, PackBuildForm, VerifyUploadForm
 from apps.evidence.models import Engagement, Pack

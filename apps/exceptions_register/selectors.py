@@ -18,7 +18,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.accounts.permissions import has_perm, objects_for
+from apps.core.permissions import has_perm, objects_for
 from apps.evaluation.models import Evaluation, Finding
 from apps.evaluation.selectors import latest_evaluation, rule_info
 from apps.exceptions_register.models import ExceptionDecision, ExceptionRequest

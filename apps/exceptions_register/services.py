@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from apps.accounts.permissions import has_perm
+from apps.core.permissions import has_perm
 from apps.audit import events
 from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFailed
 from apps.core.scope import clean_ids, clean_tag

@@ -15,9 +15,9 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.accounts.permissions import has_perm
+from apps.core.permissions import has_perm
 from apps.audit.selectors import audit_events_for
-from apps.core.access import require, require_object
+from apps.audit.access import require, require_object
 from apps.core.errors import IllegalTransition, ValidationFailed
 from apps.core.pagination import paginate
 from apps.exceptions_register import selectors

@@ -17,7 +17,7 @@ from django.core.paginator import Page
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from apps.accounts.permissions import objects_for
+from apps.core.permissions import objects_for
 from apps.core.pagination import GroupedPaginator
 from apps.inventory.models import (
     CollectionRun,

@@ -16,7 +16,7 @@ urlpatterns = [
     path("runs/<int:pk>/units/", views.run_units_view, name="run_units"),
     path("runs/<int:pk>/retry/", views.run_retry_view, name="run_retry"),
     path("credentials/", views.credential_list_view, name="credential_list"),
-    path("credentials/<int:pk>/", views.credential_detail_view, name="credential_detail"),
+    # credentials/<int:pk>/ (credential_detail) is added by config/urls.py: apps/evaluation/credential_views.py
     path("identities/", views.identity_list_view, name="identity_list"),
     path("identities/<int:pk>/", views.identity_detail_view, name="identity_detail"),
 ]

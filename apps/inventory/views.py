@@ -4,18 +4,27 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.accounts.permissions import has_perm, objects_for
+from apps.accounts.sharing import object_shares
+from apps.accounts.sharing_views import share_page
+from apps.audit.access import deny, require, require_object
 from apps.audit.selectors import audit_events_for
-from apps.core.access import deny, require, require_object
 from apps.core.errors import ValidationFailed
 from apps.core.pagination import paginate
-from apps.core.sharing_views import share_page
-from apps.evaluation.selectors import credential_verdicts
-from apps.accounts.sharing import object_shares
+from apps.core.permissions import has_perm, objects_for
 from apps.inventory import selectors
 from apps.inventory.forms import SourceForm
-from apps.inventory.models import CollectionRun, CollectionUnit, Credential, Identity, Source
-from apps.inventory.services.collection import collection_enqueue_problem, collection_retry, collection_start
+from apps.inventory.models import (
+    CollectionRun,
+    CollectionUnit,
+    Credential,
+    Identity,
+    Source,
+)
+from apps.inventory.services.collection import (
+    collection_enqueue_problem,
+    collection_retry,
+    collection_start,
+)
 from apps.inventory.services.sources import source_create, source_update
 
 
@@ -222,23 +231,6 @@ def credential_list_view(request):
         "sources": selectors.visible_sources(user=request.user).only("id", "name").order_by("name"),
     }
     return render(request, _partial_or_page(request, "inventory/_credential_rows.html", "inventory/credential_list.html"), context)
-
-
-@require_GET
-def credential_detail_view(request, pk: int):
-    credential = _get_or_404(selectors.credential_get, pk)
-    require_object(request, credential.source, "inventory.view_source")
-    selectors.with_ages([credential])
-    context = {
-        "credential": credential,
-        "tags": selectors.key_values(credential.tags),
-        "attributes": selectors.key_values(credential.attributes),
-        "versions": selectors.credential_versions(credential=credential),
-        "events": selectors.credential_events(credential=credential),
-        # The rules' live verdicts on this credential, for those who read posture.
-        "verdicts": credential_verdicts(credential=credential) if has_perm(request.user, "evaluation.view_evaluation") else None,
-    }
-    return render(request, "inventory/credential_detail.html", context)
 
 
 # --- identities --------------------------------------------------------------------------

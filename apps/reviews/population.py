@@ -16,7 +16,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
-from apps.audit.chain import canonical_json
+from apps.core.canonical import canonical_json
 from apps.core.errors import ValidationFailed
 from apps.core.scope import clean_ids, clean_tag
 from apps.inventory.models import Credential, Identity

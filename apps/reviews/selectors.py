@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from django.db.models import Count, Q, QuerySet
 
 from apps.accounts.models import User
-from apps.accounts.permissions import has_perm, objects_for
+from apps.core.permissions import has_perm, objects_for
 from apps.reviews.models import Campaign, Remediation, ReviewItem, ReviewReminder
 
 VIEW = "reviews.view_campaign"

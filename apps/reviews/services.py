@@ -18,10 +18,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from apps.accounts.permissions import has_perm
 from apps.audit import events
+from apps.core import pipeline
 from apps.core.bulk import bulk_insert
 from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFailed
+from apps.core.permissions import has_perm
 from apps.reviews.models import (
     Campaign,
     CampaignTemplate,
@@ -347,18 +348,8 @@ def campaign_sign_off(*, actor, campaign: Campaign, comment: str = "") -> Campai
     events.campaign_transition(actor=actor, campaign=campaign, from_state=State.ACTIVE, comment=comment,
                                extra={"decided_by_rule": by_rule, "population_hash": campaign.population_hash})
     # The decisions now count for credential-not-reviewed (9.2.4.19): evaluate again.
-    transaction.on_commit(lambda: _enqueue_evaluation(campaign.pk))
+    pipeline.publish("review.signed_off", campaign_id=campaign.pk)  # config/pipeline.py
     return campaign
-
-
-def _enqueue_evaluation(campaign_id: int) -> None:
-    from apps.evaluation.models import Evaluation
-    from apps.evaluation.tasks import evaluate
-
-    try:
-        evaluate.delay(trigger=Evaluation.Trigger.REVIEW)
-    except Exception:  # noqa: BLE001 - the sign-off stands; the next evaluation (after the next collection) counts it
-        logger.exception("could not start the evaluation after signing off campaign %s", campaign_id)
 
 
 # --- reminders ------------------------------------------------------------------------------

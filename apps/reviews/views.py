@@ -15,13 +15,13 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.accounts.permissions import has_perm
+from apps.core.permissions import has_perm
 from apps.audit.selectors import audit_events_for
-from apps.core.access import deny, require
+from apps.audit.access import deny, require
 from apps.audit import events
 from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFailed
 from apps.core.pagination import paginate
-from apps.core.sharing_views import share_page
+from apps.accounts.sharing_views import share_page
 from apps.reviews import selectors, services
 from apps.reviews.forms import CampaignForm, CommentForm, DecideForm, ReassignForm, RemindForm, TemplateForm
 from apps.reviews.models import Campaign, CampaignTemplate, ReviewItem

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from csp.constants import NONE, SELF
 
+from config import pipeline
 from config.settings.env import BASE_DIR, env
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
@@ -55,7 +56,7 @@ MIDDLEWARE = [
     "apps.audit.middleware.AuditContextMiddleware",
     "apps.accounts.middleware.LoginRequiredMiddleware",
     "apps.accounts.middleware.MFARequiredMiddleware",
-    "apps.core.middleware.PermissionRefusedMiddleware",
+    "apps.audit.middleware.PermissionRefusedMiddleware",
     # Last, as django-axes asks: it turns a lockout raised during authentication into a response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -173,7 +174,11 @@ KEYTRAIL_COLLECTION_MAX_RETRIES = env.int("KEYTRAIL_COLLECTION_MAX_RETRIES", def
 KEYTRAIL_EVALUATE_AFTER_COLLECTION = env.bool("KEYTRAIL_EVALUATE_AFTER_COLLECTION", default=True)
 # Dotted path of a callable ``(now) -> matcher`` whose ``match(rule_id, subject)`` returns the id of
 # an approved, unexpired exception covering that verdict, or None (see apps/evaluation/exceptions.py).
-KEYTRAIL_EXCEPTION_MATCHER = env.str("KEYTRAIL_EXCEPTION_MATCHER", default="apps.exceptions_register.matching.matcher_for")
+# What follows what (collection → evaluation → remediation check; sign-off → evaluation) and
+# the evaluation's plug points: declared once, in config/pipeline.py.
+KEYTRAIL_PIPELINE = pipeline.PIPELINE
+KEYTRAIL_EXCEPTION_MATCHER = env.str("KEYTRAIL_EXCEPTION_MATCHER", default=pipeline.EXCEPTION_MATCHER)
+KEYTRAIL_REVIEW_FACTS = env.str("KEYTRAIL_REVIEW_FACTS", default=pipeline.REVIEW_FACTS)
 # Exception register: longest allowed duration per risk, which risks need two approvers,
 # and how many days before expiry owners are reminded.
 KEYTRAIL_EXCEPTION_MAX_DAYS = {"low": env.int("KEYTRAIL_EXCEPTION_MAX_DAYS_LOW", default=180),

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
-from apps.audit.chain import canonical_json
+from apps.core.canonical import canonical_json
 from apps.connectors.base import CollectionResult, CredentialRecord, IdentityRecord, as_jsonable
 from apps.core.bulk import bulk_insert_objects
 from apps.core.text import storable, storable_tree

@@ -19,11 +19,12 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from apps.accounts.permissions import has_perm
 from apps.audit import events
 from apps.connectors.base import ConnectorError
 from apps.connectors.registry import get_connector
+from apps.core import pipeline
 from apps.core.errors import PermissionRefused, ValidationFailed
+from apps.core.permissions import has_perm
 from apps.inventory.models import CollectionRun, CollectionUnit, Source
 from apps.inventory.services.apply import inventory_apply
 from apps.inventory.services.sources import source_targets
@@ -273,28 +274,8 @@ def _refresh_run(run_id: int) -> None:
         "units": sum(statuses.values()), "failed": statuses[CollectionUnit.Status.FAILED],
         "seconds": round((run.finished_at - run.started_at).total_seconds(), 3),
     })
-    if settings.KEYTRAIL_EVALUATE_AFTER_COLLECTION:
-        transaction.on_commit(lambda: _enqueue_evaluation(run.pk))
-    if status != CollectionRun.Status.FAILED:
-        transaction.on_commit(lambda: _enqueue_remediation_check(run.pk))
-
-
-def _enqueue_evaluation(run_id: int) -> None:
-    from apps.evaluation.tasks import evaluate
-
-    try:
-        evaluate.delay(run_id)
-    except Exception:  # noqa: BLE001 - the collection stands; the next evaluation will include it
-        logger.exception("could not start the evaluation after collection run %s", run_id)
-
-
-def _enqueue_remediation_check(run_id: int) -> None:
-    from apps.reviews.tasks import verify_remediation
-
-    try:
-        verify_remediation.delay(run_id)
-    except Exception:  # noqa: BLE001 - the collection stands; the next one checks remediation again
-        logger.exception("could not start the remediation check after collection run %s", run_id)
+    # What follows a collection (evaluation, the remediation check) is declared in config/pipeline.py.
+    pipeline.publish("collection.finished", run_id=run.pk, status=status)
 
 
 def collection_sweep_stale(*, older_than: timedelta | None = None) -> int:

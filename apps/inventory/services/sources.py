@@ -6,7 +6,7 @@ from urllib.parse import urlparse
 from django.db import transaction
 from guardian.shortcuts import assign_perm
 
-from apps.accounts.permissions import has_perm
+from apps.core.permissions import has_perm
 from apps.audit import events
 from apps.audit.services import diff
 from apps.connectors.base import Target

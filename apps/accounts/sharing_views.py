@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 
 from apps.accounts.forms import ShareForm
 from apps.accounts.sharing import grantable_permissions, object_share, object_shares, object_unshare, share_permission
-from apps.core.access import require_object
+from apps.audit.access import require_object
 from apps.core.errors import ValidationFailed
 
 

@@ -1,11 +1,15 @@
+"""The requirement catalog's pages. They show which controls implement each requirement, so
+the control register serves them (it sits above the catalog); the URLs keep the catalog's
+namespace."""
+
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from apps.accounts.permissions import objects_for
+from apps.core.permissions import objects_for
 from apps.catalog.models import Clause, Requirement
 from apps.catalog.selectors import requirement_list, requirement_search
 from apps.controls.models import Control
-from apps.core.access import require
+from apps.audit.access import require
 
 
 @require_GET

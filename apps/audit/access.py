@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from apps.accounts.permissions import has_perm
+from apps.core.permissions import has_perm
 from apps.audit import events
 
 
