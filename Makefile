@@ -6,9 +6,14 @@ demo:
 	bash .ci/setup demo
 	python3 manage.py demo
 
-## Install what the tests need, start PostgreSQL and Redis, run the whole suite.
+## Install what the tests need, start PostgreSQL and Redis, check the import contracts, lint,
+## format and types, then run the whole suite (in parallel: pyproject.toml's pytest addopts).
 test:
 	bash .ci/setup test
+	lint-imports
+	ruff check .
+	ruff format --check .
+	mypy
 	python3 -m pytest
 
 ## Re-pin every dependency (with hashes) after changing pyproject.toml; keeps existing pins where they still fit.
