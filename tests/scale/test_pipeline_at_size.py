@@ -12,7 +12,7 @@ from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_run
 from apps.inventory.models import CollectionUnit, Credential, Identity
 from apps.inventory.services.sources import source_create
-from apps.core.management.commands.bench_scale import PER_USER_IAM_CALLS, targets
+from apps.devtools.management.commands.bench_scale import PER_USER_IAM_CALLS, targets
 from apps.devtools.simulators.bench import collect
 from apps.devtools.simulators.bare_sdk import read_organisation
 from apps.devtools.simulators.meter import Stage
