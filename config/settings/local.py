@@ -6,6 +6,8 @@ from config.settings.env import env
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = SECRET_KEY or "keytrail-local-demo-only-not-secret"  # noqa: F405
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Development tooling (the `demo` and `bench_*` commands, the simulated clouds): never in production.
+INSTALLED_APPS = [*INSTALLED_APPS, "apps.devtools"]  # noqa: F405
 
 # The demo's SQLite database and uploaded files live under var/ (git-ignored).
 (BASE_DIR / "var").mkdir(exist_ok=True)  # noqa: F405

@@ -7,6 +7,8 @@ from config.settings.base import *  # noqa: F403
 from config.settings.env import env
 
 SECRET_KEY = "keytrail-tests-not-secret"
+# Development tooling: the simulated clouds the tests collect from, and the commands they run.
+INSTALLED_APPS = [*INSTALLED_APPS, "apps.devtools"]  # noqa: F405
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/keytrail")}
 # Transactional tests flush tables with TRUNCATE; the audit table's trigger allows it only
 # on connections that opt in (production connections never do).

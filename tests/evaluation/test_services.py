@@ -10,7 +10,7 @@ from apps.evaluation.models import Evaluation, Finding, PolicyVersion, Requireme
 from apps.evaluation.rules.registry import RULES
 from apps.evaluation.services import evaluation_run, policy_current, policy_update
 from apps.inventory.models import CollectionUnit, Snapshot
-from apps.simulators.inventory import seed_inventory
+from apps.devtools.simulators.inventory import seed_inventory
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

@@ -16,7 +16,7 @@ from apps.evaluation.services import evaluation_run
 from apps.exceptions_register import services as S
 from apps.exceptions_register.models import ExceptionReminder, ExceptionRequest
 from apps.inventory.models import Credential
-from apps.simulators.inventory import seed_inventory
+from apps.devtools.simulators.inventory import seed_inventory
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db

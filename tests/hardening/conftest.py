@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 import pytest
 from azure.keyvault.secrets._shared import http_challenge_cache
 
-from apps.simulators.aws import reset_moto
-from apps.simulators.faults import FaultProxy
-from apps.simulators.key_vault import KeyVaultSimulator, certificate_paths
-from apps.simulators.organisation import seed_aws_account, seed_vault
+from apps.devtools.simulators.aws import reset_moto
+from apps.devtools.simulators.faults import FaultProxy
+from apps.devtools.simulators.key_vault import KeyVaultSimulator, certificate_paths
+from apps.devtools.simulators.organisation import seed_aws_account, seed_vault
 from tests.support.cloud import moto_server_url  # noqa: F401 - session fixture
 
 ACCOUNT = "123456789012"
@@ -91,7 +91,7 @@ def faulty_cloud(moto_server_url, settings, monkeypatch, grc_lead):  # noqa: F81
     settings.AWS_READ_TIMEOUT = 1.0
     settings.AWS_CREDENTIAL_REPORT_POLL_INTERVAL = 0.05
     settings.AWS_CREDENTIAL_REPORT_MAX_WAIT = 3.0
-    settings.AZURE_CREDENTIAL_CLASS = "apps.simulators.key_vault.SimulatorCredential"
+    settings.AZURE_CREDENTIAL_CLASS = "apps.devtools.simulators.key_vault.SimulatorCredential"
     settings.AZURE_VERIFY_CHALLENGE_RESOURCE = False
     settings.AZURE_CONNECTION_VERIFY = certificate_paths()[0]
     settings.AZURE_CONNECTION_TIMEOUT = 1

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.simulators.organisation import SECRET_CANARY
+from apps.devtools.simulators.organisation import SECRET_CANARY
 from tests.hardening.conftest import CANARY
 from tests.support.canary import assert_no_canary, find_canary
 
@@ -45,8 +45,8 @@ SCRIPT = textwrap.dedent("""
     from django.core.management import call_command
     call_command("demo", no_serve=True)
     # Positive control: the simulated secrets really hold the canary (counted, never printed).
-    from apps.simulators.aws import secretsmanager_backend
-    from apps.simulators.organisation import SECRET_CANARY
+    from apps.devtools.simulators.aws import secretsmanager_backend
+    from apps.devtools.simulators.organisation import SECRET_CANARY
     held = sum(s.secret_string == SECRET_CANARY for s in secretsmanager_backend("123456789012", "eu-west-1").secrets.values())
     print(f"simulated secrets holding the canary: {held}")
 """)

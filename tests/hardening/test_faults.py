@@ -1,5 +1,5 @@
 """Fault injection: throttling, server errors, resets, slow, truncated and malformed answers
-from moto's server and the Key Vault simulator, through apps/simulators/faults.py.
+from moto's server and the Key Vault simulator, through apps/devtools/simulators/faults.py.
 
 Each case collects once cleanly (the last good snapshot), then again with the fault, and
 checks three things: the unit and run end in a clear recorded state with the error's code;

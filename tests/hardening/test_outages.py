@@ -28,12 +28,12 @@ pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(tran
 
 
 def _worker_env(cloud) -> dict[str, str]:
-    from apps.simulators.key_vault import certificate_paths
+    from apps.devtools.simulators.key_vault import certificate_paths
 
     return {"AWS_ENDPOINT_URL": cloud.aws.url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true", "AWS_READ_TIMEOUT": "60",
             "AWS_CREDENTIAL_REPORT_POLL_INTERVAL": "0.05", "KEYTRAIL_EVALUATE_AFTER_COLLECTION": "false",
-            "AZURE_CREDENTIAL_CLASS": "apps.simulators.key_vault.SimulatorCredential",
+            "AZURE_CREDENTIAL_CLASS": "apps.devtools.simulators.key_vault.SimulatorCredential",
             "AZURE_VERIFY_CHALLENGE_RESOURCE": "false", "AZURE_CONNECTION_VERIFY": certificate_paths()[0]}
 
 

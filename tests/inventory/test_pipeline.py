@@ -8,8 +8,8 @@ from django.db import connection
 
 from apps.inventory.models import CollectionRun, Credential, Identity, Snapshot
 from apps.inventory.services.collection import collection_start
-from apps.simulators.aws import iam_backend
-from apps.simulators.organisation import SECRET_CANARY
+from apps.devtools.simulators.aws import iam_backend
+from apps.devtools.simulators.organisation import SECRET_CANARY
 from tests.support.cloud import ACCOUNT_A, ACCOUNT_B, cloud, moto_server_url, register_sources  # noqa: F401
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from apps.reviews import services
 from apps.reviews.models import Remediation
 from apps.reviews.remediation import remediation_verify
 from apps.reviews.report import campaigns_for_pack, decisions_for_credentials
-from apps.simulators.aws import iam_backend
+from apps.devtools.simulators.aws import iam_backend
 from tests.support.cloud import ACCOUNT_A, cloud, moto_server_url, register_sources  # noqa: F401
 
 pytestmark = pytest.mark.django_db

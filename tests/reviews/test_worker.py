@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.inventory.services.collection import collection_start
 from apps.reviews import services
 from apps.reviews.models import Remediation
-from apps.simulators.aws import iam_backend
+from apps.devtools.simulators.aws import iam_backend
 from tests.support.cloud import ACCOUNT_A, cloud, moto_server_url, register_sources  # noqa: F401
 from tests.support.worker import celery_broker, start_worker  # noqa: F401
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from apps.core.management.commands.bench_fanout import parse_modes, summarise, targets
+from apps.devtools.management.commands.bench_fanout import parse_modes, summarise, targets
 from tests.support.worker import BROKER
 
 

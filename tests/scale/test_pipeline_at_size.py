@@ -12,11 +12,11 @@ from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_run
 from apps.inventory.models import CollectionUnit, Credential, Identity
 from apps.inventory.services.sources import source_create
-from apps.core.management.commands.bench_scale import PER_USER_IAM_CALLS, targets
-from apps.simulators.bench import collect
-from apps.simulators.bare_sdk import read_organisation
-from apps.simulators.meter import Stage
-from apps.simulators.scale import OrgSpec, SimulatedOrganisation, _account_of_temporary_key, split
+from apps.devtools.management.commands.bench_scale import PER_USER_IAM_CALLS, targets
+from apps.devtools.simulators.bench import collect
+from apps.devtools.simulators.bare_sdk import read_organisation
+from apps.devtools.simulators.meter import Stage
+from apps.devtools.simulators.scale import OrgSpec, SimulatedOrganisation, _account_of_temporary_key, split
 
 SPEC = OrgSpec(accounts=2, users=300, keys_per_user=2, secrets=120, vaults=3, vault_secrets=150, seed=11)
 

@@ -1,6 +1,6 @@
 """Searching what keytrail produced for a secret's value.
 
-The simulators seed every secret value with :data:`apps.simulators.organisation.SECRET_CANARY`.
+The simulators seed every secret value with :data:`apps.devtools.simulators.organisation.SECRET_CANARY`.
 keytrail must never read a value, so the canary may appear nowhere it wrote: the database,
 its logs, uploaded or generated files. :func:`assert_no_canary` searches files and
 directories for the canary in the encodings a leak could take (UTF-8, UTF-16, hex, base64)
@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from apps.simulators.organisation import SECRET_CANARY
+from apps.devtools.simulators.organisation import SECRET_CANARY
 
 _PDF_STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
 

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from azure.keyvault.secrets._shared import http_challenge_cache
 
-from apps.simulators.aws import reset_moto, start_moto_server
-from apps.simulators.key_vault import KeyVaultSimulator, certificate_paths
-from apps.simulators.organisation import seed_aws_account, seed_vault
+from apps.devtools.simulators.aws import reset_moto, start_moto_server
+from apps.devtools.simulators.key_vault import KeyVaultSimulator, certificate_paths
+from apps.devtools.simulators.organisation import seed_aws_account, seed_vault
 
 ACCOUNT_A = "123456789012"
 ACCOUNT_B = "210987654321"
@@ -29,7 +29,7 @@ class Cloud:
         return {
             "AWS_ENDPOINT_URL": self.aws_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-            "AZURE_CREDENTIAL_CLASS": "apps.simulators.key_vault.SimulatorCredential",
+            "AZURE_CREDENTIAL_CLASS": "apps.devtools.simulators.key_vault.SimulatorCredential",
             "AZURE_VERIFY_CHALLENGE_RESOURCE": "false", "AZURE_CONNECTION_VERIFY": certificate_paths()[0],
         }
 
@@ -50,7 +50,7 @@ def cloud(moto_server_url, settings, monkeypatch):
         monkeypatch.setenv(name, value)
     settings.AWS_ENDPOINT_URL = moto_server_url
     settings.AWS_CREDENTIAL_REPORT_POLL_INTERVAL = 0.05
-    settings.AZURE_CREDENTIAL_CLASS = "apps.simulators.key_vault.SimulatorCredential"
+    settings.AZURE_CREDENTIAL_CLASS = "apps.devtools.simulators.key_vault.SimulatorCredential"
     settings.AZURE_VERIFY_CHALLENGE_RESOURCE = False
     settings.AZURE_CONNECTION_VERIFY = certificate_paths()[0]
     settings.AZURE_RETRY_BACKOFF_FACTOR = 0.01

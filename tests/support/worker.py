@@ -10,7 +10,7 @@ import time
 import pytest
 import redis
 
-from apps.simulators.worker import Worker, reset_broker_connections  # noqa: F401 - re-exported for tests
+from apps.devtools.simulators.worker import Worker, reset_broker_connections  # noqa: F401 - re-exported for tests
 
 BROKER = os.environ.get("KEYTRAIL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

@@ -10,8 +10,8 @@ import boto3
 import pytest
 
 from apps.connectors.base import Target
-from apps.simulators import faults
-from apps.simulators.aws import iam_backend, reset_moto, start_moto_server
+from apps.devtools.simulators import faults
+from apps.devtools.simulators.aws import iam_backend, reset_moto, start_moto_server
 
 ACCOUNT_A = "123456789012"  # moto's account for the "testing" base credentials
 ACCOUNT_B = "222222222222"
@@ -87,7 +87,7 @@ def post_moto_api(url: str, path: str, body: str) -> None:
 # --- fault-injecting proxy -----------------------------------------------------------
 
 class FaultProxy(faults.FaultProxy):
-    """apps.simulators.faults.FaultProxy with these tests' vocabulary.
+    """apps.devtools.simulators.faults.FaultProxy with these tests' vocabulary.
 
     ``fail(operation, kind, times=None, after=0)`` lets ``after`` requests for
     ``operation`` through, then makes the next ``times`` (all when ``None``) answer with

@@ -21,7 +21,7 @@ from apps.connectors.aws.iam import (
     parse_report_datetime,
 )
 from apps.connectors.base import ConnectorError, CredentialType, IdentityKind, Target
-from apps.simulators.aws import add_aws_managed_policies, iam_backend, seed_iam_users, seed_password_policy
+from apps.devtools.simulators.aws import add_aws_managed_policies, iam_backend, seed_iam_users, seed_password_policy
 from tests.connectors.aws.conftest import (
     ACCOUNT_A,
     ACCOUNT_B,

@@ -13,7 +13,7 @@ import pytest
 from apps.connectors.aws.client import SecretValueAccessRefused, new_session, make_client
 from apps.connectors.aws.secrets_manager import SecretsManagerConnector, rotation_interval_days
 from apps.connectors.base import ConnectorError, CredentialType, Target
-from apps.simulators.aws import secretsmanager_backend
+from apps.devtools.simulators.aws import secretsmanager_backend
 from tests.connectors.aws.conftest import ACCOUNT_A, ACCOUNT_B, free_closed_port, sm_target
 
 HOSTILE = {

@@ -7,13 +7,13 @@ from azure.keyvault.secrets._shared import http_challenge_cache
 
 from apps.connectors.base import Target
 from apps.connectors.registry import get_connector
-from apps.simulators.key_vault import KeyVaultSimulator, SimulatorCredential, certificate_paths
+from apps.devtools.simulators.key_vault import KeyVaultSimulator, SimulatorCredential, certificate_paths
 
 
 @pytest.fixture(autouse=True)
 def azure_settings(settings):
     """Point the client at the simulators, with retries and timeouts small enough for tests."""
-    settings.AZURE_CREDENTIAL_CLASS = "apps.simulators.key_vault.SimulatorCredential"
+    settings.AZURE_CREDENTIAL_CLASS = "apps.devtools.simulators.key_vault.SimulatorCredential"
     settings.AZURE_VERIFY_CHALLENGE_RESOURCE = False  # the simulator lives on 127.0.0.1
     settings.AZURE_CONNECTION_VERIFY = certificate_paths()[0]
     settings.AZURE_CONNECTION_TIMEOUT = 2

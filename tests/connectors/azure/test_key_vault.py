@@ -10,7 +10,7 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError
 
 from apps.connectors.base import ConnectorError, CredentialType, as_jsonable
-from apps.simulators.key_vault import DEFAULT_TENANT_ID, SimulatorCredential
+from apps.devtools.simulators.key_vault import DEFAULT_TENANT_ID, SimulatorCredential
 
 UTC = timezone.utc
 T0 = datetime(2025, 1, 15, 8, 30, tzinfo=UTC)

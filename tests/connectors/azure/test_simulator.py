@@ -9,7 +9,7 @@ import pytest
 import requests
 from azure.keyvault.secrets import SecretClient
 
-from apps.simulators.key_vault import (
+from apps.devtools.simulators.key_vault import (
     DEFAULT_TENANT_ID,
     KeyVaultSimulator,
     SimulatorCredential,

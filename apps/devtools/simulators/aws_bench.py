@@ -1,9 +1,9 @@
 """Benchmark the IAM connector against moto: a first collection, then a repeat one.
 
-    python -m apps.simulators.aws_bench --users 5000 --keys-per-user 2 --seed 42
+    python -m apps.devtools.simulators.aws_bench --users 5000 --keys-per-user 2 --seed 42
 
 Starts moto's server in this process, seeds ``--users`` users through moto's backend
-(:func:`apps.simulators.aws.seed_iam_users`), runs :class:`IamConnector` once without
+(:func:`apps.devtools.simulators.aws.seed_iam_users`), runs :class:`IamConnector` once without
 and once with the first run's ``state``, and prints wall time and API calls per run as
 JSON. Needs moto (a development dependency); no database.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 
 def run(users: int, seed: int, keys_per_user: int | None, concurrency: int) -> dict[str, Any]:
-    from apps.simulators.aws import DEFAULT_ACCOUNT_ID, seed_iam_users, seed_password_policy, start_moto_server
+    from apps.devtools.simulators.aws import DEFAULT_ACCOUNT_ID, seed_iam_users, seed_password_policy, start_moto_server
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     # moto accepts any credentials; keep real ones (and profiles) out of the benchmark.

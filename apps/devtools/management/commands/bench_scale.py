@@ -3,9 +3,9 @@
     DATABASE_URL=postgres://... python manage.py bench_scale --users 5000 --secrets 2000 \\
         --vault-secrets 2000 --vaults 3 --accounts 1 --seed 42 --json out.json
 
-Starts the simulated organisation in child processes (:mod:`apps.simulators.scale`),
+Starts the simulated organisation in child processes (:mod:`apps.devtools.simulators.scale`),
 creates and migrates a throwaway database next to the configured one, and measures, each
-as a stage: the bare-SDK reading of the same data (:mod:`apps.simulators.bare_sdk`), the
+as a stage: the bare-SDK reading of the same data (:mod:`apps.devtools.simulators.bare_sdk`), the
 first collection of every source through ``collection_start`` (Celery eager: the units run
 one after another in this process, which is therefore also "the worker"; or ``--workers N``
 on a real worker), a repeat collection of the unchanged organisation, an evaluation, and a
@@ -26,8 +26,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from apps.simulators.bench import add_org_arguments, broker_in_use, collect, exit_on_sigterm, org_spec, start_worker, throwaway_database
-from apps.simulators.meter import Stage, StageFigures
+from apps.devtools.simulators.bench import add_org_arguments, broker_in_use, collect, exit_on_sigterm, org_spec, start_worker, throwaway_database
+from apps.devtools.simulators.meter import Stage, StageFigures
 
 PER_USER_IAM_CALLS = ("ListAccessKeys", "GetLoginProfile", "GetAccessKeyLastUsed", "ListMFADevices")
 
@@ -92,7 +92,7 @@ class Command(BaseCommand):
                             help="write a pyinstrument profile of each keytrail stage to DIR (slows the stages down)")
 
     def handle(self, *args, **options):
-        from apps.simulators.scale import SimulatedOrganisation
+        from apps.devtools.simulators.scale import SimulatedOrganisation
 
         spec = org_spec(options)
         self.stdout.write(f"bench_scale: {spec}")
@@ -147,7 +147,7 @@ class Command(BaseCommand):
         from apps.evaluation.models import Evaluation
         from apps.evaluation.services import evaluation_run
         from apps.inventory.models import Credential, Identity
-        from apps.simulators.bare_sdk import read_organisation
+        from apps.devtools.simulators.bare_sdk import read_organisation
 
         stages: dict[str, StageFigures] = {}
 

@@ -8,9 +8,9 @@ from django.core.management.base import BaseCommand
 
 from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
-from apps.core.demo.cloud import start_demo_cloud
-from apps.core.demo.evidence import build_demo_pack, seed_demo_engagement
-from apps.core.demo.seed import DEMO_USERS, redo_demo_remediation, seed_demo, seed_demo_exceptions, seed_demo_reviews, seed_demo_sources
+from apps.devtools.demo.cloud import start_demo_cloud
+from apps.devtools.demo.evidence import build_demo_pack, seed_demo_engagement
+from apps.devtools.demo.seed import DEMO_USERS, redo_demo_remediation, seed_demo, seed_demo_exceptions, seed_demo_reviews, seed_demo_sources
 from apps.evaluation.models import Evaluation
 from apps.evaluation.reports import evaluation_summary_lines
 from apps.evaluation.services import evaluation_run

@@ -18,9 +18,9 @@ from pathlib import Path
 from django.core.management.base import CommandError
 from django.db import connection
 
-from apps.core.bench import throwaway_database as core_throwaway_database
-from apps.simulators.scale import OrgSpec, SimulatedOrganisation
-from apps.simulators.worker import Worker, reset_broker_connections
+from apps.devtools.bench import throwaway_database as core_throwaway_database
+from apps.devtools.simulators.scale import OrgSpec, SimulatedOrganisation
+from apps.devtools.simulators.worker import Worker, reset_broker_connections
 
 
 def add_org_arguments(parser, *, users: int, secrets: int, vault_secrets: int, vaults: int, accounts: int) -> None:
@@ -54,7 +54,7 @@ def exit_on_sigterm() -> Iterator[None]:
 
 @contextmanager
 def throwaway_database(suffix: str) -> Iterator[str]:
-    """:func:`apps.core.bench.throwaway_database`, for PostgreSQL only: the collection
+    """:func:`apps.devtools.bench.throwaway_database`, for PostgreSQL only: the collection
     benchmarks measure it (COPY, server-side cursors)."""
     if connection.vendor != "postgresql":
         raise CommandError("the collection benchmarks measure PostgreSQL: set DATABASE_URL=postgres://...")

@@ -41,9 +41,9 @@ def _ports() -> tuple[int, list[int]]:
 
 def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: int = 260) -> DemoCloud:
     """Start and seed the simulators and point keytrail's AWS and Azure settings at them."""
-    from apps.simulators.aws import start_moto_server
-    from apps.simulators.key_vault import KeyVaultSimulator
-    from apps.simulators.organisation import seed_aws_account, seed_vault
+    from apps.devtools.simulators.aws import start_moto_server
+    from apps.devtools.simulators.key_vault import KeyVaultSimulator
+    from apps.devtools.simulators.organisation import seed_aws_account, seed_vault
 
     # Dates are relative to today's midnight, so restarting the demo the same day reproduces
     # exactly the same cloud and a repeat collection finds nothing changed.
@@ -76,6 +76,6 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
         cloud.servers.append(vault)
         cloud.vault_urls[name] = vault.url
         settings.AZURE_CONNECTION_VERIFY = vault.ca_path
-    settings.AZURE_CREDENTIAL_CLASS = "apps.simulators.key_vault.SimulatorCredential"
+    settings.AZURE_CREDENTIAL_CLASS = "apps.devtools.simulators.key_vault.SimulatorCredential"
     settings.AZURE_VERIFY_CHALLENGE_RESOURCE = False  # the simulator is not *.vault.azure.net
     return cloud

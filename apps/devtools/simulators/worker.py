@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # The worker's INFO line for every task message it takes from the broker (celery.worker.strategy;
 # the settings keep celery.app.trace's per-task result lines out of the log).
 _RECEIVED = re.compile(r"Task (?P<name>[\w.]+)\[(?P<id>[\w-]+)\] received")

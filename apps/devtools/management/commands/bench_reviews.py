@@ -17,11 +17,11 @@ from django.urls import reverse
 
 from apps.accounts.roles import Role
 from apps.accounts.services import user_create
-from apps.core.bench import throwaway_database, timed, write_figures
+from apps.devtools.bench import throwaway_database, timed, write_figures
 from apps.reviews import services
 from apps.reviews.models import ReviewItem
-from apps.simulators.inventory import seed_inventory
-from apps.simulators.registers import busiest_reviewer
+from apps.devtools.simulators.inventory import seed_inventory
+from apps.devtools.simulators.registers import busiest_reviewer
 
 
 class Command(BaseCommand):

@@ -17,10 +17,10 @@ from django.test.utils import CaptureQueriesContext
 from apps.accounts.models import User
 from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
-from apps.core.bench import rss_mb, throwaway_database, write_figures
+from apps.devtools.bench import rss_mb, throwaway_database, write_figures
 from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_run
-from apps.simulators.inventory import seed_inventory
+from apps.devtools.simulators.inventory import seed_inventory
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@
     python manage.py bench_pack --credentials 20000 [--sample 25] [--json out.json]
 
 Like ``bench_evaluation`` it creates its own database (``<name>_bench_pack``, PostgreSQL), seeds the
-synthetic inventory (apps/simulators/inventory.py), gives every row its version (the seeder
+synthetic inventory (apps/devtools/simulators/inventory.py), gives every row its version (the seeder
 writes current rows only; a pack reads the versions valid at its as-of time), evaluates, then
 times gather → JSON → OSCAL → XLSX → PDF → manifest + zip and prints per-stage wall time, the
 process's peak RSS, queries and file sizes; the build's progress (percent and stage, as the pack
@@ -22,14 +22,14 @@ from django.test.utils import CaptureQueriesContext
 from apps.accounts.models import User
 from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
-from apps.core.bench import rss_mb, throwaway_database, write_figures
+from apps.devtools.bench import rss_mb, throwaway_database, write_figures
 from apps.core.progress import TerminalProgress
 from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_run
 from apps.evidence.builder import build_files
 from apps.evidence.gather import default_seed, gather, iso
 from apps.evidence.models import Engagement
-from apps.simulators.inventory import seed_inventory
+from apps.devtools.simulators.inventory import seed_inventory
 
 _CREDENTIAL_VERSIONS = """
 INSERT INTO inventory_credentialversion (credential_id, data, fingerprint, valid_from, valid_to, first_snapshot_id)

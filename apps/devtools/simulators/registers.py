@@ -1,5 +1,5 @@
 """A synthetic exception register and access-review campaign over an inventory already in the
-database (apps/simulators/inventory.py), for the page benchmarks.
+database (apps/devtools/simulators/inventory.py), for the page benchmarks.
 
 Everything goes through the services, as people would do it (audit events, object
 permissions, separation of duties), so the pages read what production would hold.

@@ -13,10 +13,10 @@ concurrency C):
 * ``1x2`` — one worker with two pool processes.
 
 Every run starts from the same state: a fresh simulated organisation (child processes,
-:mod:`apps.simulators.scale`; moto's credential report and caches are per process) and a
+:mod:`apps.devtools.simulators.scale`; moto's credential report and caches are per process) and a
 fresh copy of a migrated throwaway database, a flushed Redis database as broker, and
-workers started for that run only (:class:`apps.simulators.worker.Worker`). The run is
-measured with :class:`apps.simulators.meter.Stage`: wall time, peak RSS of every worker
+workers started for that run only (:class:`apps.devtools.simulators.worker.Worker`). The run is
+measured with :class:`apps.devtools.simulators.meter.Stage`: wall time, peak RSS of every worker
 process (main and pool), CPU seconds of the workers, the simulators, this process and the
 whole machine (the rest is PostgreSQL, Redis and whatever else runs), and which worker ran
 how many units (each worker's log). ``--latency-ms`` adds a round trip to every simulated
@@ -37,9 +37,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from apps.simulators.bench import (add_org_arguments, broker_in_use, collect, database_copy, exit_on_sigterm, org_spec, start_worker,
+from apps.devtools.simulators.bench import (add_org_arguments, broker_in_use, collect, database_copy, exit_on_sigterm, org_spec, start_worker,
                                    throwaway_database)
-from apps.simulators.meter import Stage
+from apps.devtools.simulators.meter import Stage
 
 MODES = ("1x1", "2x1", "1x2")
 RATIO_LIMIT = 0.6
@@ -155,7 +155,7 @@ class Command(BaseCommand):
         """One first collection of every source on ``workers`` workers of ``concurrency`` pool processes each."""
         from apps.inventory.models import Credential
         from apps.inventory.services.sources import source_create
-        from apps.simulators.scale import SimulatedOrganisation
+        from apps.devtools.simulators.scale import SimulatedOrganisation
 
         mode = mode_name(workers, concurrency)
         self.stdout.write(f"{mode}: starting the simulated organisation …")

@@ -110,7 +110,7 @@ def seed_demo() -> dict[str, User]:
 
 def seed_demo_sources(*, cloud) -> list:
     """Register the demo's two AWS accounts and two vaults (idempotent, by name)."""
-    from apps.core.demo.cloud import PROD_ACCOUNT, REGIONS, SANDBOX_ACCOUNT
+    from apps.devtools.demo.cloud import PROD_ACCOUNT, REGIONS, SANDBOX_ACCOUNT
     from apps.inventory.models import Source
     from apps.inventory.services.sources import source_create
 

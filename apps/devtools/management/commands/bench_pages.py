@@ -4,9 +4,9 @@ the Scale issue, in a throwaway database.
     python manage.py bench_pages --credentials 20000 [--exceptions 400] [--requests 15] [--json out.json] [--profile DIR]
 
 Creates and migrates its own database (``<name>_bench_pages``), seeds the synthetic
-inventory (apps/simulators/inventory.py: 40 % access keys of half as many IAM users, 10 %
+inventory (apps/devtools/simulators/inventory.py: 40 % access keys of half as many IAM users, 10 %
 console passwords, 25 % Secrets Manager, 25 % Key Vault) and an exception register in mixed
-states (apps/simulators/registers.py), evaluates (findings exist, the exceptions excuse some),
+states (apps/devtools/simulators/registers.py), evaluates (findings exist, the exceptions excuse some),
 starts a campaign over every access key and console password (10,000 items at 20,000
 credentials) and decides part of it, then runs ``VACUUM ANALYZE`` (what autovacuum does
 shortly after bulk writes).
@@ -37,7 +37,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from apps.core.bench import throwaway_database, timed
+from apps.devtools.bench import throwaway_database, timed
 
 TARGET_MS = 150
 
@@ -152,8 +152,8 @@ class Command(BaseCommand):
         from apps.evaluation.models import Evaluation, Finding
         from apps.evaluation.services import evaluation_run
         from apps.inventory.models import Credential, Identity, Source
-        from apps.simulators import registers
-        from apps.simulators.inventory import seed_inventory
+        from apps.devtools.simulators import registers
+        from apps.devtools.simulators.inventory import seed_inventory
 
         seed, out = options["seed"], self.stdout.write
         catalog_load(data=read_catalog())

@@ -5,11 +5,11 @@ Each simulator runs in a child process so that serving thousands of requests doe
 compete with the collector for one interpreter's GIL:
 
 * ``aws``: moto's server with N accounts, each seeded through moto's backend *inside that
-  process* (:func:`apps.simulators.organisation.seed_aws_account`: IAM users with keys of
+  process* (:func:`apps.devtools.simulators.organisation.seed_aws_account`: IAM users with keys of
   realistic ages and use, console users with and without MFA, a password policy, Secrets
   Manager secrets in two regions) — seconds, not minutes;
 * ``vaults``: K Key Vaults on the local HTTPS simulator, seeded with
-  :func:`apps.simulators.organisation.seed_vault`.
+  :func:`apps.devtools.simulators.organisation.seed_vault`.
 
 A child seeds, starts serving, prints one JSON "ready" line on stdout and serves until its
 stdin closes (the parent exited or called :meth:`SimulatedOrganisation.stop`). Everything is
@@ -21,7 +21,7 @@ functions (old, unused and never-used keys, console users without MFA, secrets w
 rotation or expiry, missing owners, a hostile tag value); odd-numbered accounts are
 "sandbox" accounts like the demo's (weak password policy, root without MFA, a root access key).
 
-    python -m apps.simulators.scale aws '{"accounts": 1, "users": 500, ...}'   # a child; see OrgSpec
+    python -m apps.devtools.simulators.scale aws '{"accounts": 1, "users": 500, ...}'   # a child; see OrgSpec
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from typing import Any
 
 REGIONS = ("eu-west-1", "us-east-1")
 ROLE_NAME = "keytrail-audit"
-_ROOT = Path(__file__).resolve().parents[2]
+_ROOT = Path(__file__).resolve().parents[3]
 _READY_TIMEOUT = 300.0
 
 
@@ -98,7 +98,7 @@ class _Delayed:
 
 
 def _serve_aws(spec: OrgSpec) -> dict[str, Any]:
-    from apps.simulators.organisation import seed_aws_account
+    from apps.devtools.simulators.organisation import seed_aws_account
 
     now = _today()
     accounts = []
@@ -112,7 +112,7 @@ def _serve_aws(spec: OrgSpec) -> dict[str, Any]:
         accounts.append(dataclasses.asdict(seeded) | {"sandbox": sandbox})
     if spec.aws_processes > 1:
         return {"accounts": accounts, **_serve_moto_forked(spec)}
-    from apps.simulators.aws import start_moto_server
+    from apps.devtools.simulators.aws import start_moto_server
 
     server, url = start_moto_server()
     if spec.latency_ms:
@@ -153,7 +153,7 @@ def _serve_moto_forked(spec: OrgSpec) -> dict[str, Any]:
     from moto.server import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
-    from apps.simulators.aws import iam_backend
+    from apps.devtools.simulators.aws import iam_backend
 
     for account_id in spec.account_ids():
         iam_backend(account_id).credential_report = True
@@ -187,8 +187,8 @@ def _serve_moto_forked(spec: OrgSpec) -> dict[str, Any]:
 
 
 def _serve_vaults(spec: OrgSpec) -> dict[str, Any]:
-    from apps.simulators.key_vault import KeyVaultSimulator
-    from apps.simulators.organisation import seed_vault
+    from apps.devtools.simulators.key_vault import KeyVaultSimulator
+    from apps.devtools.simulators.organisation import seed_vault
 
     now = _today()
     vaults, servers = {}, []
@@ -245,7 +245,7 @@ class SimulatedOrganisation:
         try:
             for kind in ("aws", "vaults"):  # both seed at once; the parent then waits for each
                 self._children[kind] = subprocess.Popen(
-                    [sys.executable, "-m", "apps.simulators.scale", kind, payload], cwd=_ROOT, env=env,
+                    [sys.executable, "-m", "apps.devtools.simulators.scale", kind, payload], cwd=_ROOT, env=env,
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True,
                 )
             aws = self._wait_ready("aws")
@@ -283,7 +283,7 @@ class SimulatedOrganisation:
                 "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "scale"),
                 "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), "AWS_EC2_METADATA_DISABLED": "true",
                 "AWS_ENDPOINT_URL": self.aws_url, "AZURE_CONNECTION_VERIFY": self.ca_path,
-                "AZURE_CREDENTIAL_CLASS": "apps.simulators.key_vault.SimulatorCredential",
+                "AZURE_CREDENTIAL_CLASS": "apps.devtools.simulators.key_vault.SimulatorCredential",
                 "AZURE_VERIFY_CHALLENGE_RESOURCE": "false"}  # the simulator is not *.vault.azure.net
 
     def configure(self) -> None:
@@ -294,7 +294,7 @@ class SimulatedOrganisation:
         os.environ.pop("AWS_PROFILE", None)
         settings.AWS_ENDPOINT_URL = self.aws_url
         settings.AZURE_CONNECTION_VERIFY = self.ca_path
-        settings.AZURE_CREDENTIAL_CLASS = "apps.simulators.key_vault.SimulatorCredential"
+        settings.AZURE_CREDENTIAL_CLASS = "apps.devtools.simulators.key_vault.SimulatorCredential"
         settings.AZURE_VERIFY_CHALLENGE_RESOURCE = False
 
     def source_fields(self) -> list[dict[str, Any]]:

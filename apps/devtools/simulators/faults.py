@@ -134,7 +134,7 @@ class FaultProxy:
     """A threaded reverse proxy in front of ``upstream``; see the module docstring."""
 
     def __init__(self, upstream: str, *, tls: bool = False, upstream_ca: str | None = None):
-        from apps.simulators.key_vault import certificate_paths
+        from apps.devtools.simulators.key_vault import certificate_paths
 
         self.upstream = urllib.parse.urlsplit(upstream)
         self.seen: Counter = Counter()

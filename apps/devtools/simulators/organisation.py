@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from apps.simulators.aws import iam_backend, secretsmanager_backend, seed_iam_users, seed_password_policy
+from apps.devtools.simulators.aws import iam_backend, secretsmanager_backend, seed_iam_users, seed_password_policy
 
 SECRET_CANARY = "KEYTRAIL-CANARY-7f3a9c-never-read-me"
 HOSTILE_TAG_VALUES = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+cmd|' /C calc'!A0", "@SUM(1,1)", "-2+3",

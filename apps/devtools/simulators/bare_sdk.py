@@ -73,7 +73,7 @@ def read_vault(*, vault_url: str, ca_path: str, calls: Counter) -> dict[str, int
     """Every secret's properties and versions in one vault; returns item counts."""
     from azure.keyvault.secrets import SecretClient
 
-    from apps.simulators.key_vault import SimulatorCredential
+    from apps.devtools.simulators.key_vault import SimulatorCredential
 
     def count(request: Any) -> None:
         path = request.http_request.url.split("?", 1)[0]
@@ -90,10 +90,10 @@ def read_vault(*, vault_url: str, ca_path: str, calls: Counter) -> dict[str, int
 
 
 def read_organisation(org: Any, *, concurrency: int) -> tuple[Counter, dict[str, int]]:
-    """Read every account and vault of a :class:`~apps.simulators.scale.SimulatedOrganisation`.
+    """Read every account and vault of a :class:`~apps.devtools.simulators.scale.SimulatedOrganisation`.
 
     Returns (API calls by operation, item counts)."""
-    from apps.simulators.scale import ROLE_NAME
+    from apps.devtools.simulators.scale import ROLE_NAME
 
     calls: Counter = Counter()
     items: Counter = Counter()
