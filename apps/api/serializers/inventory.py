@@ -7,7 +7,6 @@ from rest_framework import serializers
 from apps.api.serializers._common import JSON_OBJECT
 from apps.inventory.models import Credential, CredentialEvent, Identity
 
-
 CREDENTIAL_FIELDS = ["id", "source", "source_name", "scope", "external_id", "credential_type", "name", "identity", "enabled",
                      "created_at", "last_rotated_at", "last_used_at", "last_changed_at", "expires_at", "not_before",
                      "rotation_enabled", "rotation_interval_days", "next_rotation_at", "deleted_at", "owner", "tags",

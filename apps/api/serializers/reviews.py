@@ -8,7 +8,6 @@ from apps.accounts.models import User
 from apps.api.serializers._common import JSON_OBJECT, SlugField, TagSerializer, username
 from apps.reviews.models import Campaign, JustificationRule, Remediation, RemediationEvent, ReviewItem, UndecidedRule
 
-
 CAMPAIGN_FIELDS = ["id", "name", "state", "scope", "due_date", "fallback_reviewer", "justification_rule", "undecided_rule", "created_by",
                    "created_at", "started_at", "population_count", "population_hash", "signed_off_at", "signed_off_by", "sign_off_note",
                    "cancelled_at"]
