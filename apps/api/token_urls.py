@@ -1,10 +1,10 @@
 from django.urls import path
 
-from apps.api import token_views
+from apps.api.views import tokens
 
 app_name = "tokens"
 urlpatterns = [
-    path("", token_views.my_tokens_view, name="mine"),
-    path("all/", token_views.token_inventory_view, name="inventory"),
-    path("<int:pk>/revoke/", token_views.token_revoke_view, name="revoke"),
+    path("", tokens.my_tokens_view, name="mine"),
+    path("all/", tokens.token_inventory_view, name="inventory"),
+    path("<int:pk>/revoke/", tokens.token_revoke_view, name="revoke"),
 ]

@@ -25,7 +25,7 @@ from apps.accounts.sharing_views import share_page
 from apps.reviews import selectors, services
 from apps.reviews.forms import CampaignForm, CommentForm, DecideForm, ReassignForm, RemindForm, TemplateForm
 from apps.reviews.models import Campaign, CampaignTemplate, ReviewItem
-from apps.reviews.population import is_own_identity
+from apps.reviews.population import is_own_identity, population_queryset
 
 VIEW, MANAGE, REVIEW = selectors.VIEW, selectors.MANAGE, selectors.REVIEW
 PER_PAGE = 100
@@ -87,7 +87,7 @@ def campaign_create_view(request):
         except ValidationFailed as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Draft campaign created: {services.population_queryset(campaign.scope).count()} credentials in scope now. "
+            messages.success(request, f"Draft campaign created: {population_queryset(campaign.scope).count()} credentials in scope now. "
                                       "Start it to freeze the population.")
             return redirect("reviews:detail", pk=campaign.pk)
     return render(request, "reviews/campaign_form.html", {"form": form, "title": "New access-review campaign"})
@@ -145,7 +145,7 @@ def campaign_detail_view(request, pk: int):
         "history": audit_events_for(campaign, limit=30) if sees_all else None,
         "can_share": campaign.state == Campaign.State.SIGNED_OFF and has_perm(user, "reviews.share_campaign"),
         "reassign_users": reassign_users, "reassign_options": reassign_options, "manages_reviewers": manages_reviewers,
-        "in_scope_now": services.population_queryset(campaign.scope).count() if campaign.state == Campaign.State.DRAFT else None,
+        "in_scope_now": population_queryset(campaign.scope).count() if campaign.state == Campaign.State.DRAFT else None,
     }
     return render(request, "reviews/campaign_detail.html", context)
 

@@ -20,8 +20,17 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from apps.api import serializers as s
-from apps.api.views import ID, _get, _paginated, _valid
+from apps.api.serializers.evidence import (
+    EngagementCreateSerializer,
+    EngagementDetailSerializer,
+    EngagementSerializer,
+    PackBuildSerializer,
+    PackDetailSerializer,
+    PackQueuedSerializer,
+    PackSerializer,
+    VerifyReportSerializer,
+)
+from apps.api.views._common import ID, get_or_404, paginated, validated
 from apps.audit.access import require, require_object
 from apps.evidence import selectors, services
 from apps.evidence.models import Engagement, Pack
@@ -30,14 +39,14 @@ VIEW, ADD, BUILD = services.VIEW, services.ADD, services.BUILD
 
 
 def _engagement(request, pk, action_perm=None) -> Engagement:
-    engagement = _get(selectors.engagement_get, pk=int(pk))
+    engagement = get_or_404(selectors.engagement_get, pk=int(pk))
     require_object(request, engagement, VIEW, action_perm)
     return engagement
 
 
 def _pack(request, pk) -> Pack:
     """A pack, if its engagement is visible (404 otherwise, recorded)."""
-    pack = _get(lambda pk: Pack.objects.select_related("engagement", "built_by").get(pk=pk), pk=int(pk))
+    pack = get_or_404(lambda pk: Pack.objects.select_related("engagement", "built_by").get(pk=pk), pk=int(pk))
     require_object(request, pack.engagement, VIEW)
     return pack
 
@@ -47,31 +56,31 @@ class EngagementViewSet(viewsets.GenericViewSet):
 
     lookup_value_regex = r"\d+"
 
-    @extend_schema(responses=s.EngagementSerializer(many=True))
+    @extend_schema(responses=EngagementSerializer(many=True))
     def list(self, request):
-        return _paginated(self, selectors.engagement_list(user=request.user), s.EngagementSerializer)
+        return paginated(self, selectors.engagement_list(user=request.user), EngagementSerializer)
 
-    @extend_schema(parameters=[ID], responses=s.EngagementDetailSerializer)
+    @extend_schema(parameters=[ID], responses=EngagementDetailSerializer)
     def retrieve(self, request, pk=None):
-        return Response(s.EngagementDetailSerializer(_engagement(request, pk)).data)
+        return Response(EngagementDetailSerializer(_engagement(request, pk)).data)
 
-    @extend_schema(request=s.EngagementCreateSerializer, responses={201: s.EngagementDetailSerializer})
+    @extend_schema(request=EngagementCreateSerializer, responses={201: EngagementDetailSerializer})
     def create(self, request):
         """An engagement: its name, audit period and scope (no sources or requirements: all of them)."""
         require(request, ADD)
-        engagement = services.engagement_create(actor=request.user, **_valid(s.EngagementCreateSerializer, request))
-        return Response(s.EngagementDetailSerializer(selectors.engagement_get(pk=engagement.pk)).data, status=http.HTTP_201_CREATED)
+        engagement = services.engagement_create(actor=request.user, **validated(EngagementCreateSerializer, request))
+        return Response(EngagementDetailSerializer(selectors.engagement_get(pk=engagement.pk)).data, status=http.HTTP_201_CREATED)
 
-    @extend_schema(methods=["GET"], parameters=[ID], responses=s.PackSerializer(many=True), description="The engagement's packs, newest first.")
-    @extend_schema(methods=["POST"], parameters=[ID], request=s.PackBuildSerializer, responses={202: s.PackQueuedSerializer},
+    @extend_schema(methods=["GET"], parameters=[ID], responses=PackSerializer(many=True), description="The engagement's packs, newest first.")
+    @extend_schema(methods=["POST"], parameters=[ID], request=PackBuildSerializer, responses={202: PackQueuedSerializer},
                    description="Queue a pack build (a worker builds it); answers 202 with the pack's id and the URL to poll for its progress.")
     @action(detail=True, methods=["get", "post"])
     def packs(self, request, pk=None):
         if request.method == "GET":
             engagement = _engagement(request, pk)
-            return _paginated(self, selectors.engagement_packs(engagement=engagement), s.PackSerializer)
+            return paginated(self, selectors.engagement_packs(engagement=engagement), PackSerializer)
         engagement = _engagement(request, pk, BUILD)
-        d = _valid(s.PackBuildSerializer, request)
+        d = validated(PackBuildSerializer, request)
         as_of = d["as_of"]
         if as_of is not None and as_of.tzinfo is None:
             as_of = as_of.replace(tzinfo=dt.timezone.utc)
@@ -88,11 +97,11 @@ class PackViewSet(viewsets.GenericViewSet):
     lookup_value_regex = r"\d+"
     read_only_actions = {"verify"}  # changes nothing but the audit trail: a read-only token may verify
 
-    @extend_schema(parameters=[ID], responses=s.PackDetailSerializer)
+    @extend_schema(parameters=[ID], responses=PackDetailSerializer)
     def retrieve(self, request, pk=None):
         """State, progress (percent and stage) while building; once built, the zip's SHA-256, the
         manifest's pack hash and every file's hash."""
-        return Response(s.PackDetailSerializer(_pack(request, pk)).data)
+        return Response(PackDetailSerializer(_pack(request, pk)).data)
 
     @extend_schema(parameters=[ID], responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="The pack's zip.")})
     @action(detail=True, methods=["get"])
@@ -102,7 +111,7 @@ class PackViewSet(viewsets.GenericViewSet):
         fh = services.pack_open(actor=request.user, pack=pack)
         return FileResponse(fh, as_attachment=True, filename=pack.filename, content_type="application/zip")
 
-    @extend_schema(parameters=[ID], request=None, responses=s.VerifyReportSerializer)
+    @extend_schema(parameters=[ID], request=None, responses=VerifyReportSerializer)
     @action(detail=True, methods=["post"])
     def verify(self, request, pk=None):
         """Verify the stored pack against its manifest and signature; recorded (``pack.verified``)."""

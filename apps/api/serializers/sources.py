@@ -1,0 +1,102 @@
+"""Sources and their collection runs."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from apps.api.serializers._common import JSON_OBJECT, username
+from apps.inventory.models import CollectionRun, CollectionUnit, Snapshot, Source
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    created_by = username("created_by")
+    regions = serializers.ListField(child=serializers.CharField(), read_only=True)
+    vault_url = serializers.CharField(read_only=True, help_text="The Key Vault's URL; empty for an AWS account.")
+    last_run_id = serializers.IntegerField(read_only=True, allow_null=True)
+    last_run_status = serializers.ChoiceField(choices=CollectionRun.Status.choices, read_only=True, allow_null=True)
+    last_run_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Source
+        fields = ["id", "name", "kind", "enabled", "aws_account_id", "role_arn", "external_id", "regions", "vault_url",
+                  "schedule_minutes", "created_by", "created_at", "updated_at", "last_run_id", "last_run_status", "last_run_at"]
+        read_only_fields = fields
+
+
+class SourceCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    kind = serializers.ChoiceField(choices=Source.Kind.choices)
+    role_arn = serializers.CharField(max_length=2048, required=False, allow_blank=True, default="")
+    external_id = serializers.CharField(max_length=1224, required=False, allow_blank=True, default="")
+    regions = serializers.ListField(child=serializers.CharField(max_length=40), required=False, default=list, max_length=50)
+    vault_url = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    schedule_minutes = serializers.IntegerField(min_value=15, max_value=43200, required=False, default=1440)
+
+
+class SourceUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120, required=False)
+    role_arn = serializers.CharField(max_length=2048, required=False, allow_blank=True)
+    external_id = serializers.CharField(max_length=1224, required=False, allow_blank=True)
+    regions = serializers.ListField(child=serializers.CharField(max_length=40), required=False, max_length=50)
+    vault_url = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    schedule_minutes = serializers.IntegerField(min_value=15, max_value=43200, required=False)
+    enabled = serializers.BooleanField(required=False)
+
+
+RUN_FIELDS = ["id", "status", "trigger", "requested_by", "retry_of", "created_at", "started_at", "finished_at"]
+
+
+class RunSerializer(serializers.ModelSerializer):
+    requested_by = username("requested_by")
+    unit_total = serializers.IntegerField(read_only=True)
+    unit_ok = serializers.IntegerField(read_only=True)
+    unit_failed = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = CollectionRun
+        fields = RUN_FIELDS + ["unit_total", "unit_ok", "unit_failed"]
+        read_only_fields = fields
+
+
+class UnitSerializer(serializers.ModelSerializer):
+    source_name = serializers.CharField(source="source.name", read_only=True)
+    api_calls = JSON_OBJECT
+    counts = JSON_OBJECT
+    errors = serializers.ListField(child=serializers.DictField(child=serializers.JSONField()), read_only=True)
+    snapshot_sha256 = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CollectionUnit
+        fields = ["id", "source", "source_name", "connector", "scope", "region", "status", "attempts", "started_at",
+                  "finished_at", "api_calls", "counts", "errors", "snapshot_sha256"]
+        read_only_fields = fields
+
+    def get_snapshot_sha256(self, unit) -> str | None:
+        try:
+            return unit.snapshot.content_sha256
+        except Snapshot.DoesNotExist:  # a unit that has not succeeded has no snapshot
+            return None
+
+
+class ProgressSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    percent = serializers.IntegerField()
+
+
+class RunDetailSerializer(serializers.ModelSerializer):
+    requested_by = username("requested_by")
+    is_finished = serializers.BooleanField(read_only=True)
+    progress = ProgressSerializer(read_only=True)
+    units = UnitSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = CollectionRun
+        fields = RUN_FIELDS + ["is_finished", "progress", "units"]
+        read_only_fields = fields
+
+
+class RunStartSerializer(serializers.Serializer):
+    source_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=1000,
+                                       help_text="The sources to collect; omitted or empty: every enabled source you may collect.")
