@@ -62,7 +62,7 @@ def test_the_zip_holds_every_file_and_the_json_matches_its_schema(built):
 
 def test_the_schema_refuses_a_pack_missing_a_population(built):
     data, _ = built
-    broken = {k: v for k, v in orjson.loads(json_bytes(data)).items() if k != "credentials"}
+    broken = {k: v for k, v in orjson.loads(json_bytes(data.as_dict())).items() if k != "credentials"}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, json.loads(SCHEMA_FILE.read_text()))
 
@@ -162,24 +162,24 @@ def test_oscal_assessment_results_validate_against_the_oscal_models(built):
 
 def test_same_time_same_json_hash_and_the_past_is_the_past(world):
     now = timezone.now()
-    first, second = json_bytes(_data(world, now)), json_bytes(_data(world, now))
+    first, second = json_bytes(_data(world, now).as_dict()), json_bytes(_data(world, now).as_dict())
     assert first == second
     assert oscal_document(_data(world, now)) == oscal_document(_data(world, now))
     before = _data(world, T1 + (T2 - T1) / 2)
-    by_name = {c["name"]: c for c in before["credentials"]}
+    by_name = {c["name"]: c for c in before.credentials}
     assert by_name["AKIADISABLED001"]["enabled"] is True  # deactivated only at T2
     assert by_name["AKIAROTATED0001"]["last_rotated_at"].startswith("2025-01-01")
-    assert before["evaluation"] is None  # the evaluation came after
-    after = {c["name"]: c for c in _data(world, now)["credentials"]}
+    assert before.evaluation is None  # the evaluation came after
+    after = {c["name"]: c for c in _data(world, now).credentials}
     assert after["AKIADISABLED001"]["enabled"] is False
 
 
 def test_the_sample_is_reproducible_and_traces_the_lifecycle(world):
     now = timezone.now()
-    a = _data(world, now, size=2, seed=42)["sample"]
-    b = _data(world, now, size=2, seed=42)["sample"]
+    a = _data(world, now, size=2, seed=42).sample
+    b = _data(world, now, size=2, seed=42).sample
     assert a == b and len(a["items"]) == 2 and a["population"] == 3
-    full = {i["name"]: i for i in _data(world, now, size=3, seed=1)["sample"]["items"]}
+    full = {i["name"]: i for i in _data(world, now, size=3, seed=1).sample["items"]}
     rotated = full["AKIAROTATED0001"]
     assert [e["kind"] for e in rotated["events"]] == ["appeared", "rotated"] and rotated["rotations"] == 1
     assert len(rotated["versions"]) == 2 and rotated["owner"] == "alice@example.test"
