@@ -64,7 +64,8 @@ def build_files(*, data: PackData, workdir: Path, meta: dict[str, Any],
     paths["pack.schema.json"] = SCHEMA_FILE
 
     t0 = time.perf_counter()
-    files = {name: {"sha256": sha256_file(path), "size": path.stat().st_size} for name, path in sorted(paths.items())}
+    sizes: dict[str, int] = {name: path.stat().st_size for name, path in sorted(paths.items())}
+    files = {name: {"sha256": sha256_file(path), "size": sizes[name]} for name, path in sorted(paths.items())}
     manifest = build_manifest(files=files, meta=meta)
     manifest_bytes = json_bytes(manifest)
     zip_path = workdir / f"keytrail-pack-{meta['pack_id']}.zip"
@@ -74,5 +75,5 @@ def build_files(*, data: PackData, workdir: Path, meta: dict[str, Any],
         zf.writestr(MANIFEST, manifest_bytes)
     timings["manifest+zip"] = round(time.perf_counter() - t0, 3)
     step(97, "zipped")
-    sizes = {name: f["size"] for name, f in files.items()} | {MANIFEST: len(manifest_bytes), "zip": zip_path.stat().st_size}
+    sizes |= {MANIFEST: len(manifest_bytes), "zip": zip_path.stat().st_size}
     return BuiltFiles(zip_path=zip_path, manifest=manifest, timings=timings, sizes=sizes)

@@ -370,7 +370,7 @@ def exceptions_as_of(*, as_of: dt.datetime) -> list[ExceptionAsOf]:
             "risk": e.risk, "rule_ids": list(e.rule_ids), "scope": e.scope, "scope_is_broad": e.scope_is_broad,
             "justification": e.justification, "compensating_controls": e.compensating_controls, "ticket_ref": e.ticket_ref,
             "owner": e.owner.get_username(), "requester": e.requester.get_username(), "expires_on": e.expires_on.isoformat(),
-            "renewal_of": e.renewal_of.ref if e.renewal_of_id else None, "created_at": iso_utc(e.created_at),
+            "renewal_of": e.renewal_of.ref if e.renewal_of is not None else None, "created_at": iso_utc(e.created_at),
             "submitted_at": iso_utc(e.submitted_at) if e.submitted_at and e.submitted_at <= as_of else None,
             "decided_at": iso_utc(e.decided_at) if e.decided_at and e.decided_at <= as_of else None,
             "ended_at": iso_utc(e.ended_at) if e.ended_at and e.ended_at <= as_of else None,

@@ -214,13 +214,15 @@ def coverage_as_of(*, sources: list[SourceInScope], as_of: datetime) -> list[Sou
         scopes = sorted({scope for (sid, scope) in [*snapshots, *last_unit] if sid == s["id"]})
         rows: list[ScopeCoverage] = []
         for scope in scopes:
-            snap, unit = snapshots.get((s["id"], scope)), last_unit.get((s["id"], scope))
+            shot, done = snapshots.get((s["id"], scope)), last_unit.get((s["id"], scope))
+            errors = [ScopeError(code=str(e.get("code", "")), message=str(e.get("message", ""))[:500])
+                      for e in (done.errors if done else [])][-5:]
             rows.append({
-                "scope": scope, "last_snapshot_at": iso_utc(snap.taken_at) if snap else None,
-                "snapshot_sha256": snap.content_sha256 if snap else None,
-                "credentials": snap.credential_count if snap else 0, "identities": snap.identity_count if snap else 0,
-                "last_status": unit.status if unit else "never", "last_finished_at": iso_utc(unit.finished_at) if unit else None,
-                "errors": [{"code": str(e.get("code", "")), "message": str(e.get("message", ""))[:500]} for e in (unit.errors if unit else [])][-5:],
+                "scope": scope, "last_snapshot_at": iso_utc(shot.taken_at) if shot else None,
+                "snapshot_sha256": shot.content_sha256 if shot else None,
+                "credentials": shot.credential_count if shot else 0, "identities": shot.identity_count if shot else 0,
+                "last_status": done.status if done else "never", "last_finished_at": iso_utc(done.finished_at) if done else None,
+                "errors": errors,
             })
         out.append({"id": s["id"], "name": s["name"], "kind": s["kind"], "location": s["location"], "enabled": s["enabled"], "scopes": rows})
     return out

@@ -21,7 +21,7 @@ from apps.evaluation.models import Evaluation, Finding, RequirementStatus, RuleR
 
 class EvaluationAsOf(TypedDict):
     id: int
-    as_of: str | None
+    as_of: str
     finished_at: str | None
     policy_version: int
     policy: dict[str, Any]
@@ -66,7 +66,7 @@ class StatusAsOf(TypedDict):
 
 class PostureAt(TypedDict):
     evaluation_id: int
-    as_of: str | None
+    as_of: str
     counts: dict[str, int]  # requirements tested by rules, per status
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -55,7 +56,7 @@ def oscal_document(data: PackData) -> dict:
                              "title": f"{f['subject_type']} {f['subject']}"[:500],
                              "props": [{"name": "status", "ns": PROP_NS, "value": f["status"]}],
                              "remarks": f["reason"] or f["status"]})
-        obs = {
+        obs: dict[str, Any] = {
             "uuid": obs_uuid[rule["rule_id"]], "title": rule["rule_id"],
             "description": (f"Automated rule {rule['rule_id']} ({rule['severity']}): {rule['population']} tested, {rule['passed']} passed, "
                             f"{rule['failed']} failed, {rule['excepted']} excepted, {rule['not_assessed']} not assessed."),
@@ -66,16 +67,17 @@ def oscal_document(data: PackData) -> dict:
         if subjects:
             obs["subjects"] = subjects
         observations.append(obs)
-    findings, manual = [], []
+    findings: list[dict[str, Any]] = []
+    manual: list[str] = []
     for r in data.requirements:
         if not r["rule_ids"] or r["status"] == "manual":
             manual.append(r["ref"])
             continue
         satisfied = r["status"] == "pass"
-        status = {"state": "satisfied" if satisfied else "not-satisfied", "reason": "pass" if satisfied else "fail" if r["status"] == "fail" else "other"}
+        status: dict[str, str] = {"state": "satisfied" if satisfied else "not-satisfied", "reason": "pass" if satisfied else "fail" if r["status"] == "fail" else "other"}
         if r["status"] in ("excepted", "not_assessed"):
             status["remarks"] = "excepted by approved exceptions" if r["status"] == "excepted" else "not assessed (no current coverage)"
-        finding = {
+        finding: dict[str, Any] = {
             "uuid": _uuid(*key, "finding", r["ref"]), "title": f"{r['ref']} {r['title']}", "description": r["statement"],
             "target": {"type": "objective-id", "target-id": _token(r["ref"]), "status": status},
         }
@@ -83,7 +85,7 @@ def oscal_document(data: PackData) -> dict:
         if related:
             finding["related-observations"] = related
         findings.append(finding)
-    result = {
+    result: dict[str, Any] = {
         "uuid": _uuid(*key, "result"), "title": f"{eng['name']} as of {data.as_of}",
         "description": f"keytrail evaluation of ISO/IEC 27017 9.2.4 and 9.3.1 for {data.organisation}.",
         "start": start, "end": data.as_of,

@@ -23,6 +23,7 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from apps.evaluation.charts import PosturePoint, posture_chart, svg_join, svg_number
+from apps.evaluation.selectors.as_of import PostureAt
 from apps.evidence.packdata import AGE_BUCKETS, PackData
 
 ASSET_SCHEME = "keytrail-asset:"
@@ -74,15 +75,15 @@ def key_age_chart(key_age: dict[str, dict[str, int]], *, width: int = 700) -> Sa
         total = sum(buckets.values()) or 1
         parts.append(format_html('<text x="{}" y="{}" text-anchor="end" font-size="10" fill="#1b2430">{}</text>', left - 6, y + 15,
                                  ctype.replace("_", " ")))
-        x = float(left)
+        bar_x = float(left)
         for label, fill in zip(labels, fills):
             n = buckets.get(label, 0)
             if n <= 0:
                 continue
             w = plot_w * n / total
             parts.append(format_html('<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {} in {} days</title></rect>',
-                                     svg_number(x), y, svg_number(w), row_h, fill, ctype, n, label))
-            x += w
+                                     svg_number(bar_x), y, svg_number(w), row_h, fill, ctype, n, label))
+            bar_x += w
         parts.append(format_html('<text x="{}" y="{}" font-size="10" fill="#5d6b7a">{}</text>', left + plot_w + 6, y + 15, total))
     if not key_age:
         parts.append(format_html('<text x="{}" y="{}" font-size="11" fill="#5d6b7a">{}</text>', left, top + 15, "No credentials as of this time"))
@@ -90,7 +91,7 @@ def key_age_chart(key_age: dict[str, dict[str, int]], *, width: int = 700) -> Sa
                        'aria-label="Key age by credential type">{body}</svg>', w=width, h=height, body=svg_join(parts))
 
 
-def _posture_svg(points: list[dict]) -> SafeString:
+def _posture_svg(points: list[PostureAt]) -> SafeString:
     return posture_chart([PosturePoint(label=f"#{p['evaluation_id']} · {p['as_of'][:16]}", tick=p["as_of"][5:10], counts=p["counts"])
                           for p in points], width=700, height=220)
 
