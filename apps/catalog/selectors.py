@@ -16,6 +16,11 @@ def requirement_list(*, include_retired: bool = False) -> QuerySet[Requirement]:
     return qs.order_by("position", "ref")
 
 
+def requirement_choices() -> QuerySet[Requirement]:
+    """The requirements not retired, by position then ref, for a choice among them (no annotation)."""
+    return Requirement.objects.filter(retired_in__isnull=True).order_by("position", "ref")
+
+
 def clause_list_with_requirements() -> QuerySet[Clause]:
     reqs = requirement_list()
     return Clause.objects.prefetch_related(Prefetch("requirements", queryset=reqs, to_attr="active_requirements")).order_by("ref")
