@@ -1,6 +1,16 @@
+"""Reads of the audit trail: one object's history, the filtered list, and the extract of a period."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any, TypedDict
+
 from django.db.models import QuerySet
 
 from apps.audit.models import AuditEvent
+from apps.core.isotime import iso_utc
+from apps.core.rows import fast_rows
 
 
 def audit_events_for(obj, *, limit: int = 100) -> QuerySet[AuditEvent]:
@@ -22,3 +32,35 @@ def audit_event_list(*, event_type: str = "", actor: str = "", target_type: str 
     if target_type:
         qs = qs.filter(target_type=target_type)
     return qs
+
+
+class ExtractEvent(TypedDict):
+    seq: int
+    occurred_at: str | None
+    actor: str
+    event_type: str
+    target_type: str
+    target_id: str
+    target: str
+    changes: Any
+    message: str
+    hash: str
+
+
+AuditExtract = TypedDict("AuditExtract", {
+    "from": str | None, "to": str | None, "count": int, "by_type": dict[str, int], "head_hash": str | None, "events": list[ExtractEvent],
+})
+
+
+def audit_extract(*, start: datetime, end: datetime) -> AuditExtract:
+    """Every audit event from ``start`` to ``end`` (both included) in chain order, with the
+    count per event type and the hash of the last one (None when there is none). Streamed: one query."""
+    qs = AuditEvent.objects.filter(occurred_at__gte=start, occurred_at__lte=end).order_by("seq")
+    fields = ("seq", "occurred_at", "actor_label", "event_type", "target_type", "target_id", "target_repr", "changes", "message", "hash")
+    events: list[ExtractEvent] = [
+        {"seq": seq, "occurred_at": iso_utc(at), "actor": actor, "event_type": et, "target_type": tt, "target_id": tid,
+         "target": trepr, "changes": changes, "message": message, "hash": h}
+        for seq, at, actor, et, tt, tid, trepr, changes, message, h in fast_rows(qs, fields)]
+    types = Counter(e["event_type"] for e in events)
+    return {"from": iso_utc(start), "to": iso_utc(end), "count": len(events), "by_type": dict(sorted(types.items())),
+            "head_hash": events[-1]["hash"] if events else None, "events": events}

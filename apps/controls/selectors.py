@@ -1,4 +1,11 @@
+"""Reads of the control register: the controls a user may view, one control, its shares, and
+the controls as they stood at a point in time (for the evidence pack)."""
+
 from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import TypedDict
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
@@ -6,6 +13,7 @@ from apps.core.permissions import objects_for
 from apps.accounts.sharing import object_shares
 from apps.catalog.models import Requirement
 from apps.controls.models import Control, ControlEvidence
+from apps.core.isotime import iso_utc
 
 
 def control_list(*, user, status: str = "", requirement: str = "", owner: str = "", q: str = "") -> QuerySet[Control]:
@@ -37,3 +45,48 @@ def control_get(*, pk: int) -> Control:
 
 def control_shares(*, control: Control) -> list[tuple[object, list[str]]]:
     return object_shares(control)
+
+
+class EvidenceAsOf(TypedDict):
+    id: int
+    name: str
+    description: str
+    sha256: str
+    size: int
+    content_type: str
+    effective_date: str
+    uploaded_at: str | None
+    uploaded_by: str
+
+
+class ControlAsOf(TypedDict):
+    ref: str
+    title: str
+    owner: str
+    narrative: str
+    implementation_status: str
+    test_frequency: str
+    rule_ids: list[str]
+    requirements: list[str]  # refs of every requirement the control serves, sorted
+    evidence: list[EvidenceAsOf]  # uploaded by T, oldest first
+
+
+def controls_as_of(*, requirement_ids: list[int], as_of: datetime) -> list[ControlAsOf]:
+    """The controls created by ``as_of`` that serve any of ``requirement_ids``, by ref, with
+    their narrative and the manual evidence uploaded by then. Controls are not versioned:
+    their current text is returned (the audit trail holds their changes). Three queries."""
+    controls = (Control.objects.filter(created_at__lte=as_of, requirements__in=requirement_ids).distinct().select_related("owner")
+                .prefetch_related("requirements").order_by("ref"))
+    evidence: dict[int, list[EvidenceAsOf]] = defaultdict(list)
+    for ev in (ControlEvidence.objects.filter(control__in=controls, uploaded_at__lte=as_of).select_related("uploaded_by")
+               .order_by("control_id", "uploaded_at", "id")):
+        evidence[ev.control_id].append({
+            "id": ev.id, "name": ev.original_name, "description": ev.description, "sha256": ev.sha256, "size": ev.size,
+            "content_type": ev.content_type, "effective_date": ev.effective_date.isoformat(), "uploaded_at": iso_utc(ev.uploaded_at),
+            "uploaded_by": ev.uploaded_by.get_username(),
+        })
+    return [{
+        "ref": c.ref, "title": c.title, "owner": c.owner.get_username(), "narrative": c.narrative,
+        "implementation_status": c.implementation_status, "test_frequency": c.test_frequency, "rule_ids": list(c.rule_ids or []),
+        "requirements": sorted(r.ref for r in c.requirements.all()), "evidence": evidence.get(c.id, []),
+    } for c in controls]

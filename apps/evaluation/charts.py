@@ -46,12 +46,14 @@ class PosturePoint:
     counts: dict[str, int]
 
 
-def _join(parts: Sequence) -> SafeString:
-    # Every part comes from format_html (already escaped); plain strings are escaped here.
+def svg_join(parts: Sequence) -> SafeString:
+    """The parts of an SVG as one safe string. Every part comes from ``format_html`` (already
+    escaped); a plain string is escaped here, so a label can never open a tag."""
     return mark_safe("".join(str(conditional_escape(p)) for p in parts))
 
 
-def _num(value: float) -> str:
+def svg_number(value: float) -> str:
+    """A coordinate as SVG text: one decimal at most, no trailing zeros (``12.5``, ``3``)."""
     return f"{value:.1f}".rstrip("0").rstrip(".")
 
 
@@ -81,12 +83,12 @@ def requirement_trend(points: Sequence[TrendPoint], *, bar_width: int = 9, gap: 
                 # A single failure in a large population must still be visible: at least 2 px.
                 h = max(2.0, height * value / point.population)
                 y -= h
-                parts.append(format_html('<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>', x, _num(max(y, 0)), bar_width, _num(h), FILL[key]))
+                parts.append(format_html('<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>', x, svg_number(max(y, 0)), bar_width, svg_number(h), FILL[key]))
         parts.append(SafeString("</g>"))
     summary = f"trend over the last {len(points)} evaluations"
     return format_html(
         '<svg class="chart trend" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{label}">{body}</svg>',
-        w=width, h=height, label=summary, body=_join(parts),
+        w=width, h=height, label=summary, body=svg_join(parts),
     )
 
 
@@ -115,8 +117,8 @@ def posture_chart(points: Sequence[PosturePoint], *, width: int = 760, height: i
     for frac in (0, 0.5, 1):
         value = round(scale_max * frac)
         y = top + plot_h - plot_h * (value / scale_max)
-        parts.append(format_html('<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#dde3ea" stroke-width="1"/>', left, width - right, _num(y), _num(y)))
-        parts.append(format_html('<text x="{}" y="{}" text-anchor="end" font-size="10" fill="#5d6b7a">{}</text>', left - 4, _num(y + 3), value))
+        parts.append(format_html('<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#dde3ea" stroke-width="1"/>', left, width - right, svg_number(y), svg_number(y)))
+        parts.append(format_html('<text x="{}" y="{}" text-anchor="end" font-size="10" fill="#5d6b7a">{}</text>', left - 4, svg_number(y + 3), value))
     if points:
         slot = plot_w / len(points)
         bar = max(4.0, min(36.0, slot * 0.7))
@@ -132,11 +134,11 @@ def posture_chart(points: Sequence[PosturePoint], *, width: int = 760, height: i
                     continue
                 h = plot_h * n / scale_max
                 y -= h
-                parts.append(format_html('<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>', _num(x), _num(y), _num(bar), _num(h), fill))
+                parts.append(format_html('<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>', svg_number(x), svg_number(y), svg_number(bar), svg_number(h), fill))
             parts.append(SafeString("</g>"))
             if i % every == 0 or i == len(points) - 1:
                 parts.append(format_html('<text x="{}" y="{}" text-anchor="middle" font-size="10" fill="#5d6b7a">{}</text>',
-                                         _num(x + bar / 2), top + plot_h + 14, point.tick))
+                                         svg_number(x + bar / 2), top + plot_h + 14, point.tick))
     else:
         parts.append(format_html('<text x="{}" y="{}" text-anchor="middle" font-size="12" fill="#5d6b7a">{}</text>',
                                  left + plot_w // 2, top + plot_h // 2, "No evaluation yet"))
@@ -149,5 +151,5 @@ def posture_chart(points: Sequence[PosturePoint], *, width: int = 760, height: i
     return format_html(
         '<svg class="chart posture" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" role="img" aria-label="{label}" '
         'preserveAspectRatio="xMinYMin meet">{body}</svg>',
-        w=width, h=height, label=title, body=_join(parts),
+        w=width, h=height, label=title, body=svg_join(parts),
     )

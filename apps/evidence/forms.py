@@ -5,8 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from apps.catalog.models import Requirement
-from apps.inventory.models import Source
+from apps.catalog.selectors import requirement_choices
+from apps.inventory.selectors import every_source
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -15,9 +15,9 @@ class EngagementForm(forms.Form):
     name = forms.CharField(max_length=200)
     period_start = forms.DateField(widget=DATE, label="Audit period starts")
     period_end = forms.DateField(widget=DATE, label="Audit period ends")
-    sources = forms.ModelMultipleChoiceField(queryset=Source.objects.order_by("name"), required=False,
+    sources = forms.ModelMultipleChoiceField(queryset=every_source(), required=False,
                                              widget=forms.CheckboxSelectMultiple, help_text="None selected: every source.")
-    requirements = forms.ModelMultipleChoiceField(queryset=Requirement.objects.filter(retired_in__isnull=True).order_by("position", "ref"),
+    requirements = forms.ModelMultipleChoiceField(queryset=requirement_choices(),
                                                   required=False, widget=forms.CheckboxSelectMultiple,
                                                   help_text="None selected: every sub-requirement of 9.2.4 and 9.3.1.")
 

@@ -28,7 +28,8 @@ from apps.accounts.sharing import object_share, object_unshare
 from apps.audit import events
 from apps.core.errors import PermissionRefused, ValidationFailed
 from apps.evidence.builder import build_files
-from apps.evidence.gather import default_seed, gather, iso
+from apps.core.isotime import iso_utc
+from apps.evidence.gather import default_seed, gather
 from apps.evidence.manifest import VerifyReport, sha256_file, verify_zip
 from apps.evidence.models import Engagement, Pack, pack_upload_to
 
@@ -133,7 +134,7 @@ def pack_build(*, pack_pk: int) -> Pack:
                       progress=lambda p, s: _set_progress(pack.pk, p, s))
         timings["gather"] = round(time.perf_counter() - t0, 3)
         meta = {"pack_id": pack.pack_id, "engagement": {"id": pack.engagement_id, "name": pack.engagement.name},
-                "as_of": iso(pack.as_of), "built_at": iso(timezone.now()), "built_by": pack.built_by.get_username(),
+                "as_of": iso_utc(pack.as_of), "built_at": iso_utc(timezone.now()), "built_by": pack.built_by.get_username(),
                 "keytrail_version": settings.KEYTRAIL_VERSION, "sample": {"size": pack.sample_size, "seed": pack.sample_seed}}
         built = build_files(data=data, workdir=workdir, meta=meta, progress=lambda p, s: _set_progress(pack.pk, p, s))
         timings.update(built.timings)

@@ -10,7 +10,9 @@ their length. Names and texts are returned as stored: the templates escape them.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.db import connection
@@ -18,6 +20,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import User
+from apps.core.isotime import iso_utc
 from apps.core.permissions import has_perm, objects_for
 from apps.evaluation.models import Evaluation, Finding
 from apps.evaluation.selectors import latest_evaluation, rule_info
@@ -301,3 +304,76 @@ def excused_findings(*, exception: ExceptionRequest, user, limit: int = 25) -> E
     total = qs.count()
     findings = list(qs.select_related("source").defer("data").order_by("rule_id", "subject_label", "pk")[:limit]) if total else []
     return ExcusedFindings(evaluation, findings, total, narrowed)
+
+
+# --- the register as of a point in time (the evidence pack) ---------------------------------
+
+class DecisionAsOf(TypedDict):
+    approver: str
+    decision: str
+    comment: str
+    decided_at: str | None
+
+
+class ExceptionAsOf(TypedDict):
+    id: int
+    ref: str
+    title: str
+    state: str  # as of T, from the timestamps (state_as_of)
+    in_force: bool  # approved and not expired as of T
+    risk: str
+    rule_ids: list[str]
+    scope: dict[str, Any]
+    scope_is_broad: bool
+    justification: str
+    compensating_controls: str
+    ticket_ref: str
+    owner: str
+    requester: str
+    expires_on: str
+    renewal_of: str | None  # the renewed exception's ref
+    created_at: str | None
+    submitted_at: str | None
+    decided_at: str | None
+    ended_at: str | None
+    decisions: list[DecisionAsOf]  # taken by T, oldest first
+
+
+def state_as_of(exception: ExceptionRequest, as_of: dt.datetime) -> str:
+    """The state ``exception`` was in at ``as_of``, rebuilt from its timestamps: draft,
+    pending, approved (or expired once its last day has passed), rejected, or how it ended."""
+    if exception.ended_at and exception.ended_at <= as_of:
+        return exception.state
+    if exception.decided_at and exception.decided_at <= as_of:
+        if exception.state == State.REJECTED:
+            return State.REJECTED
+        return State.EXPIRED if exception.expires_on < as_of.date() else State.APPROVED
+    if exception.submitted_at and exception.submitted_at <= as_of:
+        return State.PENDING
+    return State.DRAFT
+
+
+def exceptions_as_of(*, as_of: dt.datetime) -> list[ExceptionAsOf]:
+    """Every exception created by ``as_of``, by id, in its state then, with only the decisions
+    taken by then; a timestamp after ``as_of`` shows as None. Two queries."""
+    rows = list(ExceptionRequest.objects.filter(created_at__lte=as_of).select_related("owner", "requester", "renewal_of").order_by("id"))
+    decisions: dict[int, list[DecisionAsOf]] = defaultdict(list)
+    for d in (ExceptionDecision.objects.filter(exception__in=rows, decided_at__lte=as_of).select_related("approver")
+              .order_by("exception_id", "decided_at", "id")):
+        decisions[d.exception_id].append({"approver": d.approver.get_username(), "decision": d.decision, "comment": d.comment,
+                                          "decided_at": iso_utc(d.decided_at)})
+    out: list[ExceptionAsOf] = []
+    for e in rows:
+        state = state_as_of(e, as_of)
+        out.append({
+            "id": e.id, "ref": e.ref, "title": e.title, "state": state, "in_force": state == State.APPROVED,
+            "risk": e.risk, "rule_ids": list(e.rule_ids), "scope": e.scope, "scope_is_broad": e.scope_is_broad,
+            "justification": e.justification, "compensating_controls": e.compensating_controls, "ticket_ref": e.ticket_ref,
+            "owner": e.owner.get_username(), "requester": e.requester.get_username(), "expires_on": e.expires_on.isoformat(),
+            "renewal_of": e.renewal_of.ref if e.renewal_of is not None else None, "created_at": iso_utc(e.created_at),
+            "submitted_at": iso_utc(e.submitted_at) if e.submitted_at and e.submitted_at <= as_of else None,
+            "decided_at": iso_utc(e.decided_at) if e.decided_at and e.decided_at <= as_of else None,
+            "ended_at": iso_utc(e.ended_at) if e.ended_at and e.ended_at <= as_of else None,
+            "decisions": decisions.get(e.id, []),
+        })
+    return out

@@ -358,3 +358,8 @@ def with_ages(credentials, *, now: datetime | None = None):
         c.used_days = days_since(c.last_used_at, now=now)
         c.expires_in_days = (c.expires_at - now).days if c.expires_at else None
     return credentials
+
+
+def every_source() -> QuerySet[Source]:
+    """Every source by name, for a choice among them (an engagement's scope; GRC leads only)."""
+    return Source.objects.order_by("name")

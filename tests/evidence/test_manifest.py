@@ -24,7 +24,7 @@ def pack_bytes(request, tmp_path):
     if "zip" not in _CACHE:
         world = request.getfixturevalue("world")
         data = gather(engagement=world["engagement"], as_of=timezone.now(), sample_size=3, sample_seed=5)
-        built = build_files(data=data, workdir=tmp_path, meta={"pack_id": "KT-MANIFEST", "as_of": data["as_of"], "built_at": data["as_of"]})
+        built = build_files(data=data, workdir=tmp_path, meta={"pack_id": "KT-MANIFEST", "as_of": data.as_of, "built_at": data.as_of})
         _CACHE["zip"] = built.zip_path.read_bytes()
     return _CACHE["zip"]
 

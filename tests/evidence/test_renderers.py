@@ -32,9 +32,9 @@ def _data(world, as_of=None, **kw):
 def _with_campaigns(data):
     # A hand-built campaign with hostile values goes through every renderer (tests/reviews/test_report.py
     # checks that the reviews app's real output has this shape).
-    data["campaigns"] = CAMPAIGNS
+    data.campaigns = CAMPAIGNS
     item, remediation = CAMPAIGNS[0]["items"][0], CAMPAIGNS[0]["remediation"][0]
-    data["sample"]["items"][0]["review_decisions"] = [{
+    data.sample["items"][0]["review_decisions"] = [{
         "campaign_id": CAMPAIGNS[0]["id"], "campaign": CAMPAIGNS[0]["name"], "item_id": item["id"], "decision": item["decision"],
         "justification": item["justification"], "decided_at": item["decided_at"], "decided_by": item["decided_by"],
         "flagged": item["flagged"], "remediation": remediation}]
@@ -44,7 +44,7 @@ def _with_campaigns(data):
 @pytest.fixture
 def built(world, tmp_path):
     data = _with_campaigns(_data(world))
-    files = build_files(data=data, workdir=tmp_path, meta={**META, "as_of": data["as_of"]})
+    files = build_files(data=data, workdir=tmp_path, meta={**META, "as_of": data.as_of})
     return data, files
 
 
@@ -62,7 +62,7 @@ def test_the_zip_holds_every_file_and_the_json_matches_its_schema(built):
 
 def test_the_schema_refuses_a_pack_missing_a_population(built):
     data, _ = built
-    broken = {k: v for k, v in orjson.loads(json_bytes(data)).items() if k != "credentials"}
+    broken = {k: v for k, v in orjson.loads(json_bytes(data.as_dict())).items() if k != "credentials"}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, json.loads(SCHEMA_FILE.read_text()))
 
@@ -74,7 +74,7 @@ def test_xlsx_cells_read_back_with_formulas_kept_as_text(built):
     assert wb.sheetnames == ["summary", "sub-requirements", "findings", "credential inventory", "identities", "exceptions",
                              "reviews and decisions", "remediation", "collection runs", "sample", "audit extract"]
     inv = wb["credential inventory"]
-    assert inv.freeze_panes == "A2" and inv.auto_filter.ref == f"A1:P{len(data['credentials']) + 1}"
+    assert inv.freeze_panes == "A2" and inv.auto_filter.ref == f"A1:P{len(data.credentials) + 1}"
     header = [c.value for c in inv[1]]
     rows = {r[header.index("name")].value: r for r in inv.iter_rows(min_row=2)}
     hostile = rows[HTML]
@@ -113,7 +113,7 @@ def test_pdf_text_reads_back_with_page_numbers_toc_and_escaped_values(built):
 
 def test_pdf_html_escapes_everything_and_fetches_only_its_assets(built):
     data, _ = built
-    html = render_html(data, pack_id="KT-1", built_at=data["as_of"])
+    html = render_html(data, pack_id="KT-1", built_at=data.as_of)
     assert "<script>alert" not in html and "&lt;script&gt;alert" in html
     assert "&lt;b&gt;needed&lt;/b&gt;" in html
     refs = [line for line in html.split() if line.startswith(("href=", "src="))]
@@ -152,7 +152,7 @@ def test_oscal_assessment_results_validate_against_the_oscal_models(built):
     root = lambda v: str(getattr(v, "__root__", v))  # noqa: E731 - trestle wraps constrained strings
     assert root(model.metadata.oscal_version) == "1.1.3"
     failing = {root(f.target.target_id) for f in result.findings if f.target.status.state.value == "not-satisfied"}
-    assert {f"keytrail-{r['ref']}" for r in data["requirements"] if r["status"] == "fail"} <= failing
+    assert {f"keytrail-{r['ref']}" for r in data.requirements if r["status"] == "fail"} <= failing
     assert any(o.subjects for o in result.observations)
     broken = json.loads(json.dumps(doc["assessment-results"]))
     broken["results"][0]["findings"][0]["target"]["status"]["state"] = "fine"
@@ -162,24 +162,24 @@ def test_oscal_assessment_results_validate_against_the_oscal_models(built):
 
 def test_same_time_same_json_hash_and_the_past_is_the_past(world):
     now = timezone.now()
-    first, second = json_bytes(_data(world, now)), json_bytes(_data(world, now))
+    first, second = json_bytes(_data(world, now).as_dict()), json_bytes(_data(world, now).as_dict())
     assert first == second
     assert oscal_document(_data(world, now)) == oscal_document(_data(world, now))
     before = _data(world, T1 + (T2 - T1) / 2)
-    by_name = {c["name"]: c for c in before["credentials"]}
+    by_name = {c["name"]: c for c in before.credentials}
     assert by_name["AKIADISABLED001"]["enabled"] is True  # deactivated only at T2
     assert by_name["AKIAROTATED0001"]["last_rotated_at"].startswith("2025-01-01")
-    assert before["evaluation"] is None  # the evaluation came after
-    after = {c["name"]: c for c in _data(world, now)["credentials"]}
+    assert before.evaluation is None  # the evaluation came after
+    after = {c["name"]: c for c in _data(world, now).credentials}
     assert after["AKIADISABLED001"]["enabled"] is False
 
 
 def test_the_sample_is_reproducible_and_traces_the_lifecycle(world):
     now = timezone.now()
-    a = _data(world, now, size=2, seed=42)["sample"]
-    b = _data(world, now, size=2, seed=42)["sample"]
+    a = _data(world, now, size=2, seed=42).sample
+    b = _data(world, now, size=2, seed=42).sample
     assert a == b and len(a["items"]) == 2 and a["population"] == 3
-    full = {i["name"]: i for i in _data(world, now, size=3, seed=1)["sample"]["items"]}
+    full = {i["name"]: i for i in _data(world, now, size=3, seed=1).sample["items"]}
     rotated = full["AKIAROTATED0001"]
     assert [e["kind"] for e in rotated["events"]] == ["appeared", "rotated"] and rotated["rotations"] == 1
     assert len(rotated["versions"]) == 2 and rotated["owner"] == "alice@example.test"
@@ -188,8 +188,8 @@ def test_the_sample_is_reproducible_and_traces_the_lifecycle(world):
 
 def test_render_xlsx_alone_streams_a_large_population(tmp_path, world):
     data = _data(world)
-    template = data["credentials"][0]
-    data["credentials"] = [{**template, "id": i, "name": f"k{i}", "tags": {"owner": "=1+1"}} for i in range(5000)]
+    template = data.credentials[0]
+    data.credentials = [{**template, "id": i, "name": f"k{i}", "tags": {"owner": "=1+1"}} for i in range(5000)]
     render_xlsx(data, tmp_path / "big.xlsx")
     wb = load_workbook(tmp_path / "big.xlsx", read_only=True)
     assert sum(1 for _ in wb["credential inventory"].iter_rows()) == 5001

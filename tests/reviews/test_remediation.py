@@ -14,7 +14,7 @@ from apps.inventory.services.collection import collection_start
 from apps.reviews import services
 from apps.reviews.models import Remediation
 from apps.reviews.remediation import remediation_verify
-from apps.reviews.report import campaigns_for_pack, decisions_for_credentials
+from apps.reviews.selectors import campaigns_for_pack, decisions_for_credentials
 from apps.devtools.simulators.aws import iam_backend
 from tests.support.cloud import ACCOUNT_A, cloud, moto_server_url, register_sources  # noqa: F401
 

@@ -8,7 +8,7 @@ import time_machine
 from django.utils import timezone
 
 from apps.reviews import services
-from apps.reviews.report import campaigns_for_pack, decisions_for_credentials
+from apps.reviews.selectors import campaigns_for_pack, decisions_for_credentials
 
 pytestmark = pytest.mark.django_db
 

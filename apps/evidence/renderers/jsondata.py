@@ -4,15 +4,20 @@ Its schema is apps/evidence/schema/pack.schema.json (shipped in the pack too).""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
+
+from apps.evidence.packdata import PackData
 
 OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
 def json_bytes(data: dict) -> bytes:
+    """``data`` as orjson bytes with sorted keys and a final newline."""
     return orjson.dumps(data, option=OPTIONS)
 
 
-def render_json(data: dict, path) -> None:
+def render_json(data: PackData, path: Path) -> None:
     with open(path, "wb") as fh:
-        fh.write(json_bytes(data))
+        fh.write(json_bytes(data.as_dict()))

@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from pathlib import Path
+from typing import Any
 
 import orjson
+
+from apps.evidence.packdata import PackData
 
 OSCAL_VERSION = "1.1.3"
 NAMESPACE = uuid.UUID("6f1d3c1e-6a57-4c1b-9a8e-6b6579747261")  # keytrail's own namespace for uuid5
@@ -32,18 +36,18 @@ def _token(ref: str) -> str:
     return f"keytrail-{ref}"
 
 
-def oscal_document(data: dict) -> dict:
-    eng = data["engagement"]
-    key = (eng["id"], data["as_of"])
+def oscal_document(data: PackData) -> dict:
+    eng = data.engagement
+    key = (eng["id"], data.as_of)
     start = f"{eng['period_start']}T00:00:00Z"
-    if start > data["as_of"]:
-        start = data["as_of"]
-    collected = data["evaluation"]["as_of"] if data["evaluation"] else data["as_of"]
+    if start > data.as_of:
+        start = data.as_of
+    collected = data.evaluation["as_of"] if data.evaluation else data.as_of
     failing = defaultdict(list)
-    for f in data["findings"]:
+    for f in data.findings:
         failing[f["rule_id"]].append(f)
     observations, obs_uuid = [], {}
-    for rule in data["rules"]:
+    for rule in data.rules:
         obs_uuid[rule["rule_id"]] = _uuid(*key, "observation", rule["rule_id"])
         subjects = []
         for f in failing.get(rule["rule_id"], []):
@@ -52,7 +56,7 @@ def oscal_document(data: dict) -> dict:
                              "title": f"{f['subject_type']} {f['subject']}"[:500],
                              "props": [{"name": "status", "ns": PROP_NS, "value": f["status"]}],
                              "remarks": f["reason"] or f["status"]})
-        obs = {
+        obs: dict[str, Any] = {
             "uuid": obs_uuid[rule["rule_id"]], "title": rule["rule_id"],
             "description": (f"Automated rule {rule['rule_id']} ({rule['severity']}): {rule['population']} tested, {rule['passed']} passed, "
                             f"{rule['failed']} failed, {rule['excepted']} excepted, {rule['not_assessed']} not assessed."),
@@ -63,16 +67,17 @@ def oscal_document(data: dict) -> dict:
         if subjects:
             obs["subjects"] = subjects
         observations.append(obs)
-    findings, manual = [], []
-    for r in data["requirements"]:
+    findings: list[dict[str, Any]] = []
+    manual: list[str] = []
+    for r in data.requirements:
         if not r["rule_ids"] or r["status"] == "manual":
             manual.append(r["ref"])
             continue
         satisfied = r["status"] == "pass"
-        status = {"state": "satisfied" if satisfied else "not-satisfied", "reason": "pass" if satisfied else "fail" if r["status"] == "fail" else "other"}
+        status: dict[str, str] = {"state": "satisfied" if satisfied else "not-satisfied", "reason": "pass" if satisfied else "fail" if r["status"] == "fail" else "other"}
         if r["status"] in ("excepted", "not_assessed"):
             status["remarks"] = "excepted by approved exceptions" if r["status"] == "excepted" else "not assessed (no current coverage)"
-        finding = {
+        finding: dict[str, Any] = {
             "uuid": _uuid(*key, "finding", r["ref"]), "title": f"{r['ref']} {r['title']}", "description": r["statement"],
             "target": {"type": "objective-id", "target-id": _token(r["ref"]), "status": status},
         }
@@ -80,10 +85,10 @@ def oscal_document(data: dict) -> dict:
         if related:
             finding["related-observations"] = related
         findings.append(finding)
-    result = {
-        "uuid": _uuid(*key, "result"), "title": f"{eng['name']} as of {data['as_of']}",
-        "description": f"keytrail evaluation of ISO/IEC 27017 9.2.4 and 9.3.1 for {data['organisation']}.",
-        "start": start, "end": data["as_of"],
+    result: dict[str, Any] = {
+        "uuid": _uuid(*key, "result"), "title": f"{eng['name']} as of {data.as_of}",
+        "description": f"keytrail evaluation of ISO/IEC 27017 9.2.4 and 9.3.1 for {data.organisation}.",
+        "start": start, "end": data.as_of,
         "reviewed-controls": {"control-selections": [{"include-controls": [{"control-id": "iso27017-9.2.4"}, {"control-id": "iso27017-9.3.1"}]}]},
     }
     if observations:
@@ -94,7 +99,7 @@ def oscal_document(data: dict) -> dict:
         result["remarks"] = "Resting on manual evidence (see pack.pdf): " + ", ".join(manual)
     return {"assessment-results": {
         "uuid": _uuid(*key, "assessment-results"),
-        "metadata": {"title": f"{data['organisation']}: {eng['name']}", "last-modified": data["as_of"], "version": data["as_of"],
+        "metadata": {"title": f"{data.organisation}: {eng['name']}", "last-modified": data.as_of, "version": data.as_of,
                      "oscal-version": OSCAL_VERSION},
         "import-ap": {"href": f"urn:keytrail:assessment-plan:engagement-{eng['id']}",
                       "remarks": "The engagement's scope and period; keytrail does not publish a separate assessment plan."},
@@ -102,6 +107,6 @@ def oscal_document(data: dict) -> dict:
     }}
 
 
-def render_oscal(data: dict, path) -> None:
+def render_oscal(data: PackData, path: Path) -> None:
     with open(path, "wb") as fh:
         fh.write(orjson.dumps(oscal_document(data), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))

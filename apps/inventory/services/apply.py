@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-
 from apps.core.canonical import canonical_json
 from apps.connectors.base import CollectionResult, CredentialRecord, IdentityRecord, as_jsonable
 from apps.core.bulk import bulk_insert_objects
@@ -28,6 +26,7 @@ from apps.inventory.models import (
     IdentityVersion,
     Snapshot,
 )
+from apps.inventory.tags import owner_from_tags
 
 MAX_EXTERNAL_ID = 2048
 # Names are keys of the lists' indexes (credential_list_order_idx, identity_list_order_idx), and
@@ -65,16 +64,6 @@ def _fingerprint(data: dict) -> str:
 def name_too_long(name) -> bool:
     # As stored: storable() writes an unstorable character as an escape of up to six bytes.
     return isinstance(name, str) and len(name) > MAX_NAME_BYTES // 6 and len(storable(name).encode("utf-8")) > MAX_NAME_BYTES
-
-
-def owner_from_tags(tags: dict[str, str]) -> str:
-    """The first non-empty tag among the configured owner keys (case-insensitive)."""
-    lowered = {k.lower(): v for k, v in tags.items()}
-    for key in settings.KEYTRAIL_OWNER_TAG_KEYS:
-        value = lowered.get(key.lower())
-        if value and value.strip():
-            return value.strip()[:512]
-    return ""
 
 
 def _identity_data(rec: IdentityRecord) -> dict:

@@ -27,7 +27,8 @@ from apps.core.progress import TerminalProgress
 from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_run
 from apps.evidence.builder import build_files
-from apps.evidence.gather import default_seed, gather, iso
+from apps.core.isotime import iso_utc
+from apps.evidence.gather import default_seed, gather
 from apps.evidence.models import Engagement
 from apps.devtools.simulators.inventory import seed_inventory
 
@@ -89,7 +90,7 @@ class Command(BaseCommand):
                           progress=progress)
             stages["gather"] = round(time.monotonic() - t1, 2)
             rss_after_gather = rss_mb()
-            built = build_files(data=data, workdir=Path(tmp), meta={"pack_id": "KT-BENCH", "as_of": iso(as_of), "built_at": iso(as_of)},
+            built = build_files(data=data, workdir=Path(tmp), meta={"pack_id": "KT-BENCH", "as_of": iso_utc(as_of), "built_at": iso_utc(as_of)},
                                 progress=progress)
             bar.close()
             total = round(time.monotonic() - t1, 2)
@@ -101,7 +102,7 @@ class Command(BaseCommand):
             pages = len(pypdf.PdfReader(str(Path(tmp) / "pack.pdf")).pages)
         return {
             "database": connection.vendor, "credentials": seeded["credentials"], "identities": seeded["identities"],
-            "findings_in_pack": len(data["findings"]), "setup_seconds (seed + evaluate, not timed)": setup_seconds,
+            "findings_in_pack": len(data.findings), "setup_seconds (seed + evaluate, not timed)": setup_seconds,
             **{f"stage {name} s": seconds for name, seconds in stages.items()},
             "whole pack s": total, "queries (Django; plus 4 streamed server-side cursors)": len(queries),
             "rss before pack MB": rss_before, "rss after gather MB": rss_after_gather, "peak rss MB (whole process)": rss_mb(),

@@ -1,0 +1,51 @@
+"""Reads of the evaluations themselves: the latest, the latest attempt, one, the list, the recent ones."""
+
+from __future__ import annotations
+
+from datetime import timezone as dt_timezone
+
+from django.db.models import QuerySet
+
+from apps.evaluation.models import Evaluation, Status
+
+MANUAL = "manual"  # display status of a requirement that no rule tests: proven by manual evidence
+FINDING_STATUSES = (Status.FAIL, Status.EXCEPTED, Status.NOT_ASSESSED)
+TREND_LENGTH = 12
+
+
+def latest_evaluation() -> Evaluation | None:
+    """The newest evaluation that succeeded (what the posture pages show), or None."""
+    return (
+        Evaluation.objects.filter(state=Evaluation.State.SUCCEEDED)
+        .select_related("policy_version__created_by", "requested_by")
+        .order_by("-started_at", "-pk")
+        .first()
+    )
+
+
+def latest_attempt() -> Evaluation | None:
+    """The newest evaluation whatever its state (to say when one is running or failed)."""
+    return Evaluation.objects.order_by("-started_at", "-pk").first()
+
+
+def evaluation_get(*, pk: int) -> Evaluation:
+    return Evaluation.objects.select_related("policy_version", "requested_by").get(pk=pk)
+
+
+def evaluation_list() -> QuerySet[Evaluation]:
+    return Evaluation.objects.select_related("policy_version", "requested_by").order_by("-started_at", "-pk")
+
+
+def recent_evaluations(*, limit: int = TREND_LENGTH) -> list[Evaluation]:
+    """The last ``limit`` succeeded evaluations, oldest first."""
+    newest = list(Evaluation.objects.filter(state=Evaluation.State.SUCCEEDED).order_by("-started_at", "-pk")[:limit])
+    return newest[::-1]
+
+
+def evaluation_label(evaluation: Evaluation) -> str:
+    return f"#{evaluation.pk} · {evaluation.as_of.astimezone(dt_timezone.utc):%Y-%m-%d %H:%M} UTC"
+
+
+def display_status(status: str, rule_ids) -> str:
+    """A requirement's status as shown: "manual" when no rule tests it, else the stored status."""
+    return status if rule_ids else MANUAL

@@ -1,0 +1,143 @@
+"""The evidence pack's data: what :func:`apps.evidence.gather.gather` composes from the
+apps' as-of selectors and what every renderer (PDF, XLSX, JSON, OSCAL) reads, so the four
+files always say the same thing.
+
+Each section is typed with the row shape its owning app promises (``apps.inventory.as_of``,
+``apps.evaluation.selectors.as_of``, ``apps.exceptions_register.selectors``, ...); the
+sections composed here (engagement, requirements, summary, sample, charts) are typed below.
+Values are plain JSON types: times are ISO 8601 UTC strings, lists have a stable order, so
+:meth:`PackData.as_dict` is pack.json (apps/evidence/schema/pack.schema.json).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from apps.audit.selectors import AuditExtract
+from apps.controls.selectors import ControlAsOf
+from apps.evaluation.selectors.as_of import EvaluationAsOf, FindingAsOf, PostureAt, RuleResultAsOf
+from apps.exceptions_register.selectors import ExceptionAsOf
+from apps.inventory.as_of import CredentialAsOf, EventAsOf, IdentityAsOf, RunAsOf, SourceCoverage, VersionAsOf
+
+SCHEMA_ID = "https://keytrail.example/schema/evidence-pack/1"
+SCHEMA_VERSION = "1"
+# Key-age buckets (days since the last rotation, or creation when never rotated): (from, to or None, label).
+AGE_BUCKETS: list[tuple[int, int | None, str]] = [(0, 30, "0-30"), (31, 90, "31-90"), (91, 180, "91-180"), (181, 365, "181-365"),
+                                                  (366, None, "over 365")]
+
+
+class EngagementInfo(TypedDict):
+    id: int
+    name: str
+    period_start: str
+    period_end: str
+    source_ids: list[int]
+    requirement_refs: list[str]
+    all_sources: bool  # no source chosen: every source is in scope
+
+
+class InScope(TypedDict):
+    failed: int
+    excepted: int
+    not_assessed: int
+
+
+class RequirementSection(TypedDict):
+    ref: str
+    clause: str
+    title: str
+    statement: str
+    automatable: bool
+    rule_ids: list[str]
+    status: str  # in the evaluation as of; not_assessed (no evaluation) or manual (no rule tests it)
+    population: int
+    failed: int
+    excepted: int
+    not_assessed: int
+    in_scope: InScope  # findings about the sources in scope
+    controls: list[str]
+
+
+class Summary(TypedDict):
+    requirements: dict[str, int]
+    credentials: int
+    identities: int
+    credentials_by_type: dict[str, int]
+    findings: dict[str, int]
+    exceptions_in_force: int
+    scopes: int
+    scopes_failing: int
+
+
+class SampleFinding(TypedDict):
+    rule_id: str
+    status: str
+    reason: str
+
+
+class SampleItem(TypedDict):
+    credential_id: int
+    name: str
+    credential_type: str
+    source_id: int
+    identity: str | None
+    owner: str
+    enabled: bool | None
+    first_seen_at: str | None
+    created_at: str | None
+    last_rotated_at: str | None
+    rotations: int
+    revoked_at: str | None
+    versions: list[VersionAsOf]
+    events: list[EventAsOf]
+    findings: list[SampleFinding]
+    review_decisions: list[dict[str, Any]]  # apps.reviews.selectors.decisions_for_credentials
+
+
+class Sample(TypedDict):
+    size: int
+    seed: int
+    population: int
+    method: str
+    items: list[SampleItem]
+
+
+class Charts(TypedDict):
+    key_age: dict[str, dict[str, int]]  # credential type -> age bucket label -> count
+    posture: list[PostureAt]
+
+
+@dataclass
+class PackData:
+    """One engagement's evidence as of one time; ``as_dict()`` is pack.json."""
+
+    organisation: str
+    engagement: EngagementInfo
+    as_of: str
+    evaluation: EvaluationAsOf | None
+    summary: Summary
+    requirements: list[RequirementSection]
+    controls: list[ControlAsOf]
+    rules: list[RuleResultAsOf]
+    findings: list[FindingAsOf]
+    exceptions: list[ExceptionAsOf]
+    campaigns: list[dict[str, Any]]  # apps.reviews.selectors.campaigns_for_pack (docs/reviews.md)
+    sources: list[SourceCoverage]
+    collection_runs: list[RunAsOf]
+    credentials: list[CredentialAsOf]
+    identities: list[IdentityAsOf]
+    sample: Sample
+    audit_extract: AuditExtract
+    charts: Charts
+
+    def as_dict(self) -> dict[str, Any]:
+        """pack.json's members (the sections themselves, not copies)."""
+        return {
+            "$schema": SCHEMA_ID, "schema_version": SCHEMA_VERSION, "organisation": self.organisation, "engagement": self.engagement,
+            "as_of": self.as_of, "evaluation": self.evaluation, "summary": self.summary, "requirements": self.requirements,
+            "controls": self.controls, "rules": self.rules, "findings": self.findings, "exceptions": self.exceptions,
+            "campaigns": self.campaigns, "sources": self.sources, "collection_runs": self.collection_runs,
+            "credentials": self.credentials, "identities": self.identities, "sample": self.sample,
+            "audit_extract": self.audit_extract, "charts": self.charts,
+        }
