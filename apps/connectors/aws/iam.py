@@ -53,11 +53,12 @@ from apps.connectors.base import (
     Connector,
     ConnectorError,
     CredentialRecord,
-    CredentialType,
-    IdentityKind,
     IdentityRecord,
+    SourceConfig,
     Target,
 )
+from apps.connectors.aws.source import AwsAccount, account_target
+from apps.connectors.kinds import CredentialKind, IdentityKind
 
 STATE_VERSION = 1
 PAGE_SIZE = 1000  # IAM's maximum MaxItems: fewer round trips on large accounts
@@ -343,12 +344,12 @@ def identity_kind(tags: dict[str, str], password_enabled: bool | None) -> tuple[
     for key in KIND_TAG_KEYS:
         value = (lowered.get(key) or "").strip().lower()
         if value in SERVICE_TAG_VALUES:
-            return IdentityKind.SERVICE, f"tag:{key}"
+            return IdentityKind.SERVICE.value, f"tag:{key}"
         if value in HUMAN_TAG_VALUES:
-            return IdentityKind.HUMAN, f"tag:{key}"
+            return IdentityKind.HUMAN.value, f"tag:{key}"
     if password_enabled:
-        return IdentityKind.HUMAN, "console_password"
-    return IdentityKind.SERVICE, "no_console_password"
+        return IdentityKind.HUMAN.value, "console_password"
+    return IdentityKind.SERVICE.value, "no_console_password"
 
 
 # --- access keys ----------------------------------------------------------------------
@@ -420,6 +421,16 @@ class IamConnector(Connector):
     """Collects one AWS account's IAM users, credentials, MFA, root state and password policy."""
 
     kind = "aws_iam"
+    source = AwsAccount
+    # In this order the credential kinds are offered (forms, filters).
+    credential_kinds = (CredentialKind.CONSOLE_PASSWORD, CredentialKind.ACCESS_KEY, CredentialKind.ROOT_ACCESS_KEY)
+    identity_kinds = (IdentityKind.HUMAN, IdentityKind.SERVICE, IdentityKind.ROOT)
+    provides_source_facts = True  # password policy, root MFA and keys: the account's facts
+
+    @classmethod
+    def targets(cls, config: SourceConfig) -> list[Target]:
+        """One unit: IAM is global to the account."""
+        return [account_target(cls.kind, config)]
 
     def collect(self, target: Target, *, previous_state: dict | None = None) -> CollectionResult:
         result = CollectionResult(target=target)
@@ -773,7 +784,7 @@ class IamConnector(Connector):
             result.credentials.append(
                 CredentialRecord(
                     external_id=key.access_key_id,
-                    credential_type=CredentialType.ACCESS_KEY,
+                    credential_type=CredentialKind.ACCESS_KEY.value,
                     name=f"{name} access key {slot.slot if slot else '?'}",
                     identity_external_id=arn,
                     enabled=key.status == "Active",
@@ -810,7 +821,7 @@ class IamConnector(Connector):
         result.credentials.append(
             CredentialRecord(
                 external_id=f"{arn}#console-password",
-                credential_type=CredentialType.CONSOLE_PASSWORD,
+                credential_type=CredentialKind.CONSOLE_PASSWORD.value,
                 name=f"{name} console password",
                 identity_external_id=arn,
                 enabled=True,
@@ -873,7 +884,7 @@ class IamConnector(Connector):
             IdentityRecord(
                 external_id=root_arn,
                 name="root",
-                kind=IdentityKind.ROOT,
+                kind=IdentityKind.ROOT.value,
                 created_at=row.created_at if row else None,
                 privileged=True,
                 mfa_active=mfa_active,
@@ -892,7 +903,7 @@ class IamConnector(Connector):
                 result.credentials.append(
                     CredentialRecord(
                         external_id=f"{account_id}#root-key-{slot.slot}",
-                        credential_type=CredentialType.ROOT_ACCESS_KEY,
+                        credential_type=CredentialKind.ROOT_ACCESS_KEY.value,
                         name=f"root access key {slot.slot}",
                         identity_external_id=root_arn,
                         enabled=slot.active,
@@ -913,7 +924,7 @@ class IamConnector(Connector):
             result.credentials.append(
                 CredentialRecord(
                     external_id=f"{account_id}#root-key-1",
-                    credential_type=CredentialType.ROOT_ACCESS_KEY,
+                    credential_type=CredentialKind.ROOT_ACCESS_KEY.value,
                     name="root access key (details unknown)",
                     identity_external_id=root_arn,
                     enabled=None,

@@ -42,9 +42,11 @@ from apps.connectors.base import (
     Connector,
     ConnectorError,
     CredentialRecord,
-    CredentialType,
+    SourceConfig,
     Target,
 )
+from apps.connectors.azure.source import KeyVault
+from apps.connectors.kinds import CredentialKind
 
 STATE_VERSION = 1
 # Below this many secrets needing a versions call, one client does them in turn.
@@ -57,6 +59,13 @@ class KeyVaultConnector(Connector):
     """Collects secret metadata from one vault (``target.vault_url``)."""
 
     kind = "azure_key_vault"
+    source = KeyVault
+    credential_kinds = (CredentialKind.KV_SECRET,)
+
+    @classmethod
+    def targets(cls, config: SourceConfig) -> list[Target]:
+        """One unit: the vault."""
+        return [Target(kind=cls.kind, source_key=config.vault_url, vault_url=config.vault_url)]
 
     def collect(self, target: Target, *, previous_state: dict | None = None) -> CollectionResult:
         """Return one ``kv_secret`` CredentialRecord per secret, and the state for next time.
@@ -395,7 +404,7 @@ def _record_from_properties(
         result.add_error("malformed_item", f"unreadable field(s) {', '.join(bad)}; kept as unknown", external_id)
     return CredentialRecord(
         external_id=external_id,
-        credential_type=CredentialType.KV_SECRET,
+        credential_type=CredentialKind.KV_SECRET.value,
         name=name,
         enabled=enabled,
         created_at=created,
