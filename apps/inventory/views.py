@@ -8,7 +8,11 @@ from apps.accounts.sharing import object_shares
 from apps.accounts.sharing_views import share_page
 from apps.audit.access import deny, require, require_object
 from apps.audit.selectors import audit_events_for
-from apps.connectors.registry import credential_kind_choices, identity_kind_choices, source_kind_choices
+from apps.connectors.registry import (
+    credential_kind_choices,
+    identity_kind_choices,
+    source_kind_choices,
+)
 from apps.core.errors import ValidationFailed
 from apps.core.pagination import paginate
 from apps.core.permissions import has_perm, objects_for

@@ -3,7 +3,12 @@ from django import forms
 from apps.accounts.models import User
 from apps.connectors.registry import credential_kind_choices
 from apps.inventory.models import Source
-from apps.reviews.models import CampaignTemplate, JustificationRule, ReviewItem, UndecidedRule
+from apps.reviews.models import (
+    CampaignTemplate,
+    JustificationRule,
+    ReviewItem,
+    UndecidedRule,
+)
 
 
 def _active_users():

@@ -15,7 +15,14 @@ from typing import Any
 
 from apps.connectors.aws.client import as_utc, aws_errors, session_for_target, tags_dict
 from apps.connectors.aws.source import AwsAccount, account_target
-from apps.connectors.base import CollectionResult, Connector, ConnectorError, CredentialRecord, SourceConfig, Target
+from apps.connectors.base import (
+    CollectionResult,
+    Connector,
+    ConnectorError,
+    CredentialRecord,
+    SourceConfig,
+    Target,
+)
 from apps.connectors.kinds import CredentialKind
 
 PAGE_SIZE = 100  # the API's maximum

@@ -9,7 +9,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from apps.connectors.kinds import CredentialKind, IdentityKind
-from apps.evaluation.rules.base import FAIL, CredentialFacts, Verdict, days_between, failed, not_assessed, passed
+from apps.evaluation.rules.base import (
+    FAIL,
+    CredentialFacts,
+    Verdict,
+    days_between,
+    failed,
+    not_assessed,
+    passed,
+)
 
 # Plain ``str`` values (not the enum members): rules compare them millions of times.
 ACCESS_KEY = CredentialKind.ACCESS_KEY.value

@@ -26,7 +26,11 @@ nothing else made the user privileged.
 """
 
 from apps.connectors.aws.iam.connector import STATE_VERSION, IamConnector
-from apps.connectors.aws.iam.policies import aws_managed_policy_name, document_grants_admin, policy_document
+from apps.connectors.aws.iam.policies import (
+    aws_managed_policy_name,
+    document_grants_admin,
+    policy_document,
+)
 from apps.connectors.aws.iam.report import (
     ReportKey,
     ReportRow,

@@ -13,7 +13,13 @@ from apps.connectors.aws.iam.policies import PolicyIndex
 from apps.connectors.aws.iam.report import ROOT_ROW_USER, ReportRow
 from apps.connectors.aws.iam.users import ListedKey
 from apps.connectors.aws.source import AwsAccount, account_target
-from apps.connectors.base import CollectionResult, Connector, ConnectorError, SourceConfig, Target
+from apps.connectors.base import (
+    CollectionResult,
+    Connector,
+    ConnectorError,
+    SourceConfig,
+    Target,
+)
 from apps.connectors.kinds import CredentialKind, IdentityKind
 
 STATE_VERSION = 1

@@ -12,7 +12,11 @@ from typing import Any
 from django.conf import settings
 
 from apps.connectors.aws.client import as_utc, error_code, translate_error
-from apps.connectors.aws.iam.report import ReportRow, parse_credential_report, report_text
+from apps.connectors.aws.iam.report import (
+    ReportRow,
+    parse_credential_report,
+    report_text,
+)
 from apps.connectors.aws.iam.users import ListedKey
 from apps.connectors.base import CollectionResult, ConnectorError
 
