@@ -53,7 +53,7 @@ def source_specs() -> list[type[SourceSpec]]:
 
 def source_kind_choices() -> list[tuple[str, str]]:
     """``(value, label)`` of every kind of source that can be registered."""
-    return [(spec.kind.value, spec.kind.label) for spec in source_specs()]
+    return [(spec.kind.value, str(spec.kind.label)) for spec in source_specs()]
 
 
 def source_spec(kind: str) -> type[SourceSpec]:
@@ -90,7 +90,7 @@ def credential_kinds() -> list[CredentialKind]:
 
 def credential_kind_choices() -> list[tuple[str, str]]:
     """``(value, label)`` of every credential kind that can be collected, as forms offer them."""
-    return [(k.value, k.label) for k in credential_kinds()]
+    return [(k.value, str(k.label)) for k in credential_kinds()]
 
 
 def identity_kind_choices() -> list[tuple[str, str]]:
@@ -98,4 +98,4 @@ def identity_kind_choices() -> list[tuple[str, str]]:
     kinds: list[IdentityKind] = []
     for cls in connector_classes():
         kinds.extend(k for k in cls.identity_kinds if k not in kinds)
-    return [(k.value, k.label) for k in kinds]
+    return [(k.value, str(k.label)) for k in kinds]

@@ -126,7 +126,7 @@ class KeyVaultConnector(Connector):
         """
         workers = max(1, min(int(getattr(settings, "AZURE_KEY_VAULT_VERSION_CONCURRENCY", 4)), len(records)))
         if workers == 1 or len(records) < VERSIONS_CONCURRENCY_THRESHOLD:
-            fetched = {}
+            fetched: dict[str, tuple[int, int | None]] = {}
             for record in records:
                 answer = fetch_versions(client, policy, record.name, record.external_id, result)
                 if answer is not None:
@@ -145,15 +145,15 @@ class KeyVaultConnector(Connector):
                         out[record.external_id] = answer
             return out, calls, scratch.errors
 
-        fetched: dict[str, tuple[int, int | None]] = {}
-        errors: list[dict] = []
+        fetched = {}
+        errors: list[dict[str, str]] = []
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="keytrail-kv") as pool:
             for out, calls, chunk_errors in pool.map(run, chunks):
                 fetched.update(out)
                 result.api_calls.update(calls)
                 errors += chunk_errors
         position = {record.external_id: i for i, record in enumerate(records)}
-        result.errors += sorted(errors, key=lambda e: position.get(e.get("item"), len(position)))
+        result.errors += sorted(errors, key=lambda e: position.get(e["item"], len(position)))
         return fetched
 
 

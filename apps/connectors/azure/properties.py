@@ -151,7 +151,7 @@ def fetch_versions(
             count += 1
             created = safe_get(version, "created_on")
             if isinstance(created, datetime):
-                created_s = epoch(created)
+                created_s = int(created.timestamp())
                 newest = created_s if newest is None else max(newest, created_s)
             elif created is not None:
                 bad.append(str(safe_get(version, "id") or "?"))

@@ -55,13 +55,13 @@ class IamConnector(Connector):
 
         rows_by_arn: dict[str, ReportRow] = {}
         root_row: ReportRow | None = None
-        for row in rows:
-            if row.user == ROOT_ROW_USER:
-                root_row = row
+        for report_row in rows:
+            if report_row.user == ROOT_ROW_USER:
+                root_row = report_row
             else:
-                rows_by_arn[row.arn] = row
-            if row.problems:
-                result.add_error("malformed_value", "; ".join(row.problems), row.arn or row.user)
+                rows_by_arn[report_row.arn] = report_row
+            if report_row.problems:
+                result.add_error("malformed_value", "; ".join(report_row.problems), report_row.arn or report_row.user)
 
         partition = aws.partition
         index = PolicyIndex(policies, groups)

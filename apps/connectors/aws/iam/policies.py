@@ -74,7 +74,7 @@ class PolicyIndex:
         self.groups = {group.get("GroupName"): group for group in groups}
         self._group_results: dict[str, tuple[list[str], list[str], bool]] = {}
 
-    def evaluate(self, owner: str, attached: list[dict], inline: list[dict]) -> tuple[list[str], list[str], bool]:
+    def evaluate(self, owner: str, attached: list[dict] | None, inline: list[dict] | None) -> tuple[list[str], list[str], bool]:
         """(privileged reasons, policy names, undetermined) for one user or group."""
         reasons: list[str] = []
         names: list[str] = []
