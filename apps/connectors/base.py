@@ -64,6 +64,8 @@ class SettingField:
     required: bool = True
     max_length: int = 300
     many: bool = False  # a list of values, typed separated by commas or spaces
+    derived: bool = False  # set by validation from the other settings: shown, never entered
+    empty: str = ""  # what an unset value means, as pages say it ("IAM only" for no region)
 
 
 @dataclass(frozen=True)

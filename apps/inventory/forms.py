@@ -35,7 +35,7 @@ class SourceForm(forms.Form):
     def __init__(self, *args, kind: str, with_enabled: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.kind = kind
-        self.settings = source_spec(kind).fields
+        self.settings = [setting for setting in source_spec(kind).fields if not setting.derived]
         fields = {"name": self.fields["name"]}
         fields.update((setting.name, _setting_field(setting)) for setting in self.settings)
         fields["schedule_minutes"] = self.fields["schedule_minutes"]
@@ -61,6 +61,8 @@ class SourceForm(forms.Form):
     def initial_for(cls, source: Source) -> dict:
         initial = {"name": source.name, "schedule_minutes": source.schedule_minutes, "enabled": source.enabled}
         for setting in source_spec(source.kind).fields:
+            if setting.derived:
+                continue
             value = getattr(source, setting.name)
             initial[setting.name] = ", ".join(value or []) if setting.many else value
         return initial

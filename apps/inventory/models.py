@@ -8,7 +8,7 @@ written only when a credential's metadata changes, with ``valid_from``/``valid_t
 from django.conf import settings
 from django.db import models
 
-from apps.connectors.base import SETTING_NAMES, SourceConfig
+from apps.connectors.base import SETTING_NAMES, SettingField, SourceConfig
 from apps.connectors.kinds import CredentialKind, IdentityKind, SourceKind
 from apps.connectors.registry import source_spec
 from apps.core.models import TimeStampedModel
@@ -46,6 +46,16 @@ class Source(TimeStampedModel):
         values = {name: getattr(self, name) for name in SETTING_NAMES}
         values["regions"] = tuple(values["regions"] or ())
         return SourceConfig(kind=self.kind, **values)
+
+    @property
+    def settings_shown(self) -> list[tuple[SettingField, object]]:
+        """(setting, value) of each setting of the source's kind, in the order pages show them."""
+        return [(setting, getattr(self, setting.name)) for setting in source_spec(self.kind).fields]
+
+    @property
+    def regions_note(self) -> str:
+        """What no region means for this kind of source ("IAM only"), or "" if it has no regions."""
+        return next((setting.empty for setting in source_spec(self.kind).fields if setting.name == "regions"), "")
 
     @property
     def location(self) -> str:

@@ -20,12 +20,14 @@ REGION = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$")
 class AwsAccount(SourceSpec):
     kind = SourceKind.AWS_ACCOUNT
     fields = (
+        SettingField("aws_account_id", "Account", derived=True),
         SettingField("role_arn", "Role ARN", max_length=2048,
                      help_text="The role keytrail assumes: arn:aws:iam::<12-digit account>:role/<name>."),
         SettingField("external_id", "External id", required=False, max_length=1224,
                      help_text="Optional; required by the role's trust policy if it names one."),
         SettingField("regions", "Regions", required=False, max_length=2000, many=True,
-                     help_text="Secrets Manager regions, separated by commas or spaces (e.g. eu-west-1 us-east-1)."),
+                     help_text="Secrets Manager regions, separated by commas or spaces (e.g. eu-west-1 us-east-1).",
+                     empty="IAM only"),
     )
 
     @classmethod

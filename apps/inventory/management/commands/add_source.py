@@ -24,7 +24,7 @@ class Command(BaseCommand):
         seen = set()
         for spec in source_specs():
             for setting in spec.fields:
-                if setting.name in seen:
+                if setting.derived or setting.name in seen:
                     continue
                 seen.add(setting.name)
                 help_text = f"{spec.kind.label}: {setting.help_text}" + (" (comma-separated)" if setting.many else "")
@@ -39,6 +39,8 @@ class Command(BaseCommand):
         spec = self._spec(o)
         settings = {}
         for setting in spec.fields:
+            if setting.derived:
+                continue
             value = o.get(setting.name) or ""
             settings[setting.name] = [v for v in value.split(",") if v.strip()] if setting.many else value
         try:
@@ -53,10 +55,10 @@ class Command(BaseCommand):
         specs = source_specs()
         if o["kind"]:
             return next(spec for spec in specs if spec.kind == o["kind"])
-        given = [spec for spec in specs if all(o.get(s.name) for s in spec.fields if s.required)
-                 and any(o.get(s.name) for s in spec.fields)]
+        given = [spec for spec in specs if all(o.get(s.name) for s in spec.fields if s.required and not s.derived)
+                 and any(o.get(s.name) for s in spec.fields if not s.derived)]
         if len(given) != 1:
-            needs = "; ".join(f"{spec.kind.label}: " + ", ".join(_option(s.name) for s in spec.fields if s.required)
+            needs = "; ".join(f"{spec.kind.label}: " + ", ".join(_option(s.name) for s in spec.fields if s.required and not s.derived)
                               for spec in specs)
             raise CommandError(f"give --kind, or the required settings of exactly one kind ({needs})")
         return given[0]
