@@ -15,7 +15,7 @@ is read account-wide first and per user only where nothing account-wide answers:
    has no key ids. On a repeat collection, only for users whose key columns changed
    (see :func:`key_digest`); the rest reuse the ids kept in ``state``.
 
-Privileged rule (documented in docs/connectors-aws.md): a user is privileged when the
+Privileged rule (documented in docs/connectors.md): a user is privileged when the
 AWS-managed ``AdministratorAccess`` or ``IAMFullAccess`` is attached to the user or to
 one of its groups, or when any inline or customer-managed policy of the user or its
 groups has an ``Allow`` statement whose Action is ``*``/``*:*``/``iam:*`` (or which uses
@@ -23,6 +23,11 @@ groups has an ``Allow`` statement whose Action is ``*``/``*:*``/``iam:*`` (or wh
 boundaries are ignored: over-flagging sends a user to review, under-flagging hides one.
 ``None`` when an attached customer-managed policy's document was unavailable and
 nothing else made the user privileged.
+
+Modules: :mod:`.connector` (the order of calls, the key-listing plan, ``state``),
+:mod:`.reads` (the IAM calls), :mod:`.report` (the credential report), :mod:`.policies`
+(the privileged rule), :mod:`.users` (human or not; key slots), :mod:`.records` (the
+records). This package re-exports their public names.
 """
 
 from apps.connectors.aws.iam.connector import STATE_VERSION, IamConnector
