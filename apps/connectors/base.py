@@ -9,6 +9,18 @@ Contract, for a class registered in :mod:`apps.connectors.registry`:
 
 ``Connector.kind``
     The registry key, e.g. ``"aws_iam"``.
+``Connector.source``
+    The :class:`SourceSpec` of the kind of source it serves (e.g. an AWS account): the
+    source's settings, how they are validated, its stable key. Connectors serving the same
+    kind of source (IAM and Secrets Manager both serve an AWS account) share one spec.
+``Connector.credential_kinds`` / ``Connector.identity_kinds``
+    The :mod:`apps.connectors.kinds` values its records carry.
+``Connector.provides_source_facts``
+    ``True`` for the one connector of a source kind whose snapshot facts are the source's
+    account-level facts (IAM: password policy, root), which rules read as ``SourceFacts``.
+``Connector.targets(config) -> list[Target]``
+    The collection units this connector contributes for a validated :class:`SourceConfig`
+    (IAM: one; Secrets Manager: one per region; Key Vault: one).
 
 ``Connector().collect(target, *, previous_state=None) -> CollectionResult``
     Reads everything for ``target`` and returns it. ``previous_state`` is the opaque
@@ -30,6 +42,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from apps.connectors.kinds import CredentialKind, IdentityKind, SourceKind
+
 
 class ConnectorError(Exception):
     """A target could not be collected. ``code`` is a short machine-readable reason."""
@@ -40,18 +54,63 @@ class ConnectorError(Exception):
         self.retryable = retryable
 
 
-class IdentityKind:
-    HUMAN = "human"
-    SERVICE = "service"  # non-human: service accounts, CI, automation
-    ROOT = "root"
+@dataclass(frozen=True)
+class SettingField:
+    """One setting of a kind of source, as forms, the command line and messages name it."""
+
+    name: str  # the SourceConfig attribute it fills (a column of inventory's Source)
+    label: str  # also how validation messages start ("Role ARN: expected ...")
+    help_text: str = ""
+    required: bool = True
+    max_length: int = 300
+    many: bool = False  # a list of values, typed separated by commas or spaces
+    derived: bool = False  # set by validation from the other settings: shown, never entered
+    empty: str = ""  # what an unset value means, as pages say it ("IAM only" for no region)
 
 
-class CredentialType:
-    CONSOLE_PASSWORD = "console_password"
-    ACCESS_KEY = "access_key"
-    ROOT_ACCESS_KEY = "root_access_key"
-    SM_SECRET = "sm_secret"  # AWS Secrets Manager secret
-    KV_SECRET = "kv_secret"  # Azure Key Vault secret
+@dataclass(frozen=True)
+class SourceConfig:
+    """A source's settings as plain data, which is all a connector sees of a source.
+
+    Only the settings of its ``kind`` are set; ``aws_account_id`` is derived from the role
+    ARN by validation.
+    """
+
+    kind: str
+    role_arn: str = ""
+    external_id: str = ""
+    regions: tuple[str, ...] = ()
+    vault_url: str = ""
+    aws_account_id: str = ""
+
+
+SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(SourceConfig) if f.name != "kind")
+
+
+class SourceSpec:
+    """How one kind of source is configured: its settings, their validation, its key."""
+
+    kind: ClassVar[SourceKind]
+    fields: ClassVar[tuple[SettingField, ...]] = ()
+
+    @classmethod
+    def validate(cls, config: SourceConfig) -> SourceConfig:
+        """Return ``config`` normalised, only this kind's settings kept.
+
+        Raises :class:`apps.core.errors.ValidationFailed` with a message starting with the label of the
+        setting it is about (``"Role ARN: ..."``), so a form can show it next to the field.
+        """
+        raise NotImplementedError
+
+    @classmethod
+    def source_key(cls, config: SourceConfig) -> str:
+        """The source's stable name in its cloud (AWS account id, vault URL)."""
+        raise NotImplementedError
+
+    @classmethod
+    def location(cls, config: SourceConfig) -> str:
+        """Where keytrail reaches the source, as lists show it (role ARN, vault URL)."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -76,7 +135,7 @@ class Target:
 class IdentityRecord:
     external_id: str  # ARN for AWS users, "arn:aws:iam::<acct>:root" for root
     name: str
-    kind: str  # IdentityKind
+    kind: str  # an IdentityKind value
     created_at: datetime | None = None
     tags: dict[str, str] = field(default_factory=dict)
     privileged: bool | None = None  # None: could not be determined
@@ -90,7 +149,7 @@ class IdentityRecord:
 @dataclass
 class CredentialRecord:
     external_id: str  # access key id, secret ARN, Key Vault secret id (no version)
-    credential_type: str  # CredentialType
+    credential_type: str  # a CredentialKind value
     name: str
     identity_external_id: str | None = None  # owning identity, when there is one
     enabled: bool | None = None  # active / enabled
@@ -124,8 +183,17 @@ class CollectionResult:
 
 class Connector:
     kind: ClassVar[str] = ""
+    source: ClassVar[type[SourceSpec]]
+    credential_kinds: ClassVar[tuple[CredentialKind, ...]] = ()
+    identity_kinds: ClassVar[tuple[IdentityKind, ...]] = ()
+    provides_source_facts: ClassVar[bool] = False
 
-    def collect(self, target: Target, *, previous_state: dict | None = None) -> CollectionResult:
+    @classmethod
+    def targets(cls, config: SourceConfig) -> list[Target]:
+        """The units this connector collects for ``config`` (already validated)."""
+        raise NotImplementedError
+
+    def collect(self, target: Target, *, previous_state: dict[str, Any] | None = None) -> CollectionResult:
         raise NotImplementedError
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import Max
 from django.utils.module_loading import import_string
 
+from apps.connectors.registry import source_facts_connectors
 from apps.core.rows import fast_rows
 from apps.evaluation.policy import Policy
 from apps.evaluation.rules.base import (
@@ -53,12 +54,11 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
     last_success = {(row["source_id"], row["scope"]): row["last"] for row in latest_snapshots}
     snapshot_rows = Snapshot.objects.filter(source_id__in=source_ids).order_by("source_id", "scope", "-taken_at").values_list(
         "id", "source_id", "scope", "taken_at", "facts")
-    iam_facts: dict[int, dict] = {}
+    snapshot_facts: dict[tuple[int, str], dict] = {}
     for snap_id, source_id, scope, taken_at, snap_facts in snapshot_rows:
         if taken_at == last_success.get((source_id, scope)):
             facts.snapshot_by_scope[(source_id, scope)] = snap_id
-            if scope == "aws_iam":
-                iam_facts[source_id] = snap_facts or {}
+            snapshot_facts[(source_id, scope)] = snap_facts or {}
     latest_units = (
         CollectionUnit.objects.filter(source_id__in=source_ids, status__in=["succeeded", "failed"])
         .values("source_id", "scope").annotate(last=Max("finished_at"))
@@ -72,13 +72,19 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
             message = (errors[-1].get("message", "") if errors and status == "failed" else "")[:300]
             last_status[(source_id, scope)] = (status, message)
 
+    # The source's account-level facts (IAM's password policy and root) come from the latest
+    # snapshot of the unit whose connector provides them; None for a kind that has none.
+    account_level = source_facts_connectors()
     for source in sources:
         scopes = []
+        account_facts = None
         for connector, scope, _target in source_targets(source):
             status, message = last_status.get((source.id, scope), ("never", ""))
             scopes.append(ScopeCoverage(scope, connector, last_success.get((source.id, scope)), status, message))
+            if connector in account_level:
+                account_facts = snapshot_facts.get((source.id, scope))
         facts.sources.append(SourceFacts(source.id, source.name, source.kind, source.enabled, source.schedule_minutes,
-                                         iam_facts.get(source.id) if source.kind == Source.Kind.AWS_ACCOUNT else None, scopes))
+                                         account_facts, scopes))
 
     identities: dict[int, IdentityFacts] = {}
     for row in fast_rows(Identity.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), _ID_FIELDS):

@@ -8,15 +8,16 @@ written only when a credential's metadata changes, with ``valid_from``/``valid_t
 from django.conf import settings
 from django.db import models
 
+from apps.connectors.base import SETTING_NAMES, SettingField, SourceConfig
+from apps.connectors.kinds import CredentialKind, IdentityKind, SourceKind
+from apps.connectors.registry import source_spec
 from apps.core.models import TimeStampedModel
 
 
 class Source(TimeStampedModel):
     """A place credentials are collected from: an AWS account (by role) or an Azure Key Vault."""
 
-    class Kind(models.TextChoices):
-        AWS_ACCOUNT = "aws_account", "AWS account"
-        AZURE_KEY_VAULT = "azure_key_vault", "Azure Key Vault"
+    Kind = SourceKind  # the vocabulary lives with the connectors
 
     name = models.CharField(max_length=120, unique=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -40,8 +41,26 @@ class Source(TimeStampedModel):
         return self.name
 
     @property
+    def config(self) -> SourceConfig:
+        """The source's settings as the connectors take them (plain data, no model)."""
+        values = {name: getattr(self, name) for name in SETTING_NAMES}
+        values["regions"] = tuple(values["regions"] or ())
+        return SourceConfig(kind=self.kind, **values)
+
+    @property
+    def settings_shown(self) -> list[tuple[SettingField, object]]:
+        """(setting, value) of each setting of the source's kind, in the order pages show them."""
+        return [(setting, getattr(self, setting.name)) for setting in source_spec(self.kind).fields]
+
+    @property
+    def regions_note(self) -> str:
+        """What no region means for this kind of source ("IAM only"), or "" if it has no regions."""
+        return next((setting.empty for setting in source_spec(self.kind).fields if setting.name == "regions"), "")
+
+    @property
     def location(self) -> str:
-        return self.role_arn if self.kind == self.Kind.AWS_ACCOUNT else self.vault_url
+        """Where keytrail reaches the source (role ARN, vault URL), as its kind says."""
+        return source_spec(self.kind).location(self.config)
 
 
 class CollectionRun(models.Model):
@@ -143,10 +162,7 @@ class Snapshot(models.Model):
 class Identity(models.Model):
     """A human or non-human identity in a source (IAM user, root). Current state + history."""
 
-    class Kind(models.TextChoices):
-        HUMAN = "human", "Human"
-        SERVICE = "service", "Non-human"
-        ROOT = "root", "Root account"
+    Kind = IdentityKind
 
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="identities")
     scope = models.CharField(max_length=400)
@@ -179,12 +195,7 @@ class Identity(models.Model):
 class Credential(models.Model):
     """A credential's identity across collections plus its current metadata (never a value)."""
 
-    class Type(models.TextChoices):
-        CONSOLE_PASSWORD = "console_password", "Console password"
-        ACCESS_KEY = "access_key", "IAM access key"
-        ROOT_ACCESS_KEY = "root_access_key", "Root access key"
-        SM_SECRET = "sm_secret", "Secrets Manager secret"
-        KV_SECRET = "kv_secret", "Key Vault secret"
+    Type = CredentialKind
 
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="credentials")
     scope = models.CharField(max_length=400, db_index=True)

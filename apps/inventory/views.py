@@ -8,6 +8,11 @@ from apps.accounts.sharing import object_shares
 from apps.accounts.sharing_views import share_page
 from apps.audit.access import deny, require, require_object
 from apps.audit.selectors import audit_events_for
+from apps.connectors.registry import (
+    credential_kind_choices,
+    identity_kind_choices,
+    source_kind_choices,
+)
 from apps.core.errors import ValidationFailed
 from apps.core.pagination import paginate
 from apps.core.permissions import has_perm, objects_for
@@ -63,9 +68,10 @@ def source_list_view(request):
 @require_http_methods(["GET", "POST"])
 def source_create_view(request):
     require(request, "inventory.add_source")
-    kind = request.POST.get("kind") or request.GET.get("kind") or Source.Kind.AWS_ACCOUNT
-    if kind not in Source.Kind.values:
-        kind = Source.Kind.AWS_ACCOUNT
+    kinds = source_kind_choices()
+    kind = request.POST.get("kind") or request.GET.get("kind") or ""
+    if kind not in dict(kinds):
+        kind = kinds[0][0]  # the first registered kind is the form's default
     form = SourceForm(request.POST or None, kind=kind)
     if request.method == "POST" and form.is_valid():
         try:
@@ -75,7 +81,7 @@ def source_create_view(request):
         else:
             messages.success(request, f"Source {source.name} registered.")
             return redirect("inventory:source_detail", pk=source.pk)
-    return render(request, "inventory/source_form.html", {"form": form, "source": None, "kind": kind, "kinds": Source.Kind.choices})
+    return render(request, "inventory/source_form.html", {"form": form, "source": None, "kind": kind, "kinds": kinds})
 
 
 @require_GET
@@ -118,7 +124,7 @@ def source_edit_view(request, pk: int):
         else:
             messages.success(request, f"Source {form.cleaned_data['name']} saved.")
             return redirect("inventory:source_detail", pk=source.pk)
-    return render(request, "inventory/source_form.html", {"form": form, "source": source, "kind": source.kind, "kinds": Source.Kind.choices})
+    return render(request, "inventory/source_form.html", {"form": form, "source": source, "kind": source.kind, "kinds": source_kind_choices()})
 
 
 @require_POST
@@ -227,7 +233,7 @@ def credential_list_view(request):
     context = {
         "page": page,
         "filters": filters,
-        "types": Credential.Type.choices,
+        "types": credential_kind_choices(),
         "sources": selectors.visible_sources(user=request.user).only("id", "name").order_by("name"),
     }
     return render(request, _partial_or_page(request, "inventory/_credential_rows.html", "inventory/credential_list.html"), context)
@@ -245,7 +251,7 @@ def identity_list_view(request):
     context = {
         "page": page,
         "filters": filters,
-        "kinds": Identity.Kind.choices,
+        "kinds": identity_kind_choices(),
         "sources": selectors.visible_sources(user=request.user).only("id", "name").order_by("name"),
     }
     return render(request, _partial_or_page(request, "inventory/_identity_rows.html", "inventory/identity_list.html"), context)

@@ -1,8 +1,14 @@
 from django import forms
 
 from apps.accounts.models import User
-from apps.inventory.models import Credential, Source
-from apps.reviews.models import CampaignTemplate, JustificationRule, ReviewItem, UndecidedRule
+from apps.connectors.registry import credential_kind_choices
+from apps.inventory.models import Source
+from apps.reviews.models import (
+    CampaignTemplate,
+    JustificationRule,
+    ReviewItem,
+    UndecidedRule,
+)
 
 
 def _active_users():
@@ -13,7 +19,7 @@ class CampaignSettingsForm(forms.Form):
     name = forms.CharField(max_length=200)
     sources = forms.ModelMultipleChoiceField(queryset=Source.objects.filter(enabled=True), required=False,
                                              help_text="None selected: every enabled source.")
-    credential_types = forms.MultipleChoiceField(choices=Credential.Type.choices, required=False, help_text="None selected: every type.")
+    credential_types = forms.MultipleChoiceField(choices=credential_kind_choices, required=False, help_text="None selected: every type.")
     privileged_only = forms.BooleanField(required=False, label="Privileged identities only")
     non_human_only = forms.BooleanField(required=False, label="Non-human credentials only (service identities and secrets)")
     tag_key = forms.CharField(max_length=128, required=False, label="Tag key")

@@ -88,7 +88,7 @@ def test_evaluation_follows_a_collection(grc_lead, django_capture_on_commit_call
     from apps.inventory.services.collection import collection_start
     from apps.inventory.services.sources import source_create
 
-    monkeypatch.setitem(registry.CONNECTORS, "azure_key_vault", "tests.inventory.scripted.ScriptedConnector")
+    monkeypatch.setitem(registry.CONNECTORS, "azure_key_vault", "tests.inventory.scripted.ScriptedKeyVault")
     registry.connector_class.cache_clear()
     source = source_create(actor=grc_lead, name="kv", kind="azure_key_vault", vault_url="https://kv.vault.azure.net/")
     with django_capture_on_commit_callbacks(execute=True):

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from collections import Counter
 
-from apps.connectors.base import CollectionResult, Connector, ConnectorError, CredentialRecord
+from apps.connectors.aws.iam import IamConnector
+from apps.connectors.aws.secrets_manager import SecretsManagerConnector
+from apps.connectors.azure.key_vault import KeyVaultConnector
+from apps.connectors.base import CollectionResult, ConnectorError, CredentialRecord
 
 SCRIPT: dict[str, list] = {}  # scope kind -> list of actions consumed in order
 
 
-class ScriptedConnector(Connector):
-    kind = "scripted"
+class Scripted:
+    """Collects on cue; mixed into a real connector class, whose self-description (source
+    kind, unit planning, credential kinds) stays as registered."""
 
     def collect(self, target, *, previous_state=None):
         actions = SCRIPT.setdefault(target.unit, [])
@@ -30,6 +34,26 @@ class ScriptedConnector(Connector):
             result.credentials.append(CredentialRecord(f"cred-{target.unit}", "sm_secret", "db", rotation_interval_days=-5))
         result.state = {"previous_seen": previous_state}
         return result
+
+
+class ScriptedIam(Scripted, IamConnector):
+    pass
+
+
+class ScriptedSecretsManager(Scripted, SecretsManagerConnector):
+    pass
+
+
+class ScriptedKeyVault(Scripted, KeyVaultConnector):
+    pass
+
+
+# registry key -> the scripted stand-in's dotted path, for ``registry.CONNECTORS``
+SCRIPTED = {
+    "aws_iam": "tests.inventory.scripted.ScriptedIam",
+    "aws_secrets_manager": "tests.inventory.scripted.ScriptedSecretsManager",
+    "azure_key_vault": "tests.inventory.scripted.ScriptedKeyVault",
+}
 
 
 def throttled():

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def scripted_connectors(monkeypatch):
-    for kind in ("aws_iam", "aws_secrets_manager", "azure_key_vault"):
-        monkeypatch.setitem(registry.CONNECTORS, kind, "tests.inventory.scripted.ScriptedConnector")
+    for kind, path in scripted.SCRIPTED.items():
+        monkeypatch.setitem(registry.CONNECTORS, kind, path)
     registry.connector_class.cache_clear()
     scripted.SCRIPT.clear()
     yield

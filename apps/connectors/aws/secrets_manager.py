@@ -14,7 +14,16 @@ import re
 from typing import Any
 
 from apps.connectors.aws.client import as_utc, aws_errors, session_for_target, tags_dict
-from apps.connectors.base import CollectionResult, Connector, ConnectorError, CredentialRecord, CredentialType, Target
+from apps.connectors.aws.source import AwsAccount, account_target
+from apps.connectors.base import (
+    CollectionResult,
+    Connector,
+    ConnectorError,
+    CredentialRecord,
+    SourceConfig,
+    Target,
+)
+from apps.connectors.kinds import CredentialKind
 
 PAGE_SIZE = 100  # the API's maximum
 _RATE = re.compile(r"^\s*rate\(\s*(?P<n>\d+)\s+(?P<unit>days?|hours?)\s*\)\s*$", re.IGNORECASE)
@@ -51,7 +60,7 @@ def secret_record(secret: dict[str, Any], region: str) -> CredentialRecord:
     deleted_at = as_utc(secret.get("DeletedDate"))
     return CredentialRecord(
         external_id=secret["ARN"],
-        credential_type=CredentialType.SM_SECRET,
+        credential_type=CredentialKind.SM_SECRET.value,
         name=str(secret.get("Name") or secret["ARN"]),
         # A secret scheduled for deletion can no longer be read: treat it as disabled.
         enabled=deleted_at is None,
@@ -80,6 +89,13 @@ class SecretsManagerConnector(Connector):
     """Collects the metadata of every secret in one account and region."""
 
     kind = "aws_secrets_manager"
+    source = AwsAccount
+    credential_kinds = (CredentialKind.SM_SECRET,)
+
+    @classmethod
+    def targets(cls, config: SourceConfig) -> list[Target]:
+        """One unit per configured region (none: the account is collected for IAM only)."""
+        return [account_target(cls.kind, config, region=region) for region in config.regions]
 
     def collect(self, target: Target, *, previous_state: dict | None = None) -> CollectionResult:
         if not target.region:

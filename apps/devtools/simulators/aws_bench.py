@@ -34,7 +34,8 @@ def run(users: int, seed: int, keys_per_user: int | None, concurrency: int) -> d
         settings.AWS_IAM_PER_USER_CONCURRENCY = concurrency
 
         from apps.connectors.aws.iam import IamConnector
-        from apps.connectors.base import CredentialType, Target
+        from apps.connectors.base import Target
+        from apps.connectors.kinds import CredentialKind
 
         started = time.perf_counter()
         summary = seed_iam_users(DEFAULT_ACCOUNT_ID, users, seed, keys_per_user=keys_per_user)
@@ -60,7 +61,7 @@ def run(users: int, seed: int, keys_per_user: int | None, concurrency: int) -> d
                     "api_calls_total": sum(result.api_calls.values()),
                     "api_calls": dict(sorted(result.api_calls.items())),
                     "identities": len(result.identities),
-                    "access_keys": sum(c.credential_type == CredentialType.ACCESS_KEY for c in result.credentials),
+                    "access_keys": sum(c.credential_type == CredentialKind.ACCESS_KEY for c in result.credentials),
                     "errors": len(result.errors),
                     "state_bytes": len(json.dumps(state)),
                 }

@@ -8,15 +8,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from apps.evaluation.rules.base import FAIL, CredentialFacts, Verdict, days_between, failed, not_assessed, passed
+from apps.connectors.kinds import CredentialKind, IdentityKind
+from apps.evaluation.rules.base import (
+    FAIL,
+    CredentialFacts,
+    Verdict,
+    days_between,
+    failed,
+    not_assessed,
+    passed,
+)
 
-ACCESS_KEY = "access_key"
-CONSOLE_PASSWORD = "console_password"
-ROOT_ACCESS_KEY = "root_access_key"
-SM_SECRET = "sm_secret"
-KV_SECRET = "kv_secret"
+# Plain ``str`` values (not the enum members): rules compare them millions of times.
+ACCESS_KEY = CredentialKind.ACCESS_KEY.value
+CONSOLE_PASSWORD = CredentialKind.CONSOLE_PASSWORD.value
+ROOT_ACCESS_KEY = CredentialKind.ROOT_ACCESS_KEY.value
+SM_SECRET = CredentialKind.SM_SECRET.value
+KV_SECRET = CredentialKind.KV_SECRET.value
 
-HUMAN, SERVICE, ROOT = "human", "service", "root"
+HUMAN, SERVICE, ROOT = IdentityKind.HUMAN.value, IdentityKind.SERVICE.value, IdentityKind.ROOT.value
 
 # ``attributes["last_used_status"]`` values that mean "no use was ever recorded". The IAM
 # connector writes "none_recorded" (the credential report's N/A), synthetic inventories

@@ -95,7 +95,7 @@ class KeyNeverUsedSinceCreation(Rule):
     def evaluate(self, c: CredentialFacts, ctx: RuleContext) -> Verdict:
         label = key_label(c)
         unused = never_used(c)
-        if unused is False:
+        if c.last_used_at is not None:  # never_used() is False
             return passed(f"{label}: used on {day(c.last_used_at)}", never_used=False, last_used_at=iso(c.last_used_at))
         if unused is None:
             return not_assessed(f"{label}: whether it was ever used is unknown",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from apps.evaluation.rules._shared import KV_SECRET, day, in_future, iso, judge_age, unless_state_unknown
 from apps.evaluation.rules.base import (
     CredentialFacts,
@@ -23,7 +25,7 @@ def _label(c: CredentialFacts) -> str:
 def _unreadable(c: CredentialFacts, field: str) -> bool:
     """The connector could not read this field (Key Vault's name: exp, nbf, created...)."""
     malformed = c.attributes.get("malformed_fields")
-    return bool(malformed) and field in malformed
+    return field in malformed if malformed else False
 
 
 def _live_with_expiry(c: CredentialFacts) -> bool:
@@ -73,7 +75,8 @@ class ExpiredEnabled(Rule):
 
     def evaluate(self, c: CredentialFacts, ctx: RuleContext) -> Verdict:
         label, expires = _label(c), c.expires_at
-        data = {"expires_at": iso(expires)}
+        assert expires is not None  # applies(): secrets with an expiry
+        data: dict[str, Any] = {"expires_at": iso(expires)}
         if expires < ctx.now:
             data["days_since_expiry"] = days_between(expires, ctx.now)
             verdict = failed(f"{label} expired {day(expires)}, {data['days_since_expiry']} days ago, and is still "
@@ -100,6 +103,7 @@ class ExpiringSoon(Rule):
 
     def evaluate(self, c: CredentialFacts, ctx: RuleContext) -> Verdict:
         label, expires, window = _label(c), c.expires_at, ctx.policy.kv_expiry_warning_days
+        assert expires is not None  # applies(): secrets with an expiry
         if expires <= ctx.now:
             return passed(f"{label} already expired {day(expires)}; reported by kv-secret-expired-enabled",
                           expires_at=iso(expires), warning_days=window)
@@ -130,6 +134,7 @@ class ValidityTooLong(Rule):
 
     def evaluate(self, c: CredentialFacts, ctx: RuleContext) -> Verdict:
         label, limit, expires = _label(c), ctx.policy.kv_max_validity_days, c.expires_at
+        assert expires is not None  # applies(): secrets with an expiry
         # The current version's creation is when this value became valid; ``last_rotated_at``
         # can be a later property edit (``updated``), which would understate the validity.
         if c.not_before is not None:

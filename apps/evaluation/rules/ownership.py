@@ -12,7 +12,7 @@ _REQUEST_POPULATION = frozenset({ACCESS_KEY, SM_SECRET, KV_SECRET})
 
 def _tags_unreadable(c: CredentialFacts) -> bool:
     malformed = c.attributes.get("malformed_fields")
-    return bool(malformed) and "tags" in malformed
+    return "tags" in malformed if malformed else False
 
 
 def _find_tag(c: CredentialFacts, keys: tuple[str, ...], tag_value) -> tuple[str, str]:

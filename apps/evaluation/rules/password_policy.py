@@ -80,6 +80,7 @@ class PasswordPolicyWeak(Rule):
 
     def evaluate(self, s: SourceFacts, ctx: RuleContext) -> Verdict:
         p = ctx.policy
+        assert s.iam_facts is not None  # applies() holds
         policy: dict = s.iam_facts["password_policy"]
         gaps: list[str] = []
         data: dict[str, Any] = {}

@@ -36,6 +36,7 @@ class CredentialNotReviewed(Rule):
         interval = ctx.policy.review_interval_days
         if c.overdue_remediation:
             r = c.overdue_remediation[0]
+            assert r.due_date is not None  # a remediation is overdue past its due date
             return failed(
                 f"{label}: '{r.decision}' was decided on {day(r.decided_at)} in the review '{r.campaign[:120]}', due "
                 f"{r.due_date.isoformat()}, and no collection since shows it done",

@@ -20,7 +20,8 @@ from apps.connectors.aws.iam import (
     parse_report_bool,
     parse_report_datetime,
 )
-from apps.connectors.base import ConnectorError, CredentialType, IdentityKind, Target
+from apps.connectors.base import ConnectorError, Target
+from apps.connectors.kinds import CredentialKind, IdentityKind
 from apps.devtools.simulators.aws import add_aws_managed_policies, iam_backend, seed_iam_users, seed_password_policy
 from tests.connectors.aws.conftest import (
     ACCOUNT_A,
@@ -137,7 +138,7 @@ def test_users_keys_passwords_and_mfa(population, target_a):
     assert identities[arn("ci-bot")].attributes["kind_basis"] == "tag:identity-type"
     assert identities[arn("svc-old")].attributes["kind_basis"] == "no_console_password"
 
-    keys = [c for c in result.credentials if c.credential_type == CredentialType.ACCESS_KEY]
+    keys = [c for c in result.credentials if c.credential_type == CredentialKind.ACCESS_KEY]
     assert len(keys) == 5  # alice 2, ci-bot 1, svc-old 2
     alice_keys = sorted((c for c in keys if c.identity_external_id == arn("alice")), key=lambda c: c.attributes["slot"])
     active, inactive = alice_keys
@@ -155,7 +156,7 @@ def test_users_keys_passwords_and_mfa(population, target_a):
     assert [k.created_at for k in old_keys] == [NOW - timedelta(days=400), NOW - timedelta(days=10)]
     assert old_keys[0].last_used_at == NOW - timedelta(days=100)
 
-    passwords = by_id(c for c in result.credentials if c.credential_type == CredentialType.CONSOLE_PASSWORD)
+    passwords = by_id(c for c in result.credentials if c.credential_type == CredentialKind.CONSOLE_PASSWORD)
     assert set(passwords) == {f"{arn('alice')}#console-password", f"{arn('bob')}#console-password"}
     alice_pw = passwords[f"{arn('alice')}#console-password"]
     assert alice_pw.enabled is True
@@ -222,7 +223,7 @@ def test_root_from_account_summary(backend_a, target_a):
     assert root.kind == IdentityKind.ROOT and root.privileged is True
     assert root.mfa_active is True and root.attributes["mfa_basis"] == "account_summary"
     assert result.facts["root"] == {"mfa_active": True, "access_keys_present": True}
-    root_keys = [c for c in result.credentials if c.credential_type == CredentialType.ROOT_ACCESS_KEY]
+    root_keys = [c for c in result.credentials if c.credential_type == CredentialKind.ROOT_ACCESS_KEY]
     assert [k.external_id for k in root_keys] == [f"{ACCOUNT_A}#root-key-1"]
     assert root_keys[0].attributes["basis"] == "account_summary"
 
@@ -230,7 +231,7 @@ def test_root_from_account_summary(backend_a, target_a):
 def test_root_without_mfa_or_keys(target_a):
     result = collect(target_a)
     assert result.facts["root"] == {"mfa_active": False, "access_keys_present": False}
-    assert not [c for c in result.credentials if c.credential_type == CredentialType.ROOT_ACCESS_KEY]
+    assert not [c for c in result.credentials if c.credential_type == CredentialKind.ROOT_ACCESS_KEY]
 
 
 ROOT_ROW = (
@@ -277,7 +278,7 @@ def test_root_row_and_sentinels(report_rows, iam, target_a):
     assert root.mfa_active is True and root.attributes["mfa_basis"] == "credential_report"
     assert root.created_at == datetime(2015, 1, 1, tzinfo=UTC)
     assert root.attributes["password_last_used"] == "2024-05-01T10:00:00+00:00"
-    root_keys = by_id(c for c in result.credentials if c.credential_type == CredentialType.ROOT_ACCESS_KEY)
+    root_keys = by_id(c for c in result.credentials if c.credential_type == CredentialKind.ROOT_ACCESS_KEY)
     assert set(root_keys) == {f"{ACCOUNT_A}#root-key-1", f"{ACCOUNT_A}#root-key-2"}
     key1, key2 = root_keys[f"{ACCOUNT_A}#root-key-1"], root_keys[f"{ACCOUNT_A}#root-key-2"]
     assert key1.enabled is True and key1.created_at == datetime(2019, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -484,12 +485,12 @@ def test_seeded_population_matches_the_simulator(target_a):
     assert result.errors == []
     users = [i for i in result.identities if i.kind != IdentityKind.ROOT]
     assert len(users) == summary.users
-    keys = [c for c in result.credentials if c.credential_type == CredentialType.ACCESS_KEY]
+    keys = [c for c in result.credentials if c.credential_type == CredentialKind.ACCESS_KEY]
     assert len(keys) == summary.keys
     assert sum(not k.enabled for k in keys) == summary.inactive_keys
     assert sum(k.last_used_at is None for k in keys) == summary.never_used_keys
     assert sum(bool(i.mfa_active) for i in users) == summary.mfa_users
-    passwords = [c for c in result.credentials if c.credential_type == CredentialType.CONSOLE_PASSWORD]
+    passwords = [c for c in result.credentials if c.credential_type == CredentialKind.CONSOLE_PASSWORD]
     assert len(passwords) == summary.console_users
     assert sum(bool(i.privileged) for i in users) == summary.admins
     assert result.api_calls["ListAccessKeys"] == len({k.identity_external_id for k in keys})
@@ -506,7 +507,7 @@ def test_one_user_failing_is_recorded_and_the_rest_collected(population, fault_p
     assert len(result.errors) == 1 and result.errors[0]["code"] == "aws_error"
     failed = result.errors[0]["item"]
     assert failed in {arn("alice"), arn("ci-bot"), arn("svc-old")}
-    owners = {c.identity_external_id for c in result.credentials if c.credential_type == CredentialType.ACCESS_KEY}
+    owners = {c.identity_external_id for c in result.credentials if c.credential_type == CredentialKind.ACCESS_KEY}
     assert owners == {arn("alice"), arn("ci-bot"), arn("svc-old")} - {failed}
     assert failed not in result.state["users"]  # asked again next time
 

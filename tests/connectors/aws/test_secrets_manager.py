@@ -12,7 +12,8 @@ import pytest
 
 from apps.connectors.aws.client import SecretValueAccessRefused, new_session, make_client
 from apps.connectors.aws.secrets_manager import SecretsManagerConnector, rotation_interval_days
-from apps.connectors.base import ConnectorError, CredentialType, Target
+from apps.connectors.base import ConnectorError, Target
+from apps.connectors.kinds import CredentialKind
 from apps.devtools.simulators.aws import secretsmanager_backend
 from tests.connectors.aws.conftest import ACCOUNT_A, ACCOUNT_B, free_closed_port, sm_target
 
@@ -59,7 +60,7 @@ def test_two_regions_with_paging(sm):
     assert {c.attributes["region"] for c in west_result.credentials} == {"eu-west-1"}
     assert sorted(by_name(east_result)) == ["east/0", "east/1", "east/2"]
     assert east_result.api_calls["ListSecrets"] == 1
-    assert all(c.credential_type == CredentialType.SM_SECRET for c in east_result.credentials)
+    assert all(c.credential_type == CredentialKind.SM_SECRET for c in east_result.credentials)
     assert all(":eu-west-1:" in c.external_id for c in west_result.credentials)
     assert west_result.errors == [] and east_result.errors == []
     assert west_result.facts == {"account_id": ACCOUNT_A, "region": "eu-west-1", "secrets": 120}

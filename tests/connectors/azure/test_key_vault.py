@@ -9,7 +9,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 
-from apps.connectors.base import ConnectorError, CredentialType, as_jsonable
+from apps.connectors.base import ConnectorError, as_jsonable
+from apps.connectors.kinds import CredentialKind
 from apps.devtools.simulators.key_vault import DEFAULT_TENANT_ID, SimulatorCredential
 
 UTC = timezone.utc
@@ -72,7 +73,7 @@ def test_maps_every_property(vault, collect):
     by_name = {c.name: c for c in result.credentials}
     full = by_name["db-password"]
     assert full.external_id == f"{vault.url}/secrets/db-password"  # no version
-    assert full.credential_type == CredentialType.KV_SECRET
+    assert full.credential_type == CredentialKind.KV_SECRET
     assert full.identity_external_id is None
     assert full.enabled is True
     assert full.created_at == T0

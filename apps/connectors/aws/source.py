@@ -1,0 +1,66 @@
+"""An AWS account as a source: the role keytrail assumes, its external id, and the regions
+whose Secrets Manager is read. Shared by the IAM and Secrets Manager connectors.
+
+Importing this module builds no client and imports no SDK.
+"""
+
+from __future__ import annotations
+
+import re
+
+from apps.connectors.base import SettingField, SourceConfig, SourceSpec, Target
+from apps.connectors.kinds import SourceKind
+from apps.core.errors import ValidationFailed
+
+ROLE_ARN = re.compile(r"^arn:aws(?:-[a-z]+)*:iam::(\d{12}):role/[\w+=,.@/-]{1,512}$")
+EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
+REGION = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$")
+
+
+class AwsAccount(SourceSpec):
+    kind = SourceKind.AWS_ACCOUNT
+    fields = (
+        SettingField("aws_account_id", "Account", derived=True),
+        SettingField("role_arn", "Role ARN", max_length=2048,
+                     help_text="The role keytrail assumes: arn:aws:iam::<12-digit account>:role/<name>."),
+        SettingField("external_id", "External id", required=False, max_length=1224,
+                     help_text="Optional; required by the role's trust policy if it names one."),
+        SettingField("regions", "Regions", required=False, max_length=2000, many=True,
+                     help_text="Secrets Manager regions, separated by commas or spaces (e.g. eu-west-1 us-east-1).",
+                     empty="IAM only"),
+    )
+
+    @classmethod
+    def validate(cls, config: SourceConfig) -> SourceConfig:
+        role_arn = (config.role_arn or "").strip()
+        match = ROLE_ARN.match(role_arn)
+        if not match:
+            raise ValidationFailed("Role ARN: expected arn:aws:iam::<12-digit account>:role/<name>.")
+        external_id = (config.external_id or "").strip()
+        if external_id and not EXTERNAL_ID.match(external_id):
+            raise ValidationFailed("External id: 2 to 1224 characters of letters, digits and +=,.@:/-")
+        regions: list[str] = []
+        for region in config.regions:
+            region = region.strip()
+            if not region:
+                continue
+            if not REGION.match(region):
+                raise ValidationFailed(f"Regions: {region[:40]!r} is not an AWS region name (e.g. eu-west-1).")
+            if region not in regions:
+                regions.append(region)
+        return SourceConfig(kind=cls.kind.value, role_arn=role_arn, external_id=external_id, regions=tuple(regions),
+                            aws_account_id=match.group(1))
+
+    @classmethod
+    def source_key(cls, config: SourceConfig) -> str:
+        return config.aws_account_id
+
+    @classmethod
+    def location(cls, config: SourceConfig) -> str:
+        return config.role_arn
+
+
+def account_target(kind: str, config: SourceConfig, *, region: str = "") -> Target:
+    """The unit of this account that connector ``kind`` collects (in ``region`` for a regional service)."""
+    return Target(kind=kind, source_key=config.aws_account_id, role_arn=config.role_arn, external_id=config.external_id,
+                  region=region)

@@ -1,0 +1,36 @@
+"""The one vocabulary of kinds: sources, identities and credentials, each with its label.
+
+Everything else derives from these enums: the inventory models' ``choices``
+(``Source.Kind``, ``Identity.Kind``, ``Credential.Type`` are these classes), the forms and
+the API's enums, and the rules' constants. Which of them are *offered* (in forms, to
+validation) is what the registered connectors say they serve and yield
+(:mod:`apps.connectors.registry`).
+
+These are plain ``TextChoices`` enums (``str`` subclasses): importing them touches no
+model and no database.
+"""
+
+from __future__ import annotations
+
+from django.db.models.enums import TextChoices
+
+
+class SourceKind(TextChoices):
+    """A place credentials are collected from; one source is split into collection units."""
+
+    AWS_ACCOUNT = "aws_account", "AWS account"
+    AZURE_KEY_VAULT = "azure_key_vault", "Azure Key Vault"
+
+
+class IdentityKind(TextChoices):
+    HUMAN = "human", "Human"
+    SERVICE = "service", "Non-human"  # service accounts, CI, automation
+    ROOT = "root", "Root account"
+
+
+class CredentialKind(TextChoices):
+    CONSOLE_PASSWORD = "console_password", "Console password"
+    ACCESS_KEY = "access_key", "IAM access key"
+    ROOT_ACCESS_KEY = "root_access_key", "Root access key"
+    SM_SECRET = "sm_secret", "Secrets Manager secret"  # AWS Secrets Manager secret
+    KV_SECRET = "kv_secret", "Key Vault secret"  # Azure Key Vault secret
