@@ -38,7 +38,8 @@ from apps.inventory.services.apply import MAX_NAME_BYTES, inventory_apply, name_
 from tests.hardening.conftest import record_hostile
 from tests.support.hostile import TEXT, assert_json_faithful, assert_no_formula_cells, expected_stored
 
-pytestmark = [pytest.mark.hostile]
+# One worker builds the module-scoped pack once (pytest-xdist --dist loadgroup).
+pytestmark = [pytest.mark.hostile, pytest.mark.xdist_group("hostile_exports")]
 
 ACCOUNT = "123456789012"
 KEYS = list(TEXT)
