@@ -11,7 +11,7 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.exceptions_register.models import ExceptionRequest
 from apps.inventory.models import CollectionRun, Credential, Source
-from tests.test_permission_matrix import world  # noqa: F401 - the seeded world
+from tests.support.permission_matrix import world  # noqa: F401 - the seeded world
 
 pytestmark = pytest.mark.django_db
 

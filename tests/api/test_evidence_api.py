@@ -10,7 +10,7 @@ import pytest
 
 from apps.audit.models import AuditEvent
 from apps.evidence.models import Engagement, Pack
-from tests.evidence.conftest import world  # noqa: F401
+from tests.support.evidence import world  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.reviews.models import Campaign, Remediation, ReviewItem
-from tests.reviews.conftest import campaign, inventory, people  # noqa: F401
+from tests.support.reviews import campaign, inventory, people  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,8 @@ pack; the auditor downloads it and verifies the downloaded file on the verify pa
 import pytest
 
 from apps.accounts.roles import Role
-from tests.browser.conftest import shot
-from tests.evidence.conftest import world  # noqa: F401
+from tests.support.browser import shot
+from tests.support.evidence import world  # noqa: F401
 from tests.factories import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -5,7 +5,7 @@ import pytest
 from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
 from apps.core.demo.seed import DEMO_USERS, seed_demo
-from tests.browser.conftest import shot
+from tests.support.browser import shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

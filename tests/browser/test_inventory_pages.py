@@ -3,7 +3,7 @@
 import pytest
 
 from apps.accounts.roles import Role
-from tests.browser.conftest import shot
+from tests.support.browser import shot
 from tests.factories import make_user
 from tests.support.cloud import cloud, moto_server_url, register_sources  # noqa: F401
 

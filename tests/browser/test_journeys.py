@@ -21,10 +21,10 @@ import urllib.request
 import pytest
 
 from apps.accounts.roles import Role
-from tests.browser.conftest import shot
+from tests.support.browser import shot
 from tests.factories import make_user
-from tests.evidence.conftest import world  # noqa: F401
-from tests.reviews.conftest import inventory, people  # noqa: F401
+from tests.support.evidence import world  # noqa: F401
+from tests.support.reviews import inventory, people  # noqa: F401
 from tests.support.cloud import ACCOUNT_A, cloud, moto_server_url, register_sources  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -200,7 +200,7 @@ def _api(live_server, token: str, path: str, body: dict | None = None) -> tuple[
 
 def test_access_review_lead_enrols_totp_and_a_reviewer_decides_in_bulk_but_not_their_own(browser, page, live_server, settings, people, inventory):  # noqa: F811
     from apps.reviews.models import Campaign, ReviewItem
-    from tests.api.conftest import issue
+    from tests.support.clients import issue
 
     settings.KEYTRAIL_MFA_REQUIRED_ROLES = MFA_ROLES
 

@@ -6,8 +6,8 @@ from django.utils import timezone
 
 from apps.inventory.models import Credential
 from apps.reviews.models import ReviewItem
-from tests.browser.conftest import shot
-from tests.reviews.conftest import inventory, people  # noqa: F401
+from tests.support.browser import shot
+from tests.support.reviews import inventory, people  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

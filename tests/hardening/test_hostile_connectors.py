@@ -25,7 +25,8 @@ from django.urls import reverse
 from apps.inventory.models import Credential, Identity
 from apps.inventory.services.collection import collection_start
 from apps.simulators.aws import iam_backend, secretsmanager_backend
-from tests.hardening.conftest import ACCOUNT, record_hostile
+from tests.support.cloud import ACCOUNT_A as ACCOUNT
+from tests.support.ledger import record_hostile
 from tests.support.hostile import INVALID_UTF8_BYTES, TEXT, assert_escaped_html, assert_stored_faithfully, expected_stored
 
 pytestmark = [pytest.mark.django_db, pytest.mark.hostile, pytest.mark.faults]

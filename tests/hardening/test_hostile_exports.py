@@ -35,7 +35,7 @@ from apps.evidence.services import engagement_create, pack_build, pack_request
 from apps.evidence.templatetags.evidence_pdf import PDF_TEXT_MAX
 from apps.inventory.models import CollectionRun, CollectionUnit, Credential, Source
 from apps.inventory.services.apply import MAX_NAME_BYTES, inventory_apply, name_too_long
-from tests.hardening.conftest import record_hostile
+from tests.support.ledger import record_hostile
 from tests.support.hostile import TEXT, assert_json_faithful, assert_no_formula_cells, expected_stored
 
 # One worker builds the module-scoped pack once (pytest-xdist --dist loadgroup).
@@ -262,7 +262,7 @@ def test_oscal_is_valid_json_with_the_values_faithful(hostile_pack):
 def test_the_api_returns_a_hostile_credential_faithfully(hostile_pack):
     from django.contrib.auth import get_user_model
 
-    from tests.api.conftest import bearer, issue
+    from tests.support.clients import bearer, issue
 
     grc = get_user_model().objects.get(username="hx-grc")
     client = bearer(issue(grc, scope="read", name="hostile-exports"))

@@ -14,7 +14,7 @@ from apps.connectors.aws.client import SecretValueAccessRefused, new_session, ma
 from apps.connectors.aws.secrets_manager import SecretsManagerConnector, rotation_interval_days
 from apps.connectors.base import ConnectorError, CredentialType, Target
 from apps.simulators.aws import secretsmanager_backend
-from tests.connectors.aws.conftest import ACCOUNT_A, ACCOUNT_B, free_closed_port, sm_target
+from tests.support.aws import ACCOUNT_A, ACCOUNT_B, free_closed_port, sm_target
 
 HOSTILE = {
     "formula": "=cmd|' /C calc'!A0",
