@@ -7,8 +7,10 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from apps.accounts.roles import Role
 from apps.audit.models import AuditEvent
 from apps.reviews.models import Campaign, Remediation, ReviewItem
+from tests.factories import make_user
 from tests.support.reviews import campaign, inventory, people  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -74,9 +76,11 @@ def test_reviewer_sees_only_their_items_and_decides_in_bulk(api_as, people, camp
     assert remediation["count"] == len(mine) and all(r["state"] == "open" and r["verified_by_run"] is None for r in remediation["results"])
     assert remediation["results"][0]["events"][0]["state"] == "open"
     # Someone with no item in it: 404, recorded.
-    bob_has = campaign.items.filter(reviewer=people["bob"]).exists()
-    if not bob_has:
-        assert api_as(people["bob"]).get(f"/api/v1/campaigns/{campaign.pk}/").status_code == 404
+    outsider = make_user(Role.REVIEWER, username="carol")
+    assert not campaign.items.filter(reviewer=outsider).exists()
+    denied = AuditEvent.objects.filter(event_type="access.denied", actor=outsider).count()
+    assert api_as(outsider).get(f"/api/v1/campaigns/{campaign.pk}/").status_code == 404
+    assert AuditEvent.objects.filter(event_type="access.denied", actor=outsider).count() == denied + 1
 
 
 def test_one_item_decided_and_not_ones_own(api_as, people, campaign, inventory):  # noqa: F811
