@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.accounts.roles import Role
 from apps.audit.models import AuditEvent
 from apps.reviews.models import Campaign, Remediation, ReviewItem
-from tests.factories import make_user
+from tests.factories import CollectionRunFactory, CredentialFactory, make_user
 from tests.support.reviews import campaign, inventory, people  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -125,7 +125,7 @@ def test_signed_off_campaign_and_verified_remediation_as_an_auditor_sees_them(ap
 
     for reviewer in {i.reviewer for i in campaign.items.select_related("reviewer")}:
         services.items_decide(actor=reviewer, campaign=campaign, item_ids=_ids(campaign, reviewer=reviewer), decision="revoke", justification="gone")
-    run = CollectionRun.objects.create(status="succeeded", started_at=timezone.now(), finished_at=timezone.now())
+    run = CollectionRunFactory(status="succeeded", started_at=timezone.now(), finished_at=timezone.now())
     Remediation.objects.filter(item__campaign=campaign).update(state="verified", verified_at=timezone.now(), verified_by_run=run)
     grc = api_as(people["grc"])
     assert grc.post(f"/api/v1/campaigns/{campaign.pk}/sign-off/", {"comment": "all decided"}, format="json").json()["state"] == "signed_off"
@@ -145,7 +145,7 @@ def test_review_lists_take_a_fixed_number_of_queries(api_as, people, inventory, 
 
     svc = inventory["svc_key"].identity
     for n in range(30):
-        Credential.objects.create(source=inventory["source"], scope="aws_iam", external_id=f"AKIAMANY{n:02d}", credential_type="access_key",
+        CredentialFactory(source=inventory["source"], scope="aws_iam", external_id=f"AKIAMANY{n:02d}", credential_type="access_key",
                                   name=f"AKIAMANY{n:02d}", identity=svc, enabled=True, fingerprint="f", first_seen_at=timezone.now())
     for name in ("A", "B", "C"):
         draft = services.campaign_create(actor=people["grc"], name=name, scope={"source_ids": [inventory["source"].pk]},

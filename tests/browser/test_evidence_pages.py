@@ -37,7 +37,7 @@ def test_an_engagement_from_creation_to_a_verified_download(page, live_server, w
     page.fill("#id_sample_size", "3")
     page.click("button:has-text('Build pack')")
     page.wait_for_url("**/packs/*/")
-    expect(page.get_by_text("Succeeded").first).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("Succeeded").filter(visible=True).first).to_be_visible(timeout=120_000)
     expect(page.locator("body")).to_contain_text("pack.pdf")
     shot(page, "evidence-pack")
 

@@ -23,7 +23,7 @@ from playwright.sync_api import expect
 
 from apps.accounts.roles import Role
 from tests.support.browser import new_context, shot, totp_code
-from tests.factories import make_user
+from tests.factories import EngagementFactory, make_user
 from tests.support.evidence import world  # noqa: F401
 from tests.support.reviews import inventory, people  # noqa: F401
 from tests.support.cloud import ACCOUNT_A, cloud, moto_server_url, register_sources  # noqa: F401
@@ -59,13 +59,13 @@ def test_grc_lead_registers_sources_collects_and_opens_what_fails(page, live_ser
     page.fill("#id_regions", "eu-west-1, us-east-1")
     shot(page, "journey-a-1-register-aws")
     page.click("button:has-text('Save')")
-    expect(page.get_by_text("Source account-a registered.")).to_be_visible()
+    expect(page.get_by_text("Source account-a registered.").filter(visible=True).first).to_be_visible()
 
     page.goto(f"{live_server.url}/inventory/sources/new/?kind=azure_key_vault")
     page.fill("#id_name", "kv-a")
     page.fill("#id_vault_url", cloud.vaults[0].url)
     page.click("button:has-text('Save')")
-    expect(page.get_by_text("Source kv-a registered.")).to_be_visible()
+    expect(page.get_by_text("Source kv-a registered.").filter(visible=True).first).to_be_visible()
     shot(page, "journey-a-2-source-registered")
 
     page.goto(f"{live_server.url}/inventory/sources/")
@@ -83,13 +83,13 @@ def test_grc_lead_registers_sources_collects_and_opens_what_fails(page, live_ser
     expect(row).to_contain_text("Fail")
     shot(page, "journey-a-4-posture")
     row.locator("a:has-text('9.2.4.08')").first.click()
-    expect(page.get_by_text("iam-key-rotation-age").first).to_be_visible()
+    expect(page.get_by_text("iam-key-rotation-age").filter(visible=True).first).to_be_visible()
     shot(page, "journey-a-5-failing-requirement")
 
     failing = page.locator("table a[href*='/inventory/credentials/']").first
     name = failing.inner_text()
     failing.click()
-    expect(page.get_by_text("Rule verdicts")).to_be_visible()
+    expect(page.get_by_text("Rule verdicts").filter(visible=True).first).to_be_visible()
     expect(page.locator("body")).to_contain_text(name[:20])  # in the heading or the page
     expect(page.locator("body")).to_contain_text("Fail")
     shot(page, "journey-a-6-failing-credential")
@@ -116,7 +116,7 @@ def test_grc_lead_registers_sources_collects_and_opens_what_fails(page, live_ser
     external = []
     page.on("request", lambda r: external.append(r.url) if not r.url.startswith(live_server.url) else None)
     page.goto(f"{live_server.url}/api/v1/docs/")
-    expect(page.get_by_text("/api/v1/findings/").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("/api/v1/findings/").filter(visible=True).first).to_be_visible(timeout=60_000)
     assert external == []
     shot(page, "journey-a-9-api-docs")
 
@@ -144,7 +144,7 @@ def test_an_exception_is_requested_approved_and_the_finding_shows_excepted(brows
     page.fill("#id_expires_on", (dt.date.today() + dt.timedelta(days=60)).isoformat())
     shot(page, "journey-b-1-request-form")
     page.click("button[value=submit]")
-    expect(page.get_by_text("requested; it awaits 1 approval")).to_be_visible()
+    expect(page.get_by_text("requested; it awaits 1 approval").filter(visible=True).first).to_be_visible()
     ref = page.inner_text("h1").split()[0]
     shot(page, "journey-b-2-requested")
 
@@ -156,13 +156,13 @@ def test_an_exception_is_requested_approved_and_the_finding_shows_excepted(brows
     approver.click(f"text={ref}")
     approver.fill("#id_approve-comment", "Compensating controls are adequate until the vendor release.")
     approver.click("button:has-text('Approve')")
-    expect(approver.get_by_text(f"{ref} is approved.")).to_be_visible()
+    expect(approver.get_by_text(f"{ref} is approved.").filter(visible=True).first).to_be_visible()
     shot(approver, "journey-b-4-approved")
     approver_context.close()
 
     page.goto(f"{live_server.url}/posture/")
     page.click("button:has-text('Evaluate now')")
-    expect(page.get_by_text("finished").first).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("finished").filter(visible=True).first).to_be_visible(timeout=120_000)
     page.goto(f"{live_server.url}/posture/findings/?rule=iam-key-rotation-age&status=excepted")
     expect(page.locator("tbody")).to_contain_text(subject)
     expect(page.locator("tbody")).to_contain_text("exception #")
@@ -218,9 +218,9 @@ def test_access_review_lead_enrols_totp_and_a_reviewer_decides_in_bulk_but_not_t
     page.fill("#id_due_date", (dt.date.today() + dt.timedelta(days=14)).isoformat())
     shot(page, "journey-c-2-new-campaign")
     page.click("button:has-text('Create draft')")
-    expect(page.get_by_text("Draft campaign created")).to_be_visible()
+    expect(page.get_by_text("Draft campaign created").filter(visible=True).first).to_be_visible()
     page.click("button:has-text('Start: freeze the population')")
-    expect(page.get_by_text("items frozen")).to_be_visible()
+    expect(page.get_by_text("items frozen").filter(visible=True).first).to_be_visible()
     campaign = Campaign.objects.get(name="Q4 production keys")
     assert campaign.state == Campaign.State.ACTIVE
     shot(page, "journey-c-3-campaign-started")
@@ -245,7 +245,7 @@ def test_access_review_lead_enrols_totp_and_a_reviewer_decides_in_bulk_but_not_t
     alice.fill("#id_justification", "Keys older than 180 days; the batch owner rotates them this sprint.")
     shot(alice, "journey-c-4-bulk-decision")
     alice.click("text=Decide selected")
-    expect(alice.get_by_text(f"{len(mine)} item(s) decided: rotate.")).to_be_visible()
+    expect(alice.get_by_text(f"{len(mine)} item(s) decided: rotate.").filter(visible=True).first).to_be_visible()
     expect(alice.locator("#items .status-rotate")).to_have_count(len(mine))
     shot(alice, "journey-c-5-decided")
 
@@ -278,7 +278,7 @@ def test_evidence_lead_verifies_totp_builds_a_pack_and_an_auditor_downloads_and_
     settings.KEYTRAIL_MFA_REQUIRED_ROLES = MFA_ROLES
     device = TOTPDevice.objects.create(user=grc_lead, name="phone", confirmed=True)
     engagement = world["engagement"]
-    other = Engagement.objects.create(name="Vendor due diligence", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 6, 30),
+    other = EngagementFactory(name="Vendor due diligence", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 6, 30),
                                       created_by=grc_lead)
     waiting = Pack.objects.create(engagement=other, pack_id="KT-WAITING", as_of=dt.datetime.now(dt.UTC), sample_seed=1, built_by=grc_lead)
 

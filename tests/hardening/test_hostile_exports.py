@@ -37,6 +37,7 @@ from apps.inventory.models import CollectionRun, CollectionUnit, Credential, Sou
 from apps.inventory.services.apply import MAX_NAME_BYTES, inventory_apply, name_too_long
 from tests.support.ledger import record_hostile
 from tests.support.hostile import TEXT, assert_json_faithful, assert_no_formula_cells, expected_stored
+from tests.factories import CollectionRunFactory, CollectionUnitFactory, SourceFactory
 
 # One worker builds the module-scoped pack once (pytest-xdist --dist loadgroup).
 pytestmark = [pytest.mark.hostile, pytest.mark.xdist_group("hostile_exports")]
@@ -89,11 +90,11 @@ def _build() -> dict:
     call_seed_catalog()
     grc = make_user(Role.GRC_LEAD, username="hx-grc", email="hx-grc@example.test")
     fallback = make_user(Role.REVIEWER, username="hx-fallback", email="hx-fallback@example.test")
-    source = Source.objects.create(name="hostile-exports", kind=Source.Kind.AWS_ACCOUNT, aws_account_id=ACCOUNT,
+    source = SourceFactory(name="hostile-exports", kind=Source.Kind.AWS_ACCOUNT, aws_account_id=ACCOUNT,
                                    role_arn=f"arn:aws:iam::{ACCOUNT}:role/audit", regions=[], created_by=grc)
     at = timezone.now() - dt.timedelta(hours=2)
-    run = CollectionRun.objects.create(status=CollectionRun.Status.SUCCEEDED, started_at=at, finished_at=at)
-    unit = CollectionUnit.objects.create(run=run, source=source, connector="aws_iam", scope="aws_iam", status="succeeded",
+    run = CollectionRunFactory(status=CollectionRun.Status.SUCCEEDED, started_at=at, finished_at=at)
+    unit = CollectionUnitFactory(run=run, source=source, connector="aws_iam", scope="aws_iam", status="succeeded",
                                          attempts=1, started_at=at, finished_at=at)
     identities = [IdentityRecord(_user(i), TEXT[k], "human", tags={"owner": TEXT[k], "team": TEXT[k]}, mfa_active=False)
                   for i, k in enumerate(KEYS)]

@@ -12,6 +12,7 @@ from apps.evaluation.services import evaluation_run
 from apps.evidence.services import engagement_create, engagement_share
 from apps.inventory.models import CollectionRun, CollectionUnit, Source
 from apps.inventory.services.apply import inventory_apply
+from tests.factories import CollectionRunFactory, CollectionUnitFactory, SourceFactory
 
 T1 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 T2 = dt.datetime(2026, 4, 1, 9, 0, tzinfo=dt.UTC)
@@ -21,8 +22,8 @@ HTML = "<script>alert('x')</script>"
 
 
 def _collect(source, creds, at):
-    run = CollectionRun.objects.create(status=CollectionRun.Status.SUCCEEDED, started_at=at, finished_at=at)
-    unit = CollectionUnit.objects.create(run=run, source=source, connector="aws_iam", scope="aws_iam", status="succeeded",
+    run = CollectionRunFactory(status=CollectionRun.Status.SUCCEEDED, started_at=at, finished_at=at)
+    unit = CollectionUnitFactory(run=run, source=source, connector="aws_iam", scope="aws_iam", status="succeeded",
                                          attempts=1, started_at=at, finished_at=at)
     result = CollectionResult(target=Target(kind="aws_iam", source_key="123456789012"),
                               identities=[IdentityRecord(USER, "alice", "human", tags={"owner": "alice@example.test"}, mfa_active=False)],
@@ -39,9 +40,9 @@ def _key(key_id, *, enabled=True, rotated=None, tags=None, name=None):
 
 @pytest.fixture
 def world(db, catalog, grc_lead, auditor):
-    source = Source.objects.create(name="prod", kind=Source.Kind.AWS_ACCOUNT, aws_account_id="123456789012",
+    source = SourceFactory(name="prod", kind=Source.Kind.AWS_ACCOUNT, aws_account_id="123456789012",
                                    role_arn="arn:aws:iam::123456789012:role/audit", regions=[], created_by=grc_lead)
-    other = Source.objects.create(name="other", kind=Source.Kind.AWS_ACCOUNT, aws_account_id="210987654321",
+    other = SourceFactory(name="other", kind=Source.Kind.AWS_ACCOUNT, aws_account_id="210987654321",
                                   role_arn="arn:aws:iam::210987654321:role/audit", regions=[], created_by=grc_lead)
     _collect(source, [_key("AKIAROTATED0001"), _key("AKIADISABLED001"), _key("AKIAHOSTILE0001", tags={"owner": FORMULA, "cmd": "+cmd|' /C calc'!A0"}, name=HTML)], T1)
     _collect(source, [_key("AKIAROTATED0001", rotated=T2 - dt.timedelta(days=1)), _key("AKIADISABLED001", enabled=False),

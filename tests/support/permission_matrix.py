@@ -17,7 +17,7 @@ import pytest
 
 from apps.accounts.roles import Role
 from apps.controls import services
-from tests.factories import make_user
+from tests.factories import CollectionRunFactory, CollectionUnitFactory, CredentialFactory, EvaluationFactory, FindingFactory, IdentityFactory, SnapshotFactory, SourceFactory, make_user
 
 PERSONAS = ["anonymous", "grc_lead", "approver", "reviewer", "auditor", "auditor_shared", "owner"]
 
@@ -192,17 +192,17 @@ def _inventory(people) -> dict:
     from apps.inventory.models import CollectionRun, CollectionUnit, Credential, Identity, Snapshot, Source
 
     now = timezone.now()
-    source = Source.objects.create(name="prod", kind=Source.Kind.AWS_ACCOUNT, aws_account_id="123456789012",
+    source = SourceFactory(name="prod", kind=Source.Kind.AWS_ACCOUNT, aws_account_id="123456789012",
                                    role_arn="arn:aws:iam::123456789012:role/audit", regions=["eu-west-1"], created_by=people["grc_lead"])
     assign_perm("view_source", people["auditor_shared"], source)
-    run = CollectionRun.objects.create(status=CollectionRun.Status.PARTIAL, requested_by=people["grc_lead"], started_at=now, finished_at=now)
-    ok = CollectionUnit.objects.create(run=run, source=source, connector="aws_iam", scope="aws_iam", status="succeeded", attempts=1)
-    CollectionUnit.objects.create(run=run, source=source, connector="aws_secrets_manager", scope="aws_secrets_manager:eu-west-1",
+    run = CollectionRunFactory(status=CollectionRun.Status.PARTIAL, requested_by=people["grc_lead"], started_at=now, finished_at=now)
+    ok = CollectionUnitFactory(run=run, source=source, connector="aws_iam", scope="aws_iam", status="succeeded", attempts=1)
+    CollectionUnitFactory(run=run, source=source, connector="aws_secrets_manager", scope="aws_secrets_manager:eu-west-1",
                                   region="eu-west-1", status="failed", attempts=1, errors=[{"code": "throttled", "message": "Rate exceeded", "item": ""}])
-    Snapshot.objects.create(unit=ok, source=source, scope="aws_iam", taken_at=now, identity_count=1, credential_count=1, content_sha256="0" * 64)
-    identity = Identity.objects.create(source=source, scope="aws_iam", external_id="arn:aws:iam::123456789012:user/alice", name="alice",
+    SnapshotFactory(unit=ok, source=source, scope="aws_iam", taken_at=now, identity_count=1, credential_count=1, content_sha256="0" * 64)
+    identity = IdentityFactory(source=source, scope="aws_iam", external_id="arn:aws:iam::123456789012:user/alice", name="alice",
                                        kind=Identity.Kind.HUMAN, fingerprint="f", first_seen_at=now)
-    credential = Credential.objects.create(source=source, scope="aws_iam", external_id="AKIAEXAMPLE", credential_type=Credential.Type.ACCESS_KEY,
+    credential = CredentialFactory(source=source, scope="aws_iam", external_id="AKIAEXAMPLE", credential_type=Credential.Type.ACCESS_KEY,
                                            name="AKIAEXAMPLE", identity=identity, enabled=True, fingerprint="f", first_seen_at=now)
     return {"source": source, "run": run, "identity": identity, "credential": credential}
 
@@ -215,14 +215,14 @@ def _posture(inv, catalog) -> None:
     from apps.evaluation.services import policy_current
 
     now = timezone.now()
-    evaluation = Evaluation.objects.create(state=Evaluation.State.SUCCEEDED, policy_version=policy_current(), as_of=now, finished_at=now,
+    evaluation = EvaluationFactory(state=Evaluation.State.SUCCEEDED, policy_version=policy_current(), as_of=now, finished_at=now,
                                            counts={"credentials": 1, "identities": 1, "sources": 1, "failed": 1})
     RuleResult.objects.create(evaluation=evaluation, rule_id="iam-key-rotation-age", severity="high", status="fail", population=1, failed=1)
     RequirementStatus.objects.bulk_create([
         RequirementStatus(evaluation=evaluation, requirement=r, status="fail" if "iam-key-rotation-age" in r.rule_ids else "not_assessed",
                           population=1, failed=1, rule_ids=list(r.rule_ids)) for r in catalog
     ])
-    Finding.objects.create(evaluation=evaluation, rule_id="iam-key-rotation-age", status="fail", severity="high", subject_type="credential",
+    FindingFactory(evaluation=evaluation, rule_id="iam-key-rotation-age", status="fail", severity="high", subject_type="credential",
                            source=inv["source"], credential=inv["credential"], identity=inv["identity"], subject_label="AKIAEXAMPLE",
                            reason="key is 400 days old")
 

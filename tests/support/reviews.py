@@ -7,8 +7,16 @@ import pytest
 from django.utils import timezone
 
 from apps.accounts.roles import Role
-from apps.inventory.models import CollectionRun, CollectionUnit, Credential, Identity, Snapshot, Source
-from tests.factories import make_user
+from apps.inventory.models import Source
+from tests.factories import (
+    CollectionRunFactory,
+    CollectionUnitFactory,
+    CredentialFactory,
+    IdentityFactory,
+    SnapshotFactory,
+    SourceFactory,
+    make_user,
+)
 
 
 @pytest.fixture
@@ -27,20 +35,17 @@ def inventory(people):
     """One AWS source: alice's IAM user (privileged, owned by bob) with a key, a service user
     owned by alice with a key, a secret owned by bob, and an unowned key."""
     now = timezone.now()
-    source = Source.objects.create(name="prod", kind=Source.Kind.AWS_ACCOUNT, aws_account_id="123456789012",
-                                   role_arn="arn:aws:iam::123456789012:role/audit", regions=["eu-west-1"], created_by=people["grc"])
-    run = CollectionRun.objects.create(status="succeeded", started_at=now, finished_at=now)
-    unit = CollectionUnit.objects.create(run=run, source=source, connector="aws_iam", scope="aws_iam", status="succeeded")
-    Snapshot.objects.create(unit=unit, source=source, scope="aws_iam", taken_at=now, content_sha256="0" * 64)
+    source = SourceFactory(name="prod", kind=Source.Kind.AWS_ACCOUNT, aws_account_id="123456789012",
+                           role_arn="arn:aws:iam::123456789012:role/audit", regions=["eu-west-1"], created_by=people["grc"])
+    unit = CollectionUnitFactory(run=CollectionRunFactory(started_at=now), source=source, scope="aws_iam", status="succeeded")
+    SnapshotFactory(unit=unit, source=source, scope="aws_iam", taken_at=now)
 
     def identity(name, kind="human", privileged=False, owner=""):
-        return Identity.objects.create(source=source, scope="aws_iam", external_id=f"arn:aws:iam::123456789012:user/{name}", name=name,
-                                       kind=kind, privileged=privileged, mfa_active=True, owner=owner, fingerprint="f", first_seen_at=now)
+        return IdentityFactory(source=source, name=name, kind=kind, privileged=privileged, mfa_active=True, owner=owner, first_seen_at=now)
 
     def credential(name, ident=None, ctype="access_key", owner="", scope="aws_iam", **kw):
-        return Credential.objects.create(source=source, scope=scope, external_id=name, credential_type=ctype, name=name, identity=ident,
-                                         enabled=True, owner=owner, fingerprint="f", first_seen_at=now,
-                                         created_at=now - dt.timedelta(days=200), **kw)
+        return CredentialFactory(source=source, scope=scope, name=name, credential_type=ctype, identity=ident,
+                                 enabled=True, owner=owner, first_seen_at=now, created_at=now - dt.timedelta(days=200), **kw)
 
     alice_user = identity("alice", privileged=True, owner="bob@example.test")
     svc = identity("svc-batch", kind="service", owner="alice@example.test")
