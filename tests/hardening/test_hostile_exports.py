@@ -203,6 +203,7 @@ def test_pack_json_is_faithful_and_valid_against_its_schema(hostile_pack):
     strings = set(_strings(data, []))
     refused = hostile_pack["refused"]
     for kind, field in (("exception", "justification"), ("control", "narrative"), ("review", "justification")):
+        assert set(KEYS) - set(refused[kind]), f"every {kind} {field} was refused: nothing to look for in pack.json"
         for k in KEYS:
             if k not in refused[kind]:
                 assert FORM_TEXT[k] in strings, f"{kind} {field} {k} not in pack.json"
