@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.exceptions_register.models import ExceptionRequest
-from apps.inventory.models import CollectionRun, Credential, Source
+from apps.inventory.models import Source
 from tests.support.permission_matrix import world  # noqa: F401 - the seeded world
 from tests.factories import CollectionRunFactory, CredentialFactory
 

@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from apps.audit.models import AuditEvent
-from apps.evidence.models import Engagement, Pack
+from apps.evidence.models import Pack
 from tests.support.evidence import world  # noqa: F401
 from tests.factories import EngagementFactory
 

@@ -120,7 +120,6 @@ def test_signed_off_campaign_and_verified_remediation_as_an_auditor_sees_them(ap
     from django.db import transaction
 
     from apps.accounts.sharing import object_share
-    from apps.inventory.models import CollectionRun
     from apps.reviews import services
 
     for reviewer in {i.reviewer for i in campaign.items.select_related("reviewer")}:
@@ -140,7 +139,6 @@ def test_signed_off_campaign_and_verified_remediation_as_an_auditor_sees_them(ap
 
 
 def test_review_lists_take_a_fixed_number_of_queries(api_as, people, inventory, django_assert_max_num_queries):  # noqa: F811
-    from apps.inventory.models import Credential
     from apps.reviews import services
 
     svc = inventory["svc_key"].identity

@@ -273,7 +273,7 @@ def test_access_review_lead_enrols_totp_and_a_reviewer_decides_in_bulk_but_not_t
 def test_evidence_lead_verifies_totp_builds_a_pack_and_an_auditor_downloads_and_verifies_it(browser, page, live_server, settings, world, grc_lead, auditor, tmp_path):  # noqa: F811
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from apps.evidence.models import Engagement, Pack
+    from apps.evidence.models import Pack
 
     settings.KEYTRAIL_MFA_REQUIRED_ROLES = MFA_ROLES
     device = TOTPDevice.objects.create(user=grc_lead, name="phone", confirmed=True)

@@ -5,7 +5,6 @@ import pytest
 from playwright.sync_api import expect
 from django.utils import timezone
 
-from apps.inventory.models import Credential
 from apps.reviews.models import ReviewItem
 from tests.support.browser import shot
 from tests.support.reviews import inventory, people  # noqa: F401

@@ -21,7 +21,7 @@ from apps.evaluation.models import Evaluation, Finding, PolicyVersion, Requireme
 from apps.evaluation.rules import registry
 from apps.evaluation.rules.base import Rule, days_between, failed, not_assessed, passed
 from apps.evaluation.services import policy_current
-from apps.inventory.models import CollectionRun, CollectionUnit, Credential, Identity, Snapshot, Source
+from apps.inventory.models import Credential, Identity, Source
 from tests.factories import CollectionRunFactory, CollectionUnitFactory, CredentialFactory, EvaluationFactory, FindingFactory, IdentityFactory, SnapshotFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db

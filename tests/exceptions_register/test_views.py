@@ -17,7 +17,6 @@ from guardian.shortcuts import assign_perm
 
 from apps.accounts.roles import Role
 from apps.audit.models import AuditEvent
-from apps.evaluation.models import Evaluation, Finding
 from apps.evaluation.services import policy_current
 from apps.exceptions_register.models import ExceptionDecision, ExceptionRequest
 from apps.exceptions_register.services import exception_approve, exception_request

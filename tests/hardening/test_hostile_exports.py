@@ -33,7 +33,7 @@ from apps.evidence.models import Pack
 from apps.evidence.renderers.xlsx import MAX_CELL
 from apps.evidence.services import engagement_create, pack_build, pack_request
 from apps.evidence.templatetags.evidence_pdf import PDF_TEXT_MAX
-from apps.inventory.models import CollectionRun, CollectionUnit, Credential, Source
+from apps.inventory.models import CollectionRun, Credential, Source
 from apps.inventory.services.apply import MAX_NAME_BYTES, inventory_apply, name_too_long
 from tests.support.ledger import record_hostile
 from tests.support.hostile import TEXT, assert_json_faithful, assert_no_formula_cells, expected_stored

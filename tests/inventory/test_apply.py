@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.connectors.base import CollectionResult, CredentialRecord, IdentityRecord, Target
-from apps.inventory.models import CollectionRun, CollectionUnit, Credential, CredentialEvent, CredentialVersion, Identity, Snapshot
+from apps.inventory.models import Credential, CredentialEvent, CredentialVersion, Identity, Snapshot
 from apps.inventory.services.apply import inventory_apply
 from tests.factories import CollectionRunFactory, CollectionUnitFactory
 

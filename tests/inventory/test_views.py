@@ -21,7 +21,6 @@ from apps.inventory.models import (
     CredentialVersion,
     Identity,
     IdentityVersion,
-    Snapshot,
     Source,
 )
 from tests.factories import CollectionRunFactory, CollectionUnitFactory, CredentialFactory, IdentityFactory, SnapshotFactory, SourceFactory

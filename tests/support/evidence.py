@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.connectors.base import CollectionResult, CredentialRecord, IdentityRecord, Target
 from apps.evaluation.services import evaluation_run
 from apps.evidence.services import engagement_create, engagement_share
-from apps.inventory.models import CollectionRun, CollectionUnit, Source
+from apps.inventory.models import CollectionRun, Source
 from apps.inventory.services.apply import inventory_apply
 from tests.factories import CollectionRunFactory, CollectionUnitFactory, SourceFactory
 

@@ -189,7 +189,7 @@ def _inventory(people) -> dict:
     from django.utils import timezone
     from guardian.shortcuts import assign_perm
 
-    from apps.inventory.models import CollectionRun, CollectionUnit, Credential, Identity, Snapshot, Source
+    from apps.inventory.models import CollectionRun, Credential, Identity, Source
 
     now = timezone.now()
     source = SourceFactory(name="prod", kind=Source.Kind.AWS_ACCOUNT, aws_account_id="123456789012",
@@ -211,7 +211,7 @@ def _posture(inv, catalog) -> None:
     """A succeeded evaluation with a rule result, a status per requirement and a finding on the key."""
     from django.utils import timezone
 
-    from apps.evaluation.models import Evaluation, Finding, RequirementStatus, RuleResult
+    from apps.evaluation.models import Evaluation, RequirementStatus, RuleResult
     from apps.evaluation.services import policy_current
 
     now = timezone.now()
@@ -273,7 +273,7 @@ def _evidence(people):
     from django.utils import timezone
     from guardian.shortcuts import assign_perm
 
-    from apps.evidence.models import Engagement, Pack
+    from apps.evidence.models import Pack
     from apps.evidence.services import engagement_create
 
     engagement = engagement_create(actor=people["grc_lead"], name="Audit", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 12, 31))
