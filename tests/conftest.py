@@ -4,6 +4,9 @@ from apps.accounts.roles import Role
 from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
 from tests.factories import make_user
+from tests.support.clients import login  # noqa: F401 - moved there; import it from tests.support.clients
+# The reliability tallies: collected in every xdist worker, merged and printed by the controller.
+from tests.support.ledger import pytest_sessionfinish, pytest_terminal_summary, pytest_testnodedown  # noqa: F401
 
 
 @pytest.fixture
@@ -46,8 +49,3 @@ def control(db, catalog, grc_lead):
         requirements=list(catalog[:2]),
         rule_ids=["iam-key-rotation-age"],
     )
-
-
-def login(client, user):
-    client.force_login(user)
-    return client

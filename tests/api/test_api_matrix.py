@@ -15,9 +15,9 @@ from apps.api.urls import router
 from apps.audit.models import AuditEvent
 from apps.evaluation.models import Evaluation
 from apps.reviews.models import ReviewItem
-from tests.api.conftest import bearer, issue
-from tests.test_permission_matrix import MATRIX as UI_MATRIX
-from tests.test_permission_matrix import PERSONAS, world  # noqa: F401 - the shared fixture
+from tests.support.clients import bearer, issue
+from tests.support.permission_matrix import MATRIX as UI_MATRIX
+from tests.support.permission_matrix import PERSONAS, world  # noqa: F401 - the shared fixture
 
 VISIBLE = {"grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404}
 POSTURE = {"grc_lead": 200, "approver": 200, "owner": 200, "*": 403}

@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.exceptions_register.models import ExceptionRequest
-from apps.inventory.models import CollectionRun, Credential, Source
-from tests.test_permission_matrix import world  # noqa: F401 - the seeded world
+from apps.inventory.models import Source
+from tests.support.permission_matrix import world  # noqa: F401 - the seeded world
+from tests.factories import CollectionRunFactory, CredentialFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -147,9 +148,9 @@ def test_lists_take_a_fixed_number_of_queries(api_as, world, name, django_assert
     source = Source.objects.get()
     identity = source.identities.get()
     for n in range(30):
-        Credential.objects.create(source=source, scope="aws_iam", external_id=f"AKIA{n:04d}", credential_type="access_key",
+        CredentialFactory(source=source, scope="aws_iam", external_id=f"AKIA{n:04d}", credential_type="access_key",
                                   name=f"AKIA{n:04d}", identity=identity, enabled=True, fingerprint="f", first_seen_at=timezone.now())
-        CollectionRun.objects.create(status="succeeded", requested_by=people["grc_lead"]).units.create(
+        CollectionRunFactory(status="succeeded", requested_by=people["grc_lead"], started_at=None, finished_at=None).units.create(
             source=source, connector="aws_iam", scope="aws_iam", status="succeeded")
     client = api_as(people["grc_lead"])
     with django_assert_max_num_queries(14):

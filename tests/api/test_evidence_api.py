@@ -9,8 +9,9 @@ import zipfile
 import pytest
 
 from apps.audit.models import AuditEvent
-from apps.evidence.models import Engagement, Pack
-from tests.evidence.conftest import world  # noqa: F401
+from apps.evidence.models import Pack
+from tests.support.evidence import world  # noqa: F401
+from tests.factories import EngagementFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +78,7 @@ def test_build_poll_download_and_verify(api_as, world, grc_lead, auditor, django
     assert bad["ok"] is False and bad["problems"]
 
     # Another engagement's pack is hidden from the auditor.
-    other = Engagement.objects.create(name="Other", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 12, 31), created_by=grc_lead)
+    other = EngagementFactory(name="Other", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 12, 31), created_by=grc_lead)
     hidden = Pack.objects.create(engagement=other, pack_id="KT-HIDDEN", as_of=dt.datetime.now(dt.UTC), sample_seed=1, built_by=grc_lead)
     for url in (f"/api/v1/packs/{hidden.pk}/", f"/api/v1/packs/{hidden.pk}/download/"):
         assert aud.get(url).status_code == 404
@@ -87,7 +88,7 @@ def test_build_poll_download_and_verify(api_as, world, grc_lead, auditor, django
 def test_evidence_lists_take_a_fixed_number_of_queries(api_as, world, grc_lead, django_assert_max_num_queries):  # noqa: F811
     engagement = world["engagement"]
     for n in range(30):
-        Engagement.objects.create(name=f"E{n}", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 12, 31), created_by=grc_lead)
+        EngagementFactory(name=f"E{n}", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 12, 31), created_by=grc_lead)
         Pack.objects.create(engagement=engagement, pack_id=f"KT-MANY-{n}", as_of=dt.datetime.now(dt.UTC), sample_seed=n, built_by=grc_lead)
     grc = api_as(grc_lead)
     for url in ("/api/v1/engagements/", f"/api/v1/engagements/{engagement.pk}/packs/"):

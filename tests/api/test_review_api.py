@@ -7,9 +7,11 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from apps.accounts.roles import Role
 from apps.audit.models import AuditEvent
 from apps.reviews.models import Campaign, Remediation, ReviewItem
-from tests.reviews.conftest import campaign, inventory, people  # noqa: F401
+from tests.factories import CollectionRunFactory, CredentialFactory, make_user
+from tests.support.reviews import campaign, inventory, people  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -74,9 +76,11 @@ def test_reviewer_sees_only_their_items_and_decides_in_bulk(api_as, people, camp
     assert remediation["count"] == len(mine) and all(r["state"] == "open" and r["verified_by_run"] is None for r in remediation["results"])
     assert remediation["results"][0]["events"][0]["state"] == "open"
     # Someone with no item in it: 404, recorded.
-    bob_has = campaign.items.filter(reviewer=people["bob"]).exists()
-    if not bob_has:
-        assert api_as(people["bob"]).get(f"/api/v1/campaigns/{campaign.pk}/").status_code == 404
+    outsider = make_user(Role.REVIEWER, username="carol")
+    assert not campaign.items.filter(reviewer=outsider).exists()
+    denied = AuditEvent.objects.filter(event_type="access.denied", actor=outsider).count()
+    assert api_as(outsider).get(f"/api/v1/campaigns/{campaign.pk}/").status_code == 404
+    assert AuditEvent.objects.filter(event_type="access.denied", actor=outsider).count() == denied + 1
 
 
 def test_one_item_decided_and_not_ones_own(api_as, people, campaign, inventory):  # noqa: F811
@@ -116,12 +120,11 @@ def test_signed_off_campaign_and_verified_remediation_as_an_auditor_sees_them(ap
     from django.db import transaction
 
     from apps.accounts.sharing import object_share
-    from apps.inventory.models import CollectionRun
     from apps.reviews import services
 
     for reviewer in {i.reviewer for i in campaign.items.select_related("reviewer")}:
         services.items_decide(actor=reviewer, campaign=campaign, item_ids=_ids(campaign, reviewer=reviewer), decision="revoke", justification="gone")
-    run = CollectionRun.objects.create(status="succeeded", started_at=timezone.now(), finished_at=timezone.now())
+    run = CollectionRunFactory(status="succeeded", started_at=timezone.now(), finished_at=timezone.now())
     Remediation.objects.filter(item__campaign=campaign).update(state="verified", verified_at=timezone.now(), verified_by_run=run)
     grc = api_as(people["grc"])
     assert grc.post(f"/api/v1/campaigns/{campaign.pk}/sign-off/", {"comment": "all decided"}, format="json").json()["state"] == "signed_off"
@@ -136,12 +139,11 @@ def test_signed_off_campaign_and_verified_remediation_as_an_auditor_sees_them(ap
 
 
 def test_review_lists_take_a_fixed_number_of_queries(api_as, people, inventory, django_assert_max_num_queries):  # noqa: F811
-    from apps.inventory.models import Credential
     from apps.reviews import services
 
     svc = inventory["svc_key"].identity
     for n in range(30):
-        Credential.objects.create(source=inventory["source"], scope="aws_iam", external_id=f"AKIAMANY{n:02d}", credential_type="access_key",
+        CredentialFactory(source=inventory["source"], scope="aws_iam", external_id=f"AKIAMANY{n:02d}", credential_type="access_key",
                                   name=f"AKIAMANY{n:02d}", identity=svc, enabled=True, fingerprint="f", first_seen_at=timezone.now())
     for name in ("A", "B", "C"):
         draft = services.campaign_create(actor=people["grc"], name=name, scope={"source_ids": [inventory["source"].pk]},

@@ -18,8 +18,8 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
-from tests.api.conftest import issue
-from tests.test_permission_matrix import world  # noqa: F401 - the seeded world
+from tests.support.clients import issue
+from tests.support.permission_matrix import world  # noqa: F401 - the seeded world
 
 EXAMPLES_PER_OPERATION = 5  # × 53 operations ≈ 265 requests: the same budget as before reviews and packs joined
 

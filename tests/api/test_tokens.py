@@ -13,7 +13,7 @@ from apps.api.models import ApiToken
 from apps.api.services import TokenRefused, token_authenticate, token_issue, token_revoke
 from apps.audit.models import AuditEvent
 from apps.core.errors import PermissionRefused, ValidationFailed
-from tests.api.conftest import bearer, issue
+from tests.support.clients import bearer, issue
 
 pytestmark = pytest.mark.django_db
 

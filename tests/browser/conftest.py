@@ -1,14 +1,17 @@
-"""Headless Chromium (Debian's package) driven by Playwright; never `playwright install`."""
+"""Headless Chromium (Debian's package) driven by Playwright; never `playwright install`.
+Waiting for conditions, generous timeouts: tests/support/browser.py."""
 
 import os
-from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
+
+from tests.support.browser import EXPECT_TIMEOUT_MS, new_context
 
 CHROMIUM = os.environ.get("KEYTRAIL_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
 @pytest.fixture(scope="session")
@@ -28,17 +31,10 @@ def browser():
 def page(browser):
     """A page that fails its test if the Content Security Policy blocked anything (an inline
     script or style, an eval, a request to another origin) — the CSP is part of what we test."""
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    context = new_context(browser)
     page = context.new_page()
     violations: list[str] = []
     page.on("console", lambda msg: "Content Security Policy" in msg.text and violations.append(f"{page.url}: {msg.text}"))
     yield page
     context.close()
     assert not violations, f"CSP violations: {violations}"
-
-
-def shot(page, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

@@ -2,12 +2,13 @@
 and cannot decide an item about their own identity."""
 
 import pytest
+from playwright.sync_api import expect
 from django.utils import timezone
 
-from apps.inventory.models import Credential
 from apps.reviews.models import ReviewItem
-from tests.browser.conftest import shot
-from tests.reviews.conftest import inventory, people  # noqa: F401
+from tests.support.browser import shot
+from tests.support.reviews import inventory, people  # noqa: F401
+from tests.factories import CredentialFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -17,6 +18,7 @@ def _login(page, live_server, username):
     page.fill("#id_username", username)
     page.fill("#id_password", "pw-for-tests-only")
     page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
 
 
 def test_reviewer_decides_in_bulk_and_not_their_own(page, live_server, people, inventory):
@@ -27,7 +29,7 @@ def test_reviewer_decides_in_bulk_and_not_their_own(page, live_server, people, i
     svc = inventory["svc_key"].identity
     now = timezone.now()
     for n in range(3):
-        Credential.objects.create(source=inventory["source"], scope="aws_iam", external_id=f"AKIABATCH{n}", credential_type="access_key",
+        CredentialFactory(source=inventory["source"], scope="aws_iam", external_id=f"AKIABATCH{n}", credential_type="access_key",
                                   name=f"AKIABATCH{n}", identity=svc, enabled=True, fingerprint="f", first_seen_at=now,
                                   created_at=now - dt.timedelta(days=400), last_used_at=now - dt.timedelta(days=90))
     draft = services.campaign_create(actor=people["grc"], name="Q4 <b>keys</b> review", scope={"source_ids": [inventory["source"].pk]},
@@ -36,26 +38,30 @@ def test_reviewer_decides_in_bulk_and_not_their_own(page, live_server, people, i
 
     _login(page, live_server, "alice")
     page.click("nav >> text=Reviews")
-    assert "Q4 <b>keys</b> review" in page.inner_text("body")  # escaped, shown as typed
+    expect(page.locator("body")).to_contain_text("Q4 <b>keys</b> review")  # escaped, shown as typed
     page.click("text=Q4 <b>keys</b> review")
-    body = page.inner_text("#items")
-    assert "AKIASVC" in body and "AKIABATCH0" in body
-    assert "AKIAALICE" not in body and "db-password" not in body  # her own key went to the fallback; bob's secret is bob's
+    page.wait_for_url(f"**/reviews/{campaign.pk}/")
+    items = page.locator("#items")
+    expect(items).to_contain_text("AKIASVC")
+    expect(items).to_contain_text("AKIABATCH0")
+    # her own key went to the fallback; bob's secret is bob's
+    expect(items).not_to_contain_text("AKIAALICE")
+    expect(items).not_to_contain_text("db-password")
     shot(page, "reviews-reviewer-items")
 
     # No justification: refused, nothing decided.
     page.click("input[aria-label='Select all']")
     page.select_option("#id_decision", "revoke")
     page.click("text=Decide selected")
-    assert "Nothing was changed: Justification" in page.inner_text("body")
+    expect(page.locator("body")).to_contain_text("Nothing was changed: Justification")
     assert not ReviewItem.objects.exclude(decision="").exists()
 
     page.click("input[aria-label='Select all']")
     page.select_option("#id_decision", "revoke")
     page.fill("#id_justification", "Batch job retired in October; keys unused for 90 days.")
     page.click("text=Decide selected")
-    assert "4 item(s) decided: revoke." in page.inner_text("body")
-    assert page.locator("#items .status-revoke").count() == 4
+    expect(page.locator("body")).to_contain_text("4 item(s) decided: revoke.")
+    expect(page.locator("#items .status-revoke")).to_have_count(4)
     shot(page, "reviews-reviewer-decided")
 
     # An item about her own identity, wrongly handed to her: no checkbox is offered, and a
@@ -63,14 +69,14 @@ def test_reviewer_decides_in_bulk_and_not_their_own(page, live_server, people, i
     own = campaign.items.get(credential=inventory["alice_key"])
     ReviewItem.objects.filter(pk=own.pk).update(reviewer=people["alice"])
     page.reload()
-    assert page.locator(f"#item-{own.pk} input[name=items]").is_disabled()
-    assert "your own identity" in page.inner_text(f"#item-{own.pk}")
+    expect(page.locator(f"#item-{own.pk} input[name=items]")).to_be_disabled()
+    expect(page.locator(f"#item-{own.pk}")).to_contain_text("your own identity")
     page.evaluate(f"document.querySelector('#item-{own.pk} input[name=items]').disabled = false")
     page.check(f"#item-{own.pk} input[name=items]")
     page.select_option("#id_decision", "keep")
     page.fill("#id_justification", "I still need it")
     page.click("text=Decide selected")
-    assert "about your own identity" in page.inner_text("body")
+    expect(page.locator("body")).to_contain_text("about your own identity")
     assert ReviewItem.objects.get(pk=own.pk).decision == ""
     shot(page, "reviews-self-review-refused")
 
@@ -78,5 +84,5 @@ def test_reviewer_decides_in_bulk_and_not_their_own(page, live_server, people, i
     context.clear_cookies()
     _login(page, live_server, "grc-lead")
     page.goto(f"{live_server.url}/reviews/{campaign.pk}/")
-    assert "Progress per reviewer" in page.inner_text("body")
+    expect(page.locator("body")).to_contain_text("Progress per reviewer")
     shot(page, "reviews-grc-lead-campaign")

@@ -9,6 +9,7 @@ from django.db.models import Count, Q
 
 from apps.core.pagination import GroupedPaginator, IdPaginator
 from apps.inventory.models import Credential, Identity, Source
+from tests.factories import CredentialFactory, IdentityFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -22,10 +23,10 @@ def credentials(grc_lead):
     # sort differently from their ids; duplicated names (the id breaks the tie).
     sizes = {"zulu": 7, "alpha": 12, "mike": 1, "empty": 0}
     for name, size in sizes.items():
-        source = Source.objects.create(name=name, kind=Source.Kind.AZURE_KEY_VAULT, vault_url=f"https://{name}.vault.azure.net/",
+        source = SourceFactory(name=name, kind=Source.Kind.AZURE_KEY_VAULT, vault_url=f"https://{name}.vault.azure.net/",
                                        created_by=grc_lead)
         for n in range(size):
-            Credential.objects.create(source=source, scope="s", external_id=f"{name}-{n}", name=f"n{(n * 7) % 5}",
+            CredentialFactory(source=source, scope="s", external_id=f"{name}-{n}", name=f"n{(n * 7) % 5}",
                                       credential_type=("kv_secret", "access_key", "sm_secret")[n % 3], fingerprint="f", first_seen_at=T0,
                                       enabled=n % 2 == 0)
     return Credential.objects.select_related("source").order_by("source__name", *WITHIN)
@@ -56,7 +57,7 @@ def test_grouped_pages_of_a_filtered_list_and_junk_page_numbers(credentials):
 
 def test_grouped_rows_are_read_through_rows(credentials, grc_lead):
     source = Source.objects.get(name="alpha")
-    alice = Identity.objects.create(source=source, scope="s", external_id="alice", name="alice", kind="human", fingerprint="f", first_seen_at=T0)
+    alice = IdentityFactory(source=source, scope="s", external_id="alice", name="alice", kind="human", fingerprint="f", first_seen_at=T0)
     Credential.objects.filter(source=source).update(identity=alice)
     identities = Identity.objects.order_by("source__name", "name", "pk")
     page = GroupedPaginator(identities, 10, group="source_id", group_order="source__name", within=("name", "pk"),

@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.core.progress import TerminalProgress
 from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_run, policy_current
+from tests.factories import EvaluationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,8 +30,8 @@ def test_an_evaluation_reports_every_phase_in_order(catalog):
 
 
 def test_the_dashboard_polls_a_running_evaluation_until_it_ends(client, grc_lead, catalog):
-    running = Evaluation.objects.create(policy_version=policy_current(), as_of=timezone.now(),
-                                        progress={"phase": "rules", "done": 13, "total": 26, "percent": 55})
+    running = EvaluationFactory(policy_version=policy_current(), as_of=timezone.now(),
+                                        progress={"phase": "rules", "done": 13, "total": 26, "percent": 55}, state="running", finished_at=None, counts={})
     client.force_login(grc_lead)
     page = client.get(reverse("evaluation:dashboard")).content.decode()
     assert 'hx-trigger="every 2s"' in page and "rule 13 of 26" in page and 'value="55"' in page

@@ -21,7 +21,8 @@ from apps.evaluation.models import Evaluation, Finding, PolicyVersion, Requireme
 from apps.evaluation.rules import registry
 from apps.evaluation.rules.base import Rule, days_between, failed, not_assessed, passed
 from apps.evaluation.services import policy_current
-from apps.inventory.models import CollectionRun, CollectionUnit, Credential, Identity, Snapshot, Source
+from apps.inventory.models import Credential, Identity, Source
+from tests.factories import CollectionRunFactory, CollectionUnitFactory, CredentialFactory, EvaluationFactory, FindingFactory, IdentityFactory, SnapshotFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -108,18 +109,18 @@ def rules(monkeypatch):
 def _source(name, user, **kw):
     values = {"kind": Source.Kind.AWS_ACCOUNT, "aws_account_id": "123456789012", "role_arn": f"arn:aws:iam::123456789012:role/{name}"}
     values.update(kw)
-    return Source.objects.create(name=name, created_by=user, **values)
+    return SourceFactory(name=name, created_by=user, **values)
 
 
 def _snapshot(source, scope, user):
-    run = CollectionRun.objects.create(status="succeeded", requested_by=user, started_at=NOW, finished_at=NOW)
-    unit = CollectionUnit.objects.create(run=run, source=source, connector=scope.split(":")[0], scope=scope, status="succeeded", finished_at=NOW)
-    return Snapshot.objects.create(unit=unit, source=source, scope=scope, taken_at=NOW, content_sha256="a" * 64)
+    run = CollectionRunFactory(status="succeeded", requested_by=user, started_at=NOW, finished_at=NOW)
+    unit = CollectionUnitFactory(run=run, source=source, connector=scope.split(":")[0], scope=scope, status="succeeded", finished_at=NOW)
+    return SnapshotFactory(unit=unit, source=source, scope=scope, taken_at=NOW, content_sha256="a" * 64)
 
 
 def _evaluation(policy, statuses: dict[str, str] | None = None, *, catalog, as_of=NOW, **counts):
     """A succeeded evaluation with a status for every requirement (pass unless ``statuses`` says otherwise)."""
-    evaluation = Evaluation.objects.create(state="succeeded", policy_version=policy, as_of=as_of, finished_at=as_of,
+    evaluation = EvaluationFactory(state="succeeded", policy_version=policy, as_of=as_of, finished_at=as_of,
                                            counts={"credentials": 3, "identities": 1, "sources": 2, "failed": 2, "excepted": 1,
                                                    "not_assessed": 1, "seconds": 0.2, **counts})
     Evaluation.objects.filter(pk=evaluation.pk).update(started_at=as_of)  # the newest is the one started last
@@ -141,13 +142,13 @@ def posture(grc_lead, catalog):
     vault = _source("vault", grc_lead, kind=Source.Kind.AZURE_KEY_VAULT, aws_account_id="", role_arn="", vault_url="https://kv.vault.azure.net/")
     snap = _snapshot(prod, "aws_iam", grc_lead)
     kv_snap = _snapshot(vault, "azure_key_vault:https://kv.vault.azure.net/", grc_lead)
-    alice = Identity.objects.create(source=prod, scope="aws_iam", external_id="arn:aws:iam::123456789012:user/alice", name="alice",
+    alice = IdentityFactory(source=prod, scope="aws_iam", external_id="arn:aws:iam::123456789012:user/alice", name="alice",
                                     kind=Identity.Kind.HUMAN, mfa_active=False, fingerprint="f", first_seen_at=OLD)
-    key = Credential.objects.create(source=prod, scope="aws_iam", external_id="AKIAOLD", credential_type=Credential.Type.ACCESS_KEY,
+    key = CredentialFactory(source=prod, scope="aws_iam", external_id="AKIAOLD", credential_type=Credential.Type.ACCESS_KEY,
                                     name="AKIAOLD", identity=alice, enabled=True, created_at=OLD, fingerprint="f", first_seen_at=OLD)
-    key2 = Credential.objects.create(source=prod, scope="aws_iam", external_id="AKIANEW", credential_type=Credential.Type.ACCESS_KEY,
+    key2 = CredentialFactory(source=prod, scope="aws_iam", external_id="AKIANEW", credential_type=Credential.Type.ACCESS_KEY,
                                      name="AKIANEW", identity=alice, enabled=True, created_at=NOW - dt.timedelta(days=3), fingerprint="f", first_seen_at=NOW)
-    secret = Credential.objects.create(source=vault, scope="azure_key_vault:https://kv.vault.azure.net/", external_id="https://kv.vault.azure.net/secrets/db",
+    secret = CredentialFactory(source=vault, scope="azure_key_vault:https://kv.vault.azure.net/", external_id="https://kv.vault.azure.net/secrets/db",
                                        credential_type=Credential.Type.KV_SECRET, name="kv-db-secret", enabled=True, fingerprint="f", first_seen_at=OLD)
     policy = policy_current()
     older = _evaluation(policy, {"9.2.4.08": "fail", "9.3.1.06": "pass"}, catalog=catalog, as_of=NOW - dt.timedelta(days=7))
@@ -161,18 +162,18 @@ def posture(grc_lead, catalog):
     ])
     common = {"evaluation": latest}
     findings = {
-        "key_age": Finding.objects.create(**common, rule_id="iam-key-rotation-age", status="fail", severity="high", subject_type="credential",
+        "key_age": FindingFactory(**common, rule_id="iam-key-rotation-age", status="fail", severity="high", subject_type="credential",
                                           source=prod, credential=key, identity=alice, snapshot=snap, subject_label="AKIAOLD",
                                           reason=HOSTILE, data={"age_days": 400}),
-        "unused": Finding.objects.create(**common, rule_id="iam-key-unused", status="excepted", severity="medium", subject_type="credential",
+        "unused": FindingFactory(**common, rule_id="iam-key-unused", status="excepted", severity="medium", subject_type="credential",
                                          source=prod, credential=key, identity=alice, snapshot=snap, subject_label="AKIAOLD",
                                          reason="unused for 200 days", exception_id=42),
-        "mfa": Finding.objects.create(**common, rule_id="console-password-no-mfa", status="fail", severity="high", subject_type="identity",
+        "mfa": FindingFactory(**common, rule_id="console-password-no-mfa", status="fail", severity="high", subject_type="identity",
                                       source=prod, identity=alice, snapshot=snap, subject_label="alice", reason="alice signs in without MFA"),
-        "vault": Finding.objects.create(**common, rule_id="iam-key-rotation-age", status="not_assessed", severity="high", subject_type="credential",
+        "vault": FindingFactory(**common, rule_id="iam-key-rotation-age", status="not_assessed", severity="high", subject_type="credential",
                                         source=vault, credential=secret, snapshot=kv_snap, subject_label="kv-db-secret",
                                         reason="vault secret judged by the wrong rule"),
-        "coverage": Finding.objects.create(**common, rule_id="source-coverage", status="not_assessed", severity="medium", subject_type="source",
+        "coverage": FindingFactory(**common, rule_id="source-coverage", status="not_assessed", severity="medium", subject_type="source",
                                            source=vault, subject_label="vault", reason="never collected"),
     }
     return {"prod": prod, "vault": vault, "alice": alice, "key": key, "key2": key2, "secret": secret, "snap": snap, "policy": policy,
@@ -439,7 +440,7 @@ def test_the_live_verdicts_agree_with_an_evaluation_by_the_real_rules(client, gr
     rules, what the panel says does not pass is what the evaluation stored."""
     monkeypatch.setattr(registry, "RULES", REAL_RULES)
     registry.get_rule.cache_clear()
-    Credential.objects.create(source=posture["prod"], scope="aws_iam", external_id="console:alice", credential_type=Credential.Type.CONSOLE_PASSWORD,
+    CredentialFactory(source=posture["prod"], scope="aws_iam", external_id="console:alice", credential_type=Credential.Type.CONSOLE_PASSWORD,
                               name="alice", identity=posture["alice"], enabled=True, created_at=OLD, last_used_at=OLD, fingerprint="f", first_seen_at=OLD)
     client.force_login(grc_lead)
     assert client.post(reverse("evaluation:evaluate")).status_code == 302
@@ -521,7 +522,7 @@ def test_a_valid_policy_change_stores_the_next_version_and_shows_its_diff(client
 
 def test_hostile_labels_and_reasons_are_escaped_and_isolated(client, grc_lead, posture):
     latest, prod = posture["latest"], posture["prod"]
-    Finding.objects.create(evaluation=latest, rule_id="iam-key-rotation-age", status="fail", severity="high", subject_type="credential",
+    FindingFactory(evaluation=latest, rule_id="iam-key-rotation-age", status="fail", severity="high", subject_type="credential",
                            source=prod, credential=posture["key2"], subject_label="<svg onload=alert(1)>\u202eevil", reason=HOSTILE * 3)
     client.force_login(grc_lead)
     for url in (reverse("evaluation:finding_list"), reverse("evaluation:requirement", args=["9.2.4.08"]),
@@ -549,7 +550,9 @@ def test_the_charts_escape_every_text():
 def test_the_dashboard_svg_has_no_unescaped_script(client, grc_lead, posture):
     client.force_login(grc_lead)
     body = _body(client.get(reverse("evaluation:dashboard")))
-    for svg in re.findall(r"<svg.*?</svg>", body, re.S):
+    svgs = re.findall(r"<svg.*?</svg>", body, re.S)
+    assert svgs, "the dashboard drew no chart to check"
+    for svg in svgs:
         assert "<script" not in svg.lower()
 
 

@@ -18,7 +18,7 @@ from apps.evidence.renderers.jsondata import json_bytes
 from apps.evidence.renderers.oscal import oscal_document
 from apps.evidence.renderers.pdf import PackURLFetcher, RefusedURL, render_html
 from apps.evidence.renderers.xlsx import render_xlsx
-from tests.evidence.conftest import CAMPAIGNS, FORMULA, HTML, T1, T2
+from tests.support.evidence import CAMPAIGNS, FORMULA, HTML, T1, T2
 
 pytestmark = pytest.mark.django_db
 META = {"pack_id": "KT-TEST-0001", "built_at": "2026-11-23T12:00:00Z", "as_of": "x"}

@@ -1,10 +1,9 @@
-"""Fixtures for the hardening suites: a small simulated cloud behind fault-injecting proxies,
-and a ledger the suites write their outcomes to (printed at the end of the run; the figures
-in docs/reliability.md come from it)."""
+"""Fixtures for the hardening suites: a small simulated cloud behind fault-injecting proxies.
+The suites write their outcomes to the ledger in tests/support/ledger.py (printed at the end of
+the run; the figures in docs/reliability.md come from it)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -15,48 +14,10 @@ from apps.devtools.simulators.aws import reset_moto
 from apps.devtools.simulators.faults import FaultProxy
 from apps.devtools.simulators.key_vault import KeyVaultSimulator, certificate_paths
 from apps.devtools.simulators.organisation import seed_aws_account, seed_vault
+from tests.support.cloud import ACCOUNT_A as ACCOUNT
 from tests.support.cloud import moto_server_url  # noqa: F401 - session fixture
 
-ACCOUNT = "123456789012"
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
-
-# (suite, case) -> outcome, filled by the tests; printed by pytest_terminal_summary below.
-LEDGER: dict[str, Counter] = {"faults": Counter(), "hostile": Counter()}
-FAULT_OUTCOMES: list[tuple[str, str]] = []
-CANARY: list[str] = []
-
-
-def record_fault(case: str, outcome: str) -> None:
-    LEDGER["faults"][outcome] += 1
-    FAULT_OUTCOMES.append((case, outcome))
-
-
-def record_hostile(entry_point: str, outcome: str, n: int = 1) -> None:
-    LEDGER["hostile"][f"{entry_point}: {outcome}"] += n
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    if not FAULT_OUTCOMES and not LEDGER["hostile"] and not CANARY:
-        return
-    from tests import test_permission_matrix as matrix
-    from tests.support import hostile
-
-    write = terminalreporter.write_line
-    terminalreporter.section("keytrail reliability tallies")
-    write(f"permission matrix: {len(matrix.MATRIX)} views x {len(matrix.PERSONAS)} personas = "
-          f"{len(matrix.MATRIX) * len(matrix.PERSONAS)} cases (tests/test_permission_matrix.py)")
-    write(f"bad-input corpus: {hostile.count()} values ({len(hostile.TEXT)} text, {len(hostile.DATE_STRINGS)} dates, "
-          f"{len(hostile.NUMBERS)} numbers, 1 raw byte string)")
-    if FAULT_OUTCOMES:
-        write(f"faults injected: {len(FAULT_OUTCOMES)}")
-        for case, outcome in FAULT_OUTCOMES:
-            write(f"  {case:<58} -> {outcome}")
-    if LEDGER["hostile"]:
-        write(f"hostile inputs run: {sum(LEDGER['hostile'].values())}")
-        for key, n in sorted(LEDGER["hostile"].items()):
-            write(f"  {key:<58} {n}")
-    for line in CANARY:
-        write(f"secret canary: {line}")
 
 
 @dataclass

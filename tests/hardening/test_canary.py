@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from apps.devtools.simulators.organisation import SECRET_CANARY
-from tests.hardening.conftest import CANARY
+from tests.support.ledger import CANARY
 from tests.support.canary import assert_no_canary, find_canary
 
 ROOT = Path(__file__).resolve().parents[2]

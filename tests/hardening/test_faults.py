@@ -16,7 +16,7 @@ import pytest
 
 from apps.inventory.models import Credential, Snapshot
 from apps.inventory.services.collection import RetryLater, collection_start, collection_unit_execute
-from tests.hardening.conftest import record_fault
+from tests.support.ledger import record_fault
 
 pytestmark = [pytest.mark.django_db, pytest.mark.faults]
 

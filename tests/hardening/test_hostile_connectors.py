@@ -25,7 +25,8 @@ from django.urls import reverse
 from apps.inventory.models import Credential, Identity
 from apps.inventory.services.collection import collection_start
 from apps.devtools.simulators.aws import iam_backend, secretsmanager_backend
-from tests.hardening.conftest import ACCOUNT, record_hostile
+from tests.support.cloud import ACCOUNT_A as ACCOUNT
+from tests.support.ledger import record_hostile
 from tests.support.hostile import INVALID_UTF8_BYTES, TEXT, assert_escaped_html, assert_stored_faithfully, expected_stored
 
 pytestmark = [pytest.mark.django_db, pytest.mark.hostile, pytest.mark.faults]
@@ -145,7 +146,8 @@ def test_key_vault_tags_content_types_and_dates(faulty_cloud, grc_lead, client, 
     for key, epoch in dates.items():
         vault.add_secret(f"date-{key.replace('_', '-')}", expires=epoch, not_before=epoch, created=max(epoch, 0) or 1)
     # Numbers no date can hold, and not numbers at all: the item is reported, the rest collected.
-    for i, bad in enumerate([-(10**20), 10**20, "NaN", "1e309", True, None, [], {"x": 1}]):
+    raw_dates = [-(10**20), 10**20, "NaN", "1e309", True, None, [], {"x": 1}]
+    for i, bad in enumerate(raw_dates):
         vault.add_raw_item({"id": f"{vault.url}/secrets/raw-{i}", "attributes": {"enabled": True, "created": bad, "updated": bad, "exp": bad}},
                            sort_key=f"raw-{i}")
 
@@ -162,8 +164,13 @@ def test_key_vault_tags_content_types_and_dates(faulty_cloud, grc_lead, client, 
     raw = Credential.objects.filter(name__startswith="raw-")
     reported = [e for e in unit.errors if str(e.get("item", "")).rsplit("/", 1)[-1].startswith("raw-")]
     assert raw.count() + len(reported) >= 8 - 1, (list(raw.values_list("name", "expires_at")), reported)
+    assert raw.exists(), reported
     for cred in raw:  # kept: then with the unusable dates left empty, and said so
-        assert cred.expires_at is None or cred.expires_at.year <= 9999
+        bad = raw_dates[int(cred.name.removeprefix("raw-"))]
+        assert cred.expires_at is None and cred.created_at is None, (cred.name, bad, cred.expires_at, cred.created_at)
+        if bad is not None:  # null is "not set", not an unusable date
+            assert "exp" in cred.attributes.get("malformed_fields", []), (cred.name, bad, cred.attributes)
+            assert any(str(e.get("item", "")).endswith(f"/{cred.name}") for e in reported), (cred.name, reported)
     record_hostile("connector: Key Vault (tags, content types)", "stored", len(json_safe) * 2)
     record_hostile("connector: Key Vault (dates)", "stored", len(dates))
     record_hostile("connector: Key Vault (hostile numbers as dates)", "stored, unusable dates left empty", raw.count())

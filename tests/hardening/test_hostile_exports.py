@@ -33,12 +33,14 @@ from apps.evidence.models import Pack
 from apps.evidence.renderers.xlsx import MAX_CELL
 from apps.evidence.services import engagement_create, pack_build, pack_request
 from apps.evidence.templatetags.evidence_pdf import PDF_TEXT_MAX
-from apps.inventory.models import CollectionRun, CollectionUnit, Credential, Source
+from apps.inventory.models import CollectionRun, Credential, Source
 from apps.inventory.services.apply import MAX_NAME_BYTES, inventory_apply, name_too_long
-from tests.hardening.conftest import record_hostile
+from tests.support.ledger import record_hostile
 from tests.support.hostile import TEXT, assert_json_faithful, assert_no_formula_cells, expected_stored
+from tests.factories import CollectionRunFactory, CollectionUnitFactory, SourceFactory
 
-pytestmark = [pytest.mark.hostile]
+# One worker builds the module-scoped pack once (pytest-xdist --dist loadgroup).
+pytestmark = [pytest.mark.hostile, pytest.mark.xdist_group("hostile_exports")]
 
 ACCOUNT = "123456789012"
 KEYS = list(TEXT)
@@ -88,11 +90,11 @@ def _build() -> dict:
     call_seed_catalog()
     grc = make_user(Role.GRC_LEAD, username="hx-grc", email="hx-grc@example.test")
     fallback = make_user(Role.REVIEWER, username="hx-fallback", email="hx-fallback@example.test")
-    source = Source.objects.create(name="hostile-exports", kind=Source.Kind.AWS_ACCOUNT, aws_account_id=ACCOUNT,
+    source = SourceFactory(name="hostile-exports", kind=Source.Kind.AWS_ACCOUNT, aws_account_id=ACCOUNT,
                                    role_arn=f"arn:aws:iam::{ACCOUNT}:role/audit", regions=[], created_by=grc)
     at = timezone.now() - dt.timedelta(hours=2)
-    run = CollectionRun.objects.create(status=CollectionRun.Status.SUCCEEDED, started_at=at, finished_at=at)
-    unit = CollectionUnit.objects.create(run=run, source=source, connector="aws_iam", scope="aws_iam", status="succeeded",
+    run = CollectionRunFactory(status=CollectionRun.Status.SUCCEEDED, started_at=at, finished_at=at)
+    unit = CollectionUnitFactory(run=run, source=source, connector="aws_iam", scope="aws_iam", status="succeeded",
                                          attempts=1, started_at=at, finished_at=at)
     identities = [IdentityRecord(_user(i), TEXT[k], "human", tags={"owner": TEXT[k], "team": TEXT[k]}, mfa_active=False)
                   for i, k in enumerate(KEYS)]
@@ -201,6 +203,7 @@ def test_pack_json_is_faithful_and_valid_against_its_schema(hostile_pack):
     strings = set(_strings(data, []))
     refused = hostile_pack["refused"]
     for kind, field in (("exception", "justification"), ("control", "narrative"), ("review", "justification")):
+        assert set(KEYS) - set(refused[kind]), f"every {kind} {field} was refused: nothing to look for in pack.json"
         for k in KEYS:
             if k not in refused[kind]:
                 assert FORM_TEXT[k] in strings, f"{kind} {field} {k} not in pack.json"
@@ -261,7 +264,7 @@ def test_oscal_is_valid_json_with_the_values_faithful(hostile_pack):
 def test_the_api_returns_a_hostile_credential_faithfully(hostile_pack):
     from django.contrib.auth import get_user_model
 
-    from tests.api.conftest import bearer, issue
+    from tests.support.clients import bearer, issue
 
     grc = get_user_model().objects.get(username="hx-grc")
     client = bearer(issue(grc, scope="read", name="hostile-exports"))

@@ -26,8 +26,8 @@ from apps.controls.models import Control
 from apps.evaluation.models import PolicyVersion
 from apps.exceptions_register.models import ExceptionRequest
 from apps.inventory.models import Source
-from tests.hardening.conftest import record_hostile
-from tests.support.hostile import NUMBERS, TEXT, as_number, assert_escaped_html, assert_stored_or_refused
+from tests.support.ledger import record_hostile
+from tests.support.hostile import NUMBERS, TEXT, as_number, assert_escaped_html, assert_stored_or_refused, check_each
 
 pytestmark = [pytest.mark.django_db, pytest.mark.hostile]
 
@@ -153,21 +153,6 @@ def ctx(catalog, grc_lead, client):
     client.force_login(grc_lead)
     policy_current()  # the first version exists before any edit
     return {"catalog": list(catalog), "user": grc_lead, "client": client, "versions": PolicyVersion.objects.count()}
-
-
-def check_each(values: dict[str, Any], check: Callable[[str, Any], None]) -> None:
-    """Run ``check(id, value)`` for every corpus value; report every failing value at once.
-
-    One test per entry point with the values in a loop (not one test per value): the
-    catalog fixture alone would otherwise cost more than the whole corpus.
-    """
-    failures = []
-    for key, value in values.items():
-        try:
-            check(key, value)
-        except AssertionError as exc:
-            failures.append(f"{key}: {str(exc)[:600]}")
-    assert not failures, "\n".join(failures)
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=ENTRIES.keys())

@@ -16,9 +16,8 @@ from django.http.multipartparser import MultiPartParser
 from django.urls import reverse
 
 from apps.controls.models import ControlEvidence
-from tests.hardening.conftest import record_hostile
-from tests.hardening.test_hostile_forms import check_each
-from tests.support.hostile import DATE_STRINGS, INVALID_UTF8_BYTES, TEXT, assert_escaped_html, assert_stored_or_refused
+from tests.support.ledger import record_hostile
+from tests.support.hostile import DATE_STRINGS, INVALID_UTF8_BYTES, TEXT, assert_escaped_html, assert_stored_or_refused, check_each
 
 pytestmark = [pytest.mark.django_db, pytest.mark.hostile]
 BOUNDARY = "keytrail-hostile-boundary"

@@ -21,7 +21,7 @@ from django.urls import reverse
 
 from apps.inventory.models import CollectionRun, CollectionUnit, Credential
 from apps.inventory.services.collection import collection_retry, collection_start, collection_sweep_stale
-from tests.hardening.conftest import record_fault
+from tests.support.ledger import record_fault
 from tests.support.worker import celery_broker, reset_broker_connections, start_worker, wait_for_run  # noqa: F401
 
 pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -143,7 +143,7 @@ def test_collect_command_with_the_broker_down_fails_clearly(faulty_cloud, grc_le
 
 # --- a worker killed while it builds an evidence pack --------------------------------------
 
-from tests.evidence.conftest import world  # noqa: E402,F401 - fixture: a small organisation with an engagement
+from tests.support.evidence import world  # noqa: E402,F401 - fixture: a small organisation with an engagement
 
 
 def _wait_pack(pack, until, timeout: float = 120):

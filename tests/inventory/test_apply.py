@@ -7,8 +7,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.connectors.base import CollectionResult, CredentialRecord, IdentityRecord, Target
-from apps.inventory.models import CollectionRun, CollectionUnit, Credential, CredentialEvent, CredentialVersion, Identity, Snapshot
+from apps.inventory.models import Credential, CredentialEvent, CredentialVersion, Identity, Snapshot
 from apps.inventory.services.apply import inventory_apply
+from tests.factories import CollectionRunFactory, CollectionUnitFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -17,8 +18,8 @@ USER = "arn:aws:iam::123456789012:user/alice"
 
 
 def _unit(source, scope="aws_iam"):
-    run = CollectionRun.objects.create()
-    return CollectionUnit.objects.create(run=run, source=source, connector=scope.split(":")[0], scope=scope)
+    run = CollectionRunFactory(status="pending", started_at=None, finished_at=None)
+    return CollectionUnitFactory(run=run, source=source, connector=scope.split(":")[0], scope=scope)
 
 
 def _result(creds, identities=None, scope="aws_iam"):

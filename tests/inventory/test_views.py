@@ -21,9 +21,9 @@ from apps.inventory.models import (
     CredentialVersion,
     Identity,
     IdentityVersion,
-    Snapshot,
     Source,
 )
+from tests.factories import CollectionRunFactory, CollectionUnitFactory, CredentialFactory, IdentityFactory, SnapshotFactory, SourceFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -42,28 +42,28 @@ def _source(name, user, **kw):
     values = {"kind": Source.Kind.AWS_ACCOUNT, "aws_account_id": "123456789012",
               "role_arn": f"arn:aws:iam::123456789012:role/{name}", "regions": ["eu-west-1"]}
     values.update(kw)
-    return Source.objects.create(name=name, created_by=user, **values)
+    return SourceFactory(name=name, created_by=user, **values)
 
 
 def _unit(run, source, scope, status, **kw):
-    return CollectionUnit.objects.create(run=run, source=source, connector=scope.split(":")[0], scope=scope, status=status, **kw)
+    return CollectionUnitFactory(run=run, source=source, connector=scope.split(":")[0], scope=scope, status=status, **kw)
 
 
 def _snapshot(unit, taken_at, **kw):
-    return Snapshot.objects.create(unit=unit, source=unit.source, scope=unit.scope, taken_at=taken_at, content_sha256="a" * 64, **kw)
+    return SnapshotFactory(unit=unit, source=unit.source, scope=unit.scope, taken_at=taken_at, content_sha256="a" * 64, **kw)
 
 
 def _identity(source, name, **kw):
     values = {"scope": "aws_iam", "kind": Identity.Kind.HUMAN, "fingerprint": "f", "first_seen_at": T0}
     values.update(kw)
-    return Identity.objects.create(source=source, external_id=f"arn:aws:iam::123456789012:user/{name}", name=name, **values)
+    return IdentityFactory(source=source, external_id=f"arn:aws:iam::123456789012:user/{name}", name=name, **values)
 
 
 def _credential(source, name, **kw):
     external_id = kw.pop("external_id", name)
     values = {"scope": "aws_iam", "credential_type": Credential.Type.ACCESS_KEY, "fingerprint": "f", "first_seen_at": T0, "enabled": True}
     values.update(kw)
-    return Credential.objects.create(source=source, external_id=external_id, name=name, **values)
+    return CredentialFactory(source=source, external_id=external_id, name=name, **values)
 
 
 @pytest.fixture
@@ -72,10 +72,10 @@ def inv(grc_lead):
     prod = _source("prod", grc_lead)
     vault = _source("vault", grc_lead, kind=Source.Kind.AZURE_KEY_VAULT, aws_account_id="", role_arn="", regions=[],
                     vault_url="https://kv-one.vault.azure.net/")
-    first = CollectionRun.objects.create(status=CollectionRun.Status.SUCCEEDED, requested_by=grc_lead, started_at=T0, finished_at=T0 + dt.timedelta(seconds=4))
+    first = CollectionRunFactory(status=CollectionRun.Status.SUCCEEDED, requested_by=grc_lead, started_at=T0, finished_at=T0 + dt.timedelta(seconds=4))
     first_iam = _unit(first, prod, "aws_iam", "succeeded", attempts=1, started_at=T0, finished_at=T0 + dt.timedelta(seconds=3))
     snap0 = _snapshot(first_iam, T0, identity_count=2, credential_count=2)
-    finished = CollectionRun.objects.create(status=CollectionRun.Status.PARTIAL, requested_by=grc_lead, started_at=T1, finished_at=T1 + dt.timedelta(seconds=12))
+    finished = CollectionRunFactory(status=CollectionRun.Status.PARTIAL, requested_by=grc_lead, started_at=T1, finished_at=T1 + dt.timedelta(seconds=12))
     iam = _unit(finished, prod, "aws_iam", "succeeded", attempts=1, started_at=T1, finished_at=T1 + dt.timedelta(seconds=2),
                 api_calls={"GenerateCredentialReport": 1, "GetAccountAuthorizationDetails": 3},
                 counts={"identities": 2, "credentials": 2, "created": 0, "changed": 1, "disappeared": 1, "seconds": 2.0})
@@ -85,7 +85,7 @@ def inv(grc_lead):
     kv = _unit(finished, vault, "azure_key_vault:https://kv-one.vault.azure.net/", "succeeded", attempts=1, started_at=T1, finished_at=T1 + dt.timedelta(seconds=1))
     snap1 = _snapshot(iam, T1, identity_count=2, credential_count=1, facts={"password_policy": None})
     _snapshot(kv, T1, credential_count=1)
-    running = CollectionRun.objects.create(status=CollectionRun.Status.RUNNING, requested_by=grc_lead, started_at=timezone.now())
+    running = CollectionRunFactory(status=CollectionRun.Status.RUNNING, requested_by=grc_lead, started_at=timezone.now(), finished_at=None)
     _unit(running, prod, "aws_iam", "succeeded", attempts=1)
     _unit(running, prod, "aws_secrets_manager:eu-west-1", "running", attempts=1)
     _unit(running, vault, "azure_key_vault:https://kv-one.vault.azure.net/", "pending")
@@ -426,7 +426,7 @@ def test_list_pages_make_a_bounded_number_of_queries(client, grc_lead, auditor, 
         ident = _identity(source, f"user-{n}", owner="" if n % 3 else "o@example.test")
         _credential(source, f"AKIA{n:012d}", identity=ident, created_at=T0, last_used_at=T1, tags={"n": str(n)})
     for n in range(30):
-        run = CollectionRun.objects.create(status="succeeded", requested_by=grc_lead, started_at=T0, finished_at=T1)
+        run = CollectionRunFactory(status="succeeded", requested_by=grc_lead, started_at=T0, finished_at=T1)
         _unit(run, sources[n % len(sources)], "aws_iam", "succeeded")
     assign_perm("view_source", auditor, inv["prod"])
     pages = ["credential_list", "identity_list", "source_list", "run_list"]

@@ -10,7 +10,7 @@ from apps.audit.models import AuditEvent
 from apps.inventory.models import Credential
 from apps.reviews import services
 from apps.reviews.models import ReviewItem
-from tests.conftest import login
+from tests.support.clients import login
 
 pytestmark = pytest.mark.django_db
 

@@ -18,6 +18,9 @@ from apps.devtools.simulators.bare_sdk import read_organisation
 from apps.devtools.simulators.meter import Stage
 from apps.devtools.simulators.scale import OrgSpec, SimulatedOrganisation, _account_of_temporary_key, split
 
+# One worker starts the module-scoped organisation once (pytest-xdist --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("pipeline_at_size")
+
 SPEC = OrgSpec(accounts=2, users=300, keys_per_user=2, secrets=120, vaults=3, vault_secrets=150, seed=11)
 
 

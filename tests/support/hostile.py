@@ -30,9 +30,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from apps.core.text import storable, storable_tree
 
@@ -231,3 +232,18 @@ def as_number(text: str) -> Decimal | None:
     except ArithmeticError:
         return None
     return value if value.is_finite() else None
+
+
+def check_each(values: dict[str, Any], check: Callable[[str, Any], None]) -> None:
+    """Run ``check(id, value)`` for every corpus value; report every failing value at once.
+
+    One test per entry point with the values in a loop (not one test per value): the
+    catalog fixture alone would otherwise cost more than the whole corpus.
+    """
+    failures = []
+    for key, value in values.items():
+        try:
+            check(key, value)
+        except AssertionError as exc:
+            failures.append(f"{key}: {str(exc)[:600]}")
+    assert not failures, "\n".join(failures)

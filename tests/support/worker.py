@@ -11,8 +11,10 @@ import pytest
 import redis
 
 from apps.devtools.simulators.worker import Worker, reset_broker_connections  # noqa: F401 - re-exported for tests
+from tests.support.xdist import worker_redis_url
 
-BROKER = os.environ.get("KEYTRAIL_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Flushed by every test that uses it: one database per xdist worker (tests/support/xdist.py).
+BROKER = worker_redis_url()
 
 
 def wait_for_run(run, timeout: float = 90):

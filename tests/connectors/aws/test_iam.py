@@ -23,7 +23,7 @@ from apps.connectors.aws.iam import (
 from apps.connectors.base import ConnectorError, Target
 from apps.connectors.kinds import CredentialKind, IdentityKind
 from apps.devtools.simulators.aws import add_aws_managed_policies, iam_backend, seed_iam_users, seed_password_policy
-from tests.connectors.aws.conftest import (
+from tests.support.aws import (
     ACCOUNT_A,
     ACCOUNT_B,
     ROLE_B,

@@ -15,7 +15,7 @@ from apps.connectors.aws.secrets_manager import SecretsManagerConnector, rotatio
 from apps.connectors.base import ConnectorError, Target
 from apps.connectors.kinds import CredentialKind
 from apps.devtools.simulators.aws import secretsmanager_backend
-from tests.connectors.aws.conftest import ACCOUNT_A, ACCOUNT_B, free_closed_port, sm_target
+from tests.support.aws import ACCOUNT_A, ACCOUNT_B, free_closed_port, sm_target
 
 HOSTILE = {
     "formula": "=cmd|' /C calc'!A0",
