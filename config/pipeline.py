@@ -19,16 +19,12 @@ from apps.core.pipeline import Step
 PIPELINE: dict[str, tuple[Step, ...]] = {
     # A collection run reached its end (succeeded, partial or failed).
     "collection.finished": (
-        Step("apps.evaluation.tasks.evaluate", args={"collection_run_id": "run_id"},
-             setting="KEYTRAIL_EVALUATE_AFTER_COLLECTION"),
+        Step("apps.evaluation.tasks.evaluate", args={"collection_run_id": "run_id"}, setting="KEYTRAIL_EVALUATE_AFTER_COLLECTION"),
         # Revoke/rotate decisions are verified by what a collection saw; a failed run saw nothing.
-        Step("apps.reviews.tasks.verify_remediation", args={"collection_run_id": "run_id"},
-             statuses=("succeeded", "partial")),
+        Step("apps.reviews.tasks.verify_remediation", args={"collection_run_id": "run_id"}, statuses=("succeeded", "partial")),
     ),
     # An access-review campaign was signed off: its decisions now count for 9.2.4.19.
-    "review.signed_off": (
-        Step("apps.evaluation.tasks.evaluate", fixed={"trigger": "review"}),
-    ),
+    "review.signed_off": (Step("apps.evaluation.tasks.evaluate", fixed={"trigger": "review"}),),
 }
 
 # Plug points read by the evaluation (dotted paths, loaded when used).

@@ -4,9 +4,9 @@ from django.urls import include, path
 
 from apps.accounts import views as account_views
 from apps.controls import home
+from apps.core import views as core_views
 from apps.evaluation.credential_views import credential_detail_view
 from apps.inventory import urls as inventory_urls
-from apps.core import views as core_views
 
 urlpatterns = [
     path("", home.home, name="home"),
@@ -20,10 +20,18 @@ urlpatterns = [
     path("audit/", include("apps.audit.urls")),
     # A credential's page shows evaluation's verdicts beside the inventory's facts: evaluation
     # serves it, under the inventory's namespace (the URL map is composed here, at the top).
-    path("inventory/", include(([
-        *inventory_urls.urlpatterns,
-        path("credentials/<int:pk>/", credential_detail_view, name="credential_detail"),
-    ], inventory_urls.app_name))),
+    path(
+        "inventory/",
+        include(
+            (
+                [
+                    *inventory_urls.urlpatterns,
+                    path("credentials/<int:pk>/", credential_detail_view, name="credential_detail"),
+                ],
+                inventory_urls.app_name,
+            )
+        ),
+    ),
     path("posture/", include("apps.evaluation.urls")),
     path("exceptions/", include("apps.exceptions_register.urls")),
     path("reviews/", include("apps.reviews.urls")),

@@ -1,7 +1,7 @@
 from django.conf import settings
 
-from apps.core.permissions import has_perm, object_grants, user_roles
 from apps.accounts.roles import Role
+from apps.core.permissions import has_perm, object_grants, user_roles
 
 
 def roles(request):
@@ -35,14 +35,17 @@ def _can_view_exceptions(user) -> bool:
     """Whether the register has anything for ``user``: they view every exception, may request
     one, or were given (or own, or requested) one."""
     return _signed_in(user) and (
-        has_perm(user, "exceptions_register.view_exceptionrequest") or has_perm(user, "exceptions_register.request_exception")
-        or "exceptions_register.view_exceptionrequest" in object_grants(user))
+        has_perm(user, "exceptions_register.view_exceptionrequest")
+        or has_perm(user, "exceptions_register.request_exception")
+        or "exceptions_register.view_exceptionrequest" in object_grants(user)
+    )
 
 
 def _can_view_reviews(user) -> bool:
     """GRC leads; reviewers with items in a campaign; auditors given a (signed-off) campaign."""
     return _signed_in(user) and (
-        has_perm(user, "reviews.view_campaign") or bool({"reviews.view_campaign", "reviews.review_campaign"} & object_grants(user)))
+        has_perm(user, "reviews.view_campaign") or bool({"reviews.view_campaign", "reviews.review_campaign"} & object_grants(user))
+    )
 
 
 def _can_view_evidence(user) -> bool:

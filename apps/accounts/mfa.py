@@ -18,8 +18,8 @@ from django.conf import settings
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from apps.core.permissions import user_roles
 from apps.audit import events
+from apps.core.permissions import user_roles
 
 DEVICE_NAME = "Authenticator app"
 
@@ -89,4 +89,3 @@ def reset(*, actor, user) -> int:
         count, _ = TOTPDevice.objects.filter(user=user).delete()
         events.mfa_reset(actor=actor, user=user)
     return count
-

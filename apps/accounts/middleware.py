@@ -38,11 +38,9 @@ class MFARequiredMiddleware:
 
     def __call__(self, request):
         user = request.user
-        if (user.is_authenticated and not request.path.startswith(self.OPEN_PREFIXES)
-                and not user.is_verified() and mfa_required(user)):
+        if user.is_authenticated and not request.path.startswith(self.OPEN_PREFIXES) and not user.is_verified() and mfa_required(user):
             if request.path.startswith("/api/"):
                 return JsonResponse({"detail": "Two-factor verification required for this session."}, status=403)
             target = reverse("mfa_verify") if has_device(user) else reverse("mfa_setup")
             return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
-

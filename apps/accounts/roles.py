@@ -50,8 +50,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     # Approvers decide exceptions about credentials, so they read the whole inventory.
     Role.APPROVER: [
-        "catalog.view_requirement", "inventory.view_source", "evaluation.view_evaluation", "evaluation.view_policyversion",
-        "exceptions_register.view_exceptionrequest", "exceptions_register.decide_exception", "exceptions_register.revoke_exception",
+        "catalog.view_requirement",
+        "inventory.view_source",
+        "evaluation.view_evaluation",
+        "evaluation.view_policyversion",
+        "exceptions_register.view_exceptionrequest",
+        "exceptions_register.decide_exception",
+        "exceptions_register.revoke_exception",
         "exceptions_register.request_exception",
     ],
     # Reviewers may ask for an exception; they see only their own requests (object permission).

@@ -12,10 +12,10 @@ from django.db import transaction
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
-from apps.core.permissions import has_perm
 from apps.accounts.roles import OBJECT_PERMISSIONS
 from apps.audit import events
 from apps.core.errors import PermissionRefused, ValidationFailed
+from apps.core.permissions import has_perm
 
 
 def _label(obj) -> str:

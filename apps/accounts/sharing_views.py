@@ -26,4 +26,6 @@ def share_page(request, *, obj, view_perm: str, back_url: str, crumbs: list[tupl
         else:
             messages.success(request, f"{'Removed access for' if unshare else 'Shared with'} {grantee}.")
             return redirect(back_url)
-    return render(request, "core/share_form.html", {"form": form, "object": obj, "back_url": back_url, "crumbs": crumbs, "shares": object_shares(obj)})
+    return render(
+        request, "core/share_form.html", {"form": form, "object": obj, "back_url": back_url, "crumbs": crumbs, "shares": object_shares(obj)}
+    )

@@ -1,5 +1,5 @@
-from django.contrib.auth.signals import user_logged_in, user_login_failed
 from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
 from apps.audit import events

@@ -13,9 +13,13 @@ from apps.accounts import mfa
 
 
 class TokenForm(forms.Form):
-    token = forms.RegexField(regex=r"^\s*\d{6}\s*$", max_length=12, label="Six-digit code",
-                             error_messages={"invalid": "Enter the six digits your authenticator app shows."},
-                             widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}))
+    token = forms.RegexField(
+        regex=r"^\s*\d{6}\s*$",
+        max_length=12,
+        label="Six-digit code",
+        error_messages={"invalid": "Enter the six digits your authenticator app shows."},
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
+    )
 
     def clean_token(self) -> str:
         return self.cleaned_data["token"].strip()
@@ -40,10 +44,17 @@ def mfa_setup(request):
         if mfa.enrol(request, device, form.cleaned_data["token"]):
             return redirect(_next(request))
         form.add_error("token", "That code does not match. Check the time on your phone and try the current code.")
-    return render(request, "registration/mfa_setup.html", {
-        "form": form, "qr_svg": mfa.qr_svg(device), "secret": mfa.secret_base32(device),
-        "required": mfa.required_by_role(request.user), "next": _next(request),
-    })
+    return render(
+        request,
+        "registration/mfa_setup.html",
+        {
+            "form": form,
+            "qr_svg": mfa.qr_svg(device),
+            "secret": mfa.secret_base32(device),
+            "required": mfa.required_by_role(request.user),
+            "next": _next(request),
+        },
+    )
 
 
 @login_required
@@ -60,4 +71,3 @@ def mfa_verify(request):
             return redirect(_next(request))
         form.add_error("token", "That code is not valid (or too many attempts: wait a little and use a fresh code).")
     return render(request, "registration/mfa_verify.html", {"form": form, "next": _next(request)})
-

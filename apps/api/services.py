@@ -13,10 +13,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.core.permissions import has_perm
 from apps.api.models import ApiToken
 from apps.audit import events
 from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFailed
+from apps.core.permissions import has_perm
 
 PREFIX = "kt_"
 PUBLIC_ID_BYTES = 6  # 12 hex characters: finds the row, proves nothing
@@ -56,8 +56,9 @@ def token_issue(*, actor, name: str, scope: str, expires_at: dt.datetime | None)
     if expires_at <= now:
         raise ValidationFailed("Expiry: the date must be in the future.")
     if expires_at > max_expiry(now) + dt.timedelta(minutes=1):
-        raise ValidationFailed(f"Expiry: a token may last at most {settings.KEYTRAIL_API_TOKEN_MAX_DAYS} days "
-                               f"(until {max_expiry(now):%Y-%m-%d}).")
+        raise ValidationFailed(
+            f"Expiry: a token may last at most {settings.KEYTRAIL_API_TOKEN_MAX_DAYS} days (until {max_expiry(now):%Y-%m-%d})."
+        )
     if ApiToken.objects.filter(user=actor, name=name, revoked_at__isnull=True, expires_at__gt=now).exists():
         raise ValidationFailed(f"Name: you already have an active token called {name!r}.")
     for attempt in range(3):
@@ -65,8 +66,9 @@ def token_issue(*, actor, name: str, scope: str, expires_at: dt.datetime | None)
         plaintext = f"{PREFIX}{public_id}_{secrets.token_urlsafe(SECRET_BYTES)}"
         try:
             with transaction.atomic():
-                token = ApiToken.objects.create(user=actor, name=name, public_id=public_id, secret_sha256=_digest(plaintext),
-                                                scope=scope, expires_at=expires_at)
+                token = ApiToken.objects.create(
+                    user=actor, name=name, public_id=public_id, secret_sha256=_digest(plaintext), scope=scope, expires_at=expires_at
+                )
                 events.api_token_issued(actor=actor, token=token)
                 return IssuedToken(token, plaintext)
         except IntegrityError:  # a public id collision (48 bits): draw again
@@ -111,7 +113,7 @@ def token_authenticate(*, plaintext: str, ip: str | None = None, path: str = "")
     if token.last_used_at is None or token.last_used_at <= now - interval:
         # One conditional UPDATE: concurrent requests write at most once per interval.
         ApiToken.objects.filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - interval), pk=token.pk).update(
-            last_used_at=now, last_used_ip=ip)
+            last_used_at=now, last_used_ip=ip
+        )
         token.last_used_at, token.last_used_ip = now, ip
     return token
-

@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
-from apps.core.permissions import has_perm
 from apps.audit import events
+from apps.core.permissions import has_perm
 
 
 def _target_tuple(obj):

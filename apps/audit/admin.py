@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from apps.core.admin import ReadOnlyAdmin
 from apps.audit.models import AuditEvent
+from apps.core.admin import ReadOnlyAdmin
 
 
 @admin.register(AuditEvent)

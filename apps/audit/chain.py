@@ -91,15 +91,25 @@ def verify_chain(events, *, expect_head: str | None = None) -> ChainReport:
     checked = 0
     for event in events:
         if event.seq != expected_seq:
-            return ChainReport(False, checked, prev_hash, event.seq, f"sequence gap: expected #{expected_seq}, found #{event.seq} (a row was deleted)")
+            return ChainReport(
+                False, checked, prev_hash, event.seq, f"sequence gap: expected #{expected_seq}, found #{event.seq} (a row was deleted)"
+            )
         if event.prev_hash != prev_hash:
             return ChainReport(False, checked, prev_hash, event.seq, f"event #{event.seq} does not link to the previous event's hash")
         recomputed = digest_of(event)
         if recomputed != event.hash:
-            return ChainReport(False, checked, prev_hash, event.seq, f"event #{event.seq} was modified: its content no longer matches its hash")
+            return ChainReport(
+                False, checked, prev_hash, event.seq, f"event #{event.seq} was modified: its content no longer matches its hash"
+            )
         prev_hash = event.hash
         expected_seq += 1
         checked += 1
     if expect_head and expect_head != prev_hash:
-        return ChainReport(False, checked, prev_hash, None, f"the chain's head {prev_hash[:12]}… is not the expected {expect_head[:12]}… (newest events removed or chain replaced)")
+        return ChainReport(
+            False,
+            checked,
+            prev_hash,
+            None,
+            f"the chain's head {prev_hash[:12]}… is not the expected {expect_head[:12]}… (newest events removed or chain replaced)",
+        )
     return ChainReport(True, checked, prev_hash)

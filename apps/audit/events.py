@@ -78,11 +78,15 @@ def control_evidence_downloaded(*, actor, evidence) -> None:
 
 
 def object_shared(*, actor, target, grantee, permissions: list[str]) -> None:
-    audit_record(event_type="object.shared", actor=actor, target=target, changes={"grantee": grantee.get_username(), "permissions": permissions})
+    audit_record(
+        event_type="object.shared", actor=actor, target=target, changes={"grantee": grantee.get_username(), "permissions": permissions}
+    )
 
 
 def object_unshared(*, actor, target, grantee, permissions: list[str]) -> None:
-    audit_record(event_type="object.unshared", actor=actor, target=target, changes={"grantee": grantee.get_username(), "permissions": permissions})
+    audit_record(
+        event_type="object.unshared", actor=actor, target=target, changes={"grantee": grantee.get_username(), "permissions": permissions}
+    )
 
 
 # inventory ----------------------------------------------------------------
@@ -95,19 +99,34 @@ def source_updated(*, actor, source, changes: dict) -> None:
 
 
 def collection_started(*, actor, run, sources: list[str], units: int) -> None:
-    audit_record(event_type="collection.started", actor=actor, target=run,
-                 changes={"trigger": run.trigger, "sources": sources, "units": units})
+    audit_record(
+        event_type="collection.started", actor=actor, target=run, changes={"trigger": run.trigger, "sources": sources, "units": units}
+    )
 
 
 def collection_unit_succeeded(*, unit, counts: dict, api_calls: dict, item_errors: int) -> None:
-    audit_record(event_type="collection.unit_succeeded", actor_label="system:worker", target=unit.run,
-                 changes={"source": unit.source.name, "scope": unit.scope, "counts": counts, "api_calls": sum(api_calls.values()),
-                          "item_errors": item_errors, "snapshot": unit.snapshot.content_sha256})
+    audit_record(
+        event_type="collection.unit_succeeded",
+        actor_label="system:worker",
+        target=unit.run,
+        changes={
+            "source": unit.source.name,
+            "scope": unit.scope,
+            "counts": counts,
+            "api_calls": sum(api_calls.values()),
+            "item_errors": item_errors,
+            "snapshot": unit.snapshot.content_sha256,
+        },
+    )
 
 
 def collection_unit_failed(*, unit, code: str, message: str) -> None:
-    audit_record(event_type="collection.unit_failed", actor_label="system:worker", target=unit.run,
-                 changes={"source": unit.source.name, "scope": unit.scope, "code": code, "message": message[:500], "attempts": unit.attempts})
+    audit_record(
+        event_type="collection.unit_failed",
+        actor_label="system:worker",
+        target=unit.run,
+        changes={"source": unit.source.name, "scope": unit.scope, "code": code, "message": message[:500], "attempts": unit.attempts},
+    )
 
 
 def collection_finished(*, run, status: str, summary: dict) -> None:
@@ -120,39 +139,74 @@ def policy_updated(*, actor, policy_version, changes: dict, comment: str) -> Non
 
 
 def evaluation_completed(*, actor, evaluation) -> None:
-    audit_record(event_type="evaluation.completed", actor=actor, actor_label="" if actor else "system:worker", target=evaluation,
-                 changes={"policy_version": evaluation.policy_version.version, **evaluation.counts})
+    audit_record(
+        event_type="evaluation.completed",
+        actor=actor,
+        actor_label="" if actor else "system:worker",
+        target=evaluation,
+        changes={"policy_version": evaluation.policy_version.version, **evaluation.counts},
+    )
 
 
 def evaluation_failed(*, actor, evaluation, error: str) -> None:
-    audit_record(event_type="evaluation.failed", actor=actor, actor_label="" if actor else "system:worker", target=evaluation,
-                 changes={"error": error[:1000]})
+    audit_record(
+        event_type="evaluation.failed",
+        actor=actor,
+        actor_label="" if actor else "system:worker",
+        target=evaluation,
+        changes={"error": error[:1000]},
+    )
 
 
 # exceptions ---------------------------------------------------------------
 def exception_requested(*, actor, exception, warnings: list[str]) -> None:
-    audit_record(event_type="exception.requested", actor=actor, target=exception, changes={
-        "state": [None, exception.state], "rules": exception.rule_ids, "scope": exception.scope, "risk": exception.risk,
-        "owner": exception.owner.get_username(), "expires_on": exception.expires_on.isoformat(),
-        "renewal_of": exception.renewal_of.ref if exception.renewal_of_id else None, "warnings": warnings,
-    })
+    audit_record(
+        event_type="exception.requested",
+        actor=actor,
+        target=exception,
+        changes={
+            "state": [None, exception.state],
+            "rules": exception.rule_ids,
+            "scope": exception.scope,
+            "risk": exception.risk,
+            "owner": exception.owner.get_username(),
+            "expires_on": exception.expires_on.isoformat(),
+            "renewal_of": exception.renewal_of.ref if exception.renewal_of_id else None,
+            "warnings": warnings,
+        },
+    )
 
 
 def exception_decided(*, actor, exception, decision: str, comment: str, from_state: str) -> None:
     # One approval of two leaves the request pending: the event names the decision, the
     # changes show whether the state moved.
-    audit_record(event_type="exception.approval_given" if decision == "approve" else "exception.rejected", actor=actor, target=exception,
-                 changes={"state": [from_state, exception.state], "decision": decision}, message=comment)
+    audit_record(
+        event_type="exception.approval_given" if decision == "approve" else "exception.rejected",
+        actor=actor,
+        target=exception,
+        changes={"state": [from_state, exception.state], "decision": decision},
+        message=comment,
+    )
 
 
 def exception_transition(*, actor, exception, from_state: str, comment: str) -> None:
-    audit_record(event_type=f"exception.{exception.state}", actor=actor, actor_label="" if actor else "system:scheduler",
-                 target=exception, changes={"state": [from_state, exception.state]}, message=comment)
+    audit_record(
+        event_type=f"exception.{exception.state}",
+        actor=actor,
+        actor_label="" if actor else "system:scheduler",
+        target=exception,
+        changes={"state": [from_state, exception.state]},
+        message=comment,
+    )
 
 
 def exception_reminded(*, exception, days_left: int, recipients: list[str]) -> None:
-    audit_record(event_type="exception.reminder_sent", actor_label="system:scheduler", target=exception,
-                 changes={"days_left": days_left, "recipients": recipients})
+    audit_record(
+        event_type="exception.reminder_sent",
+        actor_label="system:scheduler",
+        target=exception,
+        changes={"days_left": days_left, "recipients": recipients},
+    )
 
 
 # account security -----------------------------------------------------------
@@ -185,65 +239,130 @@ def mfa_reset(*, actor, user) -> None:
 
 # access reviews -----------------------------------------------------------
 def campaign_created(*, actor, campaign) -> None:
-    audit_record(event_type="campaign.created", actor=actor, target=campaign, changes={
-        "scope": campaign.scope, "due_date": campaign.due_date.isoformat(), "fallback_reviewer": campaign.fallback_reviewer.get_username(),
-        "justification_rule": campaign.justification_rule, "undecided_rule": campaign.undecided_rule,
-        "template": campaign.template_id,
-    })
+    audit_record(
+        event_type="campaign.created",
+        actor=actor,
+        target=campaign,
+        changes={
+            "scope": campaign.scope,
+            "due_date": campaign.due_date.isoformat(),
+            "fallback_reviewer": campaign.fallback_reviewer.get_username(),
+            "justification_rule": campaign.justification_rule,
+            "undecided_rule": campaign.undecided_rule,
+            "template": campaign.template_id,
+        },
+    )
 
 
 def campaign_started(*, actor, campaign, reviewers: list[str], self_reviews: int) -> None:
-    audit_record(event_type="campaign.started", actor=actor, actor_label="" if actor else "system:scheduler", target=campaign, changes={
-        "state": ["draft", campaign.state], "population_count": campaign.population_count, "population_hash": campaign.population_hash,
-        "reviewers": reviewers, "self_reviews_reassigned": self_reviews,
-    })
+    audit_record(
+        event_type="campaign.started",
+        actor=actor,
+        actor_label="" if actor else "system:scheduler",
+        target=campaign,
+        changes={
+            "state": ["draft", campaign.state],
+            "population_count": campaign.population_count,
+            "population_hash": campaign.population_hash,
+            "reviewers": reviewers,
+            "self_reviews_reassigned": self_reviews,
+        },
+    )
 
 
 def campaign_transition(*, actor, campaign, from_state: str, comment: str = "", extra: dict | None = None) -> None:
-    audit_record(event_type=f"campaign.{campaign.state}", actor=actor, target=campaign,
-                 changes={"state": [from_state, campaign.state], **(extra or {})}, message=comment)
+    audit_record(
+        event_type=f"campaign.{campaign.state}",
+        actor=actor,
+        target=campaign,
+        changes={"state": [from_state, campaign.state], **(extra or {})},
+        message=comment,
+    )
 
 
 def campaign_template_saved(*, actor, template, created: bool) -> None:
-    audit_record(event_type="campaign_template.created" if created else "campaign_template.updated", actor=actor, target=template,
-                 changes={"scope": template.scope, "recurrence": template.recurrence, "duration_days": template.duration_days,
-                          "enabled": template.enabled})
+    audit_record(
+        event_type="campaign_template.created" if created else "campaign_template.updated",
+        actor=actor,
+        target=template,
+        changes={
+            "scope": template.scope,
+            "recurrence": template.recurrence,
+            "duration_days": template.duration_days,
+            "enabled": template.enabled,
+        },
+    )
 
 
 def review_items_decided(*, actor, items, decision: str, justification: str) -> None:
     """One event per item, written in one insert (bulk decisions on 1,000 items)."""
-    audit_record_many(event_type="review.decided", actor=actor, entries=[
-        {"target": ("reviews.reviewitem", item.pk, item.subject), "message": justification,
-         "changes": {"campaign": item.campaign_id, "decision": [None, decision], "credential": item.credential_id}}
-        for item in items
-    ])
+    audit_record_many(
+        event_type="review.decided",
+        actor=actor,
+        entries=[
+            {
+                "target": ("reviews.reviewitem", item.pk, item.subject),
+                "message": justification,
+                "changes": {"campaign": item.campaign_id, "decision": [None, decision], "credential": item.credential_id},
+            }
+            for item in items
+        ],
+    )
 
 
 def review_items_decided_by_rule(*, items, decision: str, note: str) -> None:
-    audit_record_many(event_type="review.decided_by_rule", actor_label="system:deadline", entries=[
-        {"target": ("reviews.reviewitem", item.pk, item.subject), "message": note,
-         "changes": {"campaign": item.campaign_id, "decision": [None, decision], "credential": item.credential_id}}
-        for item in items
-    ])
+    audit_record_many(
+        event_type="review.decided_by_rule",
+        actor_label="system:deadline",
+        entries=[
+            {
+                "target": ("reviews.reviewitem", item.pk, item.subject),
+                "message": note,
+                "changes": {"campaign": item.campaign_id, "decision": [None, decision], "credential": item.credential_id},
+            }
+            for item in items
+        ],
+    )
 
 
 def review_items_reassigned(*, actor, items, to_reviewer, reason: str, note: str) -> None:
-    audit_record_many(event_type="review.reassigned", actor=actor, actor_label="" if actor else "system:scheduler", entries=[
-        {"target": ("reviews.reviewitem", item.pk, item.subject), "message": note,
-         "changes": {"campaign": item.campaign_id, "reviewer": [getattr(item, "previous_reviewer", None), to_reviewer.get_username()],
-                     "reason": reason}}
-        for item in items
-    ])
+    audit_record_many(
+        event_type="review.reassigned",
+        actor=actor,
+        actor_label="" if actor else "system:scheduler",
+        entries=[
+            {
+                "target": ("reviews.reviewitem", item.pk, item.subject),
+                "message": note,
+                "changes": {
+                    "campaign": item.campaign_id,
+                    "reviewer": [getattr(item, "previous_reviewer", None), to_reviewer.get_username()],
+                    "reason": reason,
+                },
+            }
+            for item in items
+        ],
+    )
 
 
 def review_reminded(*, campaign, reviewer, mark: str, undecided: int, actor=None) -> None:
-    audit_record(event_type="review.reminder_sent", actor=actor, actor_label="" if actor else "system:scheduler", target=campaign,
-                 changes={"reviewer": reviewer.get_username(), "mark": mark, "undecided": undecided})
+    audit_record(
+        event_type="review.reminder_sent",
+        actor=actor,
+        actor_label="" if actor else "system:scheduler",
+        target=campaign,
+        changes={"reviewer": reviewer.get_username(), "mark": mark, "undecided": undecided},
+    )
 
 
 def remediation_transition(*, remediation, from_state: str, run_id: int | None, note: str) -> None:
-    audit_record(event_type=f"remediation.{remediation.state}", actor_label="system:worker", target=remediation,
-                 changes={"state": [from_state, remediation.state], "credential": remediation.credential_id, "run": run_id}, message=note)
+    audit_record(
+        event_type=f"remediation.{remediation.state}",
+        actor_label="system:worker",
+        target=remediation,
+        changes={"state": [from_state, remediation.state], "credential": remediation.credential_id, "run": run_id},
+        message=note,
+    )
 
 
 # evidence packs -----------------------------------------------------------
@@ -252,18 +371,41 @@ def engagement_created(*, actor, engagement, values: dict) -> None:
 
 
 def pack_requested(*, actor, pack) -> None:
-    audit_record(event_type="pack.requested", actor=actor, target=pack, changes={
-        "engagement": pack.engagement_id, "as_of": pack.as_of.isoformat(), "sample_size": pack.sample_size, "sample_seed": pack.sample_seed})
+    audit_record(
+        event_type="pack.requested",
+        actor=actor,
+        target=pack,
+        changes={
+            "engagement": pack.engagement_id,
+            "as_of": pack.as_of.isoformat(),
+            "sample_size": pack.sample_size,
+            "sample_seed": pack.sample_seed,
+        },
+    )
 
 
 def pack_built(*, pack) -> None:
-    audit_record(event_type="pack.built", actor_label="system:worker", target=pack, changes={
-        "engagement": pack.engagement_id, "sha256": pack.sha256, "pack_hash": pack.pack_hash, "size": pack.size,
-        "seconds": (pack.timings or {}).get("total")})
+    audit_record(
+        event_type="pack.built",
+        actor_label="system:worker",
+        target=pack,
+        changes={
+            "engagement": pack.engagement_id,
+            "sha256": pack.sha256,
+            "pack_hash": pack.pack_hash,
+            "size": pack.size,
+            "seconds": (pack.timings or {}).get("total"),
+        },
+    )
 
 
 def pack_failed(*, pack, error: str) -> None:
-    audit_record(event_type="pack.failed", actor_label="system:worker", target=pack, changes={"engagement": pack.engagement_id, "error": error[:1000]})
+    audit_record(
+        event_type="pack.failed",
+        actor_label="system:worker",
+        target=pack,
+        changes={"engagement": pack.engagement_id, "error": error[:1000]},
+    )
 
 
 def pack_downloaded(*, actor, pack) -> None:
@@ -272,27 +414,55 @@ def pack_downloaded(*, actor, pack) -> None:
 
 def pack_verified(*, actor, pack, ok: bool, problems: list[str], uploaded_name: str = "") -> None:
     """A verification changes nothing; it is recorded so an auditor's checks are on the trail."""
-    audit_record(event_type="pack.verified", actor=actor, target=pack if pack is not None else None,
-                 changes={"ok": ok, "problems": problems[:20], "uploaded": uploaded_name[:200]}, require_transaction=False)
+    audit_record(
+        event_type="pack.verified",
+        actor=actor,
+        target=pack if pack is not None else None,
+        changes={"ok": ok, "problems": problems[:20], "uploaded": uploaded_name[:200]},
+        require_transaction=False,
+    )
 
 
 # API tokens -----------------------------------------------------------------
 def api_token_issued(*, actor, token) -> None:
     # The token itself is never recorded: only its public id, name, scope and expiry.
-    audit_record(event_type="api_token.issued", actor=actor, target=token, changes={
-        "owner": token.user.get_username(), "public_id": token.public_id, "name": token.name, "scope": token.scope,
-        "expires_at": token.expires_at.isoformat(),
-    })
+    audit_record(
+        event_type="api_token.issued",
+        actor=actor,
+        target=token,
+        changes={
+            "owner": token.user.get_username(),
+            "public_id": token.public_id,
+            "name": token.name,
+            "scope": token.scope,
+            "expires_at": token.expires_at.isoformat(),
+        },
+    )
 
 
 def api_token_revoked(*, actor, token) -> None:
-    audit_record(event_type="api_token.revoked", actor=actor, target=token, changes={
-        "owner": token.user.get_username(), "public_id": token.public_id, "state": ["active", "revoked"],
-    })
+    audit_record(
+        event_type="api_token.revoked",
+        actor=actor,
+        target=token,
+        changes={
+            "owner": token.user.get_username(),
+            "public_id": token.public_id,
+            "state": ["active", "revoked"],
+        },
+    )
 
 
 def api_token_refused(*, token, reason: str, path: str = "") -> None:
     """A request with an expired or revoked token: a refusal changes nothing, written on its own."""
-    audit_record(event_type="api_token.refused", actor=token.user, target=token, changes={
-        "public_id": token.public_id, "reason": reason, "path": path[:500],
-    }, require_transaction=False)
+    audit_record(
+        event_type="api_token.refused",
+        actor=token.user,
+        target=token,
+        changes={
+            "public_id": token.public_id,
+            "reason": reason,
+            "path": path[:500],
+        },
+        require_transaction=False,
+    )

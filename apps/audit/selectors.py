@@ -47,9 +47,17 @@ class ExtractEvent(TypedDict):
     hash: str
 
 
-AuditExtract = TypedDict("AuditExtract", {
-    "from": str | None, "to": str | None, "count": int, "by_type": dict[str, int], "head_hash": str | None, "events": list[ExtractEvent],
-})
+AuditExtract = TypedDict(
+    "AuditExtract",
+    {
+        "from": str | None,
+        "to": str | None,
+        "count": int,
+        "by_type": dict[str, int],
+        "head_hash": str | None,
+        "events": list[ExtractEvent],
+    },
+)
 
 
 def audit_extract(*, start: datetime, end: datetime) -> AuditExtract:
@@ -58,9 +66,26 @@ def audit_extract(*, start: datetime, end: datetime) -> AuditExtract:
     qs = AuditEvent.objects.filter(occurred_at__gte=start, occurred_at__lte=end).order_by("seq")
     fields = ("seq", "occurred_at", "actor_label", "event_type", "target_type", "target_id", "target_repr", "changes", "message", "hash")
     events: list[ExtractEvent] = [
-        {"seq": seq, "occurred_at": iso_utc(at), "actor": actor, "event_type": et, "target_type": tt, "target_id": tid,
-         "target": trepr, "changes": changes, "message": message, "hash": h}
-        for seq, at, actor, et, tt, tid, trepr, changes, message, h in fast_rows(qs, fields)]
+        {
+            "seq": seq,
+            "occurred_at": iso_utc(at),
+            "actor": actor,
+            "event_type": et,
+            "target_type": tt,
+            "target_id": tid,
+            "target": trepr,
+            "changes": changes,
+            "message": message,
+            "hash": h,
+        }
+        for seq, at, actor, et, tt, tid, trepr, changes, message, h in fast_rows(qs, fields)
+    ]
     types = Counter(e["event_type"] for e in events)
-    return {"from": iso_utc(start), "to": iso_utc(end), "count": len(events), "by_type": dict(sorted(types.items())),
-            "head_hash": events[-1]["hash"] if events else None, "events": events}
+    return {
+        "from": iso_utc(start),
+        "to": iso_utc(end),
+        "count": len(events),
+        "by_type": dict(sorted(types.items())),
+        "head_hash": events[-1]["hash"] if events else None,
+        "events": events,
+    }

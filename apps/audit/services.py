@@ -109,11 +109,21 @@ def audit_record_many(*, event_type: str, actor=None, actor_label: str = "", ent
             seq += 1
             target_type, target_id, target_repr = _target_fields(entry.get("target"))
             fields = {
-                "seq": seq, "occurred_at": now, "actor_id": actor_id, "actor_label": label, "event_type": event_type,
-                "target_type": target_type, "target_id": target_id, "target_repr": target_repr,
-                "changes": _jsonable(entry.get("changes") or {}), "message": entry.get("message", ""),
-                "ip_address": meta.ip_address, "user_agent": meta.user_agent, "request_id": meta.request_id,
-                "origin": meta.origin, "prev_hash": prev_hash,
+                "seq": seq,
+                "occurred_at": now,
+                "actor_id": actor_id,
+                "actor_label": label,
+                "event_type": event_type,
+                "target_type": target_type,
+                "target_id": target_id,
+                "target_repr": target_repr,
+                "changes": _jsonable(entry.get("changes") or {}),
+                "message": entry.get("message", ""),
+                "ip_address": meta.ip_address,
+                "user_agent": meta.user_agent,
+                "request_id": meta.request_id,
+                "origin": meta.origin,
+                "prev_hash": prev_hash,
             }
             prev_hash = event_digest(**{**fields, "occurred_at": now.isoformat()})
             rows.append(AuditEvent(**fields, hash=prev_hash))

@@ -1,10 +1,10 @@
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.audit.access import require
 from apps.audit.chain import verify_chain
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_event_list
-from apps.audit.access import require
 from apps.core.pagination import paginate
 
 

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from apps.core.admin import ReadOnlyAdmin
 from apps.catalog.models import CatalogVersion, Clause, Requirement
+from apps.core.admin import ReadOnlyAdmin
 
 
 @admin.register(Requirement)

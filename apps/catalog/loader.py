@@ -141,5 +141,3 @@ def read_catalog(path: Path | str = DEFAULT_CATALOG) -> CatalogData:
     except OSError as exc:
         raise CatalogError(f"cannot read catalog file {path}: {exc.strerror}") from exc
     return parse_catalog(raw)
-
-

@@ -53,6 +53,15 @@ def requirements_in_scope(*, ids: list[int]) -> list[RequirementInScope]:
     """The requirements with ``ids`` (retired ones included), or every requirement not
     retired when ``ids`` is empty; ordered by position, then ref. One query."""
     qs = Requirement.objects.filter(id__in=ids) if ids else Requirement.objects.filter(retired_in__isnull=True)
-    return [RequirementInScope(id=r.id, ref=r.ref, clause_ref=r.clause.ref, title=r.title, statement=r.statement,
-                               automatable=r.automatable, rule_ids=list(r.rule_ids or []))
-            for r in qs.select_related("clause").order_by("position", "ref")]
+    return [
+        RequirementInScope(
+            id=r.id,
+            ref=r.ref,
+            clause_ref=r.clause.ref,
+            title=r.title,
+            statement=r.statement,
+            automatable=r.automatable,
+            rule_ids=list(r.rule_ids or []),
+        )
+        for r in qs.select_related("clause").order_by("position", "ref")
+    ]

@@ -18,7 +18,13 @@ class LoadSummary:
     retired: int = 0
 
     def as_dict(self) -> dict:
-        return {"version": self.version, "unchanged": self.unchanged, "created": self.created, "updated": self.updated, "retired": self.retired}
+        return {
+            "version": self.version,
+            "unchanged": self.unchanged,
+            "created": self.created,
+            "updated": self.updated,
+            "retired": self.retired,
+        }
 
 
 _FIELDS = ("title", "statement", "guidance", "evidence", "rule_ids", "automatable", "topic", "position")
@@ -36,9 +42,7 @@ def catalog_load(*, data: CatalogData, actor=None) -> LoadSummary:
     if existing is not None:
         if existing.sha256 == data.sha256:
             return LoadSummary(version=data.version, unchanged=True)
-        raise CatalogError(
-            f"catalog {data.catalog_id} version {data.version} is already loaded with different content; bump the version"
-        )
+        raise CatalogError(f"catalog {data.catalog_id} version {data.version} is already loaded with different content; bump the version")
     version = CatalogVersion.objects.create(
         catalog_id=data.catalog_id, version=data.version, title=data.title, sha256=data.sha256, requirement_count=len(data.requirements)
     )
@@ -67,7 +71,9 @@ def catalog_load(*, data: CatalogData, actor=None) -> LoadSummary:
         req = current.get(item["ref"])
         if req is None:
             # A topic may move between refs across versions: free it first.
-            Requirement.objects.filter(topic=values["topic"]).exclude(ref=item["ref"]).update(topic=f"retired-{version.pk}-{values['topic']}"[:64])
+            Requirement.objects.filter(topic=values["topic"]).exclude(ref=item["ref"]).update(
+                topic=f"retired-{version.pk}-{values['topic']}"[:64]
+            )
             Requirement.objects.create(ref=item["ref"], introduced_in=version, updated_in=version, **values)
             summary.created += 1
             continue

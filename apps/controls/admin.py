@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from apps.core.admin import ReadOnlyAdmin
 from apps.controls.models import Control, ControlEvidence
+from apps.core.admin import ReadOnlyAdmin
 
 
 @admin.register(Control)
@@ -11,7 +11,17 @@ class ControlAdmin(ReadOnlyAdmin):
     list_display = ["ref", "title", "owner", "implementation_status", "test_frequency"]
     list_filter = ["implementation_status", "test_frequency"]
     search_fields = ["ref", "title"]
-    readonly_fields = ["ref", "title", "requirements", "owner", "narrative", "implementation_status", "test_frequency", "rule_ids", "created_by"]
+    readonly_fields = [
+        "ref",
+        "title",
+        "requirements",
+        "owner",
+        "narrative",
+        "implementation_status",
+        "test_frequency",
+        "rule_ids",
+        "created_by",
+    ]
 
 
 @admin.register(ControlEvidence)

@@ -5,11 +5,11 @@ namespace."""
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from apps.core.permissions import objects_for
+from apps.audit.access import require
 from apps.catalog.models import Clause, Requirement
 from apps.catalog.selectors import requirement_list, requirement_search
 from apps.controls.models import Control
-from apps.audit.access import require
+from apps.core.permissions import objects_for
 
 
 @require_GET

@@ -9,11 +9,11 @@ from typing import TypedDict
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from apps.core.permissions import objects_for
 from apps.accounts.sharing import object_shares
 from apps.catalog.models import Requirement
 from apps.controls.models import Control, ControlEvidence
 from apps.core.isotime import iso_utc
+from apps.core.permissions import objects_for
 
 
 def control_list(*, user, status: str = "", requirement: str = "", owner: str = "", q: str = "") -> QuerySet[Control]:
@@ -37,10 +37,14 @@ def control_list(*, user, status: str = "", requirement: str = "", owner: str = 
 
 
 def control_get(*, pk: int) -> Control:
-    return Control.objects.select_related("owner", "created_by").prefetch_related(
-        Prefetch("requirements", queryset=Requirement.objects.select_related("clause").order_by("position")),
-        Prefetch("evidence", queryset=ControlEvidence.objects.select_related("uploaded_by").order_by("-uploaded_at")),
-    ).get(pk=pk)
+    return (
+        Control.objects.select_related("owner", "created_by")
+        .prefetch_related(
+            Prefetch("requirements", queryset=Requirement.objects.select_related("clause").order_by("position")),
+            Prefetch("evidence", queryset=ControlEvidence.objects.select_related("uploaded_by").order_by("-uploaded_at")),
+        )
+        .get(pk=pk)
+    )
 
 
 def control_shares(*, control: Control) -> list[tuple[object, list[str]]]:
@@ -75,18 +79,43 @@ def controls_as_of(*, requirement_ids: list[int], as_of: datetime) -> list[Contr
     """The controls created by ``as_of`` that serve any of ``requirement_ids``, by ref, with
     their narrative and the manual evidence uploaded by then. Controls are not versioned:
     their current text is returned (the audit trail holds their changes). Three queries."""
-    controls = (Control.objects.filter(created_at__lte=as_of, requirements__in=requirement_ids).distinct().select_related("owner")
-                .prefetch_related("requirements").order_by("ref"))
+    controls = (
+        Control.objects.filter(created_at__lte=as_of, requirements__in=requirement_ids)
+        .distinct()
+        .select_related("owner")
+        .prefetch_related("requirements")
+        .order_by("ref")
+    )
     evidence: dict[int, list[EvidenceAsOf]] = defaultdict(list)
-    for ev in (ControlEvidence.objects.filter(control__in=controls, uploaded_at__lte=as_of).select_related("uploaded_by")
-               .order_by("control_id", "uploaded_at", "id")):
-        evidence[ev.control_id].append({
-            "id": ev.id, "name": ev.original_name, "description": ev.description, "sha256": ev.sha256, "size": ev.size,
-            "content_type": ev.content_type, "effective_date": ev.effective_date.isoformat(), "uploaded_at": iso_utc(ev.uploaded_at),
-            "uploaded_by": ev.uploaded_by.get_username(),
-        })
-    return [{
-        "ref": c.ref, "title": c.title, "owner": c.owner.get_username(), "narrative": c.narrative,
-        "implementation_status": c.implementation_status, "test_frequency": c.test_frequency, "rule_ids": list(c.rule_ids or []),
-        "requirements": sorted(r.ref for r in c.requirements.all()), "evidence": evidence.get(c.id, []),
-    } for c in controls]
+    for ev in (
+        ControlEvidence.objects.filter(control__in=controls, uploaded_at__lte=as_of)
+        .select_related("uploaded_by")
+        .order_by("control_id", "uploaded_at", "id")
+    ):
+        evidence[ev.control_id].append(
+            {
+                "id": ev.id,
+                "name": ev.original_name,
+                "description": ev.description,
+                "sha256": ev.sha256,
+                "size": ev.size,
+                "content_type": ev.content_type,
+                "effective_date": ev.effective_date.isoformat(),
+                "uploaded_at": iso_utc(ev.uploaded_at),
+                "uploaded_by": ev.uploaded_by.get_username(),
+            }
+        )
+    return [
+        {
+            "ref": c.ref,
+            "title": c.title,
+            "owner": c.owner.get_username(),
+            "narrative": c.narrative,
+            "implementation_status": c.implementation_status,
+            "test_frequency": c.test_frequency,
+            "rule_ids": list(c.rule_ids or []),
+            "requirements": sorted(r.ref for r in c.requirements.all()),
+            "evidence": evidence.get(c.id, []),
+        }
+        for c in controls
+    ]

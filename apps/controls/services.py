@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from typing import Iterable
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from guardian.shortcuts import assign_perm
 
-from apps.core.permissions import has_perm
 from apps.accounts.roles import OBJECT_PERMISSIONS
 from apps.accounts.sharing import object_share, object_unshare
 from apps.audit import events
@@ -18,6 +17,7 @@ from apps.catalog.models import Requirement
 from apps.controls.files import check_upload
 from apps.controls.models import Control, ControlEvidence
 from apps.core.errors import PermissionRefused, ValidationFailed
+from apps.core.permissions import has_perm
 
 
 def _require(actor, perm: str, obj=None) -> None:
@@ -81,7 +81,7 @@ def control_create(
                 return control
         except IntegrityError:
             if ref or attempt == 2:
-                raise ValidationFailed(f"A control with reference {ref or 'the next number'} already exists.")
+                raise ValidationFailed(f"A control with reference {ref or 'the next number'} already exists.") from None
     raise AssertionError("unreachable")
 
 

@@ -5,16 +5,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.accounts.models import User
-from apps.core.permissions import has_perm
+from apps.accounts.sharing_views import share_page
+from apps.audit.access import require, require_object
 from apps.audit.selectors import audit_events_for
 from apps.controls import services
 from apps.controls.forms import ControlForm, EvidenceForm
 from apps.controls.models import Control, ControlEvidence
 from apps.controls.selectors import control_get, control_list, control_shares
-from apps.audit.access import require, require_object
 from apps.core.errors import ValidationFailed
 from apps.core.pagination import paginate
-from apps.accounts.sharing_views import share_page
+from apps.core.permissions import has_perm
 
 
 def _control_or_404(pk: int) -> Control:
@@ -23,7 +23,7 @@ def _control_or_404(pk: int) -> Control:
     except Control.DoesNotExist:
         from django.http import Http404
 
-        raise Http404("Not found")
+        raise Http404("Not found") from None
 
 
 @require_GET
@@ -142,5 +142,11 @@ def evidence_download_view(request, pk: int, evidence_id: int):
 def control_share_view(request, pk: int):
     control = _control_or_404(pk)
     detail = reverse("controls:detail", args=[control.pk])
-    return share_page(request, obj=control, view_perm="controls.view_control", back_url=detail,
-                      crumbs=[("Controls", reverse("controls:list")), (control.ref, detail)], protected_user_ids={control.owner_id})
+    return share_page(
+        request,
+        obj=control,
+        view_perm="controls.view_control",
+        back_url=detail,
+        crumbs=[("Controls", reverse("controls:list")), (control.ref, detail)],
+        protected_user_ids={control.owner_id},
+    )

@@ -37,7 +37,7 @@ def bulk_insert(model: type[models.Model], columns: Sequence[str], rows: Iterabl
         return count
     batch = []
     for row in rows:
-        batch.append(model(**dict(zip(columns, row))))
+        batch.append(model(**dict(zip(columns, row, strict=True))))
         if len(batch) >= batch_size:
             model.objects.bulk_create(batch)
             count += len(batch)

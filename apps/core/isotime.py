@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 from typing import overload
 
 
@@ -19,7 +18,7 @@ def iso_utc(value: datetime | None) -> str | None:
     """``value`` in UTC as ISO 8601 ending in ``Z`` (``2026-03-01T09:00:00Z``); None stays None."""
     if value is None:
         return None
-    return value.astimezone(dt_timezone.utc).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def iso_utc_text(value: str | None) -> str | None:

@@ -30,7 +30,7 @@ class IdPaginator(Paginator):
     def page(self, number) -> Page:
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
-        ids = list(self.object_list.values_list("pk", flat=True)[bottom:bottom + self.per_page])
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom : bottom + self.per_page])
         return self._get_page(_in_order(self.object_list, ids), number, self)
 
 
@@ -47,8 +47,16 @@ class GroupedPaginator(Paginator):
     would hold. ``within`` ends with ``"pk"`` (the order must be total).
     """
 
-    def __init__(self, queryset: QuerySet, per_page: int, *, group: str, group_order: str, within: Sequence[str],
-                 rows: Callable[[QuerySet], QuerySet] | None = None):
+    def __init__(
+        self,
+        queryset: QuerySet,
+        per_page: int,
+        *,
+        group: str,
+        group_order: str,
+        within: Sequence[str],
+        rows: Callable[[QuerySet], QuerySet] | None = None,
+    ):
         super().__init__(queryset, per_page)
         self.group, self.within, self.rows = group, tuple(within), rows
         self.groups = list(queryset.order_by().values_list(group).annotate(_rows=Count("pk")).order_by(group_order, group))
@@ -62,9 +70,13 @@ class GroupedPaginator(Paginator):
         for rank, (value, n) in enumerate(self.groups):
             lo, hi = max(bottom, start), min(top, start + n)
             if lo < hi:
-                part = (self.object_list.filter(**{self.group: value}).order_by(*self.within)
-                        .annotate(_rank=Value(rank, output_field=IntegerField())).values_list("_rank", *self.within))
-                slices.append(part[lo - start:hi - start])
+                part = (
+                    self.object_list.filter(**{self.group: value})
+                    .order_by(*self.within)
+                    .annotate(_rank=Value(rank, output_field=IntegerField()))
+                    .values_list("_rank", *self.within)
+                )
+                slices.append(part[lo - start : hi - start])
             start += n
         ids = []
         if slices:
@@ -72,4 +84,3 @@ class GroupedPaginator(Paginator):
             pk_at = 1 + self.within.index("pk")
             ids = [row[pk_at] for row in ordered]
         return self._get_page(_in_order(self.rows(self.object_list) if self.rows else self.object_list, ids), number, self)
-

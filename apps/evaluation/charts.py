@@ -68,27 +68,47 @@ def requirement_trend(points: Sequence[TrendPoint], *, bar_width: int = 9, gap: 
     for i, point in enumerate(points):
         x = i * (bar_width + gap)
         tip = _trend_tip(point)
-        parts.append(format_html('<g><title>{}</title>', tip))
+        parts.append(format_html("<g><title>{}</title>", tip))
         if point.status is None:
             parts.append(format_html('<rect x="{}" y="0" width="{}" height="{}" fill="{}"/>', x, bar_width, height, EMPTY_FILL))
         elif point.population <= 0 or point.status == "manual":
-            parts.append(format_html('<rect x="{}" y="0" width="{}" height="{}" fill="{}"/>', x, bar_width, height,
-                                     FILL.get(point.status, EMPTY_FILL)))
+            parts.append(
+                format_html(
+                    '<rect x="{}" y="0" width="{}" height="{}" fill="{}"/>', x, bar_width, height, FILL.get(point.status, EMPTY_FILL)
+                )
+            )
         else:
             passed = max(0, point.population - point.failed - point.excepted - point.not_assessed)
             y = float(height)
-            for key, value in (("pass", passed), ("excepted", point.excepted), ("fail", point.failed), ("not_assessed", point.not_assessed)):
+            for key, value in (
+                ("pass", passed),
+                ("excepted", point.excepted),
+                ("fail", point.failed),
+                ("not_assessed", point.not_assessed),
+            ):
                 if value <= 0:
                     continue
                 # A single failure in a large population must still be visible: at least 2 px.
                 h = max(2.0, height * value / point.population)
                 y -= h
-                parts.append(format_html('<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>', x, svg_number(max(y, 0)), bar_width, svg_number(h), FILL[key]))
+                parts.append(
+                    format_html(
+                        '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>',
+                        x,
+                        svg_number(max(y, 0)),
+                        bar_width,
+                        svg_number(h),
+                        FILL[key],
+                    )
+                )
         parts.append(SafeString("</g>"))
     summary = f"trend over the last {len(points)} evaluations"
     return format_html(
         '<svg class="chart trend" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" aria-label="{label}">{body}</svg>',
-        w=width, h=height, label=summary, body=svg_join(parts),
+        w=width,
+        h=height,
+        label=summary,
+        body=svg_join(parts),
     )
 
 
@@ -98,12 +118,19 @@ def _trend_tip(point: TrendPoint) -> str:
     if point.status == "manual":
         return f"{point.label}: manual evidence (no rule tests it)"
     status = point.status.replace("_", " ")
-    return (f"{point.label}: {status} · {point.failed} failed, {point.excepted} excepted, "
-            f"{point.not_assessed} not assessed of {point.population}")
+    return (
+        f"{point.label}: {status} · {point.failed} failed, {point.excepted} excepted, "
+        f"{point.not_assessed} not assessed of {point.population}"
+    )
 
 
-def posture_chart(points: Sequence[PosturePoint], *, width: int = 760, height: int = 240,
-                  title: str = "Requirements tested by rules, by status, per evaluation") -> SafeString:
+def posture_chart(
+    points: Sequence[PosturePoint],
+    *,
+    width: int = 760,
+    height: int = 240,
+    title: str = "Requirements tested by rules, by status, per evaluation",
+) -> SafeString:
     """Stacked bars: per evaluation (oldest first), how many of the requirements that rules
     test passed, were excepted, failed or were not assessed. Requirements proven by manual
     evidence only are left out: they would be the same block in every bar."""
@@ -112,13 +139,23 @@ def posture_chart(points: Sequence[PosturePoint], *, width: int = 760, height: i
     series = [s for s in SERIES if s[0] != "manual"]
     total = max((sum(n for k, n in p.counts.items() if k != "manual") for p in points), default=0)
     scale_max = max(total, 1)
-    parts = [format_html('<title>{}</title>', title)]
+    parts = [format_html("<title>{}</title>", title)]
     # Horizontal grid with 0, half and full ticks.
     for frac in (0, 0.5, 1):
         value = round(scale_max * frac)
         y = top + plot_h - plot_h * (value / scale_max)
-        parts.append(format_html('<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#dde3ea" stroke-width="1"/>', left, width - right, svg_number(y), svg_number(y)))
-        parts.append(format_html('<text x="{}" y="{}" text-anchor="end" font-size="10" fill="#5d6b7a">{}</text>', left - 4, svg_number(y + 3), value))
+        parts.append(
+            format_html(
+                '<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#dde3ea" stroke-width="1"/>',
+                left,
+                width - right,
+                svg_number(y),
+                svg_number(y),
+            )
+        )
+        parts.append(
+            format_html('<text x="{}" y="{}" text-anchor="end" font-size="10" fill="#5d6b7a">{}</text>', left - 4, svg_number(y + 3), value)
+        )
     if points:
         slot = plot_w / len(points)
         bar = max(4.0, min(36.0, slot * 0.7))
@@ -126,22 +163,47 @@ def posture_chart(points: Sequence[PosturePoint], *, width: int = 760, height: i
         for i, point in enumerate(points):
             x = left + i * slot + (slot - bar) / 2
             y = float(top + plot_h)
-            tip = point.label + " · " + (", ".join(f"{point.counts.get(k, 0)} {label}" for k, _, label in series if point.counts.get(k)) or "none")
-            parts.append(format_html('<g><title>{}</title>', tip))
+            tip = (
+                point.label
+                + " · "
+                + (", ".join(f"{point.counts.get(k, 0)} {label}" for k, _, label in series if point.counts.get(k)) or "none")
+            )
+            parts.append(format_html("<g><title>{}</title>", tip))
             for key, fill, _label in series:
                 n = point.counts.get(key, 0)
                 if n <= 0:
                     continue
                 h = plot_h * n / scale_max
                 y -= h
-                parts.append(format_html('<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>', svg_number(x), svg_number(y), svg_number(bar), svg_number(h), fill))
+                parts.append(
+                    format_html(
+                        '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>',
+                        svg_number(x),
+                        svg_number(y),
+                        svg_number(bar),
+                        svg_number(h),
+                        fill,
+                    )
+                )
             parts.append(SafeString("</g>"))
             if i % every == 0 or i == len(points) - 1:
-                parts.append(format_html('<text x="{}" y="{}" text-anchor="middle" font-size="10" fill="#5d6b7a">{}</text>',
-                                         svg_number(x + bar / 2), top + plot_h + 14, point.tick))
+                parts.append(
+                    format_html(
+                        '<text x="{}" y="{}" text-anchor="middle" font-size="10" fill="#5d6b7a">{}</text>',
+                        svg_number(x + bar / 2),
+                        top + plot_h + 14,
+                        point.tick,
+                    )
+                )
     else:
-        parts.append(format_html('<text x="{}" y="{}" text-anchor="middle" font-size="12" fill="#5d6b7a">{}</text>',
-                                 left + plot_w // 2, top + plot_h // 2, "No evaluation yet"))
+        parts.append(
+            format_html(
+                '<text x="{}" y="{}" text-anchor="middle" font-size="12" fill="#5d6b7a">{}</text>',
+                left + plot_w // 2,
+                top + plot_h // 2,
+                "No evaluation yet",
+            )
+        )
     # Legend along the top.
     x = left
     for _key, fill, label in series:
@@ -151,5 +213,8 @@ def posture_chart(points: Sequence[PosturePoint], *, width: int = 760, height: i
     return format_html(
         '<svg class="chart posture" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" role="img" aria-label="{label}" '
         'preserveAspectRatio="xMinYMin meet">{body}</svg>',
-        w=width, h=height, label=title, body=svg_join(parts),
+        w=width,
+        h=height,
+        label=title,
+        body=svg_join(parts),
     )

@@ -57,8 +57,9 @@ def _subject_ids(subject_type: str, subject) -> tuple[int, int | None, int | Non
     return subject.id, None, None, "", subject.name
 
 
-def run_rules(*, rules: Sequence[Rule], subjects: dict[str, Iterable], ctx: RuleContext, matcher: ExceptionMatcher,
-              on_rule_done=None) -> EngineResult:
+def run_rules(
+    *, rules: Sequence[Rule], subjects: dict[str, Iterable], ctx: RuleContext, matcher: ExceptionMatcher, on_rule_done=None
+) -> EngineResult:
     """Judge every subject in every rule's population. A rule that raises gives
     ``not_assessed`` for that subject (recorded with the error), never a pass.
     ``on_rule_done(done, total)``, if given, is called after each rule (progress)."""
@@ -87,8 +88,22 @@ def run_rules(*, rules: Sequence[Rule], subjects: dict[str, Iterable], ctx: Rule
                 status = NOT_ASSESSED
                 tally.not_assessed += 1
             source_id, credential_id, identity_id, scope, label = _subject_ids(rule.subject, subject)
-            result.findings.append(FindingRow(rule.id, status, rule.severity, rule.subject, source_id, credential_id, identity_id,
-                                              scope, label, verdict.reason, verdict.data, exception_id))
+            result.findings.append(
+                FindingRow(
+                    rule.id,
+                    status,
+                    rule.severity,
+                    rule.subject,
+                    source_id,
+                    credential_id,
+                    identity_id,
+                    scope,
+                    label,
+                    verdict.reason,
+                    verdict.data,
+                    exception_id,
+                )
+            )
         if on_rule_done is not None:
             on_rule_done(index, len(rules))
     return result

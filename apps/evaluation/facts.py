@@ -28,9 +28,29 @@ from apps.inventory.models import (
 )
 from apps.inventory.services.sources import source_targets
 
-_CRED_FIELDS = ("id", "source_id", "scope", "credential_type", "external_id", "name", "identity_id", "enabled", "created_at",
-                "last_rotated_at", "last_used_at", "last_changed_at", "expires_at", "not_before", "rotation_enabled",
-                "rotation_interval_days", "next_rotation_at", "deleted_at", "owner", "tags", "attributes")
+_CRED_FIELDS = (
+    "id",
+    "source_id",
+    "scope",
+    "credential_type",
+    "external_id",
+    "name",
+    "identity_id",
+    "enabled",
+    "created_at",
+    "last_rotated_at",
+    "last_used_at",
+    "last_changed_at",
+    "expires_at",
+    "not_before",
+    "rotation_enabled",
+    "rotation_interval_days",
+    "next_rotation_at",
+    "deleted_at",
+    "owner",
+    "tags",
+    "attributes",
+)
 _ID_FIELDS = ("id", "source_id", "external_id", "name", "kind", "created_at", "privileged", "mfa_active", "owner", "tags", "data")
 
 
@@ -48,12 +68,13 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
     sources = list(Source.objects.filter(enabled=True).order_by("id"))
     source_ids = [s.id for s in sources]
 
-    latest_snapshots = (
-        Snapshot.objects.filter(source_id__in=source_ids).values("source_id", "scope").annotate(last=Max("taken_at"))
-    )
+    latest_snapshots = Snapshot.objects.filter(source_id__in=source_ids).values("source_id", "scope").annotate(last=Max("taken_at"))
     last_success = {(row["source_id"], row["scope"]): row["last"] for row in latest_snapshots}
-    snapshot_rows = Snapshot.objects.filter(source_id__in=source_ids).order_by("source_id", "scope", "-taken_at").values_list(
-        "id", "source_id", "scope", "taken_at", "facts")
+    snapshot_rows = (
+        Snapshot.objects.filter(source_id__in=source_ids)
+        .order_by("source_id", "scope", "-taken_at")
+        .values_list("id", "source_id", "scope", "taken_at", "facts")
+    )
     snapshot_facts: dict[tuple[int, str], dict] = {}
     for snap_id, source_id, scope, taken_at, snap_facts in snapshot_rows:
         if taken_at == last_success.get((source_id, scope)):
@@ -61,11 +82,13 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
             snapshot_facts[(source_id, scope)] = snap_facts or {}
     latest_units = (
         CollectionUnit.objects.filter(source_id__in=source_ids, status__in=["succeeded", "failed"])
-        .values("source_id", "scope").annotate(last=Max("finished_at"))
+        .values("source_id", "scope")
+        .annotate(last=Max("finished_at"))
     )
     last_finished = {(row["source_id"], row["scope"]): row["last"] for row in latest_units}
     unit_rows = CollectionUnit.objects.filter(source_id__in=source_ids, status__in=["succeeded", "failed"]).values_list(
-        "source_id", "scope", "finished_at", "status", "errors")
+        "source_id", "scope", "finished_at", "status", "errors"
+    )
     last_status: dict[tuple[int, str], tuple[str, str]] = {}
     for source_id, scope, finished_at, status, errors in unit_rows.iterator(chunk_size=2000):
         if finished_at == last_finished.get((source_id, scope)):
@@ -83,8 +106,9 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
             scopes.append(ScopeCoverage(scope, connector, last_success.get((source.id, scope)), status, message))
             if connector in account_level:
                 account_facts = snapshot_facts.get((source.id, scope))
-        facts.sources.append(SourceFacts(source.id, source.name, source.kind, source.enabled, source.schedule_minutes,
-                                         account_facts, scopes))
+        facts.sources.append(
+            SourceFacts(source.id, source.name, source.kind, source.enabled, source.schedule_minutes, account_facts, scopes)
+        )
 
     identities: dict[int, IdentityFacts] = {}
     for row in fast_rows(Identity.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), _ID_FIELDS):
@@ -96,21 +120,69 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
 
     # When a key was deactivated is not in any API answer; the inventory saw it happen.
     deactivated = dict(
-        CredentialEvent.objects.filter(credential__source_id__in=source_ids, kind=CredentialEvent.Kind.DEACTIVATED,
-                                       credential__disappeared_at__isnull=True, credential__enabled=False)
-        .values("credential_id").annotate(at=Max("observed_at")).values_list("credential_id", "at")
+        CredentialEvent.objects.filter(
+            credential__source_id__in=source_ids,
+            kind=CredentialEvent.Kind.DEACTIVATED,
+            credential__disappeared_at__isnull=True,
+            credential__enabled=False,
+        )
+        .values("credential_id")
+        .annotate(at=Max("observed_at"))
+        .values_list("credential_id", "at")
     )
     classify = policy.classify
     for row in fast_rows(Credential.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), _CRED_FIELDS):
-        (cid, source_id, scope, ctype, ext, name, identity_id, enabled, created, rotated, used, changed, expires, nbf,
-         rot_enabled, rot_days, next_rot, deleted, owner, tags, attributes) = row
+        (
+            cid,
+            source_id,
+            scope,
+            ctype,
+            ext,
+            name,
+            identity_id,
+            enabled,
+            created,
+            rotated,
+            used,
+            changed,
+            expires,
+            nbf,
+            rot_enabled,
+            rot_days,
+            next_rot,
+            deleted,
+            owner,
+            tags,
+            attributes,
+        ) = row
         tags = tags or {}
         if changed is None and cid in deactivated:
             changed = deactivated[cid]
         identity = identities.get(identity_id) if identity_id else None
-        credential = CredentialFacts(cid, source_id, scope, ctype, ext, name, classify(ctype, name, tags), enabled, created, rotated,
-                                     used, changed, expires, nbf, rot_enabled, rot_days, next_rot, deleted, owner, tags,
-                                     attributes or {}, identity)
+        credential = CredentialFacts(
+            cid,
+            source_id,
+            scope,
+            ctype,
+            ext,
+            name,
+            classify(ctype, name, tags),
+            enabled,
+            created,
+            rotated,
+            used,
+            changed,
+            expires,
+            nbf,
+            rot_enabled,
+            rot_days,
+            next_rot,
+            deleted,
+            owner,
+            tags,
+            attributes or {},
+            identity,
+        )
         if identity is not None:
             identity.credentials.append(credential)
         facts.credentials.append(credential)

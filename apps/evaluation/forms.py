@@ -41,18 +41,24 @@ def parse_classification(text: str) -> list[dict[str, str]]:
         if not match:
             raise forms.ValidationError(
                 "Line %(n)d: expected “class: tag key=value” or “class: name pattern”, got “%(line)s”.",
-                params={"n": number, "line": line[:120]}, code="classification")
+                params={"n": number, "line": line[:120]},
+                code="classification",
+            )
         klass, kind, rest = match["klass"].strip(), match["kind"].lower(), match["rest"].strip()
         if klass not in CREDENTIAL_CLASSES:
             raise forms.ValidationError(
                 "Line %(n)d: unknown class “%(klass)s”; use one of %(classes)s.",
-                params={"n": number, "klass": klass[:60], "classes": ", ".join(CREDENTIAL_CLASSES)}, code="classification")
+                params={"n": number, "klass": klass[:60], "classes": ", ".join(CREDENTIAL_CLASSES)},
+                code="classification",
+            )
         if kind == "tag":
             key, sep, value = rest.partition("=")
             if not sep or not key.strip() or not value.strip():
                 raise forms.ValidationError(
-                    "Line %(n)d: a tag rule needs key=value, got “%(rest)s”.", params={"n": number, "rest": rest[:120]},
-                    code="classification")
+                    "Line %(n)d: a tag rule needs key=value, got “%(rest)s”.",
+                    params={"n": number, "rest": rest[:120]},
+                    code="classification",
+                )
             rules.append({"class": klass, "tag_key": key.strip(), "tag_value": value.strip()})
         else:
             rules.append({"class": klass, "name_pattern": rest})
@@ -70,25 +76,33 @@ class PolicyForm(forms.Form):
         super().__init__(*args, **kwargs)
         for klass in CREDENTIAL_CLASSES:
             self.fields[_field_name(klass)] = forms.IntegerField(
-                label=f"Rotate {klass} within (days)",
-                help_text="Used when no other class matches." if klass == "default" else "")
+                label=f"Rotate {klass} within (days)", help_text="Used when no other class matches." if klass == "default" else ""
+            )
         labels = dict(THRESHOLD_LABELS) | dict(PASSWORD_LABELS)
         for name in _INT_POLICY_FIELDS:
             self.fields[name] = forms.IntegerField(label=labels[name])
         for name in _BOOL_POLICY_FIELDS:
             self.fields[name] = forms.BooleanField(label=labels[name], required=False)
         self.fields["owner_tag_keys"] = forms.CharField(
-            label="Owner tag keys", max_length=2000, help_text="Comma-separated, tried in order (e.g. owner, owner-email).")
+            label="Owner tag keys", max_length=2000, help_text="Comma-separated, tried in order (e.g. owner, owner-email)."
+        )
         self.fields["request_tag_keys"] = forms.CharField(
-            label="Request reference tag keys", max_length=2000, help_text="Comma-separated, tried in order (e.g. request-ref, ticket).")
+            label="Request reference tag keys", max_length=2000, help_text="Comma-separated, tried in order (e.g. request-ref, ticket)."
+        )
         self.fields["classification"] = forms.CharField(
-            label="Classification of secrets", required=False, max_length=20000, help_text=CLASSIFICATION_HELP,
-            widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "false", "class": "mono"}))
+            label="Classification of secrets",
+            required=False,
+            max_length=20000,
+            help_text=CLASSIFICATION_HELP,
+            widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "false", "class": "mono"}),
+        )
         self.fields["coverage_grace_factor"] = forms.FloatField(
             label="Coverage grace factor",
-            help_text="A source last collected longer ago than its schedule × this factor leaves the rules it feeds not assessed.")
+            help_text="A source last collected longer ago than its schedule × this factor leaves the rules it feeds not assessed.",
+        )
         self.fields["comment"] = forms.CharField(
-            label="Why this change", max_length=300, help_text="Recorded with the version and in the audit trail.")
+            label="Why this change", max_length=300, help_text="Recorded with the version and in the audit trail."
+        )
 
     @property
     def rotation_fields(self):
@@ -119,7 +133,9 @@ class PolicyForm(forms.Form):
         """The cleaned values as the policy dict ``policy_update`` validates."""
         data = self.cleaned_data
         policy: dict[str, Any] = {"rotation_days": {k: data[_field_name(k)] for k in CREDENTIAL_CLASSES}}
-        for name in _INT_POLICY_FIELDS + _BOOL_POLICY_FIELDS + ["owner_tag_keys", "request_tag_keys", "classification", "coverage_grace_factor"]:
+        for name in (
+            _INT_POLICY_FIELDS + _BOOL_POLICY_FIELDS + ["owner_tag_keys", "request_tag_keys", "classification", "coverage_grace_factor"]
+        ):
             policy[name] = data[name]
         return policy
 

@@ -49,7 +49,9 @@ class Evaluation(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.RUNNING, db_index=True)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    collection_run = models.ForeignKey("inventory.CollectionRun", null=True, blank=True, on_delete=models.PROTECT, related_name="evaluations")
+    collection_run = models.ForeignKey(
+        "inventory.CollectionRun", null=True, blank=True, on_delete=models.PROTECT, related_name="evaluations"
+    )
     policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="evaluations")
     as_of = models.DateTimeField(help_text="The inventory and the clock the rules judged against.")
     started_at = models.DateTimeField(auto_now_add=True)
@@ -106,9 +108,15 @@ class Finding(models.Model):
     severity = models.CharField(max_length=16)
     subject_type = models.CharField(max_length=16)  # credential | identity | source
     source = models.ForeignKey("inventory.Source", on_delete=models.PROTECT, related_name="+", db_constraint=False)
-    credential = models.ForeignKey("inventory.Credential", null=True, blank=True, on_delete=models.PROTECT, related_name="findings", db_constraint=False)
-    identity = models.ForeignKey("inventory.Identity", null=True, blank=True, on_delete=models.PROTECT, related_name="findings", db_constraint=False)
-    snapshot = models.ForeignKey("inventory.Snapshot", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    credential = models.ForeignKey(
+        "inventory.Credential", null=True, blank=True, on_delete=models.PROTECT, related_name="findings", db_constraint=False
+    )
+    identity = models.ForeignKey(
+        "inventory.Identity", null=True, blank=True, on_delete=models.PROTECT, related_name="findings", db_constraint=False
+    )
+    snapshot = models.ForeignKey(
+        "inventory.Snapshot", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     subject_label = models.TextField()
     reason = models.TextField()
     data = models.JSONField(default=dict, blank=True)

@@ -14,12 +14,28 @@ from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
-CREDENTIAL_CLASSES = ("iam-user-key", "console-password", "root-key", "database", "external-api", "service-account",
-                      "certificate", "default")
+CREDENTIAL_CLASSES = (
+    "iam-user-key",
+    "console-password",
+    "root-key",
+    "database",
+    "external-api",
+    "service-account",
+    "certificate",
+    "default",
+)
 
 DEFAULT_POLICY: dict[str, Any] = {
-    "rotation_days": {"iam-user-key": 90, "database": 60, "external-api": 180, "service-account": 90, "certificate": 365,
-                      "console-password": 90, "root-key": 90, "default": 90},
+    "rotation_days": {
+        "iam-user-key": 90,
+        "database": 60,
+        "external-api": 180,
+        "service-account": 90,
+        "certificate": 365,
+        "console-password": 90,
+        "root-key": 90,
+        "default": 90,
+    },
     "unused_days": 45,
     "console_unused_days": 45,
     "inactive_key_max_days": 30,
@@ -142,18 +158,32 @@ class Policy:
         data["owner_tag_keys"] = list(self.owner_tag_keys)
         data["request_tag_keys"] = list(self.request_tag_keys)
         data["classification"] = [
-            {k: v for k, v in (("class", c.credential_class), ("tag_key", c.tag_key), ("tag_value", c.tag_value),
-                               ("name_pattern", c.name_pattern)) if v}
+            {
+                k: v
+                for k, v in (
+                    ("class", c.credential_class),
+                    ("tag_key", c.tag_key),
+                    ("tag_value", c.tag_value),
+                    ("name_pattern", c.name_pattern),
+                )
+                if v
+            }
             for c in self.classification
         ]
         return data
 
 
 _INT_FIELDS = {  # field: (minimum, maximum)
-    "unused_days": (1, 3650), "console_unused_days": (1, 3650), "inactive_key_max_days": (0, 3650),
-    "sm_not_accessed_days": (1, 3650), "kv_expiry_warning_days": (0, 3650), "kv_max_validity_days": (1, 36500),
+    "unused_days": (1, 3650),
+    "console_unused_days": (1, 3650),
+    "inactive_key_max_days": (0, 3650),
+    "sm_not_accessed_days": (1, 3650),
+    "kv_expiry_warning_days": (0, 3650),
+    "kv_max_validity_days": (1, 36500),
     "review_interval_days": (1, 3650),
-    "password_min_length": (6, 128), "password_max_age_days": (0, 3650), "password_reuse_prevention": (0, 24),
+    "password_min_length": (6, 128),
+    "password_max_age_days": (0, 3650),
+    "password_reuse_prevention": (0, 24),
 }
 _BOOL_FIELDS = ("password_require_symbols", "password_require_numbers", "password_require_uppercase", "password_require_lowercase")
 
@@ -178,7 +208,7 @@ def policy_from_dict(raw: dict[str, Any]) -> Policy:
     rotation = data["rotation_days"]
     if not isinstance(rotation, dict) or "default" not in rotation:
         raise PolicyError("rotation_days: a mapping of credential class to days, with a 'default'")
-    for klass, days in rotation.items():
+    for klass in rotation:
         if klass not in CREDENTIAL_CLASSES:
             raise PolicyError(f"rotation_days: unknown credential class {klass!r}")
         _int(rotation, klass, 1, 3650)
@@ -205,12 +235,15 @@ def policy_from_dict(raw: dict[str, Any]) -> Policy:
             raise PolicyError(f"classification #{i + 1}: give either tag_key/tag_value or name_pattern")
         if has_tag and not isinstance(item.get("tag_value"), str):
             raise PolicyError(f"classification #{i + 1}: tag_value must be text")
-        rules.append(ClassRule(item["class"], str(item.get("tag_key", "")), str(item.get("tag_value", "")), str(item.get("name_pattern", ""))))
+        rules.append(
+            ClassRule(item["class"], str(item.get("tag_key", "")), str(item.get("tag_value", "")), str(item.get("name_pattern", "")))
+        )
     factor = data["coverage_grace_factor"]
     if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 1 <= factor <= 10:
         raise PolicyError("coverage_grace_factor: a number from 1 to 10")
-    return Policy(rotation_days=dict(rotation), **ints, **bools, **tag_lists, classification=tuple(rules),
-                  coverage_grace_factor=float(factor))
+    return Policy(
+        rotation_days=dict(rotation), **ints, **bools, **tag_lists, classification=tuple(rules), coverage_grace_factor=float(factor)
+    )
 
 
 def default_policy() -> Policy:

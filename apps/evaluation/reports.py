@@ -3,9 +3,13 @@
 
 def evaluation_summary_lines(evaluation) -> list[str]:
     c = evaluation.counts
-    lines = [f"evaluation #{evaluation.pk} ({evaluation.state}) with policy v{evaluation.policy_version.version}: "
-             f"{c.get('credentials', 0)} credentials, {c.get('identities', 0)} identities, {c.get('sources', 0)} sources; "
-             f"{c.get('failed', 0)} failed, {c.get('excepted', 0)} excepted, {c.get('not_assessed', 0)} not assessed; {c.get('seconds')} s"]
+    lines = [
+        f"evaluation #{evaluation.pk} ({evaluation.state}) with policy v{evaluation.policy_version.version}: "
+        f"{c.get('credentials', 0)} credentials, {c.get('identities', 0)} identities, {c.get('sources', 0)} sources; "
+        f"{c.get('failed', 0)} failed, {c.get('excepted', 0)} excepted, {c.get('not_assessed', 0)} not assessed; {c.get('seconds')} s"
+    ]
     for rs in evaluation.requirement_statuses.select_related("requirement").order_by("requirement__position"):
-        lines.append(f"  {rs.requirement.ref:<9} {rs.status:<13} {rs.failed:>6} failed / {rs.population:>7} tested  {rs.requirement.title[:60]}")
+        lines.append(
+            f"  {rs.requirement.ref:<9} {rs.status:<13} {rs.failed:>6} failed / {rs.population:>7} tested  {rs.requirement.title[:60]}"
+        )
     return lines

@@ -9,12 +9,12 @@ from collections import Counter
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core.permissions import has_perm
 from apps.audit import events
 from apps.audit.services import diff
 from apps.catalog.models import Requirement
 from apps.core.bulk import bulk_insert
 from apps.core.errors import PermissionRefused, ValidationFailed
+from apps.core.permissions import has_perm
 from apps.evaluation.engine import coverage_by_kind, requirement_status, rule_coverage, rule_status, run_rules
 from apps.evaluation.exceptions import load_exception_matcher
 from apps.evaluation.facts import load_facts
@@ -31,8 +31,9 @@ def policy_current() -> PolicyVersion:
     current = PolicyVersion.objects.order_by("-version").first()
     if current is None:
         with transaction.atomic():
-            current, _ = PolicyVersion.objects.get_or_create(version=1, defaults={"data": policy_from_dict({}).as_dict(),
-                                                                                  "comment": "defaults from the source guidance"})
+            current, _ = PolicyVersion.objects.get_or_create(
+                version=1, defaults={"data": policy_from_dict({}).as_dict(), "comment": "defaults from the source guidance"}
+            )
     return current
 
 
@@ -88,8 +89,9 @@ class _ProgressRecorder:
 PROGRESS_STEP = 15
 
 
-def evaluation_run(*, actor=None, trigger: str = Evaluation.Trigger.MANUAL, collection_run=None, now=None,
-                   progress_listener=None) -> Evaluation:
+def evaluation_run(
+    *, actor=None, trigger: str = Evaluation.Trigger.MANUAL, collection_run=None, now=None, progress_listener=None
+) -> Evaluation:
     """Judge the present inventory against every rule and the policy in force; store findings,
     rule results and requirement statuses in one transaction. A failure is recorded on the
     evaluation (state failed) and re-raised. Progress is recorded on the evaluation as it runs
@@ -99,8 +101,9 @@ def evaluation_run(*, actor=None, trigger: str = Evaluation.Trigger.MANUAL, coll
     now = now or timezone.now()
     policy_version = policy_current()
     policy = policy_from_dict(policy_version.data)
-    evaluation = Evaluation.objects.create(trigger=trigger, requested_by=actor, collection_run=collection_run,
-                                           policy_version=policy_version, as_of=now)
+    evaluation = Evaluation.objects.create(
+        trigger=trigger, requested_by=actor, collection_run=collection_run, policy_version=policy_version, as_of=now
+    )
     started = time.monotonic()
 
     step = _ProgressRecorder(evaluation.pk, progress_listener)
@@ -109,9 +112,13 @@ def evaluation_run(*, actor=None, trigger: str = Evaluation.Trigger.MANUAL, coll
         facts = load_facts(policy=policy, now=now)
         rules = all_rules()
         matcher = load_exception_matcher(now)
-        result = run_rules(rules=rules, subjects={"credential": facts.credentials, "identity": facts.identities, "source": facts.sources},
-                           ctx=RuleContext(policy=policy, now=now), matcher=matcher,
-                           on_rule_done=lambda done, total: step("rules", done, total))
+        result = run_rules(
+            rules=rules,
+            subjects={"credential": facts.credentials, "identity": facts.identities, "source": facts.sources},
+            ctx=RuleContext(policy=policy, now=now),
+            matcher=matcher,
+            on_rule_done=lambda done, total: step("rules", done, total),
+        )
         coverage = coverage_by_kind(facts.sources, now=now, grace_factor=policy.coverage_grace_factor)
         step("writing")
         with transaction.atomic():
@@ -120,9 +127,14 @@ def evaluation_run(*, actor=None, trigger: str = Evaluation.Trigger.MANUAL, coll
             evaluation.state = Evaluation.State.SUCCEEDED
             evaluation.finished_at = timezone.now()
             evaluation.counts = {
-                "credentials": len(facts.credentials), "identities": len(facts.identities), "sources": len(facts.sources),
-                "findings": len(result.findings), "failed": statuses["fail"], "excepted": statuses["excepted"],
-                "not_assessed": statuses["not_assessed"], "seconds": round(time.monotonic() - started, 3),
+                "credentials": len(facts.credentials),
+                "identities": len(facts.identities),
+                "sources": len(facts.sources),
+                "findings": len(result.findings),
+                "failed": statuses["fail"],
+                "excepted": statuses["excepted"],
+                "not_assessed": statuses["not_assessed"],
+                "seconds": round(time.monotonic() - started, 3),
             }
             evaluation.progress = {"phase": "done", "done": 1, "total": 1, "percent": 100}
             evaluation.save(update_fields=["state", "finished_at", "counts", "progress"])
@@ -143,10 +155,39 @@ def _write(evaluation, rules, result, coverage, facts) -> None:
     snapshot_of = facts.snapshot_by_scope
     bulk_insert(
         Finding,
-        ["evaluation_id", "rule_id", "status", "severity", "subject_type", "source_id", "credential_id", "identity_id",
-         "snapshot_id", "subject_label", "reason", "data", "exception_id"],
-        ((evaluation.pk, f.rule_id, f.status, f.severity, f.subject_type, f.source_id, f.credential_id, f.identity_id,
-          snapshot_of.get((f.source_id, f.scope)), f.subject_label, f.reason, f.data, f.exception_id) for f in result.findings),
+        [
+            "evaluation_id",
+            "rule_id",
+            "status",
+            "severity",
+            "subject_type",
+            "source_id",
+            "credential_id",
+            "identity_id",
+            "snapshot_id",
+            "subject_label",
+            "reason",
+            "data",
+            "exception_id",
+        ],
+        (
+            (
+                evaluation.pk,
+                f.rule_id,
+                f.status,
+                f.severity,
+                f.subject_type,
+                f.source_id,
+                f.credential_id,
+                f.identity_id,
+                snapshot_of.get((f.source_id, f.scope)),
+                f.subject_label,
+                f.reason,
+                f.data,
+                f.exception_id,
+            )
+            for f in result.findings
+        ),
     )
     by_rule: dict[str, str] = {}
     rule_rows = []
@@ -155,18 +196,35 @@ def _write(evaluation, rules, result, coverage, facts) -> None:
         cov = rule_coverage(rule.scope_kind, coverage)
         status = rule_status(tally, cov)
         by_rule[rule.id] = status
-        rule_rows.append(RuleResult(evaluation=evaluation, rule_id=rule.id, severity=rule.severity, status=status,
-                                    population=tally.population, failed=tally.failed, excepted=tally.excepted,
-                                    not_assessed=tally.not_assessed, covered=cov.covered, note=cov.note))
+        rule_rows.append(
+            RuleResult(
+                evaluation=evaluation,
+                rule_id=rule.id,
+                severity=rule.severity,
+                status=status,
+                population=tally.population,
+                failed=tally.failed,
+                excepted=tally.excepted,
+                not_assessed=tally.not_assessed,
+                covered=cov.covered,
+                note=cov.note,
+            )
+        )
     RuleResult.objects.bulk_create(rule_rows)
     tallies = result.tallies
     req_rows = []
     for requirement in Requirement.objects.filter(retired_in__isnull=True):
         rule_ids = [r for r in requirement.rule_ids if r in by_rule]
-        req_rows.append(RequirementStatus(
-            evaluation=evaluation, requirement=requirement, status=requirement_status([by_rule[r] for r in rule_ids]),
-            population=sum(tallies[r].population for r in rule_ids), failed=sum(tallies[r].failed for r in rule_ids),
-            excepted=sum(tallies[r].excepted for r in rule_ids), not_assessed=sum(tallies[r].not_assessed for r in rule_ids),
-            rule_ids=rule_ids,
-        ))
+        req_rows.append(
+            RequirementStatus(
+                evaluation=evaluation,
+                requirement=requirement,
+                status=requirement_status([by_rule[r] for r in rule_ids]),
+                population=sum(tallies[r].population for r in rule_ids),
+                failed=sum(tallies[r].failed for r in rule_ids),
+                excepted=sum(tallies[r].excepted for r in rule_ids),
+                not_assessed=sum(tallies[r].not_assessed for r in rule_ids),
+                rule_ids=rule_ids,
+            )
+        )
     RequirementStatus.objects.bulk_create(req_rows)

@@ -13,12 +13,12 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.permissions import has_perm
+from apps.audit.access import require
 from apps.catalog.models import Requirement
 from apps.catalog.selectors import requirement_get
-from apps.audit.access import require
 from apps.core.errors import ValidationFailed
 from apps.core.pagination import paginate
+from apps.core.permissions import has_perm
 from apps.evaluation import charts, selectors
 from apps.evaluation.forms import PolicyForm
 from apps.evaluation.models import Evaluation
@@ -49,6 +49,7 @@ def _requirement_or_404(ref: str) -> Requirement:
 
 # --- dashboard -----------------------------------------------------------------------------
 
+
 @require_GET
 def dashboard_view(request):
     require(request, VIEW)
@@ -78,12 +79,16 @@ def evaluate_view(request):
         messages.error(request, "The evaluation failed; its error is recorded in the list of evaluations.")
         return redirect("evaluation:evaluation_list")
     c = evaluation.counts
-    messages.success(request, f"Evaluation #{evaluation.pk} finished: {c.get('failed', 0)} failed, {c.get('excepted', 0)} excepted, "
-                              f"{c.get('not_assessed', 0)} not assessed.")
+    messages.success(
+        request,
+        f"Evaluation #{evaluation.pk} finished: {c.get('failed', 0)} failed, {c.get('excepted', 0)} excepted, "
+        f"{c.get('not_assessed', 0)} not assessed.",
+    )
     return redirect("evaluation:dashboard")
 
 
 # --- a sub-requirement -------------------------------------------------------------------
+
 
 @require_GET
 def requirement_view(request, ref: str):
@@ -112,7 +117,9 @@ def requirement_view(request, ref: str):
         "controls": selectors.controls_for(user=user, requirement=requirement),
         "narrowed": not selectors.sees_every_source(user=user),
     }
-    return render(request, _partial_or_page(request, "evaluation/_requirement_findings.html", "evaluation/requirement_detail.html"), context)
+    return render(
+        request, _partial_or_page(request, "evaluation/_requirement_findings.html", "evaluation/requirement_detail.html"), context
+    )
 
 
 @require_GET
@@ -132,6 +139,7 @@ def requirement_status_view(request, ref: str):
 
 
 # --- rules and findings --------------------------------------------------------------------
+
 
 @require_GET
 def rule_list_view(request):
@@ -191,12 +199,17 @@ def evaluation_list_view(request):
     for e in page:
         e.duration = (e.finished_at - e.started_at).total_seconds() if e.finished_at else None
     latest = selectors.latest_evaluation()
-    context = {"page": page, "filters": {}, "latest_id": latest.pk if latest else None,
-               "can_run": has_perm(request.user, "evaluation.run_evaluation")}
+    context = {
+        "page": page,
+        "filters": {},
+        "latest_id": latest.pk if latest else None,
+        "can_run": has_perm(request.user, "evaluation.run_evaluation"),
+    }
     return render(request, "evaluation/evaluation_list.html", context)
 
 
 # --- policy ----------------------------------------------------------------------------------
+
 
 @require_GET
 def policy_view(request):
@@ -225,4 +238,3 @@ def policy_edit_view(request):
             messages.success(request, f"Policy v{new.version} is in force; the next evaluation judges against it.")
             return redirect("evaluation:policy")
     return render(request, "evaluation/policy_form.html", {"form": form, "version": version})
-

@@ -43,8 +43,7 @@ class BuiltFiles:
     sizes: dict[str, int] = field(default_factory=dict)
 
 
-def build_files(*, data: PackData, workdir: Path, meta: dict[str, Any],
-                progress: Callable[[int, str], None] | None = None) -> BuiltFiles:
+def build_files(*, data: PackData, workdir: Path, meta: dict[str, Any], progress: Callable[[int, str], None] | None = None) -> BuiltFiles:
     """Render every file of the pack into ``workdir``, write manifest.json, zip them; returns
     the zip's path, the manifest, and each stage's time and each file's size."""
     step: Callable[[int, str], None] = progress or (lambda percent, stage: None)

@@ -15,19 +15,32 @@ class EngagementForm(forms.Form):
     name = forms.CharField(max_length=200)
     period_start = forms.DateField(widget=DATE, label="Audit period starts")
     period_end = forms.DateField(widget=DATE, label="Audit period ends")
-    sources = forms.ModelMultipleChoiceField(queryset=every_source(), required=False,
-                                             widget=forms.CheckboxSelectMultiple, help_text="None selected: every source.")
-    requirements = forms.ModelMultipleChoiceField(queryset=requirement_choices(),
-                                                  required=False, widget=forms.CheckboxSelectMultiple,
-                                                  help_text="None selected: every sub-requirement of 9.2.4 and 9.3.1.")
+    sources = forms.ModelMultipleChoiceField(
+        queryset=every_source(), required=False, widget=forms.CheckboxSelectMultiple, help_text="None selected: every source."
+    )
+    requirements = forms.ModelMultipleChoiceField(
+        queryset=requirement_choices(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None selected: every sub-requirement of 9.2.4 and 9.3.1.",
+    )
 
 
 class PackBuildForm(forms.Form):
-    as_of = forms.DateTimeField(required=False, label="As of (UTC)", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-                                help_text="Leave empty for now. The pack shows the organisation as it stood at this time.")
+    as_of = forms.DateTimeField(
+        required=False,
+        label="As of (UTC)",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Leave empty for now. The pack shows the organisation as it stood at this time.",
+    )
     sample_size = forms.IntegerField(min_value=1, initial=25, label="Sample size")
-    sample_seed = forms.IntegerField(required=False, min_value=0, max_value=2**63 - 1, label="Sample seed",
-                                     help_text="Leave empty for a seed fixed by the engagement and the as-of time (a rebuild draws the same sample).")
+    sample_seed = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=2**63 - 1,
+        label="Sample seed",
+        help_text="Leave empty for a seed fixed by the engagement and the as-of time (a rebuild draws the same sample).",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

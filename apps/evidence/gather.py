@@ -26,8 +26,7 @@ import hashlib
 import random
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 
 from apps.audit.selectors import audit_extract
 from apps.catalog.selectors import RequirementInScope, requirements_in_scope
@@ -73,7 +72,7 @@ def gather(*, engagement: Engagement, as_of: datetime, sample_size: int, sample_
     source_ids = [s["id"] for s in sources]
     requirements = requirements_in_scope(ids=list(engagement.requirements.values_list("id", flat=True)))
     requirement_ids = [r.id for r in requirements]
-    start = datetime.combine(engagement.period_start, datetime.min.time(), tzinfo=dt_timezone.utc)
+    start = datetime.combine(engagement.period_start, datetime.min.time(), tzinfo=UTC)
 
     step(5, "inventory as of")
     identities = identities_as_of(source_ids=source_ids, as_of=as_of)
@@ -84,8 +83,11 @@ def gather(*, engagement: Engagement, as_of: datetime, sample_size: int, sample_
     findings: list[FindingAsOf] = []
     statuses: dict[int, StatusAsOf] = {}
     if evaluation is not None:
-        findings = findings_in_scope(evaluation_id=evaluation["id"], sources={s["id"]: s["name"] for s in sources},
-                                     exception_refs={e["id"]: e["ref"] for e in exceptions})
+        findings = findings_in_scope(
+            evaluation_id=evaluation["id"],
+            sources={s["id"]: s["name"] for s in sources},
+            exception_refs={e["id"]: e["ref"] for e in exceptions},
+        )
         statuses = requirement_statuses(evaluation_id=evaluation["id"])
     rules = rule_results(evaluation_id=evaluation["id"]) if evaluation is not None else []
     controls = controls_as_of(requirement_ids=requirement_ids, as_of=as_of)
@@ -97,14 +99,20 @@ def gather(*, engagement: Engagement, as_of: datetime, sample_size: int, sample_
     campaigns = campaigns_for_pack(as_of=as_of, source_ids=source_ids)
     step(45, "sample")
     sample = _sample(credentials, findings, sample_size, sample_seed, as_of)
-    charts: Charts = {"key_age": _key_age(credentials),
-                      "posture": posture_history(start=start, end=as_of, requirement_ids=requirement_ids, points=POSTURE_POINTS)}
+    charts: Charts = {
+        "key_age": _key_age(credentials),
+        "posture": posture_history(start=start, end=as_of, requirement_ids=requirement_ids, points=POSTURE_POINTS),
+    }
     return PackData(
         organisation=organisation_name(),
         engagement={
-            "id": engagement.id, "name": engagement.name, "period_start": engagement.period_start.isoformat(),
-            "period_end": engagement.period_end.isoformat(), "source_ids": source_ids,
-            "requirement_refs": [r.ref for r in requirements], "all_sources": not chosen_sources,
+            "id": engagement.id,
+            "name": engagement.name,
+            "period_start": engagement.period_start.isoformat(),
+            "period_end": engagement.period_end.isoformat(),
+            "source_ids": source_ids,
+            "requirement_refs": [r.ref for r in requirements],
+            "all_sources": not chosen_sources,
         },
         as_of=iso_utc(as_of),
         evaluation=evaluation,
@@ -125,8 +133,9 @@ def gather(*, engagement: Engagement, as_of: datetime, sample_size: int, sample_
     )
 
 
-def _requirements(requirements: list[RequirementInScope], statuses: dict[int, StatusAsOf], findings: list[FindingAsOf],
-                  controls: list[ControlAsOf]) -> list[RequirementSection]:
+def _requirements(
+    requirements: list[RequirementInScope], statuses: dict[int, StatusAsOf], findings: list[FindingAsOf], controls: list[ControlAsOf]
+) -> list[RequirementSection]:
     """Each requirement in scope with its status in the evaluation, the findings about the
     sources in scope by status, and the controls that serve it."""
     by_rule: dict[str, Counter[str]] = defaultdict(Counter)
@@ -142,16 +151,28 @@ def _requirements(requirements: list[RequirementInScope], statuses: dict[int, St
             status = st["status"]
         else:
             status = "not_assessed" if r.rule_ids else "manual"
-        scoped: InScope = {"failed": in_scope.get("fail", 0), "excepted": in_scope.get("excepted", 0),
-                           "not_assessed": in_scope.get("not_assessed", 0)}
-        out.append({
-            "ref": r.ref, "clause": r.clause_ref, "title": r.title, "statement": r.statement, "automatable": r.automatable,
-            "rule_ids": list(r.rule_ids), "status": status,
-            "population": st["population"] if st else 0, "failed": st["failed"] if st else 0,
-            "excepted": st["excepted"] if st else 0, "not_assessed": st["not_assessed"] if st else 0,
-            "in_scope": scoped,
-            "controls": [c["ref"] for c in controls if r.ref in c["requirements"]],
-        })
+        scoped: InScope = {
+            "failed": in_scope.get("fail", 0),
+            "excepted": in_scope.get("excepted", 0),
+            "not_assessed": in_scope.get("not_assessed", 0),
+        }
+        out.append(
+            {
+                "ref": r.ref,
+                "clause": r.clause_ref,
+                "title": r.title,
+                "statement": r.statement,
+                "automatable": r.automatable,
+                "rule_ids": list(r.rule_ids),
+                "status": status,
+                "population": st["population"] if st else 0,
+                "failed": st["failed"] if st else 0,
+                "excepted": st["excepted"] if st else 0,
+                "not_assessed": st["not_assessed"] if st else 0,
+                "in_scope": scoped,
+                "controls": [c["ref"] for c in controls if r.ref in c["requirements"]],
+            }
+        )
     return out
 
 
@@ -172,15 +193,26 @@ def _sample(credentials: list[CredentialAsOf], findings: list[FindingAsOf], size
     for cid in chosen:
         c = by_id[cid]
         lifecycle = history.events.get(cid, [])
-        items.append({
-            "credential_id": cid, "name": c["name"], "credential_type": c["credential_type"], "source_id": c["source_id"],
-            "identity": c["identity"], "owner": c["owner"], "enabled": c["enabled"], "first_seen_at": history.first_seen_at.get(cid),
-            "created_at": c["created_at"], "last_rotated_at": c["last_rotated_at"],
-            "rotations": sum(1 for e in lifecycle if e["kind"] == "rotated"),
-            "revoked_at": next((e["observed_at"] for e in reversed(lifecycle) if e["kind"] in ("deactivated", "disappeared")), None),
-            "versions": history.versions.get(cid, []), "events": lifecycle, "findings": failing.get(cid, []),
-            "review_decisions": decisions.get(cid, []),
-        })
+        items.append(
+            {
+                "credential_id": cid,
+                "name": c["name"],
+                "credential_type": c["credential_type"],
+                "source_id": c["source_id"],
+                "identity": c["identity"],
+                "owner": c["owner"],
+                "enabled": c["enabled"],
+                "first_seen_at": history.first_seen_at.get(cid),
+                "created_at": c["created_at"],
+                "last_rotated_at": c["last_rotated_at"],
+                "rotations": sum(1 for e in lifecycle if e["kind"] == "rotated"),
+                "revoked_at": next((e["observed_at"] for e in reversed(lifecycle) if e["kind"] in ("deactivated", "disappeared")), None),
+                "versions": history.versions.get(cid, []),
+                "events": lifecycle,
+                "findings": failing.get(cid, []),
+                "review_decisions": decisions.get(cid, []),
+            }
+        )
     return {"size": size, "seed": seed, "population": len(population), "method": SAMPLE_METHOD, "items": items}
 
 
@@ -199,14 +231,23 @@ def _key_age(credentials: list[CredentialAsOf]) -> dict[str, dict[str, int]]:
     return dict(sorted(out.items()))
 
 
-def _summary(reqs: list[RequirementSection], credentials: list[CredentialAsOf], identities: dict[int, IdentityAsOf],
-             findings: list[FindingAsOf], exceptions: list[ExceptionAsOf], coverage: list[SourceCoverage]) -> Summary:
+def _summary(
+    reqs: list[RequirementSection],
+    credentials: list[CredentialAsOf],
+    identities: dict[int, IdentityAsOf],
+    findings: list[FindingAsOf],
+    exceptions: list[ExceptionAsOf],
+    coverage: list[SourceCoverage],
+) -> Summary:
     statuses = Counter(r["status"] for r in reqs)
     scopes = [s for src in coverage for s in src["scopes"]]
     return {
-        "requirements": dict(sorted(statuses.items())), "credentials": len(credentials), "identities": len(identities),
+        "requirements": dict(sorted(statuses.items())),
+        "credentials": len(credentials),
+        "identities": len(identities),
         "credentials_by_type": dict(sorted(Counter(c["credential_type"] for c in credentials).items())),
         "findings": dict(sorted(Counter(f["status"] for f in findings).items())),
         "exceptions_in_force": sum(1 for e in exceptions if e["in_force"]),
-        "scopes": len(scopes), "scopes_failing": sum(1 for s in scopes if s["last_status"] == "failed"),
+        "scopes": len(scopes),
+        "scopes_failing": sum(1 for s in scopes if s["last_status"] == "failed"),
     }

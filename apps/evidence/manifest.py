@@ -60,8 +60,10 @@ class VerifyReport:
     def summary(self) -> str:
         m = self.manifest
         if self.ok:
-            return (f"pack {m.get('pack_id')} is intact: {self.files_checked} files match the manifest, pack hash {m.get('pack_hash')}, "
-                    f"signature valid ({m.get('signature', {}).get('algorithm')} key {m.get('signature', {}).get('key_id')})")
+            return (
+                f"pack {m.get('pack_id')} is intact: {self.files_checked} files match the manifest, pack hash {m.get('pack_hash')}, "
+                f"signature valid ({m.get('signature', {}).get('algorithm')} key {m.get('signature', {}).get('key_id')})"
+            )
         return f"pack {m.get('pack_id', '(unknown)')} does NOT verify: {len(self.problems)} problem(s)"
 
 

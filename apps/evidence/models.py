@@ -14,10 +14,15 @@ class Engagement(models.Model):
     """An audit: what is in scope (sources, sub-requirements) and the period it covers."""
 
     name = models.CharField(max_length=200)
-    sources = models.ManyToManyField("inventory.Source", related_name="engagements", blank=True,
-                                     help_text="Sources in scope; none selected means every source.")
-    requirements = models.ManyToManyField("catalog.Requirement", related_name="engagements", blank=True,
-                                          help_text="Sub-requirements in scope; none selected means all of 9.2.4 and 9.3.1.")
+    sources = models.ManyToManyField(
+        "inventory.Source", related_name="engagements", blank=True, help_text="Sources in scope; none selected means every source."
+    )
+    requirements = models.ManyToManyField(
+        "catalog.Requirement",
+        related_name="engagements",
+        blank=True,
+        help_text="Sub-requirements in scope; none selected means all of 9.2.4 and 9.3.1.",
+    )
     period_start = models.DateField()
     period_end = models.DateField()
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -79,14 +84,6 @@ class Pack(models.Model):
     def __str__(self) -> str:
         return self.pack_id
 
-    @property
-    def is_finished(self) -> bool:
-        return self.state in {self.State.SUCCEEDED, self.State.FAILED}
-
-    @property
-    def filename(self) -> str:
-        return f"keytrail-pack-{self.pack_id}.zip"
-
     def save(self, *args, **kwargs):
         if not self._state.adding:
             stored = type(self).objects.filter(pk=self.pk).values_list("state", flat=True).first()
@@ -96,3 +93,11 @@ class Pack(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PackImmutable("packs are kept; they are never deleted")
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in {self.State.SUCCEEDED, self.State.FAILED}
+
+    @property
+    def filename(self) -> str:
+        return f"keytrail-pack-{self.pack_id}.zip"

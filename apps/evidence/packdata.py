@@ -23,8 +23,13 @@ from apps.inventory.as_of import CredentialAsOf, EventAsOf, IdentityAsOf, RunAsO
 SCHEMA_ID = "https://keytrail.example/schema/evidence-pack/1"
 SCHEMA_VERSION = "1"
 # Key-age buckets (days since the last rotation, or creation when never rotated): (from, to or None, label).
-AGE_BUCKETS: list[tuple[int, int | None, str]] = [(0, 30, "0-30"), (31, 90, "31-90"), (91, 180, "91-180"), (181, 365, "181-365"),
-                                                  (366, None, "over 365")]
+AGE_BUCKETS: list[tuple[int, int | None, str]] = [
+    (0, 30, "0-30"),
+    (31, 90, "31-90"),
+    (91, 180, "91-180"),
+    (181, 365, "181-365"),
+    (366, None, "over 365"),
+]
 
 
 class EngagementInfo(TypedDict):
@@ -134,10 +139,24 @@ class PackData:
     def as_dict(self) -> dict[str, Any]:
         """pack.json's members (the sections themselves, not copies)."""
         return {
-            "$schema": SCHEMA_ID, "schema_version": SCHEMA_VERSION, "organisation": self.organisation, "engagement": self.engagement,
-            "as_of": self.as_of, "evaluation": self.evaluation, "summary": self.summary, "requirements": self.requirements,
-            "controls": self.controls, "rules": self.rules, "findings": self.findings, "exceptions": self.exceptions,
-            "campaigns": self.campaigns, "sources": self.sources, "collection_runs": self.collection_runs,
-            "credentials": self.credentials, "identities": self.identities, "sample": self.sample,
-            "audit_extract": self.audit_extract, "charts": self.charts,
+            "$schema": SCHEMA_ID,
+            "schema_version": SCHEMA_VERSION,
+            "organisation": self.organisation,
+            "engagement": self.engagement,
+            "as_of": self.as_of,
+            "evaluation": self.evaluation,
+            "summary": self.summary,
+            "requirements": self.requirements,
+            "controls": self.controls,
+            "rules": self.rules,
+            "findings": self.findings,
+            "exceptions": self.exceptions,
+            "campaigns": self.campaigns,
+            "sources": self.sources,
+            "collection_runs": self.collection_runs,
+            "credentials": self.credentials,
+            "identities": self.identities,
+            "sample": self.sample,
+            "audit_extract": self.audit_extract,
+            "charts": self.charts,
         }

@@ -12,8 +12,12 @@ VIEW = "evidence.view_engagement"
 
 def engagement_list(*, user) -> QuerySet[Engagement]:
     """The engagements ``user`` may view (all for a GRC lead, those shared with an auditor)."""
-    return (objects_for(user, VIEW, Engagement.objects.all()).select_related("created_by")
-            .annotate(pack_count=Count("packs"), last_built=Max("packs__finished_at")).order_by("-created_at"))
+    return (
+        objects_for(user, VIEW, Engagement.objects.all())
+        .select_related("created_by")
+        .annotate(pack_count=Count("packs"), last_built=Max("packs__finished_at"))
+        .order_by("-created_at")
+    )
 
 
 def engagement_get(*, pk: int) -> Engagement:

@@ -23,12 +23,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.core.permissions import has_perm
 from apps.accounts.sharing import object_share, object_unshare
 from apps.audit import events
 from apps.core.errors import PermissionRefused, ValidationFailed
-from apps.evidence.builder import build_files
 from apps.core.isotime import iso_utc
+from apps.core.permissions import has_perm
+from apps.evidence.builder import build_files
 from apps.evidence.gather import default_seed, gather
 from apps.evidence.manifest import VerifyReport, sha256_file, verify_zip
 from apps.evidence.models import Engagement, Pack, pack_upload_to
@@ -57,9 +57,17 @@ def engagement_create(*, actor, name: str, period_start: dt.date, period_end: dt
     engagement = Engagement.objects.create(name=name[:200], period_start=period_start, period_end=period_end, created_by=actor)
     engagement.sources.set(list(sources))
     engagement.requirements.set(list(requirements))
-    events.engagement_created(actor=actor, engagement=engagement, values={
-        "name": engagement.name, "period_start": period_start.isoformat(), "period_end": period_end.isoformat(),
-        "sources": sorted(s.name for s in sources) or "all", "requirements": sorted(r.ref for r in requirements) or "all"})
+    events.engagement_created(
+        actor=actor,
+        engagement=engagement,
+        values={
+            "name": engagement.name,
+            "period_start": period_start.isoformat(),
+            "period_end": period_end.isoformat(),
+            "sources": sorted(s.name for s in sources) or "all",
+            "requirements": sorted(r.ref for r in requirements) or "all",
+        },
+    )
     return engagement
 
 
@@ -76,8 +84,9 @@ def _new_pack_id(as_of: dt.datetime) -> str:
     return f"KT-{as_of:%Y%m%d}-{secrets.token_hex(4).upper()}"
 
 
-def pack_request(*, actor, engagement: Engagement, as_of: dt.datetime | None = None, sample_size: int = 25,
-                 sample_seed: int | None = None) -> Pack:
+def pack_request(
+    *, actor, engagement: Engagement, as_of: dt.datetime | None = None, sample_size: int = 25, sample_seed: int | None = None
+) -> Pack:
     """Queue a pack build as of ``as_of`` (default now); the task starts after commit. Audited.
 
     Raises ValidationFailed for an as-of time in the future or a sample size out of range."""
@@ -96,10 +105,16 @@ def pack_request(*, actor, engagement: Engagement, as_of: dt.datetime | None = N
     for attempt in range(3):
         try:
             with transaction.atomic():
-                pack = Pack.objects.create(engagement=engagement, pack_id=_new_pack_id(as_of), as_of=as_of, sample_size=sample_size,
-                                           sample_seed=seed, built_by=actor)
+                pack = Pack.objects.create(
+                    engagement=engagement,
+                    pack_id=_new_pack_id(as_of),
+                    as_of=as_of,
+                    sample_size=sample_size,
+                    sample_seed=seed,
+                    built_by=actor,
+                )
                 events.pack_requested(actor=actor, pack=pack)
-                transaction.on_commit(lambda: _enqueue(pack.pk))
+                transaction.on_commit(lambda pack_id=pack.pk: _enqueue(pack_id))
                 return pack
         except IntegrityError:
             if attempt == 2:
@@ -122,7 +137,8 @@ def pack_build(*, pack_pk: int) -> Pack:
     """Build a queued pack. Idempotent for redelivery: a pack already building or finished is
     left alone. On any error the pack is marked failed (audited) and the error re-raised."""
     claimed = Pack.objects.filter(pk=pack_pk, state=Pack.State.QUEUED).update(
-        state=Pack.State.BUILDING, started_at=timezone.now(), progress=1, stage="starting")
+        state=Pack.State.BUILDING, started_at=timezone.now(), progress=1, stage="starting"
+    )
     pack = Pack.objects.select_related("engagement", "built_by").get(pk=pack_pk)
     if not claimed:
         return pack
@@ -130,12 +146,23 @@ def pack_build(*, pack_pk: int) -> Pack:
     try:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        data = gather(engagement=pack.engagement, as_of=pack.as_of, sample_size=pack.sample_size, sample_seed=pack.sample_seed,
-                      progress=lambda p, s: _set_progress(pack.pk, p, s))
+        data = gather(
+            engagement=pack.engagement,
+            as_of=pack.as_of,
+            sample_size=pack.sample_size,
+            sample_seed=pack.sample_seed,
+            progress=lambda p, s: _set_progress(pack.pk, p, s),
+        )
         timings["gather"] = round(time.perf_counter() - t0, 3)
-        meta = {"pack_id": pack.pack_id, "engagement": {"id": pack.engagement_id, "name": pack.engagement.name},
-                "as_of": iso_utc(pack.as_of), "built_at": iso_utc(timezone.now()), "built_by": pack.built_by.get_username(),
-                "keytrail_version": settings.KEYTRAIL_VERSION, "sample": {"size": pack.sample_size, "seed": pack.sample_seed}}
+        meta = {
+            "pack_id": pack.pack_id,
+            "engagement": {"id": pack.engagement_id, "name": pack.engagement.name},
+            "as_of": iso_utc(pack.as_of),
+            "built_at": iso_utc(timezone.now()),
+            "built_by": pack.built_by.get_username(),
+            "keytrail_version": settings.KEYTRAIL_VERSION,
+            "sample": {"size": pack.sample_size, "seed": pack.sample_seed},
+        }
         built = build_files(data=data, workdir=workdir, meta=meta, progress=lambda p, s: _set_progress(pack.pk, p, s))
         timings.update(built.timings)
         digest = sha256_file(built.zip_path)
@@ -169,7 +196,12 @@ def pack_build(*, pack_pk: int) -> Pack:
             failed = Pack.objects.select_for_update().get(pk=pack_pk)
             if failed.state != Pack.State.BUILDING:
                 raise
-            failed.state, failed.error, failed.finished_at, failed.stage = Pack.State.FAILED, f"{type(exc).__name__}: {exc}"[:2000], timezone.now(), "failed"
+            failed.state, failed.error, failed.finished_at, failed.stage = (
+                Pack.State.FAILED,
+                f"{type(exc).__name__}: {exc}"[:2000],
+                timezone.now(),
+                "failed",
+            )
             failed.save()
             events.pack_failed(pack=failed, error=failed.error)
         raise
@@ -177,8 +209,10 @@ def pack_build(*, pack_pk: int) -> Pack:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-WORKER_LOST = ("worker lost: the worker building this pack stopped before finishing (or the build never started); "
-               "nothing was stored; build the pack again")
+WORKER_LOST = (
+    "worker lost: the worker building this pack stopped before finishing (or the build never started); "
+    "nothing was stored; build the pack again"
+)
 
 
 def pack_sweep_stale(*, older_than: dt.timedelta | None = None) -> int:

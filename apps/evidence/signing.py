@@ -41,8 +41,12 @@ def key_id(public_hex: str) -> str:
 
 def sign(message: bytes) -> dict:
     public = public_key_hex()
-    return {"algorithm": ALGORITHM, "public_key": public, "key_id": key_id(public),
-            "value": base64.b64encode(_private_key().sign(message)).decode()}
+    return {
+        "algorithm": ALGORITHM,
+        "public_key": public,
+        "key_id": key_id(public),
+        "value": base64.b64encode(_private_key().sign(message)).decode(),
+    }
 
 
 def verify(message: bytes, signature_b64: str, public_hex: str) -> bool:

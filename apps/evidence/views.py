@@ -18,11 +18,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.permissions import has_perm
-from apps.audit.selectors import audit_events_for
-from apps.audit.access import require, require_object
-from apps.core.errors import ValidationFailed
 from apps.accounts.sharing_views import share_page
+from apps.audit.access import require, require_object
+from apps.audit.selectors import audit_events_for
+from apps.core.errors import ValidationFailed
+from apps.core.permissions import has_perm
 from apps.evidence import selectors, services, signing
 from apps.evidence.forms import EngagementForm, PackBuildForm, VerifyUploadForm
 from apps.evidence.models import Engagement, Pack
@@ -49,8 +49,11 @@ def _pack_or_404(request, pk: int, pack_pk: int) -> Pack:
 
 @require_GET
 def engagement_list_view(request):
-    return render(request, "evidence/engagement_list.html", {
-        "engagements": selectors.engagement_list(user=request.user), "can_add": has_perm(request.user, ADD)})
+    return render(
+        request,
+        "evidence/engagement_list.html",
+        {"engagements": selectors.engagement_list(user=request.user), "can_add": has_perm(request.user, ADD)},
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -69,14 +72,20 @@ def engagement_create_view(request):
 
 
 def _detail(request, engagement: Engagement, build_form=None):
-    return render(request, "evidence/engagement_detail.html", {
-        "engagement": engagement, "scope": selectors.engagement_scope(engagement),
-        "packs": selectors.engagement_packs(engagement=engagement),
-        "can_build": has_perm(request.user, BUILD, engagement),
-        "can_share": has_perm(request.user, "evidence.share_engagement", engagement),
-        "build_form": build_form or PackBuildForm(), "verify_form": VerifyUploadForm(),
-        "history": audit_events_for(engagement),
-    })
+    return render(
+        request,
+        "evidence/engagement_detail.html",
+        {
+            "engagement": engagement,
+            "scope": selectors.engagement_scope(engagement),
+            "packs": selectors.engagement_packs(engagement=engagement),
+            "can_build": has_perm(request.user, BUILD, engagement),
+            "can_share": has_perm(request.user, "evidence.share_engagement", engagement),
+            "build_form": build_form or PackBuildForm(),
+            "verify_form": VerifyUploadForm(),
+            "history": audit_events_for(engagement),
+        },
+    )
 
 
 @require_GET
@@ -88,8 +97,13 @@ def engagement_detail_view(request, pk: int):
 def engagement_share_view(request, pk: int):
     engagement = _engagement_or_404(request, pk)
     detail = reverse("evidence:detail", args=[engagement.pk])
-    return share_page(request, obj=engagement, view_perm=VIEW, back_url=detail,
-                      crumbs=[("Evidence packs", reverse("evidence:list")), (engagement.name, detail)])
+    return share_page(
+        request,
+        obj=engagement,
+        view_perm=VIEW,
+        back_url=detail,
+        crumbs=[("Evidence packs", reverse("evidence:list")), (engagement.name, detail)],
+    )
 
 
 @require_POST
@@ -101,10 +115,11 @@ def pack_build_view(request, pk: int):
         data = form.cleaned_data
         as_of = data["as_of"]
         if as_of is not None and timezone.is_naive(as_of):
-            as_of = timezone.make_aware(as_of, dt.timezone.utc)
+            as_of = timezone.make_aware(as_of, dt.UTC)
         try:
-            pack = services.pack_request(actor=request.user, engagement=engagement, as_of=as_of, sample_size=data["sample_size"],
-                                         sample_seed=data["sample_seed"])
+            pack = services.pack_request(
+                actor=request.user, engagement=engagement, as_of=as_of, sample_size=data["sample_size"], sample_seed=data["sample_seed"]
+            )
         except ValidationFailed as exc:
             form.add_error(None, str(exc))
         else:
@@ -115,9 +130,15 @@ def pack_build_view(request, pk: int):
 
 
 def _pack_context(request, pack: Pack) -> dict:
-    return {"pack": pack, "engagement": pack.engagement, "public_key": signing.public_key_hex(),
-            "key_id": signing.key_id(signing.public_key_hex()), "files": sorted((pack.file_hashes or {}).items()),
-            "sizes": (pack.timings or {}).get("sizes", {}), "history": audit_events_for(pack) if pack.is_finished else []}
+    return {
+        "pack": pack,
+        "engagement": pack.engagement,
+        "public_key": signing.public_key_hex(),
+        "key_id": signing.key_id(signing.public_key_hex()),
+        "files": sorted((pack.file_hashes or {}).items()),
+        "sizes": (pack.timings or {}).get("sizes", {}),
+        "history": audit_events_for(pack) if pack.is_finished else [],
+    }
 
 
 @require_GET

@@ -18,8 +18,14 @@ from apps.exceptions_register.selectors import rule_choices
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 # The prefix of each service message ("Expiry: …") -> the field it is about.
 SERVICE_FIELDS = {
-    "Title": "title", "Rules": "rule_ids", "Justification": "justification", "Compensating controls": "compensating_controls",
-    "Risk": "risk", "Expiry": "expires_on", "Owner": "owner", "Comment": "comment",
+    "Title": "title",
+    "Rules": "rule_ids",
+    "Justification": "justification",
+    "Compensating controls": "compensating_controls",
+    "Risk": "risk",
+    "Expiry": "expires_on",
+    "Owner": "owner",
+    "Comment": "comment",
 }
 SCOPE_ID_FIELDS = (("credential_ids", "credential"), ("identity_ids", "identity"), ("source_ids", "source"))
 
@@ -59,25 +65,40 @@ class ServiceErrorMixin:
 
 class ExceptionRequestForm(ServiceErrorMixin, forms.Form):
     title = forms.CharField(max_length=200, help_text="What is excused, in a line.")
-    rule_ids = forms.MultipleChoiceField(label="Rules", choices=(), widget=forms.SelectMultiple(attrs={"size": 10}),
-                                         help_text="The rules whose failures this exception excuses.")
-    credential_ids = forms.CharField(label="Credential ids", required=False, max_length=2000,
-                                     help_text="keytrail's ids of the credentials covered, comma-separated (a rotated key is a new credential).")
-    identity_ids = forms.CharField(label="Identity ids", required=False, max_length=2000,
-                                   help_text="Covers each identity's own verdicts and those of its credentials.")
-    source_ids = forms.CharField(label="Source ids", required=False, max_length=2000,
-                                 help_text="Covers every subject collected from these sources.")
+    rule_ids = forms.MultipleChoiceField(
+        label="Rules",
+        choices=(),
+        widget=forms.SelectMultiple(attrs={"size": 10}),
+        help_text="The rules whose failures this exception excuses.",
+    )
+    credential_ids = forms.CharField(
+        label="Credential ids",
+        required=False,
+        max_length=2000,
+        help_text="keytrail's ids of the credentials covered, comma-separated (a rotated key is a new credential).",
+    )
+    identity_ids = forms.CharField(
+        label="Identity ids", required=False, max_length=2000, help_text="Covers each identity's own verdicts and those of its credentials."
+    )
+    source_ids = forms.CharField(
+        label="Source ids", required=False, max_length=2000, help_text="Covers every subject collected from these sources."
+    )
     tag_key = forms.CharField(label="Tag key", required=False, max_length=128)
-    tag_value = forms.CharField(label="Tag value", required=False, max_length=256,
-                                help_text="Covers subjects carrying exactly this tag (key and value).")
+    tag_value = forms.CharField(
+        label="Tag value", required=False, max_length=256, help_text="Covers subjects carrying exactly this tag (key and value)."
+    )
     confirm_broad = forms.BooleanField(label="The scope is empty on purpose: excuse every subject of these rules", required=False)
-    justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 5}), max_length=20000,
-                                    help_text="Why the rule cannot be met for this scope now.")
-    compensating_controls = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=20000,
-                                            help_text="What reduces the risk while the exception runs.")
+    justification = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}), max_length=20000, help_text="Why the rule cannot be met for this scope now."
+    )
+    compensating_controls = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), max_length=20000, help_text="What reduces the risk while the exception runs."
+    )
     risk = forms.ChoiceField(choices=ExceptionRequest.Risk.choices, initial=ExceptionRequest.Risk.MEDIUM)
-    owner = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True).order_by("username"),
-                                   help_text="Who answers for the exception until it ends; never its approver.")
+    owner = forms.ModelChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("username"),
+        help_text="Who answers for the exception until it ends; never its approver.",
+    )
     expires_on = forms.DateField(label="Expires on", widget=DATE)
     ticket_ref = forms.CharField(label="Ticket reference", required=False, max_length=100)
 
@@ -114,9 +135,16 @@ class ExceptionRequestForm(ServiceErrorMixin, forms.Form):
         if data.get("tag_key") or data.get("tag_value"):
             scope["tag"] = {"key": data.get("tag_key", ""), "value": data.get("tag_value", "")}
         return {
-            "title": data["title"], "rule_ids": data["rule_ids"], "scope": scope, "justification": data["justification"],
-            "compensating_controls": data["compensating_controls"], "risk": data["risk"], "owner": data["owner"],
-            "expires_on": data["expires_on"], "ticket_ref": data.get("ticket_ref", ""), "confirm_broad": data.get("confirm_broad", False),
+            "title": data["title"],
+            "rule_ids": data["rule_ids"],
+            "scope": scope,
+            "justification": data["justification"],
+            "compensating_controls": data["compensating_controls"],
+            "risk": data["risk"],
+            "owner": data["owner"],
+            "expires_on": data["expires_on"],
+            "ticket_ref": data.get("ticket_ref", ""),
+            "confirm_broad": data.get("confirm_broad", False),
         }
 
     def add_service_error(self, message: str, *, field_only: bool = False) -> None:
@@ -155,10 +183,12 @@ class CommentForm(ServiceErrorMixin, forms.Form):
 
 class RenewForm(ServiceErrorMixin, forms.Form):
     expires_on = forms.DateField(label="New expiry", widget=DATE)
-    justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=20000,
-                                    help_text="Why the exception is still needed.")
-    compensating_controls = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=20000,
-                                            help_text="Leave empty to keep the current ones.")
+    justification = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=20000, help_text="Why the exception is still needed."
+    )
+    compensating_controls = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=20000, help_text="Leave empty to keep the current ones."
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -32,8 +32,12 @@ State = ExceptionRequest.State
 VIEW = "exceptions_register.view_exceptionrequest"
 DECIDE = "exceptions_register.decide_exception"
 OPEN_STATES = (State.DRAFT, State.PENDING, State.APPROVED)  # not yet ended: their expiry is still ahead of them
-EXPIRY_WINDOWS = (("7", "Expiring within 7 days"), ("30", "Expiring within 30 days"), ("90", "Expiring within 90 days"),
-                  ("expired", "Expired"))
+EXPIRY_WINDOWS = (
+    ("7", "Expiring within 7 days"),
+    ("30", "Expiring within 30 days"),
+    ("90", "Expiring within 90 days"),
+    ("expired", "Expired"),
+)
 MINE = (("requested", "Requested by me"), ("owned", "Owned by me"))
 
 
@@ -53,7 +57,8 @@ def visible_exceptions(*, user) -> QuerySet[ExceptionRequest]:
 def _with_approvals(qs: QuerySet[ExceptionRequest]) -> QuerySet[ExceptionRequest]:
     # ``approvals`` as an annotation: the model's ``approvals_count`` would query once per row.
     return qs.select_related("owner", "requester").annotate(
-        approvals=Count("decisions", filter=Q(decisions__decision=ExceptionDecision.Decision.APPROVE)))
+        approvals=Count("decisions", filter=Q(decisions__decision=ExceptionDecision.Decision.APPROVE))
+    )
 
 
 def _has_rule(qs: QuerySet[ExceptionRequest], rule: str) -> QuerySet[ExceptionRequest]:
@@ -66,8 +71,10 @@ def _has_rule(qs: QuerySet[ExceptionRequest], rule: str) -> QuerySet[ExceptionRe
 
 # --- the register ------------------------------------------------------------------------
 
-def exception_list(*, user, state: str = "", rule: str = "", owner: str = "", risk: str = "", expiry: str = "",
-                   mine: str = "", on: dt.date | None = None) -> QuerySet[ExceptionRequest]:
+
+def exception_list(
+    *, user, state: str = "", rule: str = "", owner: str = "", risk: str = "", expiry: str = "", mine: str = "", on: dt.date | None = None
+) -> QuerySet[ExceptionRequest]:
     """The exceptions ``user`` may view, filtered, newest first, owner/requester joined in and
     ``approvals`` (approve decisions) counted. Unknown filter values are ignored."""
     on = on or today()
@@ -97,7 +104,8 @@ def expiring_soon(*, user, on: dt.date | None = None, limit: int = 20) -> list[E
     window, soonest first: the in-app counterpart of the reminder e-mails."""
     on = on or today()
     qs = visible_exceptions(user=user).filter(
-        state=State.APPROVED, expires_on__gte=on, expires_on__lte=on + dt.timedelta(days=reminder_window()))
+        state=State.APPROVED, expires_on__gte=on, expires_on__lte=on + dt.timedelta(days=reminder_window())
+    )
     return with_expiry(list(qs.select_related("owner").order_by("expires_on", "pk")[:limit]), on=on)
 
 
@@ -119,6 +127,7 @@ def rule_choices() -> list[tuple[str, str]]:
 
 # --- display helpers -----------------------------------------------------------------------
 
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -139,7 +148,7 @@ def scope_summary(exception: ExceptionRequest) -> str:
 
 
 def expiry_note(exception: ExceptionRequest, *, on: dt.date) -> str:
-    """"in N days" / "last day today" / "expired" for an exception still open; "" once it ended otherwise."""
+    """ "in N days" / "last day today" / "expired" for an exception still open; "" once it ended otherwise."""
     if exception.state == State.EXPIRED:
         return "expired"
     if exception.state not in OPEN_STATES:
@@ -164,19 +173,22 @@ def with_expiry(exceptions, *, on: dt.date | None = None):
 
 # --- the approval queue -------------------------------------------------------------------
 
+
 def approval_queue(*, user) -> QuerySet[ExceptionRequest]:
     """Pending exceptions ``user`` may decide and has not decided yet, except those they
     requested or own (separation of duties), oldest submission first."""
     decidable = objects_for(user, DECIDE, visible_exceptions(user=user))
     return (
         _with_approvals(decidable.filter(state=State.PENDING))
-        .exclude(requester=user).exclude(owner=user)
+        .exclude(requester=user)
+        .exclude(owner=user)
         .exclude(decisions__approver=user)
         .order_by("submitted_at", "created_at", "pk")
     )
 
 
 # --- one exception --------------------------------------------------------------------------
+
 
 def exception_get(*, pk: int) -> ExceptionRequest:
     return _with_approvals(ExceptionRequest.objects.filter(pk=pk)).select_related("renewal_of").get()
@@ -226,8 +238,16 @@ def scope_resolved(*, exception: ExceptionRequest, user) -> ResolvedScope:
     allowed = set(visible_sources(user=user).values_list("pk", flat=True))
     result = ResolvedScope(tag=scope.get("tag") or None, broad=exception.scope_is_broad)
     specs = (
-        ("credential", "credential_ids", Credential.objects.select_related("source").only("id", "name", "disappeared_at", "source__name", "source_id")),
-        ("identity", "identity_ids", Identity.objects.select_related("source").only("id", "name", "disappeared_at", "source__name", "source_id")),
+        (
+            "credential",
+            "credential_ids",
+            Credential.objects.select_related("source").only("id", "name", "disappeared_at", "source__name", "source_id"),
+        ),
+        (
+            "identity",
+            "identity_ids",
+            Identity.objects.select_related("source").only("id", "name", "disappeared_at", "source__name", "source_id"),
+        ),
     )
     for kind, key, qs in specs:
         ids = [i for i in scope.get(key) or [] if isinstance(i, int)]
@@ -238,8 +258,11 @@ def scope_resolved(*, exception: ExceptionRequest, user) -> ResolvedScope:
                 result.items.append(ScopeItem(kind, pk, known=False))
                 continue
             visible = obj.source_id in allowed
-            result.items.append(ScopeItem(kind, pk, obj.name if visible else "", obj.source.name if visible else "", visible,
-                                          present=obj.disappeared_at is None))
+            result.items.append(
+                ScopeItem(
+                    kind, pk, obj.name if visible else "", obj.source.name if visible else "", visible, present=obj.disappeared_at is None
+                )
+            )
     ids = [i for i in scope.get("source_ids") or [] if isinstance(i, int)]
     found = {s.pk: s for s in Source.objects.filter(pk__in=ids).only("id", "name", "enabled")} if ids else {}
     for pk in ids:
@@ -280,8 +303,7 @@ def renewal_chain(*, exception: ExceptionRequest, user, limit: int = 50) -> Rene
         ids |= frontier
     if len(ids) == 1:
         return RenewalChain([exception])
-    visible = list(
-        visible_exceptions(user=user).filter(pk__in=ids).select_related("owner").order_by("created_at", "pk"))
+    visible = list(visible_exceptions(user=user).filter(pk__in=ids).select_related("owner").order_by("created_at", "pk"))
     return RenewalChain(with_expiry(visible), hidden=len(ids) - len(visible))
 
 
@@ -307,6 +329,7 @@ def excused_findings(*, exception: ExceptionRequest, user, limit: int = 25) -> E
 
 
 # --- the register as of a point in time (the evidence pack) ---------------------------------
+
 
 class DecisionAsOf(TypedDict):
     approver: str
@@ -358,22 +381,40 @@ def exceptions_as_of(*, as_of: dt.datetime) -> list[ExceptionAsOf]:
     taken by then; a timestamp after ``as_of`` shows as None. Two queries."""
     rows = list(ExceptionRequest.objects.filter(created_at__lte=as_of).select_related("owner", "requester", "renewal_of").order_by("id"))
     decisions: dict[int, list[DecisionAsOf]] = defaultdict(list)
-    for d in (ExceptionDecision.objects.filter(exception__in=rows, decided_at__lte=as_of).select_related("approver")
-              .order_by("exception_id", "decided_at", "id")):
-        decisions[d.exception_id].append({"approver": d.approver.get_username(), "decision": d.decision, "comment": d.comment,
-                                          "decided_at": iso_utc(d.decided_at)})
+    for d in (
+        ExceptionDecision.objects.filter(exception__in=rows, decided_at__lte=as_of)
+        .select_related("approver")
+        .order_by("exception_id", "decided_at", "id")
+    ):
+        decisions[d.exception_id].append(
+            {"approver": d.approver.get_username(), "decision": d.decision, "comment": d.comment, "decided_at": iso_utc(d.decided_at)}
+        )
     out: list[ExceptionAsOf] = []
     for e in rows:
         state = state_as_of(e, as_of)
-        out.append({
-            "id": e.id, "ref": e.ref, "title": e.title, "state": state, "in_force": state == State.APPROVED,
-            "risk": e.risk, "rule_ids": list(e.rule_ids), "scope": e.scope, "scope_is_broad": e.scope_is_broad,
-            "justification": e.justification, "compensating_controls": e.compensating_controls, "ticket_ref": e.ticket_ref,
-            "owner": e.owner.get_username(), "requester": e.requester.get_username(), "expires_on": e.expires_on.isoformat(),
-            "renewal_of": e.renewal_of.ref if e.renewal_of is not None else None, "created_at": iso_utc(e.created_at),
-            "submitted_at": iso_utc(e.submitted_at) if e.submitted_at and e.submitted_at <= as_of else None,
-            "decided_at": iso_utc(e.decided_at) if e.decided_at and e.decided_at <= as_of else None,
-            "ended_at": iso_utc(e.ended_at) if e.ended_at and e.ended_at <= as_of else None,
-            "decisions": decisions.get(e.id, []),
-        })
+        out.append(
+            {
+                "id": e.id,
+                "ref": e.ref,
+                "title": e.title,
+                "state": state,
+                "in_force": state == State.APPROVED,
+                "risk": e.risk,
+                "rule_ids": list(e.rule_ids),
+                "scope": e.scope,
+                "scope_is_broad": e.scope_is_broad,
+                "justification": e.justification,
+                "compensating_controls": e.compensating_controls,
+                "ticket_ref": e.ticket_ref,
+                "owner": e.owner.get_username(),
+                "requester": e.requester.get_username(),
+                "expires_on": e.expires_on.isoformat(),
+                "renewal_of": e.renewal_of.ref if e.renewal_of is not None else None,
+                "created_at": iso_utc(e.created_at),
+                "submitted_at": iso_utc(e.submitted_at) if e.submitted_at and e.submitted_at <= as_of else None,
+                "decided_at": iso_utc(e.decided_at) if e.decided_at and e.decided_at <= as_of else None,
+                "ended_at": iso_utc(e.ended_at) if e.ended_at and e.ended_at <= as_of else None,
+                "decisions": decisions.get(e.id, []),
+            }
+        )
     return out

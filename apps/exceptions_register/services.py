@@ -19,9 +19,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
-from apps.core.permissions import has_perm
 from apps.audit import events
 from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFailed
+from apps.core.permissions import has_perm
 from apps.core.scope import clean_ids, clean_tag
 from apps.evaluation.rules.registry import RULES
 from apps.exceptions_register.models import ExceptionDecision, ExceptionReminder, ExceptionRequest
@@ -114,14 +114,32 @@ def _next_ref() -> str:
 
 
 def exception_request(
-    *, actor, title: str, rule_ids: list[str], scope: dict, justification: str, compensating_controls: str, risk: str,
-    owner, expires_on: dt.date, ticket_ref: str = "", confirm_broad: bool = False, submit: bool = True, renewal_of=None,
+    *,
+    actor,
+    title: str,
+    rule_ids: list[str],
+    scope: dict,
+    justification: str,
+    compensating_controls: str,
+    risk: str,
+    owner,
+    expires_on: dt.date,
+    ticket_ref: str = "",
+    confirm_broad: bool = False,
+    submit: bool = True,
+    renewal_of=None,
 ) -> RequestOutcome:
     """Create a request (pending unless ``submit`` is False). Refuses an empty (match-everything)
     scope unless ``confirm_broad``; warns when the scope matches nothing present."""
     _require(actor, "exceptions_register.request_exception")
-    rule_ids = _validate(title=title, rule_ids=rule_ids, justification=justification,
-                         compensating_controls=compensating_controls, risk=risk, expires_on=expires_on)
+    rule_ids = _validate(
+        title=title,
+        rule_ids=rule_ids,
+        justification=justification,
+        compensating_controls=compensating_controls,
+        risk=risk,
+        expires_on=expires_on,
+    )
     scope = normalise_scope(scope)
     warnings = []
     if not scope and not confirm_broad:
@@ -135,11 +153,22 @@ def exception_request(
         try:
             with transaction.atomic():
                 exception = ExceptionRequest.objects.create(
-                    ref=_next_ref(), title=title.strip()[:200], rule_ids=rule_ids, scope=scope, scope_is_broad=not scope,
-                    justification=justification.strip(), compensating_controls=compensating_controls.strip(), risk=risk,
-                    ticket_ref=ticket_ref.strip()[:100], owner=owner, requester=actor, expires_on=expires_on,
-                    state=State.PENDING if submit else State.DRAFT, submitted_at=now if submit else None,
-                    required_approvals=2 if risk in settings.KEYTRAIL_EXCEPTION_TWO_APPROVALS else 1, renewal_of=renewal_of,
+                    ref=_next_ref(),
+                    title=title.strip()[:200],
+                    rule_ids=rule_ids,
+                    scope=scope,
+                    scope_is_broad=not scope,
+                    justification=justification.strip(),
+                    compensating_controls=compensating_controls.strip(),
+                    risk=risk,
+                    ticket_ref=ticket_ref.strip()[:100],
+                    owner=owner,
+                    requester=actor,
+                    expires_on=expires_on,
+                    state=State.PENDING if submit else State.DRAFT,
+                    submitted_at=now if submit else None,
+                    required_approvals=2 if risk in settings.KEYTRAIL_EXCEPTION_TWO_APPROVALS else 1,
+                    renewal_of=renewal_of,
                 )
                 for user in {actor, owner}:
                     assign_perm("view_exceptionrequest", user, exception)
@@ -232,7 +261,9 @@ def exception_revoke(*, actor, exception: ExceptionRequest, comment: str) -> Exc
 def exception_close(*, actor, exception: ExceptionRequest, comment: str = "") -> ExceptionRequest:
     """The owner or requester ends an approved exception early (the issue is fixed)."""
     exception = _locked(exception)
-    if actor.pk not in (exception.owner_id, exception.requester_id) and not has_perm(actor, "exceptions_register.revoke_exception", exception):
+    if actor.pk not in (exception.owner_id, exception.requester_id) and not has_perm(
+        actor, "exceptions_register.revoke_exception", exception
+    ):
         raise PermissionRefused(f"{actor} may not close {exception.ref}")
     _transition(exception, {State.APPROVED}, "closed")
     return _end(exception, State.CLOSED, actor=actor, comment=comment)
@@ -262,19 +293,31 @@ def exception_expire_due(*, today: dt.date | None = None) -> int:
     return count
 
 
-def exception_renew(*, actor, exception: ExceptionRequest, expires_on: dt.date, justification: str,
-                    compensating_controls: str | None = None) -> RequestOutcome:
+def exception_renew(
+    *, actor, exception: ExceptionRequest, expires_on: dt.date, justification: str, compensating_controls: str | None = None
+) -> RequestOutcome:
     """A renewal is a new request for the same rules and scope, linked to the old one, and
     approved again; the old one runs until it expires or is closed."""
     exception = ExceptionRequest.objects.get(pk=exception.pk)  # the state as stored, not as the caller last saw it
     if exception.state not in (State.APPROVED, State.EXPIRED):
-        raise IllegalTransition(f"{exception.ref} is {exception.get_state_display().lower()}; only approved or expired exceptions are renewed.")
+        raise IllegalTransition(
+            f"{exception.ref} is {exception.get_state_display().lower()}; only approved or expired exceptions are renewed."
+        )
     if exception.renewals.exclude(state__in=[State.REJECTED]).exists():
         raise IllegalTransition(f"{exception.ref} already has a renewal in progress or approved.")
     return exception_request(
-        actor=actor, title=exception.title, rule_ids=exception.rule_ids, scope=exception.scope, justification=justification,
-        compensating_controls=compensating_controls or exception.compensating_controls, risk=exception.risk, owner=exception.owner,
-        expires_on=expires_on, ticket_ref=exception.ticket_ref, confirm_broad=exception.scope_is_broad, renewal_of=exception,
+        actor=actor,
+        title=exception.title,
+        rule_ids=exception.rule_ids,
+        scope=exception.scope,
+        justification=justification,
+        compensating_controls=compensating_controls or exception.compensating_controls,
+        risk=exception.risk,
+        owner=exception.owner,
+        expires_on=expires_on,
+        ticket_ref=exception.ticket_ref,
+        confirm_broad=exception.scope_is_broad,
+        renewal_of=exception,
     )
 
 
@@ -301,9 +344,12 @@ def exception_send_reminders(*, today: dt.date | None = None) -> int:
                 if recipients:
                     send_mail(
                         subject=f"[keytrail] {exception.ref} expires in {days_left} day{'s' if days_left != 1 else ''}",
-                        message=(f"The exception {exception.ref} ({exception.title}) ends on {exception.expires_on:%Y-%m-%d}.\n"
-                                 "After that its findings fail again. Renew it (a new approval) or close it if the issue is fixed."),
-                        from_email=None, recipient_list=recipients,
+                        message=(
+                            f"The exception {exception.ref} ({exception.title}) ends on {exception.expires_on:%Y-%m-%d}.\n"
+                            "After that its findings fail again. Renew it (a new approval) or close it if the issue is fixed."
+                        ),
+                        from_email=None,
+                        recipient_list=recipients,
                     )
         except IntegrityError:
             continue  # this mark was already sent

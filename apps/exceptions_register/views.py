@@ -15,11 +15,11 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.permissions import has_perm
-from apps.audit.selectors import audit_events_for
 from apps.audit.access import require, require_object
+from apps.audit.selectors import audit_events_for
 from apps.core.errors import IllegalTransition, ValidationFailed
 from apps.core.pagination import paginate
+from apps.core.permissions import has_perm
 from apps.exceptions_register import selectors
 from apps.exceptions_register.forms import CommentForm, ExceptionRequestForm, RenewForm
 from apps.exceptions_register.models import ExceptionRequest
@@ -58,6 +58,7 @@ def _exception_or_404(pk: int) -> ExceptionRequest:
 
 # --- the register ------------------------------------------------------------------------
 
+
 @require_GET
 def exception_list_view(request):
     """Every exception the user may view (none is refused: the list is narrowed)."""
@@ -80,7 +81,9 @@ def exception_list_view(request):
         "narrowed": not has_perm(user, VIEW),
         "can_decide": has_perm(user, DECIDE),
     }
-    return render(request, _partial_or_page(request, "exceptions_register/_exception_rows.html", "exceptions_register/exception_list.html"), context)
+    return render(
+        request, _partial_or_page(request, "exceptions_register/_exception_rows.html", "exceptions_register/exception_list.html"), context
+    )
 
 
 @require_GET
@@ -92,6 +95,7 @@ def approval_queue_view(request):
 
 
 # --- a request ---------------------------------------------------------------------------
+
 
 @require_http_methods(["GET", "POST"])
 def exception_create_view(request):
@@ -108,9 +112,13 @@ def exception_create_view(request):
             form.add_service_error(str(exc))
         else:
             exception = outcome.exception
-            messages.success(request, f"{exception.ref} saved as a draft; submit it when it is ready." if draft
-                             else f"{exception.ref} requested; it awaits {exception.required_approvals} approval"
-                                  f"{'s' if exception.required_approvals != 1 else ''}.")
+            messages.success(
+                request,
+                f"{exception.ref} saved as a draft; submit it when it is ready."
+                if draft
+                else f"{exception.ref} requested; it awaits {exception.required_approvals} approval"
+                f"{'s' if exception.required_approvals != 1 else ''}.",
+            )
             for warning in outcome.warnings:
                 messages.warning(request, warning)
             return redirect("exceptions:detail", pk=exception.pk)
@@ -119,13 +127,16 @@ def exception_create_view(request):
 
 # --- one exception ---------------------------------------------------------------------------
 
+
 def _actions(user, exception: ExceptionRequest) -> dict[str, bool]:
     """Which action forms to show. Only what is shown: each view and service checks again."""
     is_party = user.pk in (exception.requester_id, exception.owner_id)
     open_renewal = any(r.state != State.REJECTED for r in exception.renewals.all())
     return {
-        "decide": exception.state == State.PENDING and has_perm(user, DECIDE, exception) and not is_party
-                  and not any(d.approver_id == user.pk for d in exception.decision_rows),
+        "decide": exception.state == State.PENDING
+        and has_perm(user, DECIDE, exception)
+        and not is_party
+        and not any(d.approver_id == user.pk for d in exception.decision_rows),
         "revoke": exception.state == State.APPROVED and has_perm(user, REVOKE, exception),
         "close": exception.state == State.APPROVED and (is_party or has_perm(user, REVOKE, exception)),
         "submit": exception.state == State.DRAFT and user.pk == exception.requester_id,
@@ -152,7 +163,8 @@ def _detail(request, exception: ExceptionRequest, **bound):
         "reject_form": bound.get("reject_form") or CommentForm(prefix="reject", label="Why you reject"),
         "revoke_form": bound.get("revoke_form") or CommentForm(prefix="revoke", label="Why it is revoked"),
         "close_form": bound.get("close_form") or CommentForm(prefix="close", required=False, label="Comment (optional)"),
-        "renew_form": bound.get("renew_form") or RenewForm(prefix="renew", initial={"compensating_controls": exception.compensating_controls}),
+        "renew_form": bound.get("renew_form")
+        or RenewForm(prefix="renew", initial={"compensating_controls": exception.compensating_controls}),
     }
     return render(request, "exceptions_register/exception_detail.html", context)
 
@@ -189,40 +201,73 @@ def _act(request, pk: int, *, action_perm: str | None, form_name: str, form, run
 def exception_approve_view(request, pk: int):
     # decide_exception is checked here; that the approver is neither requester nor owner only
     # by the service (so a forged post by either is refused and recorded there).
-    return _act(request, pk, action_perm=DECIDE, form_name="approve_form", form=CommentForm(request.POST, prefix="approve"),
-                run=lambda e, d: exception_approve(actor=request.user, exception=e, comment=d["comment"]),
-                done=lambda e: f"{e.ref} is approved." if e.state == State.APPROVED
-                else f"Your approval of {e.ref} is recorded ({e.approvals_count} of {e.required_approvals}); it awaits another approver.")
+    return _act(
+        request,
+        pk,
+        action_perm=DECIDE,
+        form_name="approve_form",
+        form=CommentForm(request.POST, prefix="approve"),
+        run=lambda e, d: exception_approve(actor=request.user, exception=e, comment=d["comment"]),
+        done=lambda e: (
+            f"{e.ref} is approved."
+            if e.state == State.APPROVED
+            else f"Your approval of {e.ref} is recorded ({e.approvals_count} of {e.required_approvals}); it awaits another approver."
+        ),
+    )
 
 
 @require_POST
 def exception_reject_view(request, pk: int):
-    return _act(request, pk, action_perm=DECIDE, form_name="reject_form", form=CommentForm(request.POST, prefix="reject"),
-                run=lambda e, d: exception_reject(actor=request.user, exception=e, comment=d["comment"]),
-                done=lambda e: f"{e.ref} is rejected.")
+    return _act(
+        request,
+        pk,
+        action_perm=DECIDE,
+        form_name="reject_form",
+        form=CommentForm(request.POST, prefix="reject"),
+        run=lambda e, d: exception_reject(actor=request.user, exception=e, comment=d["comment"]),
+        done=lambda e: f"{e.ref} is rejected.",
+    )
 
 
 @require_POST
 def exception_revoke_view(request, pk: int):
-    return _act(request, pk, action_perm=REVOKE, form_name="revoke_form", form=CommentForm(request.POST, prefix="revoke"),
-                run=lambda e, d: exception_revoke(actor=request.user, exception=e, comment=d["comment"]),
-                done=lambda e: f"{e.ref} is revoked; its findings fail again from the next evaluation.")
+    return _act(
+        request,
+        pk,
+        action_perm=REVOKE,
+        form_name="revoke_form",
+        form=CommentForm(request.POST, prefix="revoke"),
+        run=lambda e, d: exception_revoke(actor=request.user, exception=e, comment=d["comment"]),
+        done=lambda e: f"{e.ref} is revoked; its findings fail again from the next evaluation.",
+    )
 
 
 @require_POST
 def exception_close_view(request, pk: int):
     # Owner, requester or a holder of revoke_exception: the service decides.
-    return _act(request, pk, action_perm=None, form_name="close_form", form=CommentForm(request.POST, prefix="close", required=False),
-                run=lambda e, d: exception_close(actor=request.user, exception=e, comment=d["comment"]),
-                done=lambda e: f"{e.ref} is closed; what it excused fails again from the next evaluation unless fixed.")
+    return _act(
+        request,
+        pk,
+        action_perm=None,
+        form_name="close_form",
+        form=CommentForm(request.POST, prefix="close", required=False),
+        run=lambda e, d: exception_close(actor=request.user, exception=e, comment=d["comment"]),
+        done=lambda e: f"{e.ref} is closed; what it excused fails again from the next evaluation unless fixed.",
+    )
 
 
 @require_POST
 def exception_submit_view(request, pk: int):
     # Only the requester submits their draft: the service decides.
-    return _act(request, pk, action_perm=None, form_name="submit_form", form=CommentForm({}, required=False),
-                run=lambda e, d: exception_submit(actor=request.user, exception=e),
-                done=lambda e: f"{e.ref} is submitted for approval.")
+    return _act(
+        request,
+        pk,
+        action_perm=None,
+        form_name="submit_form",
+        form=CommentForm({}, required=False),
+        run=lambda e, d: exception_submit(actor=request.user, exception=e),
+        done=lambda e: f"{e.ref} is submitted for approval.",
+    )
 
 
 @require_POST
@@ -233,14 +278,22 @@ def exception_renew_view(request, pk: int):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            outcome = exception_renew(actor=request.user, exception=exception, expires_on=data["expires_on"],
-                                      justification=data["justification"], compensating_controls=data["compensating_controls"] or None)
+            outcome = exception_renew(
+                actor=request.user,
+                exception=exception,
+                expires_on=data["expires_on"],
+                justification=data["justification"],
+                compensating_controls=data["compensating_controls"] or None,
+            )
         except (IllegalTransition, ValidationFailed) as exc:
             messages.error(request, f"Nothing was changed: {exc}")
             form.add_service_error(str(exc), field_only=True)
         else:
-            messages.success(request, f"{outcome.exception.ref} renews {exception.ref}; it needs approval again. "
-                                      f"{exception.ref} runs until {exception.expires_on:%Y-%m-%d} or until it is closed.")
+            messages.success(
+                request,
+                f"{outcome.exception.ref} renews {exception.ref}; it needs approval again. "
+                f"{exception.ref} runs until {exception.expires_on:%Y-%m-%d} or until it is closed.",
+            )
             for warning in outcome.warnings:
                 messages.warning(request, warning)
             return redirect("exceptions:detail", pk=outcome.exception.pk)

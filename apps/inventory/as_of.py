@@ -20,7 +20,16 @@ from django.db.models import Q
 
 from apps.core.isotime import iso_utc, iso_utc_text, parse_iso
 from apps.core.rows import fast_rows
-from apps.inventory.models import CollectionRun, CollectionUnit, Credential, CredentialEvent, CredentialVersion, IdentityVersion, Snapshot, Source
+from apps.inventory.models import (
+    CollectionRun,
+    CollectionUnit,
+    Credential,
+    CredentialEvent,
+    CredentialVersion,
+    IdentityVersion,
+    Snapshot,
+    Source,
+)
 from apps.inventory.tags import owner_from_tags
 
 
@@ -158,10 +167,19 @@ def identities_as_of(*, source_ids: list[int], as_of: datetime) -> dict[int, Ide
     for identity_id, source_id, external_id, data, valid_from in fast_rows(qs, fields):
         tags = data.get("tags") or {}
         out[identity_id] = {
-            "id": identity_id, "source_id": source_id, "external_id": external_id, "name": data.get("name", ""),
-            "kind": data.get("kind", ""), "created_at": iso_utc_text(data.get("created_at")), "privileged": data.get("privileged"),
-            "mfa_active": data.get("mfa_active"), "owner": owner_from_tags(tags), "tags": tags,
-            "groups": data.get("groups") or [], "policies": data.get("policies") or [], "version_from": iso_utc(valid_from),
+            "id": identity_id,
+            "source_id": source_id,
+            "external_id": external_id,
+            "name": data.get("name", ""),
+            "kind": data.get("kind", ""),
+            "created_at": iso_utc_text(data.get("created_at")),
+            "privileged": data.get("privileged"),
+            "mfa_active": data.get("mfa_active"),
+            "owner": owner_from_tags(tags),
+            "tags": tags,
+            "groups": data.get("groups") or [],
+            "policies": data.get("policies") or [],
+            "version_from": iso_utc(valid_from),
         }
     return out
 
@@ -173,8 +191,16 @@ def credentials_as_of(*, source_ids: list[int], as_of: datetime, identities: dic
     time): by the identity's external id recorded in the version, else by the credential's
     identity. The owner is the owner tag, else the identity's owner."""
     qs = CredentialVersion.objects.filter(_valid_at(as_of), credential__source_id__in=source_ids).order_by("credential_id")
-    fields = ("credential_id", "credential__source_id", "credential__scope", "credential__credential_type", "credential__external_id",
-              "credential__identity_id", "data", "valid_from")
+    fields = (
+        "credential_id",
+        "credential__source_id",
+        "credential__scope",
+        "credential__credential_type",
+        "credential__external_id",
+        "credential__identity_id",
+        "data",
+        "valid_from",
+    )
     by_ext = {(i["source_id"], i["external_id"]): i for i in identities.values()}
     out: list[CredentialAsOf] = []
     for cid, source_id, scope, ctype, external_id, identity_id, data, valid_from in fast_rows(qs, fields):
@@ -185,16 +211,29 @@ def credentials_as_of(*, source_ids: list[int], as_of: datetime, identities: dic
         rotated = iso_utc_text(data.get("last_rotated_at"))
         created = iso_utc_text(data.get("created_at"))
         basis = parse_iso(rotated or created)
-        out.append({
-            "id": cid, "source_id": source_id, "scope": scope, "credential_type": ctype, "external_id": external_id,
-            "name": data.get("name", ""), "identity_id": identity["id"] if identity else None,
-            "identity": identity["name"] if identity else None, "enabled": data.get("enabled"),
-            "created_at": created, "last_rotated_at": rotated, "last_used_at": iso_utc_text(data.get("last_used_at")),
-            "expires_at": iso_utc_text(data.get("expires_at")), "rotation_enabled": data.get("rotation_enabled"),
-            "rotation_interval_days": data.get("rotation_interval_days"),
-            "owner": owner_from_tags(tags) or (identity["owner"] if identity else ""), "tags": tags,
-            "age_days": (as_of - basis).days if basis else None, "version_from": iso_utc(valid_from),
-        })
+        out.append(
+            {
+                "id": cid,
+                "source_id": source_id,
+                "scope": scope,
+                "credential_type": ctype,
+                "external_id": external_id,
+                "name": data.get("name", ""),
+                "identity_id": identity["id"] if identity else None,
+                "identity": identity["name"] if identity else None,
+                "enabled": data.get("enabled"),
+                "created_at": created,
+                "last_rotated_at": rotated,
+                "last_used_at": iso_utc_text(data.get("last_used_at")),
+                "expires_at": iso_utc_text(data.get("expires_at")),
+                "rotation_enabled": data.get("rotation_enabled"),
+                "rotation_interval_days": data.get("rotation_interval_days"),
+                "owner": owner_from_tags(tags) or (identity["owner"] if identity else ""),
+                "tags": tags,
+                "age_days": (as_of - basis).days if basis else None,
+                "version_from": iso_utc(valid_from),
+            }
+        )
     return out
 
 
@@ -206,8 +245,9 @@ def coverage_as_of(*, sources: list[SourceInScope], as_of: datetime) -> list[Sou
     for snap in Snapshot.objects.filter(source_id__in=source_ids, taken_at__lte=as_of).order_by("source_id", "scope", "taken_at", "id"):
         snapshots[(snap.source_id, snap.scope)] = snap  # the last one wins
     last_unit: dict[tuple[int, str], CollectionUnit] = {}
-    for unit in (CollectionUnit.objects.filter(source_id__in=source_ids, finished_at__lte=as_of, status__in=["succeeded", "failed"])
-                 .order_by("source_id", "scope", "finished_at", "id")):
+    for unit in CollectionUnit.objects.filter(
+        source_id__in=source_ids, finished_at__lte=as_of, status__in=["succeeded", "failed"]
+    ).order_by("source_id", "scope", "finished_at", "id"):
         last_unit[(unit.source_id, unit.scope)] = unit
     out: list[SourceCoverage] = []
     for s in sources:
@@ -215,36 +255,63 @@ def coverage_as_of(*, sources: list[SourceInScope], as_of: datetime) -> list[Sou
         rows: list[ScopeCoverage] = []
         for scope in scopes:
             shot, done = snapshots.get((s["id"], scope)), last_unit.get((s["id"], scope))
-            errors = [ScopeError(code=str(e.get("code", "")), message=str(e.get("message", ""))[:500])
-                      for e in (done.errors if done else [])][-5:]
-            rows.append({
-                "scope": scope, "last_snapshot_at": iso_utc(shot.taken_at) if shot else None,
-                "snapshot_sha256": shot.content_sha256 if shot else None,
-                "credentials": shot.credential_count if shot else 0, "identities": shot.identity_count if shot else 0,
-                "last_status": done.status if done else "never", "last_finished_at": iso_utc(done.finished_at) if done else None,
-                "errors": errors,
-            })
-        out.append({"id": s["id"], "name": s["name"], "kind": s["kind"], "location": s["location"], "enabled": s["enabled"], "scopes": rows})
+            errors = [
+                ScopeError(code=str(e.get("code", "")), message=str(e.get("message", ""))[:500]) for e in (done.errors if done else [])
+            ][-5:]
+            rows.append(
+                {
+                    "scope": scope,
+                    "last_snapshot_at": iso_utc(shot.taken_at) if shot else None,
+                    "snapshot_sha256": shot.content_sha256 if shot else None,
+                    "credentials": shot.credential_count if shot else 0,
+                    "identities": shot.identity_count if shot else 0,
+                    "last_status": done.status if done else "never",
+                    "last_finished_at": iso_utc(done.finished_at) if done else None,
+                    "errors": errors,
+                }
+            )
+        out.append(
+            {"id": s["id"], "name": s["name"], "kind": s["kind"], "location": s["location"], "enabled": s["enabled"], "scopes": rows}
+        )
     return out
 
 
 def collection_runs_between(*, source_ids: list[int], start: datetime, as_of: datetime) -> list[RunAsOf]:
     """The runs created from ``start`` to ``as_of`` with their units of ``source_ids``, as they
     stood at ``as_of`` (a run or unit not finished by then is "running"), by run id."""
-    units = (CollectionUnit.objects.filter(source_id__in=source_ids, run__created_at__gte=start, run__created_at__lte=as_of)
-             .select_related("run", "source").order_by("run_id", "source_id", "scope"))
+    units = (
+        CollectionUnit.objects.filter(source_id__in=source_ids, run__created_at__gte=start, run__created_at__lte=as_of)
+        .select_related("run", "source")
+        .order_by("run_id", "source_id", "scope")
+    )
     runs: dict[int, RunAsOf] = {}
     for u in units:
         run = u.run
         finished = run.finished_at if run.finished_at and run.finished_at <= as_of else None
-        entry = runs.setdefault(run.id, {"id": run.id, "trigger": run.trigger, "created_at": iso_utc(run.created_at),
-                                         "started_at": iso_utc(run.started_at), "finished_at": iso_utc(finished),
-                                         "status": run.status if finished else CollectionRun.Status.RUNNING, "units": []})
+        entry = runs.setdefault(
+            run.id,
+            {
+                "id": run.id,
+                "trigger": run.trigger,
+                "created_at": iso_utc(run.created_at),
+                "started_at": iso_utc(run.started_at),
+                "finished_at": iso_utc(finished),
+                "status": run.status if finished else CollectionRun.Status.RUNNING,
+                "units": [],
+            },
+        )
         done = u.finished_at is not None and u.finished_at <= as_of
-        entry["units"].append({"source": u.source.name, "scope": u.scope, "status": u.status if done else "running",
-                               "attempts": u.attempts, "finished_at": iso_utc(u.finished_at) if done else None,
-                               "credentials": (u.counts or {}).get("credentials", 0) if done else 0,
-                               "errors": [str(e.get("message", ""))[:300] for e in (u.errors or [])][-3:] if done else []})
+        entry["units"].append(
+            {
+                "source": u.source.name,
+                "scope": u.scope,
+                "status": u.status if done else "running",
+                "attempts": u.attempts,
+                "finished_at": iso_utc(u.finished_at) if done else None,
+                "credentials": (u.counts or {}).get("credentials", 0) if done else 0,
+                "errors": [str(e.get("message", ""))[:300] for e in (u.errors or [])][-3:] if done else [],
+            }
+        )
     return list(runs.values())
 
 
@@ -254,15 +321,29 @@ def credential_histories(*, credential_ids: list[int], as_of: datetime) -> Crede
     was first seen. Three queries."""
     out = CredentialHistories()
     versions: dict[int, list[VersionAsOf]] = defaultdict(list)
-    for cid, data, valid_from, valid_to in (CredentialVersion.objects.filter(credential_id__in=credential_ids, valid_from__lte=as_of)
-                                            .order_by("credential_id", "valid_from", "id").values_list("credential_id", "data", "valid_from", "valid_to")):
-        versions[cid].append({"valid_from": iso_utc(valid_from), "valid_to": iso_utc(valid_to) if valid_to and valid_to <= as_of else None,
-                              "enabled": data.get("enabled"), "last_rotated_at": iso_utc_text(data.get("last_rotated_at")),
-                              "owner": owner_from_tags(data.get("tags") or {})})
+    for cid, data, valid_from, valid_to in (
+        CredentialVersion.objects.filter(credential_id__in=credential_ids, valid_from__lte=as_of)
+        .order_by("credential_id", "valid_from", "id")
+        .values_list("credential_id", "data", "valid_from", "valid_to")
+    ):
+        versions[cid].append(
+            {
+                "valid_from": iso_utc(valid_from),
+                "valid_to": iso_utc(valid_to) if valid_to and valid_to <= as_of else None,
+                "enabled": data.get("enabled"),
+                "last_rotated_at": iso_utc_text(data.get("last_rotated_at")),
+                "owner": owner_from_tags(data.get("tags") or {}),
+            }
+        )
     events: dict[int, list[EventAsOf]] = defaultdict(list)
-    for cid, kind, observed_at, detail in (CredentialEvent.objects.filter(credential_id__in=credential_ids, observed_at__lte=as_of)
-                                            .order_by("credential_id", "observed_at", "id").values_list("credential_id", "kind", "observed_at", "detail")):
+    for cid, kind, observed_at, detail in (
+        CredentialEvent.objects.filter(credential_id__in=credential_ids, observed_at__lte=as_of)
+        .order_by("credential_id", "observed_at", "id")
+        .values_list("credential_id", "kind", "observed_at", "detail")
+    ):
         events[cid].append({"kind": kind, "observed_at": iso_utc(observed_at), "detail": detail})
     out.versions, out.events = dict(versions), dict(events)
-    out.first_seen_at = {cid: iso_utc(at) for cid, at in Credential.objects.filter(id__in=credential_ids).values_list("id", "first_seen_at")}
+    out.first_seen_at = {
+        cid: iso_utc(at) for cid, at in Credential.objects.filter(id__in=credential_ids).values_list("id", "first_seen_at")
+    }
     return out

@@ -15,8 +15,7 @@ SERVICE_ERROR_FIELDS = {
 
 
 def _setting_field(setting: SettingField) -> forms.CharField:
-    return forms.CharField(label=setting.label, max_length=setting.max_length, required=setting.required,
-                           help_text=setting.help_text)
+    return forms.CharField(label=setting.label, max_length=setting.max_length, required=setting.required, help_text=setting.help_text)
 
 
 class SourceForm(forms.Form):
@@ -28,8 +27,13 @@ class SourceForm(forms.Form):
     """
 
     name = forms.CharField(max_length=120)
-    schedule_minutes = forms.IntegerField(label="Schedule (minutes)", min_value=1, max_value=10**6, initial=1440,
-                                          help_text="Collect at least this often: between 15 minutes and 30 days (43200).")
+    schedule_minutes = forms.IntegerField(
+        label="Schedule (minutes)",
+        min_value=1,
+        max_value=10**6,
+        initial=1440,
+        help_text="Collect at least this often: between 15 minutes and 30 days (43200).",
+    )
     enabled = forms.BooleanField(required=False, initial=True, help_text="Disabled sources are not collected, by schedule or by hand.")
 
     def __init__(self, *args, kind: str, with_enabled: bool = False, **kwargs):

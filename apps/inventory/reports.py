@@ -22,7 +22,9 @@ def run_report_lines(run: CollectionRun) -> list[str]:
             f"{c.get('changed', 0):>5} {c.get('disappeared', 0):>5} {sum((u.api_calls or {}).values()):>6} {c.get('seconds', 0):>7}"
         )
     by_type = Counter(
-        Credential.objects.filter(source__in={u.source_id for u in units}, disappeared_at__isnull=True).values_list("credential_type", flat=True)
+        Credential.objects.filter(source__in={u.source_id for u in units}, disappeared_at__isnull=True).values_list(
+            "credential_type", flat=True
+        )
     )
     lines.append("")
     lines.append("credentials present, by type: " + (", ".join(f"{t} {n}" for t, n in sorted(by_type.items())) or "none"))

@@ -9,16 +9,15 @@ templates escape them.
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.paginator import Page
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from apps.core.permissions import objects_for
 from apps.core.pagination import GroupedPaginator
+from apps.core.permissions import objects_for
 from apps.inventory.models import (
     CollectionRun,
     CollectionUnit,
@@ -48,6 +47,7 @@ def source_ids_with(*, user, perm: str) -> set[int]:
 
 
 # --- sources ---------------------------------------------------------------------------
+
 
 def source_list(*, user) -> QuerySet[Source]:
     """Visible sources with their latest run (id, status, time) and present inventory counts."""
@@ -97,6 +97,7 @@ def source_inventory_counts(*, source: Source) -> dict[str, int]:
 
 
 # --- collection runs ---------------------------------------------------------------------
+
 
 def run_list(*, user) -> QuerySet[CollectionRun]:
     """Runs with at least one unit of a source ``user`` may view; unit outcomes counted over those units only."""
@@ -152,8 +153,10 @@ def run_progress(units: list[CollectionUnit]) -> dict[str, int]:
 
 # --- credentials -------------------------------------------------------------------------
 
-def credential_list(*, user, credential_type: str = "", source: str = "", presence: str = "", enabled: str = "",
-                    owner: str = "", q: str = "") -> QuerySet[Credential]:
+
+def credential_list(
+    *, user, credential_type: str = "", source: str = "", presence: str = "", enabled: str = "", owner: str = "", q: str = ""
+) -> QuerySet[Credential]:
     """Credentials of the sources ``user`` may view, filtered; source and identity joined in."""
     qs = Credential.objects.filter(source__in=visible_sources(user=user))
     if credential_type:
@@ -185,8 +188,13 @@ def credential_page(*, user, number, per_page: int = 50, **filters) -> Page:
     """Page ``number`` of :func:`credential_list` (the nearest page for junk or out-of-range
     numbers), read source by source along ``credential_list_order_idx``: three queries
     (rows per source, the page's ids, its rows) whatever the page and the size of the inventory."""
-    return GroupedPaginator(credential_list(user=user, **filters), per_page, group="source_id", group_order="source__name",
-                            within=CREDENTIAL_ORDER_WITHIN_SOURCE).get_page(number)
+    return GroupedPaginator(
+        credential_list(user=user, **filters),
+        per_page,
+        group="source_id",
+        group_order="source__name",
+        within=CREDENTIAL_ORDER_WITHIN_SOURCE,
+    ).get_page(number)
 
 
 def credential_get(*, pk: int) -> Credential:
@@ -200,27 +208,21 @@ def credential_versions(*, credential: Credential) -> list[CredentialVersion]:
     key by key (``tags.owner``) so a long tag set does not hide which tag changed.
     """
     versions = list(
-        CredentialVersion.objects.filter(credential=credential)
-        .select_related("first_snapshot__unit")
-        .order_by("valid_from", "pk")
+        CredentialVersion.objects.filter(credential=credential).select_related("first_snapshot__unit").order_by("valid_from", "pk")
     )
     _attach_changes(versions)
     return versions
 
 
 def identity_versions(*, identity: Identity) -> list[IdentityVersion]:
-    versions = list(
-        IdentityVersion.objects.filter(identity=identity).select_related("first_snapshot__unit").order_by("valid_from", "pk")
-    )
+    versions = list(IdentityVersion.objects.filter(identity=identity).select_related("first_snapshot__unit").order_by("valid_from", "pk"))
     _attach_changes(versions)
     return versions
 
 
 def credential_events(*, credential: Credential) -> list[CredentialEvent]:
     """What collections observed happening to the credential, oldest first, with their snapshot."""
-    events = list(
-        CredentialEvent.objects.filter(credential=credential).select_related("snapshot__unit").order_by("observed_at", "pk")
-    )
+    events = list(CredentialEvent.objects.filter(credential=credential).select_related("snapshot__unit").order_by("observed_at", "pk"))
     for event in events:
         detail = event.detail or {}
         fields = detail.get("fields")
@@ -231,6 +233,7 @@ def credential_events(*, credential: Credential) -> list[CredentialEvent]:
 
 # --- identities --------------------------------------------------------------------------
 
+
 def identity_list(*, user, **filters) -> QuerySet[Identity]:
     """Identities of the sources ``user`` may view, filtered, with their number of credentials."""
     return _identity_rows(_identities(user=user, **filters)).order_by("source__name", *IDENTITY_ORDER_WITHIN_SOURCE)
@@ -239,9 +242,14 @@ def identity_list(*, user, **filters) -> QuerySet[Identity]:
 def identity_page(*, user, number, per_page: int = 50, **filters) -> Page:
     """Page ``number`` of :func:`identity_list`, read source by source along
     ``identity_list_order_idx``; present credentials are counted for the page's identities only."""
-    return GroupedPaginator(_identities(user=user, **filters).order_by("source__name", *IDENTITY_ORDER_WITHIN_SOURCE), per_page,
-                            group="source_id", group_order="source__name", within=IDENTITY_ORDER_WITHIN_SOURCE,
-                            rows=_identity_rows).get_page(number)
+    return GroupedPaginator(
+        _identities(user=user, **filters).order_by("source__name", *IDENTITY_ORDER_WITHIN_SOURCE),
+        per_page,
+        group="source_id",
+        group_order="source__name",
+        within=IDENTITY_ORDER_WITHIN_SOURCE,
+        rows=_identity_rows,
+    ).get_page(number)
 
 
 def _identity_rows(qs: QuerySet[Identity]) -> QuerySet[Identity]:
@@ -252,8 +260,9 @@ def _identity_rows(qs: QuerySet[Identity]) -> QuerySet[Identity]:
     )
 
 
-def _identities(*, user, kind: str = "", source: str = "", privileged: str = "", mfa: str = "", owner: str = "",
-                presence: str = "", q: str = "") -> QuerySet[Identity]:
+def _identities(
+    *, user, kind: str = "", source: str = "", privileged: str = "", mfa: str = "", owner: str = "", presence: str = "", q: str = ""
+) -> QuerySet[Identity]:
     qs = Identity.objects.filter(source__in=visible_sources(user=user))
     if kind:
         qs = qs.filter(kind=kind)
@@ -286,6 +295,7 @@ def identity_credentials(*, identity: Identity) -> list[Credential]:
 
 # --- display helpers ---------------------------------------------------------------------
 
+
 def display_value(value: Any) -> str:
     """A JSON value as text: strings as they are, anything else as compact JSON, None as —."""
     if value is None or value == "":
@@ -312,7 +322,7 @@ def _field_text(key: str, value: Any) -> str:
         except ValueError:
             return value
         if moment.tzinfo is not None:
-            moment = moment.astimezone(dt_timezone.utc)
+            moment = moment.astimezone(UTC)
         return moment.strftime("%Y-%m-%d %H:%M")
     return display_value(value)
 

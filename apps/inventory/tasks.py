@@ -8,9 +8,9 @@ from django.conf import settings
 from apps.inventory.services.collection import (
     DATABASE_LOST,
     RetryLater,
-    collection_unit_database_lost,
     collection_start_due,
     collection_sweep_stale,
+    collection_unit_database_lost,
     collection_unit_execute,
 )
 
@@ -26,12 +26,12 @@ def collect_unit(self, unit_id: int) -> str:
     try:
         return collection_unit_execute(unit_id=unit_id, final_attempt=final, retry_countdown=min(300, 5 * 2**retries)).status
     except RetryLater as exc:
-        raise self.retry(exc=exc, countdown=exc.countdown)
+        raise self.retry(exc=exc, countdown=exc.countdown) from exc
     except DATABASE_LOST as exc:
         collection_unit_database_lost(unit_id=unit_id, message=str(exc), final_attempt=final)
         if final:
             return "failed"
-        raise self.retry(exc=exc, countdown=min(300, 5 * 2**retries))
+        raise self.retry(exc=exc, countdown=min(300, 5 * 2**retries)) from exc
 
 
 @shared_task(name="inventory.collect_due_sources")

@@ -50,6 +50,7 @@ def _partial_or_page(request, partial: str, page: str) -> str:
 
 # --- sources -----------------------------------------------------------------------------
 
+
 @require_GET
 def source_list_view(request):
     user = request.user
@@ -107,8 +108,13 @@ def source_detail_view(request, pk: int):
 def source_share_view(request, pk: int):
     source = _get_or_404(selectors.source_get, pk)
     detail = reverse("inventory:source_detail", args=[source.pk])
-    return share_page(request, obj=source, view_perm="inventory.view_source", back_url=detail,
-                      crumbs=[("Sources", reverse("inventory:source_list")), (source.name, detail)])
+    return share_page(
+        request,
+        obj=source,
+        view_perm="inventory.view_source",
+        back_url=detail,
+        crumbs=[("Sources", reverse("inventory:source_list")), (source.name, detail)],
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -124,7 +130,9 @@ def source_edit_view(request, pk: int):
         else:
             messages.success(request, f"Source {form.cleaned_data['name']} saved.")
             return redirect("inventory:source_detail", pk=source.pk)
-    return render(request, "inventory/source_form.html", {"form": form, "source": source, "kind": source.kind, "kinds": source_kind_choices()})
+    return render(
+        request, "inventory/source_form.html", {"form": form, "source": source, "kind": source.kind, "kinds": source_kind_choices()}
+    )
 
 
 @require_POST
@@ -167,6 +175,7 @@ def source_collect_all_view(request):
 
 # --- collection runs ---------------------------------------------------------------------
 
+
 @require_GET
 def run_list_view(request):
     page = paginate(request, selectors.run_list(user=request.user), per_page=25)
@@ -180,9 +189,7 @@ def _run_context(request, run: CollectionRun) -> dict:
         deny(request, "inventory.view_source", run, hide=True)
     failed_sources = {u.source for u in units if u.status == CollectionUnit.Status.FAILED}
     can_retry = (
-        run.is_finished
-        and bool(failed_sources)
-        and all(has_perm(request.user, "inventory.run_collection", s) for s in failed_sources)
+        run.is_finished and bool(failed_sources) and all(has_perm(request.user, "inventory.run_collection", s) for s in failed_sources)
     )
     return {"run": run, "units": units, "progress": selectors.run_progress(units), "can_retry": can_retry}
 

@@ -17,19 +17,22 @@ def attach_reviews(credentials: list[CredentialFacts], *, now: datetime, source_
     over the present credentials of ``source_ids`` (the whole inventory), or over
     ``credentials`` by id when no sources are given (one credential's page)."""
     by_id = {c.id: c for c in credentials}
-    whose = ({"credential__source_id__in": source_ids, "credential__disappeared_at__isnull": True} if source_ids is not None
-             else {"credential_id__in": list(by_id)})
-    decided = (
-        ReviewItem.objects.filter(campaign__state=Campaign.State.SIGNED_OFF, flagged=False, decided_at__isnull=False, **whose)
-        .values_list("credential_id", "campaign__name", "decision", "decided_at")
+    whose = (
+        {"credential__source_id__in": source_ids, "credential__disappeared_at__isnull": True}
+        if source_ids is not None
+        else {"credential_id__in": list(by_id)}
     )
+    decided = ReviewItem.objects.filter(
+        campaign__state=Campaign.State.SIGNED_OFF, flagged=False, decided_at__isnull=False, **whose
+    ).values_list("credential_id", "campaign__name", "decision", "decided_at")
     for credential_id, campaign, decision, decided_at in decided.iterator(chunk_size=5000):
         c = by_id.get(credential_id)
         if c is not None and (c.last_review is None or decided_at > c.last_review.decided_at):
             c.last_review = ReviewFact(campaign, decision, decided_at)
     overdue = (
         Remediation.objects.filter(state__in=[Remediation.State.OPEN, Remediation.State.REOPENED], due_date__lt=now.date(), **whose)
-        .order_by("due_date", "pk").values_list("credential_id", "item__campaign__name", "action", "decided_at", "due_date")
+        .order_by("due_date", "pk")
+        .values_list("credential_id", "item__campaign__name", "action", "decided_at", "due_date")
     )
     for credential_id, campaign, action, decided_at, due_date in overdue:
         c = by_id.get(credential_id)

@@ -17,30 +17,41 @@ def _active_users():
 
 class CampaignSettingsForm(forms.Form):
     name = forms.CharField(max_length=200)
-    sources = forms.ModelMultipleChoiceField(queryset=Source.objects.filter(enabled=True), required=False,
-                                             help_text="None selected: every enabled source.")
+    sources = forms.ModelMultipleChoiceField(
+        queryset=Source.objects.filter(enabled=True), required=False, help_text="None selected: every enabled source."
+    )
     credential_types = forms.MultipleChoiceField(choices=credential_kind_choices, required=False, help_text="None selected: every type.")
     privileged_only = forms.BooleanField(required=False, label="Privileged identities only")
     non_human_only = forms.BooleanField(required=False, label="Non-human credentials only (service identities and secrets)")
     tag_key = forms.CharField(max_length=128, required=False, label="Tag key")
     tag_value = forms.CharField(max_length=256, required=False, label="Tag value")
-    fallback_reviewer = forms.ModelChoiceField(queryset=_active_users(),
-                                               help_text="Reviews items whose owner is unknown, or who would review their own identity.")
+    fallback_reviewer = forms.ModelChoiceField(
+        queryset=_active_users(), help_text="Reviews items whose owner is unknown, or who would review their own identity."
+    )
     justification_rule = forms.ChoiceField(choices=JustificationRule.choices, label="Justification")
     undecided_rule = forms.ChoiceField(choices=UndecidedRule.choices, label="Items undecided at the deadline")
 
     def scope(self) -> dict:
         d = self.cleaned_data
-        scope = {"source_ids": [s.pk for s in d["sources"]], "credential_types": d["credential_types"],
-                 "privileged_only": d["privileged_only"], "non_human_only": d["non_human_only"]}
+        scope = {
+            "source_ids": [s.pk for s in d["sources"]],
+            "credential_types": d["credential_types"],
+            "privileged_only": d["privileged_only"],
+            "non_human_only": d["non_human_only"],
+        }
         if d["tag_key"] or d["tag_value"]:
             scope["tag"] = {"key": d["tag_key"], "value": d["tag_value"]}
         return scope
 
     def settings_kwargs(self) -> dict:
         d = self.cleaned_data
-        return {"name": d["name"], "scope": self.scope(), "fallback_reviewer": d["fallback_reviewer"],
-                "justification_rule": d["justification_rule"], "undecided_rule": d["undecided_rule"]}
+        return {
+            "name": d["name"],
+            "scope": self.scope(),
+            "fallback_reviewer": d["fallback_reviewer"],
+            "justification_rule": d["justification_rule"],
+            "undecided_rule": d["undecided_rule"],
+        }
 
 
 class CampaignForm(CampaignSettingsForm):

@@ -46,7 +46,9 @@ class CampaignTemplate(CampaignSettings):
 
     recurrence = models.CharField(max_length=16, choices=Recurrence.choices, default=Recurrence.QUARTERLY)
     duration_days = models.PositiveSmallIntegerField(default=21, help_text="Days from start to the due date.")
-    periodic_task = models.OneToOneField("django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     enabled = models.BooleanField(default=True)
 
     class Meta:

@@ -91,13 +91,30 @@ def item_facts(c: Credential, now: datetime, verdicts: list[str]) -> dict:
     i = c.identity
     return {
         "credential": {
-            "id": c.pk, "external_id": c.external_id, "name": c.name, "type": c.credential_type, "enabled": c.enabled,
-            "created_at": _iso(c.created_at), "key_age_days": _days(now, c.created_at), "last_used_at": _iso(c.last_used_at),
-            "days_since_use": _days(now, c.last_used_at), "last_rotated_at": _iso(c.last_rotated_at or c.last_changed_at),
-            "rotation_status": rotation_status(c, now), "expires_at": _iso(c.expires_at), "owner": c.owner, "tags": c.tags,
+            "id": c.pk,
+            "external_id": c.external_id,
+            "name": c.name,
+            "type": c.credential_type,
+            "enabled": c.enabled,
+            "created_at": _iso(c.created_at),
+            "key_age_days": _days(now, c.created_at),
+            "last_used_at": _iso(c.last_used_at),
+            "days_since_use": _days(now, c.last_used_at),
+            "last_rotated_at": _iso(c.last_rotated_at or c.last_changed_at),
+            "rotation_status": rotation_status(c, now),
+            "expires_at": _iso(c.expires_at),
+            "owner": c.owner,
+            "tags": c.tags,
         },
-        "identity": None if i is None else {
-            "id": i.pk, "name": i.name, "kind": i.kind, "privileged": i.privileged, "mfa_active": i.mfa_active, "owner": i.owner,
+        "identity": None
+        if i is None
+        else {
+            "id": i.pk,
+            "name": i.name,
+            "kind": i.kind,
+            "privileged": i.privileged,
+            "mfa_active": i.mfa_active,
+            "owner": i.owner,
             "tags": i.tags,
         },
         "source": {"id": c.source_id, "name": c.source.name},
@@ -111,8 +128,10 @@ def subject_of(c: Credential) -> str:
 
 
 def population_hash(items: list[dict]) -> str:
-    rows = sorted(({k: item[k] for k in ("credential_id", "identity_id", "source_id", "subject", "facts")} for item in items),
-                  key=lambda r: (r["credential_id"] or 0, r["identity_id"] or 0))
+    rows = sorted(
+        ({k: item[k] for k in ("credential_id", "identity_id", "source_id", "subject", "facts")} for item in items),
+        key=lambda r: (r["credential_id"] or 0, r["identity_id"] or 0),
+    )
     return hashlib.sha256(canonical_json(rows).encode("utf-8")).hexdigest()
 
 
@@ -122,6 +141,7 @@ def population_hash_of(campaign) -> str:
 
 
 # --- who reviews ----------------------------------------------------------------------------
+
 
 @dataclass
 class UserIndex:
@@ -166,8 +186,10 @@ def is_own_identity(user, facts: dict) -> bool:
 def choose_reviewer(facts: dict, users: UserIndex, fallback) -> tuple[object, str]:
     """(reviewer, rule): the credential's owner, else the identity's owner, else the fallback;
     the fallback too when the chosen one would review their own identity."""
-    for rule, owner in (("credential_owner", facts["credential"]["owner"]),
-                        ("identity_owner", (facts.get("identity") or {}).get("owner", ""))):
+    for rule, owner in (
+        ("credential_owner", facts["credential"]["owner"]),
+        ("identity_owner", (facts.get("identity") or {}).get("owner", "")),
+    ):
         user = users.user_for(owner)
         if user is not None:
             if is_own_identity(user, facts):

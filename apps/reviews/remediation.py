@@ -36,26 +36,47 @@ def _outcome(r: Remediation, c: Credential) -> tuple[str, str] | None:
     """(new state, note) or None when the state stands."""
     if r.action == "revoke":
         if _gone(c):
-            return (Remediation.State.VERIFIED, "credential gone" if c.disappeared_at else "credential deactivated") if r.state != Remediation.State.VERIFIED else None
+            return (
+                (Remediation.State.VERIFIED, "credential gone" if c.disappeared_at else "credential deactivated")
+                if r.state != Remediation.State.VERIFIED
+                else None
+            )
         return (Remediation.State.REOPENED, "credential present and enabled again") if r.state == Remediation.State.VERIFIED else None
     if c.credential_type in KEY_TYPES:
-        replaced = c.identity_id is not None and Credential.objects.filter(
-            identity_id=c.identity_id, credential_type=c.credential_type, created_at__gt=r.decided_at, disappeared_at__isnull=True,
-        ).exclude(pk=c.pk).exists()
+        replaced = (
+            c.identity_id is not None
+            and Credential.objects.filter(
+                identity_id=c.identity_id,
+                credential_type=c.credential_type,
+                created_at__gt=r.decided_at,
+                disappeared_at__isnull=True,
+            )
+            .exclude(pk=c.pk)
+            .exists()
+        )
         if _gone(c) and replaced:
-            return (Remediation.State.VERIFIED, "new key created after the decision; old key gone or inactive") if r.state != Remediation.State.VERIFIED else None
+            return (
+                (Remediation.State.VERIFIED, "new key created after the decision; old key gone or inactive")
+                if r.state != Remediation.State.VERIFIED
+                else None
+            )
         if r.state == Remediation.State.VERIFIED and not _gone(c):
             return Remediation.State.REOPENED, "the old key is active again"
         return None
     changed = max([t for t in (c.last_rotated_at, c.last_changed_at) if t] or [None], default=None)
     if r.state != Remediation.State.VERIFIED and (c.disappeared_at or (changed and changed > r.decided_at)):
-        return Remediation.State.VERIFIED, "credential gone" if c.disappeared_at else f"rotated at {changed:%Y-%m-%d %H:%M} UTC, after the decision"
+        return (
+            Remediation.State.VERIFIED,
+            "credential gone" if c.disappeared_at else f"rotated at {changed:%Y-%m-%d %H:%M} UTC, after the decision",
+        )
     return None
 
 
 def remediation_verify(*, run_id: int) -> dict[str, int]:
     """Check the remediation the run can speak to. Returns counts of transitions by new state."""
-    units = list(CollectionUnit.objects.filter(run_id=run_id, status=CollectionUnit.Status.SUCCEEDED).values_list("source_id", "scope", "pk"))
+    units = list(
+        CollectionUnit.objects.filter(run_id=run_id, status=CollectionUnit.Status.SUCCEEDED).values_list("source_id", "scope", "pk")
+    )
     if not units:
         return {}
     taken = dict(Snapshot.objects.filter(unit_id__in=[u[2] for u in units]).values_list("unit_id", "taken_at"))

@@ -40,9 +40,14 @@ def can_review(*, user, campaign: Campaign) -> bool:
 
 
 def campaign_list(*, user) -> QuerySet[Campaign]:
-    return (campaigns_visible(user=user).select_related("fallback_reviewer", "created_by")
-            .annotate(decided=Count("items", filter=~Q(items__decision="")), mine=Count("items", filter=Q(items__reviewer=user, items__decision="")))
-            .order_by("-created_at"))
+    return (
+        campaigns_visible(user=user)
+        .select_related("fallback_reviewer", "created_by")
+        .annotate(
+            decided=Count("items", filter=~Q(items__decision="")), mine=Count("items", filter=Q(items__reviewer=user, items__decision=""))
+        )
+        .order_by("-created_at")
+    )
 
 
 def campaign_items(*, campaign: Campaign, reviewer=None, decision: str = "", q: str = "") -> QuerySet[ReviewItem]:
@@ -67,19 +72,31 @@ def campaign_progress(*, campaign: Campaign) -> tuple[list[dict], dict[str, int]
     joined rows), then those reviewers."""
     per: dict[int, dict] = defaultdict(lambda: {"total": 0, "decided": 0, "flagged": 0})
     decisions: Counter = Counter()
-    counted = (campaign.items.order_by().values_list("reviewer_id", "decision")
-               .annotate(n=Count("*"), flagged=Count("flagged", filter=Q(flagged=True))))
+    counted = (
+        campaign.items.order_by()
+        .values_list("reviewer_id", "decision")
+        .annotate(n=Count("*"), flagged=Count("flagged", filter=Q(flagged=True)))
+    )
     for reviewer_id, decision, n, flagged in counted:
         row = per[reviewer_id]
         row["total"] += n
         row["decided"] += n if decision else 0
         row["flagged"] += flagged
         decisions[decision] += n
-    reviewers = User.objects.filter(pk__in=list(per)).order_by("username").values_list("pk", "username", "first_name", "last_name", "is_active")
+    reviewers = (
+        User.objects.filter(pk__in=list(per)).order_by("username").values_list("pk", "username", "first_name", "last_name", "is_active")
+    )
     progress = [
-        {"reviewer_id": pk, "reviewer__username": username, "reviewer__first_name": first, "reviewer__last_name": last,
-         "reviewer__is_active": active, **per[pk], "undecided": per[pk]["total"] - per[pk]["decided"],
-         "percent": round(100 * per[pk]["decided"] / per[pk]["total"]) if per[pk]["total"] else 100}
+        {
+            "reviewer_id": pk,
+            "reviewer__username": username,
+            "reviewer__first_name": first,
+            "reviewer__last_name": last,
+            "reviewer__is_active": active,
+            **per[pk],
+            "undecided": per[pk]["total"] - per[pk]["decided"],
+            "percent": round(100 * per[pk]["decided"] / per[pk]["total"]) if per[pk]["total"] else 100,
+        }
         for pk, username, first, last, active in reviewers
     ]
     counts = {"undecided": decisions.get("", 0), **{d: decisions.get(d, 0) for d in ReviewItem.Decision.values}}
@@ -94,8 +111,12 @@ def _campaign_remediation(campaign: Campaign) -> QuerySet[Remediation]:
 
 
 def remediation_list(*, campaign: Campaign) -> QuerySet[Remediation]:
-    return (_campaign_remediation(campaign).select_related("credential", "owner", "item", "verified_by_run")
-            .prefetch_related("events").order_by("state", "due_date", "pk"))
+    return (
+        _campaign_remediation(campaign)
+        .select_related("credential", "owner", "item", "verified_by_run")
+        .prefetch_related("events")
+        .order_by("state", "due_date", "pk")
+    )
 
 
 def remediation_counts(*, campaign: Campaign) -> dict[str, int]:
@@ -142,12 +163,18 @@ def campaign_state_as_of(campaign: Campaign, as_of: datetime) -> str:
 def _item_dict(item: ReviewItem, as_of: datetime) -> dict:
     decided = item.decided_at is not None and item.decided_at <= as_of
     return {
-        "id": item.pk, "credential_id": item.credential_id, "identity_id": item.identity_id, "subject": item.subject,
-        "source_id": item.source_id, "facts": item.facts,
+        "id": item.pk,
+        "credential_id": item.credential_id,
+        "identity_id": item.identity_id,
+        "subject": item.subject,
+        "source_id": item.source_id,
+        "facts": item.facts,
         # The reviewer now; reassignments after as_of are rare and in the item's history.
         "reviewer": _user(item.reviewer),
-        "decision": item.decision if decided else None, "justification": item.justification if decided else "",
-        "decided_at": _iso(item.decided_at) if decided else None, "decided_by": _user(item.decided_by) if decided else None,
+        "decision": item.decision if decided else None,
+        "justification": item.justification if decided else "",
+        "decided_at": _iso(item.decided_at) if decided else None,
+        "decided_by": _user(item.decided_by) if decided else None,
         "flagged": item.flagged if decided else False,
     }
 
@@ -157,11 +184,19 @@ def _remediation_dict(r: Remediation, events: list[RemediationEvent], as_of: dat
     if not past:
         return None
     state = past[-1].state
-    verified = next((e for e in reversed(past) if e.state == Remediation.State.VERIFIED), None) if state == Remediation.State.VERIFIED else None
+    verified = (
+        next((e for e in reversed(past) if e.state == Remediation.State.VERIFIED), None) if state == Remediation.State.VERIFIED else None
+    )
     return {
-        "id": r.pk, "item_id": r.item_id, "credential_id": r.credential_id, "action": r.action, "owner": _user(r.owner),
-        "due_date": r.due_date.isoformat(), "state": state,
-        "verified_at": _iso(verified.at) if verified else None, "verified_by_run_id": verified.run_id if verified else None,
+        "id": r.pk,
+        "item_id": r.item_id,
+        "credential_id": r.credential_id,
+        "action": r.action,
+        "owner": _user(r.owner),
+        "due_date": r.due_date.isoformat(),
+        "state": state,
+        "verified_at": _iso(verified.at) if verified else None,
+        "verified_by_run_id": verified.run_id if verified else None,
         "events": [{"at": _iso(e.at), "state": e.state, "run_id": e.run_id, "note": e.note} for e in past],
     }
 
@@ -181,8 +216,11 @@ def _remediation_by_item(item_filter: Q, as_of: datetime) -> dict[int, dict]:
 
 def campaigns_for_pack(*, as_of: datetime, source_ids: list[int] | None = None) -> list[dict]:
     """Each campaign started at or before ``as_of`` as it stood then (see the contract above), by start time."""
-    campaigns = (Campaign.objects.filter(started_at__isnull=False, started_at__lte=as_of)
-                 .select_related("signed_off_by").order_by("started_at", "pk"))
+    campaigns = (
+        Campaign.objects.filter(started_at__isnull=False, started_at__lte=as_of)
+        .select_related("signed_off_by")
+        .order_by("started_at", "pk")
+    )
     result = []
     for c in campaigns:
         items_qs = c.items.select_related("reviewer", "decided_by").order_by("pk")
@@ -192,14 +230,22 @@ def campaigns_for_pack(*, as_of: datetime, source_ids: list[int] | None = None) 
         item_filter = Q(item__campaign=c) & (Q(item__source_id__in=source_ids) if source_ids is not None else Q())
         remediation = _remediation_by_item(item_filter, as_of)
         signed = c.signed_off_at is not None and c.signed_off_at <= as_of
-        result.append({
-            "id": c.pk, "name": c.name, "state": campaign_state_as_of(c, as_of), "scope": c.scope,
-            "started_at": _iso(c.started_at), "due_date": c.due_date.isoformat(),
-            "signed_off_at": _iso(c.signed_off_at) if signed else None, "signed_off_by": _user(c.signed_off_by) if signed else None,
-            "population_count": c.population_count, "population_hash": c.population_hash,
-            "items": [_item_dict(i, as_of) for i in items],
-            "remediation": [remediation[i.pk] for i in items if i.pk in remediation],
-        })
+        result.append(
+            {
+                "id": c.pk,
+                "name": c.name,
+                "state": campaign_state_as_of(c, as_of),
+                "scope": c.scope,
+                "started_at": _iso(c.started_at),
+                "due_date": c.due_date.isoformat(),
+                "signed_off_at": _iso(c.signed_off_at) if signed else None,
+                "signed_off_by": _user(c.signed_off_by) if signed else None,
+                "population_count": c.population_count,
+                "population_hash": c.population_hash,
+                "items": [_item_dict(i, as_of) for i in items],
+                "remediation": [remediation[i.pk] for i in items if i.pk in remediation],
+            }
+        )
     return result
 
 
@@ -207,14 +253,25 @@ def decisions_for_credentials(credential_ids, *, as_of: datetime) -> dict[int, l
     """``{credential_id: [{"campaign_id", "campaign", "item_id", "decision", "justification",
     "decided_at", "decided_by", "remediation": {...} | None}]}`` for decisions at or before as_of."""
     ids = list(credential_ids)
-    items = list(ReviewItem.objects.filter(credential_id__in=ids, decided_at__isnull=False, decided_at__lte=as_of)
-                 .select_related("campaign", "decided_by").order_by("decided_at", "pk"))
+    items = list(
+        ReviewItem.objects.filter(credential_id__in=ids, decided_at__isnull=False, decided_at__lte=as_of)
+        .select_related("campaign", "decided_by")
+        .order_by("decided_at", "pk")
+    )
     remediation = _remediation_by_item(Q(item__in=[i.pk for i in items]), as_of)
     out: dict[int, list[dict]] = defaultdict(list)
     for i in items:
-        out[i.credential_id].append({
-            "campaign_id": i.campaign_id, "campaign": i.campaign.name, "item_id": i.pk, "decision": i.decision,
-            "justification": i.justification, "decided_at": _iso(i.decided_at), "decided_by": _user(i.decided_by),
-            "flagged": i.flagged, "remediation": remediation.get(i.pk),
-        })
+        out[i.credential_id].append(
+            {
+                "campaign_id": i.campaign_id,
+                "campaign": i.campaign.name,
+                "item_id": i.pk,
+                "decision": i.decision,
+                "justification": i.justification,
+                "decided_at": _iso(i.decided_at),
+                "decided_by": _user(i.decided_by),
+                "flagged": i.flagged,
+                "remediation": remediation.get(i.pk),
+            }
+        )
     return dict(out)

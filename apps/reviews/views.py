@@ -9,19 +9,18 @@ state or input changes nothing and is shown as a message.
 """
 
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.permissions import has_perm
-from apps.audit.selectors import audit_events_for
-from apps.audit.access import deny, require
+from apps.accounts.sharing_views import share_page
 from apps.audit import events
+from apps.audit.access import deny, require
+from apps.audit.selectors import audit_events_for
 from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFailed
 from apps.core.pagination import paginate
-from apps.accounts.sharing_views import share_page
+from apps.core.permissions import has_perm
 from apps.reviews import selectors, services
 from apps.reviews.forms import CampaignForm, CommentForm, DecideForm, ReassignForm, RemindForm, TemplateForm
 from apps.reviews.models import Campaign, CampaignTemplate, ReviewItem
@@ -58,7 +57,9 @@ def _outcome(request, campaign, run, done: str):
     try:
         result = run()
     except PermissionRefused as exc:
-        events.access_denied(actor=request.user, permission=str(exc), target=("reviews.campaign", campaign.pk, ""), path=request.get_full_path())
+        events.access_denied(
+            actor=request.user, permission=str(exc), target=("reviews.campaign", campaign.pk, ""), path=request.get_full_path()
+        )
         messages.error(request, f"Refused: {exc}")
     except (IllegalTransition, ValidationFailed) as exc:
         messages.error(request, f"Nothing was changed: {exc}")
@@ -70,11 +71,15 @@ def _outcome(request, campaign, run, done: str):
 @require_GET
 def campaign_list_view(request):
     user = request.user
-    return render(request, "reviews/campaign_list.html", {
-        "campaigns": selectors.campaign_list(user=user),
-        "reminders": selectors.reminders_for(user=user),
-        "can_manage": has_perm(user, MANAGE),
-    })
+    return render(
+        request,
+        "reviews/campaign_list.html",
+        {
+            "campaigns": selectors.campaign_list(user=user),
+            "reminders": selectors.reminders_for(user=user),
+            "can_manage": has_perm(user, MANAGE),
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -87,8 +92,11 @@ def campaign_create_view(request):
         except ValidationFailed as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Draft campaign created: {population_queryset(campaign.scope).count()} credentials in scope now. "
-                                      "Start it to freeze the population.")
+            messages.success(
+                request,
+                f"Draft campaign created: {population_queryset(campaign.scope).count()} credentials in scope now. "
+                "Start it to freeze the population.",
+            )
             return redirect("reviews:detail", pk=campaign.pk)
     return render(request, "reviews/campaign_form.html", {"form": form, "title": "New access-review campaign"})
 
@@ -99,8 +107,12 @@ def template_list_view(request):
     form = TemplateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            template = services.template_save(actor=request.user, recurrence=form.cleaned_data["recurrence"],
-                                              duration_days=form.cleaned_data["duration_days"], **form.settings_kwargs())
+            template = services.template_save(
+                actor=request.user,
+                recurrence=form.cleaned_data["recurrence"],
+                duration_days=form.cleaned_data["duration_days"],
+                **form.settings_kwargs(),
+            )
         except ValidationFailed as exc:
             form.add_error(None, str(exc))
         else:
@@ -130,21 +142,39 @@ def campaign_detail_view(request, pk: int):
     reassign_options = render_to_string("reviews/_user_options.html", {"users": reassign_users}) if manages_reviewers else ""
     progress, decision_counts = selectors.campaign_progress(campaign=campaign) if sees_all else (None, None)
     remediation_counts = selectors.remediation_counts(campaign=campaign) if sees_all else {}
-    remediation = (paginate(request, selectors.remediation_list(campaign=campaign), per_page=REMEDIATION_PER_PAGE, param="remediation_page",
-                            by_ids=True, count=sum(remediation_counts.values()))
-                   if any(remediation_counts.values()) else None)
+    remediation = (
+        paginate(
+            request,
+            selectors.remediation_list(campaign=campaign),
+            per_page=REMEDIATION_PER_PAGE,
+            param="remediation_page",
+            by_ids=True,
+            count=sum(remediation_counts.values()),
+        )
+        if any(remediation_counts.values())
+        else None
+    )
     context = {
-        "campaign": campaign, "page": page, "filters": filters, "sees_all": sees_all, "only_mine": only_mine,
+        "campaign": campaign,
+        "page": page,
+        "filters": filters,
+        "sees_all": sees_all,
+        "only_mine": only_mine,
         "can_manage": can_manage and campaign.state in (Campaign.State.DRAFT, Campaign.State.ACTIVE),
         "can_decide": reviews and campaign.state == Campaign.State.ACTIVE,
-        "decisions": ReviewItem.Decision.choices, "page_sizes": PAGE_SIZES,
-        "decision_counts": decision_counts, "progress": progress,
-        "remediation": remediation, "remediation_counts": remediation_counts,
+        "decisions": ReviewItem.Decision.choices,
+        "page_sizes": PAGE_SIZES,
+        "decision_counts": decision_counts,
+        "progress": progress,
+        "remediation": remediation,
+        "remediation_counts": remediation_counts,
         # The remediation pager keeps the items' filters and page.
         "remediation_carry": {**filters, "page": request.GET.get("page", "")},
         "history": audit_events_for(campaign, limit=30) if sees_all else None,
         "can_share": campaign.state == Campaign.State.SIGNED_OFF and has_perm(user, "reviews.share_campaign"),
-        "reassign_users": reassign_users, "reassign_options": reassign_options, "manages_reviewers": manages_reviewers,
+        "reassign_users": reassign_users,
+        "reassign_options": reassign_options,
+        "manages_reviewers": manages_reviewers,
         "in_scope_now": population_queryset(campaign.scope).count() if campaign.state == Campaign.State.DRAFT else None,
     }
     return render(request, "reviews/campaign_detail.html", context)
@@ -153,15 +183,21 @@ def campaign_detail_view(request, pk: int):
 @require_POST
 def campaign_start_view(request, pk: int):
     campaign = _manage(request, pk)
-    return _outcome(request, campaign, lambda: services.campaign_start(actor=request.user, campaign=campaign),
-                    "Started: {result.population_count} items frozen (population hash {result.population_hash:.12}…).")
+    return _outcome(
+        request,
+        campaign,
+        lambda: services.campaign_start(actor=request.user, campaign=campaign),
+        "Started: {result.population_count} items frozen (population hash {result.population_hash:.12}…).",
+    )
 
 
 def _with_comment(request, pk: int, service, done: str):
     campaign = _manage(request, pk)
     form = CommentForm(request.POST)
     form.is_valid()  # the comment is optional to the form; the service says when it is required
-    return _outcome(request, campaign, lambda: service(actor=request.user, campaign=campaign, comment=form.cleaned_data.get("comment", "")), done)
+    return _outcome(
+        request, campaign, lambda: service(actor=request.user, campaign=campaign, comment=form.cleaned_data.get("comment", "")), done
+    )
 
 
 @require_POST
@@ -184,9 +220,14 @@ def items_decide_view(request, pk: int):
         messages.error(request, "Nothing was decided: " + "; ".join(e for errors in form.errors.values() for e in errors))
         return redirect(request.POST.get("next") or reverse("reviews:detail", args=[campaign.pk]))
     d = form.cleaned_data
-    return _outcome(request, campaign, lambda: services.items_decide(actor=request.user, campaign=campaign, item_ids=d["items"],
-                                                                    decision=d["decision"], justification=d["justification"]),
-                    "{result} item(s) decided: " + d["decision"] + ".")
+    return _outcome(
+        request,
+        campaign,
+        lambda: services.items_decide(
+            actor=request.user, campaign=campaign, item_ids=d["items"], decision=d["decision"], justification=d["justification"]
+        ),
+        "{result} item(s) decided: " + d["decision"] + ".",
+    )
 
 
 @require_POST
@@ -199,9 +240,14 @@ def items_delegate_view(request, pk: int):
         messages.error(request, "Nothing was delegated: choose items, a person and say why.")
         return redirect("reviews:detail", pk=campaign.pk)
     d = form.cleaned_data
-    return _outcome(request, campaign, lambda: services.items_delegate(actor=request.user, campaign=campaign, item_ids=d["items"],
-                                                                      to_reviewer=d["to_reviewer"], note=d["note"]),
-                    "{result} item(s) delegated to " + str(d["to_reviewer"]) + ".")
+    return _outcome(
+        request,
+        campaign,
+        lambda: services.items_delegate(
+            actor=request.user, campaign=campaign, item_ids=d["items"], to_reviewer=d["to_reviewer"], note=d["note"]
+        ),
+        "{result} item(s) delegated to " + str(d["to_reviewer"]) + ".",
+    )
 
 
 @require_POST
@@ -212,9 +258,19 @@ def items_reassign_view(request, pk: int):
         messages.error(request, "Nothing was reassigned: choose a person and say why.")
         return redirect("reviews:detail", pk=campaign.pk)
     d = form.cleaned_data
-    return _outcome(request, campaign, lambda: services.items_reassign(
-        actor=request.user, campaign=campaign, to_reviewer=d["to_reviewer"], note=d["note"], item_ids=d["items"] or None,
-        from_reviewer=d["from_reviewer"]), "{result} item(s) reassigned to " + str(d["to_reviewer"]) + ".")
+    return _outcome(
+        request,
+        campaign,
+        lambda: services.items_reassign(
+            actor=request.user,
+            campaign=campaign,
+            to_reviewer=d["to_reviewer"],
+            note=d["note"],
+            item_ids=d["items"] or None,
+            from_reviewer=d["from_reviewer"],
+        ),
+        "{result} item(s) reassigned to " + str(d["to_reviewer"]) + ".",
+    )
 
 
 @require_POST
@@ -225,9 +281,12 @@ def campaign_remind_view(request, pk: int):
         messages.error(request, "Nothing was sent: choose a reviewer.")
         return redirect("reviews:detail", pk=campaign.pk)
     d = form.cleaned_data
-    return _outcome(request, campaign, lambda: services.campaign_remind(actor=request.user, campaign=campaign, reviewer=d["reviewer"],
-                                                                       escalate=d["escalate"]),
-                    ("Escalated: " if d["escalate"] else "Reminder sent to ") + str(d["reviewer"]) + ".")
+    return _outcome(
+        request,
+        campaign,
+        lambda: services.campaign_remind(actor=request.user, campaign=campaign, reviewer=d["reviewer"], escalate=d["escalate"]),
+        ("Escalated: " if d["escalate"] else "Reminder sent to ") + str(d["reviewer"]) + ".",
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -236,7 +295,10 @@ def campaign_share_view(request, pk: int):
     if campaign.state != Campaign.State.SIGNED_OFF and has_perm(request.user, "reviews.share_campaign"):
         messages.error(request, "Only a signed-off campaign is shared (its decisions are final then).")
         return redirect("reviews:detail", pk=campaign.pk)
-    return share_page(request, obj=campaign, view_perm=VIEW, back_url=reverse("reviews:detail", args=[campaign.pk]),
-                      crumbs=[("Access reviews", reverse("reviews:list")), (campaign.name, reverse("reviews:detail", args=[campaign.pk]))])
-
-
+    return share_page(
+        request,
+        obj=campaign,
+        view_perm=VIEW,
+        back_url=reverse("reviews:detail", args=[campaign.pk]),
+        crumbs=[("Access reviews", reverse("reviews:list")), (campaign.name, reverse("reviews:detail", args=[campaign.pk]))],
+    )

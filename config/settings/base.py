@@ -181,10 +181,12 @@ KEYTRAIL_EXCEPTION_MATCHER = env.str("KEYTRAIL_EXCEPTION_MATCHER", default=pipel
 KEYTRAIL_REVIEW_FACTS = env.str("KEYTRAIL_REVIEW_FACTS", default=pipeline.REVIEW_FACTS)
 # Exception register: longest allowed duration per risk, which risks need two approvers,
 # and how many days before expiry owners are reminded.
-KEYTRAIL_EXCEPTION_MAX_DAYS = {"low": env.int("KEYTRAIL_EXCEPTION_MAX_DAYS_LOW", default=180),
-                               "medium": env.int("KEYTRAIL_EXCEPTION_MAX_DAYS_MEDIUM", default=180),
-                               "high": env.int("KEYTRAIL_EXCEPTION_MAX_DAYS_HIGH", default=90),
-                               "critical": env.int("KEYTRAIL_EXCEPTION_MAX_DAYS_CRITICAL", default=30)}
+KEYTRAIL_EXCEPTION_MAX_DAYS = {
+    "low": env.int("KEYTRAIL_EXCEPTION_MAX_DAYS_LOW", default=180),
+    "medium": env.int("KEYTRAIL_EXCEPTION_MAX_DAYS_MEDIUM", default=180),
+    "high": env.int("KEYTRAIL_EXCEPTION_MAX_DAYS_HIGH", default=90),
+    "critical": env.int("KEYTRAIL_EXCEPTION_MAX_DAYS_CRITICAL", default=30),
+}
 KEYTRAIL_EXCEPTION_TWO_APPROVALS = env.list("KEYTRAIL_EXCEPTION_TWO_APPROVALS", default=["high", "critical"])
 KEYTRAIL_EXCEPTION_REMINDER_DAYS = [int(d) for d in env.list("KEYTRAIL_EXCEPTION_REMINDER_DAYS", default=["30", "7", "1"])]
 
@@ -228,6 +230,6 @@ LOGGING = {
 }
 
 from config.settings.api import *  # noqa: E402,F403
-from config.settings.celery import *  # noqa: E402,F403
 from config.settings.aws import *  # noqa: E402,F403
 from config.settings.azure import *  # noqa: E402,F403
+from config.settings.celery import *  # noqa: E402,F403

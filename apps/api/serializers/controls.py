@@ -26,8 +26,19 @@ class ControlSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Control
-        fields = ["id", "ref", "title", "owner", "narrative", "implementation_status", "test_frequency", "rule_ids",
-                  "requirements", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "ref",
+            "title",
+            "owner",
+            "narrative",
+            "implementation_status",
+            "test_frequency",
+            "rule_ids",
+            "requirements",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -49,8 +60,7 @@ class ControlWriteSerializer(serializers.Serializer):
     implementation_status = serializers.ChoiceField(choices=Control.Status.choices, default=Control.Status.PLANNED)
     test_frequency = serializers.ChoiceField(choices=Control.Frequency.choices, default=Control.Frequency.QUARTERLY)
     rule_ids = serializers.ListField(child=serializers.RegexField(RULE_ID, max_length=64), default=list, max_length=100)
-    requirements = SlugField(slug_field="ref", many=True,
-                                queryset=Requirement.objects.filter(retired_in__isnull=True))
+    requirements = SlugField(slug_field="ref", many=True, queryset=Requirement.objects.filter(retired_in__isnull=True))
 
     def validate_requirements(self, value):
         if not value:

@@ -37,14 +37,38 @@ class EngagementCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     period_start = serializers.DateField()
     period_end = serializers.DateField()
-    sources = serializers.PrimaryKeyRelatedField(queryset=Source.objects.all(), many=True, required=False, default=list,
-                                                 help_text="Source ids; empty: every source.")
-    requirements = SlugField(slug_field="ref", many=True, queryset=Requirement.objects.filter(retired_in__isnull=True), required=False,
-                             default=list, help_text="Sub-requirement refs; empty: every one of 9.2.4 and 9.3.1.")
+    sources = serializers.PrimaryKeyRelatedField(
+        queryset=Source.objects.all(), many=True, required=False, default=list, help_text="Source ids; empty: every source."
+    )
+    requirements = SlugField(
+        slug_field="ref",
+        many=True,
+        queryset=Requirement.objects.filter(retired_in__isnull=True),
+        required=False,
+        default=list,
+        help_text="Sub-requirement refs; empty: every one of 9.2.4 and 9.3.1.",
+    )
 
 
-PACK_FIELDS = ["id", "engagement", "pack_id", "as_of", "sample_size", "sample_seed", "state", "progress", "stage", "error", "sha256",
-               "size", "pack_hash", "built_by", "created_at", "started_at", "finished_at"]
+PACK_FIELDS = [
+    "id",
+    "engagement",
+    "pack_id",
+    "as_of",
+    "sample_size",
+    "sample_seed",
+    "state",
+    "progress",
+    "stage",
+    "error",
+    "sha256",
+    "size",
+    "pack_hash",
+    "built_by",
+    "created_at",
+    "started_at",
+    "finished_at",
+]
 
 
 class PackSerializer(serializers.ModelSerializer):
@@ -75,11 +99,18 @@ class PackDetailSerializer(PackSerializer):
 
 
 class PackBuildSerializer(serializers.Serializer):
-    as_of = serializers.DateTimeField(required=False, allow_null=True, default=None,
-                                      help_text="The organisation as it stood then (with a time zone); omitted: now.")
+    as_of = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text="The organisation as it stood then (with a time zone); omitted: now."
+    )
     sample_size = serializers.IntegerField(min_value=1, max_value=2**31 - 1, default=25)
-    sample_seed = serializers.IntegerField(min_value=0, max_value=2**63 - 1, required=False, allow_null=True, default=None,
-                                           help_text="Omitted: fixed by the engagement and the as-of time.")
+    sample_seed = serializers.IntegerField(
+        min_value=0,
+        max_value=2**63 - 1,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Omitted: fixed by the engagement and the as-of time.",
+    )
 
 
 class PackQueuedSerializer(serializers.Serializer):

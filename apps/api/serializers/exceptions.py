@@ -34,9 +34,27 @@ class ExceptionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ExceptionRequest
-        fields = ["id", "ref", "title", "state", "risk", "rule_ids", "scope", "scope_is_broad", "owner", "requester",
-                  "expires_on", "ticket_ref", "required_approvals", "approvals", "renewal_of", "created_at", "submitted_at",
-                  "decided_at", "ended_at"]
+        fields = [
+            "id",
+            "ref",
+            "title",
+            "state",
+            "risk",
+            "rule_ids",
+            "scope",
+            "scope_is_broad",
+            "owner",
+            "requester",
+            "expires_on",
+            "ticket_ref",
+            "required_approvals",
+            "approvals",
+            "renewal_of",
+            "created_at",
+            "submitted_at",
+            "decided_at",
+            "ended_at",
+        ]
         read_only_fields = fields
 
 

@@ -12,13 +12,28 @@ class EvaluationSerializer(serializers.ModelSerializer):
     requested_by = username("requested_by")
     policy_version = serializers.IntegerField(source="policy_version.version", read_only=True)
     counts = JSON_OBJECT
-    progress = serializers.DictField(child=serializers.JSONField(), read_only=True,
-                                     help_text="While running: phase (loading, rules, writing, done), done, total, percent.")
+    progress = serializers.DictField(
+        child=serializers.JSONField(),
+        read_only=True,
+        help_text="While running: phase (loading, rules, writing, done), done, total, percent.",
+    )
 
     class Meta:
         model = Evaluation
-        fields = ["id", "state", "trigger", "requested_by", "collection_run", "policy_version", "as_of", "started_at",
-                  "finished_at", "progress", "counts", "error"]
+        fields = [
+            "id",
+            "state",
+            "trigger",
+            "requested_by",
+            "collection_run",
+            "policy_version",
+            "as_of",
+            "started_at",
+            "finished_at",
+            "progress",
+            "counts",
+            "error",
+        ]
         read_only_fields = fields
 
 
@@ -26,8 +41,9 @@ class RequirementStatusSerializer(serializers.ModelSerializer):
     ref = serializers.CharField(source="requirement.ref", read_only=True)
     title = serializers.CharField(source="requirement.title", read_only=True)
     clause = serializers.CharField(source="requirement.clause.ref", read_only=True)
-    status = serializers.ChoiceField(choices=[*Status.choices, ("manual", "Manual (no rule tests it)")], read_only=True,
-                                     source="shown_status")
+    status = serializers.ChoiceField(
+        choices=[*Status.choices, ("manual", "Manual (no rule tests it)")], read_only=True, source="shown_status"
+    )
     rule_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     class Meta:
@@ -46,6 +62,20 @@ class FindingSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Finding
-        fields = ["id", "evaluation", "rule_id", "status", "severity", "subject_type", "source", "source_name", "credential",
-                  "identity", "snapshot", "subject_label", "reason", "exception_id"]
+        fields = [
+            "id",
+            "evaluation",
+            "rule_id",
+            "status",
+            "severity",
+            "subject_type",
+            "source",
+            "source_name",
+            "credential",
+            "identity",
+            "snapshot",
+            "subject_label",
+            "reason",
+            "exception_id",
+        ]
         read_only_fields = fields

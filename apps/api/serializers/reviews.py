@@ -8,9 +8,25 @@ from apps.accounts.models import User
 from apps.api.serializers._common import JSON_OBJECT, SlugField, TagSerializer, username
 from apps.reviews.models import Campaign, JustificationRule, Remediation, RemediationEvent, ReviewItem, UndecidedRule
 
-CAMPAIGN_FIELDS = ["id", "name", "state", "scope", "due_date", "fallback_reviewer", "justification_rule", "undecided_rule", "created_by",
-                   "created_at", "started_at", "population_count", "population_hash", "signed_off_at", "signed_off_by", "sign_off_note",
-                   "cancelled_at"]
+CAMPAIGN_FIELDS = [
+    "id",
+    "name",
+    "state",
+    "scope",
+    "due_date",
+    "fallback_reviewer",
+    "justification_rule",
+    "undecided_rule",
+    "created_by",
+    "created_at",
+    "started_at",
+    "population_count",
+    "population_hash",
+    "signed_off_at",
+    "signed_off_by",
+    "sign_off_note",
+    "cancelled_at",
+]
 
 
 class _CampaignBase(serializers.ModelSerializer):
@@ -43,9 +59,15 @@ class ReviewerProgressSerializer(serializers.Serializer):
 class CampaignDetailSerializer(_CampaignBase):
     sees_all = serializers.BooleanField(read_only=True, help_text="False: you review items here and see only yours.")
     reviews = serializers.BooleanField(read_only=True, help_text="You have items to review in this campaign.")
-    decision_counts = serializers.DictField(child=serializers.IntegerField(), read_only=True, allow_null=True,
-                                            help_text="undecided, keep, revoke, rotate (for those who see the whole campaign).")
-    progress = ReviewerProgressSerializer(many=True, read_only=True, allow_null=True, help_text="Per reviewer (for those who see the whole campaign).")
+    decision_counts = serializers.DictField(
+        child=serializers.IntegerField(),
+        read_only=True,
+        allow_null=True,
+        help_text="undecided, keep, revoke, rotate (for those who see the whole campaign).",
+    )
+    progress = ReviewerProgressSerializer(
+        many=True, read_only=True, allow_null=True, help_text="Per reviewer (for those who see the whole campaign)."
+    )
 
     class Meta:
         model = Campaign
@@ -61,16 +83,33 @@ class ReviewItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ReviewItem
-        fields = ["id", "campaign", "source", "credential", "identity", "subject", "facts", "reviewer", "assigned_by_rule", "decision",
-                  "justification", "decided_at", "decided_by", "flagged", "is_own"]
+        fields = [
+            "id",
+            "campaign",
+            "source",
+            "credential",
+            "identity",
+            "subject",
+            "facts",
+            "reviewer",
+            "assigned_by_rule",
+            "decision",
+            "justification",
+            "decided_at",
+            "decided_by",
+            "flagged",
+            "is_own",
+        ]
         read_only_fields = fields
 
 
 class CampaignScopeSerializer(serializers.Serializer):
-    source_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=1000,
-                                       help_text="Empty: every enabled source.")
-    credential_types = serializers.ListField(child=serializers.CharField(max_length=40), required=False, default=list, max_length=20,
-                                             help_text="Empty: every type.")
+    source_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=1000, help_text="Empty: every enabled source."
+    )
+    credential_types = serializers.ListField(
+        child=serializers.CharField(max_length=40), required=False, default=list, max_length=20, help_text="Empty: every type."
+    )
     privileged_only = serializers.BooleanField(required=False, default=False)
     non_human_only = serializers.BooleanField(required=False, default=False)
     tag = TagSerializer(required=False)
@@ -80,15 +119,22 @@ class CampaignCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     scope = CampaignScopeSerializer(required=False, default=dict)
     due_date = serializers.DateField()
-    fallback_reviewer = SlugField(slug_field="username", queryset=User.objects.filter(is_active=True),
-                                  help_text="Reviews items whose owner is unknown, or who would review their own identity.")
+    fallback_reviewer = SlugField(
+        slug_field="username",
+        queryset=User.objects.filter(is_active=True),
+        help_text="Reviews items whose owner is unknown, or who would review their own identity.",
+    )
     justification_rule = serializers.ChoiceField(choices=JustificationRule.choices, default=JustificationRule.ALL)
     undecided_rule = serializers.ChoiceField(choices=UndecidedRule.choices, default=UndecidedRule.KEEP_FLAG)
 
 
 class ItemsDecideSerializer(serializers.Serializer):
-    items = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), min_length=1, max_length=5000,
-                                  help_text="Item ids; the whole batch is refused if any is not yours to decide.")
+    items = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        min_length=1,
+        max_length=5000,
+        help_text="Item ids; the whole batch is refused if any is not yours to decide.",
+    )
     decision = serializers.ChoiceField(choices=ReviewItem.Decision.choices)
     justification = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
 
@@ -105,8 +151,12 @@ class ItemsDelegateSerializer(serializers.Serializer):
 
 
 class ItemsReassignSerializer(serializers.Serializer):
-    items = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, max_length=5000,
-                                  help_text="Omitted: every undecided item (of from_reviewer, when given).")
+    items = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        max_length=5000,
+        help_text="Omitted: every undecided item (of from_reviewer, when given).",
+    )
     from_reviewer = SlugField(slug_field="username", queryset=User.objects.all(), required=False)
     to_reviewer = SlugField(slug_field="username", queryset=User.objects.filter(is_active=True))
     note = serializers.CharField(max_length=2000)
@@ -131,6 +181,19 @@ class RemediationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Remediation
-        fields = ["id", "item", "subject", "credential", "credential_name", "action", "owner", "due_date", "state", "decided_at",
-                  "verified_at", "verified_by_run", "events"]
+        fields = [
+            "id",
+            "item",
+            "subject",
+            "credential",
+            "credential_name",
+            "action",
+            "owner",
+            "due_date",
+            "state",
+            "decided_at",
+            "verified_at",
+            "verified_by_run",
+            "events",
+        ]
         read_only_fields = fields

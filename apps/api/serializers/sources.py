@@ -18,8 +18,24 @@ class SourceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Source
-        fields = ["id", "name", "kind", "enabled", "aws_account_id", "role_arn", "external_id", "regions", "vault_url",
-                  "schedule_minutes", "created_by", "created_at", "updated_at", "last_run_id", "last_run_status", "last_run_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "enabled",
+            "aws_account_id",
+            "role_arn",
+            "external_id",
+            "regions",
+            "vault_url",
+            "schedule_minutes",
+            "created_by",
+            "created_at",
+            "updated_at",
+            "last_run_id",
+            "last_run_status",
+            "last_run_at",
+        ]
         read_only_fields = fields
 
 
@@ -67,8 +83,22 @@ class UnitSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CollectionUnit
-        fields = ["id", "source", "source_name", "connector", "scope", "region", "status", "attempts", "started_at",
-                  "finished_at", "api_calls", "counts", "errors", "snapshot_sha256"]
+        fields = [
+            "id",
+            "source",
+            "source_name",
+            "connector",
+            "scope",
+            "region",
+            "status",
+            "attempts",
+            "started_at",
+            "finished_at",
+            "api_calls",
+            "counts",
+            "errors",
+            "snapshot_sha256",
+        ]
         read_only_fields = fields
 
     def get_snapshot_sha256(self, unit) -> str | None:
@@ -98,5 +128,9 @@ class RunDetailSerializer(serializers.ModelSerializer):
 
 
 class RunStartSerializer(serializers.Serializer):
-    source_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=1000,
-                                       help_text="The sources to collect; omitted or empty: every enabled source you may collect.")
+    source_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=1000,
+        help_text="The sources to collect; omitted or empty: every enabled source you may collect.",
+    )

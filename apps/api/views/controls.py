@@ -27,10 +27,15 @@ class ControlViewSet(viewsets.GenericViewSet):
         require_object(request, control, "controls.view_control", action_perm)
         return control
 
-    @extend_schema(parameters=[text_param("status", "Implementation status.", Control.Status.values),
-                               text_param("requirement", "A catalog sub-requirement's ref."), text_param("owner", "The owner's username."),
-                               text_param("q", "Text in the ref, title or narrative.")],
-                   responses=ControlSerializer(many=True))
+    @extend_schema(
+        parameters=[
+            text_param("status", "Implementation status.", Control.Status.values),
+            text_param("requirement", "A catalog sub-requirement's ref."),
+            text_param("owner", "The owner's username."),
+            text_param("q", "Text in the ref, title or narrative."),
+        ],
+        responses=ControlSerializer(many=True),
+    )
     def list(self, request):
         qs = control_selectors.control_list(user=request.user, **query_filters(request, ("status", "requirement", "owner", "q")))
         return paginated(self, qs, ControlSerializer)

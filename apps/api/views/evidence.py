@@ -71,9 +71,16 @@ class EngagementViewSet(viewsets.GenericViewSet):
         engagement = services.engagement_create(actor=request.user, **validated(EngagementCreateSerializer, request))
         return Response(EngagementDetailSerializer(selectors.engagement_get(pk=engagement.pk)).data, status=http.HTTP_201_CREATED)
 
-    @extend_schema(methods=["GET"], parameters=[ID], responses=PackSerializer(many=True), description="The engagement's packs, newest first.")
-    @extend_schema(methods=["POST"], parameters=[ID], request=PackBuildSerializer, responses={202: PackQueuedSerializer},
-                   description="Queue a pack build (a worker builds it); answers 202 with the pack's id and the URL to poll for its progress.")
+    @extend_schema(
+        methods=["GET"], parameters=[ID], responses=PackSerializer(many=True), description="The engagement's packs, newest first."
+    )
+    @extend_schema(
+        methods=["POST"],
+        parameters=[ID],
+        request=PackBuildSerializer,
+        responses={202: PackQueuedSerializer},
+        description="Queue a pack build (a worker builds it); answers 202 with the pack's id and the URL to poll for its progress.",
+    )
     @action(detail=True, methods=["get", "post"])
     def packs(self, request, pk=None):
         if request.method == "GET":
@@ -83,12 +90,16 @@ class EngagementViewSet(viewsets.GenericViewSet):
         d = validated(PackBuildSerializer, request)
         as_of = d["as_of"]
         if as_of is not None and as_of.tzinfo is None:
-            as_of = as_of.replace(tzinfo=dt.timezone.utc)
-        pack = services.pack_request(actor=request.user, engagement=engagement, as_of=as_of, sample_size=d["sample_size"],
-                                     sample_seed=d["sample_seed"])
+            as_of = as_of.replace(tzinfo=dt.UTC)
+        pack = services.pack_request(
+            actor=request.user, engagement=engagement, as_of=as_of, sample_size=d["sample_size"], sample_seed=d["sample_seed"]
+        )
         url = reverse("api:pack-detail", args=[pack.pk])
-        return Response({"id": pack.pk, "pack_id": pack.pack_id, "state": pack.state, "progress_url": url},
-                        status=http.HTTP_202_ACCEPTED, headers={"Location": url})
+        return Response(
+            {"id": pack.pk, "pack_id": pack.pack_id, "state": pack.state, "progress_url": url},
+            status=http.HTTP_202_ACCEPTED,
+            headers={"Location": url},
+        )
 
 
 class PackViewSet(viewsets.GenericViewSet):
@@ -103,7 +114,9 @@ class PackViewSet(viewsets.GenericViewSet):
         manifest's pack hash and every file's hash."""
         return Response(PackDetailSerializer(_pack(request, pk)).data)
 
-    @extend_schema(parameters=[ID], responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="The pack's zip.")})
+    @extend_schema(
+        parameters=[ID], responses={(200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY, description="The pack's zip.")}
+    )
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
         """The zip, after checking its stored bytes still match their SHA-256; recorded (``pack.downloaded``)."""
@@ -116,5 +129,12 @@ class PackViewSet(viewsets.GenericViewSet):
     def verify(self, request, pk=None):
         """Verify the stored pack against its manifest and signature; recorded (``pack.verified``)."""
         report = services.pack_verify(actor=request.user, pack=_pack(request, pk))
-        return Response({"ok": report.ok, "summary": report.summary(), "problems": report.problems, "files_checked": report.files_checked,
-                         "manifest": report.manifest if isinstance(report.manifest, dict) else {}})
+        return Response(
+            {
+                "ok": report.ok,
+                "summary": report.summary(),
+                "problems": report.problems,
+                "files_checked": report.files_checked,
+                "manifest": report.manifest if isinstance(report.manifest, dict) else {},
+            }
+        )

@@ -47,11 +47,17 @@ class ExceptionViewSet(viewsets.GenericViewSet):
             setattr(exception, key, value)
         return serializer_class(exception).data
 
-    @extend_schema(parameters=[text_param("state", "The exception's state.", ExceptionRequest.State.values), text_param("rule", "A rule id."),
-                               text_param("owner", "The owner's username."), text_param("risk", "Risk.", ExceptionRequest.Risk.values),
-                               text_param("expiry", "Ending within 7, 30 or 90 days, or expired.", ["7", "30", "90", "expired"]),
-                               text_param("mine", "requested or owned by you.", ["requested", "owned"])],
-                   responses=ExceptionSerializer(many=True))
+    @extend_schema(
+        parameters=[
+            text_param("state", "The exception's state.", ExceptionRequest.State.values),
+            text_param("rule", "A rule id."),
+            text_param("owner", "The owner's username."),
+            text_param("risk", "Risk.", ExceptionRequest.Risk.values),
+            text_param("expiry", "Ending within 7, 30 or 90 days, or expired.", ["7", "30", "90", "expired"]),
+            text_param("mine", "requested or owned by you.", ["requested", "owned"]),
+        ],
+        responses=ExceptionSerializer(many=True),
+    )
     def list(self, request):
         qs = exception_selectors.exception_list(user=request.user, **query_filters(request, self.FILTERS))
         return paginated(self, qs, ExceptionSerializer)
@@ -67,7 +73,9 @@ class ExceptionViewSet(viewsets.GenericViewSet):
         data = dict(validated(ExceptionRequestSerializer, request))
         data["scope"] = {k: (dict(v) if k == "tag" else v) for k, v in dict(data.get("scope") or {}).items()}
         outcome = exception_services.exception_request(actor=request.user, **data)
-        return Response(self._detail(outcome.exception, ExceptionCreatedSerializer, warnings=outcome.warnings), status=http.HTTP_201_CREATED)
+        return Response(
+            self._detail(outcome.exception, ExceptionCreatedSerializer, warnings=outcome.warnings), status=http.HTTP_201_CREATED
+        )
 
     def _act(self, request, pk, action_perm, run):
         exception = self._exception(request, pk, action_perm)

@@ -44,9 +44,17 @@ class CredentialViewSet(_CollectedViewSet):
     getter = staticmethod(inventory.credential_get)
     FILTERS = ("credential_type", "source", "presence", "enabled", "owner", "q")
 
-    @extend_schema(parameters=[text_param("credential_type", "The credential's type.", Credential.Type.values), SOURCE_FILTER, PRESENCE,
-                               text_param("enabled", "yes, no or unknown.", ["yes", "no", "unknown"]), OWNER, Q_FILTER],
-                   responses=CredentialSerializer(many=True))
+    @extend_schema(
+        parameters=[
+            text_param("credential_type", "The credential's type.", Credential.Type.values),
+            SOURCE_FILTER,
+            PRESENCE,
+            text_param("enabled", "yes, no or unknown.", ["yes", "no", "unknown"]),
+            OWNER,
+            Q_FILTER,
+        ],
+        responses=CredentialSerializer(many=True),
+    )
     def list(self, request):
         return paginated(self, inventory.credential_list(user=request.user, **query_filters(request, self.FILTERS)), CredentialSerializer)
 
@@ -75,10 +83,18 @@ class IdentityViewSet(_CollectedViewSet):
     getter = staticmethod(inventory.identity_get)
     FILTERS = ("kind", "source", "privileged", "mfa", "owner", "presence", "q")
 
-    @extend_schema(parameters=[text_param("kind", "The identity's kind.", Identity.Kind.values), SOURCE_FILTER,
-                               text_param("privileged", "yes or no.", ["yes", "no"]), text_param("mfa", "yes or no.", ["yes", "no"]),
-                               OWNER, PRESENCE, Q_FILTER],
-                   responses=IdentitySerializer(many=True))
+    @extend_schema(
+        parameters=[
+            text_param("kind", "The identity's kind.", Identity.Kind.values),
+            SOURCE_FILTER,
+            text_param("privileged", "yes or no.", ["yes", "no"]),
+            text_param("mfa", "yes or no.", ["yes", "no"]),
+            OWNER,
+            PRESENCE,
+            Q_FILTER,
+        ],
+        responses=IdentitySerializer(many=True),
+    )
     def list(self, request):
         return paginated(self, inventory.identity_list(user=request.user, **query_filters(request, self.FILTERS)), IdentitySerializer)
 

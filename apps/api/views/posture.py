@@ -53,10 +53,17 @@ class PostureViewSet(viewsets.GenericViewSet):
         evaluation = posture.latest_evaluation()
         rows = []
         if evaluation is not None:
-            rows = _with_shown_status(RequirementStatus.objects.filter(evaluation=evaluation)
-                                      .select_related("requirement__clause").order_by("requirement__position"))
-        return Response({"evaluation": EvaluationSerializer(evaluation).data if evaluation else None,
-                         "requirements": RequirementStatusSerializer(rows, many=True).data})
+            rows = _with_shown_status(
+                RequirementStatus.objects.filter(evaluation=evaluation)
+                .select_related("requirement__clause")
+                .order_by("requirement__position")
+            )
+        return Response(
+            {
+                "evaluation": EvaluationSerializer(evaluation).data if evaluation else None,
+                "requirements": RequirementStatusSerializer(rows, many=True).data,
+            }
+        )
 
     @extend_schema(parameters=[OpenApiParameter("ref", OpenApiTypes.STR, OpenApiParameter.PATH)], responses=RequirementStatusSerializer)
     def retrieve(self, request, ref=None):
@@ -72,18 +79,25 @@ class FindingViewSet(viewsets.GenericViewSet):
     """Findings (fail, excepted, not assessed) about the sources you may view; the latest
     succeeded evaluation unless ``evaluation`` names another."""
 
-    @extend_schema(parameters=[
-        text_param("rule", "A rule id."), text_param("requirement", "A catalog sub-requirement's ref: the findings of its rules."),
-        text_param("status", "fail, excepted or not_assessed.", [str(x) for x in posture.FINDING_STATUSES]),
-        text_param("severity", "The rule's severity."), SOURCE_FILTER,
-        OpenApiParameter("credential", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False, description="A credential's id."),
-        OpenApiParameter("identity", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False, description="An identity's id."),
-        OpenApiParameter("evaluation", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False, description="An evaluation's id."),
-        text_param("q", "Text in the subject's label."),
-    ], responses=FindingSerializer(many=True))
+    @extend_schema(
+        parameters=[
+            text_param("rule", "A rule id."),
+            text_param("requirement", "A catalog sub-requirement's ref: the findings of its rules."),
+            text_param("status", "fail, excepted or not_assessed.", [str(x) for x in posture.FINDING_STATUSES]),
+            text_param("severity", "The rule's severity."),
+            SOURCE_FILTER,
+            OpenApiParameter("credential", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False, description="A credential's id."),
+            OpenApiParameter("identity", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False, description="An identity's id."),
+            OpenApiParameter("evaluation", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False, description="An evaluation's id."),
+            text_param("q", "Text in the subject's label."),
+        ],
+        responses=FindingSerializer(many=True),
+    )
     def list(self, request):
         require(request, VIEW_EVALUATION)
-        params = query_filters(request, ("rule", "requirement", "status", "severity", "source", "credential", "identity", "evaluation", "q"))
+        params = query_filters(
+            request, ("rule", "requirement", "status", "severity", "source", "credential", "identity", "evaluation", "q")
+        )
         if params["evaluation"]:
             evaluation = get_or_404(posture.evaluation_get, pk=whole_number(params["evaluation"], "evaluation"))
         else:
@@ -95,8 +109,16 @@ class FindingViewSet(viewsets.GenericViewSet):
             requirement = get_or_404(requirement_get, ref=params["requirement"])
             status = posture.requirement_status_in(evaluation=evaluation, requirement=requirement)
             rule_ids = posture.requirement_rule_ids(requirement=requirement, status=status)
-        qs = posture.finding_list(user=request.user, evaluation=evaluation, rule_ids=rule_ids, rule=params["rule"],
-                                  status=params["status"], severity=params["severity"], source=params["source"], q=params["q"])
+        qs = posture.finding_list(
+            user=request.user,
+            evaluation=evaluation,
+            rule_ids=rule_ids,
+            rule=params["rule"],
+            status=params["status"],
+            severity=params["severity"],
+            source=params["source"],
+            q=params["q"],
+        )
         if params["credential"]:
             qs = qs.filter(credential_id=whole_number(params["credential"], "credential"))
         if params["identity"]:

@@ -132,16 +132,24 @@ class CampaignViewSet(viewsets.GenericViewSet):
         comment = validated(CommentSerializer, request).get("comment", "")
         return Response(self._detail(request, services.campaign_cancel(actor=request.user, campaign=campaign, comment=comment)))
 
-    @extend_schema(parameters=[ID, DECISION_FILTER, text_param("q", "Text in the item's subject."),
-                               text_param("reviewer", "me: only your items (those who see the whole campaign see every item otherwise).", ["me"])],
-                   responses=ReviewItemSerializer(many=True))
+    @extend_schema(
+        parameters=[
+            ID,
+            DECISION_FILTER,
+            text_param("q", "Text in the item's subject."),
+            text_param("reviewer", "me: only your items (those who see the whole campaign see every item otherwise).", ["me"]),
+        ],
+        responses=ReviewItemSerializer(many=True),
+    )
     @action(detail=True, methods=["get"])
     def items(self, request, pk=None):
         """The campaign's items: all of them for those who see it whole, otherwise only yours."""
         campaign, sees_all, _ = _campaign_for(request, pk)
         params = query_filters(request, ("decision", "q", "reviewer"))
         only_mine = not sees_all or params["reviewer"] == "me"
-        qs = selectors.campaign_items(campaign=campaign, reviewer=request.user if only_mine else None, decision=params["decision"], q=params["q"])
+        qs = selectors.campaign_items(
+            campaign=campaign, reviewer=request.user if only_mine else None, decision=params["decision"], q=params["q"]
+        )
         page = _with_own(request, self.paginate_queryset(qs))
         return self.get_paginated_response(ReviewItemSerializer(page, many=True).data)
 
@@ -153,8 +161,9 @@ class CampaignViewSet(viewsets.GenericViewSet):
         identity (403), already decided (409) or not in this campaign (400)."""
         campaign = self._reviewing(request, pk)
         d = validated(ItemsDecideSerializer, request)
-        count = services.items_decide(actor=request.user, campaign=campaign, item_ids=d["items"], decision=d["decision"],
-                                      justification=d["justification"])
+        count = services.items_decide(
+            actor=request.user, campaign=campaign, item_ids=d["items"], decision=d["decision"], justification=d["justification"]
+        )
         return Response({"count": count})
 
     @extend_schema(parameters=[ID], request=ItemsDelegateSerializer, responses=CountSerializer)
@@ -163,7 +172,9 @@ class CampaignViewSet(viewsets.GenericViewSet):
         """Hand some of your undecided items to someone else, with a note."""
         campaign = self._reviewing(request, pk)
         d = validated(ItemsDelegateSerializer, request)
-        count = services.items_delegate(actor=request.user, campaign=campaign, item_ids=d["items"], to_reviewer=d["to_reviewer"], note=d["note"])
+        count = services.items_delegate(
+            actor=request.user, campaign=campaign, item_ids=d["items"], to_reviewer=d["to_reviewer"], note=d["note"]
+        )
         return Response({"count": count})
 
     @extend_schema(parameters=[ID], request=ItemsReassignSerializer, responses=CountSerializer)
@@ -172,8 +183,14 @@ class CampaignViewSet(viewsets.GenericViewSet):
         """The GRC lead moves undecided items (the given ones, or all of ``from_reviewer``'s) to another reviewer."""
         campaign = self._manage(request, pk)
         d = validated(ItemsReassignSerializer, request)
-        count = services.items_reassign(actor=request.user, campaign=campaign, to_reviewer=d["to_reviewer"], note=d["note"],
-                                        item_ids=d.get("items") or None, from_reviewer=d.get("from_reviewer"))
+        count = services.items_reassign(
+            actor=request.user,
+            campaign=campaign,
+            to_reviewer=d["to_reviewer"],
+            note=d["note"],
+            item_ids=d.get("items") or None,
+            from_reviewer=d.get("from_reviewer"),
+        )
         return Response({"count": count})
 
     @extend_schema(parameters=[ID], responses=RemediationSerializer(many=True))
@@ -214,7 +231,8 @@ class ReviewItemViewSet(viewsets.GenericViewSet):
         if not reviews:
             deny(request, REVIEW, campaign)
         d = validated(ItemDecideSerializer, request)
-        services.items_decide(actor=request.user, campaign=campaign, item_ids=[item.pk], decision=d["decision"], justification=d["justification"])
+        services.items_decide(
+            actor=request.user, campaign=campaign, item_ids=[item.pk], decision=d["decision"], justification=d["justification"]
+        )
         item, _, _ = self._item(request, pk)
         return Response(ReviewItemSerializer(item).data)
-

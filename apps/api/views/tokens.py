@@ -6,7 +6,6 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from apps.core.permissions import has_perm
 from apps.api import selectors
 from apps.api.forms import TokenForm
 from apps.api.models import ApiToken
@@ -14,6 +13,7 @@ from apps.api.services import token_issue, token_revoke
 from apps.audit.access import require
 from apps.core.errors import IllegalTransition, ValidationFailed
 from apps.core.pagination import paginate
+from apps.core.permissions import has_perm
 
 INVENTORY = "api.view_apitoken"
 
@@ -25,14 +25,19 @@ def my_tokens_view(request):
     issued = None
     if request.method == "POST" and form.is_valid():
         try:
-            issued = token_issue(actor=request.user, name=form.cleaned_data["name"], scope=form.cleaned_data["scope"],
-                                 expires_at=form.expires_at())
+            issued = token_issue(
+                actor=request.user, name=form.cleaned_data["name"], scope=form.cleaned_data["scope"], expires_at=form.expires_at()
+            )
         except ValidationFailed as exc:
             form.add_error(None, str(exc))
         else:
             form = TokenForm()
-    context = {"form": form, "issued": issued, "tokens": selectors.token_list(user=request.user),
-               "can_view_inventory": has_perm(request.user, INVENTORY)}
+    context = {
+        "form": form,
+        "issued": issued,
+        "tokens": selectors.token_list(user=request.user),
+        "can_view_inventory": has_perm(request.user, INVENTORY),
+    }
     response = render(request, "api/my_tokens.html", context)
     if issued:
         response["Cache-Control"] = "no-store"  # the page holds the token: keep it out of every cache
@@ -63,9 +68,13 @@ def token_inventory_view(request):
     require(request, INVENTORY)
     filters = {k: request.GET.get(k, "").strip()[:100] for k in ("state", "owner")}
     page = paginate(request, selectors.token_inventory(**filters), per_page=50)
-    return render(request, "api/token_inventory.html", {
-        "page": page, "filters": filters, "states": ["active", "unused", "expired", "revoked"],
-        "can_revoke": has_perm(request.user, "api.revoke_any_apitoken"),
-    })
-
-
+    return render(
+        request,
+        "api/token_inventory.html",
+        {
+            "page": page,
+            "filters": filters,
+            "states": ["active", "unused", "expired", "revoked"],
+            "can_revoke": has_perm(request.user, "api.revoke_any_apitoken"),
+        },
+    )

@@ -61,8 +61,16 @@ THROTTLING_CODES = frozenset(
     }
 )
 ACCESS_DENIED_CODES = frozenset(
-    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnrecognizedClientException",
-     "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException", "SignatureDoesNotMatch"}
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "SignatureDoesNotMatch",
+    }
 )
 
 _ROLE_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/.+$")
@@ -73,9 +81,7 @@ class SecretValueAccessRefused(ConnectorError):
     """Raised by the client guard when code tries to read a secret's value."""
 
     def __init__(self, operation: str):
-        super().__init__(
-            f"{operation} is refused: keytrail never reads secret values", code="forbidden_operation"
-        )
+        super().__init__(f"{operation} is refused: keytrail never reads secret values", code="forbidden_operation")
 
 
 @dataclass
@@ -90,9 +96,7 @@ class AwsSession:
     lock: threading.Lock
 
     def client(self, service: str, *, region: str | None = None) -> Any:
-        return make_client(
-            self.session, service, region=region or self.region, api_calls=self.api_calls, lock=self.lock
-        )
+        return make_client(self.session, service, region=region or self.region, api_calls=self.api_calls, lock=self.lock)
 
 
 def client_config() -> Config:
@@ -219,9 +223,7 @@ def session_for_target(target: Target, *, api_calls: Counter) -> AwsSession:
         error = translate_error(exc, context=f"AssumeRole {target.role_arn}")
         if error.code in {"throttled", "unreachable", "service_unavailable"}:
             raise error from exc
-        raise ConnectorError(
-            f"cannot assume {target.role_arn}: {error}", code="assume_role_failed"
-        ) from exc
+        raise ConnectorError(f"cannot assume {target.role_arn}: {error}", code="assume_role_failed") from exc
 
     session = new_session(
         aws_access_key_id=credentials["AccessKeyId"],

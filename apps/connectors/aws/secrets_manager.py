@@ -108,9 +108,7 @@ class SecretsManagerConnector(Connector):
         secrets: list[dict[str, Any]] = []
         with aws_errors(f"{target.unit} {aws.account_id}"):
             paginator = client.get_paginator("list_secrets")
-            for page in paginator.paginate(
-                IncludePlannedDeletion=True, PaginationConfig={"PageSize": PAGE_SIZE}
-            ):
+            for page in paginator.paginate(IncludePlannedDeletion=True, PaginationConfig={"PageSize": PAGE_SIZE}):
                 # botocore turns a JSON body it cannot parse into {"message": <body>} instead
                 # of raising; AWS always sends SecretList (empty when there is none), so a page
                 # without one is garbage, not an empty region whose secrets all disappeared.

@@ -21,13 +21,25 @@ class AwsAccount(SourceSpec):
     kind = SourceKind.AWS_ACCOUNT
     fields = (
         SettingField("aws_account_id", "Account", derived=True),
-        SettingField("role_arn", "Role ARN", max_length=2048,
-                     help_text="The role keytrail assumes: arn:aws:iam::<12-digit account>:role/<name>."),
-        SettingField("external_id", "External id", required=False, max_length=1224,
-                     help_text="Optional; required by the role's trust policy if it names one."),
-        SettingField("regions", "Regions", required=False, max_length=2000, many=True,
-                     help_text="Secrets Manager regions, separated by commas or spaces (e.g. eu-west-1 us-east-1).",
-                     empty="IAM only"),
+        SettingField(
+            "role_arn", "Role ARN", max_length=2048, help_text="The role keytrail assumes: arn:aws:iam::<12-digit account>:role/<name>."
+        ),
+        SettingField(
+            "external_id",
+            "External id",
+            required=False,
+            max_length=1224,
+            help_text="Optional; required by the role's trust policy if it names one.",
+        ),
+        SettingField(
+            "regions",
+            "Regions",
+            required=False,
+            max_length=2000,
+            many=True,
+            help_text="Secrets Manager regions, separated by commas or spaces (e.g. eu-west-1 us-east-1).",
+            empty="IAM only",
+        ),
     )
 
     @classmethod
@@ -48,8 +60,9 @@ class AwsAccount(SourceSpec):
                 raise ValidationFailed(f"Regions: {region[:40]!r} is not an AWS region name (e.g. eu-west-1).")
             if region not in regions:
                 regions.append(region)
-        return SourceConfig(kind=cls.kind.value, role_arn=role_arn, external_id=external_id, regions=tuple(regions),
-                            aws_account_id=match.group(1))
+        return SourceConfig(
+            kind=cls.kind.value, role_arn=role_arn, external_id=external_id, regions=tuple(regions), aws_account_id=match.group(1)
+        )
 
     @classmethod
     def source_key(cls, config: SourceConfig) -> str:
@@ -62,5 +75,4 @@ class AwsAccount(SourceSpec):
 
 def account_target(kind: str, config: SourceConfig, *, region: str = "") -> Target:
     """The unit of this account that connector ``kind`` collects (in ``region`` for a regional service)."""
-    return Target(kind=kind, source_key=config.aws_account_id, role_arn=config.role_arn, external_id=config.external_id,
-                  region=region)
+    return Target(kind=kind, source_key=config.aws_account_id, role_arn=config.role_arn, external_id=config.external_id, region=region)

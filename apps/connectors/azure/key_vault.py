@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -160,7 +160,7 @@ class KeyVaultConnector(Connector):
 def _set_version_facts(record: CredentialRecord, count: int, newest: int | None, state: dict[str, list[Any]]) -> None:
     record.attributes["version_count"] = count
     if newest is not None:
-        record.last_rotated_at = datetime.fromtimestamp(newest, tz=timezone.utc)
+        record.last_rotated_at = datetime.fromtimestamp(newest, tz=UTC)
     updated = epoch(record.last_changed_at)
     if updated is not None:
         state[record.external_id] = [updated, count, newest]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -64,7 +64,7 @@ def iter_listing(list_call: Callable[..., Any], policy: ApiCallPolicy, what: str
         raw_items = _raw_values(policy.last_response)
         if len(raw_items) != len(page):
             raw_items = [None] * len(page)
-        yield from zip(page, raw_items)
+        yield from zip(page, raw_items, strict=True)
 
 
 def _raw_values(response: Any) -> list[Any]:
@@ -128,7 +128,7 @@ def _from_epoch_or_raw(value: Any) -> Any:
         return value  # not a timestamp; flagged by the mapper
     if isinstance(value, (int, float)):
         try:
-            return datetime.fromtimestamp(value, tz=timezone.utc)
+            return datetime.fromtimestamp(value, tz=UTC)
         except (OverflowError, OSError, ValueError):
             return value
     return value
@@ -190,9 +190,7 @@ class _Unreadable:
     """Marker for a value the SDK could not read."""
 
 
-def record_from_properties(
-    props: Any, raw: Any, vault_url: str, result: CollectionResult
-) -> CredentialRecord | None:
+def record_from_properties(props: Any, raw: Any, vault_url: str, result: CollectionResult) -> CredentialRecord | None:
     """Map one secret's properties; None (and an error) when the item has no usable id."""
     name = safe_get(props, "name")
     item_vault = safe_get(props, "vault_url")
@@ -209,7 +207,7 @@ def record_from_properties(
         if value is None:
             return None
         if isinstance(value, datetime) and value.tzinfo is not None:
-            return value.astimezone(timezone.utc)
+            return value.astimezone(UTC)
         bad.append(label)
         return None
 

@@ -32,6 +32,7 @@ def audit_change(value) -> str:
 # (it looks the format up among the locale's on every call and formats by regex): a list of 50
 # credentials with four times each spent 20 ms in it. These give the same text.
 
+
 @register.filter
 def utc_minute(value) -> str:
     """A datetime in UTC to the minute, ``2026-03-04 05:06``: what ``|utc|date:"Y-m-d H:i"``

@@ -50,8 +50,12 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
     now = now or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     aws_port, vault_ports = _ports()
     # Base credentials for moto only; every source is reached by assuming its role.
-    for name, value in {"AWS_ACCESS_KEY_ID": "demo", "AWS_SECRET_ACCESS_KEY": "demo", "AWS_DEFAULT_REGION": "us-east-1",
-                        "AWS_EC2_METADATA_DISABLED": "true"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "demo",
+        "AWS_SECRET_ACCESS_KEY": "demo",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
         os.environ.setdefault(name, value)
     try:
         server, url = start_moto_server(port=aws_port)
@@ -61,16 +65,27 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
     settings.AWS_ENDPOINT_URL = url
     cloud = DemoCloud(aws_url=url, servers=[server])
     seed_aws_account(PROD_ACCOUNT, users=users, secrets_per_region=30, regions=REGIONS, seed=seed, now=now)
-    seed_aws_account(SANDBOX_ACCOUNT, users=max(10, users // 5), secrets_per_region=12, regions=REGIONS[:1], seed=seed + 1, now=now,
-                     weak_password_policy=True, root_mfa=False, root_access_key=True)
+    seed_aws_account(
+        SANDBOX_ACCOUNT,
+        users=max(10, users // 5),
+        secrets_per_region=12,
+        regions=REGIONS[:1],
+        seed=seed + 1,
+        now=now,
+        weak_password_policy=True,
+        root_mfa=False,
+        root_access_key=True,
+    )
 
-    for (name, count), port in zip([*VAULTS, (REFUSING_VAULT, 5)], vault_ports):
+    for (name, count), port in zip([*VAULTS, (REFUSING_VAULT, 5)], vault_ports, strict=True):
         vault = KeyVaultSimulator(name, port=port)
         try:
             vault.start()
         except OSError as exc:
             cloud.stop()
-            raise RuntimeError(f"cannot start the simulated vault {name} on 127.0.0.1:{port} ({exc}); set KEYTRAIL_DEMO_VAULT_PORTS") from exc
+            raise RuntimeError(
+                f"cannot start the simulated vault {name} on 127.0.0.1:{port} ({exc}); set KEYTRAIL_DEMO_VAULT_PORTS"
+            ) from exc
         seed_vault(vault, count, seed=seed + port, now=now)
         vault.refuse_tokens = name == REFUSING_VAULT
         cloud.servers.append(vault)

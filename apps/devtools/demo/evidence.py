@@ -20,8 +20,9 @@ def seed_demo_engagement() -> Engagement:
     engagement = Engagement.objects.filter(name=DEMO_ENGAGEMENT).first()
     if engagement is None:
         today = timezone.now().date()
-        engagement = services.engagement_create(actor=grace, name=DEMO_ENGAGEMENT, period_start=dt.date(today.year, 1, 1),
-                                                period_end=dt.date(today.year, 12, 31))
+        engagement = services.engagement_create(
+            actor=grace, name=DEMO_ENGAGEMENT, period_start=dt.date(today.year, 1, 1), period_end=dt.date(today.year, 12, 31)
+        )
         services.engagement_share(actor=grace, engagement=engagement, grantee=avery)
     return engagement
 

@@ -37,8 +37,12 @@ def read_account(*, aws_url: str, account_id: str, role_name: str, regions: list
     lock = threading.Lock()
     sts = _count_boto(boto3.client("sts", endpoint_url=aws_url, region_name="us-east-1"), calls, lock)
     creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{role_name}", RoleSessionName="bare-sdk")["Credentials"]
-    session = boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                            aws_session_token=creds["SessionToken"], region_name="us-east-1")
+    session = boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name="us-east-1",
+    )
     iam = _count_boto(session.client("iam", endpoint_url=aws_url), calls, lock)
 
     while iam.generate_credential_report()["State"] != "COMPLETE":
@@ -47,13 +51,20 @@ def read_account(*, aws_url: str, account_id: str, role_name: str, regions: list
     users = []
     for page in iam.get_paginator("get_account_authorization_details").paginate(Filter=["User", "Group", "LocalManagedPolicy"]):
         users += page.get("UserDetailList") or []
-    mfa = [d for page in iam.get_paginator("list_virtual_mfa_devices").paginate(AssignmentStatus="Assigned")
-           for d in page.get("VirtualMFADevices") or []]
+    mfa = [
+        d
+        for page in iam.get_paginator("list_virtual_mfa_devices").paginate(AssignmentStatus="Assigned")
+        for d in page.get("VirtualMFADevices") or []
+    ]
     iam.get_account_password_policy()
     iam.get_account_summary()
 
-    with_keys = [row["user"] for row in report if row["user"] != "<root_account>"
-                 and (row.get("access_key_1_last_rotated") not in ("N/A", None) or row.get("access_key_2_last_rotated") not in ("N/A", None))]
+    with_keys = [
+        row["user"]
+        for row in report
+        if row["user"] != "<root_account>"
+        and (row.get("access_key_1_last_rotated") not in ("N/A", None) or row.get("access_key_2_last_rotated") not in ("N/A", None))
+    ]
 
     def keys_of(name: str) -> int:
         return sum(len(page["AccessKeyMetadata"]) for page in iam.get_paginator("list_access_keys").paginate(UserName=name))
@@ -79,8 +90,13 @@ def read_vault(*, vault_url: str, ca_path: str, calls: Counter) -> dict[str, int
         path = request.http_request.url.split("?", 1)[0]
         calls["list_properties_of_secret_versions" if path.endswith("/versions") else "list_properties_of_secrets"] += 1
 
-    client = SecretClient(vault_url=vault_url, credential=SimulatorCredential(), verify_challenge_resource=False,
-                          connection_verify=ca_path, raw_request_hook=count)
+    client = SecretClient(
+        vault_url=vault_url,
+        credential=SimulatorCredential(),
+        verify_challenge_resource=False,
+        connection_verify=ca_path,
+        raw_request_hook=count,
+    )
     secrets = versions = 0
     with client:
         for props in client.list_properties_of_secrets():
@@ -98,8 +114,16 @@ def read_organisation(org: Any, *, concurrency: int) -> tuple[Counter, dict[str,
     calls: Counter = Counter()
     items: Counter = Counter()
     for account in org.accounts:
-        items.update(read_account(aws_url=org.aws_url, account_id=account["account_id"], role_name=ROLE_NAME,
-                                  regions=list(org.spec.regions), concurrency=concurrency, calls=calls))
+        items.update(
+            read_account(
+                aws_url=org.aws_url,
+                account_id=account["account_id"],
+                role_name=ROLE_NAME,
+                regions=list(org.spec.regions),
+                concurrency=concurrency,
+                calls=calls,
+            )
+        )
     for vault in org.vaults.values():
         items.update(read_vault(vault_url=vault["url"], ca_path=org.ca_path, calls=calls))
     return calls, dict(items)

@@ -36,8 +36,15 @@ def add_org_arguments(parser, *, users: int, secrets: int, vault_secrets: int, v
 
 def org_spec(options: dict) -> OrgSpec:
     keys = None if options["keys_per_user"] < 0 else options["keys_per_user"]
-    return OrgSpec(accounts=options["accounts"], users=options["users"], keys_per_user=keys, secrets=options["secrets"],
-                   vaults=options["vaults"], vault_secrets=options["vault_secrets"], seed=options["seed"])
+    return OrgSpec(
+        accounts=options["accounts"],
+        users=options["users"],
+        keys_per_user=keys,
+        secrets=options["secrets"],
+        vaults=options["vaults"],
+        vault_secrets=options["vault_secrets"],
+        seed=options["seed"],
+    )
 
 
 @contextmanager
@@ -106,10 +113,16 @@ def start_worker(org: SimulatedOrganisation, *, concurrency: int, broker: str, l
     simulators, configured like a benchmark process (DEBUG off, no evaluation after collection)."""
     db = connection.settings_dict
     password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "DJANGO_DEBUG": "false",
-           "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-           "CELERY_BROKER_URL": broker, "KEYTRAIL_EVALUATE_AFTER_COLLECTION": "false",
-           "AWS_CREDENTIAL_REPORT_POLL_INTERVAL": "0.25", **org.env()}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DJANGO_DEBUG": "false",
+        "DATABASE_URL": f"postgres://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "CELERY_BROKER_URL": broker,
+        "KEYTRAIL_EVALUATE_AFTER_COLLECTION": "false",
+        "AWS_CREDENTIAL_REPORT_POLL_INTERVAL": "0.25",
+        **org.env(),
+    }
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="keytrail-bench-worker-"))
     return Worker(env, log_dir / f"worker-{time.monotonic_ns()}.log", concurrency=concurrency).start()
 

@@ -95,8 +95,9 @@ def operation_of(method: str, path: str, headers: Any, body: bytes) -> tuple[str
     return (form.get("Action") or [f"{method} {urllib.parse.urlsplit(path).path}"])[0], "query"
 
 
-def error_answer(kind: str, protocol: str, status: int | None, retry_after: float, code: str | None = None,
-                 message: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+def error_answer(
+    kind: str, protocol: str, status: int | None, retry_after: float, code: str | None = None, message: str | None = None
+) -> tuple[int, list[tuple[str, str]], bytes]:
     """The status, headers and body a throttled or failing service answers with."""
     json_code = code
     if kind == "throttle":
@@ -173,8 +174,7 @@ class FaultProxy:
 
     # programming --------------------------------------------------------------------------
 
-    def inject(self, kind: str, *, match: str | Callable[[str], bool] = "*", times: int | None = 1, after: int = 0,
-               **params: Any) -> Fault:
+    def inject(self, kind: str, *, match: str | Callable[[str], bool] = "*", times: int | None = 1, after: int = 0, **params: Any) -> Fault:
         """Add a fault (first added, first served). Returns it (``fault.fired`` counts its uses)."""
         if kind not in KINDS:
             raise ValueError(f"unknown fault {kind!r}; one of {', '.join(KINDS)}")
@@ -251,8 +251,7 @@ class FaultProxy:
             connection.close()
 
     @staticmethod
-    def _respond(h: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], payload: bytes, *,
-                 truncate: bool = False) -> None:
+    def _respond(h: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], payload: bytes, *, truncate: bool = False) -> None:
         try:
             h.send_response(status)
             for name, value in headers:

@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import atexit
 import base64
-import dataclasses
 import bisect
+import dataclasses
 import ipaddress
 import json
 import os
@@ -48,7 +48,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -137,7 +137,7 @@ def _generate_certificate() -> tuple[str, str]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "keytrail Key Vault simulator")])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -147,9 +147,7 @@ def _generate_certificate() -> tuple[str, str]:
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=30))
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
             critical=False,
         )
         # Self-signed and used directly as the trust anchor: mark it a CA like `openssl req -x509` does.
@@ -262,7 +260,7 @@ def _epoch(value: Timestamp | None) -> int | None:
         return None
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return int(value.timestamp())
     return int(value)
 
@@ -668,9 +666,7 @@ class KeyVaultSimulator:
 
         auth = h.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or not auth[len("Bearer ") :].strip():
-            challenge = (
-                f'Bearer authorization="https://login.microsoftonline.com/{self.tenant_id}", resource="{RESOURCE}"'
-            )
+            challenge = f'Bearer authorization="https://login.microsoftonline.com/{self.tenant_id}", resource="{RESOURCE}"'
             body = _error("Unauthorized", "AKV10000: Request is missing a Bearer or PoP token.")
             return self._send(h, method, path, 401, body, headers={"WWW-Authenticate": challenge})
         if self.refuse_tokens:
@@ -744,10 +740,7 @@ class KeyVaultSimulator:
                     items.append(entry["raw"])
         next_link = None
         if more:
-            next_link = (
-                f"{self.url}/secrets?api-version={api_version}"
-                f"&$skiptoken={_encode_marker(keys[-1])}&maxresults={page_size}"
-            )
+            next_link = f"{self.url}/secrets?api-version={api_version}&$skiptoken={_encode_marker(keys[-1])}&maxresults={page_size}"
         return {"value": items, "nextLink": next_link}
 
     def _versions_page(self, name: str, marker: Any, page_size: int, api_version: str) -> dict[str, Any] | None:

@@ -149,11 +149,18 @@ class StageFigures:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "stage": self.name, "wall_seconds": self.wall_seconds, "peak_rss_mb": self.peak_rss_mb,
-            "peak_rss_basis": self.peak_rss_basis, "queries": self.queries, "api_calls_total": self.api_calls_total,
-            "api_calls": dict(sorted(self.api_calls.items())), "rows_written_total": self.rows_written_total,
-            "rows_written": dict(sorted(self.rows_written.items())), "load_average_1m_start_end": list(self.load_average),
-            "cpu_seconds": self.cpu_seconds, "machine_cpu_seconds": self.machine_cpu_seconds,
+            "stage": self.name,
+            "wall_seconds": self.wall_seconds,
+            "peak_rss_mb": self.peak_rss_mb,
+            "peak_rss_basis": self.peak_rss_basis,
+            "queries": self.queries,
+            "api_calls_total": self.api_calls_total,
+            "api_calls": dict(sorted(self.api_calls.items())),
+            "rows_written_total": self.rows_written_total,
+            "rows_written": dict(sorted(self.rows_written.items())),
+            "load_average_1m_start_end": list(self.load_average),
+            "cpu_seconds": self.cpu_seconds,
+            "machine_cpu_seconds": self.machine_cpu_seconds,
             **self.extra,
         }
 
@@ -161,8 +168,17 @@ class StageFigures:
 class Stage:
     """``with Stage("evaluation") as figures: ...`` fills ``figures`` when the block ends."""
 
-    def __init__(self, name: str, *, database: bool = True, profile_dir: str = "", watch: dict[str, int] | None = None,
-                 peaks: dict[str, int] | None = None, settle: float = 0.0, memory_groups: dict[str, list[int]] | None = None):
+    def __init__(
+        self,
+        name: str,
+        *,
+        database: bool = True,
+        profile_dir: str = "",
+        watch: dict[str, int] | None = None,
+        peaks: dict[str, int] | None = None,
+        settle: float = 0.0,
+        memory_groups: dict[str, list[int]] | None = None,
+    ):
         self.figures = StageFigures(name)
         # Other backends (a worker's) publish their table counters when idle, within a second
         # or so: wait this long (outside the wall time) before reading them.
@@ -221,7 +237,9 @@ class Stage:
             f.extra["profile"] = path
         self._wrap.__exit__(*exc)
         f.queries = self._count
-        f.peak_rss_mb = peak_rss_mb() if f.peak_rss_basis == "stage" else round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        f.peak_rss_mb = (
+            peak_rss_mb() if f.peak_rss_basis == "stage" else round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        )
         f.load_average = (round(self._load, 2), round(os.getloadavg()[0], 2))
         if self.peaks:
             f.extra["peak_rss_mb_of"] = {name: peak_rss_mb(pid) for name, pid in self.peaks.items()}

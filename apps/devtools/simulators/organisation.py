@@ -17,8 +17,15 @@ from typing import Any
 from apps.devtools.simulators.aws import iam_backend, secretsmanager_backend, seed_iam_users, seed_password_policy
 
 SECRET_CANARY = "KEYTRAIL-CANARY-7f3a9c-never-read-me"
-HOSTILE_TAG_VALUES = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+cmd|' /C calc'!A0", "@SUM(1,1)", "-2+3",
-                      "<script>alert('tag')</script>", "abc\u202etxt.exe", "zero\u200bwidth"]
+HOSTILE_TAG_VALUES = [
+    '=HYPERLINK("http://evil.example","click")',
+    "+1+cmd|' /C calc'!A0",
+    "@SUM(1,1)",
+    "-2+3",
+    "<script>alert('tag')</script>",
+    "abc\u202etxt.exe",
+    "zero\u200bwidth",
+]
 _SM_KINDS = [  # (name pattern, class tag, rotation days or None)
     ("prod/db/{team}-postgres", "database", 60),
     ("prod/api/{team}-stripe-key", "external-api", 180),
@@ -36,9 +43,20 @@ class AwsSeed:
     secrets: int
 
 
-def seed_aws_account(account_id: str, *, users: int, secrets_per_region: int, regions: list[str], seed: int,
-                     now: datetime | None = None, weak_password_policy: bool = False, root_mfa: bool = True, root_access_key: bool = False,
-                     hostile: bool = True, keys_per_user: int | None = None) -> AwsSeed:
+def seed_aws_account(
+    account_id: str,
+    *,
+    users: int,
+    secrets_per_region: int,
+    regions: list[str],
+    seed: int,
+    now: datetime | None = None,
+    weak_password_policy: bool = False,
+    root_mfa: bool = True,
+    root_access_key: bool = False,
+    hostile: bool = True,
+    keys_per_user: int | None = None,
+) -> AwsSeed:
     """Seed IAM users (see seed_iam_users; ``keys_per_user`` None is its realistic mix), a password
     policy, and Secrets Manager secrets."""
     from moto.moto_api._internal import mock_random
@@ -80,8 +98,17 @@ def seed_secrets(account_id: str, region: str, n: int, *, seed: int, now: dateti
             tags.append({"Key": "request-ref", "Value": f"REQ-{rng.randint(1000, 99999)}"})
         if hostile and i == 0:
             tags.append({"Key": "note", "Value": rng.choice(HOSTILE_TAG_VALUES)})
-        backend.create_secret(name=name, secret_string=SECRET_CANARY, secret_binary=None, description=f"{klass} for {team}",
-                              tags=tags, kms_key_id=None, client_request_token=None, replica_regions=[], force_overwrite=False)
+        backend.create_secret(
+            name=name,
+            secret_string=SECRET_CANARY,
+            secret_binary=None,
+            description=f"{klass} for {team}",
+            tags=tags,
+            kms_key_id=None,
+            client_request_token=None,
+            replica_regions=[],
+            force_overwrite=False,
+        )
         secret = backend.secrets[name]
         created = now - timedelta(days=rng.randint(5, 900))
         secret.created_date = int(created.timestamp())
@@ -105,8 +132,12 @@ def seed_secrets(account_id: str, region: str, n: int, *, seed: int, now: dateti
     return n
 
 
-_KV_KINDS = [("db-password", "database", "text/plain"), ("api-key", "external-api", "text/plain"),
-             ("svc-password", "service-account", "text/plain"), ("tls-cert", "certificate", "application/x-pem-file")]
+_KV_KINDS = [
+    ("db-password", "database", "text/plain"),
+    ("api-key", "external-api", "text/plain"),
+    ("svc-password", "service-account", "text/plain"),
+    ("tls-cert", "certificate", "application/x-pem-file"),
+]
 
 
 def seed_vault(simulator: Any, n: int, *, seed: int, now: datetime | None = None, hostile: bool = True) -> int:
@@ -137,6 +168,14 @@ def seed_vault(simulator: Any, n: int, *, seed: int, now: datetime | None = None
             tags["request-ref"] = f"CHG-{rng.randint(10000, 99999)}"
         if hostile and i == 0:
             tags["note"] = rng.choice(HOSTILE_TAG_VALUES)
-        simulator.add_secret(f"{team}-{stem}-{i:04d}", enabled=rng.random() > 0.05, created=created, updated=updated,
-                             expires=expires, content_type=content_type, tags=tags, versions=rng.choice((1, 1, 2, 3)))
+        simulator.add_secret(
+            f"{team}-{stem}-{i:04d}",
+            enabled=rng.random() > 0.05,
+            created=created,
+            updated=updated,
+            expires=expires,
+            content_type=content_type,
+            tags=tags,
+            versions=rng.choice((1, 1, 2, 3)),
+        )
     return n

@@ -25,9 +25,17 @@ from apps.reviews import services as reviews
 from apps.reviews.models import Campaign, ReviewItem
 
 # Rules people ask exceptions for, with how long (days) they usually ask; risk drawn per request.
-_RULES = [["iam-key-rotation-age"], ["iam-key-unused"], ["owner-tag-missing"], ["request-reference-missing"],
-          ["sm-rotation-disabled", "sm-not-rotated-within-limit"], ["kv-secret-no-expiry"], ["kv-secret-validity-too-long"],
-          ["console-password-no-mfa"], ["iam-key-two-active"]]
+_RULES = [
+    ["iam-key-rotation-age"],
+    ["iam-key-unused"],
+    ["owner-tag-missing"],
+    ["request-reference-missing"],
+    ["sm-rotation-disabled", "sm-not-rotated-within-limit"],
+    ["kv-secret-no-expiry"],
+    ["kv-secret-validity-too-long"],
+    ["console-password-no-mfa"],
+    ["iam-key-two-active"],
+]
 _RISKS = ["low"] * 4 + ["medium"] * 4 + ["high"] * 2 + ["critical"]
 # How the register's requests end up: draft, pending, approved (most), rejected, revoked, closed, expired.
 _FATES = ["draft"] * 3 + ["pending"] * 10 + ["approved"] * 55 + ["rejected"] * 8 + ["revoked"] * 6 + ["closed"] * 8 + ["expired"] * 10
@@ -38,8 +46,10 @@ def people(*, reviewers: int, password: str) -> dict:
     synthetic inventory gives identity *n*'s owner, so owner-based assignment reaches them."""
     grc = user_create(username="bench-grc", password=password, role=Role.GRC_LEAD, email="grc@example.com")
     approvers = [user_create(username=f"bench-approver-{n}", password=password, role=Role.APPROVER) for n in range(3)]
-    team = [user_create(username=f"bench-reviewer-{n}", password=password, role=Role.REVIEWER, email=f"user{n}@example.com")
-            for n in range(reviewers)]
+    team = [
+        user_create(username=f"bench-reviewer-{n}", password=password, role=Role.REVIEWER, email=f"user{n}@example.com")
+        for n in range(reviewers)
+    ]
     fallback = user_create(username="bench-fallback", password=password, role=Role.REVIEWER)
     return {"grc": grc, "approvers": approvers, "reviewers": team, "fallback": fallback}
 
@@ -72,18 +82,25 @@ def seed_exception_register(*, count: int, seed: int, cast: dict) -> Counter:
         owner = rng.choice([u for u in cast["reviewers"][:30] if u != requester])
         longest = exceptions.max_days_for(risk)
         outcome = exceptions.exception_request(
-            actor=requester, title=f"Exception {n}: legacy integration", rule_ids=rng.choice(_RULES),
-            scope=_scope(rng, credential_ids, identity_ids, source_ids), justification="The vendor's client cannot rotate keys yet.",
-            compensating_controls="Network allow-list; alerting on use from new addresses.", risk=risk, owner=owner,
-            expires_on=today + dt.timedelta(days=rng.randint(1 if fate == "expired" else 5, longest)), ticket_ref=f"CHG-{10000 + n}",
-            submit=fate != "draft")
+            actor=requester,
+            title=f"Exception {n}: legacy integration",
+            rule_ids=rng.choice(_RULES),
+            scope=_scope(rng, credential_ids, identity_ids, source_ids),
+            justification="The vendor's client cannot rotate keys yet.",
+            compensating_controls="Network allow-list; alerting on use from new addresses.",
+            risk=risk,
+            owner=owner,
+            expires_on=today + dt.timedelta(days=rng.randint(1 if fate == "expired" else 5, longest)),
+            ticket_ref=f"CHG-{10000 + n}",
+            submit=fate != "draft",
+        )
         exception = outcome.exception
         if fate in ("draft", "pending"):
             continue
         if fate == "rejected":
             exceptions.exception_reject(actor=approvers[0], exception=exception, comment="Fix it instead.")
             continue
-        for approver in approvers[:exception.required_approvals]:
+        for approver in approvers[: exception.required_approvals]:
             exception = exceptions.exception_approve(actor=approver, exception=exception, comment="Accepted until the migration.")
         if fate == "revoked":
             exceptions.exception_revoke(actor=grc, exception=exception, comment="The integration was retired.")
@@ -103,8 +120,13 @@ def seed_campaign(*, cast: dict, credential_types: list[str], decided: float, se
     reviewer decide about ``decided`` of their items (mostly keep; some revoke or rotate, which
     opens remediation)."""
     rng = random.Random(seed)
-    draft = reviews.campaign_create(actor=cast["grc"], name="Quarterly IAM review", scope={"credential_types": credential_types},
-                                    due_date=timezone.now().date() + dt.timedelta(days=21), fallback_reviewer=cast["fallback"])
+    draft = reviews.campaign_create(
+        actor=cast["grc"],
+        name="Quarterly IAM review",
+        scope={"credential_types": credential_types},
+        due_date=timezone.now().date() + dt.timedelta(days=21),
+        fallback_reviewer=cast["fallback"],
+    )
     campaign = reviews.campaign_start(actor=cast["grc"], campaign=draft)
     for reviewer in [cast["fallback"], *cast["reviewers"]]:
         ids = list(campaign.items.filter(reviewer=reviewer).order_by("pk").values_list("pk", flat=True))
@@ -113,8 +135,13 @@ def seed_campaign(*, cast: dict, credential_types: list[str], decided: float, se
         cut1, cut2 = round(len(ids) * 0.8), round(len(ids) * 0.93)
         for decision, batch in (("keep", ids[:cut1]), ("revoke", ids[cut1:cut2]), ("rotate", ids[cut2:])):
             for start in range(0, len(batch), 1000):
-                reviews.items_decide(actor=reviewer, campaign=campaign, item_ids=batch[start:start + 1000], decision=decision,
-                                     justification="Checked with the owner.")
+                reviews.items_decide(
+                    actor=reviewer,
+                    campaign=campaign,
+                    item_ids=batch[start : start + 1000],
+                    decision=decision,
+                    justification="Checked with the owner.",
+                )
     return campaign
 
 

@@ -102,13 +102,22 @@ def _serve_aws(spec: OrgSpec) -> dict[str, Any]:
 
     now = _today()
     accounts = []
-    for i, (account_id, users) in enumerate(zip(spec.account_ids(), split(spec.users, spec.accounts))):
+    for i, (account_id, users) in enumerate(zip(spec.account_ids(), split(spec.users, spec.accounts), strict=True)):
         sandbox = i % 2 == 1
         # Secrets are split evenly over accounts x regions (a remainder of fewer than that is dropped).
         per_region = spec.secrets // max(1, spec.accounts * len(spec.regions))
-        seeded = seed_aws_account(account_id, users=users, secrets_per_region=per_region, regions=list(spec.regions),
-                                  seed=spec.seed + i, now=now, keys_per_user=spec.keys_per_user,
-                                  weak_password_policy=sandbox, root_mfa=not sandbox, root_access_key=sandbox)
+        seeded = seed_aws_account(
+            account_id,
+            users=users,
+            secrets_per_region=per_region,
+            regions=list(spec.regions),
+            seed=spec.seed + i,
+            now=now,
+            keys_per_user=spec.keys_per_user,
+            weak_password_policy=sandbox,
+            root_mfa=not sandbox,
+            root_access_key=sandbox,
+        )
         accounts.append(dataclasses.asdict(seeded) | {"sandbox": sandbox})
     if spec.aws_processes > 1:
         return {"accounts": accounts, **_serve_moto_forked(spec)}
@@ -192,7 +201,7 @@ def _serve_vaults(spec: OrgSpec) -> dict[str, Any]:
 
     now = _today()
     vaults, servers = {}, []
-    for i, (name, count) in enumerate(zip(spec.vault_names(), split(spec.vault_secrets, spec.vaults))):
+    for i, (name, count) in enumerate(zip(spec.vault_names(), split(spec.vault_secrets, spec.vaults), strict=True)):
         vault = KeyVaultSimulator(name).start()
         if spec.latency_ms:
             vault.slow(spec.latency_ms / 1000, times=None)  # every authenticated request
@@ -245,8 +254,13 @@ class SimulatedOrganisation:
         try:
             for kind in ("aws", "vaults"):  # both seed at once; the parent then waits for each
                 self._children[kind] = subprocess.Popen(
-                    [sys.executable, "-m", "apps.devtools.simulators.scale", kind, payload], cwd=_ROOT, env=env,
-                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True,
+                    [sys.executable, "-m", "apps.devtools.simulators.scale", kind, payload],
+                    cwd=_ROOT,
+                    env=env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=None,
+                    text=True,
                 )
             aws = self._wait_ready("aws")
             vaults = self._wait_ready("vaults")
@@ -269,7 +283,7 @@ class SimulatedOrganisation:
             if readable:
                 line = child.stdout.readline()
                 if line.startswith("READY "):
-                    return json.loads(line[len("READY "):])
+                    return json.loads(line[len("READY ") :])
         raise RuntimeError(f"the simulated {kind} process was not ready within {_READY_TIMEOUT:.0f} s")
 
     def pids(self) -> dict[str, int]:
@@ -279,12 +293,16 @@ class SimulatedOrganisation:
 
     def env(self) -> dict[str, str]:
         """Environment variables that point another process (a worker) at the simulators."""
-        return {"AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "scale"),
-                "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "scale"),
-                "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"), "AWS_EC2_METADATA_DISABLED": "true",
-                "AWS_ENDPOINT_URL": self.aws_url, "AZURE_CONNECTION_VERIFY": self.ca_path,
-                "AZURE_CREDENTIAL_CLASS": "apps.devtools.simulators.key_vault.SimulatorCredential",
-                "AZURE_VERIFY_CHALLENGE_RESOURCE": "false"}  # the simulator is not *.vault.azure.net
+        return {
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "scale"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "scale"),
+            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_ENDPOINT_URL": self.aws_url,
+            "AZURE_CONNECTION_VERIFY": self.ca_path,
+            "AZURE_CREDENTIAL_CLASS": "apps.devtools.simulators.key_vault.SimulatorCredential",
+            "AZURE_VERIFY_CHALLENGE_RESOURCE": "false",
+        }  # the simulator is not *.vault.azure.net
 
     def configure(self) -> None:
         """Point boto3 and keytrail's settings in this process at the simulators (as the demo does)."""
@@ -301,10 +319,18 @@ class SimulatedOrganisation:
         """Keyword arguments for ``source_create``, one per account and vault."""
         from apps.inventory.models import Source
 
-        fields = [dict(name=f"scale account {a['account_id']}", kind=Source.Kind.AWS_ACCOUNT,
-                       role_arn=f"arn:aws:iam::{a['account_id']}:role/{ROLE_NAME}", regions=list(self.spec.regions))
-                  for a in self.accounts]
-        fields += [dict(name=f"scale vault {name}", kind=Source.Kind.AZURE_KEY_VAULT, vault_url=v["url"]) for name, v in self.vaults.items()]
+        fields = [
+            dict(
+                name=f"scale account {a['account_id']}",
+                kind=Source.Kind.AWS_ACCOUNT,
+                role_arn=f"arn:aws:iam::{a['account_id']}:role/{ROLE_NAME}",
+                regions=list(self.spec.regions),
+            )
+            for a in self.accounts
+        ]
+        fields += [
+            dict(name=f"scale vault {name}", kind=Source.Kind.AZURE_KEY_VAULT, vault_url=v["url"]) for name, v in self.vaults.items()
+        ]
         return fields
 
     def stop(self) -> None:

@@ -92,21 +92,20 @@ def unless_state_unknown(verdict: Verdict, enabled: bool | None) -> Verdict:
     return verdict
 
 
-def judge_age(c: CredentialFacts, now: datetime, limit: int, label: str, *, rotated: str = "last rotation",
-              created: str = "creation (never rotated)") -> Verdict:
+def judge_age(
+    c: CredentialFacts, now: datetime, limit: int, label: str, *, rotated: str = "last rotation", created: str = "creation (never rotated)"
+) -> Verdict:
     """Days since the last rotation (or creation) against ``limit``: fail when strictly more."""
     if c.last_rotated_at is not None:
         base, basis, since, what = c.last_rotated_at, "last_rotated_at", rotated, rotated
     elif c.created_at is not None:
         base, basis, since, what = c.created_at, "created_at", created, "creation"
     else:
-        return not_assessed(f"{label}: creation and {rotated} dates unknown", credential_class=c.credential_class,
-                            limit_days=limit)
+        return not_assessed(f"{label}: creation and {rotated} dates unknown", credential_class=c.credential_class, limit_days=limit)
     if base > now:
         return in_future(label, what, base, basis=basis, basis_date=iso(base))
     age = days_between(base, now)
-    data = {"age_days": age, "limit_days": limit, "credential_class": c.credential_class, "basis": basis,
-            "basis_date": iso(base)}
+    data = {"age_days": age, "limit_days": limit, "credential_class": c.credential_class, "basis": basis, "basis_date": iso(base)}
     reason = f"{label}, {age} days since {since}, limit {limit} for class {c.credential_class}"
     return failed(reason, **data) if age > limit else passed(reason, **data)
 

@@ -98,8 +98,9 @@ class KeyNeverUsedSinceCreation(Rule):
         if c.last_used_at is not None:  # never_used() is False
             return passed(f"{label}: used on {day(c.last_used_at)}", never_used=False, last_used_at=iso(c.last_used_at))
         if unused is None:
-            return not_assessed(f"{label}: whether it was ever used is unknown",
-                                last_used_status=str(c.attributes.get("last_used_status"))[:40])
+            return not_assessed(
+                f"{label}: whether it was ever used is unknown", last_used_status=str(c.attributes.get("last_used_status"))[:40]
+            )
         if c.identity is None:
             return not_assessed(f"{label}: never used, and the user it belongs to is not in the inventory", never_used=True)
         if c.created_at is None:
@@ -114,8 +115,10 @@ class KeyNeverUsedSinceCreation(Rule):
             return passed(f"{label}: never used, but user {user} has no console password", **data)
         if age < NEVER_USED_GRACE_DAYS:
             return passed(f"{label}: never used, created {day(c.created_at)}, less than a day ago", **data)
-        verdict = failed(f"{label}: never used since its creation on {day(c.created_at)}, {age} days ago; "
-                         f"user {user} also has a console password", **data)
+        verdict = failed(
+            f"{label}: never used since its creation on {day(c.created_at)}, {age} days ago; user {user} also has a console password",
+            **data,
+        )
         return unless_state_unknown(verdict, c.enabled)
 
 
@@ -143,11 +146,11 @@ class TwoActiveKeys(Rule):
         data = {"access_keys": len(keys), "active_keys": len(active), "unknown_status_keys": len(unknown)}
         if len(active) >= 2:
             listed = ", ".join(
-                f"{short_id(c.external_id)} (created {day(c.created_at) if c.created_at else 'date unknown'})" for c in active)
+                f"{short_id(c.external_id)} (created {day(c.created_at) if c.created_at else 'date unknown'})" for c in active
+            )
             return failed(f"user {i.name} has {len(active)} active access keys: {listed}", **data)
         if len(active) + len(unknown) >= 2:
-            return not_assessed(f"user {i.name} has {len(active)} active access key(s) and {len(unknown)} of unknown "
-                                "status", **data)
+            return not_assessed(f"user {i.name} has {len(active)} active access key(s) and {len(unknown)} of unknown status", **data)
         return passed(f"user {i.name} has {len(active)} active access key(s) of {len(keys)}", **data)
 
 

@@ -66,7 +66,7 @@ class IdentityFacts:
     owner: str
     tags: dict[str, str]
     data: dict[str, Any]  # groups, policies, mfa_devices, attributes
-    credentials: list["CredentialFacts"] = field(default_factory=list)  # present credentials of this identity
+    credentials: list[CredentialFacts] = field(default_factory=list)  # present credentials of this identity
 
 
 @dataclass(slots=True)

@@ -110,8 +110,11 @@ class HumanConsoleAndKeys(Rule):
                     unknown_keys += 1
         data = {"console_password": bool(console), "active_access_keys": len(keys)}
         if console and keys:
-            return failed(f"human user {i.name} has a console password and {len(keys)} active access "
-                          f"key{'s' if len(keys) > 1 else ''} ({', '.join(keys)})", **data)
+            return failed(
+                f"human user {i.name} has a console password and {len(keys)} active access "
+                f"key{'s' if len(keys) > 1 else ''} ({', '.join(keys)})",
+                **data,
+            )
         if (console or unknown_console) and (keys or unknown_keys):
             return not_assessed(f"human user {i.name}: console password or access key status unknown", **data)
         if console:
@@ -138,8 +141,7 @@ class PrivilegedUserNoMfa(Rule):
             return False
         if i.kind == HUMAN:
             return True
-        return i.kind == SERVICE and any(
-            c.credential_type == CONSOLE_PASSWORD and c.enabled is not False for c in i.credentials)
+        return i.kind == SERVICE and any(c.credential_type == CONSOLE_PASSWORD and c.enabled is not False for c in i.credentials)
 
     def evaluate(self, i: IdentityFacts, ctx: RuleContext) -> Verdict:
         label = f"privileged {i.kind} user {i.name}"

@@ -61,8 +61,13 @@ class SourceCoverage(Rule):
                 unknown.append(f"{scope.scope}: last success date {_when(last)} is in the future")
             elif now - last > limit:
                 problems.append(f"{scope.scope}: stale, {succeeded}, {_span(now - last)} ago")
-        data = {"schedule_minutes": s.schedule_minutes, "grace_factor": ctx.policy.coverage_grace_factor,
-                "limit_minutes": int(limit.total_seconds() // 60), "scopes": scopes, "problem_scopes": len(problems)}
+        data = {
+            "schedule_minutes": s.schedule_minutes,
+            "grace_factor": ctx.policy.coverage_grace_factor,
+            "limit_minutes": int(limit.total_seconds() // 60),
+            "scopes": scopes,
+            "problem_scopes": len(problems),
+        }
         label = f"source {s.name}"
         if not s.scopes:
             return failed(f"{label}: no collection scope is configured, so nothing is collected from it", **data)

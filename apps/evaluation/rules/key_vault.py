@@ -79,8 +79,7 @@ class ExpiredEnabled(Rule):
         data: dict[str, Any] = {"expires_at": iso(expires)}
         if expires < ctx.now:
             data["days_since_expiry"] = days_between(expires, ctx.now)
-            verdict = failed(f"{label} expired {day(expires)}, {data['days_since_expiry']} days ago, and is still "
-                             "enabled", **data)
+            verdict = failed(f"{label} expired {day(expires)}, {data['days_since_expiry']} days ago, and is still enabled", **data)
             return unless_state_unknown(verdict, c.enabled)
         return passed(f"{label} has not expired (expires {day(expires)})", **data)
 
@@ -105,8 +104,11 @@ class ExpiringSoon(Rule):
         label, expires, window = _label(c), c.expires_at, ctx.policy.kv_expiry_warning_days
         assert expires is not None  # applies(): secrets with an expiry
         if expires <= ctx.now:
-            return passed(f"{label} already expired {day(expires)}; reported by kv-secret-expired-enabled",
-                          expires_at=iso(expires), warning_days=window)
+            return passed(
+                f"{label} already expired {day(expires)}; reported by kv-secret-expired-enabled",
+                expires_at=iso(expires),
+                warning_days=window,
+            )
         left = days_between(ctx.now, expires)
         data = {"expires_at": iso(expires), "days_left": left, "warning_days": window}
         reason = f"{label} expires {day(expires)}, in {left} days, warning window {window} days"
@@ -144,18 +146,19 @@ class ValidityTooLong(Rule):
         elif c.last_rotated_at is not None:
             start, basis, what = c.last_rotated_at, "last_rotated_at", "last update"
         else:
-            return not_assessed(f"{label}: neither a not-before nor a creation date is known", limit_days=limit,
-                                expires_at=iso(expires))
+            return not_assessed(f"{label}: neither a not-before nor a creation date is known", limit_days=limit, expires_at=iso(expires))
         if basis != "not_before" and start > ctx.now:
             return in_future(label, what, start, basis=basis, basis_date=iso(start))
         if expires < start:
-            return not_assessed(f"{label}: expiry {day(expires)} is before its {what} {day(start)}",
-                                basis=basis, basis_date=iso(start), expires_at=iso(expires))
+            return not_assessed(
+                f"{label}: expiry {day(expires)} is before its {what} {day(start)}",
+                basis=basis,
+                basis_date=iso(start),
+                expires_at=iso(expires),
+            )
         validity = days_between(start, expires)
-        data = {"validity_days": validity, "limit_days": limit, "basis": basis, "basis_date": iso(start),
-                "expires_at": iso(expires)}
-        reason = (f"{label} valid for {validity} days, from its {what} {day(start)} to {day(expires)}, "
-                  f"limit {limit} days")
+        data = {"validity_days": validity, "limit_days": limit, "basis": basis, "basis_date": iso(start), "expires_at": iso(expires)}
+        reason = f"{label} valid for {validity} days, from its {what} {day(start)} to {day(expires)}, limit {limit} days"
         return failed(reason, **data) if validity > limit else passed(reason, **data)
 
 
@@ -177,6 +180,5 @@ class NotUpdated(Rule):
         return c.credential_type == KV_SECRET and c.enabled is not False
 
     def evaluate(self, c: CredentialFacts, ctx: RuleContext) -> Verdict:
-        verdict = judge_age(c, ctx.now, ctx.policy.rotation_limit(c.credential_class), _label(c),
-                            created="creation (never rotated)")
+        verdict = judge_age(c, ctx.now, ctx.policy.rotation_limit(c.credential_class), _label(c), created="creation (never rotated)")
         return unless_state_unknown(verdict, c.enabled)

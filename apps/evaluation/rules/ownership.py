@@ -38,8 +38,13 @@ def _judge_tag(c: CredentialFacts, keys: tuple[str, ...], ctx: RuleContext, what
     on = "on the credential or its user" if c.identity is not None else "on the credential"
     if not value:
         return failed(f"{label} has no {what} tag {on} (looked for {looked})", tag_keys=looked, found=False)
-    return passed(f"{label} has {what} tag value '{value[:120]}' on the {'user' if where == 'identity' else where}",
-                  tag_keys=looked, found=True, value=value[:200], found_on=where)
+    return passed(
+        f"{label} has {what} tag value '{value[:120]}' on the {'user' if where == 'identity' else where}",
+        tag_keys=looked,
+        found=True,
+        value=value[:200],
+        found_on=where,
+    )
 
 
 class OwnerTagMissing(Rule):

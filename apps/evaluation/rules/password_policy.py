@@ -48,14 +48,17 @@ class PasswordPolicyMissing(Rule):
         policy = facts.get("password_policy")
         label = _label(s)
         if status == "unknown":
-            return not_assessed(f"{label}: the password policy could not be read in the latest IAM collection",
-                                password_policy_status="unknown")
+            return not_assessed(
+                f"{label}: the password policy could not be read in the latest IAM collection", password_policy_status="unknown"
+            )
         if status == "absent" or (status is None and "password_policy" in facts and policy is None):
             return failed(f"{label} has no password policy", password_policy_status="absent")
         if isinstance(policy, dict) and policy:
             return passed(f"{label} has a password policy", password_policy_status="present")
-        return not_assessed(f"{label}: the latest IAM collection holds no readable password policy "
-                            f"(status '{str(status)[:20]}')", password_policy_status=str(status)[:20])
+        return not_assessed(
+            f"{label}: the latest IAM collection holds no readable password policy (status '{str(status)[:20]}')",
+            password_policy_status=str(status)[:20],
+        )
 
 
 class PasswordPolicyWeak(Rule):
@@ -121,5 +124,8 @@ class PasswordPolicyWeak(Rule):
         data["gaps"] = len(gaps)
         if gaps:
             return failed(f"password policy of {label} falls short: {'; '.join(gaps)}", **data)
-        return passed(f"password policy of {label} meets every minimum (length {length}, maximum age "
-                      f"{max_age or 'not required'}, reuse prevention {reuse or 'not required'})", **data)
+        return passed(
+            f"password policy of {label} meets every minimum (length {length}, maximum age "
+            f"{max_age or 'not required'}, reuse prevention {reuse or 'not required'})",
+            **data,
+        )

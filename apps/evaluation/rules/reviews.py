@@ -40,24 +40,43 @@ class CredentialNotReviewed(Rule):
             return failed(
                 f"{label}: '{r.decision}' was decided on {day(r.decided_at)} in the review '{r.campaign[:120]}', due "
                 f"{r.due_date.isoformat()}, and no collection since shows it done",
-                campaign=r.campaign[:200], decision=r.decision, decided_at=iso(r.decided_at),
-                due_date=r.due_date.isoformat(), overdue_remediations=len(c.overdue_remediation))
+                campaign=r.campaign[:200],
+                decision=r.decision,
+                decided_at=iso(r.decided_at),
+                due_date=r.due_date.isoformat(),
+                overdue_remediations=len(c.overdue_remediation),
+            )
         last = c.last_review
         cutoff = ctx.now - timedelta(days=interval)
         if last is not None and last.decided_at >= cutoff:
             return passed(
                 f"{label} was reviewed on {day(last.decided_at)} ('{last.decision}', review '{last.campaign[:120]}'), "
-                f"within the policy's {interval} days", campaign=last.campaign[:200], decision=last.decision,
-                decided_at=iso(last.decided_at), interval_days=interval)
+                f"within the policy's {interval} days",
+                campaign=last.campaign[:200],
+                decision=last.decision,
+                decided_at=iso(last.decided_at),
+                interval_days=interval,
+            )
         if last is not None:
             return failed(
                 f"{label} was last reviewed on {day(last.decided_at)} (review '{last.campaign[:120]}'), "
                 f"{(ctx.now - last.decided_at).days} days ago; the policy asks for a review every {interval} days",
-                campaign=last.campaign[:200], decision=last.decision, decided_at=iso(last.decided_at), interval_days=interval)
+                campaign=last.campaign[:200],
+                decision=last.decision,
+                decided_at=iso(last.decided_at),
+                interval_days=interval,
+            )
         if c.created_at is not None and c.created_at >= cutoff:
             return passed(
                 f"{label} was created on {day(c.created_at)}: its first review is due by {day(c.created_at + timedelta(days=interval))}",
-                created_at=iso(c.created_at), interval_days=interval, reviewed=False)
+                created_at=iso(c.created_at),
+                interval_days=interval,
+                reviewed=False,
+            )
         since = f"created on {day(c.created_at)}" if c.created_at is not None else "creation date unknown"
-        return failed(f"{label} ({since}) has never been decided on in a signed-off access review; the policy asks for one "
-                      f"every {interval} days", created_at=iso(c.created_at), interval_days=interval, reviewed=False)
+        return failed(
+            f"{label} ({since}) has never been decided on in a signed-off access review; the policy asks for one every {interval} days",
+            created_at=iso(c.created_at),
+            interval_days=interval,
+            reviewed=False,
+        )

@@ -45,8 +45,7 @@ class RotationDisabled(Rule):
         data = {"rotation_enabled": c.rotation_enabled, "credential_class": c.credential_class}
         if c.rotation_enabled is True:
             every = f" every {c.rotation_interval_days} days" if c.rotation_interval_days else ""
-            return passed(f"{label}: automatic rotation enabled{every}", rotation_interval_days=c.rotation_interval_days,
-                          **data)
+            return passed(f"{label}: automatic rotation enabled{every}", rotation_interval_days=c.rotation_interval_days, **data)
         if c.rotation_enabled is False:
             return failed(f"{label}: automatic rotation disabled", **data)
         return not_assessed(f"{label}: AWS did not report whether rotation is enabled", **data)
@@ -168,6 +167,9 @@ class ScheduledDeletion(Rule):
             return passed(f"{label} is not scheduled for deletion", scheduled_for_deletion=False)
         ago = days_between(c.deleted_at, ctx.now)
         when = f"{ago} days ago" if ago >= 0 else "with a date in the future"
-        return failed(f"{label} was scheduled for deletion on {day(c.deleted_at)} ({when}) and is still present; "
-                      "confirm no consumer relies on it", scheduled_for_deletion=True, deleted_at=iso(c.deleted_at),
-                      days_since=ago)
+        return failed(
+            f"{label} was scheduled for deletion on {day(c.deleted_at)} ({when}) and is still present; confirm no consumer relies on it",
+            scheduled_for_deletion=True,
+            deleted_at=iso(c.deleted_at),
+            days_since=ago,
+        )

@@ -13,6 +13,24 @@ Every read runs a fixed number of queries whatever the size of the inventory. Cl
 (subject labels, reasons, tags) are returned as stored: templates and charts escape them.
 """
 
+from apps.evaluation.selectors.as_of import (
+    EvaluationAsOf,
+    FindingAsOf,
+    PostureAt,
+    RuleResultAsOf,
+    StatusAsOf,
+    evaluation_as_of,
+    findings_in_scope,
+    posture_history,
+    requirement_statuses,
+    rule_results,
+)
+from apps.evaluation.selectors.credentials import (
+    CredentialVerdicts,
+    LiveVerdict,
+    credential_facts,
+    credential_verdicts,
+)
 from apps.evaluation.selectors.evaluations import (
     FINDING_STATUSES,
     MANUAL,
@@ -25,33 +43,10 @@ from apps.evaluation.selectors.evaluations import (
     latest_evaluation,
     recent_evaluations,
 )
-from apps.evaluation.selectors.rules import (
-    load_rule,
-    registered_rule_ids,
-    rule_info,
-    rule_rows,
-    RuleInfo,
-    RuleRow,
-)
-from apps.evaluation.selectors.posture import (
-    ClauseGroup,
-    controls_for,
-    Dashboard,
-    posture_dashboard,
-    requirement_rule_ids,
-    requirement_status_in,
-    RequirementRow,
-)
 from apps.evaluation.selectors.findings import (
     finding_list,
     sees_every_source,
     source_choices,
-)
-from apps.evaluation.selectors.credentials import (
-    credential_facts,
-    credential_verdicts,
-    CredentialVerdicts,
-    LiveVerdict,
 )
 from apps.evaluation.selectors.policy import (
     PASSWORD_LABELS,
@@ -62,17 +57,22 @@ from apps.evaluation.selectors.policy import (
     policy_history,
     policy_in_force,
 )
-from apps.evaluation.selectors.as_of import (
-    evaluation_as_of,
-    EvaluationAsOf,
-    FindingAsOf,
-    findings_in_scope,
-    posture_history,
-    PostureAt,
-    requirement_statuses,
-    rule_results,
-    RuleResultAsOf,
-    StatusAsOf,
+from apps.evaluation.selectors.posture import (
+    ClauseGroup,
+    Dashboard,
+    RequirementRow,
+    controls_for,
+    posture_dashboard,
+    requirement_rule_ids,
+    requirement_status_in,
+)
+from apps.evaluation.selectors.rules import (
+    RuleInfo,
+    RuleRow,
+    load_rule,
+    registered_rule_ids,
+    rule_info,
+    rule_rows,
 )
 
 __all__ = [

@@ -73,19 +73,41 @@ class PostureAt(TypedDict):
 def evaluation_as_of(*, as_of: datetime) -> EvaluationAsOf | None:
     """The last succeeded evaluation whose ``as_of`` is at or before ``as_of`` (the latest id
     on a tie), with its policy version and counts; None when there is none. One query."""
-    evaluation = (Evaluation.objects.filter(state=Evaluation.State.SUCCEEDED, as_of__lte=as_of).select_related("policy_version")
-                  .order_by("-as_of", "-id").first())
+    evaluation = (
+        Evaluation.objects.filter(state=Evaluation.State.SUCCEEDED, as_of__lte=as_of)
+        .select_related("policy_version")
+        .order_by("-as_of", "-id")
+        .first()
+    )
     if evaluation is None:
         return None
-    return {"id": evaluation.id, "as_of": iso_utc(evaluation.as_of), "finished_at": iso_utc(evaluation.finished_at),
-            "policy_version": evaluation.policy_version.version, "policy": evaluation.policy_version.data, "counts": evaluation.counts}
+    return {
+        "id": evaluation.id,
+        "as_of": iso_utc(evaluation.as_of),
+        "finished_at": iso_utc(evaluation.finished_at),
+        "policy_version": evaluation.policy_version.version,
+        "policy": evaluation.policy_version.data,
+        "counts": evaluation.counts,
+    }
 
 
 def rule_results(*, evaluation_id: int) -> list[RuleResultAsOf]:
     """Each rule's result in the evaluation (population and outcome), by rule id. One query."""
-    return [{"rule_id": r.rule_id, "severity": r.severity, "status": r.status, "population": r.population, "passed": r.passed,
-             "failed": r.failed, "excepted": r.excepted, "not_assessed": r.not_assessed, "covered": r.covered, "note": r.note}
-            for r in RuleResult.objects.filter(evaluation_id=evaluation_id).order_by("rule_id")]
+    return [
+        {
+            "rule_id": r.rule_id,
+            "severity": r.severity,
+            "status": r.status,
+            "population": r.population,
+            "passed": r.passed,
+            "failed": r.failed,
+            "excepted": r.excepted,
+            "not_assessed": r.not_assessed,
+            "covered": r.covered,
+            "note": r.note,
+        }
+        for r in RuleResult.objects.filter(evaluation_id=evaluation_id).order_by("rule_id")
+    ]
 
 
 def findings_in_scope(*, evaluation_id: int, sources: Mapping[int, str], exception_refs: Mapping[int, str]) -> list[FindingAsOf]:
@@ -93,33 +115,73 @@ def findings_in_scope(*, evaluation_id: int, sources: Mapping[int, str], excepti
     ({id: name}), by rule then id, each with its source's name and the ref of the exception
     that excepts it (from ``exception_refs``, {id: ref}). Streamed: one query."""
     qs = Finding.objects.filter(evaluation_id=evaluation_id, source_id__in=list(sources)).order_by("rule_id", "id")
-    fields = ("id", "rule_id", "status", "severity", "subject_type", "source_id", "credential_id", "identity_id", "subject_label",
-              "reason", "exception_id")
-    return [{
-        "id": fid, "rule_id": rule_id, "status": status, "severity": severity, "subject_type": subject_type, "source_id": source_id,
-        "source": sources.get(source_id, ""), "credential_id": credential_id, "identity_id": identity_id, "subject": label,
-        "reason": reason, "exception_ref": exception_refs.get(exception_id) if exception_id else None,
-    } for fid, rule_id, status, severity, subject_type, source_id, credential_id, identity_id, label, reason, exception_id in fast_rows(qs, fields)]
+    fields = (
+        "id",
+        "rule_id",
+        "status",
+        "severity",
+        "subject_type",
+        "source_id",
+        "credential_id",
+        "identity_id",
+        "subject_label",
+        "reason",
+        "exception_id",
+    )
+    return [
+        {
+            "id": fid,
+            "rule_id": rule_id,
+            "status": status,
+            "severity": severity,
+            "subject_type": subject_type,
+            "source_id": source_id,
+            "source": sources.get(source_id, ""),
+            "credential_id": credential_id,
+            "identity_id": identity_id,
+            "subject": label,
+            "reason": reason,
+            "exception_ref": exception_refs.get(exception_id) if exception_id else None,
+        }
+        for fid, rule_id, status, severity, subject_type, source_id, credential_id, identity_id, label, reason, exception_id in fast_rows(
+            qs, fields
+        )
+    ]
 
 
 def requirement_statuses(*, evaluation_id: int) -> dict[int, StatusAsOf]:
     """Each requirement's status in the evaluation, by requirement id. One query."""
-    return {s.requirement_id: {"status": s.status, "population": s.population, "failed": s.failed, "excepted": s.excepted,
-                               "not_assessed": s.not_assessed}
-            for s in RequirementStatus.objects.filter(evaluation_id=evaluation_id)}
+    return {
+        s.requirement_id: {
+            "status": s.status,
+            "population": s.population,
+            "failed": s.failed,
+            "excepted": s.excepted,
+            "not_assessed": s.not_assessed,
+        }
+        for s in RequirementStatus.objects.filter(evaluation_id=evaluation_id)
+    }
 
 
 def posture_history(*, start: datetime, end: datetime, requirement_ids: list[int], points: int) -> list[PostureAt]:
     """Per succeeded evaluation whose ``as_of`` is from ``start`` to ``end`` (oldest first; at
     most ``points``, evenly spaced, always keeping the last): how many of ``requirement_ids``
     that rules test had each status. Two queries."""
-    ids = list(Evaluation.objects.filter(state=Evaluation.State.SUCCEEDED, as_of__gte=start, as_of__lte=end)
-               .order_by("as_of", "id").values_list("id", "as_of"))
+    ids = list(
+        Evaluation.objects.filter(state=Evaluation.State.SUCCEEDED, as_of__gte=start, as_of__lte=end)
+        .order_by("as_of", "id")
+        .values_list("id", "as_of")
+    )
     if len(ids) > points:  # evenly spaced, always keeping the last
         step = len(ids) / points
         ids = [ids[int(i * step)] for i in range(points - 1)] + [ids[-1]]
     counts: dict[int, dict[str, int]] = defaultdict(dict)
-    for ev_id, status, n in (RequirementStatus.objects.filter(evaluation_id__in=[i for i, _ in ids], requirement_id__in=requirement_ids)
-                             .exclude(rule_ids=[]).values_list("evaluation_id", "status").annotate(n=Count("id")).order_by()):
+    for ev_id, status, n in (
+        RequirementStatus.objects.filter(evaluation_id__in=[i for i, _ in ids], requirement_id__in=requirement_ids)
+        .exclude(rule_ids=[])
+        .values_list("evaluation_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
         counts[ev_id][status] = n
     return [{"evaluation_id": ev_id, "as_of": iso_utc(at), "counts": dict(sorted(counts.get(ev_id, {}).items()))} for ev_id, at in ids]

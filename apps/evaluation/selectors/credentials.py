@@ -22,11 +22,54 @@ from apps.inventory.selectors import key_values
 
 def _credential_facts(row: tuple, policy: Policy, identity: IdentityFacts | None) -> CredentialFacts:
     # The same construction as apps.evaluation.facts.load_facts, for one row.
-    (cid, source_id, scope, ctype, ext, name, _identity_id, enabled, created, rotated, used, changed, expires, nbf,
-     rot_enabled, rot_days, next_rot, deleted, owner, tags, attributes) = row
+    (
+        cid,
+        source_id,
+        scope,
+        ctype,
+        ext,
+        name,
+        _identity_id,
+        enabled,
+        created,
+        rotated,
+        used,
+        changed,
+        expires,
+        nbf,
+        rot_enabled,
+        rot_days,
+        next_rot,
+        deleted,
+        owner,
+        tags,
+        attributes,
+    ) = row
     tags = tags or {}
-    return CredentialFacts(cid, source_id, scope, ctype, ext, name, policy.classify(ctype, name, tags), enabled, created, rotated,
-                           used, changed, expires, nbf, rot_enabled, rot_days, next_rot, deleted, owner, tags, attributes or {}, identity)
+    return CredentialFacts(
+        cid,
+        source_id,
+        scope,
+        ctype,
+        ext,
+        name,
+        policy.classify(ctype, name, tags),
+        enabled,
+        created,
+        rotated,
+        used,
+        changed,
+        expires,
+        nbf,
+        rot_enabled,
+        rot_days,
+        next_rot,
+        deleted,
+        owner,
+        tags,
+        attributes or {},
+        identity,
+    )
 
 
 def credential_facts(*, credential_id: int, policy: Policy, now: datetime | None = None) -> CredentialFacts | None:
@@ -113,14 +156,19 @@ def credential_verdicts(*, credential: Credential, now: datetime | None = None) 
         return result
     subject = credential_facts(credential_id=credential.pk, policy=policy, now=now)
     if subject is None:
-        result.note = ("This credential has disappeared, so no rule judges it any more."
-                       if credential.disappeared_at else "Its source is disabled, so no rule judges it.")
+        result.note = (
+            "This credential has disappeared, so no rule judges it any more."
+            if credential.disappeared_at
+            else "Its source is disabled, so no rule judges it."
+        )
         return result
     result.in_population = True
     stored = {f.rule_id: f for f in result.findings}
     latest_snapshot = (
-        Snapshot.objects.filter(source_id=credential.source_id, scope=credential.scope).select_related("unit")
-        .order_by("-taken_at", "-pk").first()
+        Snapshot.objects.filter(source_id=credential.source_id, scope=credential.scope)
+        .select_related("unit")
+        .order_by("-taken_at", "-pk")
+        .first()
     )
     ctx = RuleContext(policy=policy, now=now)
     matcher = None
@@ -143,8 +191,17 @@ def credential_verdicts(*, credential: Credential, now: datetime | None = None) 
             status = Status.NOT_ASSESSED
         finding = stored.get(rule.id)
         snapshot = finding.snapshot if finding is not None and finding.snapshot_id else latest_snapshot
-        result.verdicts.append(LiveVerdict(rule_info(rule.id), status, verdict.reason, key_values(verdict.data), exception_id,
-                                           snapshot, finding is not None and finding.snapshot_id is not None))
+        result.verdicts.append(
+            LiveVerdict(
+                rule_info(rule.id),
+                status,
+                verdict.reason,
+                key_values(verdict.data),
+                exception_id,
+                snapshot,
+                finding is not None and finding.snapshot_id is not None,
+            )
+        )
     order = {s: i for i, s in enumerate((FAIL, EXCEPTED, Status.NOT_ASSESSED, PASS))}
     result.verdicts.sort(key=lambda v: (order.get(v.status, 9), v.rule.id))
     return result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timezone as dt_timezone
+from datetime import UTC
 
 from django.db.models import QuerySet
 
@@ -43,7 +43,7 @@ def recent_evaluations(*, limit: int = TREND_LENGTH) -> list[Evaluation]:
 
 
 def evaluation_label(evaluation: Evaluation) -> str:
-    return f"#{evaluation.pk} · {evaluation.as_of.astimezone(dt_timezone.utc):%Y-%m-%d %H:%M} UTC"
+    return f"#{evaluation.pk} · {evaluation.as_of.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def display_status(status: str, rule_ids) -> str:

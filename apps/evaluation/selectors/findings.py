@@ -11,8 +11,9 @@ from apps.inventory.models import Source
 from apps.inventory.selectors import visible_sources
 
 
-def finding_list(*, user, evaluation: Evaluation, rule_ids=None, rule: str = "", status: str = "", severity: str = "",
-                 source: str = "", q: str = "") -> QuerySet[Finding]:
+def finding_list(
+    *, user, evaluation: Evaluation, rule_ids=None, rule: str = "", status: str = "", severity: str = "", source: str = "", q: str = ""
+) -> QuerySet[Finding]:
     """The findings of ``evaluation`` about sources ``user`` may view, filtered, in a stable
     order; the source joined in (a subject's link needs only the ids stored on the finding)."""
     qs = Finding.objects.filter(evaluation=evaluation)

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import timezone as dt_timezone
+from datetime import UTC
 
 from apps.catalog.models import Clause, Requirement
 from apps.core.permissions import objects_for
 from apps.evaluation.charts import PosturePoint, TrendPoint
 from apps.evaluation.models import Evaluation, RequirementStatus
-from apps.evaluation.selectors.evaluations import TREND_LENGTH, display_status, evaluation_label, latest_attempt, latest_evaluation, recent_evaluations
+from apps.evaluation.selectors.evaluations import (
+    TREND_LENGTH,
+    display_status,
+    evaluation_label,
+    latest_attempt,
+    latest_evaluation,
+    recent_evaluations,
+)
 
 
 @dataclass
@@ -52,7 +59,8 @@ def posture_dashboard() -> Dashboard:
     by_requirement: dict[int, dict[int, tuple]] = defaultdict(dict)
     per_evaluation: dict[int, Counter] = {e.pk: Counter() for e in evaluations}
     rows = RequirementStatus.objects.filter(evaluation_id__in=list(labels)).values_list(
-        "evaluation_id", "requirement_id", "status", "population", "failed", "excepted", "not_assessed", "rule_ids")
+        "evaluation_id", "requirement_id", "status", "population", "failed", "excepted", "not_assessed", "rule_ids"
+    )
     for eval_id, req_id, status, population, failed, excepted, na, rule_ids in rows:
         shown = display_status(status, rule_ids)
         by_requirement[req_id][eval_id] = (shown, population, failed, excepted, na)
@@ -75,10 +83,7 @@ def posture_dashboard() -> Dashboard:
         row = RequirementRow(rs.requirement, rs, shown, max(0, rs.population - rs.failed - rs.excepted - rs.not_assessed), trend)
         clause = rs.requirement.clause
         groups.setdefault(clause.pk, ClauseGroup(clause)).rows.append(row)
-    history = [
-        PosturePoint(labels[e.pk], f"{e.as_of.astimezone(dt_timezone.utc):%m-%d}", dict(per_evaluation[e.pk]))
-        for e in evaluations
-    ]
+    history = [PosturePoint(labels[e.pk], f"{e.as_of.astimezone(UTC):%m-%d}", dict(per_evaluation[e.pk])) for e in evaluations]
     return Dashboard(evaluation, attempt, sorted(groups.values(), key=lambda g: g.clause.ref), dict(totals), history)
 
 
@@ -101,6 +106,5 @@ def controls_for(*, user, requirement: Requirement):
     from apps.controls.models import Control
 
     return (
-        objects_for(user, "controls.view_control", Control.objects.filter(requirements=requirement))
-        .select_related("owner").order_by("ref")
+        objects_for(user, "controls.view_control", Control.objects.filter(requirements=requirement)).select_related("owner").order_by("ref")
     )

@@ -39,8 +39,14 @@ def rule_info(rule_id: str) -> RuleInfo:
     rule, problem = load_rule(rule_id)
     if rule is None:
         return RuleInfo(id=rule_id, problem=problem)
-    return RuleInfo(id=rule.id, title=rule.title, severity=rule.severity, subject=rule.subject,
-                    requirements=tuple(rule.requirements), explanation=rule.explanation)
+    return RuleInfo(
+        id=rule.id,
+        title=rule.title,
+        severity=rule.severity,
+        subject=rule.subject,
+        requirements=tuple(rule.requirements),
+        explanation=rule.explanation,
+    )
 
 
 def registered_rule_ids() -> list[str]:

@@ -52,17 +52,29 @@ def oscal_document(data: PackData) -> dict:
         subjects = []
         for f in failing.get(rule["rule_id"], []):
             subject_id = f["credential_id"] or f["identity_id"] or f["source_id"]
-            subjects.append({"subject-uuid": _uuid(*key, f["subject_type"], subject_id), "type": "inventory-item",
-                             "title": f"{f['subject_type']} {f['subject']}"[:500],
-                             "props": [{"name": "status", "ns": PROP_NS, "value": f["status"]}],
-                             "remarks": f["reason"] or f["status"]})
+            subjects.append(
+                {
+                    "subject-uuid": _uuid(*key, f["subject_type"], subject_id),
+                    "type": "inventory-item",
+                    "title": f"{f['subject_type']} {f['subject']}"[:500],
+                    "props": [{"name": "status", "ns": PROP_NS, "value": f["status"]}],
+                    "remarks": f["reason"] or f["status"],
+                }
+            )
         obs: dict[str, Any] = {
-            "uuid": obs_uuid[rule["rule_id"]], "title": rule["rule_id"],
-            "description": (f"Automated rule {rule['rule_id']} ({rule['severity']}): {rule['population']} tested, {rule['passed']} passed, "
-                            f"{rule['failed']} failed, {rule['excepted']} excepted, {rule['not_assessed']} not assessed."),
-            "props": [{"name": "population", "ns": PROP_NS, "value": str(rule["population"])},
-                      {"name": "failed", "ns": PROP_NS, "value": str(rule["failed"])}],
-            "methods": ["TEST"], "types": ["finding"] if rule["failed"] else ["control-objective"], "collected": collected,
+            "uuid": obs_uuid[rule["rule_id"]],
+            "title": rule["rule_id"],
+            "description": (
+                f"Automated rule {rule['rule_id']} ({rule['severity']}): {rule['population']} tested, {rule['passed']} passed, "
+                f"{rule['failed']} failed, {rule['excepted']} excepted, {rule['not_assessed']} not assessed."
+            ),
+            "props": [
+                {"name": "population", "ns": PROP_NS, "value": str(rule["population"])},
+                {"name": "failed", "ns": PROP_NS, "value": str(rule["failed"])},
+            ],
+            "methods": ["TEST"],
+            "types": ["finding"] if rule["failed"] else ["control-objective"],
+            "collected": collected,
         }
         if subjects:
             obs["subjects"] = subjects
@@ -74,11 +86,16 @@ def oscal_document(data: PackData) -> dict:
             manual.append(r["ref"])
             continue
         satisfied = r["status"] == "pass"
-        status: dict[str, str] = {"state": "satisfied" if satisfied else "not-satisfied", "reason": "pass" if satisfied else "fail" if r["status"] == "fail" else "other"}
+        status: dict[str, str] = {
+            "state": "satisfied" if satisfied else "not-satisfied",
+            "reason": "pass" if satisfied else "fail" if r["status"] == "fail" else "other",
+        }
         if r["status"] in ("excepted", "not_assessed"):
             status["remarks"] = "excepted by approved exceptions" if r["status"] == "excepted" else "not assessed (no current coverage)"
         finding: dict[str, Any] = {
-            "uuid": _uuid(*key, "finding", r["ref"]), "title": f"{r['ref']} {r['title']}", "description": r["statement"],
+            "uuid": _uuid(*key, "finding", r["ref"]),
+            "title": f"{r['ref']} {r['title']}",
+            "description": r["statement"],
             "target": {"type": "objective-id", "target-id": _token(r["ref"]), "status": status},
         }
         related = [{"observation-uuid": obs_uuid[rid]} for rid in r["rule_ids"] if rid in obs_uuid]
@@ -86,10 +103,14 @@ def oscal_document(data: PackData) -> dict:
             finding["related-observations"] = related
         findings.append(finding)
     result: dict[str, Any] = {
-        "uuid": _uuid(*key, "result"), "title": f"{eng['name']} as of {data.as_of}",
+        "uuid": _uuid(*key, "result"),
+        "title": f"{eng['name']} as of {data.as_of}",
         "description": f"keytrail evaluation of ISO/IEC 27017 9.2.4 and 9.3.1 for {data.organisation}.",
-        "start": start, "end": data.as_of,
-        "reviewed-controls": {"control-selections": [{"include-controls": [{"control-id": "iso27017-9.2.4"}, {"control-id": "iso27017-9.3.1"}]}]},
+        "start": start,
+        "end": data.as_of,
+        "reviewed-controls": {
+            "control-selections": [{"include-controls": [{"control-id": "iso27017-9.2.4"}, {"control-id": "iso27017-9.3.1"}]}]
+        },
     }
     if observations:
         result["observations"] = observations
@@ -97,14 +118,22 @@ def oscal_document(data: PackData) -> dict:
         result["findings"] = findings
     if manual:
         result["remarks"] = "Resting on manual evidence (see pack.pdf): " + ", ".join(manual)
-    return {"assessment-results": {
-        "uuid": _uuid(*key, "assessment-results"),
-        "metadata": {"title": f"{data.organisation}: {eng['name']}", "last-modified": data.as_of, "version": data.as_of,
-                     "oscal-version": OSCAL_VERSION},
-        "import-ap": {"href": f"urn:keytrail:assessment-plan:engagement-{eng['id']}",
-                      "remarks": "The engagement's scope and period; keytrail does not publish a separate assessment plan."},
-        "results": [result],
-    }}
+    return {
+        "assessment-results": {
+            "uuid": _uuid(*key, "assessment-results"),
+            "metadata": {
+                "title": f"{data.organisation}: {eng['name']}",
+                "last-modified": data.as_of,
+                "version": data.as_of,
+                "oscal-version": OSCAL_VERSION,
+            },
+            "import-ap": {
+                "href": f"urn:keytrail:assessment-plan:engagement-{eng['id']}",
+                "remarks": "The engagement's scope and period; keytrail does not publish a separate assessment plan.",
+            },
+            "results": [result],
+        }
+    }
 
 
 def render_oscal(data: PackData, path: Path) -> None:

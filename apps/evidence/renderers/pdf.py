@@ -50,8 +50,8 @@ class PackURLFetcher(URLFetcher):
         self.refused: list[str] = []
 
     def fetch(self, url, headers=None):
-        if url.startswith(ASSET_SCHEME) and url[len(ASSET_SCHEME):] in self.assets:
-            body, content_type = self.assets[url[len(ASSET_SCHEME):]]
+        if url.startswith(ASSET_SCHEME) and url[len(ASSET_SCHEME) :] in self.assets:
+            body, content_type = self.assets[url[len(ASSET_SCHEME) :]]
             return URLFetcherResponse(url, body=body, headers={"Content-Type": content_type})
         self.refused.append(url)
         raise RefusedURL(f"the evidence pack renderer fetches only its own assets; refused {url[:200]}")
@@ -66,34 +66,58 @@ def key_age_chart(key_age: dict[str, dict[str, int]], *, width: int = 700) -> Sa
     plot_w = width - left - 60
     parts = []
     x = left
-    for label, fill in zip(labels, fills):
+    for label, fill in zip(labels, fills, strict=False):
         parts.append(format_html('<rect x="{}" y="6" width="10" height="10" fill="{}"/>', x, fill))
         parts.append(format_html('<text x="{}" y="15" font-size="10" fill="#1b2430">{} days</text>', x + 14, label))
         x += 14 + 6 * len(label) + 40
     for i, (ctype, buckets) in enumerate(key_age.items()):
         y = top + i * (row_h + 8)
         total = sum(buckets.values()) or 1
-        parts.append(format_html('<text x="{}" y="{}" text-anchor="end" font-size="10" fill="#1b2430">{}</text>', left - 6, y + 15,
-                                 ctype.replace("_", " ")))
+        parts.append(
+            format_html(
+                '<text x="{}" y="{}" text-anchor="end" font-size="10" fill="#1b2430">{}</text>', left - 6, y + 15, ctype.replace("_", " ")
+            )
+        )
         bar_x = float(left)
-        for label, fill in zip(labels, fills):
+        for label, fill in zip(labels, fills, strict=False):
             n = buckets.get(label, 0)
             if n <= 0:
                 continue
             w = plot_w * n / total
-            parts.append(format_html('<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {} in {} days</title></rect>',
-                                     svg_number(bar_x), y, svg_number(w), row_h, fill, ctype, n, label))
+            parts.append(
+                format_html(
+                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {} in {} days</title></rect>',
+                    svg_number(bar_x),
+                    y,
+                    svg_number(w),
+                    row_h,
+                    fill,
+                    ctype,
+                    n,
+                    label,
+                )
+            )
             bar_x += w
         parts.append(format_html('<text x="{}" y="{}" font-size="10" fill="#5d6b7a">{}</text>', left + plot_w + 6, y + 15, total))
     if not key_age:
-        parts.append(format_html('<text x="{}" y="{}" font-size="11" fill="#5d6b7a">{}</text>', left, top + 15, "No credentials as of this time"))
-    return format_html('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
-                       'aria-label="Key age by credential type">{body}</svg>', w=width, h=height, body=svg_join(parts))
+        parts.append(
+            format_html('<text x="{}" y="{}" font-size="11" fill="#5d6b7a">{}</text>', left, top + 15, "No credentials as of this time")
+        )
+    return format_html(
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
+        'aria-label="Key age by credential type">{body}</svg>',
+        w=width,
+        h=height,
+        body=svg_join(parts),
+    )
 
 
 def _posture_svg(points: list[PostureAt]) -> SafeString:
-    return posture_chart([PosturePoint(label=f"#{p['evaluation_id']} · {p['as_of'][:16]}", tick=p["as_of"][5:10], counts=p["counts"])
-                          for p in points], width=700, height=220)
+    return posture_chart(
+        [PosturePoint(label=f"#{p['evaluation_id']} · {p['as_of'][:16]}", tick=p["as_of"][5:10], counts=p["counts"]) for p in points],
+        width=700,
+        height=220,
+    )
 
 
 def _capped(rows: list, cap: int) -> tuple[list, int]:
@@ -113,12 +137,22 @@ def pdf_context(data: PackData, *, pack_id: str, built_at: str, keytrail_version
         rule_rows = []
         for rule_id in r["rule_ids"]:
             shown, more = _capped(findings_by_rule.get(rule_id, []), CAP_FAILURES)
-            rule_rows.append({"rule": rules.get(rule_id, {"rule_id": rule_id, "status": "not_assessed"}), "failures": shown, "more": more,
-                              "total": len(findings_by_rule.get(rule_id, []))})
-        sections.append({
-            "req": r, "controls": [controls[c] for c in r["controls"] if c in controls], "rules": rule_rows,
-            "exceptions": [e for e in exceptions_in_force if set(e["rule_ids"]) & set(r["rule_ids"])],
-        })
+            rule_rows.append(
+                {
+                    "rule": rules.get(rule_id, {"rule_id": rule_id, "status": "not_assessed"}),
+                    "failures": shown,
+                    "more": more,
+                    "total": len(findings_by_rule.get(rule_id, [])),
+                }
+            )
+        sections.append(
+            {
+                "req": r,
+                "controls": [controls[c] for c in r["controls"] if c in controls],
+                "rules": rule_rows,
+                "exceptions": [e for e in exceptions_in_force if set(e["rule_ids"]) & set(r["rule_ids"])],
+            }
+        )
     exceptions, more_exceptions = _capped(data.exceptions, CAP_EXCEPTIONS)
     events = data.audit_extract["events"]
     audit_shown, audit_more = events[-CAP_AUDIT:], max(0, len(events) - CAP_AUDIT)
@@ -129,17 +163,36 @@ def pdf_context(data: PackData, *, pack_id: str, built_at: str, keytrail_version
         items, more_items = _capped(c.get("items", []), CAP_REVIEW_ITEMS)
         decided = sum(1 for i in c.get("items", []) if i.get("decision"))
         remediation = c.get("remediation", [])
-        campaigns.append({"c": c, "items": items, "more_items": more_items, "decided": decided, "remediation": remediation[:CAP_REVIEW_ITEMS],
-                          "more_remediation": max(0, len(remediation) - CAP_REVIEW_ITEMS),
-                          "verified": sum(1 for x in remediation if x.get("verified_at"))})
+        campaigns.append(
+            {
+                "c": c,
+                "items": items,
+                "more_items": more_items,
+                "decided": decided,
+                "remediation": remediation[:CAP_REVIEW_ITEMS],
+                "more_remediation": max(0, len(remediation) - CAP_REVIEW_ITEMS),
+                "verified": sum(1 for x in remediation if x.get("verified_at")),
+            }
+        )
     sources = {s["id"]: s["name"] for s in data.sources}
     return {
-        "d": data, "pack_id": pack_id, "built_at": built_at, "keytrail_version": keytrail_version,
+        "d": data,
+        "pack_id": pack_id,
+        "built_at": built_at,
+        "keytrail_version": keytrail_version,
         "sources_in_scope": [sources.get(i, str(i)) for i in data.engagement["source_ids"]],
-        "sections": sections, "exceptions": exceptions, "more_exceptions": more_exceptions,
-        "audit_events": audit_shown, "audit_more": audit_more, "sample": sample, "sample_more": sample_more,
-        "runs": runs, "runs_more": max(0, len(data.collection_runs) - CAP_RUNS), "campaigns": campaigns,
-        "key_age_svg": key_age_chart(data.charts["key_age"]), "posture_svg": _posture_svg(data.charts["posture"]),
+        "sections": sections,
+        "exceptions": exceptions,
+        "more_exceptions": more_exceptions,
+        "audit_events": audit_shown,
+        "audit_more": audit_more,
+        "sample": sample,
+        "sample_more": sample_more,
+        "runs": runs,
+        "runs_more": max(0, len(data.collection_runs) - CAP_RUNS),
+        "campaigns": campaigns,
+        "key_age_svg": key_age_chart(data.charts["key_age"]),
+        "posture_svg": _posture_svg(data.charts["posture"]),
         "caps": {"failures": CAP_FAILURES},
     }
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from apps.core.canonical import canonical_json
 from apps.connectors.base import CollectionResult, CredentialRecord, IdentityRecord, as_jsonable
 from apps.core.bulk import bulk_insert_objects
+from apps.core.canonical import canonical_json
 from apps.core.text import storable, storable_tree
 from apps.inventory.models import (
     CollectionUnit,
@@ -34,9 +34,24 @@ MAX_EXTERNAL_ID = 2048
 # Secrets Manager 512, Key Vault 127 characters), is refused as an item instead of failing the unit.
 MAX_NAME_BYTES = 2000
 _CRED_FIELDS = [
-    "name", "identity_id", "enabled", "created_at", "last_rotated_at", "last_used_at", "last_changed_at", "expires_at",
-    "not_before", "rotation_enabled", "rotation_interval_days", "next_rotation_at", "deleted_at", "owner", "tags",
-    "attributes", "fingerprint", "disappeared_at",
+    "name",
+    "identity_id",
+    "enabled",
+    "created_at",
+    "last_rotated_at",
+    "last_used_at",
+    "last_changed_at",
+    "expires_at",
+    "not_before",
+    "rotation_enabled",
+    "rotation_interval_days",
+    "next_rotation_at",
+    "deleted_at",
+    "owner",
+    "tags",
+    "attributes",
+    "fingerprint",
+    "disappeared_at",
 ]
 _IDENTITY_FIELDS = ["name", "kind", "created_at", "privileged", "mfa_active", "owner", "tags", "data", "fingerprint", "disappeared_at"]
 
@@ -102,7 +117,9 @@ def inventory_apply(*, unit: CollectionUnit, result: CollectionResult, taken_at:
     identity_records: dict[str, IdentityRecord] = {}
     for rec in result.identities:
         if not rec.external_id or len(rec.external_id) > MAX_EXTERNAL_ID:
-            result.add_error("invalid_item", f"identity id missing or longer than {MAX_EXTERNAL_ID} characters", item=str(rec.external_id)[:200])
+            result.add_error(
+                "invalid_item", f"identity id missing or longer than {MAX_EXTERNAL_ID} characters", item=str(rec.external_id)[:200]
+            )
             counts.skipped += 1
             continue
         if name_too_long(rec.name):
@@ -169,17 +186,25 @@ def _insert_and_number(model, rows: list, scope_rows, key: tuple[str, ...]) -> N
 
 def _apply_identities(source, scope, records, id_data, snapshot, taken_at, counts) -> dict[str, Identity]:
     # Only what comparing needs: a large unchanged scope is read on every collection.
-    existing = {i.external_id: i for i in Identity.objects.filter(source=source, scope=scope).only("external_id", "owner", "fingerprint", "disappeared_at")}
+    existing = {
+        i.external_id: i
+        for i in Identity.objects.filter(source=source, scope=scope).only("external_id", "owner", "fingerprint", "disappeared_at")
+    }
     new_rows, changed_rows, new_versions, closing = [], [], [], []
     for ext_id, rec in records.items():
         data, fp = id_data[ext_id]
         tags = data.get("tags") or {}
         values = {
-            "name": data["name"], "kind": rec.kind if rec.kind in Identity.Kind.values else Identity.Kind.SERVICE,
-            "created_at": rec.created_at, "privileged": rec.privileged, "mfa_active": rec.mfa_active,
-            "owner": storable(owner_from_tags(tags)), "tags": tags,
+            "name": data["name"],
+            "kind": rec.kind if rec.kind in Identity.Kind.values else Identity.Kind.SERVICE,
+            "created_at": rec.created_at,
+            "privileged": rec.privileged,
+            "mfa_active": rec.mfa_active,
+            "owner": storable(owner_from_tags(tags)),
+            "tags": tags,
             "data": {k: data[k] for k in ("groups", "policies", "mfa_devices", "attributes") if k in data},
-            "fingerprint": fp, "disappeared_at": None,
+            "fingerprint": fp,
+            "disappeared_at": None,
         }
         row = existing.get(ext_id)
         if row is None:
@@ -194,7 +219,11 @@ def _apply_identities(source, scope, records, id_data, snapshot, taken_at, count
     if closing:
         IdentityVersion.objects.filter(identity_id__in=closing, valid_to__isnull=True).update(valid_to=taken_at)
     for row in [*new_rows, *changed_rows]:
-        new_versions.append(IdentityVersion(identity=row, data=id_data[row.external_id][0], fingerprint=row.fingerprint, valid_from=taken_at, first_snapshot=snapshot))
+        new_versions.append(
+            IdentityVersion(
+                identity=row, data=id_data[row.external_id][0], fingerprint=row.fingerprint, valid_from=taken_at, first_snapshot=snapshot
+            )
+        )
     bulk_insert_objects(IdentityVersion, new_versions)
 
     gone = [row for ext_id, row in existing.items() if ext_id not in records and row.disappeared_at is None]
@@ -208,8 +237,12 @@ def _apply_identities(source, scope, records, id_data, snapshot, taken_at, count
 
 
 def _apply_credentials(source, scope, records, cred_data, identities, snapshot, taken_at, counts) -> None:
-    existing = {(c.credential_type, c.external_id): c
-                for c in Credential.objects.filter(source=source, scope=scope).only("credential_type", "external_id", "fingerprint", "disappeared_at")}
+    existing = {
+        (c.credential_type, c.external_id): c
+        for c in Credential.objects.filter(source=source, scope=scope).only(
+            "credential_type", "external_id", "fingerprint", "disappeared_at"
+        )
+    }
     new_rows, changed_rows, events, closing = [], [], [], []
     old_data: dict[int, dict] = {}
     if existing:
@@ -222,13 +255,24 @@ def _apply_credentials(source, scope, records, cred_data, identities, snapshot, 
         tags = data.get("tags") or {}
         identity = identities.get(storable(rec.identity_external_id)) if rec.identity_external_id else None
         values = {
-            "name": data["name"], "identity_id": identity.pk if identity else None, "enabled": rec.enabled,
-            "created_at": rec.created_at, "last_rotated_at": rec.last_rotated_at, "last_used_at": rec.last_used_at,
-            "last_changed_at": rec.last_changed_at, "expires_at": rec.expires_at, "not_before": rec.not_before,
-            "rotation_enabled": rec.rotation_enabled, "rotation_interval_days": rec.rotation_interval_days,
-            "next_rotation_at": rec.next_rotation_at, "deleted_at": rec.deleted_at,
-            "owner": storable(owner_from_tags(tags)) or (identity.owner if identity else ""), "tags": tags,
-            "attributes": data.get("attributes") or {}, "fingerprint": fp, "disappeared_at": None,
+            "name": data["name"],
+            "identity_id": identity.pk if identity else None,
+            "enabled": rec.enabled,
+            "created_at": rec.created_at,
+            "last_rotated_at": rec.last_rotated_at,
+            "last_used_at": rec.last_used_at,
+            "last_changed_at": rec.last_changed_at,
+            "expires_at": rec.expires_at,
+            "not_before": rec.not_before,
+            "rotation_enabled": rec.rotation_enabled,
+            "rotation_interval_days": rec.rotation_interval_days,
+            "next_rotation_at": rec.next_rotation_at,
+            "deleted_at": rec.deleted_at,
+            "owner": storable(owner_from_tags(tags)) or (identity.owner if identity else ""),
+            "tags": tags,
+            "attributes": data.get("attributes") or {},
+            "fingerprint": fp,
+            "disappeared_at": None,
         }
         row = existing.get(key)
         if row is None:
@@ -257,8 +301,16 @@ def _apply_credentials(source, scope, records, cred_data, identities, snapshot, 
         CredentialVersion.objects.filter(credential_id__in=closing, valid_to__isnull=True).update(valid_to=taken_at)
     bulk_insert_objects(
         CredentialVersion,
-        [CredentialVersion(credential=row, data=cred_data[(row.credential_type, row.external_id)][0], fingerprint=row.fingerprint,
-                           valid_from=taken_at, first_snapshot=snapshot) for row in [*new_rows, *changed_rows]],
+        [
+            CredentialVersion(
+                credential=row,
+                data=cred_data[(row.credential_type, row.external_id)][0],
+                fingerprint=row.fingerprint,
+                valid_from=taken_at,
+                first_snapshot=snapshot,
+            )
+            for row in [*new_rows, *changed_rows]
+        ],
     )
 
     gone = [row for key, row in existing.items() if key not in records and row.disappeared_at is None]
@@ -272,7 +324,10 @@ def _apply_credentials(source, scope, records, cred_data, identities, snapshot, 
 
     bulk_insert_objects(
         CredentialEvent,
-        [CredentialEvent(credential=row, kind=kind, observed_at=taken_at, snapshot=snapshot, detail=detail) for row, kind, detail in events],
+        [
+            CredentialEvent(credential=row, kind=kind, observed_at=taken_at, snapshot=snapshot, detail=detail)
+            for row, kind, detail in events
+        ],
     )
     for _, kind, _ in events:
         counts.events[kind] = counts.events.get(kind, 0) + 1

@@ -82,8 +82,9 @@ def _enqueue(run_id: int, unit_ids: list[int]) -> None:
             logger.exception("could not enqueue collection unit %s", unit_id)
             # Every publish would wait out the same connection retries; fail the rest at once.
             for pending in unit_ids[i:]:
-                collection_unit_fail(unit_id=pending, code=BROKER_UNAVAILABLE,
-                                     message=f"the task queue is unavailable, nothing was collected: {exc}")
+                collection_unit_fail(
+                    unit_id=pending, code=BROKER_UNAVAILABLE, message=f"the task queue is unavailable, nothing was collected: {exc}"
+                )
             return
 
 
@@ -92,8 +93,10 @@ def collection_enqueue_problem(run: CollectionRun) -> str | None:
     queue (the broker was down), else None."""
     errors = [e for e in run.units.values_list("errors", flat=True)]
     if errors and all(e and e[-1].get("code") == BROKER_UNAVAILABLE for e in errors):
-        return (f"The task queue is unavailable, so nothing was collected. Run #{run.pk} is recorded as failed; "
-                "retry it once the queue is back.")
+        return (
+            f"The task queue is unavailable, so nothing was collected. Run #{run.pk} is recorded as failed; "
+            "retry it once the queue is back."
+        )
     return None
 
 
@@ -110,9 +113,9 @@ def collection_retry(*, actor, run: CollectionRun) -> CollectionRun:
             raise PermissionRefused(f"{actor} may not collect any source whose collection failed in run #{run.pk}")
     with transaction.atomic():
         retry = CollectionRun.objects.create(trigger=CollectionRun.Trigger.RETRY, requested_by=actor, retry_of=run)
-        CollectionUnit.objects.bulk_create([
-            CollectionUnit(run=retry, source=u.source, connector=u.connector, scope=u.scope, region=u.region) for u in failed
-        ])
+        CollectionUnit.objects.bulk_create(
+            [CollectionUnit(run=retry, source=u.source, connector=u.connector, scope=u.scope, region=u.region) for u in failed]
+        )
         events.collection_started(actor=actor, run=retry, sources=sorted({u.source.name for u in failed}), units=len(failed))
         unit_ids = list(retry.units.values_list("pk", flat=True))
         transaction.on_commit(lambda: _enqueue(retry.pk, unit_ids))
@@ -120,7 +123,7 @@ def collection_retry(*, actor, run: CollectionRun) -> CollectionRun:
 
 
 def _target_for(unit: CollectionUnit):
-    for connector, scope, target in source_targets(unit.source):
+    for _connector, scope, target in source_targets(unit.source):
         if scope == unit.scope:
             return target
     raise ConnectorError(f"source {unit.source} no longer has scope {unit.scope}", code="scope_removed")
@@ -158,7 +161,9 @@ def collection_unit_execute(*, unit_id: int, final_attempt: bool = True, retry_c
         unit.attempts += 1
         unit.started_at = unit.started_at or now
         unit.save(update_fields=["status", "attempts", "started_at"])
-        CollectionRun.objects.filter(pk=unit.run_id, status=CollectionRun.Status.PENDING).update(status=CollectionRun.Status.RUNNING, started_at=now)
+        CollectionRun.objects.filter(pk=unit.run_id, status=CollectionRun.Status.PENDING).update(
+            status=CollectionRun.Status.RUNNING, started_at=now
+        )
 
     started = time.monotonic()
     try:
@@ -175,8 +180,9 @@ def collection_unit_execute(*, unit_id: int, final_attempt: bool = True, retry_c
         return UnitOutcome(CollectionUnit.Status.FAILED, str(exc))
     except Exception as exc:  # noqa: BLE001 - a connector bug or an unforeseen answer: record, never crash the run
         logger.exception("collection unit %s failed unexpectedly", unit_id)
-        collection_unit_fail(unit_id=unit_id, code="internal_error", message=f"{type(exc).__name__}: {exc}",
-                             detail=traceback.format_exc(limit=5))
+        collection_unit_fail(
+            unit_id=unit_id, code="internal_error", message=f"{type(exc).__name__}: {exc}", detail=traceback.format_exc(limit=5)
+        )
         return UnitOutcome(CollectionUnit.Status.FAILED, str(exc))
 
     try:
@@ -200,8 +206,9 @@ def collection_unit_execute(*, unit_id: int, final_attempt: bool = True, retry_c
         raise
     except Exception as exc:  # noqa: BLE001 - nothing was written (rolled back); record why
         logger.exception("applying collection unit %s failed", unit_id)
-        collection_unit_fail(unit_id=unit_id, code="apply_failed", message=f"{type(exc).__name__}: {exc}",
-                             api_calls=dict(Counter(result.api_calls)))
+        collection_unit_fail(
+            unit_id=unit_id, code="apply_failed", message=f"{type(exc).__name__}: {exc}", api_calls=dict(Counter(result.api_calls))
+        )
         return UnitOutcome(CollectionUnit.Status.FAILED, str(exc))
     return UnitOutcome(CollectionUnit.Status.SUCCEEDED)
 
@@ -225,8 +232,11 @@ def collection_unit_database_lost(*, unit_id: int, message: str, final_attempt: 
     connection.close()
     try:
         if final_attempt:
-            collection_unit_fail(unit_id=unit_id, code="database_unavailable",
-                                 message=f"the database connection was lost during collection; nothing was applied: {message}")
+            collection_unit_fail(
+                unit_id=unit_id,
+                code="database_unavailable",
+                message=f"the database connection was lost during collection; nothing was applied: {message}",
+            )
         else:
             _note_attempt_error(unit_id, "database_unavailable", f"the database connection was lost; retrying: {message}")
     except DATABASE_LOST:
@@ -270,10 +280,15 @@ def _refresh_run(run_id: int) -> None:
     run.finished_at = timezone.now()
     run.started_at = run.started_at or run.finished_at
     run.save(update_fields=["status", "finished_at", "started_at"])
-    events.collection_finished(run=run, status=status, summary={
-        "units": sum(statuses.values()), "failed": statuses[CollectionUnit.Status.FAILED],
-        "seconds": round((run.finished_at - run.started_at).total_seconds(), 3),
-    })
+    events.collection_finished(
+        run=run,
+        status=status,
+        summary={
+            "units": sum(statuses.values()),
+            "failed": statuses[CollectionUnit.Status.FAILED],
+            "seconds": round((run.finished_at - run.started_at).total_seconds(), 3),
+        },
+    )
     # What follows a collection (evaluation, the remediation check) is declared in config/pipeline.py.
     pipeline.publish("collection.finished", run_id=run.pk, status=status)
 
@@ -285,8 +300,11 @@ def collection_sweep_stale(*, older_than: timedelta | None = None) -> int:
     limit = timezone.now() - older_than
     stale = list(CollectionUnit.objects.filter(status=CollectionUnit.Status.RUNNING, started_at__lt=limit).values_list("pk", flat=True))
     for unit_id in stale:
-        collection_unit_fail(unit_id=unit_id, code="worker_lost",
-                             message="the worker running this unit stopped before finishing; nothing from it was applied; retry the run")
+        collection_unit_fail(
+            unit_id=unit_id,
+            code="worker_lost",
+            message="the worker running this unit stopped before finishing; nothing from it was applied; retry the run",
+        )
     return len(stale)
 
 

@@ -45,7 +45,9 @@ def source_targets(source: Source) -> list[tuple[str, str, Target]]:
 
 
 def _snapshot(source: Source) -> dict:
-    return {f: getattr(source, f) for f in ("name", "kind", "enabled", "role_arn", "external_id", "regions", "vault_url", "schedule_minutes")}
+    return {
+        f: getattr(source, f) for f in ("name", "kind", "enabled", "role_arn", "external_id", "regions", "vault_url", "schedule_minutes")
+    }
 
 
 @transaction.atomic
@@ -68,8 +70,12 @@ def source_update(*, actor, source: Source, **fields) -> Source:
     source = Source.objects.select_for_update().get(pk=source.pk)
     before = _snapshot(source)
     enabled = fields.pop("enabled", source.enabled)
-    current = {"name": source.name, "kind": source.kind, "schedule_minutes": source.schedule_minutes,
-               **{setting: getattr(source, setting) for setting in SETTING_NAMES}}
+    current = {
+        "name": source.name,
+        "kind": source.kind,
+        "schedule_minutes": source.schedule_minutes,
+        **{setting: getattr(source, setting) for setting in SETTING_NAMES},
+    }
     current.update(fields)
     if current["kind"] != source.kind:
         raise ValidationFailed("Kind: a source's kind cannot change; register a new source.")

@@ -44,8 +44,13 @@ def clean_settings(*, name: str, scope: dict, fallback_reviewer, justification_r
         raise ValidationFailed(f"Justification: choose one of {', '.join(JustificationRule.values)}.")
     if undecided_rule not in UndecidedRule.values:
         raise ValidationFailed(f"Undecided items: choose one of {', '.join(UndecidedRule.values)}.")
-    return dict(name=name.strip()[:200], scope=normalise_scope(scope), fallback_reviewer=fallback_reviewer,
-                justification_rule=justification_rule, undecided_rule=undecided_rule)
+    return dict(
+        name=name.strip()[:200],
+        scope=normalise_scope(scope),
+        fallback_reviewer=fallback_reviewer,
+        justification_rule=justification_rule,
+        undecided_rule=undecided_rule,
+    )
 
 
 def check_open(campaign: Campaign) -> None:
@@ -59,10 +64,13 @@ def check_open(campaign: Campaign) -> None:
 def remediation_rows(items, *, decision: str, owner_id: int, now) -> None:
     """Opens one remediation (with its first event) per item about a credential; returns nothing."""
     due = (now + dt.timedelta(days=settings.KEYTRAIL_REVIEW_REMEDIATION_DAYS)).date()
-    made = Remediation.objects.bulk_create([
-        Remediation(item_id=i.pk, credential_id=i.credential_id, action=decision, owner_id=owner_id, due_date=due, decided_at=now)
-        for i in items if i.credential_id
-    ])
-    RemediationEvent.objects.bulk_create([RemediationEvent(remediation=r, at=now, state=Remediation.State.OPEN, note=f"{decision} decided")
-                                          for r in made])
-
+    made = Remediation.objects.bulk_create(
+        [
+            Remediation(item_id=i.pk, credential_id=i.credential_id, action=decision, owner_id=owner_id, due_date=due, decided_at=now)
+            for i in items
+            if i.credential_id
+        ]
+    )
+    RemediationEvent.objects.bulk_create(
+        [RemediationEvent(remediation=r, at=now, state=Remediation.State.OPEN, note=f"{decision} decided") for r in made]
+    )

@@ -28,8 +28,14 @@ def _reassign(*, actor, campaign: Campaign, items: list[ReviewItem], to_reviewer
     for i in items:
         i.previous_reviewer = names.get(i.reviewer_id)
     ReviewItem.objects.filter(pk__in=[i.pk for i in items]).update(reviewer=to_reviewer)
-    ReviewAssignment.objects.bulk_create([ReviewAssignment(item_id=i.pk, from_reviewer_id=i.reviewer_id, to_reviewer=to_reviewer, reason=reason,
-                                                           note=note, by=actor, at=now) for i in items])
+    ReviewAssignment.objects.bulk_create(
+        [
+            ReviewAssignment(
+                item_id=i.pk, from_reviewer_id=i.reviewer_id, to_reviewer=to_reviewer, reason=reason, note=note, by=actor, at=now
+            )
+            for i in items
+        ]
+    )
     assign_perm("review_campaign", to_reviewer, campaign)
     events.review_items_reassigned(actor=actor, items=items, to_reviewer=to_reviewer, reason=reason, note=note)
     return len(items)
@@ -48,8 +54,14 @@ def items_reassign(*, actor, campaign: Campaign, to_reviewer, note: str, item_id
         qs = qs.filter(pk__in=item_ids)
     if from_reviewer is not None:
         qs = qs.filter(reviewer=from_reviewer)
-    return _reassign(actor=actor, campaign=campaign, items=list(qs.only("pk", "campaign_id", "reviewer_id", "subject", "facts", "credential_id")),
-                     to_reviewer=to_reviewer, reason=ReviewAssignment.Reason.REASSIGNED, note=note.strip())
+    return _reassign(
+        actor=actor,
+        campaign=campaign,
+        items=list(qs.only("pk", "campaign_id", "reviewer_id", "subject", "facts", "credential_id")),
+        to_reviewer=to_reviewer,
+        reason=ReviewAssignment.Reason.REASSIGNED,
+        note=note.strip(),
+    )
 
 
 @transaction.atomic
@@ -61,15 +73,18 @@ def items_delegate(*, actor, campaign: Campaign, item_ids: list[int], to_reviewe
         raise ValidationFailed("Note: say why you delegate these items.")
     if to_reviewer.pk == actor.pk:
         raise ValidationFailed("Delegate to someone else.")
-    items = list(campaign.items.filter(pk__in=item_ids).only("pk", "campaign_id", "reviewer_id", "decision", "subject", "facts", "credential_id"))
+    items = list(
+        campaign.items.filter(pk__in=item_ids).only("pk", "campaign_id", "reviewer_id", "decision", "subject", "facts", "credential_id")
+    )
     if not items or len(items) != len(set(item_ids)):
         raise ValidationFailed("Select items of this campaign.")
     if any(i.reviewer_id != actor.pk for i in items):
         raise PermissionRefused("Some of the selected items are not assigned to you; nothing was delegated.")
     if any(i.decision for i in items):
         raise IllegalTransition("Decided items cannot be delegated.")
-    return _reassign(actor=actor, campaign=campaign, items=items, to_reviewer=to_reviewer, reason=ReviewAssignment.Reason.DELEGATED,
-                     note=note.strip())
+    return _reassign(
+        actor=actor, campaign=campaign, items=items, to_reviewer=to_reviewer, reason=ReviewAssignment.Reason.DELEGATED, note=note.strip()
+    )
 
 
 def reviewer_deactivated(*, user) -> int:
@@ -81,10 +96,20 @@ def reviewer_deactivated(*, user) -> int:
             campaign = locked(campaign)
             if campaign.fallback_reviewer_id == user.pk or not campaign.fallback_reviewer.is_active:
                 continue
-            items = list(campaign.items.filter(reviewer=user, decision="").only("pk", "campaign_id", "reviewer_id", "subject", "facts", "credential_id"))
+            items = list(
+                campaign.items.filter(reviewer=user, decision="").only(
+                    "pk", "campaign_id", "reviewer_id", "subject", "facts", "credential_id"
+                )
+            )
             try:
-                moved += _reassign(actor=None, campaign=campaign, items=items, to_reviewer=campaign.fallback_reviewer,
-                                   reason=ReviewAssignment.Reason.DEACTIVATED, note=f"{user.get_username()} was deactivated")
+                moved += _reassign(
+                    actor=None,
+                    campaign=campaign,
+                    items=items,
+                    to_reviewer=campaign.fallback_reviewer,
+                    reason=ReviewAssignment.Reason.DEACTIVATED,
+                    note=f"{user.get_username()} was deactivated",
+                )
             except ValidationFailed:
                 continue  # the fallback is the identity under review: left for the GRC lead to reassign
     return moved

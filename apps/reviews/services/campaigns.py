@@ -19,29 +19,46 @@ from apps.core import pipeline
 from apps.core.bulk import bulk_insert
 from apps.core.errors import IllegalTransition, ValidationFailed
 from apps.reviews.models import Campaign, CampaignTemplate, JustificationRule, ReviewAssignment, ReviewItem, UndecidedRule
-from apps.reviews.population import UserIndex, choose_reviewer, is_own_identity, item_facts, population_hash, population_queryset, subject_of
+from apps.reviews.population import (
+    UserIndex,
+    choose_reviewer,
+    is_own_identity,
+    item_facts,
+    population_hash,
+    population_queryset,
+    subject_of,
+)
 from apps.reviews.services._common import (
     MANAGE,
     Decision,
     State,
     check_open,
     clean_settings,
+    current_date,
     locked,
     remediation_rows,
     require_perm,
-    current_date,
 )
 
 
 @transaction.atomic
-def campaign_create(*, actor, name: str, scope: dict, due_date: dt.date, fallback_reviewer,
-                    justification_rule: str = JustificationRule.ALL, undecided_rule: str = UndecidedRule.KEEP_FLAG,
-                    template: CampaignTemplate | None = None) -> Campaign:
+def campaign_create(
+    *,
+    actor,
+    name: str,
+    scope: dict,
+    due_date: dt.date,
+    fallback_reviewer,
+    justification_rule: str = JustificationRule.ALL,
+    undecided_rule: str = UndecidedRule.KEEP_FLAG,
+    template: CampaignTemplate | None = None,
+) -> Campaign:
     """A draft campaign. Refuses a past due date and a scope that selects nothing present."""
     if actor is not None:
         require_perm(actor, MANAGE)
-    values = clean_settings(name=name, scope=scope, fallback_reviewer=fallback_reviewer,
-                            justification_rule=justification_rule, undecided_rule=undecided_rule)
+    values = clean_settings(
+        name=name, scope=scope, fallback_reviewer=fallback_reviewer, justification_rule=justification_rule, undecided_rule=undecided_rule
+    )
     if due_date is None or due_date <= current_date():
         raise ValidationFailed("Due date: a campaign must end on a future date.")
     if not population_queryset(values["scope"]).exists():
@@ -54,7 +71,9 @@ def campaign_create(*, actor, name: str, scope: dict, due_date: dt.date, fallbac
 def _latest_verdicts(credential_ids: list[int]) -> dict[int, list[str]]:
     from apps.evaluation.models import Evaluation, Finding
 
-    latest = Evaluation.objects.filter(state=Evaluation.State.SUCCEEDED).order_by("-finished_at", "-pk").values_list("pk", flat=True).first()
+    latest = (
+        Evaluation.objects.filter(state=Evaluation.State.SUCCEEDED).order_by("-finished_at", "-pk").values_list("pk", flat=True).first()
+    )
     verdicts: dict[int, list[str]] = defaultdict(list)
     if latest is None:
         return verdicts
@@ -94,27 +113,74 @@ def campaign_start(*, actor, campaign: Campaign) -> Campaign:
             raise ValidationFailed(f"Fallback reviewer: {fallback} would review their own identity ({subject_of(c)}); choose another.")
         if rule == "self_review":
             self_reviews.append(c.pk)
-        rows.append({"credential_id": c.pk, "identity_id": c.identity_id, "source_id": c.source_id, "subject": subject_of(c),
-                     "facts": facts, "reviewer": reviewer, "rule": rule})
-    bulk_insert(ReviewItem, ["campaign_id", "source_id", "credential_id", "identity_id", "subject", "facts", "reviewer_id",
-                             "assigned_by_rule", "decision", "justification", "flagged"],
-                ((campaign.pk, r["source_id"], r["credential_id"], r["identity_id"], r["subject"], r["facts"], r["reviewer"].pk,
-                  r["rule"], "", "", False) for r in rows))
+        rows.append(
+            {
+                "credential_id": c.pk,
+                "identity_id": c.identity_id,
+                "source_id": c.source_id,
+                "subject": subject_of(c),
+                "facts": facts,
+                "reviewer": reviewer,
+                "rule": rule,
+            }
+        )
+    bulk_insert(
+        ReviewItem,
+        [
+            "campaign_id",
+            "source_id",
+            "credential_id",
+            "identity_id",
+            "subject",
+            "facts",
+            "reviewer_id",
+            "assigned_by_rule",
+            "decision",
+            "justification",
+            "flagged",
+        ],
+        (
+            (
+                campaign.pk,
+                r["source_id"],
+                r["credential_id"],
+                r["identity_id"],
+                r["subject"],
+                r["facts"],
+                r["reviewer"].pk,
+                r["rule"],
+                "",
+                "",
+                False,
+            )
+            for r in rows
+        ),
+    )
     if self_reviews:
         owners = {r["credential_id"]: r for r in rows}
-        ReviewAssignment.objects.bulk_create([
-            ReviewAssignment(item_id=item_id, from_reviewer=None, to_reviewer=fallback, reason=ReviewAssignment.Reason.SELF_REVIEW,
-                             note=f"the owner would review their own identity ({owners[cid]['subject'][:200]})", by=None, at=now)
-            for item_id, cid in campaign.items.filter(credential_id__in=self_reviews).values_list("pk", "credential_id")
-        ])
+        ReviewAssignment.objects.bulk_create(
+            [
+                ReviewAssignment(
+                    item_id=item_id,
+                    from_reviewer=None,
+                    to_reviewer=fallback,
+                    reason=ReviewAssignment.Reason.SELF_REVIEW,
+                    note=f"the owner would review their own identity ({owners[cid]['subject'][:200]})",
+                    by=None,
+                    at=now,
+                )
+                for item_id, cid in campaign.items.filter(credential_id__in=self_reviews).values_list("pk", "credential_id")
+            ]
+        )
     reviewers = {r["reviewer"].pk: r["reviewer"] for r in rows}
     for reviewer in reviewers.values():
         assign_perm("review_campaign", reviewer, campaign)
     campaign.state, campaign.started_at, campaign.started_by = State.ACTIVE, now, actor
     campaign.population_count, campaign.population_hash = len(rows), population_hash(rows)
     campaign.save(update_fields=["state", "started_at", "started_by", "population_count", "population_hash"])
-    events.campaign_started(actor=actor, campaign=campaign, reviewers=sorted(u.get_username() for u in reviewers.values()),
-                            self_reviews=len(self_reviews))
+    events.campaign_started(
+        actor=actor, campaign=campaign, reviewers=sorted(u.get_username() for u in reviewers.values()), self_reviews=len(self_reviews)
+    )
     return campaign
 
 
@@ -134,6 +200,7 @@ def campaign_cancel(*, actor, campaign: Campaign, comment: str) -> Campaign:
 
 
 # --- sign-off ------------------------------------------------------------------------------
+
 
 def _apply_undecided_rule(campaign: Campaign, now) -> int:
     undecided = list(campaign.items.filter(decision="").only("pk", "campaign_id", "credential_id", "subject"))
@@ -162,14 +229,25 @@ def campaign_sign_off(*, actor, campaign: Campaign, comment: str = "") -> Campai
     by_rule = 0
     if undecided:
         if current_date() <= campaign.due_date:
-            raise IllegalTransition(f"{undecided} items are still undecided and the due date ({campaign.due_date:%Y-%m-%d}) has not passed; "
-                                    "remind or reassign their reviewers.")
+            raise IllegalTransition(
+                f"{undecided} items are still undecided and the due date ({campaign.due_date:%Y-%m-%d}) has not passed; "
+                "remind or reassign their reviewers."
+            )
         by_rule = _apply_undecided_rule(campaign, now)
-    campaign.state, campaign.signed_off_at, campaign.signed_off_by, campaign.sign_off_note = State.SIGNED_OFF, now, actor, (comment or "").strip()
+    campaign.state, campaign.signed_off_at, campaign.signed_off_by, campaign.sign_off_note = (
+        State.SIGNED_OFF,
+        now,
+        actor,
+        (comment or "").strip(),
+    )
     campaign.save(update_fields=["state", "signed_off_at", "signed_off_by", "sign_off_note"])
-    events.campaign_transition(actor=actor, campaign=campaign, from_state=State.ACTIVE, comment=comment,
-                               extra={"decided_by_rule": by_rule, "population_hash": campaign.population_hash})
+    events.campaign_transition(
+        actor=actor,
+        campaign=campaign,
+        from_state=State.ACTIVE,
+        comment=comment,
+        extra={"decided_by_rule": by_rule, "population_hash": campaign.population_hash},
+    )
     # The decisions now count for credential-not-reviewed (9.2.4.19): evaluate again.
     pipeline.publish("review.signed_off", campaign_id=campaign.pk)  # config/pipeline.py
     return campaign
-

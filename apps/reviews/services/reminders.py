@@ -14,14 +14,17 @@ from django.utils import timezone
 from apps.audit import events
 from apps.core.errors import IllegalTransition, ValidationFailed
 from apps.reviews.models import Campaign, ReviewReminder
-from apps.reviews.services._common import MANAGE, State, require_perm, current_date
+from apps.reviews.services._common import MANAGE, State, current_date, require_perm
 from apps.reviews.services.assignment import reviewer_deactivated
 
 
 def _remind(campaign: Campaign, reviewer, mark: str, undecided: int, *, actor=None, escalate_to=()) -> bool:
     days_left = (campaign.due_date - current_date()).days
-    when = (f"is due in {days_left} day{'s' if days_left != 1 else ''}" if days_left >= 0
-            else f"was due {-days_left} day{'s' if days_left != -1 else ''} ago")
+    when = (
+        f"is due in {days_left} day{'s' if days_left != 1 else ''}"
+        if days_left >= 0
+        else f"was due {-days_left} day{'s' if days_left != -1 else ''} ago"
+    )
     message = f"{undecided} item{'s' if undecided != 1 else ''} in '{campaign.name}' await your decision; the campaign {when} ({campaign.due_date:%Y-%m-%d})."
     recipients = sorted({u.email for u in (reviewer, *escalate_to) if u.email})
     try:
@@ -31,8 +34,12 @@ def _remind(campaign: Campaign, reviewer, mark: str, undecided: int, *, actor=No
             ReviewReminder.objects.create(campaign=campaign, reviewer=reviewer, mark=mark, message=message, sent_at=timezone.now())
             events.review_reminded(campaign=campaign, reviewer=reviewer, mark=mark, undecided=undecided, actor=actor)
             if recipients:
-                send_mail(subject=f"[keytrail] access review: {campaign.name}", message=message + "\nDecide keep, revoke or rotate in keytrail.",
-                          from_email=None, recipient_list=recipients)
+                send_mail(
+                    subject=f"[keytrail] access review: {campaign.name}",
+                    message=message + "\nDecide keep, revoke or rotate in keytrail.",
+                    from_email=None,
+                    recipient_list=recipients,
+                )
     except IntegrityError:
         return False  # this mark was already sent
     return True
@@ -77,5 +84,11 @@ def campaign_remind(*, actor, campaign: Campaign, reviewer, escalate: bool = Fal
     if not undecided:
         raise ValidationFailed(f"{reviewer} has no undecided item in this campaign.")
     kind = "escalated" if escalate else "manual"
-    return _remind(campaign, reviewer, f"{kind}:{timezone.now():%Y%m%d%H%M%S%f}", undecided, actor=actor,
-                   escalate_to=(campaign.fallback_reviewer, actor) if escalate else ())
+    return _remind(
+        campaign,
+        reviewer,
+        f"{kind}:{timezone.now():%Y%m%d%H%M%S%f}",
+        undecided,
+        actor=actor,
+        escalate_to=(campaign.fallback_reviewer, actor) if escalate else (),
+    )

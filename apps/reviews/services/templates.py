@@ -11,7 +11,7 @@ from django.db import transaction
 from apps.audit import events
 from apps.core.errors import ValidationFailed
 from apps.reviews.models import Campaign, CampaignTemplate, JustificationRule, UndecidedRule
-from apps.reviews.services._common import MANAGE, clean_settings, require_perm, current_date
+from apps.reviews.services._common import MANAGE, clean_settings, current_date, require_perm
 from apps.reviews.services.campaigns import campaign_create, campaign_start
 
 logger = logging.getLogger(__name__)
@@ -25,17 +25,28 @@ _CRONTABS = {  # minute hour day_of_month month_of_year
 
 
 @transaction.atomic
-def template_save(*, actor, name: str, scope: dict, fallback_reviewer, recurrence: str, duration_days: int = 21,
-                  justification_rule: str = JustificationRule.ALL, undecided_rule: str = UndecidedRule.KEEP_FLAG,
-                  enabled: bool = True, template: CampaignTemplate | None = None) -> CampaignTemplate:
+def template_save(
+    *,
+    actor,
+    name: str,
+    scope: dict,
+    fallback_reviewer,
+    recurrence: str,
+    duration_days: int = 21,
+    justification_rule: str = JustificationRule.ALL,
+    undecided_rule: str = UndecidedRule.KEEP_FLAG,
+    enabled: bool = True,
+    template: CampaignTemplate | None = None,
+) -> CampaignTemplate:
     """Create or update a recurring campaign and its django-celery-beat schedule."""
     import json
 
     from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
     require_perm(actor, MANAGE)
-    values = clean_settings(name=name, scope=scope, fallback_reviewer=fallback_reviewer,
-                            justification_rule=justification_rule, undecided_rule=undecided_rule)
+    values = clean_settings(
+        name=name, scope=scope, fallback_reviewer=fallback_reviewer, justification_rule=justification_rule, undecided_rule=undecided_rule
+    )
     if recurrence not in CampaignTemplate.Recurrence.values:
         raise ValidationFailed(f"Recurrence: choose one of {', '.join(CampaignTemplate.Recurrence.values)}.")
     if not 1 <= int(duration_days) <= 365:
@@ -46,12 +57,18 @@ def template_save(*, actor, name: str, scope: dict, fallback_reviewer, recurrenc
         setattr(template, key, value)
     template.save()
     minute, hour, day, month = _CRONTABS[recurrence]
-    crontab, _ = CrontabSchedule.objects.get_or_create(minute=minute, hour=hour, day_of_month=day, month_of_year=month,
-                                                       day_of_week="*", timezone="UTC")
+    crontab, _ = CrontabSchedule.objects.get_or_create(
+        minute=minute, hour=hour, day_of_month=day, month_of_year=month, day_of_week="*", timezone="UTC"
+    )
     task, _ = PeriodicTask.objects.update_or_create(
         name=f"keytrail: access review template {template.pk}",
-        defaults={"task": "reviews.launch_template", "crontab": crontab, "interval": None, "args": json.dumps([template.pk]),
-                  "enabled": enabled},
+        defaults={
+            "task": "reviews.launch_template",
+            "crontab": crontab,
+            "interval": None,
+            "args": json.dumps([template.pk]),
+            "enabled": enabled,
+        },
     )
     if template.periodic_task_id != task.pk:
         template.periodic_task = task
@@ -68,9 +85,16 @@ def template_launch(*, template: CampaignTemplate, today: dt.date | None = None)
     today = today or current_date()
     with transaction.atomic():
         try:
-            campaign = campaign_create(actor=None, name=f"{template.name} {today:%Y-%m-%d}", scope=template.scope,
-                                       due_date=today + dt.timedelta(days=template.duration_days), fallback_reviewer=template.fallback_reviewer,
-                                       justification_rule=template.justification_rule, undecided_rule=template.undecided_rule, template=template)
+            campaign = campaign_create(
+                actor=None,
+                name=f"{template.name} {today:%Y-%m-%d}",
+                scope=template.scope,
+                due_date=today + dt.timedelta(days=template.duration_days),
+                fallback_reviewer=template.fallback_reviewer,
+                justification_rule=template.justification_rule,
+                undecided_rule=template.undecided_rule,
+                template=template,
+            )
             return campaign_start(actor=None, campaign=campaign)
         except ValidationFailed as exc:
             logger.warning("recurring campaign %s not started: %s", template.pk, exc)

@@ -18,6 +18,8 @@ class Command(BaseCommand):
         if summary.unchanged:
             self.stdout.write(f"catalog version {summary.version} already loaded; nothing changed")
         else:
-            self.stdout.write(self.style.SUCCESS(
-                f"catalog version {summary.version} loaded: {summary.created} created, {summary.updated} updated, {summary.retired} retired"
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"catalog version {summary.version} loaded: {summary.created} created, {summary.updated} updated, {summary.retired} retired"
+                )
+            )

@@ -79,9 +79,7 @@ class IamConnector(Connector):
             arn = user.get("Arn", "")
             row = rows_by_arn.get(arn)
             try:
-                records.emit_user(
-                    result, iam, user, row, known_keys.get(arn), login_profiles.get(arn), index, virtual_mfa
-                )
+                records.emit_user(result, iam, user, row, known_keys.get(arn), login_profiles.get(arn), index, virtual_mfa)
             except ConnectorError as exc:
                 if exc.retryable:
                     raise
@@ -97,9 +95,7 @@ class IamConnector(Connector):
         result.facts = {
             "account_id": account_id,
             "password_policy": password_policy,
-            "password_policy_status": (
-                "unknown" if not password_policy_known else ("present" if password_policy else "absent")
-            ),
+            "password_policy_status": ("unknown" if not password_policy_known else ("present" if password_policy else "absent")),
             "root": root,
             "credential_report_generated_at": generated_at,
             "collection": {
@@ -148,4 +144,3 @@ class IamConnector(Connector):
             return {}
         users = previous_state.get("users")
         return users if isinstance(users, dict) else {}
-

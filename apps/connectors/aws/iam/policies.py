@@ -67,9 +67,7 @@ class PolicyIndex:
     def __init__(self, policies: list[dict], groups: list[dict]):
         self.documents: dict[str, dict | None] = {}
         for policy in policies:
-            default = next(
-                (v for v in policy.get("PolicyVersionList") or [] if v.get("IsDefaultVersion")), None
-            )
+            default = next((v for v in policy.get("PolicyVersionList") or [] if v.get("IsDefaultVersion")), None)
             self.documents[policy.get("Arn", "")] = policy_document(default.get("Document")) if default else None
         self.groups = {group.get("GroupName"): group for group in groups}
         self._group_results: dict[str, tuple[list[str], list[str], bool]] = {}
@@ -104,9 +102,7 @@ class PolicyIndex:
 
     def user_privileges(self, user: dict) -> tuple[bool | None, list[str], list[str]]:
         """(privileged, reasons, policies incl. through groups) for a UserDetail."""
-        reasons, policies, undetermined = self.evaluate(
-            "", user.get("AttachedManagedPolicies"), user.get("UserPolicyList")
-        )
+        reasons, policies, undetermined = self.evaluate("", user.get("AttachedManagedPolicies"), user.get("UserPolicyList"))
         for group_name in user.get("GroupList") or []:
             group = self.groups.get(group_name)
             if group is None:

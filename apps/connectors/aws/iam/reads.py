@@ -30,6 +30,7 @@ def setting(name: str, default: Any) -> Any:
 
 # --- account-wide reads -------------------------------------------------------------
 
+
 def credential_report(iam: Any) -> tuple[list[ReportRow], datetime | None]:
     """Generate (or reuse AWS's < 4 h old) report, wait for it boundedly, parse it."""
     max_wait = float(setting("AWS_CREDENTIAL_REPORT_MAX_WAIT", 120.0))
@@ -66,9 +67,7 @@ def authorization_details(iam: Any) -> tuple[list[dict], list[dict], list[dict]]
     # AWS-managed policy documents are left out (about a thousand of them); those
     # that matter for the privileged rule are recognised by name.
     paginator = iam.get_paginator("get_account_authorization_details")
-    pages = paginator.paginate(
-        Filter=["User", "Group", "LocalManagedPolicy"], PaginationConfig={"PageSize": PAGE_SIZE}
-    )
+    pages = paginator.paginate(Filter=["User", "Group", "LocalManagedPolicy"], PaginationConfig={"PageSize": PAGE_SIZE})
     for page in pages:
         users += page.get("UserDetailList") or []
         groups += page.get("GroupDetailList") or []
@@ -137,9 +136,7 @@ def optional(result: CollectionResult, item: str, read: Any, failed: Any = None)
 # --- per-user reads (only where nothing account-wide answers) -------------------------
 
 
-def per_user(
-    jobs: list[tuple[str, str]], call: Any, result: CollectionResult, item_errors: frozenset[str]
-) -> dict[str, Any]:
+def per_user(jobs: list[tuple[str, str]], call: Any, result: CollectionResult, item_errors: frozenset[str]) -> dict[str, Any]:
     """Run ``call(user_name)`` for each (arn, name) on a few threads.
 
     Item-specific failures (``item_errors`` codes, e.g. the user was deleted since

@@ -166,9 +166,7 @@ def emit_root(
             mfa_devices=devices,
             attributes={
                 "mfa_basis": mfa_basis,
-                "password_last_used": (
-                    row.password_last_used.isoformat() if row and row.password_last_used else None
-                ),
+                "password_last_used": (row.password_last_used.isoformat() if row and row.password_last_used else None),
             },
         )
     )

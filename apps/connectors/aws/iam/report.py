@@ -52,7 +52,6 @@ KEY_DIGEST_COLUMNS = (
 )
 
 
-
 def parse_report_datetime(value: str | None) -> datetime | None:
     """A credential-report date as an aware UTC datetime; ``None`` for every sentinel.
 
@@ -165,9 +164,7 @@ def parse_credential_report(content: bytes | str) -> list[ReportRow]:
     columns = set(reader.fieldnames or [])
     missing = REQUIRED_COLUMNS - columns
     if missing:
-        raise ConnectorError(
-            f"credential report lacks columns {sorted(missing)}", code="malformed_response"
-        )
+        raise ConnectorError(f"credential report lacks columns {sorted(missing)}", code="malformed_response")
     try:
         return [_parse_row(raw) for raw in reader]
     except csv.Error as exc:

@@ -18,9 +18,9 @@ from apps.accounts.models import User
 from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
 from apps.devtools.bench import rss_mb, throwaway_database, write_figures
+from apps.devtools.simulators.inventory import seed_inventory
 from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_run
-from apps.devtools.simulators.inventory import seed_inventory
 
 
 class Command(BaseCommand):
@@ -49,8 +49,15 @@ class Command(BaseCommand):
             evaluation = evaluation_run(trigger=Evaluation.Trigger.MANUAL, now=now)
             seconds = round(time.monotonic() - t1, 2)
         return {
-            "database": connection.vendor, "credentials": seeded["credentials"], "identities": seeded["identities"],
-            "seed_seconds": seed_seconds, "evaluation_seconds": seconds, "findings": evaluation.counts["findings"],
-            "failed": evaluation.counts["failed"], "not_assessed": evaluation.counts["not_assessed"], "queries": len(queries),
-            "rss_before_evaluation_mb": rss_before, "peak_rss_mb": rss_mb(),
+            "database": connection.vendor,
+            "credentials": seeded["credentials"],
+            "identities": seeded["identities"],
+            "seed_seconds": seed_seconds,
+            "evaluation_seconds": seconds,
+            "findings": evaluation.counts["findings"],
+            "failed": evaluation.counts["failed"],
+            "not_assessed": evaluation.counts["not_assessed"],
+            "queries": len(queries),
+            "rss_before_evaluation_mb": rss_before,
+            "peak_rss_mb": rss_mb(),
         }

@@ -37,8 +37,16 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from apps.devtools.simulators.bench import (add_org_arguments, broker_in_use, collect, database_copy, exit_on_sigterm, org_spec, start_worker,
-                                   throwaway_database)
+from apps.devtools.simulators.bench import (
+    add_org_arguments,
+    broker_in_use,
+    collect,
+    database_copy,
+    exit_on_sigterm,
+    org_spec,
+    start_worker,
+    throwaway_database,
+)
 from apps.devtools.simulators.meter import Stage
 
 MODES = ("1x1", "2x1", "1x2")
@@ -72,10 +80,16 @@ def summarise(runs: list[dict], baseline: str) -> list[dict]:
     rows = []
     for mode, mode_runs in by_mode.items():
         wall = statistics.median(r["wall_seconds"] for r in mode_runs)
-        rows.append({"mode": mode, "runs": len(mode_runs), "wall_seconds_median": round(wall, 2),
-                     "ratio_to_baseline": round(wall / base, 2),
-                     "largest_worker_peak_mb": max(r["largest_worker_peak_mb"] for r in mode_runs),
-                     "machine_utilisation_median": statistics.median(r["machine_utilisation"] or 0 for r in mode_runs)})
+        rows.append(
+            {
+                "mode": mode,
+                "runs": len(mode_runs),
+                "wall_seconds_median": round(wall, 2),
+                "ratio_to_baseline": round(wall / base, 2),
+                "largest_worker_peak_mb": max(r["largest_worker_peak_mb"] for r in mode_runs),
+                "machine_utilisation_median": statistics.median(r["machine_utilisation"] or 0 for r in mode_runs),
+            }
+        )
     return rows
 
 
@@ -85,11 +99,25 @@ def targets(summary: list[dict], baseline: str) -> list[dict]:
     for row in summary:
         workers, concurrency = map(int, row["mode"].split("x"))
         if row["mode"] != baseline and workers * concurrency == 2:
-            rows.append({"target": f"2 workers / 1 worker, wall time ({row['mode']} / {baseline})", "limit": RATIO_LIMIT,
-                         "measured": row["ratio_to_baseline"], "unit": "x", "met": row["ratio_to_baseline"] <= RATIO_LIMIT})
+            rows.append(
+                {
+                    "target": f"2 workers / 1 worker, wall time ({row['mode']} / {baseline})",
+                    "limit": RATIO_LIMIT,
+                    "measured": row["ratio_to_baseline"],
+                    "unit": "x",
+                    "met": row["ratio_to_baseline"] <= RATIO_LIMIT,
+                }
+            )
     peak = max(row["largest_worker_peak_mb"] for row in summary)
-    rows.append({"target": "worker peak memory in collection (PSS, main + pool processes)", "limit": MEMORY_LIMIT_MB,
-                 "measured": peak, "unit": "MB", "met": peak <= MEMORY_LIMIT_MB})
+    rows.append(
+        {
+            "target": "worker peak memory in collection (PSS, main + pool processes)",
+            "limit": MEMORY_LIMIT_MB,
+            "measured": peak,
+            "unit": "MB",
+            "met": peak <= MEMORY_LIMIT_MB,
+        }
+    )
     return rows
 
 
@@ -98,16 +126,24 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         add_org_arguments(parser, users=3500, secrets=1400, vault_secrets=1200, vaults=6, accounts=14)
-        parser.add_argument("--modes", default=",".join(MODES),
-                            help="comma-separated WORKERSxCONCURRENCY, the first is the baseline (default 1x1,2x1,1x2)")
+        parser.add_argument(
+            "--modes", default=",".join(MODES), help="comma-separated WORKERSxCONCURRENCY, the first is the baseline (default 1x1,2x1,1x2)"
+        )
         parser.add_argument("--repeat", type=int, default=1, help="run every mode this many times, interleaved")
-        parser.add_argument("--latency-ms", type=float, default=0.0,
-                            help="delay every simulated answer by this much, as a remote cloud's round trip would")
-        parser.add_argument("--aws-processes", type=int, default=1,
-                            help="serve moto from this many processes (forked after seeding, one socket; the credential "
-                                 "report is then ready at once)")
-        parser.add_argument("--broker", default=os.environ.get("CELERY_BROKER_URL", ""),
-                            help="Redis URL for the workers (default CELERY_BROKER_URL); its database is flushed before every run")
+        parser.add_argument(
+            "--latency-ms", type=float, default=0.0, help="delay every simulated answer by this much, as a remote cloud's round trip would"
+        )
+        parser.add_argument(
+            "--aws-processes",
+            type=int,
+            default=1,
+            help="serve moto from this many processes (forked after seeding, one socket; the credential report is then ready at once)",
+        )
+        parser.add_argument(
+            "--broker",
+            default=os.environ.get("CELERY_BROKER_URL", ""),
+            help="Redis URL for the workers (default CELERY_BROKER_URL); its database is flushed before every run",
+        )
         parser.add_argument("--json", default="", help="also write the figures to this file")
 
     def handle(self, *args, **options):
@@ -132,18 +168,34 @@ class Command(BaseCommand):
             actor = user_create(username="bench-grc", password=os.urandom(16).hex(), role=Role.GRC_LEAD)
             for repetition in range(options["repeat"]):
                 for i, (workers, concurrency) in enumerate(modes):
-                    runs.append(self._run(spec, actor, workers=workers, concurrency=concurrency, broker=options["broker"],
-                                          repetition=repetition, copy=f"r{repetition}m{i}"))
+                    runs.append(
+                        self._run(
+                            spec,
+                            actor,
+                            workers=workers,
+                            concurrency=concurrency,
+                            broker=options["broker"],
+                            repetition=repetition,
+                            copy=f"r{repetition}m{i}",
+                        )
+                    )
         baseline = mode_name(*modes[0])
         for run in runs:
             base = next(r for r in runs if r["repetition"] == run["repetition"] and r["mode"] == baseline)
             run["ratio_to_baseline"] = round(run["wall_seconds"] / base["wall_seconds"], 2)
         summary = summarise(runs, baseline)
         report = {
-            "environment": {"cpus": os.cpu_count(), "python": platform.python_version(), "postgresql": connection.pg_version,
-                            "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
-            "spec": {**spec.__dict__, "regions": list(spec.regions)}, "baseline": baseline,
-            "runs": runs, "summary": summary, "targets": targets(summary, baseline),
+            "environment": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "postgresql": connection.pg_version,
+                "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+            },
+            "spec": {**spec.__dict__, "regions": list(spec.regions)},
+            "baseline": baseline,
+            "runs": runs,
+            "summary": summary,
+            "targets": targets(summary, baseline),
         }
         self._print(report)
         if options["json"]:
@@ -153,9 +205,9 @@ class Command(BaseCommand):
 
     def _run(self, spec, actor, *, workers: int, concurrency: int, broker: str, repetition: int, copy: str) -> dict:
         """One first collection of every source on ``workers`` workers of ``concurrency`` pool processes each."""
+        from apps.devtools.simulators.scale import SimulatedOrganisation
         from apps.inventory.models import Credential
         from apps.inventory.services.sources import source_create
-        from apps.devtools.simulators.scale import SimulatedOrganisation
 
         mode = mode_name(workers, concurrency)
         self.stdout.write(f"{mode}: starting the simulated organisation …")
@@ -185,8 +237,12 @@ class Command(BaseCommand):
             unit_seconds = sorted((u.counts or {}).get("seconds", 0.0) for u in run.units.all())
             collected = dict(Counter(Credential.objects.filter(disappeared_at__isnull=True).values_list("credential_type", flat=True)))
         figures.api_calls = calls
-        return {**self._figures(figures, mode=mode, workers=workers, concurrency=concurrency, taken=taken,
-                                unit_seconds=unit_seconds, repetition=repetition), "credentials": collected}
+        return {
+            **self._figures(
+                figures, mode=mode, workers=workers, concurrency=concurrency, taken=taken, unit_seconds=unit_seconds, repetition=repetition
+            ),
+            "credentials": collected,
+        }
 
     @staticmethod
     def _figures(figures, *, mode, workers, concurrency, taken, unit_seconds, repetition) -> dict:
@@ -197,19 +253,36 @@ class Command(BaseCommand):
         busy = machine.get("busy")
         cores = os.cpu_count() or 1
         return {
-            "mode": mode, "repetition": repetition, "workers": workers, "concurrency": concurrency,
-            "wall_seconds": figures.wall_seconds, "load_average_1m_start_end": list(figures.load_average),
-            "api_calls_total": figures.api_calls_total, "rows_written_total": figures.rows_written_total,
-            "units": len(unit_seconds), "units_by_worker": taken,
-            "cpu_seconds_by_worker": [round(sum(v for k, v in cpu.items() if k == f"worker {w}" or k.startswith(f"worker {w} pool")), 2)
-                                      for w in range(1, workers + 1)],
-            "unit_seconds_sum": round(sum(unit_seconds), 2), "unit_seconds_longest": unit_seconds[-1] if unit_seconds else 0,
-            "peak_rss_mb_of": peaks, "peak_pss_mb_by_worker": per_worker,
+            "mode": mode,
+            "repetition": repetition,
+            "workers": workers,
+            "concurrency": concurrency,
+            "wall_seconds": figures.wall_seconds,
+            "load_average_1m_start_end": list(figures.load_average),
+            "api_calls_total": figures.api_calls_total,
+            "rows_written_total": figures.rows_written_total,
+            "units": len(unit_seconds),
+            "units_by_worker": taken,
+            "cpu_seconds_by_worker": [
+                round(sum(v for k, v in cpu.items() if k == f"worker {w}" or k.startswith(f"worker {w} pool")), 2)
+                for w in range(1, workers + 1)
+            ],
+            "unit_seconds_sum": round(sum(unit_seconds), 2),
+            "unit_seconds_longest": unit_seconds[-1] if unit_seconds else 0,
+            "peak_rss_mb_of": peaks,
+            "peak_pss_mb_by_worker": per_worker,
             "largest_worker_peak_mb": max(per_worker.values(), default=0),
-            "cpu_seconds": {"workers": worker_cpu, "simulators": sims_cpu, "this process": cpu.get("this process"),
-                            "machine busy": busy, "machine idle": machine.get("idle"),
-                            "rest (PostgreSQL, Redis, other)": round(busy - worker_cpu - sims_cpu - (cpu.get("this process") or 0), 2)
-                            if busy is not None else None, "by process": cpu},
+            "cpu_seconds": {
+                "workers": worker_cpu,
+                "simulators": sims_cpu,
+                "this process": cpu.get("this process"),
+                "machine busy": busy,
+                "machine idle": machine.get("idle"),
+                "rest (PostgreSQL, Redis, other)": round(busy - worker_cpu - sims_cpu - (cpu.get("this process") or 0), 2)
+                if busy is not None
+                else None,
+                "by process": cpu,
+            },
             # Busy CPU over what the cores could give in the wall time. For the baseline on a quiet
             # machine it is also the best ratio any number of workers could reach: the same CPU
             # work cannot take less than busy / cores.
@@ -219,28 +292,41 @@ class Command(BaseCommand):
     def _print(self, report: dict) -> None:
         w = self.stdout.write
         w("")
-        w(f"{report['environment']['cpus']} CPUs; load (1 min) at end {report['environment']['load_average_at_end'][0]}; "
-          f"baseline {report['baseline']}")
-        header = (f"{'mode':<5} {'rep':>3} {'wall s':>7} {'ratio':>6} {'units by worker':>16} {'CPU s by worker':>16} "
-                  f"{'peak MB by worker':>18} {'CPU s workers':>13} {'sims':>6} {'rest':>6} {'machine busy/idle':>18} "
-                  f"{'util':>5} {'load 1m':>11}")
+        w(
+            f"{report['environment']['cpus']} CPUs; load (1 min) at end {report['environment']['load_average_at_end'][0]}; "
+            f"baseline {report['baseline']}"
+        )
+        header = (
+            f"{'mode':<5} {'rep':>3} {'wall s':>7} {'ratio':>6} {'units by worker':>16} {'CPU s by worker':>16} "
+            f"{'peak MB by worker':>18} {'CPU s workers':>13} {'sims':>6} {'rest':>6} {'machine busy/idle':>18} "
+            f"{'util':>5} {'load 1m':>11}"
+        )
         w(header)
         w("-" * len(header))
         for r in report["runs"]:
             c = r["cpu_seconds"]
-            w(f"{r['mode']:<5} {r['repetition']:>3} {r['wall_seconds']:>7} {r['ratio_to_baseline']:>6} "
-              f"{'/'.join(map(str, r['units_by_worker'])):>16} {'/'.join(map(str, r['cpu_seconds_by_worker'])):>16} "
-              f"{'/'.join(map(str, r['peak_pss_mb_by_worker'].values())):>18} {c['workers']:>13} {c['simulators']:>6} "
-              f"{c['rest (PostgreSQL, Redis, other)']!s:>6} {str(c['machine busy']) + '/' + str(c['machine idle']):>18} "
-              f"{r['machine_utilisation']!s:>5} {'{}→{}'.format(*r['load_average_1m_start_end']):>11}")
+            w(
+                f"{r['mode']:<5} {r['repetition']:>3} {r['wall_seconds']:>7} {r['ratio_to_baseline']:>6} "
+                f"{'/'.join(map(str, r['units_by_worker'])):>16} {'/'.join(map(str, r['cpu_seconds_by_worker'])):>16} "
+                f"{'/'.join(map(str, r['peak_pss_mb_by_worker'].values())):>18} {c['workers']:>13} {c['simulators']:>6} "
+                f"{c['rest (PostgreSQL, Redis, other)']!s:>6} {str(c['machine busy']) + '/' + str(c['machine idle']):>18} "
+                f"{r['machine_utilisation']!s:>5} {'{}→{}'.format(*r['load_average_1m_start_end']):>11}"
+            )
         for r in report["runs"]:
-            w(f"peak RSS MB (each process's own high-water mark), {r['mode']} #{r['repetition']}: " + ", ".join(f"{k} {v}" for k, v in r["peak_rss_mb_of"].items()))
-            w(f"CPU s by process, {r['mode']} #{r['repetition']}: "
-              + ", ".join(f"{k} {v}" for k, v in r["cpu_seconds"]["by process"].items()))
+            w(
+                f"peak RSS MB (each process's own high-water mark), {r['mode']} #{r['repetition']}: "
+                + ", ".join(f"{k} {v}" for k, v in r["peak_rss_mb_of"].items())
+            )
+            w(
+                f"CPU s by process, {r['mode']} #{r['repetition']}: "
+                + ", ".join(f"{k} {v}" for k, v in r["cpu_seconds"]["by process"].items())
+            )
             slots = r["workers"] * r["concurrency"]
-            w(f"units, {r['mode']} #{r['repetition']}: {r['units']}, {r['unit_seconds_sum']} s inside units (longest "
-              f"{r['unit_seconds_longest']} s); {slots} pool process(es) x {r['wall_seconds']} s wall = "
-              f"{round(slots * r['wall_seconds'] - r['unit_seconds_sum'], 1)} s outside a unit")
+            w(
+                f"units, {r['mode']} #{r['repetition']}: {r['units']}, {r['unit_seconds_sum']} s inside units (longest "
+                f"{r['unit_seconds_longest']} s); {slots} pool process(es) x {r['wall_seconds']} s wall = "
+                f"{round(slots * r['wall_seconds'] - r['unit_seconds_sum'], 1)} s outside a unit"
+            )
         w("")
         w(f"{'target':<62} {'limit':>8} {'measured':>10}  met")
         for t in report["targets"]:

@@ -22,15 +22,15 @@ from django.test.utils import CaptureQueriesContext
 from apps.accounts.models import User
 from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
-from apps.devtools.bench import rss_mb, throwaway_database, write_figures
+from apps.core.isotime import iso_utc
 from apps.core.progress import TerminalProgress
+from apps.devtools.bench import rss_mb, throwaway_database, write_figures
+from apps.devtools.simulators.inventory import seed_inventory
 from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_run
 from apps.evidence.builder import build_files
-from apps.core.isotime import iso_utc
 from apps.evidence.gather import default_seed, gather
 from apps.evidence.models import Engagement
-from apps.devtools.simulators.inventory import seed_inventory
 
 _CREDENTIAL_VERSIONS = """
 INSERT INTO inventory_credentialversion (credential_id, data, fingerprint, valid_from, valid_to, first_snapshot_id)
@@ -77,7 +77,9 @@ class Command(BaseCommand):
             cursor.execute(_CREDENTIAL_VERSIONS)
             cursor.execute(_IDENTITY_VERSIONS)
         evaluation_run(trigger=Evaluation.Trigger.MANUAL, now=now)
-        engagement = Engagement.objects.create(name="bench", period_start=date(now.year, 1, 1), period_end=date(now.year, 12, 31), created_by=actor)
+        engagement = Engagement.objects.create(
+            name="bench", period_start=date(now.year, 1, 1), period_end=date(now.year, 12, 31), created_by=actor
+        )
         setup_seconds = round(time.monotonic() - t0, 2)
         as_of = datetime.now(UTC)
         rss_before = rss_mb()
@@ -86,12 +88,21 @@ class Command(BaseCommand):
             t1 = time.monotonic()
             bar = TerminalProgress(getattr(self.stderr, "_out", self.stderr), label="building pack ")
             progress = lambda percent, stage: bar.update(percent, 100, stage)  # noqa: E731 - the pack's (percent, stage)
-            data = gather(engagement=engagement, as_of=as_of, sample_size=sample, sample_seed=default_seed(engagement_id=engagement.pk, as_of=as_of),
-                          progress=progress)
+            data = gather(
+                engagement=engagement,
+                as_of=as_of,
+                sample_size=sample,
+                sample_seed=default_seed(engagement_id=engagement.pk, as_of=as_of),
+                progress=progress,
+            )
             stages["gather"] = round(time.monotonic() - t1, 2)
             rss_after_gather = rss_mb()
-            built = build_files(data=data, workdir=Path(tmp), meta={"pack_id": "KT-BENCH", "as_of": iso_utc(as_of), "built_at": iso_utc(as_of)},
-                                progress=progress)
+            built = build_files(
+                data=data,
+                workdir=Path(tmp),
+                meta={"pack_id": "KT-BENCH", "as_of": iso_utc(as_of), "built_at": iso_utc(as_of)},
+                progress=progress,
+            )
             bar.close()
             total = round(time.monotonic() - t1, 2)
             stages.update(built.timings)
@@ -101,10 +112,17 @@ class Command(BaseCommand):
 
             pages = len(pypdf.PdfReader(str(Path(tmp) / "pack.pdf")).pages)
         return {
-            "database": connection.vendor, "credentials": seeded["credentials"], "identities": seeded["identities"],
-            "findings_in_pack": len(data.findings), "setup_seconds (seed + evaluate, not timed)": setup_seconds,
+            "database": connection.vendor,
+            "credentials": seeded["credentials"],
+            "identities": seeded["identities"],
+            "findings_in_pack": len(data.findings),
+            "setup_seconds (seed + evaluate, not timed)": setup_seconds,
             **{f"stage {name} s": seconds for name, seconds in stages.items()},
-            "whole pack s": total, "queries (Django; plus 4 streamed server-side cursors)": len(queries),
-            "rss before pack MB": rss_before, "rss after gather MB": rss_after_gather, "peak rss MB (whole process)": rss_mb(),
-            **{f"size {name} bytes": size for name, size in built.sizes.items()}, "pdf pages": pages,
+            "whole pack s": total,
+            "queries (Django; plus 4 streamed server-side cursors)": len(queries),
+            "rss before pack MB": rss_before,
+            "rss after gather MB": rss_after_gather,
+            "peak rss MB (whole process)": rss_mb(),
+            **{f"size {name} bytes": size for name, size in built.sizes.items()},
+            "pdf pages": pages,
         }

@@ -93,10 +93,18 @@ def measure(client: Client, url: str, *, page: str, persona: str, requests: int,
     if profile_dir:
         _profile(client, url, Path(profile_dir) / f"{page.replace(' ', '_').replace('/', '-')}.html")
     p95 = statistics.quantiles(samples, n=20, method="inclusive")[18] if len(samples) > 1 else samples[0]
-    return PageFigures(page=page, persona=persona, url=url, median_ms=round(statistics.median(samples), 1), p95_ms=round(p95, 1),
-                       cpu_ms=round(statistics.median(cpu), 1),
-                       queries=max(counts), queries_varied=len(counts) > 1, status=response.status_code,
-                       kb=round(len(response.content) / 1024, 1))
+    return PageFigures(
+        page=page,
+        persona=persona,
+        url=url,
+        median_ms=round(statistics.median(samples), 1),
+        p95_ms=round(p95, 1),
+        cpu_ms=round(statistics.median(cpu), 1),
+        queries=max(counts),
+        queries_varied=len(counts) > 1,
+        status=response.status_code,
+        kb=round(len(response.content) / 1024, 1),
+    )
 
 
 def _profile(client: Client, url: str, path: Path) -> None:
@@ -136,9 +144,15 @@ class Command(BaseCommand):
         with throwaway_database("bench_pages"):
             setup, pages = self._run(options)
         report = {
-            "command": "bench_pages", "at": datetime.now(UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
-            "postgresql": setup.pop("postgresql"), "load_1m_start": round(load_start, 2), "load_1m_end": round(os.getloadavg()[0], 2),
-            "requests_per_page": options["requests"], "warmups": options["warmups"], **setup,
+            "command": "bench_pages",
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "cpus": os.cpu_count(),
+            "postgresql": setup.pop("postgresql"),
+            "load_1m_start": round(load_start, 2),
+            "load_1m_end": round(os.getloadavg()[0], 2),
+            "requests_per_page": options["requests"],
+            "warmups": options["warmups"],
+            **setup,
             "pages": [{**asdict(p), "met": p.met} for p in pages],
         }
         self._print(report, pages)
@@ -149,17 +163,19 @@ class Command(BaseCommand):
     def _run(self, options) -> tuple[dict, list[PageFigures]]:
         from apps.catalog.loader import read_catalog
         from apps.catalog.services import catalog_load
+        from apps.devtools.simulators import registers
+        from apps.devtools.simulators.inventory import seed_inventory
         from apps.evaluation.models import Evaluation, Finding
         from apps.evaluation.services import evaluation_run
         from apps.inventory.models import Credential, Identity, Source
-        from apps.devtools.simulators import registers
-        from apps.devtools.simulators.inventory import seed_inventory
 
         seed, out = options["seed"], self.stdout.write
         catalog_load(data=read_catalog())
         cast = registers.people(reviewers=options["reviewers"], password=os.urandom(16).hex())
         out(f"seeding {options['credentials']:,} credentials …")
-        _, seconds, _ = timed(lambda: seed_inventory(credentials=options["credentials"], seed=seed, now=datetime.now(UTC), actor=cast["grc"]))
+        _, seconds, _ = timed(
+            lambda: seed_inventory(credentials=options["credentials"], seed=seed, now=datetime.now(UTC), actor=cast["grc"])
+        )
         setup_seconds = {"inventory": seconds}
         out(f"  {seconds} s; exception register ({options['exceptions']}) …")
         states, seconds, _ = timed(lambda: registers.seed_exception_register(count=options["exceptions"], seed=seed, cast=cast))
@@ -168,8 +184,11 @@ class Command(BaseCommand):
         evaluation, seconds, _ = timed(lambda: evaluation_run(trigger=Evaluation.Trigger.MANUAL))
         setup_seconds["evaluation"] = seconds
         out(f"  {seconds} s: {evaluation.counts}; campaign …")
-        campaign, seconds, _ = timed(lambda: registers.seed_campaign(cast=cast, credential_types=["access_key", "console_password"],
-                                                                      decided=options["decided"], seed=seed))
+        campaign, seconds, _ = timed(
+            lambda: registers.seed_campaign(
+                cast=cast, credential_types=["access_key", "console_password"], decided=options["decided"], seed=seed
+            )
+        )
         setup_seconds["campaign"] = seconds
         out(f"  {seconds} s: {campaign.population_count:,} items; VACUUM ANALYZE …")
         # Autovacuum would get there within a minute of these bulk writes (new rows past its
@@ -199,9 +218,18 @@ class Command(BaseCommand):
         detail = reverse("reviews:detail", args=[campaign.pk])
         plan = [
             ("credentials, page 1", "GRC lead", grc, reverse("inventory:credential_list")),
-            ("credentials, filtered", "GRC lead", grc,
-             reverse("inventory:credential_list") + "?credential_type=access_key&enabled=yes&presence=present&q=key+1"),
-            (f"credentials, last page ({last_credentials})", "GRC lead", grc, reverse("inventory:credential_list") + f"?page={last_credentials}"),
+            (
+                "credentials, filtered",
+                "GRC lead",
+                grc,
+                reverse("inventory:credential_list") + "?credential_type=access_key&enabled=yes&presence=present&q=key+1",
+            ),
+            (
+                f"credentials, last page ({last_credentials})",
+                "GRC lead",
+                grc,
+                reverse("inventory:credential_list") + f"?page={last_credentials}",
+            ),
             ("credentials, one source shared", "auditor", auditor_client, reverse("inventory:credential_list")),
             ("identities, page 1", "GRC lead", grc, reverse("inventory:identity_list")),
             ("findings, page 1", "GRC lead", grc, reverse("evaluation:finding_list")),
@@ -217,11 +245,25 @@ class Command(BaseCommand):
         pages = []
         for page, persona, client, url in plan:
             out(f"measuring {page} …")
-            pages.append(measure(client, url, page=page, persona=persona, requests=options["requests"], warmups=options["warmups"],
-                                 profile_dir=options["profile"]))
+            pages.append(
+                measure(
+                    client,
+                    url,
+                    page=page,
+                    persona=persona,
+                    requests=options["requests"],
+                    warmups=options["warmups"],
+                    profile_dir=options["profile"],
+                )
+            )
         setup = {
-            "postgresql": connection.pg_version, "setup_seconds": setup_seconds, "credentials": credentials, "identities": identities,
-            "findings": findings, "exceptions": dict(states), "campaign_items": campaign.population_count,
+            "postgresql": connection.pg_version,
+            "setup_seconds": setup_seconds,
+            "credentials": credentials,
+            "identities": identities,
+            "findings": findings,
+            "exceptions": dict(states),
+            "campaign_items": campaign.population_count,
             "busiest_reviewer_items": campaign.items.filter(reviewer=busiest).count(),
             "remediations": campaign.items.exclude(decision__in=["", "keep"]).count(),
         }
@@ -231,23 +273,33 @@ class Command(BaseCommand):
     def _requirement_with_most_findings(evaluation) -> str:
         from apps.evaluation.models import RequirementStatus
 
-        top = (RequirementStatus.objects.filter(evaluation=evaluation).select_related("requirement")
-               .order_by("-failed", "-excepted", "requirement__ref").first())
+        top = (
+            RequirementStatus.objects.filter(evaluation=evaluation)
+            .select_related("requirement")
+            .order_by("-failed", "-excepted", "requirement__ref")
+            .first()
+        )
         return top.requirement.ref
 
     def _print(self, report: dict, pages: list[PageFigures]) -> None:
         w = self.stdout.write
         w("")
-        w(f"bench_pages {report['at']}: {report['credentials']:,} credentials, {report['identities']:,} identities, "
-          f"{report['findings']:,} findings, {sum(report['exceptions'].values())} exceptions, {report['campaign_items']:,}-item campaign "
-          f"({report['busiest_reviewer_items']:,} for the busiest reviewer, {report['remediations']:,} remediations)")
-        w(f"PostgreSQL {report['postgresql']}, {report['cpus']} CPUs, load 1 m {report['load_1m_start']} → {report['load_1m_end']}; "
-          f"{report['requests_per_page']} timed requests per page after {report['warmups']} warm-ups")
+        w(
+            f"bench_pages {report['at']}: {report['credentials']:,} credentials, {report['identities']:,} identities, "
+            f"{report['findings']:,} findings, {sum(report['exceptions'].values())} exceptions, {report['campaign_items']:,}-item campaign "
+            f"({report['busiest_reviewer_items']:,} for the busiest reviewer, {report['remediations']:,} remediations)"
+        )
+        w(
+            f"PostgreSQL {report['postgresql']}, {report['cpus']} CPUs, load 1 m {report['load_1m_start']} → {report['load_1m_end']}; "
+            f"{report['requests_per_page']} timed requests per page after {report['warmups']} warm-ups"
+        )
         width = max(len(p.page) for p in pages)
         w("")
         w(f"| {'page':<{width}} | as | median ms | p95 ms | CPU ms | queries | KB | target ms | met |")
         w(f"|{'-' * (width + 2)}|---|---|---|---|---|---|---|---|")
         for p in pages:
             varied = " (varied)" if p.queries_varied else ""
-            w(f"| {p.page:<{width}} | {p.persona} | {p.median_ms} | {p.p95_ms} | {p.cpu_ms} | {p.queries}{varied} | {p.kb} | {p.target_ms} | "
-              f"{'yes' if p.met else 'NO'} |")
+            w(
+                f"| {p.page:<{width}} | {p.persona} | {p.median_ms} | {p.p95_ms} | {p.cpu_ms} | {p.queries}{varied} | {p.kb} | {p.target_ms} | "
+                f"{'yes' if p.met else 'NO'} |"
+            )

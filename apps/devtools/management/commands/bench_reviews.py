@@ -18,10 +18,10 @@ from django.urls import reverse
 from apps.accounts.roles import Role
 from apps.accounts.services import user_create
 from apps.devtools.bench import throwaway_database, timed, write_figures
-from apps.reviews import services
-from apps.reviews.models import ReviewItem
 from apps.devtools.simulators.inventory import seed_inventory
 from apps.devtools.simulators.registers import busiest_reviewer
+from apps.reviews import services
+from apps.reviews.models import ReviewItem
 
 
 class Command(BaseCommand):
@@ -43,8 +43,9 @@ class Command(BaseCommand):
         reviewer = user_create(username="bench-reviewer", password="bench-only-password-1", role=Role.REVIEWER)
         seed_inventory(credentials=items, seed=seed, now=datetime.now(UTC), actor=grc)
         with transaction.atomic():
-            draft = services.campaign_create(actor=grc, name="bench", scope={}, due_date=(datetime.now(UTC) + timedelta(days=14)).date(),
-                                             fallback_reviewer=reviewer)
+            draft = services.campaign_create(
+                actor=grc, name="bench", scope={}, due_date=(datetime.now(UTC) + timedelta(days=14)).date(), fallback_reviewer=reviewer
+            )
         campaign, start_s, start_q = timed(lambda: services.campaign_start(actor=grc, campaign=draft))
         client = Client(HTTP_HOST="localhost")
         client.force_login(grc)
@@ -58,14 +59,25 @@ class Command(BaseCommand):
         client.force_login(busiest)
         _, mine_s, mine_q = timed(lambda: client.get(f"{url}?per_page=1000"))
         ids = list(ReviewItem.objects.filter(campaign=campaign, reviewer=busiest).values_list("pk", flat=True)[:decide])
-        response, bulk_s, bulk_q = timed(lambda: client.post(reverse("reviews:decide", args=[campaign.pk]),
-                                                              {"items": ids, "decision": "revoke", "justification": "bench: unused"}))
+        response, bulk_s, bulk_q = timed(
+            lambda: client.post(
+                reverse("reviews:decide", args=[campaign.pk]), {"items": ids, "decision": "revoke", "justification": "bench: unused"}
+            )
+        )
         assert response.status_code == 302, response.status_code
         decided = ReviewItem.objects.filter(campaign=campaign, decision="revoke").count()
         return {
-            "database": connection.vendor, "items": campaign.population_count, "start_seconds": start_s, "start_queries": start_q,
-            "page_seconds (GRC lead, page 1 of 100 items)": page_s, "page_queries": page_q,
-            "last_page_seconds": last_s, "last_page_queries": last_q,
-            "reviewer_page_seconds (1,000 items per page)": mine_s, "reviewer_page_queries": mine_q,
-            "bulk_decide_items": decided, "bulk_decide_seconds (POST incl. redirect)": bulk_s, "bulk_decide_queries": bulk_q,
+            "database": connection.vendor,
+            "items": campaign.population_count,
+            "start_seconds": start_s,
+            "start_queries": start_q,
+            "page_seconds (GRC lead, page 1 of 100 items)": page_s,
+            "page_queries": page_q,
+            "last_page_seconds": last_s,
+            "last_page_queries": last_q,
+            "reviewer_page_seconds (1,000 items per page)": mine_s,
+            "reviewer_page_queries": mine_q,
+            "bulk_decide_items": decided,
+            "bulk_decide_seconds (POST incl. redirect)": bulk_s,
+            "bulk_decide_queries": bulk_q,
         }

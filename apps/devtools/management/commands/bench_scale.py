@@ -26,7 +26,15 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from apps.devtools.simulators.bench import add_org_arguments, broker_in_use, collect, exit_on_sigterm, org_spec, start_worker, throwaway_database
+from apps.devtools.simulators.bench import (
+    add_org_arguments,
+    broker_in_use,
+    collect,
+    exit_on_sigterm,
+    org_spec,
+    start_worker,
+    throwaway_database,
+)
 from apps.devtools.simulators.meter import Stage, StageFigures
 
 PER_USER_IAM_CALLS = ("ListAccessKeys", "GetLoginProfile", "GetAccessKeyLastUsed", "ListMFADevices")
@@ -59,8 +67,9 @@ def targets(stages: dict[str, StageFigures], credentials: int) -> list[dict]:
     rows = []
 
     def add(target: str, measured, limit, unit: str = "s"):
-        rows.append({"target": target, "limit": limit, "measured": measured, "unit": unit,
-                     "met": None if measured is None else measured <= limit})
+        rows.append(
+            {"target": target, "limit": limit, "measured": measured, "unit": unit, "met": None if measured is None else measured <= limit}
+        )
 
     add("first collection, all sources, persisted", first and first.wall_seconds, 30)
     add("first collection / bare SDK", first and bare and round(first.wall_seconds / bare.wall_seconds, 2), 1.5, "x")
@@ -84,12 +93,23 @@ class Command(BaseCommand):
         add_org_arguments(parser, users=5000, secrets=2000, vault_secrets=2000, vaults=3, accounts=1)
         parser.add_argument("--json", default="", help="also write the figures to this file")
         parser.add_argument("--skip-bare", action="store_true", help="leave out the bare-SDK comparison row")
-        parser.add_argument("--workers", type=int, default=0,
-                            help="collect on a real Celery worker with this many pool processes (0: eager, in this process)")
-        parser.add_argument("--broker", default=os.environ.get("CELERY_BROKER_URL", ""),
-                            help="Redis URL for --workers (default CELERY_BROKER_URL); the database is flushed")
-        parser.add_argument("--profile", default="", metavar="DIR",
-                            help="write a pyinstrument profile of each keytrail stage to DIR (slows the stages down)")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=0,
+            help="collect on a real Celery worker with this many pool processes (0: eager, in this process)",
+        )
+        parser.add_argument(
+            "--broker",
+            default=os.environ.get("CELERY_BROKER_URL", ""),
+            help="Redis URL for --workers (default CELERY_BROKER_URL); the database is flushed",
+        )
+        parser.add_argument(
+            "--profile",
+            default="",
+            metavar="DIR",
+            help="write a pyinstrument profile of each keytrail stage to DIR (slows the stages down)",
+        )
 
     def handle(self, *args, **options):
         from apps.devtools.simulators.scale import SimulatedOrganisation
@@ -102,8 +122,13 @@ class Command(BaseCommand):
             self.stdout.write(f"  seeded in {org.seed_seconds} s; AWS at {org.aws_url}; {len(org.vaults)} vaults")
             self.stdout.write(f"creating and migrating the throwaway database {connection.settings_dict['NAME']}_bench_scale …")
             with throwaway_database("bench_scale"):
-                report = self._run(org, skip_bare=options["skip_bare"], profile_dir=options["profile"], workers=options["workers"],
-                                   broker=options["broker"])
+                report = self._run(
+                    org,
+                    skip_bare=options["skip_bare"],
+                    profile_dir=options["profile"],
+                    workers=options["workers"],
+                    broker=options["broker"],
+                )
         report["spec"] = {**spec.__dict__, "regions": list(spec.regions)}
         self._print(report)
         if options["json"]:
@@ -130,24 +155,33 @@ class Command(BaseCommand):
         sources = [source_create(actor=actor, **fields) for fields in org.source_fields()]
         watch = {f"simulated {kind}": pid for kind, pid in org.pids().items()}
         if not workers:
-            return self._stages(org, actor, sources, watch=watch, peaks={}, skip_bare=skip_bare, profile_dir=profile_dir,
-                                mode="celery eager (this process)")
+            return self._stages(
+                org, actor, sources, watch=watch, peaks={}, skip_bare=skip_bare, profile_dir=profile_dir, mode="celery eager (this process)"
+            )
         with broker_in_use(broker):
             worker = start_worker(org, concurrency=workers, broker=broker)
             self.stdout.write(f"  worker with {workers} pool processes (log {worker.log})")
             peaks = {("worker" if i == 0 else f"worker pool {i}"): pid for i, pid in enumerate(worker.pids())}
             watch.update(peaks)
             try:
-                return self._stages(org, actor, sources, watch=watch, peaks=peaks, skip_bare=skip_bare, profile_dir=profile_dir,
-                                    mode=f"celery worker, {workers} pool processes")
+                return self._stages(
+                    org,
+                    actor,
+                    sources,
+                    watch=watch,
+                    peaks=peaks,
+                    skip_bare=skip_bare,
+                    profile_dir=profile_dir,
+                    mode=f"celery worker, {workers} pool processes",
+                )
             finally:
                 worker.stop()
 
     def _stages(self, org, actor, sources, *, watch, peaks, skip_bare: bool, profile_dir: str, mode: str) -> dict:
+        from apps.devtools.simulators.bare_sdk import read_organisation
         from apps.evaluation.models import Evaluation
         from apps.evaluation.services import evaluation_run
         from apps.inventory.models import Credential, Identity
-        from apps.devtools.simulators.bare_sdk import read_organisation
 
         stages: dict[str, StageFigures] = {}
 
@@ -185,23 +219,37 @@ class Command(BaseCommand):
             raise CommandError(f"the evidence pack failed: {pack.error}")
 
         credentials = Credential.objects.filter(disappeared_at__isnull=True).count()
-        inventory = {"credentials": credentials, "identities": Identity.objects.filter(disappeared_at__isnull=True).count(),
-                     "accounts": org.accounts, "vaults": org.vaults}
+        inventory = {
+            "credentials": credentials,
+            "identities": Identity.objects.filter(disappeared_at__isnull=True).count(),
+            "accounts": org.accounts,
+            "vaults": org.vaults,
+        }
         return {
-            "environment": {"cpus": os.cpu_count(), "python": platform.python_version(), "postgresql": connection.pg_version,
-                            "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
-            "seed_seconds": org.seed_seconds, "inventory": inventory,
-            "stages": [s.as_dict() for s in stages.values()], "targets": targets(stages, credentials),
+            "environment": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "postgresql": connection.pg_version,
+                "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+            },
+            "seed_seconds": org.seed_seconds,
+            "inventory": inventory,
+            "stages": [s.as_dict() for s in stages.values()],
+            "targets": targets(stages, credentials),
         }
 
     def _print(self, report: dict) -> None:
         w = self.stdout.write
         inv = report["inventory"]
         w("")
-        w(f"inventory: {inv['credentials']:,} credentials, {inv['identities']:,} identities; "
-          f"{report['environment']['cpus']} CPUs, load (1 min) at end {report['environment']['load_average_at_end'][0]}")
-        header = (f"{'stage':<20} {'wall s':>8} {'peak RSS MB':>12} {'API calls':>10} {'rows written':>13} {'queries':>8} "
-                  f"{'CPU s here':>11} {'CPU s sims':>11} {'CPU s worker':>13} {'load 1m':>12}")
+        w(
+            f"inventory: {inv['credentials']:,} credentials, {inv['identities']:,} identities; "
+            f"{report['environment']['cpus']} CPUs, load (1 min) at end {report['environment']['load_average_at_end'][0]}"
+        )
+        header = (
+            f"{'stage':<20} {'wall s':>8} {'peak RSS MB':>12} {'API calls':>10} {'rows written':>13} {'queries':>8} "
+            f"{'CPU s here':>11} {'CPU s sims':>11} {'CPU s worker':>13} {'load 1m':>12}"
+        )
         w(header)
         w("-" * len(header))
         for s in report["stages"]:
@@ -209,8 +257,10 @@ class Command(BaseCommand):
             cpu = s["cpu_seconds"]
             sims = round(sum(v for k, v in cpu.items() if k.startswith("simulated")), 1)
             worker = round(sum(v for k, v in cpu.items() if k.startswith("worker")), 1) if any(k.startswith("worker") for k in cpu) else "-"
-            w(f"{s['stage']:<20} {s['wall_seconds']:>8} {s['peak_rss_mb']!s:>12} {s['api_calls_total']:>10,} "
-              f"{s['rows_written_total']:>13,} {s['queries']:>8,} {cpu.get('this process', '-')!s:>11} {sims!s:>11} {worker!s:>13} {load:>12}")
+            w(
+                f"{s['stage']:<20} {s['wall_seconds']:>8} {s['peak_rss_mb']!s:>12} {s['api_calls_total']:>10,} "
+                f"{s['rows_written_total']:>13,} {s['queries']:>8,} {cpu.get('this process', '-')!s:>11} {sims!s:>11} {worker!s:>13} {load:>12}"
+            )
         for s in report["stages"]:
             if s.get("peak_rss_mb_of"):
                 w(f"peak RSS MB of the worker's processes, {s['stage']}: " + ", ".join(f"{k} {v}" for k, v in s["peak_rss_mb_of"].items()))

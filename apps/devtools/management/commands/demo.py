@@ -50,7 +50,9 @@ class Command(BaseCommand):
             evaluation = evaluation_run(trigger=Evaluation.Trigger.MANUAL)  # the approved exception now shows as excepted
             self.stdout.write("demo exceptions recorded (closed, approved and about to expire, awaiting a second approval, rejected)")
         if seed_demo_reviews(cloud=cloud, sources=sources):
-            self.stdout.write("demo access reviews recorded (one signed off with a revocation verified by a new collection, one in progress)")
+            self.stdout.write(
+                "demo access reviews recorded (one signed off with a revocation verified by a new collection, one in progress)"
+            )
             # Signing off evaluated again: the review's decisions now count for 9.2.4.19.
             evaluation = Evaluation.objects.filter(state=Evaluation.State.SUCCEEDED).order_by("-pk").first() or evaluation
         self.stdout.write("")
@@ -62,13 +64,15 @@ class Command(BaseCommand):
         self.stdout.write(f"building an evidence pack for “{engagement.name}” (shared with the auditor avery) …")
         pack = build_demo_pack(engagement=engagement)
         if pack.state == pack.State.SUCCEEDED:
-            self.stdout.write(self.style.SUCCESS(f"evidence pack {pack.pack_id} built in {pack.timings.get('total')} s, SHA-256 {pack.sha256}"))
+            self.stdout.write(
+                self.style.SUCCESS(f"evidence pack {pack.pack_id} built in {pack.timings.get('total')} s, SHA-256 {pack.sha256}")
+            )
             self.stdout.write(f"  file: {pack.file.path}")
             self.stdout.write(f"  check it: python manage.py verify_pack {pack.file.path}")
         else:
             self.stdout.write(self.style.ERROR(f"evidence pack {pack.pack_id} failed: {pack.error}"))
         self.stdout.write("")
-        self.stdout.write("Sign in at http://%s/ with one of these demo logins:" % addrport)
+        self.stdout.write(f"Sign in at http://{addrport}/ with one of these demo logins:")
         for du in DEMO_USERS:
             self.stdout.write(f"  {du.role:<10} {du.username:<8} {du.password}")
         self.stdout.write("")

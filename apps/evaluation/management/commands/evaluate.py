@@ -12,8 +12,9 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         bar = TerminalProgress(getattr(self.stderr, "_out", self.stderr), label="evaluating ")
         try:
-            evaluation = evaluation_run(trigger=Evaluation.Trigger.MANUAL,
-                                        progress_listener=lambda p: bar.update(p["percent"], 100, p["phase"]))
+            evaluation = evaluation_run(
+                trigger=Evaluation.Trigger.MANUAL, progress_listener=lambda p: bar.update(p["percent"], 100, p["phase"])
+            )
         finally:
             bar.close()
         for line in evaluation_summary_lines(evaluation):

@@ -11,8 +11,10 @@ def _option(setting_name: str) -> str:
 
 
 class Command(BaseCommand):
-    help = ("Register a source of any registered kind (an AWS account by the role ARN to assume, an Azure Key Vault by "
-            "its URL...): --kind and that kind's settings. Without --kind, the kind whose required settings are given.")
+    help = (
+        "Register a source of any registered kind (an AWS account by the role ARN to assume, an Azure Key Vault by "
+        "its URL...): --kind and that kind's settings. Without --kind, the kind whose required settings are given."
+    )
 
     # Kept from before --kind existed: --aws-role-arn is --role-arn.
     ALIASES = {"role_arn": ["--aws-role-arn"]}
@@ -28,8 +30,9 @@ class Command(BaseCommand):
                     continue
                 seen.add(setting.name)
                 help_text = f"{spec.kind.label}: {setting.help_text}" + (" (comma-separated)" if setting.many else "")
-                parser.add_argument(_option(setting.name), *self.ALIASES.get(setting.name, []), dest=setting.name,
-                                    default=None, help=help_text)
+                parser.add_argument(
+                    _option(setting.name), *self.ALIASES.get(setting.name, []), dest=setting.name, default=None, help=help_text
+                )
         parser.add_argument("--schedule-minutes", type=int, default=1440)
 
     def handle(self, *args, **o):
@@ -44,8 +47,7 @@ class Command(BaseCommand):
             value = o.get(setting.name) or ""
             settings[setting.name] = [v for v in value.split(",") if v.strip()] if setting.many else value
         try:
-            source = source_create(actor=actor, name=o["name"], kind=spec.kind.value,
-                                   schedule_minutes=o["schedule_minutes"], **settings)
+            source = source_create(actor=actor, name=o["name"], kind=spec.kind.value, schedule_minutes=o["schedule_minutes"], **settings)
         except KeytrailError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(self.style.SUCCESS(f"source #{source.pk} {source.name} registered ({source.location})"))
@@ -55,10 +57,15 @@ class Command(BaseCommand):
         specs = source_specs()
         if o["kind"]:
             return next(spec for spec in specs if spec.kind == o["kind"])
-        given = [spec for spec in specs if all(o.get(s.name) for s in spec.fields if s.required and not s.derived)
-                 and any(o.get(s.name) for s in spec.fields if not s.derived)]
+        given = [
+            spec
+            for spec in specs
+            if all(o.get(s.name) for s in spec.fields if s.required and not s.derived)
+            and any(o.get(s.name) for s in spec.fields if not s.derived)
+        ]
         if len(given) != 1:
-            needs = "; ".join(f"{spec.kind.label}: " + ", ".join(_option(s.name) for s in spec.fields if s.required and not s.derived)
-                              for spec in specs)
+            needs = "; ".join(
+                f"{spec.kind.label}: " + ", ".join(_option(s.name) for s in spec.fields if s.required and not s.derived) for spec in specs
+            )
             raise CommandError(f"give --kind, or the required settings of exactly one kind ({needs})")
         return given[0]

@@ -29,7 +29,9 @@ class Command(BaseCommand):
             if actor is None:
                 raise CommandError(f"no active user {o['actor']!r}")
         try:
-            run = collection_start(actor=actor, sources=sources, trigger=CollectionRun.Trigger.MANUAL if actor else CollectionRun.Trigger.SCHEDULE)
+            run = collection_start(
+                actor=actor, sources=sources, trigger=CollectionRun.Trigger.MANUAL if actor else CollectionRun.Trigger.SCHEDULE
+            )
         except KeytrailError as exc:
             raise CommandError(str(exc)) from exc
         problem = collection_enqueue_problem(run)
