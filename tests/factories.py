@@ -46,6 +46,7 @@ ROLES = list(Role.values)
 
 # --- inventory -----------------------------------------------------------------------------------
 
+
 class SourceFactory(factory.django.DjangoModelFactory):
     """An AWS account source (``kind``, ``aws_account_id``, ``role_arn`` or ``vault_url`` as given)."""
 
@@ -127,6 +128,7 @@ class CredentialFactory(factory.django.DjangoModelFactory):
 
 # --- evaluation ----------------------------------------------------------------------------------
 
+
 def _policy_current():
     from apps.evaluation.services import policy_current
 
@@ -166,6 +168,7 @@ class FindingFactory(factory.django.DjangoModelFactory):
 
 
 # --- exceptions, reviews, evidence ---------------------------------------------------------------
+
 
 class ExceptionRequestFactory(factory.django.DjangoModelFactory):
     """A draft exception for ``iam-key-rotation-age``, expiring in 30 days, owned and requested by one user."""

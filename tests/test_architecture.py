@@ -86,8 +86,12 @@ def test_no_module_reaches_into_another_apps_private_names():
             if name is not None:
                 foreign_aliases[name] = dotted
         for node in ast.walk(module.tree):
-            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in foreign_aliases
-                    and _is_private(node.attr)):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in foreign_aliases
+                and _is_private(node.attr)
+            ):
                 offences.append(f"{module.path.relative_to(ROOT)}:{node.lineno} uses {foreign_aliases[node.value.id]}.{node.attr}")
     assert not offences, "private names of another app (make them public in their owner):\n" + "\n".join(offences)
 
@@ -134,6 +138,18 @@ def test_the_checks_above_read_the_whole_tree():
     """Guards the guards: the scans see the product's apps and the tests (a wrong ROOT would
     make every check above pass on nothing)."""
     apps = {m.app for m in _product_modules()}
-    assert {"core", "audit", "accounts", "catalog", "controls", "connectors", "inventory", "evaluation",
-            "exceptions_register", "reviews", "evidence", "api"} <= apps
+    assert {
+        "core",
+        "audit",
+        "accounts",
+        "catalog",
+        "controls",
+        "connectors",
+        "inventory",
+        "evaluation",
+        "exceptions_register",
+        "reviews",
+        "evidence",
+        "api",
+    } <= apps
     assert sum(1 for _ in _modules(TESTS)) > 50

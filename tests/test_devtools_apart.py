@@ -22,15 +22,17 @@ def _installed_apps(settings_module: str, **env: str) -> list[str]:
     process's non-keytrail environment plus ``env`` (the module is never Django's active settings)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KEYTRAIL_", "DATABASE_URL"))}
     code = f"import json, {settings_module} as s; print(json.dumps(s.INSTALLED_APPS))"
-    result = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, env={**clean, **env},
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, cwd=ROOT, env={**clean, **env}, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
 def test_production_settings_do_not_install_devtools():
-    apps = _installed_apps("config.settings.production", DJANGO_SECRET_KEY=os.urandom(32).hex(),
-                           KEYTRAIL_PACK_SIGNING_KEY=os.urandom(32).hex())
+    apps = _installed_apps(
+        "config.settings.production", DJANGO_SECRET_KEY=os.urandom(32).hex(), KEYTRAIL_PACK_SIGNING_KEY=os.urandom(32).hex()
+    )
     assert "apps.core" in apps  # the module was really read
     assert not [app for app in apps if app.startswith(DEVTOOLS)]
 

@@ -6,7 +6,9 @@ import pytest
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("url", ["/inventory/credentials/?q=%00", "/controls/?q=a%00b", "/exceptions/?owner=%00", "/posture/requirements/%00/"])
+@pytest.mark.parametrize(
+    "url", ["/inventory/credentials/?q=%00", "/controls/?q=a%00b", "/exceptions/?owner=%00", "/posture/requirements/%00/"]
+)
 def test_a_nul_in_the_address_is_a_400_not_a_500(client, grc_lead, url):
     client.force_login(grc_lead)
     assert client.get(url).status_code == 400

@@ -56,16 +56,33 @@ def test_dependencies_have_no_known_vulnerabilities(tmp_path):
     exits 0. That is not a pass, so the test skips and says why instead."""
     out = tmp_path / "audit.json"
     result = subprocess.run(
-        [sys.executable, "-m", "pip_audit", "-r", str(LOCK), "--require-hashes", "--disable-pip", "--no-deps",
-         "--progress-spinner", "off", "--format", "json", "--output", str(out), "--timeout", "20"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "pip_audit",
+            "-r",
+            str(LOCK),
+            "--require-hashes",
+            "--disable-pip",
+            "--no-deps",
+            "--progress-spinner",
+            "off",
+            "--format",
+            "json",
+            "--output",
+            str(out),
+            "--timeout",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     report = json.loads(out.read_text()) if out.exists() and out.stat().st_size else {"dependencies": []}
     deps = report["dependencies"]
     audited = [d for d in deps if "skip_reason" not in d]
     if deps and not audited:
-        pytest.skip(f"pip-audit could reach no vulnerability service from this machine "
-                    f"({deps[0]['skip_reason']}); see docs/reliability.md")
+        pytest.skip(f"pip-audit could reach no vulnerability service from this machine ({deps[0]['skip_reason']}); see docs/reliability.md")
     assert deps, result.stderr[-2000:]
     vulnerable = {d["name"]: [v["id"] for v in d["vulns"]] for d in audited if d.get("vulns")}
     assert not vulnerable, f"known vulnerabilities in pinned dependencies: {vulnerable}"
@@ -79,8 +96,9 @@ def _scan(files: list[str], baseline: Path) -> subprocess.CompletedProcess:
 def test_no_secrets_in_the_repository(tmp_path):
     """detect-secrets over every tracked and new file; .ci/secrets.baseline lists the audited
     false positives (access key *ids* in rule tests: identifiers, not secrets)."""
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     files = [f for f in files if (ROOT / f).is_file() and f != ".ci/secrets.baseline"]  # it holds hashes of findings
     baseline = tmp_path / "baseline.json"
     shutil.copy(BASELINE, baseline)  # the hook rewrites line numbers in place
@@ -91,8 +109,9 @@ def test_no_secrets_in_the_repository(tmp_path):
 def test_the_scanner_catches_a_planted_secret(tmp_path):
     planted = tmp_path / "settings_leak.py"
     marker = "PRIVATE" + " KEY"  # assembled here so that the repository scan does not flag this test
-    planted.write_text(f"-----BEGIN RSA {marker}-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n"
-                       f"-----END RSA {marker}-----\n")
+    planted.write_text(
+        f"-----BEGIN RSA {marker}-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n-----END RSA {marker}-----\n"
+    )
     baseline = tmp_path / "baseline.json"
     shutil.copy(BASELINE, baseline)
     result = _scan([str(planted)], baseline)

@@ -155,12 +155,23 @@ def test_deploy_checks_pass_under_production_settings(tmp_path):
     key_file.write_text(os.urandom(48).hex())
     signing_file.write_text(os.urandom(32).hex())
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "KEYTRAIL_"))}
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings.production", "DJANGO_SECRET_KEY_FILE": str(key_file),
-                "KEYTRAIL_PACK_SIGNING_KEY_FILE": str(signing_file),
-                "DJANGO_ALLOWED_HOSTS": "keytrail.example.org",
-                "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/keytrail")})
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "DJANGO_SECRET_KEY_FILE": str(key_file),
+            "KEYTRAIL_PACK_SIGNING_KEY_FILE": str(signing_file),
+            "DJANGO_ALLOWED_HOSTS": "keytrail.example.org",
+            "DATABASE_URL": os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/keytrail"),
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 

@@ -31,8 +31,14 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], str | None]] = {
     ("api:source-list", "get"): ({"*": 200}, "inventory:source_list"),
     ("api:source-list", "post"): ({"grc_lead": 400, "*": 403}, "inventory:source_create"),
     ("api:source-detail", "get"): (VISIBLE, "inventory:source_detail"),
-    ("api:source-detail", "patch"): ({"grc_lead": 200, "approver": 403, "owner": 403, "auditor_shared": 403, "*": 404}, "inventory:source_edit"),
-    ("api:source-collect", "post"): ({"grc_lead": 201, "approver": 403, "owner": 403, "auditor_shared": 403, "*": 404}, "inventory:source_collect"),
+    ("api:source-detail", "patch"): (
+        {"grc_lead": 200, "approver": 403, "owner": 403, "auditor_shared": 403, "*": 404},
+        "inventory:source_edit",
+    ),
+    ("api:source-collect", "post"): (
+        {"grc_lead": 201, "approver": 403, "owner": 403, "auditor_shared": 403, "*": 404},
+        "inventory:source_collect",
+    ),
     ("api:run-list", "get"): ({"*": 200}, "inventory:run_list"),
     ("api:run-list", "post"): ({"grc_lead": 201, "*": 403}, "inventory:source_collect_all"),
     ("api:run-detail", "get"): (VISIBLE, "inventory:run_detail"),
@@ -58,10 +64,19 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], str | None]] = {
     ("api:exception-list", "post"): ({"auditor": 403, "auditor_shared": 403, "*": 400}, "exceptions:create"),
     ("api:exception-detail", "get"): (VISIBLE, "exceptions:detail"),
     # No comment: the approver is refused for the input (400); the owner by separation of duties (403).
-    ("api:exception-approve", "post"): ({"approver": 400, "grc_lead": 403, "owner": 403, "auditor_shared": 403, "*": 404}, "exceptions:approve"),
-    ("api:exception-reject", "post"): ({"approver": 400, "grc_lead": 403, "owner": 403, "auditor_shared": 403, "*": 404}, "exceptions:reject"),
+    ("api:exception-approve", "post"): (
+        {"approver": 400, "grc_lead": 403, "owner": 403, "auditor_shared": 403, "*": 404},
+        "exceptions:approve",
+    ),
+    ("api:exception-reject", "post"): (
+        {"approver": 400, "grc_lead": 403, "owner": 403, "auditor_shared": 403, "*": 404},
+        "exceptions:reject",
+    ),
     # The exception is pending: revoking is refused for its state (409) to those who may revoke.
-    ("api:exception-revoke", "post"): ({"grc_lead": 409, "approver": 409, "owner": 409, "auditor_shared": 403, "*": 404}, "exceptions:revoke"),
+    ("api:exception-revoke", "post"): (
+        {"grc_lead": 409, "approver": 409, "owner": 409, "auditor_shared": 403, "*": 404},
+        "exceptions:revoke",
+    ),
     # Access reviews. Reads on the signed-off campaign (shared with auditor_shared; the reviewer
     # persona reviewed it), actions on the one in review (every item the reviewer's).
     ("api:campaign-list", "get"): ({"*": 200}, "reviews:list"),
@@ -102,7 +117,8 @@ def router_endpoints() -> set[tuple[str, str]]:
 
 def test_every_endpoint_is_in_the_matrix():
     assert router_endpoints() == set(MATRIX), (
-        f"missing: {sorted(router_endpoints() - set(MATRIX))}, stale: {sorted(set(MATRIX) - router_endpoints())}")
+        f"missing: {sorted(router_endpoints() - set(MATRIX))}, stale: {sorted(set(MATRIX) - router_endpoints())}"
+    )
 
 
 def _kind(status: int) -> str:
@@ -122,14 +138,18 @@ def test_the_api_agrees_with_the_ui(key):
 
 def _url(name: str, kwargs: dict) -> str:
     people_kwargs = {
-        "source": kwargs["inventory:source_detail"], "run": kwargs["inventory:run_detail"],
-        "credential": kwargs["inventory:credential_detail"], "identity": kwargs["inventory:identity_detail"],
-        "control": kwargs["controls:detail"], "exception": kwargs["exceptions:detail"],
+        "source": kwargs["inventory:source_detail"],
+        "run": kwargs["inventory:run_detail"],
+        "credential": kwargs["inventory:credential_detail"],
+        "identity": kwargs["inventory:identity_detail"],
+        "control": kwargs["controls:detail"],
+        "exception": kwargs["exceptions:detail"],
         "requirement-status": kwargs["evaluation:requirement"],
         "evaluation": {"pk": Evaluation.objects.order_by("pk").values_list("pk", flat=True).first()},
         "campaign": kwargs["reviews:detail"] if name.endswith(("-detail", "-items", "-remediation")) else kwargs["reviews:start"],
         "review-item": {"pk": ReviewItem.objects.filter(campaign_id=kwargs["reviews:start"]["pk"]).values_list("pk", flat=True).first()},
-        "engagement": kwargs["evidence:detail"], "pack": {"pk": kwargs["evidence:pack"]["pack_pk"]},
+        "engagement": kwargs["evidence:detail"],
+        "pack": {"pk": kwargs["evidence:pack"]["pack_pk"]},
     }
     if name.endswith("-list") or name in ("api:schema", "api:docs"):
         return reverse(name)
@@ -155,6 +175,8 @@ def test_endpoint_by_persona(world, key, persona):  # noqa: F811 - the fixture i
     client = bearer(issue(people[persona]))
     denied_before = AuditEvent.objects.filter(event_type="access.denied").count()
     response = getattr(client, method)(url, {}, format="json") if method != "get" else client.get(url)
-    assert response.status_code == expected, f"{key} as {persona}: {response.status_code} {getattr(response, 'data', '')}, expected {expected}"
+    assert response.status_code == expected, (
+        f"{key} as {persona}: {response.status_code} {getattr(response, 'data', '')}, expected {expected}"
+    )
     if expected in (403, 404):
         assert AuditEvent.objects.filter(event_type="access.denied").count() == denied_before + 1, "refusal not recorded"

@@ -10,8 +10,8 @@ import pytest
 
 from apps.audit.models import AuditEvent
 from apps.evidence.models import Pack
-from tests.support.evidence import world  # noqa: F401
 from tests.factories import EngagementFactory
+from tests.support.evidence import world  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -22,11 +22,20 @@ def test_engagements_by_persona(api_as, world, grc_lead, auditor, catalog):  # n
     assert aud.post("/api/v1/engagements/", {}, format="json").status_code == 403
     backwards = grc.post("/api/v1/engagements/", {"name": "x", "period_start": "2026-12-31", "period_end": "2026-01-01"}, format="json")
     assert backwards.status_code == 400 and "ends before it starts" in backwards.json()["detail"]
-    created = grc.post("/api/v1/engagements/", {"name": "=HYPERLINK(\"x\") <b>", "period_start": "2026-01-01", "period_end": "2026-12-31",
-                                                "sources": [world["other"].pk], "requirements": [catalog[0].ref]}, format="json")
+    created = grc.post(
+        "/api/v1/engagements/",
+        {
+            "name": '=HYPERLINK("x") <b>',
+            "period_start": "2026-01-01",
+            "period_end": "2026-12-31",
+            "sources": [world["other"].pk],
+            "requirements": [catalog[0].ref],
+        },
+        format="json",
+    )
     assert created.status_code == 201, created.json()
     body = created.json()
-    assert body["name"] == "=HYPERLINK(\"x\") <b>" and body["sources"] == ["other"] and body["requirements"] == [catalog[0].ref]
+    assert body["name"] == '=HYPERLINK("x") <b>' and body["sources"] == ["other"] and body["requirements"] == [catalog[0].ref]
     assert AuditEvent.objects.filter(event_type="engagement.created", target_id=str(body["id"])).exists()
     # Not shared with the auditor: hidden, recorded.
     denied = AuditEvent.objects.filter(event_type="access.denied").count()

@@ -27,12 +27,29 @@ def test_grc_lead_creates_starts_and_sees_the_whole_campaign(api_as, people, inv
     assert bad.status_code == 400 and bad.json()["detail"].startswith("Nothing was changed: Due date")
     unknown = api.post("/api/v1/campaigns/", {"name": "Q4", "due_date": due, "fallback_reviewer": "nobody"}, format="json")
     assert unknown.status_code == 400 and "fallback_reviewer" in unknown.json()
-    created = api.post("/api/v1/campaigns/", {"name": "Q4 <b>keys</b>", "due_date": due, "fallback_reviewer": "fallback",
-                                              "scope": {"source_ids": [inventory["source"].pk], "tag": {"key": "k", "value": "v"}}}, format="json")
+    created = api.post(
+        "/api/v1/campaigns/",
+        {
+            "name": "Q4 <b>keys</b>",
+            "due_date": due,
+            "fallback_reviewer": "fallback",
+            "scope": {"source_ids": [inventory["source"].pk], "tag": {"key": "k", "value": "v"}},
+        },
+        format="json",
+    )
     assert created.status_code == 400  # no credential has that tag: nothing created
     assert not Campaign.objects.exists()
-    created = api.post("/api/v1/campaigns/", {"name": "Q4 <b>keys</b>", "due_date": due, "fallback_reviewer": "fallback",
-                                              "scope": {"source_ids": [inventory["source"].pk]}, "justification_rule": "changes"}, format="json")
+    created = api.post(
+        "/api/v1/campaigns/",
+        {
+            "name": "Q4 <b>keys</b>",
+            "due_date": due,
+            "fallback_reviewer": "fallback",
+            "scope": {"source_ids": [inventory["source"].pk]},
+            "justification_rule": "changes",
+        },
+        format="json",
+    )
     assert created.status_code == 201, created.json()
     body = created.json()
     assert body["state"] == "draft" and body["name"] == "Q4 <b>keys</b>" and body["sees_all"] is True
@@ -49,7 +66,9 @@ def test_grc_lead_creates_starts_and_sees_the_whole_campaign(api_as, people, inv
 def test_reviewer_sees_only_their_items_and_decides_in_bulk(api_as, people, campaign, django_assert_max_num_queries):  # noqa: F811
     alice = api_as(people["alice"])
     listed = alice.get("/api/v1/campaigns/").json()
-    assert [c["id"] for c in listed["results"]] == [campaign.pk] and listed["results"][0]["mine"] == len(_ids(campaign, reviewer=people["alice"]))
+    assert [c["id"] for c in listed["results"]] == [campaign.pk] and listed["results"][0]["mine"] == len(
+        _ids(campaign, reviewer=people["alice"])
+    )
     detail = alice.get(f"/api/v1/campaigns/{campaign.pk}/").json()
     assert detail["sees_all"] is False and detail["reviews"] is True and detail["progress"] is None
     with django_assert_max_num_queries(12):
@@ -59,14 +78,18 @@ def test_reviewer_sees_only_their_items_and_decides_in_bulk(api_as, people, camp
     others = _ids(campaign, reviewer=people["fallback"])
     # Another reviewer's item: 404 alone, and the whole batch refused when mixed in.
     assert alice.get(f"/api/v1/review-items/{others[0]}/").status_code == 404
-    mixed = alice.post(f"/api/v1/campaigns/{campaign.pk}/decide/", {"items": mine + others[:1], "decision": "keep", "justification": "used"},
-                       format="json")
+    mixed = alice.post(
+        f"/api/v1/campaigns/{campaign.pk}/decide/", {"items": mine + others[:1], "decision": "keep", "justification": "used"}, format="json"
+    )
     assert mixed.status_code == 403 and "nothing was decided" in mixed.json()["detail"]
     assert not campaign.items.exclude(decision="").exists()
     no_reason = alice.post(f"/api/v1/campaigns/{campaign.pk}/decide/", {"items": mine, "decision": "revoke"}, format="json")
     assert no_reason.status_code == 400 and "Justification" in no_reason.json()["detail"]
-    done = alice.post(f"/api/v1/campaigns/{campaign.pk}/decide/", {"items": mine, "decision": "revoke", "justification": "batch job retired"},
-                      format="json")
+    done = alice.post(
+        f"/api/v1/campaigns/{campaign.pk}/decide/",
+        {"items": mine, "decision": "revoke", "justification": "batch job retired"},
+        format="json",
+    )
     assert done.status_code == 200 and done.json() == {"count": len(mine)}
     assert set(campaign.items.filter(pk__in=mine).values_list("decision", flat=True)) == {"revoke"}
     assert AuditEvent.objects.filter(event_type="review.decided", actor=people["alice"]).count() == len(mine)
@@ -104,10 +127,14 @@ def test_delegate_reassign_cancel_and_sign_off(api_as, people, campaign):  # noq
     alice, grc = api_as(people["alice"]), api_as(people["grc"])
     mine = _ids(campaign, reviewer=people["alice"])
     assert alice.post(f"/api/v1/campaigns/{campaign.pk}/delegate/", {"items": mine, "to_reviewer": "bob"}, format="json").status_code == 400
-    moved = alice.post(f"/api/v1/campaigns/{campaign.pk}/delegate/", {"items": mine, "to_reviewer": "bob", "note": "on leave"}, format="json")
+    moved = alice.post(
+        f"/api/v1/campaigns/{campaign.pk}/delegate/", {"items": mine, "to_reviewer": "bob", "note": "on leave"}, format="json"
+    )
     assert moved.status_code == 200 and moved.json() == {"count": len(mine)}
     assert alice.post(f"/api/v1/campaigns/{campaign.pk}/reassign/", {"to_reviewer": "alice", "note": "x"}, format="json").status_code == 403
-    back = grc.post(f"/api/v1/campaigns/{campaign.pk}/reassign/", {"from_reviewer": "bob", "to_reviewer": "alice", "note": "back"}, format="json")
+    back = grc.post(
+        f"/api/v1/campaigns/{campaign.pk}/reassign/", {"from_reviewer": "bob", "to_reviewer": "alice", "note": "back"}, format="json"
+    )
     assert back.status_code == 200 and back.json()["count"] >= len(mine)
     early = grc.post(f"/api/v1/campaigns/{campaign.pk}/sign-off/", {}, format="json")
     assert early.status_code == 409 and "undecided" in early.json()["detail"]
@@ -123,7 +150,9 @@ def test_signed_off_campaign_and_verified_remediation_as_an_auditor_sees_them(ap
     from apps.reviews import services
 
     for reviewer in {i.reviewer for i in campaign.items.select_related("reviewer")}:
-        services.items_decide(actor=reviewer, campaign=campaign, item_ids=_ids(campaign, reviewer=reviewer), decision="revoke", justification="gone")
+        services.items_decide(
+            actor=reviewer, campaign=campaign, item_ids=_ids(campaign, reviewer=reviewer), decision="revoke", justification="gone"
+        )
     run = CollectionRunFactory(status="succeeded", started_at=timezone.now(), finished_at=timezone.now())
     Remediation.objects.filter(item__campaign=campaign).update(state="verified", verified_at=timezone.now(), verified_by_run=run)
     grc = api_as(people["grc"])
@@ -143,17 +172,40 @@ def test_review_lists_take_a_fixed_number_of_queries(api_as, people, inventory, 
 
     svc = inventory["svc_key"].identity
     for n in range(30):
-        CredentialFactory(source=inventory["source"], scope="aws_iam", external_id=f"AKIAMANY{n:02d}", credential_type="access_key",
-                                  name=f"AKIAMANY{n:02d}", identity=svc, enabled=True, fingerprint="f", first_seen_at=timezone.now())
+        CredentialFactory(
+            source=inventory["source"],
+            scope="aws_iam",
+            external_id=f"AKIAMANY{n:02d}",
+            credential_type="access_key",
+            name=f"AKIAMANY{n:02d}",
+            identity=svc,
+            enabled=True,
+            fingerprint="f",
+            first_seen_at=timezone.now(),
+        )
     for name in ("A", "B", "C"):
-        draft = services.campaign_create(actor=people["grc"], name=name, scope={"source_ids": [inventory["source"].pk]},
-                                         due_date=timezone.now().date() + dt.timedelta(days=14), fallback_reviewer=people["fallback"])
+        draft = services.campaign_create(
+            actor=people["grc"],
+            name=name,
+            scope={"source_ids": [inventory["source"].pk]},
+            due_date=timezone.now().date() + dt.timedelta(days=14),
+            fallback_reviewer=people["fallback"],
+        )
         started = services.campaign_start(actor=people["grc"], campaign=draft)
-    services.items_decide(actor=people["alice"], campaign=started, item_ids=_ids(started, reviewer=people["alice"]), decision="revoke",
-                          justification="retired")
+    services.items_decide(
+        actor=people["alice"],
+        campaign=started,
+        item_ids=_ids(started, reviewer=people["alice"]),
+        decision="revoke",
+        justification="retired",
+    )
     assert Remediation.objects.filter(item__campaign=started).count() > 30
     grc = api_as(people["grc"])
-    for url in ("/api/v1/campaigns/", f"/api/v1/campaigns/{started.pk}/items/", f"/api/v1/campaigns/{started.pk}/remediation/",
-                f"/api/v1/campaigns/{started.pk}/"):
+    for url in (
+        "/api/v1/campaigns/",
+        f"/api/v1/campaigns/{started.pk}/items/",
+        f"/api/v1/campaigns/{started.pk}/remediation/",
+        f"/api/v1/campaigns/{started.pk}/",
+    ):
         with django_assert_max_num_queries(14):
             assert grc.get(url).status_code == 200

@@ -10,14 +10,14 @@ body as the schema says, the declared content type.
 """
 
 import pytest
+import schemathesis
 from django.core.wsgi import get_wsgi_application
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
-
-import schemathesis
-from schemathesis.config import SchemathesisConfig
 from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
+
 from tests.support.clients import issue
 from tests.support.permission_matrix import world  # noqa: F401 - the seeded world
 
@@ -29,11 +29,13 @@ def _schema() -> dict:
 
 
 # Deterministic and bounded: the fuzzing phase only, a fixed number of examples per operation.
-CONFIG = SchemathesisConfig.from_dict({
-    "seed": 27017,
-    "generation": {"max-examples": EXAMPLES_PER_OPERATION, "deterministic": True},
-    "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
-})
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "seed": 27017,
+        "generation": {"max-examples": EXAMPLES_PER_OPERATION, "deterministic": True},
+        "phases": {"coverage": {"enabled": False}, "stateful": {"enabled": False}},
+    }
+)
 schema = schemathesis.openapi.from_dict(_schema(), config=CONFIG)
 APP = get_wsgi_application()
 
@@ -59,10 +61,10 @@ def grc_token(world, keep_connection):  # noqa: F811
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES_PER_OPERATION, derandomize=True, deadline=None, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES_PER_OPERATION, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case, grc_token):
     case.call_and_validate(
-        app=APP, headers={"Authorization": f"Bearer {grc_token}"},
+        app=APP,
+        headers={"Authorization": f"Bearer {grc_token}"},
         checks=[not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance],
     )

@@ -35,13 +35,16 @@ def test_a_token_is_stored_only_as_its_hash_and_issuance_is_audited(grc_lead):
     assert secret_part not in str(event.changes)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"name": "", "scope": "read", "expires_at": _in(5)}, "Name"),
-    ({"name": "x", "scope": "admin", "expires_at": _in(5)}, "Scope"),
-    ({"name": "x", "scope": "read", "expires_at": None}, "every token must expire"),
-    ({"name": "x", "scope": "read", "expires_at": _in(-1)}, "future"),
-    ({"name": "x", "scope": "read", "expires_at": _in(91)}, "at most 90 days"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"name": "", "scope": "read", "expires_at": _in(5)}, "Name"),
+        ({"name": "x", "scope": "admin", "expires_at": _in(5)}, "Scope"),
+        ({"name": "x", "scope": "read", "expires_at": None}, "every token must expire"),
+        ({"name": "x", "scope": "read", "expires_at": _in(-1)}, "future"),
+        ({"name": "x", "scope": "read", "expires_at": _in(91)}, "at most 90 days"),
+    ],
+)
 def test_issuing_refuses_bad_input_and_stores_nothing(grc_lead, kwargs, message):
     with pytest.raises(ValidationFailed, match=message):
         token_issue(actor=grc_lead, **kwargs)
@@ -126,6 +129,7 @@ def test_session_auth_keeps_csrf(client, grc_lead):
 
 
 # --- the pages ---------------------------------------------------------------------------------
+
 
 def test_my_tokens_page_shows_a_new_token_once(client, reviewer):
     client.force_login(reviewer)

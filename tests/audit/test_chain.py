@@ -13,7 +13,12 @@ pytestmark = pytest.mark.django_db
 def _events(n, actor=None):
     for i in range(n):
         with transaction.atomic():
-            audit_record(event_type="test.event", actor=actor, target=("test.thing", str(i), f"thing {i}"), changes={"n": [i, i + 1], "text": "<b>é</b>"})
+            audit_record(
+                event_type="test.event",
+                actor=actor,
+                target=("test.thing", str(i), f"thing {i}"),
+                changes={"n": [i, i + 1], "text": "<b>é</b>"},
+            )
     return list(AuditEvent.objects.order_by("seq"))
 
 
@@ -35,7 +40,7 @@ def test_events_link_into_a_chain(grc_lead):
     events = _events(3, actor=grc_lead)  # after the grc_lead's own role event
     assert [e.seq for e in events] == [1, 2, 3, 4]
     assert events[0].prev_hash == GENESIS_HASH
-    assert all(later.prev_hash == earlier.hash for earlier, later in zip(events, events[1:]))
+    assert all(later.prev_hash == earlier.hash for earlier, later in zip(events, events[1:], strict=False))
     report = _chain()
     assert report.ok and report.checked == 4 and report.head_hash == events[-1].hash
     assert events[-1].actor_label == grc_lead.username

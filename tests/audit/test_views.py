@@ -22,10 +22,20 @@ def test_grc_lead_sees_the_trail_and_can_verify_it(client, grc_lead):
 
 def test_the_request_origin_is_recorded(client, grc_lead, catalog):
     client.force_login(grc_lead)
-    client.post(reverse("controls:create"), {
-        "title": "T", "requirements": [catalog[0].pk], "owner": grc_lead.pk, "narrative": "n",
-        "implementation_status": "planned", "test_frequency": "annual", "rule_ids": "",
-    }, HTTP_USER_AGENT="pytest-agent", REMOTE_ADDR="127.0.0.9")
+    client.post(
+        reverse("controls:create"),
+        {
+            "title": "T",
+            "requirements": [catalog[0].pk],
+            "owner": grc_lead.pk,
+            "narrative": "n",
+            "implementation_status": "planned",
+            "test_frequency": "annual",
+            "rule_ids": "",
+        },
+        HTTP_USER_AGENT="pytest-agent",
+        REMOTE_ADDR="127.0.0.9",
+    )
     event = AuditEvent.objects.get(event_type="control.created")
     assert event.ip_address == "127.0.0.9" and event.user_agent == "pytest-agent" and event.origin == "web"
     assert event.actor == grc_lead and len(event.request_id) == 32

@@ -9,8 +9,16 @@ from playwright.sync_api import expect
 from tests.support.browser import EXPECT_TIMEOUT_MS, new_context
 
 CHROMIUM = os.environ.get("KEYTRAIL_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 

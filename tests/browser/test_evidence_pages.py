@@ -5,9 +5,9 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.accounts.roles import Role
+from tests.factories import make_user
 from tests.support.browser import shot
 from tests.support.evidence import world  # noqa: F401
-from tests.factories import make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

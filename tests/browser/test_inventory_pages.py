@@ -6,8 +6,8 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.accounts.roles import Role
-from tests.support.browser import shot
 from tests.factories import make_user
+from tests.support.browser import shot
 from tests.support.cloud import cloud, moto_server_url, register_sources  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

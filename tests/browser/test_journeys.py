@@ -22,11 +22,11 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.accounts.roles import Role
-from tests.support.browser import new_context, shot, totp_code
 from tests.factories import EngagementFactory, make_user
+from tests.support.browser import new_context, shot, totp_code
+from tests.support.cloud import ACCOUNT_A, cloud, moto_server_url, register_sources  # noqa: F401
 from tests.support.evidence import world  # noqa: F401
 from tests.support.reviews import inventory, people  # noqa: F401
-from tests.support.cloud import ACCOUNT_A, cloud, moto_server_url, register_sources  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -102,8 +102,7 @@ def test_grc_lead_registers_sources_collects_and_opens_what_fails(page, live_ser
     token = page.inner_text("#new-token").strip()
     shot(page, "journey-a-7-api-token-created")
     # What the README's curl example does, over real HTTP.
-    request = urllib.request.Request(f"{live_server.url}/api/v1/findings/?status=fail",
-                                     headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(f"{live_server.url}/api/v1/findings/?status=fail", headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(request, timeout=30) as response:
         findings = json.load(response)
     assert findings["count"] > 0 and all(f["status"] == "fail" for f in findings["results"])
@@ -184,8 +183,12 @@ def _password(page, live_server, username: str) -> None:
 def _api(live_server, token: str, path: str, body: dict | None = None) -> tuple[int, dict]:
     """The API over real HTTP, as a script would call it."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{live_server.url}{path}", data=data, method="POST" if body is not None else "GET",
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{live_server.url}{path}",
+        data=data,
+        method="POST" if body is not None else "GET",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.load(response)
@@ -193,7 +196,9 @@ def _api(live_server, token: str, path: str, body: dict | None = None) -> tuple[
         return exc.code, json.load(exc)
 
 
-def test_access_review_lead_enrols_totp_and_a_reviewer_decides_in_bulk_but_not_their_own(browser, page, live_server, settings, people, inventory):  # noqa: F811
+def test_access_review_lead_enrols_totp_and_a_reviewer_decides_in_bulk_but_not_their_own(
+    browser, page, live_server, settings, people, inventory
+):  # noqa: F811
     from apps.reviews.models import Campaign, ReviewItem
     from tests.support.clients import issue
 
@@ -258,8 +263,12 @@ def test_access_review_lead_enrols_totp_and_a_reviewer_decides_in_bulk_but_not_t
     expect(page.locator("body")).to_contain_text("would review their own identity")
     assert ReviewItem.objects.get(pk=own.pk).reviewer_id == people["fallback"].pk
     shot(page, "journey-c-6-self-review-refused")
-    status, body = _api(live_server, issue(people["alice"]), f"/api/v1/campaigns/{campaign.pk}/decide/",
-                        {"items": [own.pk], "decision": "keep", "justification": "I still need it"})
+    status, body = _api(
+        live_server,
+        issue(people["alice"]),
+        f"/api/v1/campaigns/{campaign.pk}/decide/",
+        {"items": [own.pk], "decision": "keep", "justification": "I still need it"},
+    )
     assert status == 403 and "nothing was decided" in body["detail"]
     assert ReviewItem.objects.get(pk=own.pk).decision == ""
     alice_context.close()
@@ -270,7 +279,9 @@ def test_access_review_lead_enrols_totp_and_a_reviewer_decides_in_bulk_but_not_t
     shot(page, "journey-c-7-lead-sees-progress")
 
 
-def test_evidence_lead_verifies_totp_builds_a_pack_and_an_auditor_downloads_and_verifies_it(browser, page, live_server, settings, world, grc_lead, auditor, tmp_path):  # noqa: F811
+def test_evidence_lead_verifies_totp_builds_a_pack_and_an_auditor_downloads_and_verifies_it(
+    browser, page, live_server, settings, world, grc_lead, auditor, tmp_path
+):  # noqa: F811
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from apps.evidence.models import Pack
@@ -278,8 +289,9 @@ def test_evidence_lead_verifies_totp_builds_a_pack_and_an_auditor_downloads_and_
     settings.KEYTRAIL_MFA_REQUIRED_ROLES = MFA_ROLES
     device = TOTPDevice.objects.create(user=grc_lead, name="phone", confirmed=True)
     engagement = world["engagement"]
-    other = EngagementFactory(name="Vendor due diligence", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 6, 30),
-                                      created_by=grc_lead)
+    other = EngagementFactory(
+        name="Vendor due diligence", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 6, 30), created_by=grc_lead
+    )
     waiting = Pack.objects.create(engagement=other, pack_id="KT-WAITING", as_of=dt.datetime.now(dt.UTC), sample_seed=1, built_by=grc_lead)
 
     # The lead's second factor: the verify page, the code from the enrolled device.

@@ -2,13 +2,13 @@
 and cannot decide an item about their own identity."""
 
 import pytest
-from playwright.sync_api import expect
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from apps.reviews.models import ReviewItem
+from tests.factories import CredentialFactory
 from tests.support.browser import shot
 from tests.support.reviews import inventory, people  # noqa: F401
-from tests.factories import CredentialFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,11 +29,26 @@ def test_reviewer_decides_in_bulk_and_not_their_own(page, live_server, people, i
     svc = inventory["svc_key"].identity
     now = timezone.now()
     for n in range(3):
-        CredentialFactory(source=inventory["source"], scope="aws_iam", external_id=f"AKIABATCH{n}", credential_type="access_key",
-                                  name=f"AKIABATCH{n}", identity=svc, enabled=True, fingerprint="f", first_seen_at=now,
-                                  created_at=now - dt.timedelta(days=400), last_used_at=now - dt.timedelta(days=90))
-    draft = services.campaign_create(actor=people["grc"], name="Q4 <b>keys</b> review", scope={"source_ids": [inventory["source"].pk]},
-                                     due_date=now.date() + dt.timedelta(days=14), fallback_reviewer=people["fallback"])
+        CredentialFactory(
+            source=inventory["source"],
+            scope="aws_iam",
+            external_id=f"AKIABATCH{n}",
+            credential_type="access_key",
+            name=f"AKIABATCH{n}",
+            identity=svc,
+            enabled=True,
+            fingerprint="f",
+            first_seen_at=now,
+            created_at=now - dt.timedelta(days=400),
+            last_used_at=now - dt.timedelta(days=90),
+        )
+    draft = services.campaign_create(
+        actor=people["grc"],
+        name="Q4 <b>keys</b> review",
+        scope={"source_ids": [inventory["source"].pk]},
+        due_date=now.date() + dt.timedelta(days=14),
+        fallback_reviewer=people["fallback"],
+    )
     campaign = services.campaign_start(actor=people["grc"], campaign=draft)
 
     _login(page, live_server, "alice")

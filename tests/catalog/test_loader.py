@@ -22,10 +22,25 @@ def test_shipped_catalog_is_valid_and_covers_both_clauses():
     assert clauses == {"9.2.4", "9.3.1"}
     assert 15 <= len(data.requirements) <= 30
     topics = {r["topic"] for r in data.requirements}
-    for needed in ["scope-definition", "formal-allocation", "central-storage", "no-plaintext-transport", "least-privilege-access",
-                   "scheduled-rotation", "event-driven-rotation", "revocation-offboarding", "non-human-ownership", "mfa-enforced",
-                   "sso-local-accounts", "password-policy", "break-glass", "third-party-credentials", "time-bound-exceptions",
-                   "monitoring-logging", "periodic-access-review"]:
+    for needed in [
+        "scope-definition",
+        "formal-allocation",
+        "central-storage",
+        "no-plaintext-transport",
+        "least-privilege-access",
+        "scheduled-rotation",
+        "event-driven-rotation",
+        "revocation-offboarding",
+        "non-human-ownership",
+        "mfa-enforced",
+        "sso-local-accounts",
+        "password-policy",
+        "break-glass",
+        "third-party-credentials",
+        "time-bound-exceptions",
+        "monitoring-logging",
+        "periodic-access-review",
+    ]:
         assert needed in topics, needed
 
 

@@ -32,6 +32,7 @@ def _valid_config(spec: type[SourceSpec]) -> SourceConfig:
 
 # --- self-description -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("key", list(registry.CONNECTORS))
 def test_every_registered_connector_describes_itself_completely(key):
     cls = registry.connector_class(key)
@@ -83,9 +84,11 @@ def test_an_unknown_connector_is_a_key_error():
 
 # --- unit planning ----------------------------------------------------------------------
 
+
 def test_an_aws_account_with_two_regions_is_one_iam_unit_and_one_secrets_manager_unit_per_region():
     config = registry.validate_source_config(
-        SourceConfig(kind="aws_account", role_arn=ROLE, external_id="ext-1", regions=("eu-west-1", "us-east-1")))
+        SourceConfig(kind="aws_account", role_arn=ROLE, external_id="ext-1", regions=("eu-west-1", "us-east-1"))
+    )
     units = registry.plan_units(config)
     assert [(t.kind, t.unit) for t in units] == [
         ("aws_iam", "aws_iam"),
@@ -104,7 +107,8 @@ def test_an_aws_account_without_regions_is_collected_for_iam_only():
 def test_a_vault_is_one_unit():
     config = registry.validate_source_config(SourceConfig(kind="azure_key_vault", vault_url=" https://kv.vault.azure.net "))
     assert registry.plan_units(config) == [
-        Target(kind="azure_key_vault", source_key="https://kv.vault.azure.net/", vault_url="https://kv.vault.azure.net/")]
+        Target(kind="azure_key_vault", source_key="https://kv.vault.azure.net/", vault_url="https://kv.vault.azure.net/")
+    ]
 
 
 def test_inventory_fans_a_source_out_as_the_registry_plans_it(grc_lead):
@@ -113,38 +117,61 @@ def test_inventory_fans_a_source_out_as_the_registry_plans_it(grc_lead):
     aws_source = source_create(actor=grc_lead, name="prod", kind="aws_account", role_arn=ROLE, regions=["eu-west-1", "us-east-1"])
 
     assert [(connector, scope) for connector, scope, _ in source_targets(aws_source)] == [
-        (t.kind, t.unit) for t in registry.plan_units(aws_source.config)]
+        (t.kind, t.unit) for t in registry.plan_units(aws_source.config)
+    ]
     assert aws_source.location == ROLE
 
 
 # --- validation -------------------------------------------------------------------------
 
+
 def test_validation_normalises_and_keeps_only_the_kinds_settings():
-    config = registry.validate_source_config(SourceConfig(
-        kind="aws_account", role_arn=f" {ROLE} ", external_id=" ext-1 ", regions=("eu-west-1", " ", "eu-west-1", "us-east-1"),
-        vault_url="https://ignored.vault.azure.net/"))
-    assert config == SourceConfig(kind="aws_account", role_arn=ROLE, external_id="ext-1", regions=("eu-west-1", "us-east-1"),
-                                  aws_account_id="123456789012")
-    vault = registry.validate_source_config(SourceConfig(kind="azure_key_vault", vault_url="https://kv.vault.azure.net",
-                                                         role_arn=ROLE, regions=("eu-west-1",)))
+    config = registry.validate_source_config(
+        SourceConfig(
+            kind="aws_account",
+            role_arn=f" {ROLE} ",
+            external_id=" ext-1 ",
+            regions=("eu-west-1", " ", "eu-west-1", "us-east-1"),
+            vault_url="https://ignored.vault.azure.net/",
+        )
+    )
+    assert config == SourceConfig(
+        kind="aws_account", role_arn=ROLE, external_id="ext-1", regions=("eu-west-1", "us-east-1"), aws_account_id="123456789012"
+    )
+    vault = registry.validate_source_config(
+        SourceConfig(kind="azure_key_vault", vault_url="https://kv.vault.azure.net", role_arn=ROLE, regions=("eu-west-1",))
+    )
     assert vault == SourceConfig(kind="azure_key_vault", vault_url="https://kv.vault.azure.net/")
 
 
-@pytest.mark.parametrize("config, message", [
-    (SourceConfig(kind="aws_account", role_arn="arn:aws:iam::12345:user/bob"),
-     "Role ARN: expected arn:aws:iam::<12-digit account>:role/<name>."),
-    (SourceConfig(kind="aws_account"), "Role ARN: expected arn:aws:iam::<12-digit account>:role/<name>."),
-    (SourceConfig(kind="aws_account", role_arn=ROLE, external_id="x"),
-     "External id: 2 to 1224 characters of letters, digits and +=,.@:/-"),
-    (SourceConfig(kind="aws_account", role_arn=ROLE, regions=("eu-west-1", "mars-north-9x")),
-     "Regions: 'mars-north-9x' is not an AWS region name (e.g. eu-west-1)."),
-    (SourceConfig(kind="azure_key_vault", vault_url="http://kv.vault.azure.net/"),
-     "Vault URL: expected https://<vault-name>.vault.azure.net/"),
-    (SourceConfig(kind="azure_key_vault", vault_url="https://user@kv.vault.azure.net/"),
-     "Vault URL: expected https://<vault-name>.vault.azure.net/"),
-    (SourceConfig(kind="azure_key_vault"), "Vault URL: expected https://<vault-name>.vault.azure.net/"),
-    (SourceConfig(kind="gcp_project"), "Kind: choose one of aws_account, azure_key_vault."),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (
+            SourceConfig(kind="aws_account", role_arn="arn:aws:iam::12345:user/bob"),
+            "Role ARN: expected arn:aws:iam::<12-digit account>:role/<name>.",
+        ),
+        (SourceConfig(kind="aws_account"), "Role ARN: expected arn:aws:iam::<12-digit account>:role/<name>."),
+        (
+            SourceConfig(kind="aws_account", role_arn=ROLE, external_id="x"),
+            "External id: 2 to 1224 characters of letters, digits and +=,.@:/-",
+        ),
+        (
+            SourceConfig(kind="aws_account", role_arn=ROLE, regions=("eu-west-1", "mars-north-9x")),
+            "Regions: 'mars-north-9x' is not an AWS region name (e.g. eu-west-1).",
+        ),
+        (
+            SourceConfig(kind="azure_key_vault", vault_url="http://kv.vault.azure.net/"),
+            "Vault URL: expected https://<vault-name>.vault.azure.net/",
+        ),
+        (
+            SourceConfig(kind="azure_key_vault", vault_url="https://user@kv.vault.azure.net/"),
+            "Vault URL: expected https://<vault-name>.vault.azure.net/",
+        ),
+        (SourceConfig(kind="azure_key_vault"), "Vault URL: expected https://<vault-name>.vault.azure.net/"),
+        (SourceConfig(kind="gcp_project"), "Kind: choose one of aws_account, azure_key_vault."),
+    ],
+)
 def test_invalid_configurations_are_refused_naming_the_setting(config, message):
     with pytest.raises(ValidationFailed) as refused:
         registry.validate_source_config(config)
@@ -156,6 +183,7 @@ def test_invalid_configurations_are_refused_naming_the_setting(config, message):
 
 
 # --- forms and commands offer what the registry says -------------------------------------
+
 
 @pytest.mark.django_db
 def test_forms_offer_exactly_the_registrys_kinds(client, grc_lead):
@@ -208,8 +236,10 @@ def test_add_source_registers_any_kind_from_its_settings(grc_lead):
 # Rules (and the catalog) are per-kind content; simulators and the demo create sources of
 # named kinds. Everything else asks the registry.
 _ALLOWED = ("connectors/", "evaluation/rules/", "simulators/", "core/demo/", "migrations/")
-_BRANCH = re.compile(r"Kind\.(AWS_ACCOUNT|AZURE_KEY_VAULT)|kind\s*[!=]=\s*[\"'](aws_account|azure_key_vault)[\"']"
-                     r"|scope\s*[!=]=\s*[\"']aws_iam[\"']")
+_BRANCH = re.compile(
+    r"Kind\.(AWS_ACCOUNT|AZURE_KEY_VAULT)|kind\s*[!=]=\s*[\"'](aws_account|azure_key_vault)[\"']"
+    r"|scope\s*[!=]=\s*[\"']aws_iam[\"']"
+)
 
 
 def test_no_module_outside_the_connectors_branches_on_a_source_kind():

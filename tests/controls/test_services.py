@@ -31,7 +31,9 @@ def test_only_roles_that_may_add_controls_do(catalog, auditor):
 
 
 def test_update_records_exactly_what_changed(control, grc_lead, catalog):
-    services.control_update(actor=grc_lead, control=control, title="New title", implementation_status="implemented", requirements=[catalog[5]])
+    services.control_update(
+        actor=grc_lead, control=control, title="New title", implementation_status="implemented", requirements=[catalog[5]]
+    )
     event = AuditEvent.objects.filter(event_type="control.updated").get()
     assert event.changes["title"] == ["Scheduled rotation", "New title"]
     assert event.changes["implementation_status"] == ["planned", "implemented"]
@@ -46,7 +48,9 @@ def test_an_unchanged_save_records_nothing(control, grc_lead):
 
 
 def test_evidence_is_stored_with_its_hash_and_never_modified(control, grc_lead):
-    ev = services.control_evidence_attach(actor=grc_lead, control=control, name="policy.pdf", content=PDF, effective_date=dt.date(2026, 3, 1))
+    ev = services.control_evidence_attach(
+        actor=grc_lead, control=control, name="policy.pdf", content=PDF, effective_date=dt.date(2026, 3, 1)
+    )
     assert ev.sha256 == hashlib.sha256(PDF).hexdigest() and ev.size == len(PDF) and ev.content_type == "application/pdf"
     assert ev.uploaded_by == grc_lead and ev.effective_date == dt.date(2026, 3, 1)
     with ev.file.open("rb") as fh:
@@ -90,12 +94,16 @@ def test_malformed_uploads_are_refused_and_nothing_is_stored(control, grc_lead, 
 @override_settings(KEYTRAIL_EVIDENCE_MAX_BYTES=1024)
 def test_oversized_upload_is_refused(control, grc_lead):
     with pytest.raises(ValidationFailed, match="limit is 1,024 bytes"):
-        services.control_evidence_attach(actor=grc_lead, control=control, name="big.txt", content=b"a" * 1025, effective_date=dt.date(2026, 1, 1))
+        services.control_evidence_attach(
+            actor=grc_lead, control=control, name="big.txt", content=b"a" * 1025, effective_date=dt.date(2026, 1, 1)
+        )
     assert ControlEvidence.objects.count() == 0
 
 
 def test_path_in_filename_is_stripped(control, grc_lead):
-    ev = services.control_evidence_attach(actor=grc_lead, control=control, name="../../etc/passwd.txt", content=b"x", effective_date=dt.date(2026, 1, 1))
+    ev = services.control_evidence_attach(
+        actor=grc_lead, control=control, name="../../etc/passwd.txt", content=b"x", effective_date=dt.date(2026, 1, 1)
+    )
     assert ev.original_name == "passwd.txt"
 
 

@@ -1,5 +1,3 @@
-import datetime as dt
-
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, override_settings
@@ -13,9 +11,13 @@ pytestmark = pytest.mark.django_db
 
 def _form(control, **overrides):
     data = {
-        "title": control.title, "requirements": [r.pk for r in control.requirements.all()], "owner": control.owner_id,
-        "narrative": control.narrative, "implementation_status": control.implementation_status,
-        "test_frequency": control.test_frequency, "rule_ids": ", ".join(control.rule_ids),
+        "title": control.title,
+        "requirements": [r.pk for r in control.requirements.all()],
+        "owner": control.owner_id,
+        "narrative": control.narrative,
+        "implementation_status": control.implementation_status,
+        "test_frequency": control.test_frequency,
+        "rule_ids": ", ".join(control.rule_ids),
     }
     data.update(overrides)
     return data
@@ -23,11 +25,18 @@ def _form(control, **overrides):
 
 def test_grc_lead_creates_and_edits_a_control(client, grc_lead, catalog):
     client.force_login(grc_lead)
-    response = client.post(reverse("controls:create"), {
-        "title": "Vault storage", "requirements": [catalog[3].pk, catalog[4].pk], "owner": grc_lead.pk,
-        "narrative": "All secrets in the vault.", "implementation_status": "implemented", "test_frequency": "continuous",
-        "rule_ids": "kv-secret-no-expiry, kv-secret-no-expiry",
-    })
+    response = client.post(
+        reverse("controls:create"),
+        {
+            "title": "Vault storage",
+            "requirements": [catalog[3].pk, catalog[4].pk],
+            "owner": grc_lead.pk,
+            "narrative": "All secrets in the vault.",
+            "implementation_status": "implemented",
+            "test_frequency": "continuous",
+            "rule_ids": "kv-secret-no-expiry, kv-secret-no-expiry",
+        },
+    )
     control = Control.objects.get(title="Vault storage")
     assert response.status_code == 302 and response["Location"] == reverse("controls:detail", args=[control.pk])
     assert control.rule_ids == ["kv-secret-no-expiry"]
@@ -63,7 +72,9 @@ def test_auditor_with_view_cannot_change(client, auditor, control, grc_lead):
     assert response.status_code == 403
     control.refresh_from_db()
     assert control.title == "Scheduled rotation"
-    upload = client.post(reverse("controls:evidence_upload", args=[control.pk]), {"file": SimpleUploadedFile("x.txt", b"x"), "effective_date": "2026-01-01"})
+    upload = client.post(
+        reverse("controls:evidence_upload", args=[control.pk]), {"file": SimpleUploadedFile("x.txt", b"x"), "effective_date": "2026-01-01"}
+    )
     assert upload.status_code == 403 and ControlEvidence.objects.count() == 0
 
 
@@ -78,10 +89,14 @@ def test_post_without_csrf_token_is_refused(grc_lead, control):
 
 def test_upload_and_download_through_the_views(client, grc_lead, control):
     client.force_login(grc_lead)
-    response = client.post(reverse("controls:evidence_upload", args=[control.pk]), {
-        "file": SimpleUploadedFile("training.csv", b"name,date\n=cmd|' /C calc'!A0,2026-01-01\n", content_type="text/csv"),
-        "effective_date": "2026-02-01", "description": "<b>export</b>",
-    })
+    response = client.post(
+        reverse("controls:evidence_upload", args=[control.pk]),
+        {
+            "file": SimpleUploadedFile("training.csv", b"name,date\n=cmd|' /C calc'!A0,2026-01-01\n", content_type="text/csv"),
+            "effective_date": "2026-02-01",
+            "description": "<b>export</b>",
+        },
+    )
     assert response.status_code == 302
     ev = ControlEvidence.objects.get()
     page = client.get(reverse("controls:detail", args=[control.pk])).content.decode()
@@ -95,18 +110,26 @@ def test_upload_and_download_through_the_views(client, grc_lead, control):
 @override_settings(KEYTRAIL_EVIDENCE_MAX_BYTES=100)
 def test_oversized_upload_through_the_view(client, grc_lead, control):
     client.force_login(grc_lead)
-    response = client.post(reverse("controls:evidence_upload", args=[control.pk]), {
-        "file": SimpleUploadedFile("big.txt", b"a" * 101), "effective_date": "2026-02-01",
-    })
+    response = client.post(
+        reverse("controls:evidence_upload", args=[control.pk]),
+        {
+            "file": SimpleUploadedFile("big.txt", b"a" * 101),
+            "effective_date": "2026-02-01",
+        },
+    )
     assert response.status_code == 200 and "limit is 100 bytes" in response.content.decode()
     assert ControlEvidence.objects.count() == 0
 
 
 def test_malformed_upload_through_the_view(client, grc_lead, control):
     client.force_login(grc_lead)
-    response = client.post(reverse("controls:evidence_upload", args=[control.pk]), {
-        "file": SimpleUploadedFile("policy.pdf", b"<html>not a pdf</html>"), "effective_date": "not-a-date",
-    })
+    response = client.post(
+        reverse("controls:evidence_upload", args=[control.pk]),
+        {
+            "file": SimpleUploadedFile("policy.pdf", b"<html>not a pdf</html>"),
+            "effective_date": "not-a-date",
+        },
+    )
     body = response.content.decode()
     assert response.status_code == 200 and "Enter a valid date" in body
     assert ControlEvidence.objects.count() == 0
@@ -116,8 +139,14 @@ def test_list_filters_and_makes_a_fixed_number_of_queries(client, grc_lead, cata
     from apps.controls.services import control_create
 
     for i in range(30):
-        control_create(actor=grc_lead, title=f"Control {i}", owner=grc_lead, narrative="n", requirements=list(catalog[:3]),
-                       implementation_status="implemented" if i % 2 else "planned")
+        control_create(
+            actor=grc_lead,
+            title=f"Control {i}",
+            owner=grc_lead,
+            narrative="n",
+            requirements=list(catalog[:3]),
+            implementation_status="implemented" if i % 2 else "planned",
+        )
     client.force_login(grc_lead)
     with django_assert_max_num_queries(12):
         response = client.get(reverse("controls:list"), {"status": "implemented"})
@@ -128,7 +157,9 @@ def test_list_filters_and_makes_a_fixed_number_of_queries(client, grc_lead, cata
 def test_hostile_text_is_escaped(client, grc_lead, catalog):
     from apps.controls.services import control_create
 
-    control = control_create(actor=grc_lead, title="<img src=x onerror=alert(1)>", owner=grc_lead, narrative="<script>x</script>", requirements=[catalog[0]])
+    control = control_create(
+        actor=grc_lead, title="<img src=x onerror=alert(1)>", owner=grc_lead, narrative="<script>x</script>", requirements=[catalog[0]]
+    )
     client.force_login(grc_lead)
     for url in [reverse("controls:list"), reverse("controls:detail", args=[control.pk]), reverse("home")]:
         body = client.get(url).content.decode()

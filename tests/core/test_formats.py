@@ -15,7 +15,8 @@ def test_formats_are_still_en_gb():
     assert formats.get_format("DATE_INPUT_FORMATS")[0] == "%d/%m/%Y"
     moment = dt.datetime(2026, 3, 4, 5, 6, tzinfo=dt.UTC)
     out = Template('{{ d|date }}|{{ d|date:"Y-m-d H:i" }}|{{ n }}|{{ s|truncatechars:5 }}|{{ f|floatformat:2 }}').render(
-        Context({"d": moment, "n": 12345, "s": "abcdefgh", "f": 1234.5}))
+        Context({"d": moment, "n": 12345, "s": "abcdefgh", "f": 1234.5})
+    )
     assert out == "4 Mar 2026|2026-03-04 05:06|12345|abcd…|1234.50"
 
 

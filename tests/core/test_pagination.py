@@ -23,12 +23,20 @@ def credentials(grc_lead):
     # sort differently from their ids; duplicated names (the id breaks the tie).
     sizes = {"zulu": 7, "alpha": 12, "mike": 1, "empty": 0}
     for name, size in sizes.items():
-        source = SourceFactory(name=name, kind=Source.Kind.AZURE_KEY_VAULT, vault_url=f"https://{name}.vault.azure.net/",
-                                       created_by=grc_lead)
+        source = SourceFactory(
+            name=name, kind=Source.Kind.AZURE_KEY_VAULT, vault_url=f"https://{name}.vault.azure.net/", created_by=grc_lead
+        )
         for n in range(size):
-            CredentialFactory(source=source, scope="s", external_id=f"{name}-{n}", name=f"n{(n * 7) % 5}",
-                                      credential_type=("kv_secret", "access_key", "sm_secret")[n % 3], fingerprint="f", first_seen_at=T0,
-                                      enabled=n % 2 == 0)
+            CredentialFactory(
+                source=source,
+                scope="s",
+                external_id=f"{name}-{n}",
+                name=f"n{(n * 7) % 5}",
+                credential_type=("kv_secret", "access_key", "sm_secret")[n % 3],
+                fingerprint="f",
+                first_seen_at=T0,
+                enabled=n % 2 == 0,
+            )
     return Credential.objects.select_related("source").order_by("source__name", *WITHIN)
 
 
@@ -60,8 +68,14 @@ def test_grouped_rows_are_read_through_rows(credentials, grc_lead):
     alice = IdentityFactory(source=source, scope="s", external_id="alice", name="alice", kind="human", fingerprint="f", first_seen_at=T0)
     Credential.objects.filter(source=source).update(identity=alice)
     identities = Identity.objects.order_by("source__name", "name", "pk")
-    page = GroupedPaginator(identities, 10, group="source_id", group_order="source__name", within=("name", "pk"),
-                            rows=lambda qs: qs.annotate(n=Count("credentials", filter=Q(credentials__enabled=True)))).page(1)
+    page = GroupedPaginator(
+        identities,
+        10,
+        group="source_id",
+        group_order="source__name",
+        within=("name", "pk"),
+        rows=lambda qs: qs.annotate(n=Count("credentials", filter=Q(credentials__enabled=True))),
+    ).page(1)
     assert [(i.name, i.n) for i in page] == [("alice", 6)]
 
 

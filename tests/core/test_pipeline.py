@@ -100,7 +100,9 @@ def test_the_declared_pipeline_names_real_tasks_and_plug_points():
             params = set(task.run.__code__.co_varnames[: task.run.__code__.co_argcount])
             assert set(step.args) | set(step.fixed) <= params, (event, step.task)
     assert [s.task for s in declared.PIPELINE["collection.finished"]] == [
-        "apps.evaluation.tasks.evaluate", "apps.reviews.tasks.verify_remediation"]
+        "apps.evaluation.tasks.evaluate",
+        "apps.reviews.tasks.verify_remediation",
+    ]
     assert callable(import_string(declared.EXCEPTION_MATCHER))
     assert callable(import_string(declared.REVIEW_FACTS))
 

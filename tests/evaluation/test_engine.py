@@ -38,8 +38,12 @@ class Matcher:
 
 
 def _run(subjects, matcher=None):
-    return run_rules(rules=[Threshold()], subjects={"credential": subjects}, ctx=RuleContext(default_policy(), NOW),
-                     matcher=matcher or no_exceptions(NOW))
+    return run_rules(
+        rules=[Threshold()],
+        subjects={"credential": subjects},
+        ctx=RuleContext(default_policy(), NOW),
+        matcher=matcher or no_exceptions(NOW),
+    )
 
 
 def test_counts_and_only_non_passes_are_recorded():

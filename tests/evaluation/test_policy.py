@@ -11,21 +11,24 @@ def test_defaults_are_the_guidance_numbers():
     assert policy_from_dict(p.as_dict()) == p  # round-trips
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"unused_days": -1}, "unused_days: -1 is outside"),
-    ({"unused_days": "45"}, "expected a whole number"),
-    ({"unused_days": True}, "expected a whole number"),
-    ({"rotation_days": {"database": 60}}, "with a 'default'"),
-    ({"rotation_days": {"default": 90, "martian": 5}}, "unknown credential class"),
-    ({"rotation_days": {"default": 0}}, "default: 0 is outside"),
-    ({"kv_expiry_warning_days": 400, "kv_max_validity_days": 365}, "must be below"),
-    ({"owner_tag_keys": []}, "non-empty list"),
-    ({"classification": [{"class": "database"}]}, "either tag_key"),
-    ({"classification": [{"class": "nope", "name_pattern": "*"}]}, "'class' must be one of"),
-    ({"coverage_grace_factor": 0.5}, "from 1 to 10"),
-    ({"surprise": 1}, "unknown policy fields"),
-    ({"password_require_symbols": "yes"}, "true or false"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"unused_days": -1}, "unused_days: -1 is outside"),
+        ({"unused_days": "45"}, "expected a whole number"),
+        ({"unused_days": True}, "expected a whole number"),
+        ({"rotation_days": {"database": 60}}, "with a 'default'"),
+        ({"rotation_days": {"default": 90, "martian": 5}}, "unknown credential class"),
+        ({"rotation_days": {"default": 0}}, "default: 0 is outside"),
+        ({"kv_expiry_warning_days": 400, "kv_max_validity_days": 365}, "must be below"),
+        ({"owner_tag_keys": []}, "non-empty list"),
+        ({"classification": [{"class": "database"}]}, "either tag_key"),
+        ({"classification": [{"class": "nope", "name_pattern": "*"}]}, "'class' must be one of"),
+        ({"coverage_grace_factor": 0.5}, "from 1 to 10"),
+        ({"surprise": 1}, "unknown policy fields"),
+        ({"password_require_symbols": "yes"}, "true or false"),
+    ],
+)
 def test_impossible_values_are_refused_naming_the_field(change, message):
     with pytest.raises(PolicyError, match=message):
         policy_from_dict({**DEFAULT_POLICY, **change})

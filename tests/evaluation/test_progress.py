@@ -30,15 +30,22 @@ def test_an_evaluation_reports_every_phase_in_order(catalog):
 
 
 def test_the_dashboard_polls_a_running_evaluation_until_it_ends(client, grc_lead, catalog):
-    running = EvaluationFactory(policy_version=policy_current(), as_of=timezone.now(),
-                                        progress={"phase": "rules", "done": 13, "total": 26, "percent": 55}, state="running", finished_at=None, counts={})
+    running = EvaluationFactory(
+        policy_version=policy_current(),
+        as_of=timezone.now(),
+        progress={"phase": "rules", "done": 13, "total": 26, "percent": 55},
+        state="running",
+        finished_at=None,
+        counts={},
+    )
     client.force_login(grc_lead)
     page = client.get(reverse("evaluation:dashboard")).content.decode()
     assert 'hx-trigger="every 2s"' in page and "rule 13 of 26" in page and 'value="55"' in page
     poll = reverse("evaluation:evaluation_progress", args=[running.pk])
     assert "HX-Refresh" not in client.get(poll, HTTP_HX_REQUEST="true")
-    Evaluation.objects.filter(pk=running.pk).update(state="succeeded", finished_at=timezone.now(),
-                                                    progress={"phase": "done", "done": 1, "total": 1, "percent": 100})
+    Evaluation.objects.filter(pk=running.pk).update(
+        state="succeeded", finished_at=timezone.now(), progress={"phase": "done", "done": 1, "total": 1, "percent": 100}
+    )
     finished = client.get(poll, HTTP_HX_REQUEST="true")
     assert finished["HX-Refresh"] == "true" and "every 2s" not in finished.content.decode()
 

@@ -63,19 +63,34 @@ def _subjects() -> dict[str, list]:
     human = identity(privileged=True, mfa_active=None)
     service, root = identity(kind="service", privileged=True), identity(kind="root")
     creds = [
-        cred("access_key", identity=human, created_at=ago(300)), cred("access_key", identity=service, enabled=False),
-        cred("access_key", identity=human, enabled=None, created_at=None), cred("console_password", identity=human),
-        cred("console_password", identity=service, created_at=ahead(2)), cred("root_access_key", identity=root),
-        cred("sm_secret", rotation_enabled=True, next_rotation_at=ago(1), last_rotated_at=ago(40), rotation_interval_days=30,
-             last_used_at=ago(200), tags={"owner": "=cmd|' /C calc'!A0"}),
-        cred("sm_secret", deleted_at=ago(3), created_at=None), cred("kv_secret", expires_at=ahead(10)),
-        cred("kv_secret", expires_at=ago(10), not_before=ago(900)), cred("kv_secret", enabled=None),
+        cred("access_key", identity=human, created_at=ago(300)),
+        cred("access_key", identity=service, enabled=False),
+        cred("access_key", identity=human, enabled=None, created_at=None),
+        cred("console_password", identity=human),
+        cred("console_password", identity=service, created_at=ahead(2)),
+        cred("root_access_key", identity=root),
+        cred(
+            "sm_secret",
+            rotation_enabled=True,
+            next_rotation_at=ago(1),
+            last_rotated_at=ago(40),
+            rotation_interval_days=30,
+            last_used_at=ago(200),
+            tags={"owner": "=cmd|' /C calc'!A0"},
+        ),
+        cred("sm_secret", deleted_at=ago(3), created_at=None),
+        cred("kv_secret", expires_at=ahead(10)),
+        cred("kv_secret", expires_at=ago(10), not_before=ago(900)),
+        cred("kv_secret", enabled=None),
     ]
-    sources = [source(iam_facts={"password_policy": {"MinimumPasswordLength": 8}, "password_policy_status": "present"},
-                      scopes=[scope("aws_iam", status="failed")]),
-               source(iam_facts={"password_policy": None, "password_policy_status": "unknown"}, scopes=[scope()]),
-               source(kind="azure_key_vault", iam_facts=None,
-                      scopes=[scope("azure_key_vault:https://v/", last_success_at=ago(5))])]
+    sources = [
+        source(
+            iam_facts={"password_policy": {"MinimumPasswordLength": 8}, "password_policy_status": "present"},
+            scopes=[scope("aws_iam", status="failed")],
+        ),
+        source(iam_facts={"password_policy": None, "password_policy_status": "unknown"}, scopes=[scope()]),
+        source(kind="azure_key_vault", iam_facts=None, scopes=[scope("azure_key_vault:https://v/", last_success_at=ago(5))]),
+    ]
     return {"credential": creds, "identity": [human, service, root], "source": sources}
 
 

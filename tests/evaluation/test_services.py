@@ -6,11 +6,11 @@ import pytest
 
 from apps.audit.models import AuditEvent
 from apps.core.errors import PermissionRefused, ValidationFailed
+from apps.devtools.simulators.inventory import seed_inventory
 from apps.evaluation.models import Evaluation, Finding, PolicyVersion, RequirementStatus, RuleResult
 from apps.evaluation.rules.registry import RULES
 from apps.evaluation.services import evaluation_run, policy_current, policy_update
 from apps.inventory.models import CollectionUnit, Snapshot
-from apps.devtools.simulators.inventory import seed_inventory
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

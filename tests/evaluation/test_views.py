@@ -22,7 +22,16 @@ from apps.evaluation.rules import registry
 from apps.evaluation.rules.base import Rule, days_between, failed, not_assessed, passed
 from apps.evaluation.services import policy_current
 from apps.inventory.models import Credential, Identity, Source
-from tests.factories import CollectionRunFactory, CollectionUnitFactory, CredentialFactory, EvaluationFactory, FindingFactory, IdentityFactory, SnapshotFactory, SourceFactory
+from tests.factories import (
+    CollectionRunFactory,
+    CollectionUnitFactory,
+    CredentialFactory,
+    EvaluationFactory,
+    FindingFactory,
+    IdentityFactory,
+    SnapshotFactory,
+    SourceFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +41,7 @@ HOSTILE = "<script>alert('reason')</script>\u202eexe.txt <img src=x onerror=aler
 
 
 # --- rules written for the test --------------------------------------------------------------
+
 
 class KeyAge(Rule):
     id, title, severity, subject = "iam-key-rotation-age", "Access keys rotated within the class limit", "high", "credential"
@@ -106,6 +116,7 @@ def rules(monkeypatch):
 
 # --- rows ------------------------------------------------------------------------------------
 
+
 def _source(name, user, **kw):
     values = {"kind": Source.Kind.AWS_ACCOUNT, "aws_account_id": "123456789012", "role_arn": f"arn:aws:iam::123456789012:role/{name}"}
     values.update(kw)
@@ -120,17 +131,28 @@ def _snapshot(source, scope, user):
 
 def _evaluation(policy, statuses: dict[str, str] | None = None, *, catalog, as_of=NOW, **counts):
     """A succeeded evaluation with a status for every requirement (pass unless ``statuses`` says otherwise)."""
-    evaluation = EvaluationFactory(state="succeeded", policy_version=policy, as_of=as_of, finished_at=as_of,
-                                           counts={"credentials": 3, "identities": 1, "sources": 2, "failed": 2, "excepted": 1,
-                                                   "not_assessed": 1, "seconds": 0.2, **counts})
+    evaluation = EvaluationFactory(
+        state="succeeded",
+        policy_version=policy,
+        as_of=as_of,
+        finished_at=as_of,
+        counts={"credentials": 3, "identities": 1, "sources": 2, "failed": 2, "excepted": 1, "not_assessed": 1, "seconds": 0.2, **counts},
+    )
     Evaluation.objects.filter(pk=evaluation.pk).update(started_at=as_of)  # the newest is the one started last
     statuses = statuses or {}
-    RequirementStatus.objects.bulk_create([
-        RequirementStatus(evaluation=evaluation, requirement=r, status=statuses.get(r.ref, "pass" if r.rule_ids else "not_assessed"),
-                          population=10 if r.rule_ids else 0, failed=2 if statuses.get(r.ref) == "fail" else 0,
-                          rule_ids=[i for i in r.rule_ids if i in TEST_RULES])
-        for r in catalog
-    ])
+    RequirementStatus.objects.bulk_create(
+        [
+            RequirementStatus(
+                evaluation=evaluation,
+                requirement=r,
+                status=statuses.get(r.ref, "pass" if r.rule_ids else "not_assessed"),
+                population=10 if r.rule_ids else 0,
+                failed=2 if statuses.get(r.ref) == "fail" else 0,
+                rule_ids=[i for i in r.rule_ids if i in TEST_RULES],
+            )
+            for r in catalog
+        ]
+    )
     return evaluation
 
 
@@ -139,45 +161,155 @@ def posture(grc_lead, catalog):
     """Two sources (an AWS account, a vault); a key too old, a second key, an identity without
     MFA; an older evaluation and the latest with rule results and findings."""
     prod = _source("prod", grc_lead)
-    vault = _source("vault", grc_lead, kind=Source.Kind.AZURE_KEY_VAULT, aws_account_id="", role_arn="", vault_url="https://kv.vault.azure.net/")
+    vault = _source(
+        "vault", grc_lead, kind=Source.Kind.AZURE_KEY_VAULT, aws_account_id="", role_arn="", vault_url="https://kv.vault.azure.net/"
+    )
     snap = _snapshot(prod, "aws_iam", grc_lead)
     kv_snap = _snapshot(vault, "azure_key_vault:https://kv.vault.azure.net/", grc_lead)
-    alice = IdentityFactory(source=prod, scope="aws_iam", external_id="arn:aws:iam::123456789012:user/alice", name="alice",
-                                    kind=Identity.Kind.HUMAN, mfa_active=False, fingerprint="f", first_seen_at=OLD)
-    key = CredentialFactory(source=prod, scope="aws_iam", external_id="AKIAOLD", credential_type=Credential.Type.ACCESS_KEY,
-                                    name="AKIAOLD", identity=alice, enabled=True, created_at=OLD, fingerprint="f", first_seen_at=OLD)
-    key2 = CredentialFactory(source=prod, scope="aws_iam", external_id="AKIANEW", credential_type=Credential.Type.ACCESS_KEY,
-                                     name="AKIANEW", identity=alice, enabled=True, created_at=NOW - dt.timedelta(days=3), fingerprint="f", first_seen_at=NOW)
-    secret = CredentialFactory(source=vault, scope="azure_key_vault:https://kv.vault.azure.net/", external_id="https://kv.vault.azure.net/secrets/db",
-                                       credential_type=Credential.Type.KV_SECRET, name="kv-db-secret", enabled=True, fingerprint="f", first_seen_at=OLD)
+    alice = IdentityFactory(
+        source=prod,
+        scope="aws_iam",
+        external_id="arn:aws:iam::123456789012:user/alice",
+        name="alice",
+        kind=Identity.Kind.HUMAN,
+        mfa_active=False,
+        fingerprint="f",
+        first_seen_at=OLD,
+    )
+    key = CredentialFactory(
+        source=prod,
+        scope="aws_iam",
+        external_id="AKIAOLD",
+        credential_type=Credential.Type.ACCESS_KEY,
+        name="AKIAOLD",
+        identity=alice,
+        enabled=True,
+        created_at=OLD,
+        fingerprint="f",
+        first_seen_at=OLD,
+    )
+    key2 = CredentialFactory(
+        source=prod,
+        scope="aws_iam",
+        external_id="AKIANEW",
+        credential_type=Credential.Type.ACCESS_KEY,
+        name="AKIANEW",
+        identity=alice,
+        enabled=True,
+        created_at=NOW - dt.timedelta(days=3),
+        fingerprint="f",
+        first_seen_at=NOW,
+    )
+    secret = CredentialFactory(
+        source=vault,
+        scope="azure_key_vault:https://kv.vault.azure.net/",
+        external_id="https://kv.vault.azure.net/secrets/db",
+        credential_type=Credential.Type.KV_SECRET,
+        name="kv-db-secret",
+        enabled=True,
+        fingerprint="f",
+        first_seen_at=OLD,
+    )
     policy = policy_current()
     older = _evaluation(policy, {"9.2.4.08": "fail", "9.3.1.06": "pass"}, catalog=catalog, as_of=NOW - dt.timedelta(days=7))
     latest = _evaluation(policy, {"9.2.4.08": "fail", "9.3.1.06": "fail", "9.2.4.12": "not_assessed"}, catalog=catalog)
-    RuleResult.objects.bulk_create([
-        RuleResult(evaluation=latest, rule_id="iam-key-rotation-age", severity="high", status="fail", population=2, failed=1, excepted=0),
-        RuleResult(evaluation=latest, rule_id="iam-key-two-active", severity="medium", status="fail", population=2, failed=2),
-        RuleResult(evaluation=latest, rule_id="iam-key-unused", severity="medium", status="excepted", population=2, excepted=1,
-                   covered=False, note="vault <b>late</b>"),
-        RuleResult(evaluation=latest, rule_id="console-password-no-mfa", severity="high", status="fail", population=1, failed=1),
-    ])
+    RuleResult.objects.bulk_create(
+        [
+            RuleResult(
+                evaluation=latest, rule_id="iam-key-rotation-age", severity="high", status="fail", population=2, failed=1, excepted=0
+            ),
+            RuleResult(evaluation=latest, rule_id="iam-key-two-active", severity="medium", status="fail", population=2, failed=2),
+            RuleResult(
+                evaluation=latest,
+                rule_id="iam-key-unused",
+                severity="medium",
+                status="excepted",
+                population=2,
+                excepted=1,
+                covered=False,
+                note="vault <b>late</b>",
+            ),
+            RuleResult(evaluation=latest, rule_id="console-password-no-mfa", severity="high", status="fail", population=1, failed=1),
+        ]
+    )
     common = {"evaluation": latest}
     findings = {
-        "key_age": FindingFactory(**common, rule_id="iam-key-rotation-age", status="fail", severity="high", subject_type="credential",
-                                          source=prod, credential=key, identity=alice, snapshot=snap, subject_label="AKIAOLD",
-                                          reason=HOSTILE, data={"age_days": 400}),
-        "unused": FindingFactory(**common, rule_id="iam-key-unused", status="excepted", severity="medium", subject_type="credential",
-                                         source=prod, credential=key, identity=alice, snapshot=snap, subject_label="AKIAOLD",
-                                         reason="unused for 200 days", exception_id=42),
-        "mfa": FindingFactory(**common, rule_id="console-password-no-mfa", status="fail", severity="high", subject_type="identity",
-                                      source=prod, identity=alice, snapshot=snap, subject_label="alice", reason="alice signs in without MFA"),
-        "vault": FindingFactory(**common, rule_id="iam-key-rotation-age", status="not_assessed", severity="high", subject_type="credential",
-                                        source=vault, credential=secret, snapshot=kv_snap, subject_label="kv-db-secret",
-                                        reason="vault secret judged by the wrong rule"),
-        "coverage": FindingFactory(**common, rule_id="source-coverage", status="not_assessed", severity="medium", subject_type="source",
-                                           source=vault, subject_label="vault", reason="never collected"),
+        "key_age": FindingFactory(
+            **common,
+            rule_id="iam-key-rotation-age",
+            status="fail",
+            severity="high",
+            subject_type="credential",
+            source=prod,
+            credential=key,
+            identity=alice,
+            snapshot=snap,
+            subject_label="AKIAOLD",
+            reason=HOSTILE,
+            data={"age_days": 400},
+        ),
+        "unused": FindingFactory(
+            **common,
+            rule_id="iam-key-unused",
+            status="excepted",
+            severity="medium",
+            subject_type="credential",
+            source=prod,
+            credential=key,
+            identity=alice,
+            snapshot=snap,
+            subject_label="AKIAOLD",
+            reason="unused for 200 days",
+            exception_id=42,
+        ),
+        "mfa": FindingFactory(
+            **common,
+            rule_id="console-password-no-mfa",
+            status="fail",
+            severity="high",
+            subject_type="identity",
+            source=prod,
+            identity=alice,
+            snapshot=snap,
+            subject_label="alice",
+            reason="alice signs in without MFA",
+        ),
+        "vault": FindingFactory(
+            **common,
+            rule_id="iam-key-rotation-age",
+            status="not_assessed",
+            severity="high",
+            subject_type="credential",
+            source=vault,
+            credential=secret,
+            snapshot=kv_snap,
+            subject_label="kv-db-secret",
+            reason="vault secret judged by the wrong rule",
+        ),
+        "coverage": FindingFactory(
+            **common,
+            rule_id="source-coverage",
+            status="not_assessed",
+            severity="medium",
+            subject_type="source",
+            source=vault,
+            subject_label="vault",
+            reason="never collected",
+        ),
     }
-    return {"prod": prod, "vault": vault, "alice": alice, "key": key, "key2": key2, "secret": secret, "snap": snap, "policy": policy,
-            "older": older, "latest": latest, "findings": findings}
+    return {
+        "prod": prod,
+        "vault": vault,
+        "alice": alice,
+        "key": key,
+        "key2": key2,
+        "secret": secret,
+        "snap": snap,
+        "policy": policy,
+        "older": older,
+        "latest": latest,
+        "findings": findings,
+    }
 
 
 def _body(response) -> str:
@@ -201,6 +333,7 @@ PAGES = [
 
 
 # --- every page, as the GRC lead ---------------------------------------------------------
+
 
 def test_every_page_renders_for_the_grc_lead(client, grc_lead, posture):
     client.force_login(grc_lead)
@@ -287,10 +420,22 @@ def test_the_findings_of_another_evaluation_and_the_filters(client, grc_lead, po
 
 def test_the_requirements_findings_are_paginated_by_50(client, grc_lead, posture):
     latest, prod = posture["latest"], posture["prod"]
-    Finding.objects.bulk_create([
-        Finding(evaluation=latest, rule_id="iam-key-two-active", status="fail", severity="medium", subject_type="credential", source=prod,
-                credential=posture["key2"], subject_label=f"key-{n}", reason="two active keys") for n in range(70)
-    ])
+    Finding.objects.bulk_create(
+        [
+            Finding(
+                evaluation=latest,
+                rule_id="iam-key-two-active",
+                status="fail",
+                severity="medium",
+                subject_type="credential",
+                source=prod,
+                credential=posture["key2"],
+                subject_label=f"key-{n}",
+                reason="two active keys",
+            )
+            for n in range(70)
+        ]
+    )
     client.force_login(grc_lead)
     first = client.get(reverse("evaluation:requirement", args=["9.2.4.08"]))
     assert len(first.context["page"]) == 50 and first.context["page"].paginator.count == 72
@@ -300,6 +445,7 @@ def test_the_requirements_findings_are_paginated_by_50(client, grc_lead, posture
 
 
 # --- who sees what ---------------------------------------------------------------------
+
 
 def test_the_approver_views_but_may_neither_evaluate_nor_change_the_policy(client, approver, posture):
     client.force_login(approver)
@@ -352,6 +498,7 @@ def test_a_finding_about_a_source_one_may_not_view_is_not_shown(client, auditor,
 
 # --- evaluate now --------------------------------------------------------------------------
 
+
 def test_evaluate_now_runs_an_evaluation_and_shows_it(client, grc_lead, posture):
     client.force_login(grc_lead)
     response = client.post(reverse("evaluation:evaluate"))
@@ -371,7 +518,9 @@ def test_a_failed_evaluation_is_reported_not_a_server_error(client, grc_lead, po
     failed_run = Evaluation.objects.order_by("-pk").first()
     assert failed_run.state == "failed" and "ModuleNotFoundError" in failed_run.error
     dash = _body(client.get(reverse("evaluation:dashboard")))
-    assert f"The latest evaluation, #{failed_run.pk}" in dash and f"Evaluation #{posture['latest'].pk} of" in dash  # still shows the last good one
+    assert (
+        f"The latest evaluation, #{failed_run.pk}" in dash and f"Evaluation #{posture['latest'].pk} of" in dash
+    )  # still shows the last good one
     rules_page = _body(client.get(reverse("evaluation:rule_list")))
     assert "the rule could not be loaded: ModuleNotFoundError" in rules_page
     cred = _body(client.get(reverse("inventory:credential_detail", args=[posture["key"].pk])))
@@ -390,6 +539,7 @@ def test_the_dashboard_says_when_nothing_was_evaluated(client, grc_lead, catalog
 
 
 # --- credential verdicts -------------------------------------------------------------------
+
 
 def test_the_credential_page_shows_live_verdicts_and_stored_findings(client, grc_lead, posture):
     client.force_login(grc_lead)
@@ -417,7 +567,9 @@ def test_the_credential_page_shows_live_verdicts_and_stored_findings(client, grc
 
 
 def test_the_verdicts_use_the_policy_of_the_latest_evaluation(client, grc_lead, posture):
-    new = PolicyVersion.objects.create(version=2, data={**posture["policy"].data, "rotation_days": {**posture["policy"].data["rotation_days"], "iam-user-key": 500}})
+    new = PolicyVersion.objects.create(
+        version=2, data={**posture["policy"].data, "rotation_days": {**posture["policy"].data["rotation_days"], "iam-user-key": 500}}
+    )
     client.force_login(grc_lead)
     verdicts = client.get(reverse("inventory:credential_detail", args=[posture["key"].pk])).context["verdicts"]
     assert {v.rule.id: v.status for v in verdicts.verdicts}["iam-key-rotation-age"] == "fail"  # v1: 90 days
@@ -440,8 +592,19 @@ def test_the_live_verdicts_agree_with_an_evaluation_by_the_real_rules(client, gr
     rules, what the panel says does not pass is what the evaluation stored."""
     monkeypatch.setattr(registry, "RULES", REAL_RULES)
     registry.get_rule.cache_clear()
-    CredentialFactory(source=posture["prod"], scope="aws_iam", external_id="console:alice", credential_type=Credential.Type.CONSOLE_PASSWORD,
-                              name="alice", identity=posture["alice"], enabled=True, created_at=OLD, last_used_at=OLD, fingerprint="f", first_seen_at=OLD)
+    CredentialFactory(
+        source=posture["prod"],
+        scope="aws_iam",
+        external_id="console:alice",
+        credential_type=Credential.Type.CONSOLE_PASSWORD,
+        name="alice",
+        identity=posture["alice"],
+        enabled=True,
+        created_at=OLD,
+        last_used_at=OLD,
+        fingerprint="f",
+        first_seen_at=OLD,
+    )
     client.force_login(grc_lead)
     assert client.post(reverse("evaluation:evaluate")).status_code == 302
     evaluation = Evaluation.objects.order_by("-pk").first()
@@ -458,6 +621,7 @@ def test_the_live_verdicts_agree_with_an_evaluation_by_the_real_rules(client, gr
 
 # --- policy ----------------------------------------------------------------------------------
 
+
 def _valid_post(**changes) -> dict:
     from apps.evaluation.forms import PolicyForm
     from apps.evaluation.policy import DEFAULT_POLICY
@@ -468,19 +632,25 @@ def _valid_post(**changes) -> dict:
     return {k: v for k, v in data.items() if v is not None}
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"unused_days": "-5"}, "unused_days: -5 is outside 1–3650"),
-    ({"rotation_database": "0"}, "database: 0 is outside 1–3650"),
-    ({"kv_expiry_warning_days": "400", "kv_max_validity_days": "365"}, "kv_expiry_warning_days must be below kv_max_validity_days"),
-    ({"classification": "database: tag class=database\ndatabase tag class=db"}, "Line 2: expected “class: tag key=value” or “class: name pattern”"),
-    ({"classification": "martian: name *x*"}, "Line 1: unknown class “martian”"),
-    ({"classification": "database: tag class"}, "Line 1: a tag rule needs key=value"),
-    ({"unused_days": "ten"}, "Enter a whole number."),
-    ({"owner_tag_keys": " , "}, "owner_tag_keys: a non-empty list of tag keys"),
-    ({"coverage_grace_factor": "0.5"}, "coverage_grace_factor: a number from 1 to 10"),
-    ({"comment": ""}, "This field is required."),
-    ({"comment": "same"}, "Nothing changed: the policy is the same as the version in force."),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"unused_days": "-5"}, "unused_days: -5 is outside 1–3650"),
+        ({"rotation_database": "0"}, "database: 0 is outside 1–3650"),
+        ({"kv_expiry_warning_days": "400", "kv_max_validity_days": "365"}, "kv_expiry_warning_days must be below kv_max_validity_days"),
+        (
+            {"classification": "database: tag class=database\ndatabase tag class=db"},
+            "Line 2: expected “class: tag key=value” or “class: name pattern”",
+        ),
+        ({"classification": "martian: name *x*"}, "Line 1: unknown class “martian”"),
+        ({"classification": "database: tag class"}, "Line 1: a tag rule needs key=value"),
+        ({"unused_days": "ten"}, "Enter a whole number."),
+        ({"owner_tag_keys": " , "}, "owner_tag_keys: a non-empty list of tag keys"),
+        ({"coverage_grace_factor": "0.5"}, "coverage_grace_factor: a number from 1 to 10"),
+        ({"comment": ""}, "This field is required."),
+        ({"comment": "same"}, "Nothing changed: the policy is the same as the version in force."),
+    ],
+)
 def test_an_impossible_policy_shows_the_error_and_stores_nothing(client, grc_lead, catalog, changes, message):
     policy_current()
     client.force_login(grc_lead)
@@ -494,17 +664,28 @@ def test_a_valid_policy_change_stores_the_next_version_and_shows_its_diff(client
     policy_current()
     client.force_login(grc_lead)
     classification = "database: tag class=database\ndatabase: name *pg*\n\nexternal-api: tag Kind=<b>api</b>"
-    response = client.post(reverse("evaluation:policy_edit"), _valid_post(
-        unused_days="60", rotation_database="30", password_require_symbols="", owner_tag_keys="owner, team-owner",
-        classification=classification, coverage_grace_factor="3", comment="Q3 review <i>ok</i>"))
+    response = client.post(
+        reverse("evaluation:policy_edit"),
+        _valid_post(
+            unused_days="60",
+            rotation_database="30",
+            password_require_symbols="",
+            owner_tag_keys="owner, team-owner",
+            classification=classification,
+            coverage_grace_factor="3",
+            comment="Q3 review <i>ok</i>",
+        ),
+    )
     assert response.status_code == 302 and response["Location"] == reverse("evaluation:policy")
     new = PolicyVersion.objects.get(version=2)
     assert new.created_by == grc_lead and new.comment == "Q3 review <i>ok</i>"
     assert new.data["unused_days"] == 60 and new.data["rotation_days"]["database"] == 30 and new.data["password_require_symbols"] is False
     assert new.data["owner_tag_keys"] == ["owner", "team-owner"] and new.data["coverage_grace_factor"] == 3.0
-    assert new.data["classification"] == [{"class": "database", "tag_key": "class", "tag_value": "database"},
-                                          {"class": "database", "name_pattern": "*pg*"},
-                                          {"class": "external-api", "tag_key": "Kind", "tag_value": "<b>api</b>"}]
+    assert new.data["classification"] == [
+        {"class": "database", "tag_key": "class", "tag_value": "database"},
+        {"class": "database", "name_pattern": "*pg*"},
+        {"class": "external-api", "tag_key": "Kind", "tag_value": "<b>api</b>"},
+    ]
     event = AuditEvent.objects.get(event_type="policy.updated")
     assert event.actor == grc_lead and event.changes["unused_days"] == [45, 60] and event.target_id == str(new.pk)
 
@@ -520,25 +701,45 @@ def test_a_valid_policy_change_stores_the_next_version_and_shows_its_diff(client
 
 # --- hostile strings, charts, query counts ---------------------------------------------------
 
+
 def test_hostile_labels_and_reasons_are_escaped_and_isolated(client, grc_lead, posture):
     latest, prod = posture["latest"], posture["prod"]
-    FindingFactory(evaluation=latest, rule_id="iam-key-rotation-age", status="fail", severity="high", subject_type="credential",
-                           source=prod, credential=posture["key2"], subject_label="<svg onload=alert(1)>\u202eevil", reason=HOSTILE * 3)
+    FindingFactory(
+        evaluation=latest,
+        rule_id="iam-key-rotation-age",
+        status="fail",
+        severity="high",
+        subject_type="credential",
+        source=prod,
+        credential=posture["key2"],
+        subject_label="<svg onload=alert(1)>\u202eevil",
+        reason=HOSTILE * 3,
+    )
     client.force_login(grc_lead)
-    for url in (reverse("evaluation:finding_list"), reverse("evaluation:requirement", args=["9.2.4.08"]),
-                reverse("inventory:credential_detail", args=[posture["key"].pk]), reverse("evaluation:dashboard")):
+    for url in (
+        reverse("evaluation:finding_list"),
+        reverse("evaluation:requirement", args=["9.2.4.08"]),
+        reverse("inventory:credential_detail", args=[posture["key"].pk]),
+        reverse("evaluation:dashboard"),
+    ):
         body = _page(_body(client.get(url)))
         assert "<script>alert" not in body and "<svg onload" not in body and "<img src=x" not in body, url
     listing = _body(client.get(reverse("evaluation:finding_list")))
-    assert re.search(r'<td class="cloud" dir="auto"><span class="muted small">credential</span> <a href="[^"]+">&lt;svg onload=alert\(1\)&gt;\u202eevil</a>', listing)
+    assert re.search(
+        r'<td class="cloud" dir="auto"><span class="muted small">credential</span> <a href="[^"]+">&lt;svg onload=alert\(1\)&gt;\u202eevil</a>',
+        listing,
+    )
     assert '<td class="cloud reason" dir="auto">&lt;script&gt;' in listing
 
 
 def test_the_charts_escape_every_text():
     hostile = '<script>alert("x")</script>" onload="alert(1)'
-    svg = charts.posture_chart([charts.PosturePoint(hostile, hostile, {"pass": 3, "fail": 1}),
-                                charts.PosturePoint("b", "b", {"manual": 2})], title=hostile)
-    trend = charts.requirement_trend([charts.TrendPoint(hostile, "fail", 10, 2, 1, 1), charts.TrendPoint(hostile), charts.TrendPoint(hostile, "manual")])
+    svg = charts.posture_chart(
+        [charts.PosturePoint(hostile, hostile, {"pass": 3, "fail": 1}), charts.PosturePoint("b", "b", {"manual": 2})], title=hostile
+    )
+    trend = charts.requirement_trend(
+        [charts.TrendPoint(hostile, "fail", 10, 2, 1, 1), charts.TrendPoint(hostile), charts.TrendPoint(hostile, "manual")]
+    )
     for out in (svg, trend):
         assert "<script" not in out.lower() and '" onload="' not in out
         assert out.startswith("<svg ") and out.endswith("</svg>")
@@ -560,22 +761,37 @@ def _grow(posture, catalog, *, evaluations: int, findings: int):
     """More evaluations (each with a status per requirement) and findings in the latest."""
     for n in range(evaluations):
         _evaluation(posture["policy"], {"9.2.4.08": "fail" if n % 2 else "pass"}, catalog=catalog, as_of=NOW - dt.timedelta(days=30 + n))
-    Finding.objects.bulk_create([
-        Finding(evaluation=posture["latest"], rule_id="iam-key-two-active", status="excepted" if n % 3 == 0 else "fail", severity="medium", subject_type="credential",
-                source=posture["prod" if n % 2 else "vault"], credential=posture["key2"], snapshot=posture["snap"], subject_label=f"k{n}",
-                reason="two keys", exception_id=n if n % 3 == 0 else None)
-        for n in range(findings)
-    ])
+    Finding.objects.bulk_create(
+        [
+            Finding(
+                evaluation=posture["latest"],
+                rule_id="iam-key-two-active",
+                status="excepted" if n % 3 == 0 else "fail",
+                severity="medium",
+                subject_type="credential",
+                source=posture["prod" if n % 2 else "vault"],
+                credential=posture["key2"],
+                snapshot=posture["snap"],
+                subject_label=f"k{n}",
+                reason="two keys",
+                exception_id=n if n % 3 == 0 else None,
+            )
+            for n in range(findings)
+        ]
+    )
 
 
 def test_dashboard_and_findings_make_a_fixed_number_of_queries(client, grc_lead, posture, catalog, django_assert_max_num_queries):
     client.force_login(grc_lead)
     findings_url = reverse("evaluation:finding_list")
-    pages = {"dashboard": (reverse("evaluation:dashboard"), 12), "findings": (findings_url, 12),
-             "filtered": (findings_url + "?status=fail&q=k", 12),
-             "late page": (findings_url + "?page=7", 12),  # the last page once grown; the nearest (first) before
-             "sub-requirement": (reverse("evaluation:requirement", args=["9.2.4.08"]), 14),
-             "its status": (reverse("evaluation:requirement_status", args=["9.2.4.08"]), 10)}
+    pages = {
+        "dashboard": (reverse("evaluation:dashboard"), 12),
+        "findings": (findings_url, 12),
+        "filtered": (findings_url + "?status=fail&q=k", 12),
+        "late page": (findings_url + "?page=7", 12),  # the last page once grown; the nearest (first) before
+        "sub-requirement": (reverse("evaluation:requirement", args=["9.2.4.08"]), 14),
+        "its status": (reverse("evaluation:requirement_status", args=["9.2.4.08"]), 10),
+    }
     for url, _ in pages.values():  # warm the per-process caches (content types) so that both rounds start alike
         client.get(url)
     counts = []

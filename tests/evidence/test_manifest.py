@@ -41,7 +41,7 @@ def _rewrite(content: bytes, change) -> bytes:
 
 
 def _flip(data: bytes, at: int) -> bytes:
-    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1:]
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
 
 
 def test_an_intact_pack_verifies(pack_bytes):

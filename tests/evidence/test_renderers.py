@@ -25,7 +25,9 @@ META = {"pack_id": "KT-TEST-0001", "built_at": "2026-11-23T12:00:00Z", "as_of": 
 
 
 def _data(world, as_of=None, **kw):
-    data = gather(engagement=world["engagement"], as_of=as_of or timezone.now(), sample_size=kw.get("size", 3), sample_seed=kw.get("seed", 1))
+    data = gather(
+        engagement=world["engagement"], as_of=as_of or timezone.now(), sample_size=kw.get("size", 3), sample_seed=kw.get("seed", 1)
+    )
     return data
 
 
@@ -34,10 +36,19 @@ def _with_campaigns(data):
     # checks that the reviews app's real output has this shape).
     data.campaigns = CAMPAIGNS
     item, remediation = CAMPAIGNS[0]["items"][0], CAMPAIGNS[0]["remediation"][0]
-    data.sample["items"][0]["review_decisions"] = [{
-        "campaign_id": CAMPAIGNS[0]["id"], "campaign": CAMPAIGNS[0]["name"], "item_id": item["id"], "decision": item["decision"],
-        "justification": item["justification"], "decided_at": item["decided_at"], "decided_by": item["decided_by"],
-        "flagged": item["flagged"], "remediation": remediation}]
+    data.sample["items"][0]["review_decisions"] = [
+        {
+            "campaign_id": CAMPAIGNS[0]["id"],
+            "campaign": CAMPAIGNS[0]["name"],
+            "item_id": item["id"],
+            "decision": item["decision"],
+            "justification": item["justification"],
+            "decided_at": item["decided_at"],
+            "decided_by": item["decided_by"],
+            "flagged": item["flagged"],
+            "remediation": remediation,
+        }
+    ]
     return data
 
 
@@ -51,7 +62,14 @@ def built(world, tmp_path):
 def test_the_zip_holds_every_file_and_the_json_matches_its_schema(built):
     data, files = built
     with zipfile.ZipFile(files.zip_path) as zf:
-        assert sorted(zf.namelist()) == ["manifest.json", "oscal-assessment-results.json", "pack.json", "pack.pdf", "pack.schema.json", "pack.xlsx"]
+        assert sorted(zf.namelist()) == [
+            "manifest.json",
+            "oscal-assessment-results.json",
+            "pack.json",
+            "pack.pdf",
+            "pack.schema.json",
+            "pack.xlsx",
+        ]
         pack = orjson.loads(zf.read("pack.json"))
         schema = json.loads(zf.read("pack.schema.json"))
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -71,8 +89,19 @@ def test_xlsx_cells_read_back_with_formulas_kept_as_text(built):
     data, files = built
     with zipfile.ZipFile(files.zip_path) as zf:
         wb = load_workbook(io.BytesIO(zf.read("pack.xlsx")))
-    assert wb.sheetnames == ["summary", "sub-requirements", "findings", "credential inventory", "identities", "exceptions",
-                             "reviews and decisions", "remediation", "collection runs", "sample", "audit extract"]
+    assert wb.sheetnames == [
+        "summary",
+        "sub-requirements",
+        "findings",
+        "credential inventory",
+        "identities",
+        "exceptions",
+        "reviews and decisions",
+        "remediation",
+        "collection runs",
+        "sample",
+        "audit extract",
+    ]
     inv = wb["credential inventory"]
     assert inv.freeze_panes == "A2" and inv.auto_filter.ref == f"A1:P{len(data.credentials) + 1}"
     header = [c.value for c in inv[1]]
@@ -104,8 +133,15 @@ def test_pdf_text_reads_back_with_page_numbers_toc_and_escaped_values(built):
     assert "FY2026 ISO 27017 audit" in pages[0] and "KT-TEST-0001" in pages[0]
     assert f"Page 2 of {len(pages)}" in pages[1] and "Pack KT-TEST-0001" in pages[1]
     assert "Contents" in pages[1] and "Exception register" in pages[1]
-    for heading in ("Executive summary", "Key age by credential type", "Posture over the period", "Collection coverage",
-                    "Sample of credentials traced", "Audit trail extract", "Q1 privileged keys"):
+    for heading in (
+        "Executive summary",
+        "Key age by credential type",
+        "Posture over the period",
+        "Collection coverage",
+        "Sample of credentials traced",
+        "Audit trail extract",
+        "Q1 privileged keys",
+    ):
         assert heading in text
     assert HTML in text  # rendered as text, not markup
     assert "rotate" in text and "verified" in text
@@ -120,8 +156,17 @@ def test_pdf_html_escapes_everything_and_fetches_only_its_assets(built):
     assert all("keytrail-asset:" in r or r.startswith('href="#') for r in refs), refs
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "http://127.0.0.1:9/x.css", "https://example.com/font.woff",
-                                 "data:text/css,body{}", "ftp://example.com/x", "keytrail-asset:../../etc/passwd"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "http://127.0.0.1:9/x.css",
+        "https://example.com/font.woff",
+        "data:text/css,body{}",
+        "ftp://example.com/x",
+        "keytrail-asset:../../etc/passwd",
+    ],
+)
 def test_the_url_fetcher_refuses_everything_but_its_own_assets(url):
     fetcher = PackURLFetcher({"pack.css": (b"body{}", "text/css")})
     with pytest.raises(RefusedURL):
@@ -136,8 +181,11 @@ def test_a_hostile_stylesheet_link_in_the_html_is_not_fetched(tmp_path):
     secret = tmp_path / "secret.css"
     secret.write_text("body { background: red }")
     fetcher = PackURLFetcher({})
-    Doc(string=f'<link rel="stylesheet" href="file://{secret}"><img src="http://127.0.0.1:9/x.png"><p>x</p>', base_url="keytrail-asset:",
-        url_fetcher=fetcher).write_pdf(str(tmp_path / "x.pdf"))
+    Doc(
+        string=f'<link rel="stylesheet" href="file://{secret}"><img src="http://127.0.0.1:9/x.png"><p>x</p>',
+        base_url="keytrail-asset:",
+        url_fetcher=fetcher,
+    ).write_pdf(str(tmp_path / "x.pdf"))
     assert f"file://{secret}" in fetcher.refused and "http://127.0.0.1:9/x.png" in fetcher.refused
 
 

@@ -27,8 +27,9 @@ def test_engagement_validation_and_audit(grc_lead, auditor, catalog):
         services.engagement_create(actor=grc_lead, name="x", period_start=dt.date(2026, 2, 1), period_end=dt.date(2026, 1, 1))
     with pytest.raises(PermissionRefused):
         services.engagement_create(actor=auditor, name="x", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 2, 1))
-    engagement = services.engagement_create(actor=grc_lead, name="Audit", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 2, 1),
-                                            requirements=list(catalog[:2]))
+    engagement = services.engagement_create(
+        actor=grc_lead, name="Audit", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 2, 1), requirements=list(catalog[:2])
+    )
     event = AuditEvent.objects.get(event_type="engagement.created")
     assert event.target_id == str(engagement.pk) and event.changes["requirements"][1] == [r.ref for r in catalog[:2]]
 
@@ -52,8 +53,9 @@ def test_a_pack_is_built_stored_by_hash_never_changed_and_rebuilt_as_new(world, 
     assert pack.file.name == f"packs/{pack.sha256[:2]}/{pack.sha256}.zip" and default_storage.exists(pack.file.name)
     assert set(pack.file_hashes) == {"oscal-assessment-results.json", "pack.json", "pack.pdf", "pack.schema.json", "pack.xlsx"}
     assert {"gather", "pack.pdf", "pack.xlsx", "total"} <= set(pack.timings)
-    assert list(AuditEvent.objects.filter(target_id=str(pack.pk), target_type="evidence.pack").order_by("seq").values_list("event_type", flat=True)) == [
-        "pack.requested", "pack.built"]
+    assert list(
+        AuditEvent.objects.filter(target_id=str(pack.pk), target_type="evidence.pack").order_by("seq").values_list("event_type", flat=True)
+    ) == ["pack.requested", "pack.built"]
     pack.stage = "tampered"
     with pytest.raises(PackImmutable):
         pack.save()

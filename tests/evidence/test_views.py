@@ -17,15 +17,25 @@ pytestmark = pytest.mark.django_db
 
 def test_grc_lead_creates_an_engagement_and_shares_it(client, grc_lead, auditor, catalog, world):
     client.force_login(grc_lead)
-    response = client.post(reverse("evidence:create"), {"name": "<b>SOC</b> audit", "period_start": "2026-01-01", "period_end": "2026-06-30",
-                                                         "sources": [world["source"].pk], "requirements": [catalog[0].pk]})
+    response = client.post(
+        reverse("evidence:create"),
+        {
+            "name": "<b>SOC</b> audit",
+            "period_start": "2026-01-01",
+            "period_end": "2026-06-30",
+            "sources": [world["source"].pk],
+            "requirements": [catalog[0].pk],
+        },
+    )
     engagement = Engagement.objects.get(name="<b>SOC</b> audit")
     assert response.status_code == 302 and response["Location"] == reverse("evidence:detail", args=[engagement.pk])
     page = client.get(reverse("evidence:detail", args=[engagement.pk])).content.decode()
     assert "&lt;b&gt;SOC&lt;/b&gt; audit" in page and "<b>SOC</b>" not in page
     bad = client.post(reverse("evidence:create"), {"name": "x", "period_start": "2026-06-30", "period_end": "2026-01-01"})
     assert bad.status_code == 200 and "ends before it starts" in bad.content.decode()
-    client.post(reverse("evidence:share", args=[engagement.pk]), {"user": auditor.pk, "permissions": ["view_engagement"], "action": "share"})
+    client.post(
+        reverse("evidence:share", args=[engagement.pk]), {"user": auditor.pk, "permissions": ["view_engagement"], "action": "share"}
+    )
     assert auditor.has_perm("evidence.view_engagement", engagement)
 
 
@@ -57,7 +67,10 @@ def test_build_shows_progress_then_downloads_and_verifies(client, grc_lead, audi
     upload.name = "pack.zip"
     result = client.post(reverse("evidence:verify_upload"), {"file": upload}).content.decode()
     assert "does not verify" in result and "changed file: pack.xlsx" in result
-    assert list(AuditEvent.objects.filter(event_type="pack.verified").order_by("seq").values_list("changes__ok", flat=True)) == [True, False]
+    assert list(AuditEvent.objects.filter(event_type="pack.verified").order_by("seq").values_list("changes__ok", flat=True)) == [
+        True,
+        False,
+    ]
     stored = client.post(reverse("evidence:pack_verify", args=[engagement.pk, pack.pk])).content.decode()
     assert "The pack is intact" in stored
 

@@ -6,17 +6,16 @@ import datetime as dt
 import pytest
 import time_machine
 from django.core import mail
-from django.utils import timezone
 
 from apps.accounts.roles import Role
 from apps.audit.models import AuditEvent
 from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFailed
+from apps.devtools.simulators.inventory import seed_inventory
 from apps.evaluation.models import Finding
 from apps.evaluation.services import evaluation_run
 from apps.exceptions_register import services as S
 from apps.exceptions_register.models import ExceptionReminder, ExceptionRequest
 from apps.inventory.models import Credential
-from apps.devtools.simulators.inventory import seed_inventory
 from tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
@@ -50,9 +49,18 @@ def _failing_key(rule="iam-key-rotation-age"):
 
 def _request(actor, owner, scope, *, risk="medium", days=60, rules=("iam-key-rotation-age",), **kw):
     with time_machine.travel(NOW, tick=False):
-        return S.exception_request(actor=actor, title="Legacy integration", rule_ids=list(rules), scope=scope,
-                                   justification="Vendor cannot rotate until Q1", compensating_controls="IP allow-list; alerting",
-                                   risk=risk, owner=owner, expires_on=NOW.date() + dt.timedelta(days=days), **kw)
+        return S.exception_request(
+            actor=actor,
+            title="Legacy integration",
+            rule_ids=list(rules),
+            scope=scope,
+            justification="Vendor cannot rotate until Q1",
+            compensating_controls="IP allow-list; alerting",
+            risk=risk,
+            owner=owner,
+            expires_on=NOW.date() + dt.timedelta(days=days),
+            **kw,
+        )
 
 
 def test_request_approve_and_the_finding_becomes_excepted(world):
@@ -71,7 +79,11 @@ def test_request_approve_and_the_finding_becomes_excepted(world):
     others = Finding.objects.filter(evaluation=evaluation, rule_id="iam-key-rotation-age").exclude(credential=key)
     assert others.exists() and set(others.values_list("status", flat=True)) == {"fail"}
     # Another rule on the same credential is not excused either.
-    assert not Finding.objects.filter(evaluation=evaluation, credential=key, status="excepted").exclude(rule_id="iam-key-rotation-age").exists()
+    assert (
+        not Finding.objects.filter(evaluation=evaluation, credential=key, status="excepted")
+        .exclude(rule_id="iam-key-rotation-age")
+        .exists()
+    )
     types = list(AuditEvent.objects.filter(target_type="exceptions_register.exceptionrequest").values_list("event_type", flat=True))
     assert "exception.requested" in types and "exception.approval_given" in types and "exception.approved" in types
 
@@ -85,8 +97,30 @@ def test_a_rotated_key_is_a_new_credential_and_is_not_excused(world):
     from apps.exceptions_register.matching import matcher_for
 
     matcher = matcher_for(NOW)
-    facts = CredentialFacts(key.pk + 10_000_000, key.source_id, key.scope, "access_key", "AKIANEW", "new", "iam-user-key", True,
-                            None, None, None, None, None, None, None, None, None, None, "", {}, {}, None)
+    facts = CredentialFacts(
+        key.pk + 10_000_000,
+        key.source_id,
+        key.scope,
+        "access_key",
+        "AKIANEW",
+        "new",
+        "iam-user-key",
+        True,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        "",
+        {},
+        {},
+        None,
+    )
     assert matcher.match("iam-key-rotation-age", facts) is None
 
 
@@ -127,14 +161,17 @@ def test_illegal_transitions_are_refused_with_a_clear_message(world):
         S.exception_revoke(actor=world["grc"], exception=exc, comment="x")
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"days": 0}, "future date"),
-    ({"days": -3}, "future date"),
-    ({"days": 181}, "at most 180 days"),
-    ({"days": 31, "risk": "critical"}, "at most 30 days"),
-    ({"rules": ()}, "at least one rule"),
-    ({"rules": ("no-such-rule",)}, "unknown rule"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"days": 0}, "future date"),
+        ({"days": -3}, "future date"),
+        ({"days": 181}, "at most 180 days"),
+        ({"days": 31, "risk": "critical"}, "at most 30 days"),
+        ({"rules": ()}, "at least one rule"),
+        ({"rules": ("no-such-rule",)}, "unknown rule"),
+    ],
+)
 def test_bad_requests_are_refused_and_create_nothing(world, change, message):
     _, key = _failing_key()
     days, risk, rules = change.get("days", 60), change.get("risk", "medium"), change.get("rules", ("iam-key-rotation-age",))
@@ -146,9 +183,17 @@ def test_bad_requests_are_refused_and_create_nothing(world, change, message):
 def test_empty_justification_and_broad_scope(world):
     with time_machine.travel(NOW, tick=False):
         with pytest.raises(ValidationFailed, match="Justification"):
-            S.exception_request(actor=world["grc"], title="t", rule_ids=["kv-secret-no-expiry"], scope={"source_ids": [1]},
-                                justification="  ", compensating_controls="c", risk="low", owner=world["grc"],
-                                expires_on=NOW.date() + dt.timedelta(days=10))
+            S.exception_request(
+                actor=world["grc"],
+                title="t",
+                rule_ids=["kv-secret-no-expiry"],
+                scope={"source_ids": [1]},
+                justification="  ",
+                compensating_controls="c",
+                risk="low",
+                owner=world["grc"],
+                expires_on=NOW.date() + dt.timedelta(days=10),
+            )
     with pytest.raises(ValidationFailed, match="empty scope"):
         _request(world["grc"], world["grc"], {})
     broad = _request(world["grc"], world["grc"], {}, confirm_broad=True).exception
@@ -222,8 +267,9 @@ def test_renewal_goes_through_approval_again_and_keeps_the_chain(world):
     exc = _request(world["reviewer"], world["reviewer"], {"credential_ids": [key.pk]}, days=20).exception
     with time_machine.travel(NOW, tick=False):
         S.exception_approve(actor=world["approver"], exception=exc, comment="ok")
-        renewal = S.exception_renew(actor=world["reviewer"], exception=exc, expires_on=NOW.date() + dt.timedelta(days=90),
-                                    justification="vendor slipped to Q2").exception
+        renewal = S.exception_renew(
+            actor=world["reviewer"], exception=exc, expires_on=NOW.date() + dt.timedelta(days=90), justification="vendor slipped to Q2"
+        ).exception
         assert renewal.state == "pending" and renewal.renewal_of == exc and renewal.scope == exc.scope
         with pytest.raises(IllegalTransition, match="already has a renewal"):
             S.exception_renew(actor=world["reviewer"], exception=exc, expires_on=NOW.date() + dt.timedelta(days=90), justification="x")

@@ -33,6 +33,7 @@ RULE = "iam-key-rotation-age"
 
 # --- rows ------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def approver2(db):
     return make_user(Role.APPROVER, username="approver2")
@@ -41,19 +42,45 @@ def approver2(db):
 @pytest.fixture
 def inv(grc_lead):
     now = timezone.now()
-    prod = SourceFactory(name="prod", kind=Source.Kind.AWS_ACCOUNT, aws_account_id="123456789012",
-                                 role_arn="arn:aws:iam::123456789012:role/audit", created_by=grc_lead)
-    alice = IdentityFactory(source=prod, scope="aws_iam", external_id="arn:aws:iam::123456789012:user/alice", name="alice",
-                                    kind=Identity.Kind.HUMAN, fingerprint="f", first_seen_at=now)
-    key = CredentialFactory(source=prod, scope="aws_iam", external_id="AKIAOLD", credential_type=Credential.Type.ACCESS_KEY,
-                                    name="AKIAOLD", identity=alice, enabled=True, fingerprint="f", first_seen_at=now)
+    prod = SourceFactory(
+        name="prod",
+        kind=Source.Kind.AWS_ACCOUNT,
+        aws_account_id="123456789012",
+        role_arn="arn:aws:iam::123456789012:role/audit",
+        created_by=grc_lead,
+    )
+    alice = IdentityFactory(
+        source=prod,
+        scope="aws_iam",
+        external_id="arn:aws:iam::123456789012:user/alice",
+        name="alice",
+        kind=Identity.Kind.HUMAN,
+        fingerprint="f",
+        first_seen_at=now,
+    )
+    key = CredentialFactory(
+        source=prod,
+        scope="aws_iam",
+        external_id="AKIAOLD",
+        credential_type=Credential.Type.ACCESS_KEY,
+        name="AKIAOLD",
+        identity=alice,
+        enabled=True,
+        fingerprint="f",
+        first_seen_at=now,
+    )
     return {"prod": prod, "alice": alice, "key": key}
 
 
 def _request(actor, owner=None, **changes) -> ExceptionRequest:
     values = {
-        "title": "Legacy batch key", "rule_ids": [RULE], "scope": {"credential_ids": [1]}, "justification": "vendor cannot rotate yet",
-        "compensating_controls": "IP allow-list on the key", "risk": "medium", "owner": owner or actor,
+        "title": "Legacy batch key",
+        "rule_ids": [RULE],
+        "scope": {"credential_ids": [1]},
+        "justification": "vendor cannot rotate yet",
+        "compensating_controls": "IP allow-list on the key",
+        "risk": "medium",
+        "owner": owner or actor,
         "expires_on": TODAY + dt.timedelta(days=60),
     }
     values.update(changes)
@@ -62,10 +89,19 @@ def _request(actor, owner=None, **changes) -> ExceptionRequest:
 
 def _post_data(**changes) -> dict:
     data = {
-        "title": "Batch job key", "rule_ids": [RULE], "credential_ids": "", "identity_ids": "", "source_ids": "", "tag_key": "",
-        "tag_value": "", "justification": "The vendor's batch cannot take a rotated key before Q3.",
-        "compensating_controls": "Key limited to one IP; usage alerts.", "risk": "medium", "expires_on": (TODAY + dt.timedelta(days=60)).isoformat(),
-        "ticket_ref": "CHG-1", "action": "submit",
+        "title": "Batch job key",
+        "rule_ids": [RULE],
+        "credential_ids": "",
+        "identity_ids": "",
+        "source_ids": "",
+        "tag_key": "",
+        "tag_value": "",
+        "justification": "The vendor's batch cannot take a rotated key before Q3.",
+        "compensating_controls": "Key limited to one IP; usage alerts.",
+        "risk": "medium",
+        "expires_on": (TODAY + dt.timedelta(days=60)).isoformat(),
+        "ticket_ref": "CHG-1",
+        "action": "submit",
     }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
@@ -90,6 +126,7 @@ def _approve(client, exception, comment="Risk accepted until the vendor fix."):
 
 # --- every page, by role ---------------------------------------------------------------------
 
+
 def test_the_pages_render_for_each_role(client, grc_lead, approver, reviewer, auditor, inv):
     mine = _request(reviewer, owner=reviewer, title="Reviewer's own", scope={"credential_ids": [inv["key"].pk]})
     other = _request(grc_lead, owner=approver, title="GRC lead's")
@@ -107,7 +144,7 @@ def test_the_pages_render_for_each_role(client, grc_lead, approver, reviewer, au
     for name in pages:
         _body(client.get(reverse(name)))
     detail = _body(client.get(reverse("exceptions:detail", args=[mine.pk])))
-    assert 'action="%s"' % reverse("exceptions:approve", args=[mine.pk]) in detail and "Reject" in detail
+    assert f'action="{reverse("exceptions:approve", args=[mine.pk])}"' in detail and "Reject" in detail
     assert f'href="{reverse("inventory:credential_detail", args=[inv["key"].pk])}"' in detail and ">AKIAOLD</a>" in detail
     detail = _body(client.get(reverse("exceptions:detail", args=[other.pk])))
     assert reverse("exceptions:approve", args=[other.pk]) not in detail  # they own it
@@ -119,7 +156,7 @@ def test_the_pages_render_for_each_role(client, grc_lead, approver, reviewer, au
     assert ">Exceptions</a>" in body and "GRC lead&#x27;s" not in body and "Approval queue" not in body
     _body(client.get(reverse("exceptions:create")))
     detail = _body(client.get(reverse("exceptions:detail", args=[mine.pk])))
-    assert "credential #%d (in a source you cannot view)" % inv["key"].pk in detail and "AKIAOLD" not in detail
+    assert f"credential #{inv['key'].pk} (in a source you cannot view)" in detail and "AKIAOLD" not in detail
     assert client.get(reverse("exceptions:detail", args=[other.pk])).status_code == 404
     assert client.get(reverse("exceptions:queue")).status_code == 403
 
@@ -136,6 +173,7 @@ def test_the_pages_render_for_each_role(client, grc_lead, approver, reviewer, au
 
 
 # --- request, approve ------------------------------------------------------------------------
+
 
 def test_a_reviewer_requests_and_an_approver_approves(client, reviewer, approver, inv):
     client.force_login(reviewer)
@@ -186,6 +224,7 @@ def test_a_high_risk_exception_needs_two_different_approvers(client, grc_lead, a
 
 
 # --- separation of duties ----------------------------------------------------------------------
+
 
 def test_the_requester_may_not_approve_their_own_request(client, approver, approver2):
     exception = _request(approver, owner=approver2)
@@ -243,16 +282,28 @@ def test_a_decision_needs_a_comment(client, grc_lead, approver):
 
 # --- the request form ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("changes, message, field", [
-    ({"risk": "critical", "expires_on": (TODAY + dt.timedelta(days=31)).isoformat()}, "Expiry: a critical-risk exception may last at most 30 days", "expires_on"),
-    ({"expires_on": (TODAY + dt.timedelta(days=181)).isoformat()}, "Expiry: a medium-risk exception may last at most 180 days", "expires_on"),
-    ({"expires_on": TODAY.isoformat()}, "Expiry: an exception must end on a future date.", "expires_on"),
-    ({"justification": "   "}, "This field is required.", "justification"),
-    ({"credential_ids": ""}, "Scope: an empty scope excuses every subject of these rules", "confirm_broad"),
-    ({"credential_ids": "12, abc"}, "Not a credential id: “abc”", "credential_ids"),
-    ({"tag_key": "team", "tag_value": ""}, "Scope: a tag needs a key", None),
-    ({"rule_ids": ["no-such-rule"]}, "Select a valid choice.", "rule_ids"),
-])
+
+@pytest.mark.parametrize(
+    "changes, message, field",
+    [
+        (
+            {"risk": "critical", "expires_on": (TODAY + dt.timedelta(days=31)).isoformat()},
+            "Expiry: a critical-risk exception may last at most 30 days",
+            "expires_on",
+        ),
+        (
+            {"expires_on": (TODAY + dt.timedelta(days=181)).isoformat()},
+            "Expiry: a medium-risk exception may last at most 180 days",
+            "expires_on",
+        ),
+        ({"expires_on": TODAY.isoformat()}, "Expiry: an exception must end on a future date.", "expires_on"),
+        ({"justification": "   "}, "This field is required.", "justification"),
+        ({"credential_ids": ""}, "Scope: an empty scope excuses every subject of these rules", "confirm_broad"),
+        ({"credential_ids": "12, abc"}, "Not a credential id: “abc”", "credential_ids"),
+        ({"tag_key": "team", "tag_value": ""}, "Scope: a tag needs a key", None),
+        ({"rule_ids": ["no-such-rule"]}, "Select a valid choice.", "rule_ids"),
+    ],
+)
 def test_a_refused_request_shows_the_error_and_creates_nothing(client, reviewer, inv, changes, message, field):
     client.force_login(reviewer)
     data = _post_data(credential_ids=str(inv["key"].pk), owner=reviewer.pk)
@@ -278,8 +329,11 @@ def test_an_empty_scope_needs_confirming_then_is_broad(client, grc_lead):
 
 def test_a_scope_matching_nothing_is_saved_with_a_warning(client, grc_lead, inv):
     client.force_login(grc_lead)
-    response = client.post(reverse("exceptions:create"), _post_data(credential_ids="999999", tag_key="team", tag_value="payments",
-                                                                    owner=grc_lead.pk), follow=True)
+    response = client.post(
+        reverse("exceptions:create"),
+        _post_data(credential_ids="999999", tag_key="team", tag_value="payments", owner=grc_lead.pk),
+        follow=True,
+    )
     body = _body(response)
     assert "The scope matches no present credential, identity or source" in body and "msg-warning" in body
     assert "credential #999999 (not in the inventory)" in body and "team=payments" in body
@@ -288,7 +342,9 @@ def test_a_scope_matching_nothing_is_saved_with_a_warning(client, grc_lead, inv)
 
 def test_the_form_is_prefilled_from_a_failing_finding(client, approver, inv):
     client.force_login(approver)
-    response = client.get(reverse("exceptions:create"), {"rule": RULE, "credential": inv["key"].pk, "identity": "x1", "source": str(inv["prod"].pk)})
+    response = client.get(
+        reverse("exceptions:create"), {"rule": RULE, "credential": inv["key"].pk, "identity": "x1", "source": str(inv["prod"].pk)}
+    )
     body = _body(response)
     assert re.search(rf'<option value="{RULE}" selected>{RULE} — ', body)
     assert f'name="credential_ids" value="{inv["key"].pk}"' in body and f'name="source_ids" value="{inv["prod"].pk}"' in body
@@ -315,6 +371,7 @@ def test_a_draft_is_saved_then_submitted_by_its_requester_only(client, reviewer,
 
 # --- revoke, close, renew, the renewal chain --------------------------------------------------
 
+
 def test_revoke_close_and_renew(client, grc_lead, approver, approver2, reviewer):
     first = _request(reviewer, owner=reviewer)
     exception_approve(actor=approver, exception=first, comment="ok")
@@ -324,20 +381,34 @@ def test_revoke_close_and_renew(client, grc_lead, approver, approver2, reviewer)
     assert client.post(reverse("exceptions:revoke", args=[first.pk]), {"revoke-comment": "x"}).status_code == 403
 
     # Renewal: a new pending request linked to the old, which runs on.
-    body = _body(client.post(reverse("exceptions:renew", args=[first.pk]), {"renew-expires_on": (TODAY + dt.timedelta(days=400)).isoformat(),
-                                                                            "renew-justification": "still waiting"}))
+    body = _body(
+        client.post(
+            reverse("exceptions:renew", args=[first.pk]),
+            {"renew-expires_on": (TODAY + dt.timedelta(days=400)).isoformat(), "renew-justification": "still waiting"},
+        )
+    )
     assert "may last at most 180 days" in body and ExceptionRequest.objects.count() == 1
-    response = client.post(reverse("exceptions:renew", args=[first.pk]), {"renew-expires_on": (TODAY + dt.timedelta(days=150)).isoformat(),
-                                                                          "renew-justification": "still waiting"})
+    response = client.post(
+        reverse("exceptions:renew", args=[first.pk]),
+        {"renew-expires_on": (TODAY + dt.timedelta(days=150)).isoformat(), "renew-justification": "still waiting"},
+    )
     second = ExceptionRequest.objects.get(renewal_of=first)
     assert response.status_code == 302 and response["Location"] == reverse("exceptions:detail", args=[second.pk])
-    assert second.state == "pending" and second.justification == "still waiting" and second.compensating_controls == first.compensating_controls
+    assert (
+        second.state == "pending"
+        and second.justification == "still waiting"
+        and second.compensating_controls == first.compensating_controls
+    )
     body = _body(client.get(response["Location"]))
     assert f"{second.ref} renews {first.ref}" in body and reverse("exceptions:detail", args=[first.pk]) in body
     body = _body(client.get(reverse("exceptions:detail", args=[first.pk])))
     assert reverse("exceptions:detail", args=[second.pk]) in body and reverse("exceptions:renew", args=[first.pk]) not in body
-    body = _body(client.post(reverse("exceptions:renew", args=[first.pk]), {"renew-expires_on": (TODAY + dt.timedelta(days=10)).isoformat(),
-                                                                            "renew-justification": "twice"}))
+    body = _body(
+        client.post(
+            reverse("exceptions:renew", args=[first.pk]),
+            {"renew-expires_on": (TODAY + dt.timedelta(days=10)).isoformat(), "renew-justification": "twice"},
+        )
+    )
     assert "already has a renewal in progress or approved" in body and ExceptionRequest.objects.count() == 2
 
     # Revoked by an approver (a comment required), closed by the owner.
@@ -346,7 +417,10 @@ def test_revoke_close_and_renew(client, grc_lead, approver, approver2, reviewer)
     assert "Comment: say why the exception is revoked." in body and ExceptionRequest.objects.get(pk=first.pk).state == "approved"
     assert client.post(reverse("exceptions:revoke", args=[first.pk]), {"revoke-comment": "vendor fixed it"}).status_code == 302
     first.refresh_from_db()
-    assert first.state == "revoked" and AuditEvent.objects.filter(event_type="exception.revoked", actor=approver2, message="vendor fixed it").exists()
+    assert (
+        first.state == "revoked"
+        and AuditEvent.objects.filter(event_type="exception.revoked", actor=approver2, message="vendor fixed it").exists()
+    )
     exception_approve(actor=approver, exception=second, comment="ok")
     client.force_login(reviewer)
     assert client.post(reverse("exceptions:close", args=[second.pk]), {}).status_code == 302
@@ -357,6 +431,7 @@ def test_revoke_close_and_renew(client, grc_lead, approver, approver2, reviewer)
 
 
 # --- the queue -----------------------------------------------------------------------------
+
 
 def test_the_queue_excludes_own_requests_and_owned_ones_oldest_first(client, grc_lead, approver, reviewer):
     older = _request(reviewer, title="older")
@@ -374,6 +449,7 @@ def test_the_queue_excludes_own_requests_and_owned_ones_oldest_first(client, grc
 
 
 # --- the register: filters, expiring soon, query count ---------------------------------------
+
 
 def test_the_register_filters_and_the_expiring_box(client, grc_lead, approver, reviewer, inv):
     soon = _request(reviewer, title="soon", expires_on=TODAY + dt.timedelta(days=5), risk="high")
@@ -394,7 +470,11 @@ def test_the_register_filters_and_the_expiring_box(client, grc_lead, approver, r
     assert titles(rule="iam-key-unused") == ["later"]
     assert titles(owner="approver") == ["later"]
     assert titles(risk="high") == ["soon"]
-    assert titles(expiry="7") == ["soon"] and titles(expiry="30") == ["pending", "soon"] and titles(expiry="90") == ["later", "pending", "soon"]
+    assert (
+        titles(expiry="7") == ["soon"]
+        and titles(expiry="30") == ["pending", "soon"]
+        and titles(expiry="90") == ["later", "pending", "soon"]
+    )
     assert titles(expiry="expired") == ["ended"]
     assert titles(mine="requested") == ["ended", "later", "pending"] and titles(mine="owned") == ["ended"]
     assert titles(state="junk", risk="junk", expiry="junk", page="99") == titles()
@@ -413,8 +493,12 @@ def test_the_register_filters_and_the_expiring_box(client, grc_lead, approver, r
 def test_the_register_makes_a_fixed_number_of_queries(client, grc_lead, approver, reviewer, django_assert_max_num_queries):
     def grow(n):
         for i in range(n):
-            e = _request(reviewer if i % 2 else grc_lead, owner=approver if i % 3 else reviewer, title=f"e{i}",
-                         expires_on=TODAY + dt.timedelta(days=5 + i))
+            e = _request(
+                reviewer if i % 2 else grc_lead,
+                owner=approver if i % 3 else reviewer,
+                title=f"e{i}",
+                expires_on=TODAY + dt.timedelta(days=5 + i),
+            )
             if i % 2 == 0:
                 exception_approve(actor=make_user(Role.APPROVER), exception=e, comment="ok")
 
@@ -444,11 +528,21 @@ def test_the_register_makes_a_fixed_number_of_queries(client, grc_lead, approver
 
 # --- escaping ------------------------------------------------------------------------------
 
+
 def test_hostile_title_and_justification_are_escaped(client, grc_lead, approver, inv):
     client.force_login(grc_lead)
-    response = client.post(reverse("exceptions:create"), _post_data(
-        title=HOSTILE_TITLE, justification=f"{FORMULA}\n<img src=x onerror=alert(1)>", compensating_controls=FORMULA,
-        ticket_ref="<b>T</b>", tag_key="team", tag_value="<svg onload=alert(1)>", owner=approver.pk))
+    response = client.post(
+        reverse("exceptions:create"),
+        _post_data(
+            title=HOSTILE_TITLE,
+            justification=f"{FORMULA}\n<img src=x onerror=alert(1)>",
+            compensating_controls=FORMULA,
+            ticket_ref="<b>T</b>",
+            tag_key="team",
+            tag_value="<svg onload=alert(1)>",
+            owner=approver.pk,
+        ),
+    )
     exception = ExceptionRequest.objects.get()
     assert response.status_code == 302 and exception.title == HOSTILE_TITLE and exception.justification.startswith(FORMULA)
     for url in (reverse("exceptions:list"), reverse("exceptions:detail", args=[exception.pk])):
@@ -465,17 +559,39 @@ def test_hostile_title_and_justification_are_escaped(client, grc_lead, approver,
 
 # --- links from findings, and what an exception excuses -------------------------------------------
 
+
 def test_findings_link_to_their_exception_and_offer_a_request(client, grc_lead, approver, inv, catalog):
     exception = _request(grc_lead, owner=approver, scope={"credential_ids": [inv["key"].pk]})
     now = timezone.now()
     evaluation = EvaluationFactory(state="succeeded", policy_version=policy_current(), as_of=now, finished_at=now, counts={})
     common = {"evaluation": evaluation, "severity": "high", "source": inv["prod"], "subject_label": "AKIAOLD"}
-    FindingFactory(**common, rule_id=RULE, status="excepted", subject_type="credential", credential=inv["key"],
-                           identity=inv["alice"], reason="key is 400 days old", exception_id=exception.pk)
-    FindingFactory(**common, rule_id="iam-key-unused", status="fail", subject_type="credential", credential=inv["key"],
-                           identity=inv["alice"], reason="unused")
-    FindingFactory(**{**common, "subject_label": "alice"}, rule_id="console-password-no-mfa", status="fail",
-                           subject_type="identity", identity=inv["alice"], reason="no MFA")
+    FindingFactory(
+        **common,
+        rule_id=RULE,
+        status="excepted",
+        subject_type="credential",
+        credential=inv["key"],
+        identity=inv["alice"],
+        reason="key is 400 days old",
+        exception_id=exception.pk,
+    )
+    FindingFactory(
+        **common,
+        rule_id="iam-key-unused",
+        status="fail",
+        subject_type="credential",
+        credential=inv["key"],
+        identity=inv["alice"],
+        reason="unused",
+    )
+    FindingFactory(
+        **{**common, "subject_label": "alice"},
+        rule_id="console-password-no-mfa",
+        status="fail",
+        subject_type="identity",
+        identity=inv["alice"],
+        reason="no MFA",
+    )
     client.force_login(grc_lead)
     findings = _body(client.get(reverse("evaluation:finding_list")))
     detail_url = reverse("exceptions:detail", args=[exception.pk])

@@ -37,8 +37,12 @@ def faulty_cloud(moto_server_url, settings, monkeypatch, grc_lead):  # noqa: F81
 
     reset_moto(moto_server_url)
     http_challenge_cache.clear()
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-                        "AWS_EC2_METADATA_DISABLED": "true"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
         monkeypatch.setenv(name, value)
     seed_aws_account(ACCOUNT, users=6, secrets_per_region=4, regions=["eu-west-1"], seed=5, now=NOW)
     vault = KeyVaultSimulator("kv-faults").start()
@@ -63,8 +67,13 @@ def faulty_cloud(moto_server_url, settings, monkeypatch, grc_lead):  # noqa: F81
     settings.AZURE_RETRY_AFTER_MAX = 0.2
     settings.KEYTRAIL_EVALUATE_AFTER_COLLECTION = False
     c = FaultyCloud(aws=aws, kv=kv, vault=vault)
-    c.sources["aws"] = source_create(actor=grc_lead, name="faulty-aws", kind=Source.Kind.AWS_ACCOUNT,
-                                     role_arn=f"arn:aws:iam::{ACCOUNT}:role/keytrail", regions=["eu-west-1"])
+    c.sources["aws"] = source_create(
+        actor=grc_lead,
+        name="faulty-aws",
+        kind=Source.Kind.AWS_ACCOUNT,
+        role_arn=f"arn:aws:iam::{ACCOUNT}:role/keytrail",
+        regions=["eu-west-1"],
+    )
     c.sources["kv"] = source_create(actor=grc_lead, name="faulty-kv", kind=Source.Kind.AZURE_KEY_VAULT, vault_url=kv.url)
     yield c
     aws.stop()

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from apps.devtools.simulators.organisation import SECRET_CANARY
-from tests.support.ledger import CANARY
 from tests.support.canary import assert_no_canary, find_canary
+from tests.support.ledger import CANARY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,8 +94,10 @@ def test_a_full_demo_run_leaves_the_canary_nowhere(tmp_path):
     searched = assert_no_canary(paths, extra_bytes={"stdout": done.stdout, "stderr": done.stderr})
     assert searched >= 4
     db_bytes = sum(p.stat().st_size for p in var.glob("keytrail.sqlite3*"))
-    CANARY.append(f"0 occurrences in {searched} files/outputs ({lines:,} DEBUG log lines, database {db_bytes:,} bytes, "
-                  f"{sum(1 for p in media.rglob('*') if p.is_file())} media files)")
+    CANARY.append(
+        f"0 occurrences in {searched} files/outputs ({lines:,} DEBUG log lines, database {db_bytes:,} bytes, "
+        f"{sum(1 for p in media.rglob('*') if p.is_file())} media files)"
+    )
 
 
 def test_the_search_finds_the_canary_where_it_hides(tmp_path):
@@ -111,8 +113,9 @@ def test_the_search_finds_the_canary_where_it_hides(tmp_path):
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("xl/sharedStrings.xml", f"<t>{SECRET_CANARY}</t>")
     (tmp_path / "pack.xlsx").write_bytes(buffer.getvalue())
-    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.7\n1 0 obj\n<</Filter/FlateDecode>>\nstream\n"
-                                          + zlib.compress(f"BT ({SECRET_CANARY}) Tj ET".encode()) + b"\nendstream\n")
+    (tmp_path / "report.pdf").write_bytes(
+        b"%PDF-1.7\n1 0 obj\n<</Filter/FlateDecode>>\nstream\n" + zlib.compress(f"BT ({SECRET_CANARY}) Tj ET".encode()) + b"\nendstream\n"
+    )
     (tmp_path / "clean.txt").write_text("nothing here")
     hits, searched = find_canary([tmp_path])
     where = {Path(h.split(":")[0].split("!")[0].split("#")[0]).name for h in hits}

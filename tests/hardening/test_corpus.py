@@ -32,10 +32,12 @@ def test_formula_cells_are_caught_and_text_cells_pass():
         for row, value in enumerate(v for k, v in TEXT.items() if k.startswith("formula")):
             cell = sheet.cell(row=row + 1, column=1, value=value)
             cell.data_type = "s"
+
     assert assert_no_formula_cells(_xlsx(as_text)) == 6
 
     def as_formula(sheet):
         sheet["A1"] = "=1+1"
+
     with pytest.raises(AssertionError, match="is a formula"):
         assert_no_formula_cells(_xlsx(as_formula))
 

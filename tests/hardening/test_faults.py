@@ -79,8 +79,9 @@ def _latest_snapshot(source, scope_prefix):
 
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("connector", TARGETS)
-def test_a_fault_that_does_not_clear_is_recorded_retried_and_loses_nothing(faulty_cloud, grc_lead, connector, fault,
-                                                                            django_capture_on_commit_callbacks):
+def test_a_fault_that_does_not_clear_is_recorded_retried_and_loses_nothing(
+    faulty_cloud, grc_lead, connector, fault, django_capture_on_commit_callbacks
+):
     proxy_name, source_name, scope_prefix, operation = TARGETS[connector]
     proxy, source = getattr(faulty_cloud, proxy_name), faulty_cloud.sources[source_name]
     good = _collect(grc_lead, source, django_capture_on_commit_callbacks)
@@ -117,8 +118,9 @@ def test_a_fault_that_does_not_clear_is_recorded_retried_and_loses_nothing(fault
     assert _scope_state(source, scope_prefix) == before
     assert _latest_snapshot(source, scope_prefix) == snapshot
     assert not Snapshot.objects.filter(unit=unit).exists()
-    record_fault(f"{connector} {fault} (persistent)", f"unit failed '{code}'" + (", retried by task" if retryable else "")
-                 + ", data intact")
+    record_fault(
+        f"{connector} {fault} (persistent)", f"unit failed '{code}'" + (", retried by task" if retryable else "") + ", data intact"
+    )
 
 
 @pytest.mark.parametrize("fault", TRANSIENT)

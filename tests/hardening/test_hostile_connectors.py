@@ -22,12 +22,12 @@ import re
 import pytest
 from django.urls import reverse
 
+from apps.devtools.simulators.aws import iam_backend, secretsmanager_backend
 from apps.inventory.models import Credential, Identity
 from apps.inventory.services.collection import collection_start
-from apps.devtools.simulators.aws import iam_backend, secretsmanager_backend
 from tests.support.cloud import ACCOUNT_A as ACCOUNT
-from tests.support.ledger import record_hostile
 from tests.support.hostile import INVALID_UTF8_BYTES, TEXT, assert_escaped_html, assert_stored_faithfully, expected_stored
+from tests.support.ledger import record_hostile
 
 pytestmark = [pytest.mark.django_db, pytest.mark.hostile, pytest.mark.faults]
 REGION = "eu-west-1"
@@ -44,6 +44,8 @@ CORPUS = {k: v for k, v in TEXT.items() if k not in ("big_1m", "invalid_utf8") a
 
 def xml_read(value: str) -> str:
     return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
 AWS_NAMES = ["=cmd", "+1+2", "-2+3", "@SUM(1,1)", "a,b,c", "name.with@all+=,.-_chars"]  # all valid IAM/SM names
 
 
@@ -73,13 +75,34 @@ def test_secrets_manager_names_descriptions_tags_and_dates(faulty_cloud, catalog
     backend = secretsmanager_backend(ACCOUNT, REGION)
     for i, (key, value) in enumerate(TEXT.items()):
         name = f"{AWS_NAMES[i % len(AWS_NAMES)]}-{key}"
-        backend.create_secret(name=name, secret_string="x", secret_binary=None, description=value, tags=[{"Key": f"k-{key}", "Value": value}],
-                              kms_key_id=None, client_request_token=None, replica_regions=[], force_overwrite=False)
-    far = {"year_1": dt.datetime(1, 1, 2, tzinfo=dt.UTC), "before_epoch": dt.datetime(1900, 1, 1, tzinfo=dt.UTC),
-           "year_9999": dt.datetime(9999, 12, 30, tzinfo=dt.UTC)}
+        backend.create_secret(
+            name=name,
+            secret_string="x",
+            secret_binary=None,
+            description=value,
+            tags=[{"Key": f"k-{key}", "Value": value}],
+            kms_key_id=None,
+            client_request_token=None,
+            replica_regions=[],
+            force_overwrite=False,
+        )
+    far = {
+        "year_1": dt.datetime(1, 1, 2, tzinfo=dt.UTC),
+        "before_epoch": dt.datetime(1900, 1, 1, tzinfo=dt.UTC),
+        "year_9999": dt.datetime(9999, 12, 30, tzinfo=dt.UTC),
+    }
     for key, when in far.items():
-        backend.create_secret(name=f"date-{key}", secret_string="x", secret_binary=None, description="", tags=[],
-                              kms_key_id=None, client_request_token=None, replica_regions=[], force_overwrite=False)
+        backend.create_secret(
+            name=f"date-{key}",
+            secret_string="x",
+            secret_binary=None,
+            description="",
+            tags=[],
+            kms_key_id=None,
+            client_request_token=None,
+            replica_regions=[],
+            force_overwrite=False,
+        )
         backend.secrets[f"date-{key}"].created_date = when.timestamp()
         backend.secrets[f"date-{key}"].last_changed_date = when.timestamp()
 
@@ -93,8 +116,9 @@ def test_secrets_manager_names_descriptions_tags_and_dates(faulty_cloud, catalog
     for key, when in far.items():
         assert Credential.objects.get(name=f"date-{key}").created_at == when
     record_hostile("connector: Secrets Manager (names, descriptions, tags, dates)", "stored", len(TEXT) * 2 + len(far))
-    _pages_escape(client, grc_lead, Credential.objects.filter(scope__startswith="aws_secrets_manager", name__contains="html"),
-                  TEXT.values())
+    _pages_escape(
+        client, grc_lead, Credential.objects.filter(scope__startswith="aws_secrets_manager", name__contains="html"), TEXT.values()
+    )
     # The posture pages name the same credentials in findings.
     from apps.evaluation.models import Evaluation
     from apps.evaluation.services import evaluation_run
@@ -148,8 +172,10 @@ def test_key_vault_tags_content_types_and_dates(faulty_cloud, grc_lead, client, 
     # Numbers no date can hold, and not numbers at all: the item is reported, the rest collected.
     raw_dates = [-(10**20), 10**20, "NaN", "1e309", True, None, [], {"x": 1}]
     for i, bad in enumerate(raw_dates):
-        vault.add_raw_item({"id": f"{vault.url}/secrets/raw-{i}", "attributes": {"enabled": True, "created": bad, "updated": bad, "exp": bad}},
-                           sort_key=f"raw-{i}")
+        vault.add_raw_item(
+            {"id": f"{vault.url}/secrets/raw-{i}", "attributes": {"enabled": True, "created": bad, "updated": bad, "exp": bad}},
+            sort_key=f"raw-{i}",
+        )
 
     run = _collect(grc_lead, faulty_cloud.sources["kv"], django_capture_on_commit_callbacks)
     unit = run.units.get()
@@ -193,8 +219,16 @@ def test_undecodable_bytes_in_an_answer(faulty_cloud, grc_lead, connector, djang
         proxy, operation = faulty_cloud.aws, "GetAccountAuthorizationDetails"
     elif connector == "aws_secrets_manager":
         secretsmanager_backend(ACCOUNT, REGION).create_secret(
-            name="raw-bytes", secret_string="x", secret_binary=None, description="d", tags=[{"Key": "note", "Value": MARKER}],
-            kms_key_id=None, client_request_token=None, replica_regions=[], force_overwrite=False)
+            name="raw-bytes",
+            secret_string="x",
+            secret_binary=None,
+            description="d",
+            tags=[{"Key": "note", "Value": MARKER}],
+            kms_key_id=None,
+            client_request_token=None,
+            replica_regions=[],
+            force_overwrite=False,
+        )
         proxy, operation = faulty_cloud.aws, "ListSecrets"
     else:
         faulty_cloud.vault.add_secret("raw-bytes", tags={"note": MARKER})

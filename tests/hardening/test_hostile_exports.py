@@ -35,9 +35,9 @@ from apps.evidence.services import engagement_create, pack_build, pack_request
 from apps.evidence.templatetags.evidence_pdf import PDF_TEXT_MAX
 from apps.inventory.models import CollectionRun, Credential, Source
 from apps.inventory.services.apply import MAX_NAME_BYTES, inventory_apply, name_too_long
-from tests.support.ledger import record_hostile
-from tests.support.hostile import TEXT, assert_json_faithful, assert_no_formula_cells, expected_stored
 from tests.factories import CollectionRunFactory, CollectionUnitFactory, SourceFactory
+from tests.support.hostile import TEXT, assert_json_faithful, assert_no_formula_cells, expected_stored
+from tests.support.ledger import record_hostile
 
 # One worker builds the module-scoped pack once (pytest-xdist --dist loadgroup).
 pytestmark = [pytest.mark.hostile, pytest.mark.xdist_group("hostile_exports")]
@@ -90,20 +90,38 @@ def _build() -> dict:
     call_seed_catalog()
     grc = make_user(Role.GRC_LEAD, username="hx-grc", email="hx-grc@example.test")
     fallback = make_user(Role.REVIEWER, username="hx-fallback", email="hx-fallback@example.test")
-    source = SourceFactory(name="hostile-exports", kind=Source.Kind.AWS_ACCOUNT, aws_account_id=ACCOUNT,
-                                   role_arn=f"arn:aws:iam::{ACCOUNT}:role/audit", regions=[], created_by=grc)
+    source = SourceFactory(
+        name="hostile-exports",
+        kind=Source.Kind.AWS_ACCOUNT,
+        aws_account_id=ACCOUNT,
+        role_arn=f"arn:aws:iam::{ACCOUNT}:role/audit",
+        regions=[],
+        created_by=grc,
+    )
     at = timezone.now() - dt.timedelta(hours=2)
     run = CollectionRunFactory(status=CollectionRun.Status.SUCCEEDED, started_at=at, finished_at=at)
-    unit = CollectionUnitFactory(run=run, source=source, connector="aws_iam", scope="aws_iam", status="succeeded",
-                                         attempts=1, started_at=at, finished_at=at)
-    identities = [IdentityRecord(_user(i), TEXT[k], "human", tags={"owner": TEXT[k], "team": TEXT[k]}, mfa_active=False)
-                  for i, k in enumerate(KEYS)]
-    credentials = [CredentialRecord(_ext(i), "access_key", TEXT[k], identity_external_id=_user(i), enabled=True,
-                                    created_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC), last_rotated_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
-                                    tags={"description": TEXT[k], "cost-centre": TEXT[k]})
-                   for i, k in enumerate(KEYS)]
-    result = CollectionResult(target=Target(kind="aws_iam", source_key=ACCOUNT), identities=identities, credentials=credentials,
-                              facts={"password_policy": None})
+    unit = CollectionUnitFactory(
+        run=run, source=source, connector="aws_iam", scope="aws_iam", status="succeeded", attempts=1, started_at=at, finished_at=at
+    )
+    identities = [
+        IdentityRecord(_user(i), TEXT[k], "human", tags={"owner": TEXT[k], "team": TEXT[k]}, mfa_active=False) for i, k in enumerate(KEYS)
+    ]
+    credentials = [
+        CredentialRecord(
+            _ext(i),
+            "access_key",
+            TEXT[k],
+            identity_external_id=_user(i),
+            enabled=True,
+            created_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+            last_rotated_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+            tags={"description": TEXT[k], "cost-centre": TEXT[k]},
+        )
+        for i, k in enumerate(KEYS)
+    ]
+    result = CollectionResult(
+        target=Target(kind="aws_iam", source_key=ACCOUNT), identities=identities, credentials=credentials, facts={"password_policy": None}
+    )
     with transaction.atomic():
         inventory_apply(unit=unit, result=result, taken_at=at)
     apply_errors = list(result.errors)
@@ -117,17 +135,30 @@ def _build() -> dict:
                 refused[kind].append(k)
             continue
         try:
-            exception_request(actor=grc, title=f"hostile {k}", rule_ids=["iam-key-rotation-age"],
-                              scope={"source_ids": [source.pk]}, justification=FORM_TEXT[k], compensating_controls=FORM_TEXT[k],
-                              risk="medium", owner=grc, expires_on=timezone.now().date() + dt.timedelta(days=30))
+            exception_request(
+                actor=grc,
+                title=f"hostile {k}",
+                rule_ids=["iam-key-rotation-age"],
+                scope={"source_ids": [source.pk]},
+                justification=FORM_TEXT[k],
+                compensating_controls=FORM_TEXT[k],
+                risk="medium",
+                owner=grc,
+                expires_on=timezone.now().date() + dt.timedelta(days=30),
+            )
         except ValidationFailed:
             refused["exception"].append(k)
         try:
             control_create(actor=grc, title=f"hostile {k}", owner=grc, narrative=FORM_TEXT[k], requirements=[requirement])
         except ValidationFailed:
             refused["control"].append(k)
-    draft = campaign_create(actor=grc, name="hostile review", scope={"source_ids": [source.pk]},
-                            due_date=timezone.now().date() + dt.timedelta(days=14), fallback_reviewer=fallback)
+    draft = campaign_create(
+        actor=grc,
+        name="hostile review",
+        scope={"source_ids": [source.pk]},
+        due_date=timezone.now().date() + dt.timedelta(days=14),
+        fallback_reviewer=fallback,
+    )
     campaign = campaign_start(actor=grc, campaign=draft)
     for item in ReviewItem.objects.filter(campaign=campaign).select_related("credential", "reviewer"):
         k = KEYS[int(item.credential.external_id.removeprefix("AKIAHOSTILE"))]
@@ -139,8 +170,14 @@ def _build() -> dict:
         except ValidationFailed:
             refused["review"].append(k)
 
-    engagement = engagement_create(actor=grc, name=TEXT["html_script"], period_start=dt.date(2026, 1, 1),
-                                   period_end=dt.date(2026, 12, 31), sources=[source], requirements=[])
+    engagement = engagement_create(
+        actor=grc,
+        name=TEXT["html_script"],
+        period_start=dt.date(2026, 1, 1),
+        period_end=dt.date(2026, 12, 31),
+        sources=[source],
+        requirements=[],
+    )
     pack = pack_request(actor=grc, engagement=engagement, sample_size=len(KEYS) * 2, sample_seed=1)
     pack = pack_build(pack_pk=pack.pk)
     assert pack.state == Pack.State.SUCCEEDED, pack.error
@@ -190,7 +227,9 @@ def test_the_inventory_stored_the_corpus_faithfully(hostile_pack, django_db_bloc
             continue
         assert stored[_ext(i)].name == _stored(k)
         assert stored[_ext(i)].tags["description"] == _stored(k)
-    record_hostile("inventory apply: credential and identity names, tag values (export fixture)", "stored", (len(KEYS) - len(LONG_NAMES)) * 4)
+    record_hostile(
+        "inventory apply: credential and identity names, tag values (export fixture)", "stored", (len(KEYS) - len(LONG_NAMES)) * 4
+    )
     record_hostile("inventory apply: names over the list indexes' limit (export fixture)", "refused as items", len(LONG_NAMES) * 2)
 
 

@@ -14,8 +14,9 @@ page that then shows the value escapes it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -26,8 +27,8 @@ from apps.controls.models import Control
 from apps.evaluation.models import PolicyVersion
 from apps.exceptions_register.models import ExceptionRequest
 from apps.inventory.models import Source
-from tests.support.ledger import record_hostile
 from tests.support.hostile import NUMBERS, TEXT, as_number, assert_escaped_html, assert_stored_or_refused, check_each
+from tests.support.ledger import record_hostile
 
 pytestmark = [pytest.mark.django_db, pytest.mark.hostile]
 
@@ -59,6 +60,7 @@ def expected_outcome(value: str, *, max_length: int, required: bool, strip: bool
 @dataclass
 class Entry:
     """One text field of one form: where to POST, a valid submission, how to read it back."""
+
     url: Callable[[dict], str]
     data: Callable[[dict], dict]
     field: str
@@ -72,15 +74,34 @@ class Entry:
 
 
 def _control_data(ctx):
-    return {"title": "Rotation", "requirements": [ctx["catalog"][0].pk], "owner": ctx["user"].pk, "narrative": "Keys rotate.",
-            "implementation_status": Control.Status.choices[0][0], "test_frequency": Control.Frequency.choices[0][0], "rule_ids": ""}
+    return {
+        "title": "Rotation",
+        "requirements": [ctx["catalog"][0].pk],
+        "owner": ctx["user"].pk,
+        "narrative": "Keys rotate.",
+        "implementation_status": Control.Status.choices[0][0],
+        "test_frequency": Control.Frequency.choices[0][0],
+        "rule_ids": "",
+    }
 
 
 def _exception_data(ctx):
-    return {"title": "Batch job key", "rule_ids": ["iam-key-rotation-age"], "credential_ids": "", "identity_ids": "",
-            "source_ids": "", "tag_key": "team", "tag_value": "payments", "justification": "Vendor cannot rotate before Q3.",
-            "compensating_controls": "Key limited to one IP.", "risk": "medium", "owner": ctx["user"].pk,
-            "expires_on": (dt.date.today() + dt.timedelta(days=60)).isoformat(), "ticket_ref": "CHG-1", "action": "submit"}
+    return {
+        "title": "Batch job key",
+        "rule_ids": ["iam-key-rotation-age"],
+        "credential_ids": "",
+        "identity_ids": "",
+        "source_ids": "",
+        "tag_key": "team",
+        "tag_value": "payments",
+        "justification": "Vendor cannot rotate before Q3.",
+        "compensating_controls": "Key limited to one IP.",
+        "risk": "medium",
+        "owner": ctx["user"].pk,
+        "expires_on": (dt.date.today() + dt.timedelta(days=60)).isoformat(),
+        "ticket_ref": "CHG-1",
+        "action": "submit",
+    }
 
 
 def _policy_data(ctx):
@@ -113,36 +134,111 @@ def _audit_pages(ctx, obj):
 
 
 ENTRIES: dict[str, Entry] = {
-    "control.title": Entry(lambda c: reverse("controls:create"), _control_data, "title", 200,
-                           lambda c: getattr(_newest(Control), "title", None), _control_pages),
-    "control.narrative": Entry(lambda c: reverse("controls:create"), _control_data, "narrative", 20000,
-                               lambda c: getattr(_newest(Control), "narrative", None), _control_pages),
-    "source.name": Entry(lambda c: reverse("inventory:source_create"),
-                         lambda c: {"kind": "aws_account", "name": "prod", "role_arn": "arn:aws:iam::123456789012:role/audit",
-                                    "external_id": "", "regions": "eu-west-1", "schedule_minutes": "1440", "enabled": "on"},
-                         "name", 120, lambda c: getattr(_newest(Source), "name", None), _source_pages,
-                         reset=lambda: Source.objects.all().delete()),
-    "source.external_id": Entry(lambda c: reverse("inventory:source_create"),
-                                lambda c: {"kind": "aws_account", "name": "prod", "role_arn": "arn:aws:iam::123456789012:role/audit",
-                                           "external_id": "", "regions": "eu-west-1", "schedule_minutes": "1440", "enabled": "on"},
-                                "external_id", 1224, lambda c: getattr(_newest(Source), "external_id", None), _source_pages,
-                                required=False, service_may_refuse=True),  # letters, digits and +=,.@:/- only, as AWS
-    "exception.title": Entry(lambda c: reverse("exceptions:create"), _exception_data, "title", 200,
-                             lambda c: getattr(_newest(ExceptionRequest), "title", None), _exception_pages),
-    "exception.justification": Entry(lambda c: reverse("exceptions:create"), _exception_data, "justification", 20000,
-                                     lambda c: getattr(_newest(ExceptionRequest), "justification", None), _exception_pages),
-    "exception.tag_value": Entry(lambda c: reverse("exceptions:create"), _exception_data, "tag_value", 256,
-                                 lambda c: (e := _newest(ExceptionRequest)) and e.scope.get("tag", {}).get("value"), _exception_pages,
-                                 required=False, service_may_refuse=True),  # a tag key needs a value
-    "exception.ticket_ref": Entry(lambda c: reverse("exceptions:create"), _exception_data, "ticket_ref", 100,
-                                  lambda c: getattr(_newest(ExceptionRequest), "ticket_ref", None), _exception_pages, required=False),
-    "policy.comment": Entry(lambda c: reverse("evaluation:policy_edit"), _policy_data, "comment", 2000,
-                            lambda c: getattr(_newest(PolicyVersion), "comment", None) if PolicyVersion.objects.count() > c["versions"] else None,
-                            lambda c, obj: [reverse("evaluation:policy")], service_may_refuse=True),
-    "policy.owner_tag_keys": Entry(lambda c: reverse("evaluation:policy_edit"), _policy_data, "owner_tag_keys", 2000,
-                                   lambda c: _newest(PolicyVersion).data.get("owner_tag_keys") if PolicyVersion.objects.count() > c["versions"] else None,
-                                   lambda c, obj: [reverse("evaluation:policy")], service_may_refuse=True,
-                                   stored_as=lambda cleaned: [k.strip() for k in cleaned.split(",") if k.strip()]),
+    "control.title": Entry(
+        lambda c: reverse("controls:create"),
+        _control_data,
+        "title",
+        200,
+        lambda c: getattr(_newest(Control), "title", None),
+        _control_pages,
+    ),
+    "control.narrative": Entry(
+        lambda c: reverse("controls:create"),
+        _control_data,
+        "narrative",
+        20000,
+        lambda c: getattr(_newest(Control), "narrative", None),
+        _control_pages,
+    ),
+    "source.name": Entry(
+        lambda c: reverse("inventory:source_create"),
+        lambda c: {
+            "kind": "aws_account",
+            "name": "prod",
+            "role_arn": "arn:aws:iam::123456789012:role/audit",
+            "external_id": "",
+            "regions": "eu-west-1",
+            "schedule_minutes": "1440",
+            "enabled": "on",
+        },
+        "name",
+        120,
+        lambda c: getattr(_newest(Source), "name", None),
+        _source_pages,
+        reset=lambda: Source.objects.all().delete(),
+    ),
+    "source.external_id": Entry(
+        lambda c: reverse("inventory:source_create"),
+        lambda c: {
+            "kind": "aws_account",
+            "name": "prod",
+            "role_arn": "arn:aws:iam::123456789012:role/audit",
+            "external_id": "",
+            "regions": "eu-west-1",
+            "schedule_minutes": "1440",
+            "enabled": "on",
+        },
+        "external_id",
+        1224,
+        lambda c: getattr(_newest(Source), "external_id", None),
+        _source_pages,
+        required=False,
+        service_may_refuse=True,
+    ),  # letters, digits and +=,.@:/- only, as AWS
+    "exception.title": Entry(
+        lambda c: reverse("exceptions:create"),
+        _exception_data,
+        "title",
+        200,
+        lambda c: getattr(_newest(ExceptionRequest), "title", None),
+        _exception_pages,
+    ),
+    "exception.justification": Entry(
+        lambda c: reverse("exceptions:create"),
+        _exception_data,
+        "justification",
+        20000,
+        lambda c: getattr(_newest(ExceptionRequest), "justification", None),
+        _exception_pages,
+    ),
+    "exception.tag_value": Entry(
+        lambda c: reverse("exceptions:create"),
+        _exception_data,
+        "tag_value",
+        256,
+        lambda c: (e := _newest(ExceptionRequest)) and e.scope.get("tag", {}).get("value"),
+        _exception_pages,
+        required=False,
+        service_may_refuse=True,
+    ),  # a tag key needs a value
+    "exception.ticket_ref": Entry(
+        lambda c: reverse("exceptions:create"),
+        _exception_data,
+        "ticket_ref",
+        100,
+        lambda c: getattr(_newest(ExceptionRequest), "ticket_ref", None),
+        _exception_pages,
+        required=False,
+    ),
+    "policy.comment": Entry(
+        lambda c: reverse("evaluation:policy_edit"),
+        _policy_data,
+        "comment",
+        2000,
+        lambda c: getattr(_newest(PolicyVersion), "comment", None) if PolicyVersion.objects.count() > c["versions"] else None,
+        lambda c, obj: [reverse("evaluation:policy")],
+        service_may_refuse=True,
+    ),
+    "policy.owner_tag_keys": Entry(
+        lambda c: reverse("evaluation:policy_edit"),
+        _policy_data,
+        "owner_tag_keys",
+        2000,
+        lambda c: _newest(PolicyVersion).data.get("owner_tag_keys") if PolicyVersion.objects.count() > c["versions"] else None,
+        lambda c, obj: [reverse("evaluation:policy")],
+        service_may_refuse=True,
+        stored_as=lambda cleaned: [k.strip() for k in cleaned.split(",") if k.strip()],
+    ),
 }
 
 
@@ -174,8 +270,12 @@ def test_every_text_field_stores_faithfully_or_refuses_clearly(ctx, entry):
         else:
             assert expected == "stored", f"stored a value that should be refused ({cleaned})"
             assert after == e.stored_as(cleaned), f"{after!r:.200} != {e.stored_as(cleaned)!r:.200}"
-            obj = {"control": _newest(Control), "source": _newest(Source), "exception": _newest(ExceptionRequest),
-                   "policy": _newest(PolicyVersion)}[entry.split(".")[0]]
+            obj = {
+                "control": _newest(Control),
+                "source": _newest(Source),
+                "exception": _newest(ExceptionRequest),
+                "policy": _newest(PolicyVersion),
+            }[entry.split(".")[0]]
             for url in e.pages(ctx, obj):
                 page = client.get(url)
                 assert page.status_code == 200, url

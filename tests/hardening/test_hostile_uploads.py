@@ -16,8 +16,8 @@ from django.http.multipartparser import MultiPartParser
 from django.urls import reverse
 
 from apps.controls.models import ControlEvidence
-from tests.support.ledger import record_hostile
 from tests.support.hostile import DATE_STRINGS, INVALID_UTF8_BYTES, TEXT, assert_escaped_html, assert_stored_or_refused, check_each
+from tests.support.ledger import record_hostile
 
 pytestmark = [pytest.mark.django_db, pytest.mark.hostile]
 BOUNDARY = "keytrail-hostile-boundary"
@@ -32,18 +32,26 @@ def as_browser_sends(filename: bytes) -> bytes:
 def multipart(fields: dict[str, str], *, filename: bytes, content: bytes) -> bytes:
     """A multipart/form-data body with ``filename`` as raw bytes (see as_browser_sends)."""
     name = as_browser_sends(filename)
-    parts = [b'--%s\r\nContent-Disposition: form-data; name="file"; filename="%s"\r\nContent-Type: text/plain\r\n\r\n%s\r\n'
-             % (BOUNDARY.encode(), name, content)]
+    parts = [
+        b'--%s\r\nContent-Disposition: form-data; name="file"; filename="%s"\r\nContent-Type: text/plain\r\n\r\n%s\r\n'
+        % (BOUNDARY.encode(), name, content)
+    ]
     for key, value in fields.items():
-        parts.append(b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
-                     % (BOUNDARY.encode(), key.encode(), value.encode("utf-8", "surrogateescape")))
+        parts.append(
+            b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+            % (BOUNDARY.encode(), key.encode(), value.encode("utf-8", "surrogateescape"))
+        )
     return b"".join(parts) + b"--%s--\r\n" % BOUNDARY.encode()
 
 
 def upload(client, control, *, filename: bytes, content: bytes = b"evidence\n", **fields):
     data = {"effective_date": "2026-01-31", "description": "", **fields}
-    return client.generic("POST", reverse("controls:evidence_upload", args=[control.pk]),
-                          multipart(data, filename=filename, content=content), content_type=f"multipart/form-data; boundary={BOUNDARY}")
+    return client.generic(
+        "POST",
+        reverse("controls:evidence_upload", args=[control.pk]),
+        multipart(data, filename=filename, content=content),
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+    )
 
 
 def expected_name(raw: bytes) -> str | None:
@@ -63,11 +71,17 @@ def _download_ok(client, control, evidence, content):
 
 def test_hostile_file_names(client, grc_lead, control):
     client.force_login(grc_lead)
-    names = {**{k: v.encode("utf-8", "surrogateescape") + b".txt" for k, v in TEXT.items() if k != "big_1m"},
-             "raw_invalid_utf8": INVALID_UTF8_BYTES + b".txt", "traversal": b"../../etc/passwd.txt",
-             "windows_path": b"C:\\Users\\x\\..\\secret.txt", "html_entity_path": b"&#x2F;etc&#x2F;x.txt",
-             "dot_dot": b"..", "no_extension": b"<script>alert(1)</script>", "double_ext": b"report.pdf.exe",
-             "huge_1m": b"N" * 1_048_576 + b".txt"}
+    names = {
+        **{k: v.encode("utf-8", "surrogateescape") + b".txt" for k, v in TEXT.items() if k != "big_1m"},
+        "raw_invalid_utf8": INVALID_UTF8_BYTES + b".txt",
+        "traversal": b"../../etc/passwd.txt",
+        "windows_path": b"C:\\Users\\x\\..\\secret.txt",
+        "html_entity_path": b"&#x2F;etc&#x2F;x.txt",
+        "dot_dot": b"..",
+        "no_extension": b"<script>alert(1)</script>",
+        "double_ext": b"report.pdf.exe",
+        "huge_1m": b"N" * 1_048_576 + b".txt",
+    }
 
     def check(key, raw):
         content = f"evidence for {key}\n".encode()
@@ -127,7 +141,11 @@ def test_hostile_file_contents_are_checked_not_trusted(client, grc_lead, control
     cases = {
         "invalid_utf8_csv": (b"x.csv", INVALID_UTF8_BYTES, False),
         "nul_in_text": (b"x.txt", b"a\x00b", False),
-        "formula_csv": (b"x.csv", b'=HYPERLINK("http://evil.example","x"),+1\n@SUM(1)\n', True),  # stored as uploaded: evidence is kept verbatim
+        "formula_csv": (
+            b"x.csv",
+            b'=HYPERLINK("http://evil.example","x"),+1\n@SUM(1)\n',
+            True,
+        ),  # stored as uploaded: evidence is kept verbatim
         "html_as_txt": (b"x.txt", b"<script>alert(1)</script>", True),
         "pdf_named_but_html": (b"x.pdf", b"<html><script>alert(1)</script>", False),
         "empty": (b"x.txt", b"", False),

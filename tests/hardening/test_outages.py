@@ -30,11 +30,19 @@ pytestmark = [pytest.mark.faults, pytest.mark.worker, pytest.mark.django_db(tran
 def _worker_env(cloud) -> dict[str, str]:
     from apps.devtools.simulators.key_vault import certificate_paths
 
-    return {"AWS_ENDPOINT_URL": cloud.aws.url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true", "AWS_READ_TIMEOUT": "60",
-            "AWS_CREDENTIAL_REPORT_POLL_INTERVAL": "0.05", "KEYTRAIL_EVALUATE_AFTER_COLLECTION": "false",
-            "AZURE_CREDENTIAL_CLASS": "apps.devtools.simulators.key_vault.SimulatorCredential",
-            "AZURE_VERIFY_CHALLENGE_RESOURCE": "false", "AZURE_CONNECTION_VERIFY": certificate_paths()[0]}
+    return {
+        "AWS_ENDPOINT_URL": cloud.aws.url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_READ_TIMEOUT": "60",
+        "AWS_CREDENTIAL_REPORT_POLL_INTERVAL": "0.05",
+        "KEYTRAIL_EVALUATE_AFTER_COLLECTION": "false",
+        "AZURE_CREDENTIAL_CLASS": "apps.devtools.simulators.key_vault.SimulatorCredential",
+        "AZURE_VERIFY_CHALLENGE_RESOURCE": "false",
+        "AZURE_CONNECTION_VERIFY": certificate_paths()[0],
+    }
 
 
 def _wait_running(run, timeout=30):
@@ -86,8 +94,9 @@ def test_database_connections_dropped_mid_run_are_retried_not_stuck(faulty_cloud
     run = collection_start(actor=grc_lead, sources=[source])
     _wait_running(run)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
         terminated = cursor.fetchone()[0]
     assert terminated >= 1
     run = wait_for_run(run)
@@ -99,6 +108,7 @@ def test_database_connections_dropped_mid_run_are_retried_not_stuck(faulty_cloud
 
 
 # --- the broker is unreachable when a collection is started --------------------------------
+
 
 @pytest.fixture
 def broker_down():
@@ -129,8 +139,10 @@ def test_collect_now_with_the_broker_down_tells_the_user_and_records_the_run(cli
     run = CollectionRun.objects.get()
     assert run.status == "failed"
     assert {u.errors[-1]["code"] for u in run.units.all()} == {"broker_unavailable"}
-    record_fault("broker unreachable on 'Collect now'",
-                 f"error shown to the user after {waited:.1f} s; run #{run.pk} recorded failed (broker_unavailable), retryable")
+    record_fault(
+        "broker unreachable on 'Collect now'",
+        f"error shown to the user after {waited:.1f} s; run #{run.pk} recorded failed (broker_unavailable), retryable",
+    )
 
 
 def test_collect_command_with_the_broker_down_fails_clearly(faulty_cloud, grc_lead, broker_down, capsys):
@@ -220,6 +232,8 @@ def test_a_worker_killed_mid_pack_leaves_it_failed_after_the_sweep_and_a_new_bui
     redelivered = second.log.read_bytes().count(b"Task evidence.build_pack[") >= 2  # the new build's and the killed one's
     doomed.refresh_from_db()
     assert doomed.state == Pack.State.FAILED
-    record_fault("worker SIGKILLed mid-pack",
-                 f"pack left building; the sweep failed it 'worker lost'{'; its redelivered message changed nothing' if redelivered else ''}; "
-                 "new build succeeded, same data hash")
+    record_fault(
+        "worker SIGKILLed mid-pack",
+        f"pack left building; the sweep failed it 'worker lost'{'; its redelivered message changed nothing' if redelivered else ''}; "
+        "new build succeeded, same data hash",
+    )

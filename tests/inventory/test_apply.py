@@ -23,14 +23,18 @@ def _unit(source, scope="aws_iam"):
 
 
 def _result(creds, identities=None, scope="aws_iam"):
-    return CollectionResult(target=Target(kind=scope.split(":")[0], source_key="123456789012"),
-                            identities=identities if identities is not None else [IdentityRecord(USER, "alice", "human", tags={"owner": "alice@example.test"})],
-                            credentials=creds, facts={"password_policy": None})
+    return CollectionResult(
+        target=Target(kind=scope.split(":")[0], source_key="123456789012"),
+        identities=identities if identities is not None else [IdentityRecord(USER, "alice", "human", tags={"owner": "alice@example.test"})],
+        credentials=creds,
+        facts={"password_policy": None},
+    )
 
 
 def _key(key_id="AKIAEXAMPLE1", enabled=True, rotated=None, **kw):
-    return CredentialRecord(key_id, "access_key", key_id, identity_external_id=USER, enabled=enabled, created_at=T0,
-                            last_rotated_at=rotated, **kw)
+    return CredentialRecord(
+        key_id, "access_key", key_id, identity_external_id=USER, enabled=enabled, created_at=T0, last_rotated_at=rotated, **kw
+    )
 
 
 def _apply(source, result, scope="aws_iam", at=None):
@@ -61,8 +65,12 @@ def test_deactivation_and_rotation_are_classified(aws_source):
     _apply(aws_source, _result([_key()]), at=t1)
     _apply(aws_source, _result([_key(enabled=False)]), at=t2)
     sm = lambda rotated: CredentialRecord("arn:sm:db", "sm_secret", "db", last_rotated_at=rotated, rotation_enabled=True)  # noqa: E731
-    _apply(aws_source, _result([sm(T0)], identities=[], scope="aws_secrets_manager:eu-west-1"), scope="aws_secrets_manager:eu-west-1", at=t2)
-    _apply(aws_source, _result([sm(t3)], identities=[], scope="aws_secrets_manager:eu-west-1"), scope="aws_secrets_manager:eu-west-1", at=t3)
+    _apply(
+        aws_source, _result([sm(T0)], identities=[], scope="aws_secrets_manager:eu-west-1"), scope="aws_secrets_manager:eu-west-1", at=t2
+    )
+    _apply(
+        aws_source, _result([sm(t3)], identities=[], scope="aws_secrets_manager:eu-west-1"), scope="aws_secrets_manager:eu-west-1", at=t3
+    )
     key = Credential.objects.get(external_id="AKIAEXAMPLE1")
     assert list(key.events.values_list("kind", flat=True)) == ["appeared", "deactivated"]
     assert key.events.last().detail["fields"] == ["enabled"]
@@ -94,8 +102,14 @@ def test_a_scope_only_touches_its_own_rows(aws_source):
 
 
 def test_hostile_and_unstorable_values_are_kept_faithfully(aws_source):
-    tags = {"owner": "=cmd|' /C calc'!A0", "html": "<script>alert(1)</script>", "big": "x" * 10_000,
-            "bidi": "abc\u202edef\u200b", "nul": "a\x00b", "bad-utf8": b"caf\xe9".decode("utf-8", "surrogateescape")}
+    tags = {
+        "owner": "=cmd|' /C calc'!A0",
+        "html": "<script>alert(1)</script>",
+        "big": "x" * 10_000,
+        "bidi": "abc\u202edef\u200b",
+        "nul": "a\x00b",
+        "bad-utf8": b"caf\xe9".decode("utf-8", "surrogateescape"),
+    }
     _apply(aws_source, _result([_key(tags=tags)]))
     cred = Credential.objects.get()
     assert cred.tags["owner"] == "=cmd|' /C calc'!A0" and cred.owner == "=cmd|' /C calc'!A0"
@@ -105,8 +119,14 @@ def test_hostile_and_unstorable_values_are_kept_faithfully(aws_source):
 
 
 def test_invalid_items_are_skipped_and_reported(aws_source):
-    result = _result([_key(), CredentialRecord("", "access_key", "no id"), CredentialRecord("x" * 5000, "access_key", "long"),
-                      CredentialRecord("k", "mystery_type", "?")])
+    result = _result(
+        [
+            _key(),
+            CredentialRecord("", "access_key", "no id"),
+            CredentialRecord("x" * 5000, "access_key", "long"),
+            CredentialRecord("k", "mystery_type", "?"),
+        ]
+    )
     _, counts = _apply(aws_source, result)
     assert counts.skipped == 3 and Credential.objects.count() == 1
     assert [e["code"] for e in result.errors] == ["invalid_item"] * 3
@@ -117,8 +137,10 @@ def test_names_an_index_cannot_hold_are_refused_as_items_and_the_rest_is_kept(aw
     # would fail the whole unit. No cloud allows such names; the item is refused and reported.
     noise = "".join(chr(0x4E00 + (n * 7919) % 20000) for n in range(700))  # 700 CJK characters: 2,100 bytes
     escapes = "\x00" * 400  # stored as 1,600 bytes of escapes: still fits
-    result = _result([_key(), CredentialRecord("arn:sm:noise", "sm_secret", noise), CredentialRecord("arn:sm:nul", "sm_secret", escapes)],
-                     identities=[IdentityRecord(USER, "alice", "human"), IdentityRecord(USER + "2", noise, "human")])
+    result = _result(
+        [_key(), CredentialRecord("arn:sm:noise", "sm_secret", noise), CredentialRecord("arn:sm:nul", "sm_secret", escapes)],
+        identities=[IdentityRecord(USER, "alice", "human"), IdentityRecord(USER + "2", noise, "human")],
+    )
     _, counts = _apply(aws_source, result)
     assert counts.skipped == 2 and set(Credential.objects.values_list("external_id", flat=True)) == {"AKIAEXAMPLE1", "arn:sm:nul"}
     assert [e["message"] for e in result.errors] == ["identity name longer than 2000 bytes", "credential name longer than 2000 bytes"]

@@ -37,7 +37,11 @@ def test_a_run_fans_out_one_unit_per_target_and_succeeds(aws_source, grc_lead, d
     assert run.status == "succeeded" and run.finished_at and all(u.status == "succeeded" for u in units)
     assert units[0].api_calls == {"ListThings": 2} and units[0].counts["created"] == 1
     assert Snapshot.objects.filter(unit__run=run).count() == 3
-    types = list(AuditEvent.objects.filter(target_type="inventory.collectionrun", target_id=str(run.pk)).order_by("seq").values_list("event_type", flat=True))
+    types = list(
+        AuditEvent.objects.filter(target_type="inventory.collectionrun", target_id=str(run.pk))
+        .order_by("seq")
+        .values_list("event_type", flat=True)
+    )
     assert types[0] == "collection.started" and types[-1] == "collection.finished" and types.count("collection.unit_succeeded") == 3
 
 
@@ -76,7 +80,11 @@ def test_all_units_failing_fails_the_run_and_retry_reruns_only_those(aws_source,
     retry.refresh_from_db()
     assert retry.retry_of == run and retry.units.count() == 3 and retry.status == "partial"
     with pytest.raises(ValidationFailed, match="nothing to retry"):
-        collection_retry(actor=grc_lead, run=CollectionRun.objects.filter(status="succeeded").first() or _start(grc_lead, [aws_source], django_capture_on_commit_callbacks))
+        collection_retry(
+            actor=grc_lead,
+            run=CollectionRun.objects.filter(status="succeeded").first()
+            or _start(grc_lead, [aws_source], django_capture_on_commit_callbacks),
+        )
 
 
 def test_previous_state_is_handed_back(aws_source, grc_lead, django_capture_on_commit_callbacks):

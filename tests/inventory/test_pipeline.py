@@ -6,10 +6,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from apps.inventory.models import CollectionRun, Credential, Identity, Snapshot
-from apps.inventory.services.collection import collection_start
 from apps.devtools.simulators.aws import iam_backend
 from apps.devtools.simulators.organisation import SECRET_CANARY
+from apps.inventory.models import CollectionRun, Credential, Identity, Snapshot
+from apps.inventory.services.collection import collection_start
 from tests.support.cloud import ACCOUNT_A, ACCOUNT_B, cloud, moto_server_url, register_sources  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +57,9 @@ def test_changes_in_the_cloud_become_lifecycle_events(cloud, grc_lead, django_ca
     user = next(u for u in backend.users.values() if len(u.access_keys) == 2)
     gone_key, kept_key = user.access_keys[0].access_key_id, user.access_keys[1].access_key_id
     iam.delete_access_key(UserName=user.name, AccessKeyId=gone_key)
-    iam.update_access_key(UserName=user.name, AccessKeyId=kept_key, Status="Inactive" if user.access_keys[0].status == "Active" else "Active")
+    iam.update_access_key(
+        UserName=user.name, AccessKeyId=kept_key, Status="Inactive" if user.access_keys[0].status == "Active" else "Active"
+    )
     new_key = iam.create_access_key(UserName=user.name)["AccessKey"]["AccessKeyId"]
 
     run = _collect(grc_lead, sources, django_capture_on_commit_callbacks)

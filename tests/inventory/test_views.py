@@ -27,8 +27,8 @@ from tests.factories import CollectionRunFactory, CollectionUnitFactory, Credent
 
 pytestmark = pytest.mark.django_db
 
-T0 = dt.datetime(2025, 6, 1, 8, 30, tzinfo=dt.timezone.utc)
-T1 = dt.datetime(2025, 9, 1, 8, 30, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2025, 6, 1, 8, 30, tzinfo=dt.UTC)
+T1 = dt.datetime(2025, 9, 1, 8, 30, tzinfo=dt.UTC)
 HOSTILE_TAGS = {
     "formula": "=cmd|' /C calc'!A0",
     "html": "<script>alert('tag')</script>",
@@ -39,8 +39,12 @@ HOSTILE_TAGS = {
 
 
 def _source(name, user, **kw):
-    values = {"kind": Source.Kind.AWS_ACCOUNT, "aws_account_id": "123456789012",
-              "role_arn": f"arn:aws:iam::123456789012:role/{name}", "regions": ["eu-west-1"]}
+    values = {
+        "kind": Source.Kind.AWS_ACCOUNT,
+        "aws_account_id": "123456789012",
+        "role_arn": f"arn:aws:iam::123456789012:role/{name}",
+        "regions": ["eu-west-1"],
+    }
     values.update(kw)
     return SourceFactory(name=name, created_by=user, **values)
 
@@ -70,19 +74,56 @@ def _credential(source, name, **kw):
 def inv(grc_lead):
     """Two sources; a finished run with a failed unit, a running run, and an inventory with history."""
     prod = _source("prod", grc_lead)
-    vault = _source("vault", grc_lead, kind=Source.Kind.AZURE_KEY_VAULT, aws_account_id="", role_arn="", regions=[],
-                    vault_url="https://kv-one.vault.azure.net/")
-    first = CollectionRunFactory(status=CollectionRun.Status.SUCCEEDED, requested_by=grc_lead, started_at=T0, finished_at=T0 + dt.timedelta(seconds=4))
+    vault = _source(
+        "vault",
+        grc_lead,
+        kind=Source.Kind.AZURE_KEY_VAULT,
+        aws_account_id="",
+        role_arn="",
+        regions=[],
+        vault_url="https://kv-one.vault.azure.net/",
+    )
+    first = CollectionRunFactory(
+        status=CollectionRun.Status.SUCCEEDED, requested_by=grc_lead, started_at=T0, finished_at=T0 + dt.timedelta(seconds=4)
+    )
     first_iam = _unit(first, prod, "aws_iam", "succeeded", attempts=1, started_at=T0, finished_at=T0 + dt.timedelta(seconds=3))
     snap0 = _snapshot(first_iam, T0, identity_count=2, credential_count=2)
-    finished = CollectionRunFactory(status=CollectionRun.Status.PARTIAL, requested_by=grc_lead, started_at=T1, finished_at=T1 + dt.timedelta(seconds=12))
-    iam = _unit(finished, prod, "aws_iam", "succeeded", attempts=1, started_at=T1, finished_at=T1 + dt.timedelta(seconds=2),
-                api_calls={"GenerateCredentialReport": 1, "GetAccountAuthorizationDetails": 3},
-                counts={"identities": 2, "credentials": 2, "created": 0, "changed": 1, "disappeared": 1, "seconds": 2.0})
-    _unit(finished, prod, "aws_secrets_manager:eu-west-1", "failed", attempts=2, started_at=T1, finished_at=T1 + dt.timedelta(seconds=9),
-          errors=[{"code": "throttled", "message": "Rate exceeded <b>slow down</b>", "item": "", "attempt": 1, "retrying": True},
-                  {"code": "assume_role_failed", "message": "AccessDenied", "item": "secret/<i>x</i>", "attempt": 2}])
-    kv = _unit(finished, vault, "azure_key_vault:https://kv-one.vault.azure.net/", "succeeded", attempts=1, started_at=T1, finished_at=T1 + dt.timedelta(seconds=1))
+    finished = CollectionRunFactory(
+        status=CollectionRun.Status.PARTIAL, requested_by=grc_lead, started_at=T1, finished_at=T1 + dt.timedelta(seconds=12)
+    )
+    iam = _unit(
+        finished,
+        prod,
+        "aws_iam",
+        "succeeded",
+        attempts=1,
+        started_at=T1,
+        finished_at=T1 + dt.timedelta(seconds=2),
+        api_calls={"GenerateCredentialReport": 1, "GetAccountAuthorizationDetails": 3},
+        counts={"identities": 2, "credentials": 2, "created": 0, "changed": 1, "disappeared": 1, "seconds": 2.0},
+    )
+    _unit(
+        finished,
+        prod,
+        "aws_secrets_manager:eu-west-1",
+        "failed",
+        attempts=2,
+        started_at=T1,
+        finished_at=T1 + dt.timedelta(seconds=9),
+        errors=[
+            {"code": "throttled", "message": "Rate exceeded <b>slow down</b>", "item": "", "attempt": 1, "retrying": True},
+            {"code": "assume_role_failed", "message": "AccessDenied", "item": "secret/<i>x</i>", "attempt": 2},
+        ],
+    )
+    kv = _unit(
+        finished,
+        vault,
+        "azure_key_vault:https://kv-one.vault.azure.net/",
+        "succeeded",
+        attempts=1,
+        started_at=T1,
+        finished_at=T1 + dt.timedelta(seconds=1),
+    )
     snap1 = _snapshot(iam, T1, identity_count=2, credential_count=1, facts={"password_policy": None})
     _snapshot(kv, T1, credential_count=1)
     running = CollectionRunFactory(status=CollectionRun.Status.RUNNING, requested_by=grc_lead, started_at=timezone.now(), finished_at=None)
@@ -90,26 +131,74 @@ def inv(grc_lead):
     _unit(running, prod, "aws_secrets_manager:eu-west-1", "running", attempts=1)
     _unit(running, vault, "azure_key_vault:https://kv-one.vault.azure.net/", "pending")
 
-    alice = _identity(prod, "alice", privileged=True, mfa_active=False, owner="alice@example.test",
-                      tags={"owner": "alice@example.test"},
-                      data={"groups": ["Admins"], "policies": ["arn:aws:iam::aws:policy/AdministratorAccess"],
-                            "mfa_devices": [{"serial": "arn:aws:iam::123456789012:mfa/alice", "type": "virtual"}]})
+    alice = _identity(
+        prod,
+        "alice",
+        privileged=True,
+        mfa_active=False,
+        owner="alice@example.test",
+        tags={"owner": "alice@example.test"},
+        data={
+            "groups": ["Admins"],
+            "policies": ["arn:aws:iam::aws:policy/AdministratorAccess"],
+            "mfa_devices": [{"serial": "arn:aws:iam::123456789012:mfa/alice", "type": "virtual"}],
+        },
+    )
     robot = _identity(prod, "ci-robot", kind=Identity.Kind.SERVICE, privileged=False, mfa_active=None)
-    IdentityVersion.objects.create(identity=alice, data={"name": "alice", "groups": ["Admins"]}, fingerprint="f", valid_from=T0, first_snapshot=snap0)
-    key = _credential(prod, "AKIAALICE0000001", identity=alice, owner="alice@example.test", created_at=T0, last_rotated_at=T1,
-                      last_used_at=T1, tags=HOSTILE_TAGS, attributes={"status": "Active", "nested": {"a": [1, 2]}})
+    IdentityVersion.objects.create(
+        identity=alice, data={"name": "alice", "groups": ["Admins"]}, fingerprint="f", valid_from=T0, first_snapshot=snap0
+    )
+    key = _credential(
+        prod,
+        "AKIAALICE0000001",
+        identity=alice,
+        owner="alice@example.test",
+        created_at=T0,
+        last_rotated_at=T1,
+        last_used_at=T1,
+        tags=HOSTILE_TAGS,
+        attributes={"status": "Active", "nested": {"a": [1, 2]}},
+    )
     old_key = _credential(prod, "AKIAROBOT0000001", identity=robot, enabled=False, disappeared_at=T1, created_at=T0)
-    secret = _credential(vault, "db-password", scope="azure_key_vault:https://kv-one.vault.azure.net/", credential_type=Credential.Type.KV_SECRET,
-                         external_id="https://kv-one.vault.azure.net/secrets/db-password", expires_at=T1 + dt.timedelta(days=365))
-    CredentialVersion.objects.create(credential=key, data={"name": "AKIAALICE0000001", "enabled": True, "last_rotated_at": None, "tags": {"owner": "bob"}},
-                                     fingerprint="v1", valid_from=T0, valid_to=T1, first_snapshot=snap0)
-    CredentialVersion.objects.create(credential=key, data={"name": "AKIAALICE0000001", "enabled": True, "last_rotated_at": T1.isoformat(), "tags": {"owner": "alice"}},
-                                     fingerprint="v2", valid_from=T1, first_snapshot=snap1)
+    secret = _credential(
+        vault,
+        "db-password",
+        scope="azure_key_vault:https://kv-one.vault.azure.net/",
+        credential_type=Credential.Type.KV_SECRET,
+        external_id="https://kv-one.vault.azure.net/secrets/db-password",
+        expires_at=T1 + dt.timedelta(days=365),
+    )
+    CredentialVersion.objects.create(
+        credential=key,
+        data={"name": "AKIAALICE0000001", "enabled": True, "last_rotated_at": None, "tags": {"owner": "bob"}},
+        fingerprint="v1",
+        valid_from=T0,
+        valid_to=T1,
+        first_snapshot=snap0,
+    )
+    CredentialVersion.objects.create(
+        credential=key,
+        data={"name": "AKIAALICE0000001", "enabled": True, "last_rotated_at": T1.isoformat(), "tags": {"owner": "alice"}},
+        fingerprint="v2",
+        valid_from=T1,
+        first_snapshot=snap1,
+    )
     CredentialEvent.objects.create(credential=key, kind=CredentialEvent.Kind.APPEARED, observed_at=T0, snapshot=snap0)
-    CredentialEvent.objects.create(credential=key, kind=CredentialEvent.Kind.ROTATED, observed_at=T1, snapshot=snap1, detail={"fields": ["last_rotated_at", "tags"]})
+    CredentialEvent.objects.create(
+        credential=key, kind=CredentialEvent.Kind.ROTATED, observed_at=T1, snapshot=snap1, detail={"fields": ["last_rotated_at", "tags"]}
+    )
     CredentialEvent.objects.create(credential=old_key, kind=CredentialEvent.Kind.DISAPPEARED, observed_at=T1, snapshot=snap1)
-    return {"prod": prod, "vault": vault, "finished": finished, "running": running, "alice": alice, "robot": robot,
-            "key": key, "old_key": old_key, "secret": secret}
+    return {
+        "prod": prod,
+        "vault": vault,
+        "finished": finished,
+        "running": running,
+        "alice": alice,
+        "robot": robot,
+        "key": key,
+        "old_key": old_key,
+        "secret": secret,
+    }
 
 
 def _body(response) -> str:
@@ -118,6 +207,7 @@ def _body(response) -> str:
 
 
 # --- every page, as the GRC lead ---------------------------------------------------------
+
 
 def test_every_page_renders_for_the_grc_lead(client, grc_lead, inv):
     client.force_login(grc_lead)
@@ -128,7 +218,9 @@ def test_every_page_renders_for_the_grc_lead(client, grc_lead, inv):
     assert ">Inventory</a>" in sources and ">Collections</a>" in sources
 
     detail = _body(client.get(reverse("inventory:source_detail", args=[inv["prod"].pk])))
-    assert "aws_secrets_manager:eu-west-1" not in detail.split("Latest snapshot per scope")[1].split("Recent runs")[0]  # failed: no snapshot
+    assert (
+        "aws_secrets_manager:eu-west-1" not in detail.split("Latest snapshot per scope")[1].split("Recent runs")[0]
+    )  # failed: no snapshot
     assert "2025-09-01 08:30" in detail and "Edit" in detail and "Collect now" in detail
 
     runs = _body(client.get(reverse("inventory:run_list")))
@@ -190,6 +282,7 @@ def test_a_running_run_polls_its_units_until_it_finishes(client, grc_lead, inv):
 
 # --- who sees what ---------------------------------------------------------------------
 
+
 def test_approver_views_everything_but_sees_no_button_and_is_refused_posting(client, approver, inv):
     client.force_login(approver)
     sources = _body(client.get(reverse("inventory:source_list")))
@@ -206,8 +299,14 @@ def test_approver_views_everything_but_sees_no_button_and_is_refused_posting(cli
         (reverse("inventory:source_collect", args=[inv["prod"].pk]), {}),
         (reverse("inventory:source_collect_all"), {}),
         (reverse("inventory:run_retry", args=[inv["finished"].pk]), {}),
-        (reverse("inventory:source_edit", args=[inv["prod"].pk]), {"name": "pwned", "role_arn": inv["prod"].role_arn, "schedule_minutes": 60}),
-        (reverse("inventory:source_create"), {"kind": "azure_key_vault", "name": "x", "vault_url": "https://x.vault.azure.net/", "schedule_minutes": 60}),
+        (
+            reverse("inventory:source_edit", args=[inv["prod"].pk]),
+            {"name": "pwned", "role_arn": inv["prod"].role_arn, "schedule_minutes": 60},
+        ),
+        (
+            reverse("inventory:source_create"),
+            {"kind": "azure_key_vault", "name": "x", "vault_url": "https://x.vault.azure.net/", "schedule_minutes": 60},
+        ),
     ]
     for url, data in posts:
         assert client.post(url, data).status_code == 403, url
@@ -266,12 +365,34 @@ def test_auditor_with_view_on_one_source_sees_only_that_source(client, auditor, 
 
 # --- sources: create, edit, collect ------------------------------------------------------
 
-@pytest.mark.parametrize("data, error", [
-    ({"kind": "aws_account", "name": "bad", "role_arn": "arn:aws:iam::12345:user/bob", "schedule_minutes": 60}, "Role ARN: expected arn:aws:iam::"),
-    ({"kind": "aws_account", "name": "bad", "role_arn": "arn:aws:iam::123456789012:role/ok", "regions": "eu-west-1, mars-north-9x", "schedule_minutes": 60}, "is not an AWS region name"),
-    ({"kind": "azure_key_vault", "name": "bad", "vault_url": "http://kv.vault.azure.net/", "schedule_minutes": 60}, "Vault URL: expected https://"),
-    ({"kind": "azure_key_vault", "name": "bad", "vault_url": "https://kv.vault.azure.net/", "schedule_minutes": 5}, "Schedule: collect between"),
-])
+
+@pytest.mark.parametrize(
+    "data, error",
+    [
+        (
+            {"kind": "aws_account", "name": "bad", "role_arn": "arn:aws:iam::12345:user/bob", "schedule_minutes": 60},
+            "Role ARN: expected arn:aws:iam::",
+        ),
+        (
+            {
+                "kind": "aws_account",
+                "name": "bad",
+                "role_arn": "arn:aws:iam::123456789012:role/ok",
+                "regions": "eu-west-1, mars-north-9x",
+                "schedule_minutes": 60,
+            },
+            "is not an AWS region name",
+        ),
+        (
+            {"kind": "azure_key_vault", "name": "bad", "vault_url": "http://kv.vault.azure.net/", "schedule_minutes": 60},
+            "Vault URL: expected https://",
+        ),
+        (
+            {"kind": "azure_key_vault", "name": "bad", "vault_url": "https://kv.vault.azure.net/", "schedule_minutes": 5},
+            "Schedule: collect between",
+        ),
+    ],
+)
 def test_source_create_shows_the_services_refusal_and_creates_nothing(client, grc_lead, data, error):
     client.force_login(grc_lead)
     response = client.post(reverse("inventory:source_create"), data)
@@ -282,15 +403,25 @@ def test_source_create_shows_the_services_refusal_and_creates_nothing(client, gr
 
 def test_source_create_for_each_kind(client, grc_lead):
     client.force_login(grc_lead)
-    response = client.post(reverse("inventory:source_create"), {
-        "kind": "aws_account", "name": "prod", "role_arn": "arn:aws:iam::123456789012:role/keytrail", "external_id": "ext-1",
-        "regions": "eu-west-1, us-east-1 eu-west-1", "schedule_minutes": 60,
-        "vault_url": "https://ignored.vault.azure.net/",  # not a field of this kind: ignored
-    })
+    response = client.post(
+        reverse("inventory:source_create"),
+        {
+            "kind": "aws_account",
+            "name": "prod",
+            "role_arn": "arn:aws:iam::123456789012:role/keytrail",
+            "external_id": "ext-1",
+            "regions": "eu-west-1, us-east-1 eu-west-1",
+            "schedule_minutes": 60,
+            "vault_url": "https://ignored.vault.azure.net/",  # not a field of this kind: ignored
+        },
+    )
     aws = Source.objects.get(name="prod")
     assert response.status_code == 302 and response["Location"] == reverse("inventory:source_detail", args=[aws.pk])
     assert aws.regions == ["eu-west-1", "us-east-1"] and aws.aws_account_id == "123456789012" and aws.vault_url == ""
-    client.post(reverse("inventory:source_create"), {"kind": "azure_key_vault", "name": "kv", "vault_url": "https://kv.vault.azure.net", "schedule_minutes": 1440})
+    client.post(
+        reverse("inventory:source_create"),
+        {"kind": "azure_key_vault", "name": "kv", "vault_url": "https://kv.vault.azure.net", "schedule_minutes": 1440},
+    )
     assert Source.objects.get(name="kv").vault_url == "https://kv.vault.azure.net/"
     page = _body(client.get(reverse("inventory:source_detail", args=[aws.pk])))
     assert "source.created" in page  # history on the object
@@ -299,15 +430,23 @@ def test_source_create_for_each_kind(client, grc_lead):
 def test_source_edit_renames_and_disables(client, grc_lead, inv):
     client.force_login(grc_lead)
     prod = inv["prod"]
-    response = client.post(reverse("inventory:source_edit", args=[prod.pk]), {
-        "name": "production", "role_arn": prod.role_arn, "regions": "eu-west-1 eu-central-1", "schedule_minutes": 120,
-    })  # "enabled" unticked
+    response = client.post(
+        reverse("inventory:source_edit", args=[prod.pk]),
+        {
+            "name": "production",
+            "role_arn": prod.role_arn,
+            "regions": "eu-west-1 eu-central-1",
+            "schedule_minutes": 120,
+        },
+    )  # "enabled" unticked
     assert response.status_code == 302
     prod.refresh_from_db()
     assert (prod.name, prod.enabled, prod.regions, prod.schedule_minutes) == ("production", False, ["eu-west-1", "eu-central-1"], 120)
     page = _body(client.get(reverse("inventory:source_detail", args=[prod.pk])))
     assert "source.updated" in page and "Collect now" not in page  # disabled sources are not collected
-    bad = client.post(reverse("inventory:source_edit", args=[prod.pk]), {"name": "vault", "role_arn": prod.role_arn, "schedule_minutes": 120})
+    bad = client.post(
+        reverse("inventory:source_edit", args=[prod.pk]), {"name": "vault", "role_arn": prod.role_arn, "schedule_minutes": 120}
+    )
     assert "already exists" in _body(bad)
 
 
@@ -358,10 +497,17 @@ def test_forms_need_the_csrf_token(grc_lead, inv):
 
 # --- hostile cloud data ------------------------------------------------------------------
 
+
 def test_hostile_cloud_strings_are_escaped_isolated_and_truncated_in_lists(client, grc_lead, inv):
     huge_name = "<img src=x onerror=alert(1)>" + "N" * 10_240
-    cred = _credential(inv["prod"], huge_name, external_id="hostile", owner="\u202eevil<b>", tags=HOSTILE_TAGS,
-                       attributes={"<script>k</script>": "=HYPERLINK(\"http://x\")"})
+    cred = _credential(
+        inv["prod"],
+        huge_name,
+        external_id="hostile",
+        owner="\u202eevil<b>",
+        tags=HOSTILE_TAGS,
+        attributes={"<script>k</script>": '=HYPERLINK("http://x")'},
+    )
     client.force_login(grc_lead)
     listing = _body(client.get(reverse("inventory:credential_list"), {"q": "hostile"}))
     assert "<img src=x" not in listing and "&lt;img src=x onerror=alert(1)&gt;" in listing
@@ -377,9 +523,17 @@ def test_hostile_cloud_strings_are_escaped_isolated_and_truncated_in_lists(clien
 
 
 def test_hostile_identity_data_is_escaped(client, grc_lead, inv):
-    ident = _identity(inv["prod"], "<svg onload=alert(1)>", tags={"a": "<script>x</script>"},
-                      data={"groups": ["<b>g</b>"], "policies": [{"unexpected": "<i>shape</i>"}], "mfa_devices": ["<u>odd</u>"],
-                            "attributes": {"items": "<x>"}})
+    ident = _identity(
+        inv["prod"],
+        "<svg onload=alert(1)>",
+        tags={"a": "<script>x</script>"},
+        data={
+            "groups": ["<b>g</b>"],
+            "policies": [{"unexpected": "<i>shape</i>"}],
+            "mfa_devices": ["<u>odd</u>"],
+            "attributes": {"items": "<x>"},
+        },
+    )
     client.force_login(grc_lead)
     for url in (reverse("inventory:identity_list"), reverse("inventory:identity_detail", args=[ident.pk])):
         body = _body(client.get(url)).split("</head>")[1]
@@ -387,6 +541,7 @@ def test_hostile_identity_data_is_escaped(client, grc_lead, inv):
 
 
 # --- filters and query counts ------------------------------------------------------------
+
 
 def test_credential_filters(client, grc_lead, inv):
     client.force_login(grc_lead)
@@ -457,8 +612,12 @@ def test_list_queries_do_not_grow_with_the_inventory_on_any_page(client, grc_lea
 
     def pages():
         last = (Credential.objects.count() + 49) // 50
-        return [reverse("inventory:credential_list"), reverse("inventory:credential_list") + "?enabled=yes&q=grown&owner=missing",
-                reverse("inventory:credential_list") + f"?page={last}", reverse("inventory:identity_list")]
+        return [
+            reverse("inventory:credential_list"),
+            reverse("inventory:credential_list") + "?enabled=yes&q=grown&owner=missing",
+            reverse("inventory:credential_list") + f"?page={last}",
+            reverse("inventory:identity_list"),
+        ]
 
     for user in (grc_lead, auditor):  # warm the per-process caches (content types) so that both rounds start alike
         client.force_login(user)

@@ -26,7 +26,9 @@ def _items(campaign):
 def _decide(campaign, items, names, decision):
     """Each item decided by its own reviewer (see tests/reviews/test_services.py for who that is)."""
     for name in names:
-        services.items_decide(actor=items[name].reviewer, campaign=campaign, item_ids=[items[name].pk], decision=decision, justification="ok")
+        services.items_decide(
+            actor=items[name].reviewer, campaign=campaign, item_ids=[items[name].pk], decision=decision, justification="ok"
+        )
 
 
 def _failing(evaluation) -> set[str]:
@@ -64,8 +66,10 @@ def test_decisions_count_once_signed_off_and_flagged_ones_never(catalog, campaig
     with time_machine.travel(timezone.now() + dt.timedelta(days=120)):
         stale = evaluation_run(now=timezone.now())
         assert _failing(stale) == {"AKIAALICE", "AKIASVC", "db-password", "AKIAORPHAN"}
-        assert "days ago; the policy asks for a review every 92 days" in Finding.objects.get(
-            evaluation=stale, rule_id=RULE, credential__external_id="AKIAALICE").reason
+        assert (
+            "days ago; the policy asks for a review every 92 days"
+            in Finding.objects.get(evaluation=stale, rule_id=RULE, credential__external_id="AKIAALICE").reason
+        )
 
 
 def test_a_revocation_past_due_and_unverified_fails_until_a_collection_shows_it(catalog, campaign, people, inventory):
@@ -83,7 +87,11 @@ def test_a_revocation_past_due_and_unverified_fails_until_a_collection_shows_it(
         assert [r.decision for r in facts["AKIAALICE"].overdue_remediation] == ["revoke"]
         overdue = evaluation_run(now=timezone.now())
         finding = Finding.objects.get(evaluation=overdue, rule_id=RULE, credential__external_id="AKIAALICE")
-        assert finding.status == "fail" and "'revoke' was decided on" in finding.reason and "no collection since shows it done" in finding.reason
+        assert (
+            finding.status == "fail"
+            and "'revoke' was decided on" in finding.reason
+            and "no collection since shows it done" in finding.reason
+        )
         assert RequirementStatus.objects.get(evaluation=overdue, requirement__ref="9.2.4.19").status == "fail"
 
         # A later collection verified it (the end-to-end path is tests/reviews/test_remediation.py).

@@ -9,13 +9,13 @@ import pytest
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
+from apps.devtools.simulators.aws import iam_backend
 from apps.inventory.models import Credential
 from apps.inventory.services.collection import collection_start
 from apps.reviews import services
 from apps.reviews.models import Remediation
 from apps.reviews.remediation import remediation_verify
 from apps.reviews.selectors import campaigns_for_pack, decisions_for_credentials
-from apps.devtools.simulators.aws import iam_backend
 from tests.support.cloud import ACCOUNT_A, cloud, moto_server_url, register_sources  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +34,11 @@ def test_revoke_and_rotate_are_verified_by_later_collections(cloud, people, sett
     sources = register_sources(people["grc"], cloud)[:1]
     _collect(people["grc"], sources, django_capture_on_commit_callbacks)
     users = [u for u in iam_backend(ACCOUNT_A).users.values() if u.access_keys]
-    deleted, kept, toggled = (users[0].access_keys[0].access_key_id, users[1].access_keys[0].access_key_id, users[2].access_keys[0].access_key_id)
+    deleted, kept, toggled = (
+        users[0].access_keys[0].access_key_id,
+        users[1].access_keys[0].access_key_id,
+        users[2].access_keys[0].access_key_id,
+    )
     rotated_user = next(u for u in users[3:] if len(u.access_keys) == 1)
     rotated = rotated_user.access_keys[0].access_key_id
     # The toggled key must start active for its deactivation to count.
@@ -43,13 +47,25 @@ def test_revoke_and_rotate_are_verified_by_later_collections(cloud, people, sett
         iam.update_access_key(UserName=user.name, AccessKeyId=key, Status="Active")
     first = _collect(people["grc"], sources, django_capture_on_commit_callbacks)
 
-    draft = services.campaign_create(actor=people["grc"], name="Keys", scope={"source_ids": [sources[0].pk], "credential_types": ["access_key"]},
-                                     due_date=timezone.now().date() + dt.timedelta(days=10), fallback_reviewer=people["fallback"])
+    draft = services.campaign_create(
+        actor=people["grc"],
+        name="Keys",
+        scope={"source_ids": [sources[0].pk], "credential_types": ["access_key"]},
+        due_date=timezone.now().date() + dt.timedelta(days=10),
+        fallback_reviewer=people["fallback"],
+    )
     campaign = services.campaign_start(actor=people["grc"], campaign=draft)
     item_of = dict(campaign.items.values_list("credential__external_id", "pk"))
-    services.items_decide(actor=people["fallback"], campaign=campaign, item_ids=[item_of[deleted], item_of[kept], item_of[toggled]],
-                          decision="revoke", justification="owner left")
-    services.items_decide(actor=people["fallback"], campaign=campaign, item_ids=[item_of[rotated]], decision="rotate", justification="too old")
+    services.items_decide(
+        actor=people["fallback"],
+        campaign=campaign,
+        item_ids=[item_of[deleted], item_of[kept], item_of[toggled]],
+        decision="revoke",
+        justification="owner left",
+    )
+    services.items_decide(
+        actor=people["fallback"], campaign=campaign, item_ids=[item_of[rotated]], decision="rotate", justification="too old"
+    )
     assert Remediation.objects.filter(item__campaign=campaign, state="open").count() == 4
     time.sleep(1.1)  # IAM reports creation times to the second; the new key must postdate the decision
 

@@ -17,7 +17,9 @@ def test_campaigns_as_of(campaign, people, inventory):
     started = campaign.started_at
     svc = campaign.items.get(credential=inventory["svc_key"])
     with time_machine.travel(started + dt.timedelta(days=2)):
-        services.items_decide(actor=people["alice"], campaign=campaign, item_ids=[svc.pk], decision="revoke", justification="unused 200 days")
+        services.items_decide(
+            actor=people["alice"], campaign=campaign, item_ids=[svc.pk], decision="revoke", justification="unused 200 days"
+        )
     with time_machine.travel(started + dt.timedelta(days=20)):
         services.campaign_sign_off(actor=people["grc"], campaign=campaign)
 

@@ -53,31 +53,60 @@ def test_reviewers_by_rule_and_self_review_goes_to_the_fallback(campaign, people
 
 def test_empty_scope_and_past_due_are_refused(people, inventory):
     with pytest.raises(ValidationFailed, match="no present credential"):
-        services.campaign_create(actor=people["grc"], name="x", scope={"tag": {"key": "team", "value": "nobody"}},
-                                 due_date=timezone.now().date() + dt.timedelta(days=3), fallback_reviewer=people["fallback"])
+        services.campaign_create(
+            actor=people["grc"],
+            name="x",
+            scope={"tag": {"key": "team", "value": "nobody"}},
+            due_date=timezone.now().date() + dt.timedelta(days=3),
+            fallback_reviewer=people["fallback"],
+        )
     with pytest.raises(ValidationFailed, match="future date"):
-        services.campaign_create(actor=people["grc"], name="x", scope={}, due_date=timezone.now().date(), fallback_reviewer=people["fallback"])
+        services.campaign_create(
+            actor=people["grc"], name="x", scope={}, due_date=timezone.now().date(), fallback_reviewer=people["fallback"]
+        )
     with pytest.raises(PermissionRefused):
-        services.campaign_create(actor=people["alice"], name="x", scope={}, due_date=timezone.now().date() + dt.timedelta(days=3),
-                                 fallback_reviewer=people["fallback"])
+        services.campaign_create(
+            actor=people["alice"],
+            name="x",
+            scope={},
+            due_date=timezone.now().date() + dt.timedelta(days=3),
+            fallback_reviewer=people["fallback"],
+        )
     assert not Campaign.objects.exists()
 
 
 def test_scope_filters(people, inventory):
-    draft = services.campaign_create(actor=people["grc"], name="privileged", scope={"privileged_only": True},
-                                     due_date=timezone.now().date() + dt.timedelta(days=3), fallback_reviewer=people["fallback"])
+    draft = services.campaign_create(
+        actor=people["grc"],
+        name="privileged",
+        scope={"privileged_only": True},
+        due_date=timezone.now().date() + dt.timedelta(days=3),
+        fallback_reviewer=people["fallback"],
+    )
     assert services.campaign_start(actor=people["grc"], campaign=draft).population_count == 1
-    draft = services.campaign_create(actor=people["grc"], name="non-human", scope={"non_human_only": True, "credential_types": ["access_key"]},
-                                     due_date=timezone.now().date() + dt.timedelta(days=3), fallback_reviewer=people["fallback"])
-    assert set(services.campaign_start(actor=people["grc"], campaign=draft).items.values_list("credential__name", flat=True)) == {"AKIASVC", "AKIAORPHAN"}
+    draft = services.campaign_create(
+        actor=people["grc"],
+        name="non-human",
+        scope={"non_human_only": True, "credential_types": ["access_key"]},
+        due_date=timezone.now().date() + dt.timedelta(days=3),
+        fallback_reviewer=people["fallback"],
+    )
+    assert set(services.campaign_start(actor=people["grc"], campaign=draft).items.values_list("credential__name", flat=True)) == {
+        "AKIASVC",
+        "AKIAORPHAN",
+    }
 
 
 def test_bulk_decide_one_justification_and_one_audit_insert(campaign, people, django_assert_max_num_queries):
     mine = list(campaign.items.filter(reviewer=people["fallback"]).values_list("pk", flat=True))
     head_before = AuditEvent.objects.order_by("-seq").first()
     with django_assert_max_num_queries(14):
-        assert services.items_decide(actor=people["fallback"], campaign=campaign, item_ids=mine, decision="revoke",
-                                     justification="no longer needed") == 2
+        assert (
+            services.items_decide(
+                actor=people["fallback"], campaign=campaign, item_ids=mine, decision="revoke", justification="no longer needed"
+            )
+            == 2
+        )
     decided = ReviewItem.objects.filter(pk__in=mine)
     assert set(decided.values_list("decision", flat=True)) == {"revoke"} and all(i.decided_by == people["fallback"] for i in decided)
     assert Remediation.objects.filter(item__in=mine, state="open").count() == 2
@@ -97,16 +126,28 @@ def test_refusals_change_nothing(campaign, people):
     # Self-review is refused in the service even if the item is (wrongly) assigned to her.
     ReviewItem.objects.filter(pk=items["AKIAALICE"].pk).update(reviewer=people["alice"])
     with pytest.raises(PermissionRefused, match="your own identity"):
-        services.items_decide(actor=people["alice"], campaign=campaign, item_ids=[items["AKIAALICE"].pk], decision="keep", justification="me")
+        services.items_decide(
+            actor=people["alice"], campaign=campaign, item_ids=[items["AKIAALICE"].pk], decision="keep", justification="me"
+        )
     assert not ReviewItem.objects.exclude(decision="").exists()
-    services.items_decide(actor=people["alice"], campaign=campaign, item_ids=[items["AKIASVC"].pk], decision="keep", justification="batch job")
+    services.items_decide(
+        actor=people["alice"], campaign=campaign, item_ids=[items["AKIASVC"].pk], decision="keep", justification="batch job"
+    )
     with pytest.raises(IllegalTransition, match="already decided"):
-        services.items_decide(actor=people["alice"], campaign=campaign, item_ids=[items["AKIASVC"].pk], decision="revoke", justification="x")
+        services.items_decide(
+            actor=people["alice"], campaign=campaign, item_ids=[items["AKIASVC"].pk], decision="revoke", justification="x"
+        )
 
 
 def test_justification_for_changes_only(people, inventory):
-    draft = services.campaign_create(actor=people["grc"], name="light", scope={}, justification_rule="changes",
-                                     due_date=timezone.now().date() + dt.timedelta(days=3), fallback_reviewer=people["fallback"])
+    draft = services.campaign_create(
+        actor=people["grc"],
+        name="light",
+        scope={},
+        justification_rule="changes",
+        due_date=timezone.now().date() + dt.timedelta(days=3),
+        fallback_reviewer=people["fallback"],
+    )
     campaign = services.campaign_start(actor=people["grc"], campaign=draft)
     item = campaign.items.get(credential=inventory["svc_key"])
     with pytest.raises(ValidationFailed, match="required to rotate"):
@@ -116,7 +157,9 @@ def test_justification_for_changes_only(people, inventory):
 
 def test_sign_off_locks_and_applies_the_undecided_rule_after_the_deadline(campaign, people):
     items = _items(campaign)
-    services.items_decide(actor=people["bob"], campaign=campaign, item_ids=[items["db-password"].pk], decision="rotate", justification="shared")
+    services.items_decide(
+        actor=people["bob"], campaign=campaign, item_ids=[items["db-password"].pk], decision="rotate", justification="shared"
+    )
     with pytest.raises(IllegalTransition, match="still undecided"):
         services.campaign_sign_off(actor=people["grc"], campaign=campaign)
     with time_machine.travel(timezone.now() + dt.timedelta(days=20)):
@@ -128,12 +171,20 @@ def test_sign_off_locks_and_applies_the_undecided_rule_after_the_deadline(campai
     flagged = campaign.items.filter(flagged=True)
     assert flagged.count() == 3 and set(flagged.values_list("decision", flat=True)) == {"keep"}
     with pytest.raises(IllegalTransition, match="signed off"):
-        services.items_decide(actor=people["alice"], campaign=campaign, item_ids=[items["AKIASVC"].pk], decision="keep", justification="late")
+        services.items_decide(
+            actor=people["alice"], campaign=campaign, item_ids=[items["AKIASVC"].pk], decision="keep", justification="late"
+        )
 
 
 def test_undecided_rule_revoke_creates_remediation(people, inventory):
-    draft = services.campaign_create(actor=people["grc"], name="strict", scope={}, undecided_rule="revoke",
-                                     due_date=timezone.now().date() + dt.timedelta(days=3), fallback_reviewer=people["fallback"])
+    draft = services.campaign_create(
+        actor=people["grc"],
+        name="strict",
+        scope={},
+        undecided_rule="revoke",
+        due_date=timezone.now().date() + dt.timedelta(days=3),
+        fallback_reviewer=people["fallback"],
+    )
     campaign = services.campaign_start(actor=people["grc"], campaign=draft)
     with time_machine.travel(timezone.now() + dt.timedelta(days=5)):
         services.campaign_sign_off(actor=people["grc"], campaign=campaign)
@@ -143,8 +194,12 @@ def test_undecided_rule_revoke_creates_remediation(people, inventory):
 def test_reassign_delegate_and_deactivation(campaign, people):
     items = _items(campaign)
     with pytest.raises(ValidationFailed, match="their own identity"):
-        services.items_reassign(actor=people["grc"], campaign=campaign, item_ids=[items["AKIAALICE"].pk], to_reviewer=people["alice"], note="x")
-    services.items_delegate(actor=people["alice"], campaign=campaign, item_ids=[items["AKIASVC"].pk], to_reviewer=people["bob"], note="bob runs batch")
+        services.items_reassign(
+            actor=people["grc"], campaign=campaign, item_ids=[items["AKIAALICE"].pk], to_reviewer=people["alice"], note="x"
+        )
+    services.items_delegate(
+        actor=people["alice"], campaign=campaign, item_ids=[items["AKIASVC"].pk], to_reviewer=people["bob"], note="bob runs batch"
+    )
     assert ReviewItem.objects.get(pk=items["AKIASVC"].pk).reviewer == people["bob"]
     # bob leaves: his undecided items go to the fallback at once.
     people["bob"].is_active = False
@@ -178,8 +233,14 @@ def test_reminders_before_due_and_daily_when_overdue(campaign, people):
 def test_template_schedules_and_launches(people, inventory):
     from django_celery_beat.models import PeriodicTask
 
-    template = services.template_save(actor=people["grc"], name="Quarterly privileged", scope={}, fallback_reviewer=people["fallback"],
-                                      recurrence="quarterly", duration_days=21)
+    template = services.template_save(
+        actor=people["grc"],
+        name="Quarterly privileged",
+        scope={},
+        fallback_reviewer=people["fallback"],
+        recurrence="quarterly",
+        duration_days=21,
+    )
     task = PeriodicTask.objects.get(pk=template.periodic_task_id)
     assert task.task == "reviews.launch_template" and task.crontab.month_of_year == "1,4,7,10"
     campaign = services.template_launch(template=template)

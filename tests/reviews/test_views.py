@@ -22,8 +22,11 @@ def test_reviewer_sees_only_their_items_and_decides_in_bulk(client, campaign, pe
     body = page.content.decode()
     assert "AKIAORPHAN" in body and "AKIASVC" not in body and "Progress per reviewer" not in body
     mine = list(campaign.items.filter(reviewer=people["fallback"]).values_list("pk", flat=True))
-    response = client.post(reverse("reviews:decide", args=[campaign.pk]),
-                           {"items": mine, "decision": "rotate", "justification": "<script>alert(1)</script> old"}, follow=True)
+    response = client.post(
+        reverse("reviews:decide", args=[campaign.pk]),
+        {"items": mine, "decision": "rotate", "justification": "<script>alert(1)</script> old"},
+        follow=True,
+    )
     assert "2 item(s) decided: rotate." in response.content.decode()
     assert "&lt;script&gt;alert(1)&lt;/script&gt; old" in response.content.decode()
     assert ReviewItem.objects.filter(pk__in=mine, decision="rotate").count() == 2
@@ -32,7 +35,9 @@ def test_reviewer_sees_only_their_items_and_decides_in_bulk(client, campaign, pe
 def test_deciding_someone_elses_item_is_refused_and_recorded(client, campaign, people):
     login(client, people["alice"])
     bobs = campaign.items.get(reviewer=people["bob"]).pk
-    response = client.post(reverse("reviews:decide", args=[campaign.pk]), {"items": [bobs], "decision": "keep", "justification": "x"}, follow=True)
+    response = client.post(
+        reverse("reviews:decide", args=[campaign.pk]), {"items": [bobs], "decision": "keep", "justification": "x"}, follow=True
+    )
     assert "Refused: 1 of the 1 selected items are assigned to another reviewer; nothing was decided." in response.content.decode()
     assert AuditEvent.objects.filter(event_type="access.denied", actor=people["alice"]).exists()
     assert not ReviewItem.objects.exclude(decision="").exists()
@@ -45,7 +50,9 @@ def test_decide_after_sign_off_is_refused_with_a_message(client, campaign, peopl
         services.campaign_sign_off(actor=people["grc"], campaign=campaign)
     login(client, people["fallback"])
     item = campaign.items.filter(reviewer=people["fallback"]).first()
-    response = client.post(reverse("reviews:decide", args=[campaign.pk]), {"items": [item.pk], "decision": "keep", "justification": "x"}, follow=True)
+    response = client.post(
+        reverse("reviews:decide", args=[campaign.pk]), {"items": [item.pk], "decision": "keep", "justification": "x"}, follow=True
+    )
     # The campaign page no longer offers decisions; a forged post is told why.
     assert "its decisions are locked" in response.content.decode()
 
@@ -65,9 +72,9 @@ def test_grc_lead_pages_and_auditor_sharing(client, campaign, people):
 
     with time_machine.travel(timezone.now() + dt.timedelta(days=20)):
         services.campaign_sign_off(actor=people["grc"], campaign=campaign)
-    from apps.accounts.sharing import object_share
-
     from django.db import transaction
+
+    from apps.accounts.sharing import object_share
 
     with transaction.atomic():
         object_share(actor=people["grc"], obj=campaign, grantee=people["auditor"], permissions=["view_campaign"])
@@ -78,25 +85,57 @@ def test_grc_lead_pages_and_auditor_sharing(client, campaign, people):
 def test_create_and_start_through_the_form(client, people, inventory):
     login(client, people["grc"])
     due = (timezone.now().date() + dt.timedelta(days=10)).isoformat()
-    response = client.post(reverse("reviews:create"), {"name": "Secrets", "credential_types": ["sm_secret"], "fallback_reviewer": people["fallback"].pk,
-                                                       "justification_rule": "all", "undecided_rule": "keep_flag", "due_date": due})
+    response = client.post(
+        reverse("reviews:create"),
+        {
+            "name": "Secrets",
+            "credential_types": ["sm_secret"],
+            "fallback_reviewer": people["fallback"].pk,
+            "justification_rule": "all",
+            "undecided_rule": "keep_flag",
+            "due_date": due,
+        },
+    )
     assert response.status_code == 302
     campaign_id = int(response["Location"].rstrip("/").split("/")[-1])
     response = client.post(reverse("reviews:start", args=[campaign_id]), follow=True)
     assert "Started: 1 items frozen" in response.content.decode()
-    empty = client.post(reverse("reviews:create"), {"name": "Nothing", "tag_key": "team", "tag_value": "none", "fallback_reviewer": people["fallback"].pk,
-                                                    "justification_rule": "all", "undecided_rule": "keep_flag", "due_date": due})
+    empty = client.post(
+        reverse("reviews:create"),
+        {
+            "name": "Nothing",
+            "tag_key": "team",
+            "tag_value": "none",
+            "fallback_reviewer": people["fallback"].pk,
+            "justification_rule": "all",
+            "undecided_rule": "keep_flag",
+            "due_date": due,
+        },
+    )
     assert empty.status_code == 200 and "no present credential matches it" in empty.content.decode()
 
 
 def test_campaign_page_queries_do_not_grow_with_items(client, people, inventory, django_assert_max_num_queries):
     now = timezone.now()
-    Credential.objects.bulk_create([
-        Credential(source=inventory["source"], scope="aws_iam", external_id=f"AKIA{n:06d}", credential_type="access_key", name=f"AKIA{n:06d}",
-                   enabled=True, fingerprint="f", first_seen_at=now, created_at=now) for n in range(400)
-    ])
-    draft = services.campaign_create(actor=people["grc"], name="big", scope={}, due_date=now.date() + dt.timedelta(days=5),
-                                     fallback_reviewer=people["fallback"])
+    Credential.objects.bulk_create(
+        [
+            Credential(
+                source=inventory["source"],
+                scope="aws_iam",
+                external_id=f"AKIA{n:06d}",
+                credential_type="access_key",
+                name=f"AKIA{n:06d}",
+                enabled=True,
+                fingerprint="f",
+                first_seen_at=now,
+                created_at=now,
+            )
+            for n in range(400)
+        ]
+    )
+    draft = services.campaign_create(
+        actor=people["grc"], name="big", scope={}, due_date=now.date() + dt.timedelta(days=5), fallback_reviewer=people["fallback"]
+    )
     campaign = services.campaign_start(actor=people["grc"], campaign=draft)
     login(client, people["grc"])
     url = reverse("reviews:detail", args=[campaign.pk])
@@ -118,12 +157,26 @@ def test_campaign_pages_make_the_same_queries_at_any_size(client, people, invent
 
     def campaign_of(extra: int, name: str):
         start = Credential.objects.count()
-        Credential.objects.bulk_create([
-            Credential(source=inventory["source"], scope="aws_iam", external_id=f"AKIA{name}{n:06d}", credential_type="access_key",
-                       name=f"AKIA{name}{n:06d}", enabled=True, owner=("alice@example.test", "bob@example.test", "")[n % 3],
-                       fingerprint="f", first_seen_at=now, created_at=now) for n in range(start, start + extra)])
-        draft = services.campaign_create(actor=people["grc"], name=name, scope={}, due_date=now.date() + dt.timedelta(days=5),
-                                         fallback_reviewer=people["fallback"])
+        Credential.objects.bulk_create(
+            [
+                Credential(
+                    source=inventory["source"],
+                    scope="aws_iam",
+                    external_id=f"AKIA{name}{n:06d}",
+                    credential_type="access_key",
+                    name=f"AKIA{name}{n:06d}",
+                    enabled=True,
+                    owner=("alice@example.test", "bob@example.test", "")[n % 3],
+                    fingerprint="f",
+                    first_seen_at=now,
+                    created_at=now,
+                )
+                for n in range(start, start + extra)
+            ]
+        )
+        draft = services.campaign_create(
+            actor=people["grc"], name=name, scope={}, due_date=now.date() + dt.timedelta(days=5), fallback_reviewer=people["fallback"]
+        )
         campaign = services.campaign_start(actor=people["grc"], campaign=draft)
         for reviewer in (people["alice"], people["bob"], people["fallback"]):
             mine = list(campaign.items.filter(reviewer=reviewer).order_by("pk").values_list("pk", flat=True))
@@ -137,8 +190,12 @@ def test_campaign_pages_make_the_same_queries_at_any_size(client, people, invent
         url = reverse("reviews:detail", args=[campaign.pk])
         last = (campaign.population_count + 99) // 100
         found = {}
-        for who, person, query in (("grc page 1", "grc", ""), ("grc last page", "grc", f"?page={last}"),
-                                   ("grc remediation page 2", "grc", "?remediation_page=2"), ("reviewer", "fallback", "")):
+        for who, person, query in (
+            ("grc page 1", "grc", ""),
+            ("grc last page", "grc", f"?page={last}"),
+            ("grc remediation page 2", "grc", "?remediation_page=2"),
+            ("reviewer", "fallback", ""),
+        ):
             login(client, people[person])
             client.get(url + query)  # warm the per-process caches
             with django_assert_max_num_queries(25) as queries:

@@ -9,10 +9,10 @@ import boto3
 import pytest
 from django.utils import timezone
 
+from apps.devtools.simulators.aws import iam_backend
 from apps.inventory.services.collection import collection_start
 from apps.reviews import services
 from apps.reviews.models import Remediation
-from apps.devtools.simulators.aws import iam_backend
 from tests.support.cloud import ACCOUNT_A, cloud, moto_server_url, register_sources  # noqa: F401
 from tests.support.worker import celery_broker, start_worker  # noqa: F401
 
@@ -32,11 +32,16 @@ def test_a_collection_on_the_worker_verifies_a_revocation(cloud, people, start_w
     start_worker({**cloud.env(), "KEYTRAIL_EVALUATE_AFTER_COLLECTION": "false"})
     sources = register_sources(people["grc"], cloud)[:1]
     first = collection_start(actor=people["grc"], sources=sources)
-    _wait_for(lambda: (first.refresh_from_db() or first.is_finished), "the first collection")
+    _wait_for(lambda: first.refresh_from_db() or first.is_finished, "the first collection")
     user = next(u for u in iam_backend(ACCOUNT_A).users.values() if u.access_keys)
     key = user.access_keys[0].access_key_id
-    draft = services.campaign_create(actor=people["grc"], name="keys", scope={"credential_types": ["access_key"]},
-                                     due_date=timezone.now().date() + dt.timedelta(days=5), fallback_reviewer=people["fallback"])
+    draft = services.campaign_create(
+        actor=people["grc"],
+        name="keys",
+        scope={"credential_types": ["access_key"]},
+        due_date=timezone.now().date() + dt.timedelta(days=5),
+        fallback_reviewer=people["fallback"],
+    )
     campaign = services.campaign_start(actor=people["grc"], campaign=draft)
     item = campaign.items.get(credential__external_id=key)
     services.items_decide(actor=item.reviewer, campaign=campaign, item_ids=[item.pk], decision="revoke", justification="left the company")
@@ -44,5 +49,5 @@ def test_a_collection_on_the_worker_verifies_a_revocation(cloud, people, start_w
 
     second = collection_start(actor=people["grc"], sources=sources)
     remediation = Remediation.objects.get(item=item)
-    _wait_for(lambda: (remediation.refresh_from_db() or remediation.state == "verified"), "the remediation check")
+    _wait_for(lambda: remediation.refresh_from_db() or remediation.state == "verified", "the remediation check")
     assert remediation.verified_by_run_id == second.pk

@@ -20,14 +20,21 @@ def test_modes_are_workers_by_concurrency():
 
 
 def test_ratio_is_against_the_baseline_median_and_only_two_slot_modes_are_judged():
-    runs = [{"mode": m, "wall_seconds": w, "largest_worker_peak_mb": 200.0, "machine_utilisation": 0.9}
-            for m, w in (("1x1", 40.0), ("1x1", 44.0), ("2x1", 25.0), ("2x1", 27.0), ("4x1", 15.0))]
+    runs = [
+        {"mode": m, "wall_seconds": w, "largest_worker_peak_mb": 200.0, "machine_utilisation": 0.9}
+        for m, w in (("1x1", 40.0), ("1x1", 44.0), ("2x1", 25.0), ("2x1", 27.0), ("4x1", 15.0))
+    ]
     summary = summarise(runs, "1x1")
     assert [(r["mode"], r["wall_seconds_median"], r["ratio_to_baseline"]) for r in summary] == [
-        ("1x1", 42.0, 1.0), ("2x1", 26.0, 0.62), ("4x1", 15.0, 0.36)]
+        ("1x1", 42.0, 1.0),
+        ("2x1", 26.0, 0.62),
+        ("4x1", 15.0, 0.36),
+    ]
     judged = {t["target"]: t["met"] for t in targets(summary, "1x1")}
-    assert judged == {"2 workers / 1 worker, wall time (2x1 / 1x1)": False,
-                      "worker peak memory in collection (PSS, main + pool processes)": True}
+    assert judged == {
+        "2 workers / 1 worker, wall time (2x1 / 1x1)": False,
+        "worker peak memory in collection (PSS, main + pool processes)": True,
+    }
 
 
 @pytest.mark.worker
@@ -35,8 +42,19 @@ def test_bench_fanout_runs_on_real_workers_and_writes_json(django_db_blocker, tm
     out = tmp_path / "fanout.json"
     with django_db_blocker.unblock():
         name = connection.settings_dict["NAME"]
-        call_command("bench_fanout", users=8, secrets=4, vault_secrets=6, vaults=1, accounts=2, seed=3, modes="2x1",
-                     aws_processes=2, broker=BROKER, json=str(out))
+        call_command(
+            "bench_fanout",
+            users=8,
+            secrets=4,
+            vault_secrets=6,
+            vaults=1,
+            accounts=2,
+            seed=3,
+            modes="2x1",
+            aws_processes=2,
+            broker=BROKER,
+            json=str(out),
+        )
         assert connection.settings_dict["NAME"] == name  # the configured database is back in use
 
     assert "worker peak memory" in capsys.readouterr().out

@@ -8,15 +8,15 @@ from collections import Counter
 
 import pytest
 
+from apps.devtools.management.commands.bench_scale import PER_USER_IAM_CALLS, targets
+from apps.devtools.simulators.bare_sdk import read_organisation
+from apps.devtools.simulators.bench import collect
+from apps.devtools.simulators.meter import Stage
+from apps.devtools.simulators.scale import OrgSpec, SimulatedOrganisation, _account_of_temporary_key, split
 from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_run
 from apps.inventory.models import CollectionUnit, Credential, Identity
 from apps.inventory.services.sources import source_create
-from apps.devtools.management.commands.bench_scale import PER_USER_IAM_CALLS, targets
-from apps.devtools.simulators.bench import collect
-from apps.devtools.simulators.bare_sdk import read_organisation
-from apps.devtools.simulators.meter import Stage
-from apps.devtools.simulators.scale import OrgSpec, SimulatedOrganisation, _account_of_temporary_key, split
 
 # One worker starts the module-scoped organisation once (pytest-xdist --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("pipeline_at_size")
@@ -39,7 +39,9 @@ def test_a_moto_temporary_key_names_its_account_in_every_forked_process():
 
     for account in [*SPEC.account_ids(), "123456789012", "000000000001"]:
         assert _account_of_temporary_key(generate_access_key_id_from_account_id(account, prefix="ASIA")) == account
-    assert _account_of_temporary_key("AKIAIOSFODNN7EXAMPLE") is None and _account_of_temporary_key("ASIA!") is None  # pragma: allowlist secret (AWS's documented example key id)
+    assert (
+        _account_of_temporary_key("AKIAIOSFODNN7EXAMPLE") is None and _account_of_temporary_key("ASIA!") is None
+    )  # pragma: allowlist secret (AWS's documented example key id)
 
 
 @pytest.mark.django_db(transaction=True)  # real commits: on_commit enqueues, and the meter reads PostgreSQL's counters

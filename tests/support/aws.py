@@ -29,9 +29,7 @@ def free_closed_port() -> int:
 
 
 def post_moto_api(url: str, path: str, body: str) -> None:
-    request = urllib.request.Request(
-        f"{url}{path}", data=body.encode(), method="POST", headers={"Content-Type": "text/plain"}
-    )
+    request = urllib.request.Request(f"{url}{path}", data=body.encode(), method="POST", headers={"Content-Type": "text/plain"})
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - local moto
         response.read()
 

@@ -29,13 +29,18 @@ def canary_patterns(canary: str = SECRET_CANARY) -> dict[str, bytes]:
     """The byte patterns that would betray ``canary``: plain, UTF-16, hex, and base64 at
     each of the three alignments it could take inside a longer encoded value."""
     raw = canary.encode()
-    patterns = {"utf-8": raw, "utf-16-le": canary.encode("utf-16-le"), "utf-16-be": canary.encode("utf-16-be"),
-                "hex": raw.hex().encode(), "HEX": raw.hex().upper().encode()}
+    patterns = {
+        "utf-8": raw,
+        "utf-16-le": canary.encode("utf-16-le"),
+        "utf-16-be": canary.encode("utf-16-be"),
+        "hex": raw.hex().encode(),
+        "HEX": raw.hex().upper().encode(),
+    }
     for shift in range(3):
         encoded = base64.b64encode(b"\0" * shift + raw)
         # Drop the characters that mix in the neighbouring bytes: the middle is fixed.
         start = (shift * 4 + 2) // 3 + (1 if shift else 0)
-        patterns[f"base64+{shift}"] = encoded[start:len(encoded) - 4]
+        patterns[f"base64+{shift}"] = encoded[start : len(encoded) - 4]
     return patterns
 
 
@@ -59,8 +64,9 @@ def _expand(name: str, data: bytes, depth: int = 0) -> Iterable[tuple[str, bytes
                 continue
 
 
-def find_canary(paths: Iterable[Path | str], *, extra_bytes: Mapping[str, bytes] | None = None,
-                canary: str = SECRET_CANARY) -> tuple[list[str], int]:
+def find_canary(
+    paths: Iterable[Path | str], *, extra_bytes: Mapping[str, bytes] | None = None, canary: str = SECRET_CANARY
+) -> tuple[list[str], int]:
     """``(hits, files_searched)``: every ``where: encoding`` the canary occurs in."""
     patterns = canary_patterns(canary)
     blobs: list[tuple[str, bytes]] = list((extra_bytes or {}).items())
@@ -77,8 +83,7 @@ def find_canary(paths: Iterable[Path | str], *, extra_bytes: Mapping[str, bytes]
     return hits, searched
 
 
-def assert_no_canary(paths: Iterable[Path | str], *, extra_bytes: Mapping[str, bytes] | None = None,
-                     canary: str = SECRET_CANARY) -> int:
+def assert_no_canary(paths: Iterable[Path | str], *, extra_bytes: Mapping[str, bytes] | None = None, canary: str = SECRET_CANARY) -> int:
     """Fail if the canary occurs in any file under ``paths`` (files or directories, searched
     recursively) or in ``extra_bytes`` (name -> bytes, e.g. captured output). Returns how
     many files and blobs were searched, so a caller can check it searched something."""

@@ -10,7 +10,7 @@ from apps.api.services import token_issue
 
 def issue(user, *, scope: str = "write", days: int = 7, name: str = "tests") -> str:
     """A real token for ``user`` (the plaintext), issued through the service."""
-    expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days)
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
     return token_issue(actor=user, name=name, scope=scope, expires_at=expires).plaintext
 
 
@@ -23,8 +23,10 @@ def bearer(plaintext: str) -> APIClient:
 @pytest.fixture
 def api_as():
     """``api_as(user, scope="write")`` → an APIClient that authenticates with a fresh token of ``user``."""
+
     def make(user, scope: str = "write") -> APIClient:
         return bearer(issue(user, scope=scope, name=f"tests-{scope}-{dt.datetime.now().timestamp()}"))
+
     return make
 
 

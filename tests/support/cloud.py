@@ -3,7 +3,6 @@ accounts, and two Key Vaults on the HTTPS simulator, seeded like the demo."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -27,10 +26,14 @@ class Cloud:
     def env(self) -> dict[str, str]:
         """Environment for a separate worker process to reach the same simulators."""
         return {
-            "AWS_ENDPOINT_URL": self.aws_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_ENDPOINT_URL": self.aws_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
             "AZURE_CREDENTIAL_CLASS": "apps.devtools.simulators.key_vault.SimulatorCredential",
-            "AZURE_VERIFY_CHALLENGE_RESOURCE": "false", "AZURE_CONNECTION_VERIFY": certificate_paths()[0],
+            "AZURE_VERIFY_CHALLENGE_RESOURCE": "false",
+            "AZURE_CONNECTION_VERIFY": certificate_paths()[0],
         }
 
 
@@ -55,8 +58,17 @@ def cloud(moto_server_url, settings, monkeypatch):
     settings.AZURE_CONNECTION_VERIFY = certificate_paths()[0]
     settings.AZURE_RETRY_BACKOFF_FACTOR = 0.01
     seed_aws_account(ACCOUNT_A, users=40, secrets_per_region=8, regions=["eu-west-1", "us-east-1"], seed=1, now=NOW)
-    seed_aws_account(ACCOUNT_B, users=10, secrets_per_region=4, regions=["eu-west-1"], seed=2, now=NOW,
-                     weak_password_policy=True, root_mfa=False, root_access_key=True)
+    seed_aws_account(
+        ACCOUNT_B,
+        users=10,
+        secrets_per_region=4,
+        regions=["eu-west-1"],
+        seed=2,
+        now=NOW,
+        weak_password_policy=True,
+        root_mfa=False,
+        root_access_key=True,
+    )
     for name, n in (("kv-a", 30), ("kv-b", 12)):
         vault = KeyVaultSimulator(name).start()
         seed_vault(vault, n, seed=len(name) + n, now=NOW)
@@ -72,9 +84,20 @@ def register_sources(actor, cloud: Cloud):
     from apps.inventory.services.sources import source_create
 
     return [
-        source_create(actor=actor, name="account-a", kind=Source.Kind.AWS_ACCOUNT, role_arn=f"arn:aws:iam::{ACCOUNT_A}:role/keytrail",
-                      regions=["eu-west-1", "us-east-1"]),
-        source_create(actor=actor, name="account-b", kind=Source.Kind.AWS_ACCOUNT, role_arn=f"arn:aws:iam::{ACCOUNT_B}:role/keytrail",
-                      external_id="ext-123", regions=["eu-west-1"]),
+        source_create(
+            actor=actor,
+            name="account-a",
+            kind=Source.Kind.AWS_ACCOUNT,
+            role_arn=f"arn:aws:iam::{ACCOUNT_A}:role/keytrail",
+            regions=["eu-west-1", "us-east-1"],
+        ),
+        source_create(
+            actor=actor,
+            name="account-b",
+            kind=Source.Kind.AWS_ACCOUNT,
+            role_arn=f"arn:aws:iam::{ACCOUNT_B}:role/keytrail",
+            external_id="ext-123",
+            regions=["eu-west-1"],
+        ),
         *[source_create(actor=actor, name=v.name, kind=Source.Kind.AZURE_KEY_VAULT, vault_url=v.url) for v in cloud.vaults],
     ]

@@ -111,6 +111,7 @@ def count() -> int:
 
 # --- what "stored faithfully" means --------------------------------------------------------
 
+
 def expected_stored(value: str) -> str:
     """What a faithful store reads back for ``value``: the value itself, except NUL and lone
     surrogates, which :func:`apps.core.text.storable` turns into visible escapes."""
@@ -128,6 +129,7 @@ def _short(value, limit: int = 120) -> str:
 
 
 # --- "refused clearly, never a 500" --------------------------------------------------------
+
 
 def assert_stored_or_refused(response, *, stored: bool | None = None, bad_request_ok: bool = False) -> str:
     """A form POST either stored (a redirect) or refused clearly (200 with an error shown).

@@ -31,8 +31,7 @@ def record_hostile(entry_point: str, outcome: str, n: int = 1) -> None:
 def pytest_sessionfinish(session):
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:  # an xdist worker: hand the tallies over (plain data: execnet)
-        workeroutput[_KEY] = {"faults": [list(f) for f in FAULT_OUTCOMES], "hostile": dict(LEDGER["hostile"]),
-                              "canary": list(CANARY)}
+        workeroutput[_KEY] = {"faults": [list(f) for f in FAULT_OUTCOMES], "hostile": dict(LEDGER["hostile"]), "canary": list(CANARY)}
 
 
 @pytest.hookimpl(optionalhook=True)  # an xdist hook: absent with -p no:xdist
@@ -54,10 +53,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
     write = terminalreporter.write_line
     terminalreporter.section("keytrail reliability tallies")
-    write(f"permission matrix: {len(MATRIX)} views x {len(PERSONAS)} personas = "
-          f"{len(MATRIX) * len(PERSONAS)} cases (tests/test_permission_matrix.py)")
-    write(f"bad-input corpus: {hostile.count()} values ({len(hostile.TEXT)} text, {len(hostile.DATE_STRINGS)} dates, "
-          f"{len(hostile.NUMBERS)} numbers, 1 raw byte string)")
+    write(
+        f"permission matrix: {len(MATRIX)} views x {len(PERSONAS)} personas = "
+        f"{len(MATRIX) * len(PERSONAS)} cases (tests/test_permission_matrix.py)"
+    )
+    write(
+        f"bad-input corpus: {hostile.count()} values ({len(hostile.TEXT)} text, {len(hostile.DATE_STRINGS)} dates, "
+        f"{len(hostile.NUMBERS)} numbers, 1 raw byte string)"
+    )
     if FAULT_OUTCOMES:
         write(f"faults injected: {len(FAULT_OUTCOMES)}")
         for case, outcome in FAULT_OUTCOMES:

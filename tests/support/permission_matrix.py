@@ -17,7 +17,17 @@ import pytest
 
 from apps.accounts.roles import Role
 from apps.controls import services
-from tests.factories import CollectionRunFactory, CollectionUnitFactory, CredentialFactory, EvaluationFactory, FindingFactory, IdentityFactory, SnapshotFactory, SourceFactory, make_user
+from tests.factories import (
+    CollectionRunFactory,
+    CollectionUnitFactory,
+    CredentialFactory,
+    EvaluationFactory,
+    FindingFactory,
+    IdentityFactory,
+    SnapshotFactory,
+    SourceFactory,
+    make_user,
+)
 
 PERSONAS = ["anonymous", "grc_lead", "approver", "reviewer", "auditor", "auditor_shared", "owner"]
 
@@ -48,16 +58,25 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "inventory:source_collect_all": ("post", {"anonymous": 302, "grc_lead": 302, "*": 403}),
     "inventory:source_detail": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404}),
     "inventory:source_edit": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 403, "owner": 403, "auditor_shared": 403, "*": 404}),
-    "inventory:source_collect": ("post", {"anonymous": 302, "grc_lead": 302, "approver": 403, "owner": 403, "auditor_shared": 403, "*": 404}),
+    "inventory:source_collect": (
+        "post",
+        {"anonymous": 302, "grc_lead": 302, "approver": 403, "owner": 403, "auditor_shared": 403, "*": 404},
+    ),
     "inventory:source_share": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 403, "owner": 403, "auditor_shared": 403, "*": 404}),
     "inventory:run_list": ("get", {"anonymous": 302, "*": 200}),
     "inventory:run_detail": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404}),
     "inventory:run_units": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404}),
     "inventory:run_retry": ("post", {"anonymous": 302, "grc_lead": 302, "approver": 403, "owner": 403, "auditor_shared": 403, "*": 404}),
     "inventory:credential_list": ("get", {"anonymous": 302, "*": 200}),
-    "inventory:credential_detail": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404}),
+    "inventory:credential_detail": (
+        "get",
+        {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404},
+    ),
     "inventory:identity_list": ("get", {"anonymous": 302, "*": 200}),
-    "inventory:identity_detail": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404}),
+    "inventory:identity_detail": (
+        "get",
+        {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404},
+    ),
     # Posture: GRC lead and approvers (owner is an approver) read it; only the GRC lead
     # evaluates and changes the policy; reviewers and auditors are refused (403), even
     # auditor_shared, whose object permission reaches a source's inventory, not posture.
@@ -139,7 +158,9 @@ def world(db, catalog):
     }
     control = services.control_create(actor=people["grc_lead"], title="C", owner=people["owner"], narrative="n", requirements=[catalog[0]])
     services.control_share(actor=people["grc_lead"], control=control, grantee=people["auditor_shared"], permissions=["view_control"])
-    evidence = services.control_evidence_attach(actor=people["grc_lead"], control=control, name="p.txt", content=b"policy", effective_date=dt.date(2026, 1, 1))
+    evidence = services.control_evidence_attach(
+        actor=people["grc_lead"], control=control, name="p.txt", content=b"policy", effective_date=dt.date(2026, 1, 1)
+    )
     inv = _inventory(people)
     _posture(inv, catalog)
     exception = _exception(people, inv)
@@ -147,7 +168,9 @@ def world(db, catalog):
     engagement, pack = _evidence(people)
     from apps.api.services import token_issue
 
-    token = token_issue(actor=people["grc_lead"], name="matrix", scope="read", expires_at=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=5)).token
+    token = token_issue(
+        actor=people["grc_lead"], name="matrix", scope="read", expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=5)
+    ).token
     kwargs = {
         "tokens:revoke": {"pk": token.pk},
         "evaluation:evaluation_progress": {"pk": _latest_evaluation_id()},
@@ -173,7 +196,10 @@ def world(db, catalog):
         "reviews:share": {"pk": signed_off.pk},
         **{f"reviews:{name}": {"pk": in_review.pk} for name in ("start", "sign_off", "cancel", "reassign", "remind", "decide", "delegate")},
         **{f"evidence:{name}": {"pk": engagement.pk} for name in ("detail", "share", "build")},
-        **{f"evidence:{name}": {"pk": engagement.pk, "pack_pk": pack.pk} for name in ("pack", "pack_progress", "pack_download", "pack_verify")},
+        **{
+            f"evidence:{name}": {"pk": engagement.pk, "pack_pk": pack.pk}
+            for name in ("pack", "pack_progress", "pack_download", "pack_verify")
+        },
     }
     return people, kwargs
 
@@ -192,18 +218,48 @@ def _inventory(people) -> dict:
     from apps.inventory.models import CollectionRun, Credential, Identity, Source
 
     now = timezone.now()
-    source = SourceFactory(name="prod", kind=Source.Kind.AWS_ACCOUNT, aws_account_id="123456789012",
-                                   role_arn="arn:aws:iam::123456789012:role/audit", regions=["eu-west-1"], created_by=people["grc_lead"])
+    source = SourceFactory(
+        name="prod",
+        kind=Source.Kind.AWS_ACCOUNT,
+        aws_account_id="123456789012",
+        role_arn="arn:aws:iam::123456789012:role/audit",
+        regions=["eu-west-1"],
+        created_by=people["grc_lead"],
+    )
     assign_perm("view_source", people["auditor_shared"], source)
     run = CollectionRunFactory(status=CollectionRun.Status.PARTIAL, requested_by=people["grc_lead"], started_at=now, finished_at=now)
     ok = CollectionUnitFactory(run=run, source=source, connector="aws_iam", scope="aws_iam", status="succeeded", attempts=1)
-    CollectionUnitFactory(run=run, source=source, connector="aws_secrets_manager", scope="aws_secrets_manager:eu-west-1",
-                                  region="eu-west-1", status="failed", attempts=1, errors=[{"code": "throttled", "message": "Rate exceeded", "item": ""}])
+    CollectionUnitFactory(
+        run=run,
+        source=source,
+        connector="aws_secrets_manager",
+        scope="aws_secrets_manager:eu-west-1",
+        region="eu-west-1",
+        status="failed",
+        attempts=1,
+        errors=[{"code": "throttled", "message": "Rate exceeded", "item": ""}],
+    )
     SnapshotFactory(unit=ok, source=source, scope="aws_iam", taken_at=now, identity_count=1, credential_count=1, content_sha256="0" * 64)
-    identity = IdentityFactory(source=source, scope="aws_iam", external_id="arn:aws:iam::123456789012:user/alice", name="alice",
-                                       kind=Identity.Kind.HUMAN, fingerprint="f", first_seen_at=now)
-    credential = CredentialFactory(source=source, scope="aws_iam", external_id="AKIAEXAMPLE", credential_type=Credential.Type.ACCESS_KEY,
-                                           name="AKIAEXAMPLE", identity=identity, enabled=True, fingerprint="f", first_seen_at=now)
+    identity = IdentityFactory(
+        source=source,
+        scope="aws_iam",
+        external_id="arn:aws:iam::123456789012:user/alice",
+        name="alice",
+        kind=Identity.Kind.HUMAN,
+        fingerprint="f",
+        first_seen_at=now,
+    )
+    credential = CredentialFactory(
+        source=source,
+        scope="aws_iam",
+        external_id="AKIAEXAMPLE",
+        credential_type=Credential.Type.ACCESS_KEY,
+        name="AKIAEXAMPLE",
+        identity=identity,
+        enabled=True,
+        fingerprint="f",
+        first_seen_at=now,
+    )
     return {"source": source, "run": run, "identity": identity, "credential": credential}
 
 
@@ -215,16 +271,39 @@ def _posture(inv, catalog) -> None:
     from apps.evaluation.services import policy_current
 
     now = timezone.now()
-    evaluation = EvaluationFactory(state=Evaluation.State.SUCCEEDED, policy_version=policy_current(), as_of=now, finished_at=now,
-                                           counts={"credentials": 1, "identities": 1, "sources": 1, "failed": 1})
+    evaluation = EvaluationFactory(
+        state=Evaluation.State.SUCCEEDED,
+        policy_version=policy_current(),
+        as_of=now,
+        finished_at=now,
+        counts={"credentials": 1, "identities": 1, "sources": 1, "failed": 1},
+    )
     RuleResult.objects.create(evaluation=evaluation, rule_id="iam-key-rotation-age", severity="high", status="fail", population=1, failed=1)
-    RequirementStatus.objects.bulk_create([
-        RequirementStatus(evaluation=evaluation, requirement=r, status="fail" if "iam-key-rotation-age" in r.rule_ids else "not_assessed",
-                          population=1, failed=1, rule_ids=list(r.rule_ids)) for r in catalog
-    ])
-    FindingFactory(evaluation=evaluation, rule_id="iam-key-rotation-age", status="fail", severity="high", subject_type="credential",
-                           source=inv["source"], credential=inv["credential"], identity=inv["identity"], subject_label="AKIAEXAMPLE",
-                           reason="key is 400 days old")
+    RequirementStatus.objects.bulk_create(
+        [
+            RequirementStatus(
+                evaluation=evaluation,
+                requirement=r,
+                status="fail" if "iam-key-rotation-age" in r.rule_ids else "not_assessed",
+                population=1,
+                failed=1,
+                rule_ids=list(r.rule_ids),
+            )
+            for r in catalog
+        ]
+    )
+    FindingFactory(
+        evaluation=evaluation,
+        rule_id="iam-key-rotation-age",
+        status="fail",
+        severity="high",
+        subject_type="credential",
+        source=inv["source"],
+        credential=inv["credential"],
+        identity=inv["identity"],
+        subject_label="AKIAEXAMPLE",
+        reason="key is 400 days old",
+    )
 
 
 def _exception(people, inv):
@@ -235,8 +314,14 @@ def _exception(people, inv):
     from apps.exceptions_register.services import exception_request
 
     exception = exception_request(
-        actor=people["grc_lead"], title="Legacy batch key", rule_ids=["iam-key-rotation-age"], scope={"credential_ids": [inv["credential"].pk]},
-        justification="the vendor cannot rotate yet", compensating_controls="IP allow-list", risk="medium", owner=people["owner"],
+        actor=people["grc_lead"],
+        title="Legacy batch key",
+        rule_ids=["iam-key-rotation-age"],
+        scope={"credential_ids": [inv["credential"].pk]},
+        justification="the vendor cannot rotate yet",
+        compensating_controls="IP allow-list",
+        risk="medium",
+        owner=people["owner"],
         expires_on=timezone.now().date() + dt.timedelta(days=30),
     ).exception
     assign_perm("view_exceptionrequest", people["auditor_shared"], exception)
@@ -246,24 +331,36 @@ def _exception(people, inv):
 def _campaigns(people, inv):
     """A signed-off campaign shared (view) with auditor_shared, and one in review; the reviewer
     persona is the fallback reviewer of both."""
-    from apps.accounts.sharing import object_share
     from django.db import transaction
     from django.utils import timezone
 
+    from apps.accounts.sharing import object_share
     from apps.reviews import services
 
     made = []
     for name in ("Q3 keys", "Q4 keys"):
-        draft = services.campaign_create(actor=people["grc_lead"], name=name, scope={"source_ids": [inv["source"].pk]},
-                                         due_date=timezone.now().date() + dt.timedelta(days=10), fallback_reviewer=people["reviewer"])
+        draft = services.campaign_create(
+            actor=people["grc_lead"],
+            name=name,
+            scope={"source_ids": [inv["source"].pk]},
+            due_date=timezone.now().date() + dt.timedelta(days=10),
+            fallback_reviewer=people["reviewer"],
+        )
         made.append(services.campaign_start(actor=people["grc_lead"], campaign=draft))
     signed_off = made[0]
-    services.items_decide(actor=people["reviewer"], campaign=signed_off, item_ids=list(signed_off.items.values_list("pk", flat=True)),
-                          decision="keep", justification="still used by the nightly job")
+    services.items_decide(
+        actor=people["reviewer"],
+        campaign=signed_off,
+        item_ids=list(signed_off.items.values_list("pk", flat=True)),
+        decision="keep",
+        justification="still used by the nightly job",
+    )
     services.campaign_sign_off(actor=people["grc_lead"], campaign=signed_off)
     with transaction.atomic():
         object_share(actor=people["grc_lead"], obj=signed_off, grantee=people["auditor_shared"], permissions=["view_campaign"])
     return signed_off, made[1]
+
+
 def _evidence(people):
     """An engagement shared (view) with auditor_shared, and a succeeded pack of it (a small stored zip:
     building a real one is tested in tests/evidence)."""
@@ -276,12 +373,23 @@ def _evidence(people):
     from apps.evidence.models import Pack
     from apps.evidence.services import engagement_create
 
-    engagement = engagement_create(actor=people["grc_lead"], name="Audit", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 12, 31))
+    engagement = engagement_create(
+        actor=people["grc_lead"], name="Audit", period_start=dt.date(2026, 1, 1), period_end=dt.date(2026, 12, 31)
+    )
     assign_perm("view_engagement", people["auditor_shared"], engagement)
     content = b"PK\x05\x06" + b"\x00" * 18  # an empty zip
     sha = hashlib.sha256(content).hexdigest()
-    pack = Pack(engagement=engagement, pack_id="KT-MATRIX", as_of=timezone.now(), sample_seed=1, built_by=people["grc_lead"],
-                state=Pack.State.SUCCEEDED, progress=100, sha256=sha, size=len(content))
+    pack = Pack(
+        engagement=engagement,
+        pack_id="KT-MATRIX",
+        as_of=timezone.now(),
+        sample_seed=1,
+        built_by=people["grc_lead"],
+        state=Pack.State.SUCCEEDED,
+        progress=100,
+        sha256=sha,
+        size=len(content),
+    )
     pack.file.save(f"{sha}.zip", ContentFile(content), save=False)
     pack.save()
     return engagement, pack

@@ -35,8 +35,14 @@ def inventory(people):
     """One AWS source: alice's IAM user (privileged, owned by bob) with a key, a service user
     owned by alice with a key, a secret owned by bob, and an unowned key."""
     now = timezone.now()
-    source = SourceFactory(name="prod", kind=Source.Kind.AWS_ACCOUNT, aws_account_id="123456789012",
-                           role_arn="arn:aws:iam::123456789012:role/audit", regions=["eu-west-1"], created_by=people["grc"])
+    source = SourceFactory(
+        name="prod",
+        kind=Source.Kind.AWS_ACCOUNT,
+        aws_account_id="123456789012",
+        role_arn="arn:aws:iam::123456789012:role/audit",
+        regions=["eu-west-1"],
+        created_by=people["grc"],
+    )
     unit = CollectionUnitFactory(run=CollectionRunFactory(started_at=now), source=source, scope="aws_iam", status="succeeded")
     SnapshotFactory(unit=unit, source=source, scope="aws_iam", taken_at=now)
 
@@ -44,8 +50,18 @@ def inventory(people):
         return IdentityFactory(source=source, name=name, kind=kind, privileged=privileged, mfa_active=True, owner=owner, first_seen_at=now)
 
     def credential(name, ident=None, ctype="access_key", owner="", scope="aws_iam", **kw):
-        return CredentialFactory(source=source, scope=scope, name=name, credential_type=ctype, identity=ident,
-                                 enabled=True, owner=owner, first_seen_at=now, created_at=now - dt.timedelta(days=200), **kw)
+        return CredentialFactory(
+            source=source,
+            scope=scope,
+            name=name,
+            credential_type=ctype,
+            identity=ident,
+            enabled=True,
+            owner=owner,
+            first_seen_at=now,
+            created_at=now - dt.timedelta(days=200),
+            **kw,
+        )
 
     alice_user = identity("alice", privileged=True, owner="bob@example.test")
     svc = identity("svc-batch", kind="service", owner="alice@example.test")
@@ -62,6 +78,11 @@ def inventory(people):
 def campaign(people, inventory):
     from apps.reviews.services import campaign_create, campaign_start
 
-    draft = campaign_create(actor=people["grc"], name="Q4 review", scope={"source_ids": [inventory["source"].pk]},
-                            due_date=timezone.now().date() + dt.timedelta(days=14), fallback_reviewer=people["fallback"])
+    draft = campaign_create(
+        actor=people["grc"],
+        name="Q4 review",
+        scope={"source_ids": [inventory["source"].pk]},
+        due_date=timezone.now().date() + dt.timedelta(days=14),
+        fallback_reviewer=people["fallback"],
+    )
     return campaign_start(actor=people["grc"], campaign=draft)

@@ -391,9 +391,14 @@ def test_role_that_cannot_be_assumed(backend_a, monkeypatch, moto_url, target_a)
     backend_a.put_user_policy(
         "collector",
         "assume-one-role",
-        json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": f"arn:aws:iam::{ACCOUNT_A}:role/some-other-role"}
-        ]}),
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": f"arn:aws:iam::{ACCOUNT_A}:role/some-other-role"}
+                ],
+            }
+        ),
     )
     key = backend_a.create_access_key("collector")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key.access_key_id)

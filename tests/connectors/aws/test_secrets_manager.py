@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from apps.connectors.aws.client import SecretValueAccessRefused, new_session, make_client
+from apps.connectors.aws.client import SecretValueAccessRefused, make_client, new_session
 from apps.connectors.aws.secrets_manager import SecretsManagerConnector, rotation_interval_days
 from apps.connectors.base import ConnectorError, Target
 from apps.connectors.kinds import CredentialKind
@@ -105,9 +105,7 @@ def test_rotation_deletion_and_metadata(sm):
 
 
 def test_hostile_tag_values_are_kept_verbatim(sm):
-    sm("eu-west-1").create_secret(
-        Name="tagged", SecretString="x", Tags=[{"Key": key, "Value": value} for key, value in HOSTILE.items()]
-    )
+    sm("eu-west-1").create_secret(Name="tagged", SecretString="x", Tags=[{"Key": key, "Value": value} for key, value in HOSTILE.items()])
 
     (record,) = collect(sm_target("eu-west-1")).credentials
 

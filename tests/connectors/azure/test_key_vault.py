@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
@@ -13,7 +13,7 @@ from apps.connectors.base import ConnectorError, as_jsonable
 from apps.connectors.kinds import CredentialKind
 from apps.devtools.simulators.key_vault import DEFAULT_TENANT_ID, SimulatorCredential
 
-UTC = timezone.utc
+UTC = UTC
 T0 = datetime(2025, 1, 15, 8, 30, tzinfo=UTC)
 
 
@@ -134,9 +134,7 @@ def test_two_vaults_are_collected_separately(vault_factory, collect):
 
     east_result, west_result = collect(east), collect(west)
 
-    assert [(c.external_id, c.tags) for c in east_result.credentials] == [
-        (f"{east.url}/secrets/shared-name", {"vault": "east"})
-    ]
+    assert [(c.external_id, c.tags) for c in east_result.credentials] == [(f"{east.url}/secrets/shared-name", {"vault": "east"})]
     assert [c.external_id for c in west_result.credentials] == [
         f"{west.url}/secrets/shared-name",
         f"{west.url}/secrets/west-only",
@@ -315,9 +313,7 @@ def test_malformed_items_are_recorded_and_the_rest_kept(vault, collect):
         sort_key="secret-00003x",
     )
     vault.add_raw_item({"attributes": {"enabled": True, "created": 1700000000}}, sort_key="secret-00010x")  # no id
-    vault.add_raw_item(
-        {"id": f"{vault.url}/secrets/odd-shapes", "attributes": "oops", "tags": ["x"]}, sort_key="secret-00026x"
-    )
+    vault.add_raw_item({"id": f"{vault.url}/secrets/odd-shapes", "attributes": "oops", "tags": ["x"]}, sort_key="secret-00026x")
     # The SDK would read both flags as True: bool("false").
     vault.add_raw_item(
         {"id": f"{vault.url}/secrets/string-flags", "attributes": {"enabled": "false"}, "managed": "no"},
@@ -382,7 +378,7 @@ def test_hostile_tag_values_are_kept_verbatim(vault, collect):
         "long": "x" * 10_240,
         "bidi": "invoice\u202etxt.exe",
         "zero-width": "ad\u200bmin",
-        "=HYPERLINK(\"http://evil\")": "key too",
+        '=HYPERLINK("http://evil")': "key too",
     }
     vault.add_secret("hostile", created=T0, tags=hostile, content_type="=1+1")
 
@@ -469,7 +465,9 @@ def test_many_new_secrets_have_their_versions_listed_on_threads(vault, collect, 
 
     repeat = collect(vault, previous_state=result.state)
     assert repeat.api_calls.get("list_secret_versions", 0) == 0
-    assert {c.name: c.attributes["version_count"] for c in repeat.credentials} == {n: c.attributes["version_count"] for n, c in by_name.items()}
+    assert {c.name: c.attributes["version_count"] for c in repeat.credentials} == {
+        n: c.attributes["version_count"] for n, c in by_name.items()
+    }
 
 
 def test_threaded_version_failures_are_item_errors_in_listing_order(vault, collect, settings):

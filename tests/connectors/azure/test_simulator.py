@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -18,7 +18,7 @@ from apps.devtools.simulators.key_vault import (
 
 API = {"api-version": "7.5"}
 AUTH = {"Authorization": "Bearer anything"}
-T0 = datetime(2025, 1, 15, 8, 30, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 15, 8, 30, tzinfo=UTC)
 
 
 def get(vault, path, *, params=API, headers=AUTH):
@@ -30,8 +30,7 @@ def test_request_without_token_gets_the_challenge(vault):
 
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == (
-        f'Bearer authorization="https://login.microsoftonline.com/{DEFAULT_TENANT_ID}", '
-        'resource="https://vault.azure.net"'
+        f'Bearer authorization="https://login.microsoftonline.com/{DEFAULT_TENANT_ID}", resource="https://vault.azure.net"'
     )
     assert response.json()["error"]["code"] == "Unauthorized"
 
@@ -56,9 +55,7 @@ def test_list_pages_with_absolute_next_link(vault):
     assert first["nextLink"].startswith(f"{vault.url}/secrets?")
     assert len(second["value"]) == 5
     assert "nextLink" in second and second["nextLink"] is None
-    assert [i["id"].rsplit("/", 1)[1] for i in first["value"] + second["value"]] == [
-        f"secret-{i:05d}" for i in range(30)
-    ]
+    assert [i["id"].rsplit("/", 1)[1] for i in first["value"] + second["value"]] == [f"secret-{i:05d}" for i in range(30)]
 
 
 def test_maxresults_is_honoured_and_bounded(vault):
@@ -135,9 +132,7 @@ def test_value_reads_and_writes_are_refused_and_recorded():
         assert get(vault, "/secrets/db-password").status_code == 403
         assert get(vault, f"/secrets/db-password/{version}").status_code == 403
         assert get(vault, "/secrets/db-password", headers={}).status_code == 401
-        put = requests.put(
-            f"{vault.url}/secrets/db-password", params=API, headers=AUTH, json={"value": "x"}, verify=vault.ca_path
-        )
+        put = requests.put(f"{vault.url}/secrets/db-password", params=API, headers=AUTH, json={"value": "x"}, verify=vault.ca_path)
         assert put.status_code == 405
 
         assert vault.violations == [
@@ -179,9 +174,7 @@ def test_bulk_seeding_and_serving_2000_secrets_is_quick(vault):
     seeded = time.perf_counter() - started
 
     started = time.perf_counter()
-    with SecretClient(
-        vault.url, SimulatorCredential(), verify_challenge_resource=False, connection_verify=vault.ca_path
-    ) as client:
+    with SecretClient(vault.url, SimulatorCredential(), verify_challenge_resource=False, connection_verify=vault.ca_path) as client:
         listed = sum(1 for _ in client.list_properties_of_secrets())
     served = time.perf_counter() - started
 

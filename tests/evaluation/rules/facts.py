@@ -31,8 +31,19 @@ def ctx(now: datetime = NOW, **policy) -> RuleContext:
 
 
 def identity(*, credentials=(), **fields) -> IdentityFacts:
-    values = dict(id=next(_ids), source_id=1, external_id="arn:aws:iam::123456789012:user/alice", name="alice",
-                  kind="human", created_at=ago(400), privileged=False, mfa_active=True, owner="", tags={}, data={})
+    values = dict(
+        id=next(_ids),
+        source_id=1,
+        external_id="arn:aws:iam::123456789012:user/alice",
+        name="alice",
+        kind="human",
+        created_at=ago(400),
+        privileged=False,
+        mfa_active=True,
+        owner="",
+        tags={},
+        data={},
+    )
     values.update(fields)
     person = IdentityFacts(**values)
     for c in credentials:
@@ -46,25 +57,51 @@ def attach(person: IdentityFacts, c: CredentialFacts) -> CredentialFacts:
     return c
 
 
-_DEFAULT_NAMES = {"access_key": "alice access key 1", "console_password": "alice console password",
-                  "root_access_key": "root access key 1", "sm_secret": "prod/app/config", "kv_secret": "app-config"}
-_DEFAULT_IDS = {"access_key": "AKIAIOSFODNN7EXAMPLE", "console_password": "arn:aws:iam::123456789012:user/alice#console-password",
-                "root_access_key": "123456789012#root-key-1",
-                "sm_secret": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/app/config-AbCdEf",
-                "kv_secret": "https://v.vault.azure.net/secrets/app-config"}
+_DEFAULT_NAMES = {
+    "access_key": "alice access key 1",
+    "console_password": "alice console password",
+    "root_access_key": "root access key 1",
+    "sm_secret": "prod/app/config",
+    "kv_secret": "app-config",
+}
+_DEFAULT_IDS = {
+    "access_key": "AKIAIOSFODNN7EXAMPLE",
+    "console_password": "arn:aws:iam::123456789012:user/alice#console-password",
+    "root_access_key": "123456789012#root-key-1",
+    "sm_secret": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/app/config-AbCdEf",
+    "kv_secret": "https://v.vault.azure.net/secrets/app-config",
+}
 _SCOPES = {"sm_secret": "aws_secrets_manager:eu-west-1", "kv_secret": "azure_key_vault:https://v.vault.azure.net/"}
 
 
-def cred(credential_type: str = "access_key", *, credential_class: str | None = None, identity: IdentityFacts | None = None,
-         **fields) -> CredentialFacts:
+def cred(
+    credential_type: str = "access_key", *, credential_class: str | None = None, identity: IdentityFacts | None = None, **fields
+) -> CredentialFacts:
     name = fields.pop("name", _DEFAULT_NAMES[credential_type])
     tags = fields.pop("tags", {})
-    values = dict(id=next(_ids), source_id=1, scope=_SCOPES.get(credential_type, "aws_iam"), credential_type=credential_type,
-                  external_id=_DEFAULT_IDS[credential_type], name=name,
-                  credential_class=credential_class or _DEFAULT.classify(credential_type, name, tags),
-                  enabled=True, created_at=ago(10), last_rotated_at=None, last_used_at=None, last_changed_at=None,
-                  expires_at=None, not_before=None, rotation_enabled=None, rotation_interval_days=None, next_rotation_at=None,
-                  deleted_at=None, owner="", tags=tags, attributes={})
+    values = dict(
+        id=next(_ids),
+        source_id=1,
+        scope=_SCOPES.get(credential_type, "aws_iam"),
+        credential_type=credential_type,
+        external_id=_DEFAULT_IDS[credential_type],
+        name=name,
+        credential_class=credential_class or _DEFAULT.classify(credential_type, name, tags),
+        enabled=True,
+        created_at=ago(10),
+        last_rotated_at=None,
+        last_used_at=None,
+        last_changed_at=None,
+        expires_at=None,
+        not_before=None,
+        rotation_enabled=None,
+        rotation_interval_days=None,
+        next_rotation_at=None,
+        deleted_at=None,
+        owner="",
+        tags=tags,
+        attributes={},
+    )
     if credential_type in ("access_key", "root_access_key"):
         values["last_rotated_at"] = fields.get("created_at", values["created_at"])
     if credential_type == "sm_secret":
@@ -86,6 +123,7 @@ def source(*, scopes=(), iam_facts=None, **fields) -> SourceFacts:
     return SourceFacts(**values, scopes=list(scopes))
 
 
-def scope(name: str = "aws_iam", *, status: str = "succeeded", last_success_at: datetime | None = NOW, error: str = "",
-          kind: str | None = None) -> ScopeCoverage:
+def scope(
+    name: str = "aws_iam", *, status: str = "succeeded", last_success_at: datetime | None = NOW, error: str = "", kind: str | None = None
+) -> ScopeCoverage:
     return ScopeCoverage(name, kind or name.split(":", 1)[0], last_success_at, status, error)

@@ -134,8 +134,10 @@ def test_key_set_up_with_a_console_user_and_never_used_fails():
     user = _console_user()
     verdict = KeyNeverUsedSinceCreation().evaluate(key(user=user, created_at=ago(40)), ctx())
     assert verdict.status == "fail"
-    assert verdict.reason == (f"active access key AKIA…MPLE: never used since its creation on {ago(40).date().isoformat()}, "
-                              "40 days ago; user alice also has a console password")
+    assert verdict.reason == (
+        f"active access key AKIA…MPLE: never used since its creation on {ago(40).date().isoformat()}, "
+        "40 days ago; user alice also has a console password"
+    )
     assert verdict.data["user_has_console_password"] is True and verdict.data["age_days"] == 40
 
 
@@ -179,8 +181,10 @@ def test_two_active_keys_fail_naming_both():
     key(user=user, external_id="AKIABBBBBBBBBBBB2222", created_at=ago(2))
     verdict = TwoActiveKeys().evaluate(user, ctx())
     assert verdict.status == "fail"
-    assert verdict.reason == (f"user alice has 2 active access keys: AKIA…1111 (created {ago(100).date().isoformat()}), "
-                              f"AKIA…2222 (created {ago(2).date().isoformat()})")
+    assert verdict.reason == (
+        f"user alice has 2 active access keys: AKIA…1111 (created {ago(100).date().isoformat()}), "
+        f"AKIA…2222 (created {ago(2).date().isoformat()})"
+    )
     assert verdict.data == {"access_keys": 2, "active_keys": 2, "unknown_status_keys": 0}
 
 
@@ -218,8 +222,10 @@ def test_inactive_key_boundaries_on_last_change(days, status):
 def test_inactive_key_without_change_date_uses_rotation_date_and_says_so():
     verdict = InactiveKeyNotRemoved().evaluate(key(enabled=False, created_at=ago(120)), ctx())
     assert verdict.status == "fail" and verdict.data["basis"] == "last_rotated_at"
-    assert verdict.reason == (f"inactive access key AKIA…MPLE, 120 days since last rotation (no deactivation date recorded) on "
-                              f"{ago(120).date().isoformat()}, limit 30 days")
+    assert verdict.reason == (
+        f"inactive access key AKIA…MPLE, 120 days since last rotation (no deactivation date recorded) on "
+        f"{ago(120).date().isoformat()}, limit 30 days"
+    )
 
 
 def test_inactive_key_falls_back_to_creation():

@@ -49,8 +49,7 @@ def test_console_unused_reason_is_exact():
 
 @pytest.mark.parametrize("age, status", [(20, "pass"), (45, "pass"), (46, "fail")])
 def test_console_never_used_counts_once_older_than_the_limit(age, status):
-    verdict = ConsolePasswordUnused().evaluate(_password(created_at=ago(age), attributes={"last_used_status": "none_recorded"}),
-                                               ctx())
+    verdict = ConsolePasswordUnused().evaluate(_password(created_at=ago(age), attributes={"last_used_status": "none_recorded"}), ctx())
     assert verdict.status == status and "never used, set" in verdict.reason
 
 
@@ -80,13 +79,16 @@ def test_human_with_console_and_active_key_fails():
     assert verdict.data == {"console_password": True, "active_access_keys": 1}
 
 
-@pytest.mark.parametrize("console, key_state, status", [
-    (True, False, "pass"),  # inactive key does not count
-    (False, True, "pass"),  # keys but no console
-    (True, None, "not_assessed"),
-    (None, True, "not_assessed"),
-    (True, True, "fail"),
-])
+@pytest.mark.parametrize(
+    "console, key_state, status",
+    [
+        (True, False, "pass"),  # inactive key does not count
+        (False, True, "pass"),  # keys but no console
+        (True, None, "not_assessed"),
+        (None, True, "not_assessed"),
+        (True, True, "fail"),
+    ],
+)
 def test_human_console_and_keys_states(console, key_state, status):
     user = identity()
     _password(user, enabled=console)

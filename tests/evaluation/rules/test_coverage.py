@@ -25,21 +25,23 @@ def test_grace_factor_follows_the_policy():
     assert SourceCoverage().evaluate(s, ctx(coverage_grace_factor=3)).status == "pass"
     verdict = SourceCoverage().evaluate(s, ctx(coverage_grace_factor=1.5))
     assert verdict.status == "fail"
-    assert verdict.reason.endswith("stale, last succeeded 2026-11-01 09:30 UTC, 2.5 hours ago; "
-                                   "limit 90 minutes (60 min schedule × 1.5)")
+    assert verdict.reason.endswith("stale, last succeeded 2026-11-01 09:30 UTC, 2.5 hours ago; limit 90 minutes (60 min schedule × 1.5)")
 
 
 def test_failed_and_never_collected_scopes_are_named_with_their_last_success():
-    s = _aws(scope("aws_iam", status="failed", last_success_at=NOW.replace(hour=9), error="AccessDenied on AssumeRole"),
-             scope("aws_secrets_manager:eu-west-1", status="never", last_success_at=None),
-             scope("aws_secrets_manager:us-east-1", last_success_at=ago(3)))
+    s = _aws(
+        scope("aws_iam", status="failed", last_success_at=NOW.replace(hour=9), error="AccessDenied on AssumeRole"),
+        scope("aws_secrets_manager:eu-west-1", status="never", last_success_at=None),
+        scope("aws_secrets_manager:us-east-1", last_success_at=ago(3)),
+    )
     verdict = SourceCoverage().evaluate(s, ctx())
     assert verdict.status == "fail" and verdict.data["problem_scopes"] == 3
     assert verdict.reason == (
         "source prod-aws: aws_iam: latest collection failed (AccessDenied on AssumeRole), last succeeded 2026-11-01 09:00 UTC; "
         "aws_secrets_manager:eu-west-1: never collected; "
         "aws_secrets_manager:us-east-1: stale, last succeeded 2026-10-29 12:00 UTC, 3 days ago; "
-        "limit 2 hours (60 min schedule × 2)")
+        "limit 2 hours (60 min schedule × 2)"
+    )
     assert verdict.data["scopes"]["aws_iam"] == {"status": "failed", "last_success_at": NOW.replace(hour=9).isoformat()}
 
 

@@ -37,8 +37,7 @@ def test_expired_enabled(when, status):
 
 def test_expired_enabled_reason_and_population():
     verdict = ExpiredEnabled().evaluate(kv(name="old", expires_at=ago(40)), ctx())
-    assert verdict.reason == (f"enabled Key Vault secret old expired {ago(40).date().isoformat()}, 40 days ago, "
-                              "and is still enabled")
+    assert verdict.reason == (f"enabled Key Vault secret old expired {ago(40).date().isoformat()}, 40 days ago, and is still enabled")
     rule = ExpiredEnabled()
     assert not rule.applies(kv(enabled=False, expires_at=ago(40)))
     assert not rule.applies(kv())  # no expiry: the no-expiry rule's job
@@ -56,8 +55,7 @@ def test_expiring_soon_window(days, status):
 
 def test_expiring_soon_reason_and_policy():
     verdict = ExpiringSoon().evaluate(kv(name="api", expires_at=ahead(19)), ctx())
-    assert verdict.reason == (f"enabled Key Vault secret api expires {ahead(19).date().isoformat()}, in 19 days, "
-                              "warning window 30 days")
+    assert verdict.reason == (f"enabled Key Vault secret api expires {ahead(19).date().isoformat()}, in 19 days, warning window 30 days")
     assert ExpiringSoon().evaluate(kv(expires_at=ahead(19)), ctx(kv_expiry_warning_days=10)).status == "pass"
 
 
@@ -128,8 +126,7 @@ def test_not_updated_is_class_dependent():
 
 def test_not_updated_reason_and_unknowns():
     verdict = NotUpdated().evaluate(kv(name="edge-tls", created_at=ago(400)), ctx())
-    assert verdict.reason == ("enabled Key Vault secret edge-tls, 400 days since creation (never rotated), "
-                              "limit 365 for class certificate")
+    assert verdict.reason == ("enabled Key Vault secret edge-tls, 400 days since creation (never rotated), limit 365 for class certificate")
     assert NotUpdated().evaluate(kv(created_at=None), ctx()).status == "not_assessed"
     assert NotUpdated().evaluate(kv(created_at=ahead(1)), ctx()).status == "not_assessed"
     assert not NotUpdated().applies(kv(enabled=False))

@@ -54,8 +54,10 @@ def test_service_user_credentials_may_take_the_owner_from_the_user():
     nobody = identity(kind="service", name="ci-bot")
     verdict = OwnerTagMissing().evaluate(key(user=nobody), ctx())
     assert verdict.status == "fail"
-    assert verdict.reason == ("active access key AKIA…MPLE of ci-bot has no owner tag on the credential or its user "
-                              "(looked for owner, owner-email, ownerEmail, contact)")
+    assert verdict.reason == (
+        "active access key AKIA…MPLE of ci-bot has no owner tag on the credential or its user "
+        "(looked for owner, owner-email, ownerEmail, contact)"
+    )
 
 
 def test_owner_keys_follow_the_policy():
@@ -87,7 +89,8 @@ def test_request_reference_on_the_secret_or_the_keys_user():
     verdict = RequestReferenceMissing().evaluate(key(user=identity()), ctx())
     assert verdict.status == "fail"
     assert verdict.reason.endswith(
-        "no request reference tag on the credential or its user (looked for request-ref, request, ticket, change-ref)")
+        "no request reference tag on the credential or its user (looked for request-ref, request, ticket, change-ref)"
+    )
 
 
 @pytest.mark.parametrize("value", HOSTILE)

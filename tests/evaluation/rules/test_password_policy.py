@@ -3,24 +3,43 @@ import pytest
 from apps.evaluation.rules.password_policy import PasswordPolicyMissing, PasswordPolicyWeak
 from tests.evaluation.rules.facts import ctx, source
 
-STRONG = {"MinimumPasswordLength": 14, "RequireSymbols": True, "RequireNumbers": True, "RequireUppercaseCharacters": True,
-          "RequireLowercaseCharacters": True, "AllowUsersToChangePassword": True, "ExpirePasswords": True, "MaxPasswordAge": 90,
-          "PasswordReusePrevention": 24, "HardExpiry": False}
+STRONG = {
+    "MinimumPasswordLength": 14,
+    "RequireSymbols": True,
+    "RequireNumbers": True,
+    "RequireUppercaseCharacters": True,
+    "RequireLowercaseCharacters": True,
+    "AllowUsersToChangePassword": True,
+    "ExpirePasswords": True,
+    "MaxPasswordAge": 90,
+    "PasswordReusePrevention": 24,
+    "HardExpiry": False,
+}
 
 
 def _account(policy=STRONG, status="present", **facts):
-    return source(iam_facts={"account_id": "123456789012", "password_policy": policy, "password_policy_status": status,
-                             "root": {"mfa_active": True, "access_keys_present": False}, **facts})
+    return source(
+        iam_facts={
+            "account_id": "123456789012",
+            "password_policy": policy,
+            "password_policy_status": status,
+            "root": {"mfa_active": True, "access_keys_present": False},
+            **facts,
+        }
+    )
 
 
 # ---------------------------------------------------------------- password-policy-missing
 
 
-@pytest.mark.parametrize("policy, status, verdict_status", [
-    (STRONG, "present", "pass"),
-    (None, "absent", "fail"),
-    (None, "unknown", "not_assessed"),
-])
+@pytest.mark.parametrize(
+    "policy, status, verdict_status",
+    [
+        (STRONG, "present", "pass"),
+        (None, "absent", "fail"),
+        (None, "unknown", "not_assessed"),
+    ],
+)
 def test_missing_policy_states(policy, status, verdict_status):
     verdict = PasswordPolicyMissing().evaluate(_account(policy, status), ctx())
     assert verdict.status == verdict_status
@@ -58,14 +77,20 @@ def test_strong_policy_passes():
 
 
 def test_weak_policy_lists_every_gap():
-    weak = {"MinimumPasswordLength": 8, "RequireSymbols": False, "RequireNumbers": True, "ExpirePasswords": False,
-            "PasswordReusePrevention": 5}
+    weak = {
+        "MinimumPasswordLength": 8,
+        "RequireSymbols": False,
+        "RequireNumbers": True,
+        "ExpirePasswords": False,
+        "PasswordReusePrevention": 5,
+    }
     verdict = PasswordPolicyWeak().evaluate(_account(weak), ctx())
     assert verdict.status == "fail"
     assert verdict.reason == (
         "password policy of AWS account prod-aws (123456789012) falls short: minimum length 8 < 14; passwords never expire "
         "(at most 90 days required); reuse prevention 5 < 24; symbols not required; uppercase letters not required; "
-        "lowercase letters not required")
+        "lowercase letters not required"
+    )
     assert verdict.data["gaps"] == 6 and verdict.data["minimum_length"] == 8 and verdict.data["require_numbers"] is True
 
 

@@ -52,15 +52,22 @@ def test_never_reviewed_fails_unless_younger_than_the_interval():
 
 def test_an_overdue_unverified_revocation_fails_even_after_a_recent_review():
     overdue = ReviewFact("Q4 review", "revoke", ago(40), due_date=ago(10).date())
-    c = key(user=identity(kind="human", privileged=True, name="alice"), created_at=ago(300), last_review=reviewed(40, "revoke"),
-            overdue_remediation=(overdue,))
+    c = key(
+        user=identity(kind="human", privileged=True, name="alice"),
+        created_at=ago(300),
+        last_review=reviewed(40, "revoke"),
+        overdue_remediation=(overdue,),
+    )
     verdict = RULE.evaluate(c, ctx())
     assert verdict.status == "fail"
-    assert "'revoke' was decided on 2026-09-22 in the review 'Q4 review', due 2026-10-22, and no collection since shows it done" in verdict.reason
+    assert (
+        "'revoke' was decided on 2026-09-22 in the review 'Q4 review', due 2026-10-22, and no collection since shows it done"
+        in verdict.reason
+    )
     assert verdict.data["overdue_remediations"] == 1
 
 
-@pytest.mark.parametrize("name", ["=HYPERLINK(\"http://x\")", "<script>alert(1)</script>", "x" * 5000])
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x")', "<script>alert(1)</script>", "x" * 5000])
 def test_hostile_campaign_names_are_carried_as_data_and_cut(name):
     verdict = RULE.evaluate(cred("sm_secret", created_at=ago(400), last_review=reviewed(5, campaign=name)), ctx(now=NOW))
     assert verdict.status == "pass" and len(verdict.reason) < 600 and len(verdict.data["campaign"]) <= 200

@@ -58,8 +58,9 @@ def test_classification_by_tag_beats_the_name():
     assert verdict.status == "pass" and "limit 365 for class certificate" in verdict.reason
 
 
-@pytest.mark.parametrize("name, cls, limit", [
-    ("billing-api-token", "external-api", 180), ("svc-reporting", "service-account", 90), ("misc", "default", 90)])
+@pytest.mark.parametrize(
+    "name, cls, limit", [("billing-api-token", "external-api", 180), ("svc-reporting", "service-account", 90), ("misc", "default", 90)]
+)
 def test_other_classes_by_name(name, cls, limit):
     verdict = NotRotatedWithinLimit().evaluate(secret(name=name, created_at=ago(limit + 1)), ctx())
     assert verdict.status == "fail" and verdict.data["credential_class"] == cls and verdict.data["limit_days"] == limit
@@ -67,8 +68,7 @@ def test_other_classes_by_name(name, cls, limit):
 
 def test_never_rotated_is_measured_from_creation_and_says_so():
     verdict = NotRotatedWithinLimit().evaluate(secret(name="prod/db/main", created_at=ago(75)), ctx())
-    assert verdict.reason == ("Secrets Manager secret prod/db/main, 75 days since creation (never rotated), "
-                              "limit 60 for class database")
+    assert verdict.reason == ("Secrets Manager secret prod/db/main, 75 days since creation (never rotated), limit 60 for class database")
 
 
 def test_not_rotated_unknown_or_future_dates_are_not_assessed():
@@ -94,8 +94,9 @@ def test_overdue_population():
 def test_next_rotation_in_the_past_fails():
     verdict = RotationOverdue().evaluate(rotating(next_rotation_at=ago(3)), ctx())
     assert verdict.status == "fail"
-    assert verdict.reason == ("Secrets Manager secret prod/app/config: rotation overdue: next rotation was due "
-                              f"{ago(3).date().isoformat()}, 3 days ago")
+    assert verdict.reason == (
+        f"Secrets Manager secret prod/app/config: rotation overdue: next rotation was due {ago(3).date().isoformat()}, 3 days ago"
+    )
 
 
 def test_next_rotation_ahead_passes():
@@ -156,5 +157,7 @@ def test_scheduled_deletion():
     assert rule.evaluate(secret(), ctx()).status == "pass"
     verdict = rule.evaluate(secret(deleted_at=ago(4), enabled=False), ctx())
     assert verdict.status == "fail" and verdict.data["days_since"] == 4
-    assert verdict.reason == (f"Secrets Manager secret prod/app/config was scheduled for deletion on {ago(4).date().isoformat()} "
-                              "(4 days ago) and is still present; confirm no consumer relies on it")
+    assert verdict.reason == (
+        f"Secrets Manager secret prod/app/config was scheduled for deletion on {ago(4).date().isoformat()} "
+        "(4 days ago) and is still present; confirm no consumer relies on it"
+    )
