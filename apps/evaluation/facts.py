@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,7 +29,9 @@ from apps.inventory.models import (
 )
 from apps.inventory.services.sources import source_targets
 
-_CRED_FIELDS = (
+# One field order for the rules' facts: the whole inventory (load_facts) and one credential
+# (apps.evaluation.selectors.credentials) read the same columns into the same dataclasses.
+CREDENTIAL_FIELDS = (
     "id",
     "source_id",
     "scope",
@@ -51,7 +54,8 @@ _CRED_FIELDS = (
     "tags",
     "attributes",
 )
-_ID_FIELDS = ("id", "source_id", "external_id", "name", "kind", "created_at", "privileged", "mfa_active", "owner", "tags", "data")
+_IDENTITY_AT = CREDENTIAL_FIELDS.index("identity_id")
+IDENTITY_FIELDS = ("id", "source_id", "external_id", "name", "kind", "created_at", "privileged", "mfa_active", "owner", "tags", "data")
 
 
 @dataclass
@@ -111,10 +115,8 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
         )
 
     identities: dict[int, IdentityFacts] = {}
-    for row in fast_rows(Identity.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), _ID_FIELDS):
-        identity = IdentityFacts(*row)
-        identity.tags = identity.tags or {}
-        identity.data = identity.data or {}
+    for row in fast_rows(Identity.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), IDENTITY_FIELDS):
+        identity = identity_from_row(row)
         identities[identity.id] = identity
     facts.identities = list(identities.values())
 
@@ -131,64 +133,38 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
         .values_list("credential_id", "at")
     )
     classify = policy.classify
-    for row in fast_rows(Credential.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), _CRED_FIELDS):
-        (
-            cid,
-            source_id,
-            scope,
-            ctype,
-            ext,
-            name,
-            identity_id,
-            enabled,
-            created,
-            rotated,
-            used,
-            changed,
-            expires,
-            nbf,
-            rot_enabled,
-            rot_days,
-            next_rot,
-            deleted,
-            owner,
-            tags,
-            attributes,
-        ) = row
-        tags = tags or {}
-        if changed is None and cid in deactivated:
-            changed = deactivated[cid]
+    for row in fast_rows(Credential.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), CREDENTIAL_FIELDS):
+        identity_id = row[_IDENTITY_AT]
         identity = identities.get(identity_id) if identity_id else None
-        credential = CredentialFacts(
-            cid,
-            source_id,
-            scope,
-            ctype,
-            ext,
-            name,
-            classify(ctype, name, tags),
-            enabled,
-            created,
-            rotated,
-            used,
-            changed,
-            expires,
-            nbf,
-            rot_enabled,
-            rot_days,
-            next_rot,
-            deleted,
-            owner,
-            tags,
-            attributes or {},
-            identity,
-        )
+        credential = credential_from_row(row, classify=classify, identity=identity, deactivated_at=deactivated.get(row[0]))
         if identity is not None:
             identity.credentials.append(credential)
         facts.credentials.append(credential)
     if facts.credentials:
         attach_reviews(facts.credentials, now=now, source_ids=source_ids)
     return facts
+
+
+def identity_from_row(row: tuple) -> IdentityFacts:
+    """An identity's facts from a row of ``IDENTITY_FIELDS``."""
+    identity = IdentityFacts(*row)
+    identity.tags = identity.tags or {}
+    identity.data = identity.data or {}
+    return identity
+
+
+def credential_from_row(
+    row: tuple, *, classify: Callable[[str, str, dict], str], identity: IdentityFacts | None, deactivated_at: datetime | None = None
+) -> CredentialFacts:
+    """A credential's facts from a row of ``CREDENTIAL_FIELDS``. ``deactivated_at``: when the
+    inventory saw it deactivated, the change time if no API answer gave one."""
+    (cid, source_id, scope, ctype, ext, name, _identity_id, enabled, created, rotated, used, changed, expires, nbf, rot_enabled,
+     rot_days, next_rot, deleted, owner, tags, attributes) = row  # fmt: skip
+    tags = tags or {}
+    if changed is None:
+        changed = deactivated_at
+    return CredentialFacts(cid, source_id, scope, ctype, ext, name, classify(ctype, name, tags), enabled, created, rotated, used, changed,
+                           expires, nbf, rot_enabled, rot_days, next_rot, deleted, owner, tags, attributes or {}, identity)  # fmt: skip
 
 
 def attach_reviews(credentials: list[CredentialFacts], *, now: datetime, source_ids: list[int] | None = None) -> None:

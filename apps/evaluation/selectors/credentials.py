@@ -10,66 +10,14 @@ from django.utils import timezone
 
 from apps.evaluation.engine import EXCEPTED
 from apps.evaluation.exceptions import load_exception_matcher
-from apps.evaluation.facts import _CRED_FIELDS, _ID_FIELDS, attach_reviews  # one field order for the rules' facts
+from apps.evaluation.facts import CREDENTIAL_FIELDS, IDENTITY_FIELDS, attach_reviews, credential_from_row, identity_from_row
 from apps.evaluation.models import Evaluation, Finding, PolicyVersion, Status
 from apps.evaluation.policy import Policy, PolicyError, default_policy, policy_from_dict
-from apps.evaluation.rules.base import FAIL, PASS, CredentialFacts, IdentityFacts, Rule, RuleContext, not_assessed
+from apps.evaluation.rules.base import FAIL, PASS, CredentialFacts, Rule, RuleContext, not_assessed
 from apps.evaluation.selectors.evaluations import latest_evaluation
 from apps.evaluation.selectors.rules import RuleInfo, load_rule, registered_rule_ids, rule_info
 from apps.inventory.models import Credential, Identity, Snapshot
 from apps.inventory.selectors import key_values
-
-
-def _credential_facts(row: tuple, policy: Policy, identity: IdentityFacts | None) -> CredentialFacts:
-    # The same construction as apps.evaluation.facts.load_facts, for one row.
-    (
-        cid,
-        source_id,
-        scope,
-        ctype,
-        ext,
-        name,
-        _identity_id,
-        enabled,
-        created,
-        rotated,
-        used,
-        changed,
-        expires,
-        nbf,
-        rot_enabled,
-        rot_days,
-        next_rot,
-        deleted,
-        owner,
-        tags,
-        attributes,
-    ) = row
-    tags = tags or {}
-    return CredentialFacts(
-        cid,
-        source_id,
-        scope,
-        ctype,
-        ext,
-        name,
-        policy.classify(ctype, name, tags),
-        enabled,
-        created,
-        rotated,
-        used,
-        changed,
-        expires,
-        nbf,
-        rot_enabled,
-        rot_days,
-        next_rot,
-        deleted,
-        owner,
-        tags,
-        attributes or {},
-        identity,
-    )
 
 
 def credential_facts(*, credential_id: int, policy: Policy, now: datetime | None = None) -> CredentialFacts | None:
@@ -85,23 +33,21 @@ def credential_facts(*, credential_id: int, policy: Policy, now: datetime | None
 
 def _credential_facts_only(*, credential_id: int, policy: Policy) -> CredentialFacts | None:
     present = Credential.objects.filter(disappeared_at__isnull=True, source__enabled=True)
-    row = present.filter(pk=credential_id).values_list(*_CRED_FIELDS).first()
+    row = present.filter(pk=credential_id).values_list(*CREDENTIAL_FIELDS).first()
     if row is None:
         return None
-    identity_id = row[_CRED_FIELDS.index("identity_id")]
+    identity_id = row[CREDENTIAL_FIELDS.index("identity_id")]
     identity = None
     if identity_id:
-        id_row = Identity.objects.filter(pk=identity_id, disappeared_at__isnull=True).values_list(*_ID_FIELDS).first()
+        id_row = Identity.objects.filter(pk=identity_id, disappeared_at__isnull=True).values_list(*IDENTITY_FIELDS).first()
         if id_row is not None:
-            identity = IdentityFacts(*id_row)
-            identity.tags = identity.tags or {}
-            identity.data = identity.data or {}
-            for cred_row in present.filter(identity_id=identity_id).values_list(*_CRED_FIELDS):
-                identity.credentials.append(_credential_facts(cred_row, policy, identity))
+            identity = identity_from_row(id_row)
+            for cred_row in present.filter(identity_id=identity_id).values_list(*CREDENTIAL_FIELDS):
+                identity.credentials.append(credential_from_row(cred_row, classify=policy.classify, identity=identity))
             for credential in identity.credentials:
                 if credential.id == credential_id:
                     return credential
-    return _credential_facts(row, policy, identity)
+    return credential_from_row(row, classify=policy.classify, identity=identity)
 
 
 @dataclass
