@@ -16,7 +16,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from apps.audit.models import AuditEvent
-from tests.support.permission_matrix import MATRIX, PERSONAS, world  # noqa: F401 - world: the seeded fixture
+from tests.support.permission_matrix import MATRIX, PERSONAS, matrix_world, world  # noqa: F401 - world: the seeded fixture
 
 
 def _url_names(patterns=None, namespace=""):

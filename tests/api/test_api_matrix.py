@@ -17,7 +17,7 @@ from apps.evaluation.models import Evaluation
 from apps.reviews.models import ReviewItem
 from tests.support.clients import bearer, issue
 from tests.support.permission_matrix import MATRIX as UI_MATRIX
-from tests.support.permission_matrix import PERSONAS, world  # noqa: F401 - the shared fixture
+from tests.support.permission_matrix import PERSONAS, matrix_world, world  # noqa: F401 - the shared fixture
 
 VISIBLE = {"grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404}
 POSTURE = {"grc_lead": 200, "approver": 200, "owner": 200, "*": 403}

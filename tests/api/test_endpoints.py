@@ -12,7 +12,7 @@ from apps.audit.models import AuditEvent
 from apps.exceptions_register.models import ExceptionRequest
 from apps.inventory.models import Source
 from tests.factories import CollectionRunFactory, CredentialFactory
-from tests.support.permission_matrix import world  # noqa: F401 - the seeded world
+from tests.support.permission_matrix import matrix_world, world  # noqa: F401 - the seeded world
 
 pytestmark = pytest.mark.django_db
 

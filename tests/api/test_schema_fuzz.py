@@ -19,7 +19,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
 from tests.support.clients import issue
-from tests.support.permission_matrix import world  # noqa: F401 - the seeded world
+from tests.support.permission_matrix import matrix_world, world  # noqa: F401 - the seeded world
 
 EXAMPLES_PER_OPERATION = 5  # × 53 operations ≈ 265 requests: the same budget as before reviews and packs joined
 

@@ -14,8 +14,12 @@ Outcomes: 200 ok, 302 redirect (login for anonymous), 403 refused (may see, may 
 import datetime as dt
 
 import pytest
+from django.db import transaction
 
 from apps.accounts.roles import Role
+from apps.catalog.loader import read_catalog
+from apps.catalog.models import Requirement
+from apps.catalog.services import catalog_load
 from apps.controls import services
 from tests.factories import (
     CollectionRunFactory,
@@ -146,8 +150,34 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
 }
 
 
+@pytest.fixture(scope="module")
+def matrix_world(django_db_setup, django_db_blocker):
+    """The seeded world, built once per test module (and xdist worker) inside a transaction
+    that is rolled back when the module is done. Each test still runs in its own savepoint
+    (``world`` below asks for ``db``), so what one test changes is undone before the next —
+    the isolation Django's ``TestCase.setUpTestData`` gives, at a fraction of the cost of
+    building ~20 kinds of rows for each of the matrices' ~1,000 cases."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+    try:
+        with django_db_blocker.unblock():
+            catalog_load(data=read_catalog())
+            built = _build_world(list(Requirement.objects.order_by("position")))
+        yield built
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
 @pytest.fixture
-def world(db, catalog):
+def world(db, matrix_world):
+    """The module's seeded world, for one test in its own savepoint: ``(people, url kwargs)``."""
+    return matrix_world
+
+
+def _build_world(catalog):
     people = {
         "grc_lead": make_user(Role.GRC_LEAD, username="m-grc"),
         "approver": make_user(Role.APPROVER, username="m-approver"),
