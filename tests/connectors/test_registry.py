@@ -235,7 +235,7 @@ def test_add_source_registers_any_kind_from_its_settings(grc_lead):
 
 # Rules (and the catalog) are per-kind content; simulators and the demo create sources of
 # named kinds. Everything else asks the registry.
-_ALLOWED = ("connectors/", "evaluation/rules/", "simulators/", "core/demo/", "migrations/")
+_ALLOWED = ("connectors/", "evaluation/rules/", "devtools/", "migrations/")
 _BRANCH = re.compile(
     r"Kind\.(AWS_ACCOUNT|AZURE_KEY_VAULT)|kind\s*[!=]=\s*[\"'](aws_account|azure_key_vault)[\"']"
     r"|scope\s*[!=]=\s*[\"']aws_iam[\"']"

@@ -207,16 +207,9 @@ def test_key_vault_tags_content_types_and_dates(faulty_cloud, grc_lead, client, 
     _pages_escape(client, grc_lead, raw, [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "known gap in apps/connectors/azure/key_vault.py: on a page the SDK deserialises, a JSON boolean date "
-        "reads as epoch 1 (1970-01-01T00:00:01) and is not flagged; only the raw-page path flags it"
-    ),
-)
 def test_a_boolean_key_vault_date_is_left_empty_and_flagged(faulty_cloud, grc_lead, django_capture_on_commit_callbacks):
     """``true`` is no timestamp: like any unusable date it must be left empty and reported, not
-    read as one second after the epoch. (Strict: once the connector flags it, drop the xfail.)"""
+    read as one second after the epoch (the SDK coerces it; the raw item shows it)."""
     vault = faulty_cloud.vault
     vault.add_raw_item(
         {"id": f"{vault.url}/secrets/raw-bool", "attributes": {"enabled": True, "created": 1, "updated": 1, "exp": True}},

@@ -204,6 +204,8 @@ def record_from_properties(props: Any, raw: Any, vault_url: str, result: Collect
 
     def timestamp(attribute: str, label: str) -> datetime | None:
         value = safe_get(props, attribute)
+        if label in bad:
+            return None
         if value is None:
             return None
         if isinstance(value, datetime) and value.tzinfo is not None:
@@ -266,13 +268,22 @@ def record_from_properties(props: Any, raw: Any, vault_url: str, result: Collect
     )
 
 
+_RAW_DATES = ("created", "updated", "exp", "nbf")
+
+
 def _raw_flag_problems(raw: Any) -> list[str]:
-    """The flags the SDK would coerce to bool without complaint: ``"false"`` reads as True."""
+    """What the SDK would coerce without complaint: a flag of ``"false"`` reads as True, a date of
+    ``true`` as one second after the epoch. Such fields are kept as unknown and reported."""
     if not isinstance(raw, dict):
         return []
     attributes = raw.get("attributes")
-    enabled = attributes.get("enabled") if isinstance(attributes, dict) else None
+    attributes = attributes if isinstance(attributes, dict) else {}
+    enabled = attributes.get("enabled")
     problems = []
+    for label in _RAW_DATES:
+        value = attributes.get(label)
+        if isinstance(value, bool):
+            problems.append(label)
     if enabled is not None and not isinstance(enabled, bool):
         problems.append("enabled")
     if raw.get("managed") is not None and not isinstance(raw.get("managed"), bool):
