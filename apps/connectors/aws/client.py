@@ -8,9 +8,12 @@ Every client made by :func:`make_client`
 
 * counts each HTTP attempt by operation name into the caller's ``Counter``
   (a retried call counts once per attempt: the figure is what AWS actually saw);
-* refuses ``GetSecretValue`` and ``BatchGetSecretValue`` before any request is built:
-  keytrail never reads a secret's value, and this guard holds even if a later change
-  calls one by mistake.
+* may call only the metadata reads listed in :mod:`apps.connectors.aws.allowlist`; any
+  other operation (``GetSecretValue``, ``GetParameter``, KMS ``Decrypt``, anything new) is
+  refused before a request is built. The guard is registered on the botocore session
+  (:func:`new_session`), so every client made from a keytrail session carries it, not only
+  the ones :func:`make_client` builds. This is the only module in ``apps/`` (development
+  tooling aside) that may create a boto3 session or client; a test checks that.
 """
 
 from __future__ import annotations
@@ -32,13 +35,11 @@ from botocore import exceptions as bce
 from botocore.config import Config
 from botocore.parsers import ResponseParserError
 
+from apps.connectors.aws.allowlist import GUARD_ID, OperationRefused, check, refuse_unlisted
 from apps.connectors.base import ConnectorError, Target
 
-# Operations no keytrail client may ever perform (service id, operation name).
-FORBIDDEN_OPERATIONS = (
-    ("secretsmanager", "GetSecretValue"),
-    ("secretsmanager", "BatchGetSecretValue"),
-)
+# The refusal's former name (it used to guard secret-value reads only).
+SecretValueAccessRefused = OperationRefused
 
 # botocore's own list (retries/standard.py), copied so a botocore refactor cannot
 # silently turn throttling into a generic error. IAM's "LimitExceeded" is a quota
@@ -75,13 +76,6 @@ ACCESS_DENIED_CODES = frozenset(
 
 _ROLE_ARN = re.compile(r"^arn:(?P<partition>aws[a-z-]*):iam::(?P<account>\d{12}):role/.+$")
 _DEFAULT_REGION = "us-east-1"
-
-
-class SecretValueAccessRefused(ConnectorError):
-    """Raised by the client guard when code tries to read a secret's value."""
-
-    def __init__(self, operation: str):
-        super().__init__(f"{operation} is refused: keytrail never reads secret values", code="forbidden_operation")
 
 
 @dataclass
@@ -132,7 +126,7 @@ def make_client(
     api_calls: Counter,
     lock: threading.Lock | None = None,
 ) -> Any:
-    """A boto3 client with keytrail's config, call counting and the secret-value guard."""
+    """A boto3 client with keytrail's config, call counting and the allowlist guard."""
     client = session.client(service, region_name=region, endpoint_url=endpoint_url(), config=client_config())
     _instrument(client, api_calls, lock or threading.Lock())
     return client
@@ -149,16 +143,19 @@ def _instrument(client: Any, api_calls: Counter, lock: threading.Lock) -> None:
         with lock:
             api_calls[operation] += 1
 
+    # The allowlist guard, first of all handlers. Already there when the session came
+    # from new_session (same unique id: no second registration); added for any other.
+    events.register_first("provide-client-params", refuse_unlisted, unique_id=GUARD_ID)
+
+    # And once more as the last step before anything leaves: nothing that somehow skipped
+    # the first check (a private botocore path) is sent either.
+    service = client.meta.service_model.service_name
+
+    def last_check(event_name: str, **kwargs: Any) -> None:
+        check(service, event_name.rsplit(".", 1)[-1])
+
+    events.register_first("before-send", last_check, unique_id=f"{GUARD_ID}-send")
     events.register("before-send", count, unique_id=f"keytrail-count-{id(api_calls)}")
-
-    def refuse(model: Any = None, **kwargs: Any) -> None:
-        raise SecretValueAccessRefused(getattr(model, "name", "secret value read"))
-
-    for service_id, operation in FORBIDDEN_OPERATIONS:
-        events.register(f"before-call.{service_id}.{operation}", refuse)
-        # before-parameter-build runs even earlier (before validation); refusing there
-        # too means no request object is ever built for these operations.
-        events.register(f"before-parameter-build.{service_id}.{operation}", refuse)
 
 
 @functools.cache
@@ -170,9 +167,15 @@ def _shared_loader() -> botocore.loaders.Loader:
 
 
 def new_session(**kwargs: Any) -> boto3.Session:
-    """A boto3 Session (default chain unless keys are given) sharing the model loader."""
+    """A boto3 Session (default chain unless keys are given) sharing the model loader.
+
+    The allowlist guard is registered on the session itself: every client made from it,
+    by :func:`make_client` or otherwise (``session.client``, ``session.resource``), refuses
+    operations that are not on the allowlist.
+    """
     core = botocore.session.get_session()
     core.register_component("data_loader", _shared_loader())
+    core.get_component("event_emitter").register_first("provide-client-params", refuse_unlisted, unique_id=GUARD_ID)
     return boto3.Session(botocore_session=core, **kwargs)
 
 

@@ -4,7 +4,7 @@ One call of :meth:`SecretsManagerConnector.collect` covers one (account, region)
 ``ListSecrets`` with ``IncludePlannedDeletion=True`` returns every field keytrail records
 (rotation flag and rules, last rotated/changed/accessed, next rotation, deletion date,
 tags, owning service, KMS key, primary region), so no ``DescribeSecret`` is made.
-``GetSecretValue`` is never called; the client refuses it (see ``client.py``).
+``GetSecretValue`` is never called; the client refuses it, as every operation not on the allowlist (``allowlist.py``).
 """
 
 from __future__ import annotations

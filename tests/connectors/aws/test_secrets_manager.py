@@ -10,7 +10,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from apps.connectors.aws.client import SecretValueAccessRefused, make_client, new_session
+from apps.connectors.aws.allowlist import OperationRefused
+from apps.connectors.aws.client import make_client, new_session
 from apps.connectors.aws.secrets_manager import SecretsManagerConnector, rotation_interval_days
 from apps.connectors.base import ConnectorError, Target
 from apps.connectors.kinds import CredentialKind
@@ -200,13 +201,13 @@ def test_secret_value_reads_are_refused_before_any_request(sm, fault_proxy):
     client = make_client(new_session(), "secretsmanager", region="eu-west-1", api_calls=api_calls)
 
     read_value = getattr(client, "get_" + "secret_value")
-    with pytest.raises(SecretValueAccessRefused) as caught:
+    with pytest.raises(OperationRefused) as caught:
         read_value(SecretId="crown-jewels")
     batch_read = getattr(client, "batch_get_" + "secret_value")
-    with pytest.raises(SecretValueAccessRefused):
+    with pytest.raises(OperationRefused):
         batch_read(SecretIdList=["crown-jewels"])
 
-    assert caught.value.code == "forbidden_operation"
+    assert caught.value.code == "operation_refused"
     assert fault_proxy.seen["GetSecretValue"] == 0
     assert fault_proxy.seen["BatchGetSecretValue"] == 0
     assert api_calls == Counter()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.connectors.aws.allowlist import OPERATION_REFUSED
 from apps.connectors.aws.client import aws_errors, session_for_target
 from apps.connectors.aws.iam import reads, records
 from apps.connectors.aws.iam.policies import PolicyIndex
@@ -81,7 +82,7 @@ class IamConnector(Connector):
             try:
                 records.emit_user(result, iam, user, row, known_keys.get(arn), login_profiles.get(arn), index, virtual_mfa)
             except ConnectorError as exc:
-                if exc.retryable:
+                if exc.retryable or exc.code == OPERATION_REFUSED:
                     raise
                 result.add_error(exc.code, str(exc), arn)
                 continue

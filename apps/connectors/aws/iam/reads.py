@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
+from apps.connectors.aws.allowlist import OPERATION_REFUSED
 from apps.connectors.aws.client import as_utc, error_code, translate_error
 from apps.connectors.aws.iam.report import (
     ReportRow,
@@ -127,7 +128,7 @@ def optional(result: CollectionResult, item: str, read: Any, failed: Any = None)
         return read()
     except Exception as exc:  # noqa: BLE001
         error = translate_error(exc, context=item)
-        if error.retryable or error.code == "forbidden_operation":
+        if error.retryable or error.code == OPERATION_REFUSED:
             raise error from exc
         result.add_error(error.code, str(error), item)
         return failed
@@ -209,7 +210,7 @@ def key_last_used(iam: Any, key_id: str, result: CollectionResult) -> tuple[date
         info = iam.get_access_key_last_used(AccessKeyId=key_id).get("AccessKeyLastUsed") or {}
     except Exception as exc:  # noqa: BLE001
         error = translate_error(exc, context=key_id)
-        if error.retryable:
+        if error.retryable or error.code == OPERATION_REFUSED:
             raise error from exc
         result.add_error(error.code, str(error), key_id)
         return None, None, None
