@@ -38,9 +38,6 @@ from botocore.parsers import ResponseParserError
 from apps.connectors.aws.allowlist import GUARD_ID, OperationRefused, check, refuse_unlisted
 from apps.connectors.base import ConnectorError, Target
 
-# The refusal's former name (it used to guard secret-value reads only).
-SecretValueAccessRefused = OperationRefused
-
 # botocore's own list (retries/standard.py), copied so a botocore refactor cannot
 # silently turn throttling into a generic error. IAM's "LimitExceeded" is a quota
 # error, not throttling, and is deliberately absent.
