@@ -35,7 +35,7 @@ from botocore import exceptions as bce
 from botocore.config import Config
 from botocore.parsers import ResponseParserError
 
-from apps.connectors.aws.allowlist import GUARD_ID, OperationRefused, check, refuse_unlisted
+from apps.connectors.aws.allowlist import GUARD_ID, check, refuse_unlisted
 from apps.connectors.base import ConnectorError, Target
 
 # botocore's own list (retries/standard.py), copied so a botocore refactor cannot
