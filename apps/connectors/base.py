@@ -146,6 +146,13 @@ class IdentityRecord:
     attributes: dict[str, Any] = field(default_factory=dict)
 
 
+# Attribute keys that say *as of when* a record's facts stood (e.g. the generation time of
+# the IAM credential report they were read from), not what the credential is. They are kept
+# with the record but left out of its metadata fingerprint: a report regenerated every few
+# hours must not make every unchanged credential look changed.
+AS_OF_ATTRIBUTES = frozenset({"report_generated_at"})
+
+
 @dataclass
 class CredentialRecord:
     external_id: str  # access key id, secret ARN, Key Vault secret id (no version)
