@@ -92,6 +92,11 @@ class SourceSpec:
 
     kind: ClassVar[SourceKind]
     fields: ClassVar[tuple[SettingField, ...]] = ()
+    # What the source key names ("AWS account") and the setting it is derived from: a second
+    # source with the same key is refused on that setting ("Role ARN: AWS account ... is already
+    # registered as source 'prod'.").
+    key_label: ClassVar[str] = ""
+    key_setting: ClassVar[str] = ""
 
     @classmethod
     def validate(cls, config: SourceConfig) -> SourceConfig:
