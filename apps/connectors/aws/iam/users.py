@@ -102,6 +102,6 @@ def match_keys(listed: list[ListedKey], slots: list[ReportKey]) -> list[tuple[Li
             pairs[match.access_key_id] = slot
     result: list[tuple[ListedKey, ReportKey | None, str]] = []
     for key in keys:
-        slot = pairs.get(key.access_key_id)
-        result.append((key, slot, "create_date" if slot else "not_in_report"))
+        paired = pairs.get(key.access_key_id)
+        result.append((key, paired, "create_date" if paired else "not_in_report"))
     return result
