@@ -114,9 +114,14 @@ def test_migration_fills_keys_and_keeps_existing_duplicates(grc_lead):
         "other": "210987654321",
     }
     assert {first.pk, second.pk, vault.pk, other.pk} == set(Source.objects.values_list("pk", flat=True))
-    # The marked duplicate cannot take the key back silently.
+    # The marked duplicate can still be renamed or disabled, and stays marked.
+    kept = source_update(actor=grc_lead, source=Source.objects.get(pk=second.pk), name="second (duplicate)", enabled=False)
+    assert kept.source_key == f"123456789012#dup-{second.pk}" and kept.enabled is False
+    # Moved to another account it gets that account's key; it can never take the first's back.
+    moved = source_update(actor=grc_lead, source=kept, role_arn="arn:aws:iam::333333333333:role/x")
+    assert moved.source_key == "333333333333"
     with pytest.raises(DuplicateSource, match="already registered as source 'first'"):
-        source_update(actor=grc_lead, source=Source.objects.get(pk=second.pk), name="second")
+        source_update(actor=grc_lead, source=moved, role_arn=ROLE)
 
 
 def test_demo_sources_seed_twice_without_a_second_source_per_account():

@@ -6,9 +6,10 @@ The data step fills ``source_key`` from each existing row the way its kind's spe
 the vault URL). It never deletes or merges a source: when an existing database already holds
 the same account (or vault) twice, the **oldest** source (lowest id) keeps the key and every
 later duplicate gets ``"<key>#dup-<id>"``, which satisfies the constraint, stays visible, and
-says what happened. Such a duplicate still collects as before (its settings are unchanged);
-whoever manages sources can remove it or point it at another account, and saving it through
-the services then stores its real key or refuses a clash by name. A row whose kind no
+says what happened. Such a duplicate still collects as before (its settings are unchanged)
+and can still be renamed or disabled (it stays marked while it names the same account);
+pointed at another account it takes that account's key, and it is refused, by the name of
+the source holding it, if it tries to take back a key in use. A row whose kind no
 registered connector serves keeps a blank key (blank keys are not constrained).
 """
 

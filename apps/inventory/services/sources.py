@@ -112,7 +112,12 @@ def source_update(*, actor, source: Source, **fields) -> Source:
     values = source_validate(**current)
     if Source.objects.filter(name=values["name"]).exclude(pk=source.pk).exists():
         raise ValidationFailed(f"Name: a source called {values['name']!r} already exists.")
-    source_refuse_duplicate(kind=values["kind"], source_key=values["source_key"], exclude_pk=source.pk)
+    if source.source_key.startswith(values["source_key"] + "#dup-"):
+        # A duplicate kept by migration 0005 stays marked (and editable: renamed, disabled)
+        # for as long as it points at the same account or vault.
+        values["source_key"] = source.source_key
+    else:
+        source_refuse_duplicate(kind=values["kind"], source_key=values["source_key"], exclude_pk=source.pk)
     for k, v in values.items():
         setattr(source, k, v)
     source.enabled = bool(enabled)
