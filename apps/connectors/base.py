@@ -92,6 +92,11 @@ class SourceSpec:
 
     kind: ClassVar[SourceKind]
     fields: ClassVar[tuple[SettingField, ...]] = ()
+    # What the source key names ("AWS account") and the setting it is derived from: a second
+    # source with the same key is refused on that setting ("Role ARN: AWS account ... is already
+    # registered as source 'prod'.").
+    key_label: ClassVar[str] = ""
+    key_setting: ClassVar[str] = ""
 
     @classmethod
     def validate(cls, config: SourceConfig) -> SourceConfig:
@@ -144,6 +149,13 @@ class IdentityRecord:
     groups: list[str] = field(default_factory=list)
     policies: list[str] = field(default_factory=list)  # attached + inline + via groups, names/ARNs
     attributes: dict[str, Any] = field(default_factory=dict)
+
+
+# Attribute keys that say *as of when* a record's facts stood (e.g. the generation time of
+# the IAM credential report they were read from), not what the credential is. They are kept
+# with the record but left out of its metadata fingerprint: a report regenerated every few
+# hours must not make every unchanged credential look changed.
+AS_OF_ATTRIBUTES = frozenset({"report_generated_at"})
 
 
 @dataclass

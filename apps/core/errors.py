@@ -9,6 +9,15 @@ class ValidationFailed(KeytrailError):
     """Input was refused; nothing was changed."""
 
 
+class DuplicateSource(ValidationFailed):
+    """The source is already registered (same kind, same key in its cloud). ``field`` is the
+    setting the key comes from (``role_arn``, ``vault_url``), for forms and the API."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class PermissionRefused(KeytrailError):
     """The actor may not do this (recorded in the audit trail by the caller)."""
 

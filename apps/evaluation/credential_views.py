@@ -30,6 +30,7 @@ def credential_detail_view(request, pk: int):
         "credential": credential,
         "tags": inventory_selectors.key_values(credential.tags),
         "attributes": inventory_selectors.key_values(credential.attributes),
+        "last_used_basis": inventory_selectors.last_used_basis(credential),
         "versions": inventory_selectors.credential_versions(credential=credential),
         "events": inventory_selectors.credential_events(credential=credential),
         # The rules' live verdicts on this credential, for those who read posture.

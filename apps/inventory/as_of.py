@@ -70,6 +70,10 @@ class CredentialAsOf(TypedDict):
     created_at: str | None
     last_rotated_at: str | None
     last_used_at: str | None
+    # Where the last use came from ("credential_report", "GetAccessKeyLastUsed") and, for a
+    # report, when that report was generated (AWS's can be hours old): the fact's as-of.
+    last_used_source: str | None
+    last_used_as_of: str | None
     expires_at: str | None
     rotation_enabled: bool | None
     rotation_interval_days: int | None
@@ -211,6 +215,8 @@ def credentials_as_of(*, source_ids: list[int], as_of: datetime, identities: dic
         rotated = iso_utc_text(data.get("last_rotated_at"))
         created = iso_utc_text(data.get("created_at"))
         basis = parse_iso(rotated or created)
+        attributes = data.get("attributes") if isinstance(data.get("attributes"), dict) else {}
+        used_source = attributes.get("last_used_source")
         out.append(
             {
                 "id": cid,
@@ -225,6 +231,8 @@ def credentials_as_of(*, source_ids: list[int], as_of: datetime, identities: dic
                 "created_at": created,
                 "last_rotated_at": rotated,
                 "last_used_at": iso_utc_text(data.get("last_used_at")),
+                "last_used_source": used_source if isinstance(used_source, str) else None,
+                "last_used_as_of": iso_utc_text(attributes.get("report_generated_at")) if used_source == "credential_report" else None,
                 "expires_at": iso_utc_text(data.get("expires_at")),
                 "rotation_enabled": data.get("rotation_enabled"),
                 "rotation_interval_days": data.get("rotation_interval_days"),

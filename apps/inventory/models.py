@@ -27,11 +27,17 @@ class Source(TimeStampedModel):
     external_id = models.CharField(max_length=1224, blank=True)
     regions = models.JSONField(default=list, blank=True, help_text="Secrets Manager regions")
     vault_url = models.URLField(max_length=300, blank=True)
+    # The source's name in its cloud (AWS account id, vault URL), as its kind's spec derives it:
+    # one source per key and kind. Blank only on rows made outside the services (fixtures).
+    source_key = models.CharField(max_length=300, blank=True, default="")
     schedule_minutes = models.PositiveIntegerField(default=24 * 60, help_text="Collect at least this often (minutes).")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "source_key"], condition=~models.Q(source_key=""), name="source_key_unique_per_kind")
+        ]
         permissions = [
             ("run_collection", "Can start a collection of a source"),
             ("share_source", "Can share a source (its inventory) with other users"),

@@ -370,6 +370,19 @@ def with_ages(credentials, *, now: datetime | None = None):
     return credentials
 
 
+def last_used_basis(credential: Credential) -> dict[str, Any]:
+    """Where a credential's last use came from and as of when: ``{"source", "as_of"}``. A
+    credential report's facts stand as of the report's generation (AWS's can be hours old)."""
+    attributes = credential.attributes if isinstance(credential.attributes, dict) else {}
+    source = attributes.get("last_used_source")
+    as_of = attributes.get("report_generated_at") if source == "credential_report" else None
+    try:
+        moment = datetime.fromisoformat(str(as_of).replace("Z", "+00:00")) if as_of else None
+    except ValueError:
+        moment = None
+    return {"source": source if isinstance(source, str) else None, "as_of": moment}
+
+
 def every_source() -> QuerySet[Source]:
     """Every source by name, for a choice among them (an engagement's scope; GRC leads only)."""
     return Source.objects.order_by("name")

@@ -103,8 +103,9 @@ def test_xlsx_cells_read_back_with_formulas_kept_as_text(built):
         "audit extract",
     ]
     inv = wb["credential inventory"]
-    assert inv.freeze_panes == "A2" and inv.auto_filter.ref == f"A1:P{len(data.credentials) + 1}"
+    assert inv.freeze_panes == "A2" and inv.auto_filter.ref == f"A1:Q{len(data.credentials) + 1}"
     header = [c.value for c in inv[1]]
+    assert header.index("last used as of (report generated)") == header.index("last used") + 1
     rows = {r[header.index("name")].value: r for r in inv.iter_rows(min_row=2)}
     hostile = rows[HTML]
     owner = hostile[header.index("owner")]

@@ -3,7 +3,10 @@ visible through the units of sources you may view."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers as drf_serializers
 from rest_framework import status as http
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -20,6 +23,7 @@ from apps.api.serializers.sources import (
 )
 from apps.api.views._common import ID, VIEW_SOURCE, get_or_404, paginated, validated
 from apps.audit.access import deny, require, require_object
+from apps.core.errors import DuplicateSource
 from apps.core.permissions import has_perm, objects_for
 from apps.inventory import selectors as inventory
 from apps.inventory.models import CollectionRun, CollectionUnit, Source
@@ -54,14 +58,16 @@ class SourceViewSet(viewsets.GenericViewSet):
     def create(self, request):
         require(request, "inventory.add_source")
         data = validated(SourceCreateSerializer, request)
-        source = source_create(actor=request.user, **data)
+        with _duplicate_on_its_field():
+            source = source_create(actor=request.user, **data)
         return Response(SourceSerializer(self._annotated(request, source)).data, status=http.HTTP_201_CREATED)
 
     @extend_schema(parameters=[ID], request=SourceUpdateSerializer, responses=SourceSerializer)
     def partial_update(self, request, pk=None):
         source = self._source(request, pk, "inventory.change_source")
         data = validated(SourceUpdateSerializer, request)
-        source = source_update(actor=request.user, source=source, **data)
+        with _duplicate_on_its_field():
+            source = source_update(actor=request.user, source=source, **data)
         return Response(SourceSerializer(self._annotated(request, source)).data)
 
     @extend_schema(parameters=[ID], request=None, responses={201: RunDetailSerializer})
@@ -71,6 +77,16 @@ class SourceViewSet(viewsets.GenericViewSet):
         source = self._source(request, pk, "inventory.run_collection")
         run = collection_start(actor=request.user, sources=[source])
         return Response(_run_detail(request, run), status=http.HTTP_201_CREATED)
+
+
+@contextmanager
+def _duplicate_on_its_field():
+    """A source already registered for the same account or vault: 400 naming it on the
+    setting the key comes from (``{"role_arn": ["Role ARN: AWS account ... 'prod'."]}``)."""
+    try:
+        yield
+    except DuplicateSource as exc:
+        raise drf_serializers.ValidationError({exc.field or "detail": [f"Nothing was changed: {exc}"]}) from exc
 
 
 def _run_detail(request, run: CollectionRun) -> dict:

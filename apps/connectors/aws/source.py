@@ -19,6 +19,8 @@ REGION = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}$")
 
 class AwsAccount(SourceSpec):
     kind = SourceKind.AWS_ACCOUNT
+    key_label = "AWS account"
+    key_setting = "role_arn"
     fields = (
         SettingField("aws_account_id", "Account", derived=True),
         SettingField(

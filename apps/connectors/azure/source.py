@@ -11,6 +11,8 @@ from apps.core.errors import ValidationFailed
 
 class KeyVault(SourceSpec):
     kind = SourceKind.AZURE_KEY_VAULT
+    key_label = "Key Vault"
+    key_setting = "vault_url"
     fields = (SettingField("vault_url", "Vault URL", max_length=300, help_text="https://<vault-name>.vault.azure.net/"),)
 
     @classmethod

@@ -183,10 +183,10 @@ def seed_demo() -> dict[str, User]:
 
 
 def seed_demo_sources(*, cloud) -> list:
-    """Register the demo's two AWS accounts and two vaults (idempotent, by name)."""
+    """Register the demo's two AWS accounts and two vaults (idempotent: by name, else by account or vault)."""
     from apps.devtools.demo.cloud import PROD_ACCOUNT, REGIONS, SANDBOX_ACCOUNT
     from apps.inventory.models import Source
-    from apps.inventory.services.sources import source_create
+    from apps.inventory.services.sources import source_create, source_validate
 
     grc = User.objects.get(username="grace")
     wanted = [
@@ -207,7 +207,9 @@ def seed_demo_sources(*, cloud) -> list:
     ]
     sources = []
     for values in wanted:
-        source = Source.objects.filter(name=values["name"]).first()
+        # By name, else by account or vault (renamed since): never a second source for one account.
+        key = source_validate(**values)["source_key"]
+        source = Source.objects.filter(name=values["name"]).first() or Source.objects.filter(kind=values["kind"], source_key=key).first()
         sources.append(source or source_create(actor=grc, **values))
     return sources
 

@@ -3,8 +3,7 @@
 openpyxl in ``write_only`` mode streams rows to disk (20,000 credentials stay a few MB of
 memory). Every text cell is written as a string cell with ``quotePrefix``: a cloud tag such
 as ``=HYPERLINK(...)`` or ``+cmd`` stays text when opened, and stays text after a user edits
-the cell. (Text that cannot be read as a formula is written as a plain string cell.) Dates are real dates (UTC, formatted), headers are frozen and filtered, columns
-have widths.
+the cell. (Text that cannot be read as a formula is written as a plain string cell.) Dates are real dates (UTC, formatted), headers are frozen and filtered, columns have widths.
 """
 
 from __future__ import annotations
@@ -80,8 +79,7 @@ class _Sheet:
             note = f" … [truncated: {len(text):,} characters; in full in pack.json]"
             text = text[: MAX_CELL - len(note)] + note
         if not text.startswith(FORMULA_STARTS):
-            # openpyxl writes any other str as a string cell; a styled cell per value would
-            # double the time of a 20,000-credential workbook.
+            # openpyxl writes any other str as a string cell; a styled cell per value would double the time of 20,000 credentials.
             return text
         cell = WriteOnlyCell(self.ws, value=text)
         # openpyxl guesses "f" (formula) for text starting with "="; force a string cell.
@@ -209,6 +207,7 @@ def render_xlsx(data: PackData, path: Path) -> None:
             ("created", 17, DATETIME),
             ("last rotated", 17, DATETIME),
             ("last used", 17, DATETIME),
+            ("last used as of (report generated)", 17, DATETIME),
             ("expires", 17, DATETIME),
             ("rotation enabled", 10, BOOL),
             ("age (days)", 10, INT),
@@ -228,6 +227,7 @@ def render_xlsx(data: PackData, path: Path) -> None:
             c["created_at"],
             c["last_rotated_at"],
             c["last_used_at"],
+            c["last_used_as_of"],
             c["expires_at"],
             c["rotation_enabled"],
             c["age_days"],

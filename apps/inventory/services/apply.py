@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from apps.connectors.base import CollectionResult, CredentialRecord, IdentityRecord, as_jsonable
+from apps.connectors.base import AS_OF_ATTRIBUTES, CollectionResult, CredentialRecord, IdentityRecord, as_jsonable
 from apps.core.bulk import bulk_insert_objects
 from apps.core.canonical import canonical_json
 from apps.core.text import storable, storable_tree
@@ -73,6 +73,10 @@ class ApplyCounts:
 
 
 def _fingerprint(data: dict) -> str:
+    attributes = data.get("attributes")
+    if isinstance(attributes, dict) and not AS_OF_ATTRIBUTES.isdisjoint(attributes):
+        # "As of" stamps are not metadata: unchanged facts from a newer report are unchanged.
+        data = {**data, "attributes": {k: v for k, v in attributes.items() if k not in AS_OF_ATTRIBUTES}}
     return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
 
 

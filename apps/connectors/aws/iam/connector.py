@@ -80,7 +80,7 @@ class IamConnector(Connector):
             arn = user.get("Arn", "")
             row = rows_by_arn.get(arn)
             try:
-                records.emit_user(result, iam, user, row, known_keys.get(arn), login_profiles.get(arn), index, virtual_mfa)
+                records.emit_user(result, iam, user, row, known_keys.get(arn), login_profiles.get(arn), index, virtual_mfa, generated_at)
             except ConnectorError as exc:
                 if exc.retryable or exc.code == OPERATION_REFUSED:
                     raise
@@ -92,7 +92,7 @@ class IamConnector(Connector):
             if row is not None and row.keys and arn in known_keys:
                 state_users[arn] = {"digest": row.digest, "keys": [k.to_state() for k in known_keys[arn]]}
 
-        root = records.emit_root(result, account_id, partition, root_row, summary, virtual_mfa)
+        root = records.emit_root(result, account_id, partition, root_row, summary, virtual_mfa, generated_at)
         result.facts = {
             "account_id": account_id,
             "password_policy": password_policy,

@@ -204,8 +204,9 @@ def login_profiles(iam: Any, jobs: list[tuple[str, str]], result: CollectionResu
     return per_user(jobs, call, result, frozenset({"AccessDenied"}))
 
 
-def key_last_used(iam: Any, key_id: str, result: CollectionResult) -> tuple[datetime | None, str | None, str | None]:
-    """Last use of a key the report does not know yet (created after the report)."""
+def key_last_used(iam: Any, key_id: str, result: CollectionResult) -> tuple[datetime | None, str | None, str | None] | None:
+    """Last use of a key no report slot describes (created after the report was generated):
+    ``(date or None, service, region)``, or ``None`` when AWS could not say (recorded)."""
     try:
         info = iam.get_access_key_last_used(AccessKeyId=key_id).get("AccessKeyLastUsed") or {}
     except Exception as exc:  # noqa: BLE001
@@ -213,7 +214,7 @@ def key_last_used(iam: Any, key_id: str, result: CollectionResult) -> tuple[date
         if error.retryable or error.code == OPERATION_REFUSED:
             raise error from exc
         result.add_error(error.code, str(error), key_id)
-        return None, None, None
+        return None
     service = info.get("ServiceName")
     region = info.get("Region")
     return (

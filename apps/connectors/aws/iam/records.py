@@ -3,6 +3,7 @@ keys, and the root identity with its keys."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from apps.connectors.aws.client import as_utc, tags_dict
@@ -23,6 +24,7 @@ def emit_user(
     login_profile: dict | None,
     index: PolicyIndex,
     virtual_mfa: dict[str, list[dict[str, Any]]],
+    report_generated_at: datetime | None = None,
 ) -> None:
     arn = user["Arn"]
     name = user.get("UserName") or arn.rsplit("/", 1)[-1]
@@ -66,15 +68,22 @@ def emit_user(
         )
     )
 
+    as_of = report_generated_at.isoformat() if report_generated_at else None
     if password_enabled:
-        emit_password(result, arn, name, row, login_profile, mfa_active)
+        emit_password(result, arn, name, row, login_profile, mfa_active, as_of)
 
     if keys is None:
         return  # listing failed; the error is already recorded
     for key, slot, basis in match_keys(keys, row.keys if row else []):
-        last_used, service, region = (slot.last_used, slot.last_used_service, slot.last_used_region) if slot else (None, None, None)
-        if slot is None:
-            last_used, service, region = key_last_used(iam, key.access_key_id, result)
+        if slot is not None:
+            last_used, service, region = slot.last_used, slot.last_used_service, slot.last_used_region
+            source, status = "credential_report", ("used" if slot.last_used else "none_recorded")
+        else:
+            # No slot describes this key (created after the report): ask AWS for this key only.
+            answer = key_last_used(iam, key.access_key_id, result)
+            last_used, service, region = answer or (None, None, None)
+            source = "GetAccessKeyLastUsed"
+            status = "unknown" if answer is None else ("used" if last_used else "none_recorded")
         result.credentials.append(
             CredentialRecord(
                 external_id=key.access_key_id,
@@ -94,7 +103,10 @@ def emit_user(
                     "slot_match": basis,
                     "last_used_service": service,
                     "last_used_region": region,
-                    "last_used_status": "used" if last_used else "none_recorded",
+                    "last_used_status": status,
+                    "last_used_source": source,
+                    # As of when the report-derived facts stood (GetAccessKeyLastUsed answers now).
+                    "report_generated_at": as_of,
                 },
             )
         )
@@ -107,6 +119,7 @@ def emit_password(
     row: ReportRow | None,
     login_profile: dict | None,
     mfa_active: bool | None,
+    report_generated_at: str | None = None,
 ) -> None:
     profile_created = as_utc((login_profile or {}).get("CreateDate"))
     changed = row.password_last_changed if row else None
@@ -129,6 +142,8 @@ def emit_password(
                 "password_reset_required": (login_profile or {}).get("PasswordResetRequired"),
                 "mfa_active": mfa_active,
                 "last_used_status": "used" if last_used else "none_recorded",
+                "last_used_source": "credential_report" if row else None,
+                "report_generated_at": report_generated_at if row else None,
             },
         )
     )
@@ -141,6 +156,7 @@ def emit_root(
     row: ReportRow | None,
     summary: dict | None,
     virtual_mfa: dict[str, list[dict[str, Any]]],
+    report_generated_at: datetime | None = None,
 ) -> dict[str, Any]:
     root_arn = f"arn:{partition}:iam::{account_id}:root"
     if row is not None:
@@ -189,6 +205,8 @@ def emit_root(
                         "last_used_service": slot.last_used_service,
                         "last_used_region": slot.last_used_region,
                         "last_used_status": "used" if slot.last_used else "none_recorded",
+                        "last_used_source": "credential_report",
+                        "report_generated_at": report_generated_at.isoformat() if report_generated_at else None,
                     },
                 )
             )

@@ -51,32 +51,57 @@ class ListedKey:
         return cls(str(data["AccessKeyId"]), str(data.get("Status") or ""), as_utc(data.get("CreateDate")))
 
 
+# The report writes creation times to the second (moto truncates, AWS may round) while
+# ListAccessKeys may carry fractions: an exact match to the second is preferred, then one
+# within this tolerance.
+MATCH_TOLERANCE_SECONDS = 1.0
+
+
 def _seconds(value: datetime | None) -> datetime | None:
     return value.replace(microsecond=0) if value else None
 
 
 def match_keys(listed: list[ListedKey], slots: list[ReportKey]) -> list[tuple[ListedKey, ReportKey | None, str]]:
-    """Pair ListAccessKeys results with report slots.
+    """Pair ListAccessKeys results with report slots by creation time, never by position.
 
-    The report's ``access_key_N_last_rotated`` is the key's creation time (to the
-    second), so keys are matched on that; ties and leftovers are paired in creation
-    order. A key absent from the report (created after it was generated) gets ``None``.
-    Returns ``(key, slot or None, basis)`` with basis ``create_date``/``order``/``not_in_report``.
+    The report's ``access_key_N_last_rotated`` is the key's creation time, so a slot
+    belongs to the live key created in the same second (or, failing that, within
+    ``MATCH_TOLERANCE_SECONDS``: format and precision differ between the two APIs). Keys
+    created in one second are paired with such slots in creation order. A live key that
+    matches no slot was created after the report was generated (or the slot's date is
+    unreadable): it gets ``None`` and its facts must come from elsewhere
+    (``GetAccessKeyLastUsed``). A slot that matches no live key belonged to a key deleted
+    since the report and is ignored: pairing it by position would hand a new key the
+    deleted key's last use.
+    Returns ``(key, slot or None, basis)`` with basis ``create_date``/``not_in_report``.
     """
     keys = sorted(listed, key=lambda k: (k.created_at or datetime.min.replace(tzinfo=UTC), k.access_key_id))
-    free = list(keys)
-    pairs: dict[str, tuple[ReportKey | None, str]] = {}
-    unmatched_slots = []
-    for slot in slots:
-        match = next((k for k in free if slot.last_rotated and _seconds(k.created_at) == _seconds(slot.last_rotated)), None)
+    free = [k for k in keys if k.created_at is not None]
+    pairs: dict[str, ReportKey] = {}
+    dated = sorted(
+        (s for s in slots if s.last_rotated is not None), key=lambda s: (s.last_rotated or datetime.min.replace(tzinfo=UTC), s.slot)
+    )
+    pending = []
+    for slot in dated:
+        match = next((k for k in free if _seconds(k.created_at) == _seconds(slot.last_rotated)), None)
         if match is None:
-            unmatched_slots.append(slot)
+            pending.append(slot)
             continue
         free.remove(match)
-        pairs[match.access_key_id] = (slot, "create_date")
-    for slot, key in zip(unmatched_slots, list(free), strict=False):
-        free.remove(key)
-        pairs[key.access_key_id] = (slot, "order")
-    for key in free:
-        pairs[key.access_key_id] = (None, "not_in_report")
-    return [(key, *pairs[key.access_key_id]) for key in keys]
+        pairs[match.access_key_id] = slot
+    for slot in pending:
+        distance = {
+            k.access_key_id: abs((k.created_at - slot.last_rotated).total_seconds())
+            for k in free
+            if k.created_at is not None and slot.last_rotated is not None
+        }
+        close = [k for k in free if distance.get(k.access_key_id, MATCH_TOLERANCE_SECONDS + 1) <= MATCH_TOLERANCE_SECONDS]
+        if close:
+            match = min(close, key=lambda k: distance[k.access_key_id])
+            free.remove(match)
+            pairs[match.access_key_id] = slot
+    result: list[tuple[ListedKey, ReportKey | None, str]] = []
+    for key in keys:
+        paired = pairs.get(key.access_key_id)
+        result.append((key, paired, "create_date" if paired else "not_in_report"))
+    return result
