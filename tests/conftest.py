@@ -4,7 +4,6 @@ from apps.accounts.roles import Role
 from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
 from tests.factories import make_user
-from tests.support.clients import login  # noqa: F401 - moved there; import it from tests.support.clients
 
 # The reliability tallies: collected in every xdist worker, merged and printed by the controller.
 from tests.support.ledger import pytest_sessionfinish, pytest_terminal_summary, pytest_testnodedown  # noqa: F401

@@ -6,11 +6,7 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import (
-    EXPECT_TIMEOUT_MS,
-    new_context,
-    shot,  # noqa: F401 - moved there; still importable here for older tests
-)
+from tests.support.browser import EXPECT_TIMEOUT_MS, new_context
 
 CHROMIUM = os.environ.get("KEYTRAIL_CHROMIUM", "/usr/bin/chromium")
 ARGS = [

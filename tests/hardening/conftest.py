@@ -17,9 +17,6 @@ from apps.devtools.simulators.organisation import seed_aws_account, seed_vault
 from tests.support.cloud import ACCOUNT_A as ACCOUNT
 from tests.support.cloud import moto_server_url  # noqa: F401 - session fixture
 
-# Moved to tests/support/ledger.py (import them from there); still importable here for older tests.
-from tests.support.ledger import CANARY, record_fault, record_hostile  # noqa: F401
-
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
