@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from apps.audit.checkpoints import AnchorInvalid, anchor_check
 from apps.evidence import signing
 
 MANIFEST = "manifest.json"
@@ -100,6 +101,11 @@ def verify_zip(source, *, public_key_hex: str | None = None, progress=None) -> V
             report.fail(f"manifest signed with an unknown key ({signature.get('key_id', 'none')}); expected key {signing.key_id(trusted)}")
         elif not signing.verify(_canonical(manifest), str(signature.get("value", "")), trusted):
             report.fail("bad manifest signature: the manifest was changed after signing")
+        if manifest.get("audit_anchor") is not None:  # the audit chain's head, signed at build (apps.audit.checkpoints)
+            try:
+                anchor_check(manifest["audit_anchor"], label="audit anchor")
+            except AnchorInvalid as exc:
+                report.fail(str(exc))
         try:
             if pack_hash(files) != manifest.get("pack_hash"):
                 report.fail("pack hash does not match the file hashes in the manifest")

@@ -25,6 +25,8 @@ from django.utils import timezone
 
 from apps.accounts.sharing import object_share, object_unshare
 from apps.audit import events
+from apps.audit.checkpoints import anchor_of, checkpoint_create
+from apps.audit.models import AuditCheckpoint
 from apps.core.errors import PermissionRefused, ValidationFailed
 from apps.core.isotime import iso_utc
 from apps.core.permissions import has_perm
@@ -162,6 +164,8 @@ def pack_build(*, pack_pk: int) -> Pack:
             "built_by": pack.built_by.get_username(),
             "keytrail_version": settings.KEYTRAIL_VERSION,
             "sample": {"size": pack.sample_size, "seed": pack.sample_seed},
+            # The chain's head signed now: who later rewrites the trail cannot match it.
+            "audit_anchor": anchor_of(checkpoint_create(reason=AuditCheckpoint.Reason.PACK, reference=pack.pack_id)),
         }
         built = build_files(data=data, workdir=workdir, meta=meta, progress=lambda p, s: _set_progress(pack.pk, p, s))
         timings.update(built.timings)

@@ -210,6 +210,15 @@ KEYTRAIL_PACK_SAMPLE_MAX = env.int("KEYTRAIL_PACK_SAMPLE_MAX", default=500)
 KEYTRAIL_PACK_STALE_MINUTES = env.int("KEYTRAIL_PACK_STALE_MINUTES", default=120)
 KEYTRAIL_PACK_UPLOAD_MAX_BYTES = env.int("KEYTRAIL_PACK_UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
 
+# Audit checkpoints (docs/security.md): the chain's head signed at intervals and at every pack
+# build, with this Ed25519 key (32 bytes, hex; empty: the pack-signing key). Optionally each
+# checkpoint is also written outside the database: file:///absolute/path.jsonl (appended) or
+# s3://bucket/prefix/ (Object Lock, COMPLIANCE mode, kept this many days).
+KEYTRAIL_AUDIT_SIGNING_KEY = env.str("KEYTRAIL_AUDIT_SIGNING_KEY", default="")
+KEYTRAIL_AUDIT_ANCHOR_TARGET = env.str("KEYTRAIL_AUDIT_ANCHOR_TARGET", default="")
+KEYTRAIL_AUDIT_ANCHOR_RETENTION_DAYS = env.int("KEYTRAIL_AUDIT_ANCHOR_RETENTION_DAYS", default=2557)
+KEYTRAIL_AUDIT_ANCHOR_S3_ENDPOINT_URL = env.str("KEYTRAIL_AUDIT_ANCHOR_S3_ENDPOINT_URL", default="")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
