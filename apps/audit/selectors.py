@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from django.db.models import QuerySet
 
@@ -45,6 +46,7 @@ class ExtractEvent(TypedDict):
     changes: Any
     message: str
     hash: str
+    redacted: NotRequired[list[str]]  # members of ``changes`` narrowed to what the extract's reader may see
 
 
 AuditExtract = TypedDict(
@@ -60,9 +62,12 @@ AuditExtract = TypedDict(
 )
 
 
-def audit_extract(*, start: datetime, end: datetime) -> AuditExtract:
-    """Every audit event from ``start`` to ``end`` (both included) in chain order, with the
-    count per event type and the hash of the last one (None when there is none). Streamed: one query."""
+def audit_extract(*, start: datetime, end: datetime, keep: Callable[[ExtractEvent], ExtractEvent | None] | None = None) -> AuditExtract:
+    """The audit events from ``start`` to ``end`` (both included) in chain order, with the
+    count per event type and the hash of the last one (None when there is none). Streamed: one query.
+
+    ``keep`` decides, event by event, what the extract's reader may see: it returns the event
+    (possibly narrowed, naming what it removed in ``redacted``) or None to leave it out."""
     qs = AuditEvent.objects.filter(occurred_at__gte=start, occurred_at__lte=end).order_by("seq")
     fields = ("seq", "occurred_at", "actor_label", "event_type", "target_type", "target_id", "target_repr", "changes", "message", "hash")
     events: list[ExtractEvent] = [
@@ -80,6 +85,8 @@ def audit_extract(*, start: datetime, end: datetime) -> AuditExtract:
         }
         for seq, at, actor, et, tt, tid, trepr, changes, message, h in fast_rows(qs, fields)
     ]
+    if keep is not None:
+        events = [kept for kept in map(keep, events) if kept is not None]
     types = Counter(e["event_type"] for e in events)
     return {
         "from": iso_utc(start),

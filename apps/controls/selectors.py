@@ -75,17 +75,21 @@ class ControlAsOf(TypedDict):
     evidence: list[EvidenceAsOf]  # uploaded by T, oldest first
 
 
-def controls_as_of(*, requirement_ids: list[int], as_of: datetime) -> list[ControlAsOf]:
+def controls_as_of(*, requirement_ids: list[int], as_of: datetime, viewers: list | None = None) -> list[ControlAsOf]:
     """The controls created by ``as_of`` that serve any of ``requirement_ids``, by ref, with
     their narrative and the manual evidence uploaded by then. Controls are not versioned:
-    their current text is returned (the audit trail holds their changes). Three queries."""
-    controls = (
-        Control.objects.filter(created_at__lte=as_of, requirements__in=requirement_ids)
-        .distinct()
-        .select_related("owner")
-        .prefetch_related("requirements")
-        .order_by("ref")
-    )
+    their current text is returned (the audit trail holds their changes). Given ``viewers``,
+    only the controls every one of them may view (``controls.view_control``, as the control
+    register filters them; no viewers: none). Three queries, plus one per viewer."""
+    scoped = Control.objects.filter(created_at__lte=as_of, requirements__in=requirement_ids)
+    if viewers is not None:
+        visible = set(scoped.values_list("id", flat=True)) if viewers else set()
+        for viewer in viewers:
+            visible &= set(
+                objects_for(viewer, "controls.view_control", Control.objects.filter(id__in=visible)).values_list("id", flat=True)
+            )
+        scoped = scoped.filter(id__in=visible)
+    controls = scoped.distinct().select_related("owner").prefetch_related("requirements").order_by("ref")
     evidence: dict[int, list[EvidenceAsOf]] = defaultdict(list)
     for ev in (
         ControlEvidence.objects.filter(control__in=controls, uploaded_at__lte=as_of)
@@ -119,3 +123,8 @@ def controls_as_of(*, requirement_ids: list[int], as_of: datetime) -> list[Contr
         }
         for c in controls
     ]
+
+
+def control_ids(*, refs: list[str]) -> list[int]:
+    """The ids of the controls with these refs (what the audit trail names them by)."""
+    return list(Control.objects.filter(ref__in=refs).values_list("id", flat=True))

@@ -28,16 +28,18 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from apps.accounts.sharing import object_shares
 from apps.audit.selectors import audit_extract
 from apps.catalog.selectors import RequirementInScope, requirements_in_scope
-from apps.controls.selectors import ControlAsOf, controls_as_of
+from apps.controls.selectors import ControlAsOf, control_ids, controls_as_of
 from apps.core.isotime import iso_utc
 from apps.core.selectors import organisation_name
 from apps.evaluation.selectors import evaluation_as_of, findings_in_scope, posture_history, requirement_statuses, rule_results
 from apps.evaluation.selectors.as_of import FindingAsOf, StatusAsOf
-from apps.evidence.models import Engagement
+from apps.evidence.disclosure import PackScope, audit_filter
+from apps.evidence.models import Engagement, Pack
 from apps.evidence.packdata import AGE_BUCKETS, Charts, InScope, PackData, RequirementSection, Sample, SampleFinding, SampleItem, Summary
-from apps.exceptions_register.selectors import ExceptionAsOf, exceptions_as_of
+from apps.exceptions_register.selectors import ExceptionAsOf, exceptions_as_of, exceptions_in_scope
 from apps.inventory.as_of import (
     CredentialAsOf,
     IdentityAsOf,
@@ -79,7 +81,7 @@ def gather(*, engagement: Engagement, as_of: datetime, sample_size: int, sample_
     credentials = credentials_as_of(source_ids=source_ids, as_of=as_of, identities=identities)
     step(20, "posture")
     evaluation = evaluation_as_of(as_of=as_of)
-    exceptions = exceptions_as_of(as_of=as_of)
+    exceptions = exceptions_as_of(as_of=as_of)  # narrowed to the scope below, once the findings name theirs
     findings: list[FindingAsOf] = []
     statuses: dict[int, StatusAsOf] = {}
     if evaluation is not None:
@@ -90,13 +92,36 @@ def gather(*, engagement: Engagement, as_of: datetime, sample_size: int, sample_
         )
         statuses = requirement_statuses(evaluation_id=evaluation["id"])
     rules = rule_results(evaluation_id=evaluation["id"]) if evaluation is not None else []
-    controls = controls_as_of(requirement_ids=requirement_ids, as_of=as_of)
+    # Least disclosure (docs/evidence-packs.md): only what the engagement's auditors may see.
+    exceptions = exceptions_in_scope(
+        exceptions,
+        source_ids=source_ids if chosen_sources else None,
+        rule_ids={rule for r in requirements for rule in r.rule_ids},
+        tags=_tags(credentials, identities),
+        keep={e["id"] for e in exceptions if e["ref"] in {f["exception_ref"] for f in findings}},
+    )
+    auditors = [user for user, perms in object_shares(engagement) if "view_engagement" in perms]
+    controls = controls_as_of(requirement_ids=requirement_ids, as_of=as_of, viewers=auditors)
     reqs = _requirements(requirements, statuses, findings, controls)
     step(35, "coverage and history")
     coverage = coverage_as_of(sources=sources, as_of=as_of)
     runs = collection_runs_between(source_ids=source_ids, start=start, as_of=as_of)
-    audit = audit_extract(start=start, end=as_of)
     campaigns = campaigns_for_pack(as_of=as_of, source_ids=source_ids)
+    if chosen_sources:  # a campaign none of whose items is in scope is another scope's
+        campaigns = [c for c in campaigns if c["items"]]
+    scope = PackScope(
+        engagement_id=engagement.id,
+        pack_ids=PackScope.ids(Pack.objects.filter(engagement=engagement).values_list("id", flat=True)),
+        source_ids=PackScope.ids(source_ids),
+        source_names=frozenset(s["name"] for s in sources),
+        run_ids=PackScope.ids(r["id"] for r in runs),
+        exception_ids=PackScope.ids(e["id"] for e in exceptions),
+        control_ids=PackScope.ids(control_ids(refs=[c["ref"] for c in controls])),
+        campaign_ids=PackScope.ids(c["id"] for c in campaigns),
+        item_ids=PackScope.ids(i["id"] for c in campaigns for i in c["items"]),
+        remediation_ids=PackScope.ids(r["id"] for c in campaigns for r in c["remediation"]),
+    )
+    audit = audit_extract(start=start, end=as_of, keep=audit_filter(scope))
     step(45, "sample")
     sample = _sample(credentials, findings, sample_size, sample_seed, as_of)
     charts: Charts = {
@@ -214,6 +239,12 @@ def _sample(credentials: list[CredentialAsOf], findings: list[FindingAsOf], size
             }
         )
     return {"size": size, "seed": seed, "population": len(population), "method": SAMPLE_METHOD, "items": items}
+
+
+def _tags(credentials: list[CredentialAsOf], identities: dict[int, IdentityAsOf]) -> set[tuple[str, str]]:
+    """Every (key, value) tag a subject in scope carries as of the pack's time."""
+    rows = [*credentials, *identities.values()]
+    return {(str(k), str(v)) for row in rows for k, v in (row.get("tags") or {}).items()}
 
 
 def _key_age(credentials: list[CredentialAsOf]) -> dict[str, dict[str, int]]:

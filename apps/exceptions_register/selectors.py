@@ -418,3 +418,39 @@ def exceptions_as_of(*, as_of: dt.datetime) -> list[ExceptionAsOf]:
             }
         )
     return out
+
+
+def exceptions_in_scope(
+    exceptions: list[ExceptionAsOf], *, source_ids: list[int] | None, rule_ids: set[str], tags: set[tuple[str, str]], keep: set[int]
+) -> list[ExceptionAsOf]:
+    """The exceptions that concern an engagement's scope, as an exception's page resolves its
+    scope (each item visible with its source): those whose rules include one of ``rule_ids``
+    and whose scope reaches the sources ``source_ids`` (None: every source) — a source among
+    them, a credential or identity collected from one, a tag that one of their subjects
+    carries (``tags``: ``(key, value)`` pairs), or every subject (confirmed broad) — plus
+    those in ``keep`` (the ones findings in scope name). Two queries."""
+    if source_ids is None:
+        return [e for e in exceptions if e["id"] in keep or set(e["rule_ids"]) & rule_ids]
+    sources = set(source_ids)
+
+    def ids(e: ExceptionAsOf, key: str) -> list[int]:
+        return [i for i in (e["scope"] or {}).get(key) or [] if isinstance(i, int) and not isinstance(i, bool)]
+
+    credential_source = dict(
+        Credential.objects.filter(id__in={i for e in exceptions for i in ids(e, "credential_ids")}).values_list("id", "source_id")
+    )
+    identity_source = dict(
+        Identity.objects.filter(id__in={i for e in exceptions for i in ids(e, "identity_ids")}).values_list("id", "source_id")
+    )
+
+    def reaches(e: ExceptionAsOf) -> bool:
+        tag = (e["scope"] or {}).get("tag")
+        return (
+            e["scope_is_broad"]
+            or bool(sources & set(ids(e, "source_ids")))
+            or any(credential_source.get(i) in sources for i in ids(e, "credential_ids"))
+            or any(identity_source.get(i) in sources for i in ids(e, "identity_ids"))
+            or (isinstance(tag, dict) and (str(tag.get("key")), str(tag.get("value"))) in tags)
+        )
+
+    return [e for e in exceptions if e["id"] in keep or (set(e["rule_ids"]) & rule_ids and reaches(e))]
