@@ -31,7 +31,7 @@ from apps.evaluation.services import evaluation_run
 from apps.evidence.builder import SCHEMA_FILE
 from apps.evidence.models import Pack
 from apps.evidence.renderers.xlsx import MAX_CELL
-from apps.evidence.services import engagement_create, pack_build, pack_request
+from apps.evidence.services import engagement_create, engagement_share, pack_build, pack_request
 from apps.evidence.templatetags.evidence_pdf import PDF_TEXT_MAX
 from apps.inventory.models import CollectionRun, Credential, Source
 from apps.inventory.services.apply import MAX_NAME_BYTES, inventory_apply, name_too_long
@@ -81,7 +81,7 @@ def hostile_pack(django_db_setup, django_db_blocker):
 
 def _build() -> dict:
     from apps.accounts.roles import Role
-    from apps.controls.services import control_create
+    from apps.controls.services import control_create, control_share
     from apps.exceptions_register.services import exception_request
     from apps.reviews.models import ReviewItem
     from apps.reviews.services import campaign_create, campaign_start, items_decide
@@ -90,6 +90,8 @@ def _build() -> dict:
     call_seed_catalog()
     grc = make_user(Role.GRC_LEAD, username="hx-grc", email="hx-grc@example.test")
     fallback = make_user(Role.REVIEWER, username="hx-fallback", email="hx-fallback@example.test")
+    # A pack shows its auditors only the controls shared with them (docs/evidence-packs.md).
+    auditor = make_user(Role.AUDITOR, username="hx-auditor", email="hx-auditor@example.test")
     source = SourceFactory(
         name="hostile-exports",
         kind=Source.Kind.AWS_ACCOUNT,
@@ -149,7 +151,8 @@ def _build() -> dict:
         except ValidationFailed:
             refused["exception"].append(k)
         try:
-            control_create(actor=grc, title=f"hostile {k}", owner=grc, narrative=FORM_TEXT[k], requirements=[requirement])
+            control = control_create(actor=grc, title=f"hostile {k}", owner=grc, narrative=FORM_TEXT[k], requirements=[requirement])
+            control_share(actor=grc, control=control, grantee=auditor, permissions=["view_control"])
         except ValidationFailed:
             refused["control"].append(k)
     draft = campaign_create(
@@ -178,6 +181,7 @@ def _build() -> dict:
         sources=[source],
         requirements=[],
     )
+    engagement_share(actor=grc, engagement=engagement, grantee=auditor)
     pack = pack_request(actor=grc, engagement=engagement, sample_size=len(KEYS) * 2, sample_seed=1)
     pack = pack_build(pack_pk=pack.pk)
     assert pack.state == Pack.State.SUCCEEDED, pack.error
