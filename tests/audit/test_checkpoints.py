@@ -156,3 +156,20 @@ def test_checkpoints_are_append_only():
             with transaction.atomic(), connection.cursor() as cur:
                 cur.execute(sql)
     assert AuditCheckpoint.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "error"),
+    [
+        ("KEYTRAIL_AUDIT_SIGNING_KEY", "ab", "keytrail.E201"),
+        ("KEYTRAIL_AUDIT_SIGNING_KEY", "zz" * 32, "keytrail.E201"),
+        ("KEYTRAIL_AUDIT_ANCHOR_TARGET", "anchors.jsonl", "keytrail.E202"),
+        ("KEYTRAIL_AUDIT_ANCHOR_TARGET", "s3:///prefix/", "keytrail.E202"),
+    ],
+)
+def test_malformed_checkpoint_settings_fail_the_system_check(settings, setting, value, error):
+    from django.core.checks import run_checks
+
+    assert not [e for e in run_checks() if e.id.startswith("keytrail.E20")]
+    setattr(settings, setting, value)
+    assert [e.id for e in run_checks() if e.id.startswith("keytrail.E20")] == [error]
