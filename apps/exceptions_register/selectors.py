@@ -433,23 +433,23 @@ def exceptions_in_scope(
         return [e for e in exceptions if e["id"] in keep or set(e["rule_ids"]) & rule_ids]
     sources = set(source_ids)
 
-    def ids(e: ExceptionAsOf, key: str) -> list[int]:
+    def id_list(e: ExceptionAsOf, key: str) -> list[int]:
         return [i for i in (e["scope"] or {}).get(key) or [] if isinstance(i, int) and not isinstance(i, bool)]
 
     credential_source = dict(
-        Credential.objects.filter(id__in={i for e in exceptions for i in ids(e, "credential_ids")}).values_list("id", "source_id")
+        Credential.objects.filter(id__in={i for e in exceptions for i in id_list(e, "credential_ids")}).values_list("id", "source_id")
     )
     identity_source = dict(
-        Identity.objects.filter(id__in={i for e in exceptions for i in ids(e, "identity_ids")}).values_list("id", "source_id")
+        Identity.objects.filter(id__in={i for e in exceptions for i in id_list(e, "identity_ids")}).values_list("id", "source_id")
     )
 
     def reaches(e: ExceptionAsOf) -> bool:
         tag = (e["scope"] or {}).get("tag")
         return (
             e["scope_is_broad"]
-            or bool(sources & set(ids(e, "source_ids")))
-            or any(credential_source.get(i) in sources for i in ids(e, "credential_ids"))
-            or any(identity_source.get(i) in sources for i in ids(e, "identity_ids"))
+            or bool(sources & set(id_list(e, "source_ids")))
+            or any(credential_source.get(i) in sources for i in id_list(e, "credential_ids"))
+            or any(identity_source.get(i) in sources for i in id_list(e, "identity_ids"))
             or (isinstance(tag, dict) and (str(tag.get("key")), str(tag.get("value"))) in tags)
         )
 
