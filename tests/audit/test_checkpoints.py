@@ -52,6 +52,12 @@ def test_its_own_key_when_configured(settings):
 
 
 def test_the_interval_task_signs_only_a_head_that_moved():
+    from celery import current_app
+    from django_celery_beat.models import PeriodicTask
+
+    beat = PeriodicTask.objects.get(task="audit.checkpoint")  # scheduled by migration audit 0004
+    assert beat.enabled and (beat.interval.every, beat.interval.period) == (60, "minutes")
+    assert "audit.checkpoint" in current_app.tasks
     _events(2)
     first = checkpoint_task()
     assert first is not None

@@ -68,3 +68,15 @@ def test_a_pack_without_an_anchor_or_with_a_foreign_one(world, tmp_path):
     built = build_files(data=data, workdir=other, meta=meta | {"pack_id": "KT-FOREIGN", "audit_anchor": foreign})
     report = verify_zip(built.zip_path)
     assert not report.ok and any("audit anchor: signed with an unknown key" in p for p in report.problems)
+
+
+def test_a_pack_is_not_built_when_its_anchor_cannot_reach_the_configured_target(
+    world, grc_lead, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.KEYTRAIL_AUDIT_ANCHOR_TARGET = f"file://{tmp_path}/no-such-directory/anchors.jsonl"
+    with pytest.raises(Exception, match="could not append the audit anchor"):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.pack_request(actor=grc_lead, engagement=world["engagement"], as_of=timezone.now(), sample_size=1)
+    pack = world["engagement"].packs.get()
+    assert pack.state == pack.State.FAILED and "AnchorTargetError" in pack.error and not pack.file
+    assert AuditEvent.objects.filter(event_type="pack.failed", target_id=str(pack.pk)).exists()
