@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 from apps.core.canonical import canonical_json
@@ -117,7 +117,8 @@ def verify_chain(events, *, expect_head: str | None = None, anchors=(), expected
     all be in the chain unchanged."""
     anchors = list(anchors)
     wanted_seqs = {a.seq for a in anchors}
-    wanted_times = {a.head_at for a in anchors if a.head_at}
+    # Anchored head times as datetimes: comparing those per event is cheaper than formatting each.
+    wanted_times = {_parse_time(a.head_at): a.head_at for a in anchors if a.head_at}
     expect = _parse_expect(expect_head)
     expected = dict(expected_events or {})
     seen = _Seen()
@@ -139,11 +140,10 @@ def verify_chain(events, *, expect_head: str | None = None, anchors=(), expected
                 prev_hash = event.hash
                 expected_seq += 1
                 checked += 1
-        at = event.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
         if event.seq in wanted_seqs:
-            seen.at_seq[event.seq] = (event.hash, at)
-        if at in wanted_times:
-            seen.by_time[at] = event.seq
+            seen.at_seq[event.seq] = (event.hash, wanted_times.get(event.occurred_at))
+        if event.occurred_at in wanted_times:
+            seen.by_time[wanted_times[event.occurred_at]] = event.seq
         if expect is not None and event.hash == expect[1] and expect[0] in (None, event.seq):
             expect_found = True
         if event.seq in expected and expected.pop(event.seq) != event.hash:
@@ -182,6 +182,13 @@ def verify_chain(events, *, expect_head: str | None = None, anchors=(), expected
         anchors_checked=len(anchors),
         problems=problems,
     )
+
+
+def _parse_time(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return None
 
 
 def _anchor_problem(anchor, seen: _Seen, last_seq: int) -> str:
