@@ -25,9 +25,25 @@ ENABLED = frozenset({"opt-in-not-required", "opted-in"})
 REGIONAL_CONNECTORS: tuple[str, ...] = ("aws_secrets_manager",)
 
 
-def split_regions(regions: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, str]], list[str]]:
+def region_partition(region: str) -> str:
+    """The AWS partition a region name belongs to (``aws``, ``aws-cn``, ``aws-us-gov``, ``aws-iso*``)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    for iso in ("-isob-", "-isof-", "-isoe-", "-iso-"):
+        if iso in region:
+            return "aws" + iso.rstrip("-")
+    return "aws"
+
+
+def split_regions(
+    regions: list[dict[str, Any]], *, partition: str = "aws"
+) -> tuple[list[str], list[dict[str, str]], list[str]]:
     """``(enabled, not_enabled, unusable)`` from ``DescribeRegions``' ``Regions``: enabled region
-    names sorted; ``{"region", "opt_in_status"}`` of the others; entries without a usable name."""
+    names of ``partition`` sorted; ``{"region", "opt_in_status"}`` of its others; entries
+    without a usable name. Another partition's regions cannot be reached with this account's
+    credentials (AWS lists none; moto lists them all): they are left out."""
     enabled: set[str] = set()
     not_enabled: list[dict[str, str]] = []
     unusable: list[str] = []
@@ -35,6 +51,8 @@ def split_regions(regions: list[dict[str, Any]]) -> tuple[list[str], list[dict[s
         name = entry.get("RegionName") if isinstance(entry, dict) else None
         if not isinstance(name, str) or not REGION.match(name):
             unusable.append(repr(entry)[:200])
+            continue
+        if region_partition(name) != partition:
             continue
         status = str(entry.get("OptInStatus") or "opt-in-not-required")
         if status in ENABLED:
@@ -64,7 +82,7 @@ class RegionsConnector(Connector):
             answer = ec2.describe_regions(AllRegions=True)
             if not isinstance(answer.get("Regions"), list):
                 raise ConnectorError("DescribeRegions answered without a region list", code="malformed_response")
-            enabled, not_enabled, unusable = split_regions(answer["Regions"])
+            enabled, not_enabled, unusable = split_regions(answer["Regions"], partition=aws.partition)
         for entry in unusable:
             result.add_error("malformed_response", "a DescribeRegions entry has no usable region name", entry)
         if not enabled:

@@ -16,7 +16,6 @@ from guardian.shortcuts import assign_perm, get_groups_with_perms, get_users_wit
 
 from apps.audit import events
 from apps.connectors.base import LIST_SETTINGS, CollectionResult, MemberSource, Target, as_jsonable
-from apps.connectors.kinds import SourceKind
 from apps.inventory.models import CollectionUnit, Source
 from apps.inventory.services.sources import source_targets
 
@@ -63,7 +62,8 @@ def members_sync(*, organization: Source, members: list[MemberSource]) -> tuple[
     wanted = {m.source_key: m for m in members}
     outside = {
         s.source_key: s
-        for s in Source.objects.filter(kind=SourceKind.AWS_ACCOUNT, source_key__in=list(wanted)).exclude(parent=organization)
+        for s in Source.objects.filter(kind__in={m.config.kind for m in members}, source_key__in=list(wanted)).exclude(parent=organization)
+        if s.kind == wanted[s.source_key].config.kind
     }
     taken = set(Source.objects.filter(name__startswith=f"{organization.name[:60]} / ").values_list("name", flat=True))
     collect: list[Source] = []
