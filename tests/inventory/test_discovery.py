@@ -51,7 +51,9 @@ def org_source(grc_lead, org):
     )
 
 
-def test_an_organisation_run_collects_every_account_as_units_of_the_same_run(org_source, org, grc_lead, django_capture_on_commit_callbacks, capsys):
+def test_an_organisation_run_collects_every_account_as_units_of_the_same_run(
+    org_source, org, grc_lead, django_capture_on_commit_callbacks, capsys
+):
     run = _collect(grc_lead, [org_source], django_capture_on_commit_callbacks)
     assert run.status == "succeeded", [(u.scope, u.errors) for u in run.units.all()]
     members = {m.source_key: m for m in Source.objects.filter(parent=org_source)}
@@ -85,7 +87,13 @@ def test_a_member_role_that_cannot_be_assumed_fails_that_account_by_name(
     try:
         # The organisation role lists accounts; the sandbox account's role refuses us.
         proxy.inject(
-            "error", match="AssumeRole", times=None, status=403, code="AccessDenied", message="not trusted", body=org.accounts["sandbox"].encode()
+            "error",
+            match="AssumeRole",
+            times=None,
+            status=403,
+            code="AccessDenied",
+            message="not trusted",
+            body=org.accounts["sandbox"].encode(),
         )
         run = _collect(grc_lead, [org_source], django_capture_on_commit_callbacks)
     finally:

@@ -252,7 +252,9 @@ class OrganizationConnector(Connector):
             elif before.get("status") != entry["status"]:
                 entry["event"] = "status_changed"
                 entry["previous_status"] = before.get("status")
-        left = [{"id": account_id, "name": str(before.get("name") or "")} for account_id, before in previous.items() if account_id not in listed]
+        left = [
+            {"id": account_id, "name": str(before.get("name") or "")} for account_id, before in previous.items() if account_id not in listed
+        ]
 
         entries.sort(key=lambda e: (e["name"].casefold(), e["id"]))
         not_assessed = [e for e in entries if e["decision"] == NOT_ASSESSED]
@@ -309,7 +311,15 @@ class OrganizationConnector(Connector):
 
     @staticmethod
     def _entry(account_id: str, name: str, status: str, joined: Any, decision: str, reason: str) -> dict[str, Any]:
-        return {"id": account_id, "name": name, "status": status, "joined_at": _iso(joined), "decision": decision, "reason": reason, "event": ""}
+        return {
+            "id": account_id,
+            "name": name,
+            "status": status,
+            "joined_at": _iso(joined),
+            "decision": decision,
+            "reason": reason,
+            "event": "",
+        }
 
     def _decide(self, account_id: str, account: dict[str, Any], target: Target, under: dict[str, set[str] | None]) -> dict[str, Any]:
         def chosen_by(ids: tuple[str, ...]) -> bool:

@@ -37,9 +37,7 @@ def region_partition(region: str) -> str:
     return "aws"
 
 
-def split_regions(
-    regions: list[dict[str, Any]], *, partition: str = "aws"
-) -> tuple[list[str], list[dict[str, str]], list[str]]:
+def split_regions(regions: list[dict[str, Any]], *, partition: str = "aws") -> tuple[list[str], list[dict[str, str]], list[str]]:
     """``(enabled, not_enabled, unusable)`` from ``DescribeRegions``' ``Regions``: enabled region
     names of ``partition`` sorted; ``{"region", "opt_in_status"}`` of its others; entries
     without a usable name. Another partition's regions cannot be reached with this account's

@@ -58,9 +58,7 @@ class AwsAccount(SourceSpec):
         if external_id and not EXTERNAL_ID.match(external_id):
             raise ValidationFailed("External id: 2 to 1224 characters of letters, digits and +=,.@:/-")
         regions = validate_regions(config.regions)
-        return SourceConfig(
-            kind=cls.kind.value, role_arn=role_arn, external_id=external_id, regions=regions, aws_account_id=match.group(1)
-        )
+        return SourceConfig(kind=cls.kind.value, role_arn=role_arn, external_id=external_id, regions=regions, aws_account_id=match.group(1))
 
     @classmethod
     def source_key(cls, config: SourceConfig) -> str:
