@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from apps.audit.models import AuditEvent
 from apps.devtools.simulators.aws_organization import add_account, close_account, create_organization, remove_account
@@ -17,6 +18,7 @@ from apps.inventory.services.collection import collection_start
 from apps.inventory.services.sources import source_create
 from tests.support.aws import FaultProxy
 from tests.support.cloud import cloud, moto_server_url  # noqa: F401 - fixtures
+from tests.support.hostile import TEXT, assert_escaped_html
 
 pytestmark = pytest.mark.django_db
 
@@ -161,3 +163,39 @@ def test_a_region_listing_that_fails_never_lets_the_run_say_succeeded(cloud, grc
     unit = run.units.get(scope="aws_regions")
     assert unit.status == "failed" and unit.errors[-1]["code"] == "service_unavailable"
     assert not run.units.filter(connector="aws_secrets_manager").exists()
+
+
+@pytest.mark.hostile
+def test_the_organisation_page_shows_each_account_and_its_health_escaped(
+    org_source, org, grc_lead, cloud, client, settings, django_capture_on_commit_callbacks
+):
+    hostile = add_account(cloud.aws_url, org, TEXT["html_script"])
+    seed_aws_account(hostile, users=1, secrets_per_region=0, regions=["eu-west-1"], seed=20, hostile=False)
+    _collect(grc_lead, [org_source], django_capture_on_commit_callbacks)
+    close_account(cloud.aws_url, org.accounts["staging"])
+    proxy = FaultProxy(cloud.aws_url).start()
+    settings.AWS_ENDPOINT_URL = proxy.url
+    try:
+        proxy.inject(
+            "error",
+            match="AssumeRole",
+            times=None,
+            status=403,
+            code="AccessDenied",
+            message="role not trusted",
+            body=org.accounts["sandbox"].encode(),
+        )
+        _collect(grc_lead, [org_source], django_capture_on_commit_callbacks)
+    finally:
+        proxy.stop()
+
+    client.force_login(grc_lead)
+    page = client.get(reverse("inventory:source_detail", args=[org_source.pk])).content.decode()
+    assert "Accounts of the organisation" in page and org.accounts["prod"] in page
+    assert "not assessed" in page and "suspended" in page  # staging, closed
+    assert "assume_role_failed" in page and "role not trusted" in page  # sandbox's role refuses us
+    assert_escaped_html(page, [TEXT["html_script"]])
+    listing = client.get(reverse("inventory:source_list")).content.decode()
+    assert "account of acme org" in listing
+    member = Source.objects.get(source_key=org.accounts["prod"], parent=org_source)
+    assert "member account of organisation" in client.get(reverse("inventory:source_detail", args=[member.pk])).content.decode()
