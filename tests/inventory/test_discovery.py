@@ -199,3 +199,41 @@ def test_the_organisation_page_shows_each_account_and_its_health_escaped(
     assert "account of acme org" in listing
     member = Source.objects.get(source_key=org.accounts["prod"], parent=org_source)
     assert "member account of organisation" in client.get(reverse("inventory:source_detail", args=[member.pk])).content.decode()
+
+
+def test_the_api_registers_an_organisation_and_shows_its_accounts(org, cloud, grc_lead, django_capture_on_commit_callbacks):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(grc_lead)
+    bad = api.post(
+        reverse("api:source-list"),
+        {"name": "org", "kind": "aws_organization", "role_arn": MANAGEMENT_ROLE, "member_role_name": "r", "include_ids": ["12345"]},
+        format="json",
+    )
+    assert bad.status_code == 400 and "Include" in bad.content.decode()
+    created = api.post(
+        reverse("api:source-list"),
+        {
+            "name": "org",
+            "kind": "aws_organization",
+            "role_arn": MANAGEMENT_ROLE,
+            "member_role_name": "keytrail-reader",
+            "regions": ["eu-west-1"],
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    source = Source.objects.get(pk=created.json()["id"])
+    assert created.json()["member_role_name"] == "keytrail-reader" and created.json()["parent"] is None
+    close_account_id = org.accounts["staging"]
+    _collect(grc_lead, [source], django_capture_on_commit_callbacks)
+    close_account(cloud.aws_url, close_account_id)
+    _collect(grc_lead, [source], django_capture_on_commit_callbacks)
+    detail = api.get(reverse("api:source-detail", args=[source.pk])).json()
+    accounts = {a["id"]: a for a in detail["organization"]["accounts"]}
+    assert accounts[close_account_id]["decision"] == "not_assessed" and "suspended" in accounts[close_account_id]["reason"]
+    prod = accounts[org.accounts["prod"]]
+    assert prod["decision"] == "collect" and prod["health"] == "succeeded" and prod["member_source"]
+    member = api.get(reverse("api:source-detail", args=[prod["member_source"]])).json()
+    assert member["parent"] == source.pk and member["organization"] is None
