@@ -237,3 +237,11 @@ def test_the_api_registers_an_organisation_and_shows_its_accounts(org, cloud, gr
     assert prod["decision"] == "collect" and prod["health"] == "succeeded" and prod["member_source"]
     member = api.get(reverse("api:source-detail", args=[prod["member_source"]])).json()
     assert member["parent"] == source.pk and member["organization"] is None
+
+
+def test_an_organisation_in_scope_brings_its_accounts_with_it(org_source, org, grc_lead, django_capture_on_commit_callbacks):
+    from apps.inventory.as_of import sources_in_scope
+
+    _collect(grc_lead, [org_source], django_capture_on_commit_callbacks)
+    members = set(Source.objects.filter(parent=org_source).values_list("pk", flat=True))
+    assert members and {s["id"] for s in sources_in_scope(ids=[org_source.pk])} == {org_source.pk, *members}
