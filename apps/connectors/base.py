@@ -71,7 +71,7 @@ class SettingField:
     max_length: int = 300
     many: bool = False  # a list of values, typed separated by commas or spaces
     derived: bool = False  # set by validation from the other settings: shown, never entered
-    empty: str = ""  # what an unset value means, as pages say it ("IAM only" for no region)
+    empty: str = ""  # what an unset value means, as pages say it ("every enabled region")
 
 
 @dataclass(frozen=True)

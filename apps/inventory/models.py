@@ -68,7 +68,7 @@ class Source(TimeStampedModel):
 
     @property
     def regions_note(self) -> str:
-        """What no region means for this kind of source ("IAM only"), or "" if it has no regions."""
+        """What no region means for this kind of source ("every enabled region"), or "" if it has no regions."""
         return next((setting.empty for setting in source_spec(self.kind).fields if setting.name == "regions"), "")
 
     @property
