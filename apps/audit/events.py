@@ -98,6 +98,27 @@ def source_updated(*, actor, source, changes: dict) -> None:
     audit_record(event_type="source.updated", actor=actor, target=source, changes=changes)
 
 
+def source_member_registered(*, organization, source, values: dict) -> None:
+    """An organisation's collection registered one of its accounts as a member source."""
+    audit_record(
+        event_type="source.member_registered",
+        actor_label="system:worker",
+        target=source,
+        changes={"organization": [None, organization.name], **{k: [None, v] for k, v in values.items()}},
+    )
+
+
+def source_member_updated(*, organization, source, changes: dict) -> None:
+    """An organisation's collection changed a member source (settings, or enabled as the
+    account is collected or no longer is: excluded, suspended, gone from the organisation)."""
+    audit_record(
+        event_type="source.member_updated",
+        actor_label="system:worker",
+        target=source,
+        changes={"organization": organization.name, **changes},
+    )
+
+
 def collection_started(*, actor, run, sources: list[str], units: int) -> None:
     audit_record(
         event_type="collection.started", actor=actor, target=run, changes={"trigger": run.trigger, "sources": sources, "units": units}

@@ -15,6 +15,8 @@ Contract, for a class registered in :mod:`apps.connectors.registry`:
     kind of source (IAM and Secrets Manager both serve an AWS account) share one spec.
 ``Connector.credential_kinds`` / ``Connector.identity_kinds``
     The :mod:`apps.connectors.kinds` values its records carry.
+``Connector.discovers``
+    ``True`` for a discovery connector (no credential kinds; see ``collect`` below).
 ``Connector.provides_source_facts``
     ``True`` for the one connector of a source kind whose snapshot facts are the source's
     account-level facts (IAM: password policy, root), which rules read as ``SourceFacts``.
@@ -31,6 +33,10 @@ Contract, for a class registered in :mod:`apps.connectors.registry`:
     Problems with single items (one user's keys could not be listed, one malformed
     entry) do not raise: they are appended to ``CollectionResult.errors`` and the rest
     is returned.
+    A *discovery* connector (the enabled regions of an account, an organisation's accounts)
+    collects no credentials itself: it returns the units to collect next in
+    ``CollectionResult.spawn`` / ``CollectionResult.members``, which the inventory turns
+    into units of the same run, each its own task on the workers.
 """
 
 from __future__ import annotations
@@ -65,7 +71,7 @@ class SettingField:
     max_length: int = 300
     many: bool = False  # a list of values, typed separated by commas or spaces
     derived: bool = False  # set by validation from the other settings: shown, never entered
-    empty: str = ""  # what an unset value means, as pages say it ("IAM only" for no region)
+    empty: str = ""  # what an unset value means, as pages say it ("every enabled region")
 
 
 @dataclass(frozen=True)
@@ -82,9 +88,14 @@ class SourceConfig:
     regions: tuple[str, ...] = ()
     vault_url: str = ""
     aws_account_id: str = ""
+    member_role_name: str = ""  # an AWS organisation's role in each member account
+    include_ids: tuple[str, ...] = ()  # an AWS organisation's accounts/OUs to collect (none: all)
+    exclude_ids: tuple[str, ...] = ()  # ... and to leave out
 
 
 SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(SourceConfig) if f.name != "kind")
+# The settings that hold a list of values (JSON lists on the model, tuples in a SourceConfig).
+LIST_SETTINGS: frozenset[str] = frozenset({"regions", "include_ids", "exclude_ids"})
 
 
 class SourceSpec:
@@ -128,6 +139,11 @@ class Target:
     external_id: str = ""
     region: str = ""
     vault_url: str = ""
+    # An AWS organisation's discovery only: how member accounts are reached and chosen.
+    member_role_name: str = ""
+    include_ids: tuple[str, ...] = ()
+    exclude_ids: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
 
     @property
     def unit(self) -> str:
@@ -179,6 +195,16 @@ class CredentialRecord:
     attributes: dict[str, Any] = field(default_factory=dict)  # service-specific extras, JSON-safe
 
 
+@dataclass(frozen=True)
+class MemberSource:
+    """A source a discovery found inside its own (an organisation's member account), to be
+    registered under it and collected in the same run. ``config`` is already valid."""
+
+    source_key: str
+    name: str
+    config: SourceConfig
+
+
 @dataclass
 class CollectionResult:
     target: Target
@@ -188,6 +214,13 @@ class CollectionResult:
     api_calls: Counter = field(default_factory=Counter)  # operation name -> count
     errors: list[dict[str, str]] = field(default_factory=list)  # {"code", "message", "item"}
     state: dict[str, Any] = field(default_factory=dict)  # opaque, handed back next time
+    # A discovery's findings, collected in the same run as units of their own (fan-out on the
+    # workers, never in this call): more units of the same source (the Secrets Manager region
+    # units an enabled-region listing found) and member sources (an organisation's accounts).
+    # ``members`` is the complete list of members to collect: a member source registered
+    # earlier that is not in it is not collected by this run.
+    spawn: list[Target] = field(default_factory=list)
+    members: list[MemberSource] | None = None
 
     def add_error(self, code: str, message: str, item: str = "") -> None:
         self.errors.append({"code": code, "message": message[:2000], "item": item[:500]})
@@ -199,6 +232,7 @@ class Connector:
     credential_kinds: ClassVar[tuple[CredentialKind, ...]] = ()
     identity_kinds: ClassVar[tuple[IdentityKind, ...]] = ()
     provides_source_facts: ClassVar[bool] = False
+    discovers: ClassVar[bool] = False  # yields no credentials; returns units to spawn (see above)
 
     @classmethod
     def targets(cls, config: SourceConfig) -> list[Target]:

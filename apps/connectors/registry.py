@@ -21,7 +21,9 @@ from apps.core.errors import ValidationFailed
 CONNECTORS: dict[str, str] = {
     "aws_iam": "apps.connectors.aws.iam.IamConnector",
     "aws_secrets_manager": "apps.connectors.aws.secrets_manager.SecretsManagerConnector",
+    "aws_regions": "apps.connectors.aws.regions.RegionsConnector",
     "azure_key_vault": "apps.connectors.azure.key_vault.KeyVaultConnector",
+    "aws_organization": "apps.connectors.aws.organization.OrganizationConnector",
 }
 
 

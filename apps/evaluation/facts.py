@@ -27,7 +27,7 @@ from apps.inventory.models import (
     Snapshot,
     Source,
 )
-from apps.inventory.services.sources import source_targets
+from apps.inventory.scopes import source_scopes
 
 # One field order for the rules' facts: the whole inventory (load_facts) and one credential
 # (apps.evaluation.selectors.credentials) read the same columns into the same dataclasses.
@@ -102,10 +102,11 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
     # The source's account-level facts (IAM's password policy and root) come from the latest
     # snapshot of the unit whose connector provides them; None for a kind that has none.
     account_level = source_facts_connectors()
+    expected = source_scopes(sources)
     for source in sources:
         scopes = []
         account_facts = None
-        for connector, scope, _target in source_targets(source):
+        for connector, scope in expected[source.id]:
             status, message = last_status.get((source.id, scope), ("never", ""))
             scopes.append(ScopeCoverage(scope, connector, last_success.get((source.id, scope)), status, message))
             if connector in account_level:

@@ -152,10 +152,11 @@ class CredentialHistories:
 
 
 def sources_in_scope(*, ids: list[int]) -> list[SourceInScope]:
-    """The sources with ``ids``, or every source when ``ids`` is empty; ordered by id."""
+    """The sources with ``ids`` and the member accounts of the organisations among them, or every
+    source when ``ids`` is empty; ordered by id."""
     qs = Source.objects.order_by("id")
     if ids:
-        qs = qs.filter(id__in=ids)
+        qs = qs.filter(Q(id__in=ids) | Q(parent_id__in=ids))
     return [{"id": s.id, "name": s.name, "kind": s.kind, "location": s.location, "enabled": s.enabled} for s in qs]
 
 

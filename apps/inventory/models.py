@@ -8,14 +8,16 @@ written only when a credential's metadata changes, with ``valid_from``/``valid_t
 from django.conf import settings
 from django.db import models
 
-from apps.connectors.base import SETTING_NAMES, SettingField, SourceConfig
+from apps.connectors.base import LIST_SETTINGS, SETTING_NAMES, SettingField, SourceConfig
 from apps.connectors.kinds import CredentialKind, IdentityKind, SourceKind
 from apps.connectors.registry import source_spec
 from apps.core.models import TimeStampedModel
 
 
 class Source(TimeStampedModel):
-    """A place credentials are collected from: an AWS account (by role) or an Azure Key Vault."""
+    """A place credentials are collected from: an AWS account (by role), an Azure Key Vault, or
+    an AWS organisation, whose accounts are registered by its collections as member sources
+    (``parent``) and collected with it."""
 
     Kind = SourceKind  # the vocabulary lives with the connectors
 
@@ -25,8 +27,13 @@ class Source(TimeStampedModel):
     aws_account_id = models.CharField(max_length=12, blank=True)
     role_arn = models.CharField(max_length=2048, blank=True)
     external_id = models.CharField(max_length=1224, blank=True)
-    regions = models.JSONField(default=list, blank=True, help_text="Secrets Manager regions")
+    regions = models.JSONField(default=list, blank=True, help_text="Secrets Manager regions (none: every enabled region)")
     vault_url = models.URLField(max_length=300, blank=True)
+    member_role_name = models.CharField(max_length=512, blank=True)
+    include_ids = models.JSONField(default=list, blank=True, help_text="Organisation: account or OU ids to collect (none: all)")
+    exclude_ids = models.JSONField(default=list, blank=True, help_text="Organisation: account or OU ids never collected")
+    # A member account of an organisation source, registered and kept by its collections.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="members")
     # The source's name in its cloud (AWS account id, vault URL), as its kind's spec derives it:
     # one source per key and kind. Blank only on rows made outside the services (fixtures).
     source_key = models.CharField(max_length=300, blank=True, default="")
@@ -50,7 +57,8 @@ class Source(TimeStampedModel):
     def config(self) -> SourceConfig:
         """The source's settings as the connectors take them (plain data, no model)."""
         values = {name: getattr(self, name) for name in SETTING_NAMES}
-        values["regions"] = tuple(values["regions"] or ())
+        for name in LIST_SETTINGS:
+            values[name] = tuple(values[name] or ())
         return SourceConfig(kind=self.kind, **values)
 
     @property
@@ -60,7 +68,7 @@ class Source(TimeStampedModel):
 
     @property
     def regions_note(self) -> str:
-        """What no region means for this kind of source ("IAM only"), or "" if it has no regions."""
+        """What no region means for this kind of source ("every enabled region"), or "" if it has no regions."""
         return next((setting.empty for setting in source_spec(self.kind).fields if setting.name == "regions"), "")
 
     @property
@@ -132,6 +140,10 @@ class CollectionUnit(models.Model):
     errors = models.JSONField(default=list, blank=True)
     counts = models.JSONField(default=dict, blank=True)  # identities, credentials, created, changed, disappeared
     state = models.JSONField(default=dict, blank=True)  # connector's opaque state for next time
+    # A unit a discovery found (an enabled region's, a member account's): the discovery unit,
+    # and the target when the source's settings alone do not plan it (a discovered region).
+    spawned_by = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="spawned")
+    target = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["run_id", "source_id", "scope"]

@@ -7,6 +7,14 @@ from collections import Counter
 from apps.inventory.models import CollectionRun, Credential
 
 
+def _short_name(source) -> str:
+    # An organisation's member ("<org> / <account> (<id>)") is told apart by its end.
+    name = source.name
+    if len(name) > 24 and source.parent_id:
+        return "…" + name[-23:]
+    return name[:24]
+
+
 def run_report_lines(run: CollectionRun) -> list[str]:
     units = list(run.units.select_related("source").order_by("source__name", "scope"))
     duration = f"{run.duration_seconds:.1f} s" if run.duration_seconds is not None else "—"
@@ -18,7 +26,7 @@ def run_report_lines(run: CollectionRun) -> list[str]:
         c = u.counts or {}
         calls.update(u.api_calls or {})
         lines.append(
-            f"{u.source.name[:24]:<24} {u.scope[:44]:<44} {u.status:<10} {c.get('credentials', 0):>6} {c.get('created', 0):>5} "
+            f"{_short_name(u.source):<24} {u.scope[:44]:<44} {u.status:<10} {c.get('credentials', 0):>6} {c.get('created', 0):>5} "
             f"{c.get('changed', 0):>5} {c.get('disappeared', 0):>5} {sum((u.api_calls or {}).values()):>6} {c.get('seconds', 0):>7}"
         )
     by_type = Counter(

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.paginator import Page
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from apps.core.pagination import GroupedPaginator
@@ -54,6 +54,7 @@ def source_list(*, user) -> QuerySet[Source]:
     latest_unit = CollectionUnit.objects.filter(source=OuterRef("pk")).order_by("-run__created_at", "-run_id")
     return (
         visible_sources(user=user)
+        .select_related("parent")
         .annotate(
             last_run_id=Subquery(latest_unit.values("run_id")[:1]),
             last_run_status=Subquery(latest_unit.values("run__status")[:1]),
@@ -64,7 +65,7 @@ def source_list(*, user) -> QuerySet[Source]:
 
 
 def source_get(*, pk: int) -> Source:
-    return Source.objects.select_related("created_by").get(pk=pk)
+    return Source.objects.select_related("created_by", "parent").get(pk=pk)
 
 
 def source_runs(*, source: Source, limit: int = 10) -> list[CollectionRun]:
@@ -386,3 +387,66 @@ def last_used_basis(credential: Credential) -> dict[str, Any]:
 def every_source() -> QuerySet[Source]:
     """Every source by name, for a choice among them (an engagement's scope; GRC leads only)."""
     return Source.objects.order_by("name")
+
+
+# --- organisations -----------------------------------------------------------------------
+
+
+def organization_accounts(*, source: Source, user) -> dict[str, Any] | None:
+    """What the latest discovery of an organisation ``source`` found, for its page; ``None`` for
+    a source that discovers no accounts (or never did).
+
+    ``{"taken_at", "organization_id", "accounts": [...], "left": [...]}``: each account as the
+    discovery decided it (``decision``, ``reason``, ``event``) with its member source when
+    ``user`` may view it and that source's health in its latest run: ``status`` (succeeded,
+    failed, running, never) and the failed units' first error. Three queries.
+    """
+    snapshot = (
+        Snapshot.objects.filter(source=source, facts__has_key="accounts").order_by("-taken_at", "-pk").only("taken_at", "facts").first()
+    )
+    if snapshot is None:
+        return None
+    members = {m.source_key: m for m in visible_sources(user=user).filter(parent=source)}
+    latest = dict(
+        CollectionUnit.objects.filter(source__in=members.values())
+        .values("source_id")
+        .annotate(run=Max("run_id"))
+        .values_list("source_id", "run")
+    )
+    health: dict[int, dict[str, Any]] = {}
+    units = CollectionUnit.objects.filter(source_id__in=list(latest), run_id__in=set(latest.values())).values_list(
+        "source_id", "run_id", "scope", "status", "errors"
+    )
+    for source_id, run_id, scope, status, errors in units:
+        if latest[source_id] != run_id:
+            continue
+        row = health.setdefault(source_id, {"run_id": run_id, "units": 0, "failed": 0, "pending": 0, "problem": ""})
+        row["units"] += 1
+        if status == CollectionUnit.Status.FAILED:
+            row["failed"] += 1
+            if not row["problem"] and errors:
+                row["problem"] = f"{scope}: {errors[-1].get('code', '')}: {str(errors[-1].get('message', ''))[:300]}"
+        elif status in (CollectionUnit.Status.PENDING, CollectionUnit.Status.RUNNING):
+            row["pending"] += 1
+    accounts = []
+    for entry in snapshot.facts.get("accounts") or []:
+        if not isinstance(entry, dict):
+            continue
+        member = members.get(str(entry.get("id")))
+        row = health.get(member.pk) if member else None
+        if row is None:
+            state = "never"
+        elif row["failed"]:
+            state = "failed"
+        elif row["pending"]:
+            state = "running"
+        else:
+            state = "succeeded"
+        accounts.append({**entry, "member": member, "health": state, "health_row": row})
+    return {
+        "taken_at": snapshot.taken_at,
+        "organization_id": snapshot.facts.get("organization_id", ""),
+        "accounts": accounts,
+        "left": [a for a in snapshot.facts.get("left") or [] if isinstance(a, dict)],
+        "counts": snapshot.facts.get("counts") or {},
+    }

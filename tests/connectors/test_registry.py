@@ -26,6 +26,9 @@ def _valid_config(spec: type[SourceSpec]) -> SourceConfig:
     examples = {
         SourceKind.AWS_ACCOUNT: SourceConfig(kind="aws_account", role_arn=ROLE, regions=("eu-west-1",)),
         SourceKind.AZURE_KEY_VAULT: SourceConfig(kind="azure_key_vault", vault_url="https://kv.vault.azure.net/"),
+        SourceKind.AWS_ORGANIZATION: SourceConfig(
+            kind="aws_organization", role_arn=ROLE, member_role_name="keytrail-reader", include_ids=("ou-ab12-cdefgh34",)
+        ),
     }
     return spec.validate(examples[spec.kind])
 
@@ -38,7 +41,9 @@ def test_every_registered_connector_describes_itself_completely(key):
     cls = registry.connector_class(key)
     assert issubclass(cls, Connector) and cls.kind == key
     assert issubclass(cls.source, SourceSpec) and isinstance(cls.source.kind, SourceKind)
-    assert cls.credential_kinds and all(isinstance(k, CredentialKind) and k.label for k in cls.credential_kinds)
+    # A discovery (regions, an organisation's accounts) spawns units instead of yielding credentials.
+    assert cls.discovers != bool(cls.credential_kinds)
+    assert all(isinstance(k, CredentialKind) and k.label for k in cls.credential_kinds)
     assert all(isinstance(k, IdentityKind) for k in cls.identity_kinds)
     # The source spec: settings that exist on a source, each labelled, and at least one entered.
     fields = cls.source.fields
@@ -47,7 +52,8 @@ def test_every_registered_connector_describes_itself_completely(key):
     assert any(not f.derived for f in fields)
     # Planning a valid source gives this connector's targets, each with its own scope.
     config = _valid_config(cls.source)
-    targets = cls.targets(config)
+    # (the region discovery plans a unit only when no region is pinned)
+    targets = cls.targets(config) or cls.targets(dataclasses.replace(config, regions=()))
     assert targets and all(isinstance(t, Target) and t.kind == key and t.source_key for t in targets)
     assert len({t.unit for t in targets}) == len(targets)
     assert cls.source.source_key(config) and cls.source.location(config)
@@ -99,9 +105,45 @@ def test_an_aws_account_with_two_regions_is_one_iam_unit_and_one_secrets_manager
     assert [t.region for t in units] == ["", "eu-west-1", "us-east-1"]
 
 
-def test_an_aws_account_without_regions_is_collected_for_iam_only():
+def test_an_aws_account_without_regions_discovers_its_enabled_regions():
+    # Not "IAM only" any more: a discovery unit finds every enabled region at each collection.
     config = registry.validate_source_config(SourceConfig(kind="aws_account", role_arn=ROLE))
-    assert [t.unit for t in registry.plan_units(config)] == ["aws_iam"]
+    assert [t.unit for t in registry.plan_units(config)] == ["aws_iam", "aws_regions"]
+
+
+def test_an_organisation_is_one_discovery_unit_with_its_settings():
+    config = registry.validate_source_config(
+        SourceConfig(
+            kind="aws_organization",
+            role_arn=ROLE,
+            member_role_name=" keytrail-reader ",
+            include_ids=(" 111111111111", "ou-ab12-cdefgh34", "111111111111"),
+            exclude_ids=("r-ab12",),
+            regions=("eu-west-1",),
+        )
+    )
+    [target] = registry.plan_units(config)
+    assert target.unit == "aws_organization" and target.source_key == "123456789012"
+    assert target.member_role_name == "keytrail-reader" and target.include_ids == ("111111111111", "ou-ab12-cdefgh34")
+    assert target.exclude_ids == ("r-ab12",) and target.regions == ("eu-west-1",)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"member_role_name": ""}, "Member role:"),
+        ({"member_role_name": "bad role!"}, "Member role:"),
+        ({"include_ids": ("12345678901",)}, "Include: '12345678901' is neither"),  # 11 digits: a typo caught offline
+        ({"exclude_ids": ("ou-typo",)}, "Exclude: 'ou-typo' is neither"),
+        ({"include_ids": ("111111111111",), "exclude_ids": ("111111111111",)}, "Exclude: 111111111111 is also in Include"),
+        ({"role_arn": "arn:aws:iam::123:role/x"}, "Role ARN:"),
+    ],
+)
+def test_an_organisation_with_bad_settings_is_refused_by_name(changes, message):
+    config = dataclasses.replace(SourceConfig(kind="aws_organization", role_arn=ROLE, member_role_name="keytrail-reader"), **changes)
+    with pytest.raises(ValidationFailed) as caught:
+        registry.validate_source_config(config)
+    assert str(caught.value).startswith(message)
 
 
 def test_a_vault_is_one_unit():
@@ -169,7 +211,7 @@ def test_validation_normalises_and_keeps_only_the_kinds_settings():
             "Vault URL: expected https://<vault-name>.vault.azure.net/",
         ),
         (SourceConfig(kind="azure_key_vault"), "Vault URL: expected https://<vault-name>.vault.azure.net/"),
-        (SourceConfig(kind="gcp_project"), "Kind: choose one of aws_account, azure_key_vault."),
+        (SourceConfig(kind="gcp_project"), "Kind: choose one of aws_account, azure_key_vault, aws_organization."),
     ],
 )
 def test_invalid_configurations_are_refused_naming_the_setting(config, message):
@@ -212,8 +254,8 @@ def test_a_refusal_is_shown_next_to_the_setting_it_names():
     form = SourceForm({"name": "x", "role_arn": "nope", "schedule_minutes": 60}, kind="aws_account")
     assert form.is_valid()
     form.add_service_error("External id: 2 to 1224 characters of letters, digits and +=,.@:/-")
-    form.add_service_error("Kind: choose one of aws_account, azure_key_vault.")
-    assert form.errors["external_id"] and form.non_field_errors() == ["Kind: choose one of aws_account, azure_key_vault."]
+    form.add_service_error("Kind: choose one of aws_account, azure_key_vault, aws_organization.")
+    assert form.errors["external_id"] and form.non_field_errors() == ["Kind: choose one of aws_account, azure_key_vault, aws_organization."]
 
 
 @pytest.mark.django_db

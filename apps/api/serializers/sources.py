@@ -12,6 +12,12 @@ class SourceSerializer(serializers.ModelSerializer):
     created_by = username("created_by")
     regions = serializers.ListField(child=serializers.CharField(), read_only=True)
     vault_url = serializers.CharField(read_only=True, help_text="The Key Vault's URL; empty for an AWS account.")
+    member_role_name = serializers.CharField(read_only=True, help_text="An AWS organisation's role in each member account.")
+    include_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
+    exclude_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
+    parent = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="The AWS organisation source this account was registered by (null: registered by a person)."
+    )
     last_run_id = serializers.IntegerField(read_only=True, allow_null=True)
     last_run_status = serializers.ChoiceField(choices=CollectionRun.Status.choices, read_only=True, allow_null=True)
     last_run_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -28,6 +34,10 @@ class SourceSerializer(serializers.ModelSerializer):
             "external_id",
             "regions",
             "vault_url",
+            "member_role_name",
+            "include_ids",
+            "exclude_ids",
+            "parent",
             "schedule_minutes",
             "created_by",
             "created_at",
@@ -39,6 +49,51 @@ class SourceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class OrganizationAccountSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.CharField(help_text="The account's status in AWS Organizations (ACTIVE, SUSPENDED...).")
+    decision = serializers.ChoiceField(choices=["collect", "excluded", "not_included", "not_assessed"])
+    reason = serializers.CharField(help_text="Why the account is not collected (empty when it is).")
+    event = serializers.CharField(help_text="appeared, status_changed or empty, against the discovery before.")
+    member_source = serializers.IntegerField(allow_null=True, help_text="Its member source, when you may view it.")
+    health = serializers.ChoiceField(choices=["succeeded", "failed", "running", "never"])
+    problem = serializers.CharField(help_text="The first failed unit's error in the member's latest run.")
+
+
+class OrganizationSerializer(serializers.Serializer):
+    taken_at = serializers.DateTimeField()
+    organization_id = serializers.CharField()
+    accounts = OrganizationAccountSerializer(many=True)
+    left = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+
+
+class SourceDetailSerializer(SourceSerializer):
+    organization = serializers.SerializerMethodField(
+        help_text="An AWS organisation's accounts as its latest discovery found them, each with its health; null otherwise."
+    )
+
+    class Meta(SourceSerializer.Meta):
+        fields = [*SourceSerializer.Meta.fields, "organization"]
+        read_only_fields = fields
+
+    def get_organization(self, source) -> OrganizationSerializer | None:  # type: ignore[valid-type]
+        found = self.context.get("organization")
+        if not found:
+            return None
+        accounts = [
+            {
+                **{k: str(a.get(k) or "") for k in ("id", "name", "status", "decision", "reason", "event")},
+                "member_source": a["member"].pk if a["member"] else None,
+                "health": a["health"],
+                "problem": (a["health_row"] or {}).get("problem", ""),
+            }
+            for a in found["accounts"]
+        ]
+        data = {**found, "accounts": accounts}
+        return OrganizationSerializer(data).data
+
+
 class SourceCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=120)
     kind = serializers.ChoiceField(choices=Source.Kind.choices)
@@ -46,6 +101,9 @@ class SourceCreateSerializer(serializers.Serializer):
     external_id = serializers.CharField(max_length=1224, required=False, allow_blank=True, default="")
     regions = serializers.ListField(child=serializers.CharField(max_length=40), required=False, default=list, max_length=50)
     vault_url = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    member_role_name = serializers.CharField(max_length=512, required=False, allow_blank=True, default="")
+    include_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, default=list, max_length=500)
+    exclude_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, default=list, max_length=500)
     schedule_minutes = serializers.IntegerField(min_value=15, max_value=43200, required=False, default=1440)
 
 
@@ -55,6 +113,9 @@ class SourceUpdateSerializer(serializers.Serializer):
     external_id = serializers.CharField(max_length=1224, required=False, allow_blank=True)
     regions = serializers.ListField(child=serializers.CharField(max_length=40), required=False, max_length=50)
     vault_url = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    member_role_name = serializers.CharField(max_length=512, required=False, allow_blank=True)
+    include_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, max_length=500)
+    exclude_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, max_length=500)
     schedule_minutes = serializers.IntegerField(min_value=15, max_value=43200, required=False)
     enabled = serializers.BooleanField(required=False)
 

@@ -17,6 +17,7 @@ from apps.api.serializers.sources import (
     RunSerializer,
     RunStartSerializer,
     SourceCreateSerializer,
+    SourceDetailSerializer,
     SourceSerializer,
     SourceUpdateSerializer,
     UnitSerializer,
@@ -49,10 +50,11 @@ class SourceViewSet(viewsets.GenericViewSet):
     def list(self, request):
         return paginated(self, inventory.source_list(user=request.user), SourceSerializer)
 
-    @extend_schema(parameters=[ID], responses=SourceSerializer)
+    @extend_schema(parameters=[ID], responses=SourceDetailSerializer)
     def retrieve(self, request, pk=None):
         source = self._source(request, pk)
-        return Response(SourceSerializer(self._annotated(request, source)).data)
+        organization = inventory.organization_accounts(source=source, user=request.user)
+        return Response(SourceDetailSerializer(self._annotated(request, source), context={"organization": organization}).data)
 
     @extend_schema(request=SourceCreateSerializer, responses={201: SourceSerializer})
     def create(self, request):

@@ -94,7 +94,7 @@ class SecretsManagerConnector(Connector):
 
     @classmethod
     def targets(cls, config: SourceConfig) -> list[Target]:
-        """One unit per configured region (none: the account is collected for IAM only)."""
+        """One unit per configured region (none: the region discovery, aws_regions, spawns one per enabled region)."""
         return [account_target(cls.kind, config, region=region) for region in config.regions]
 
     def collect(self, target: Target, *, previous_state: dict | None = None) -> CollectionResult:

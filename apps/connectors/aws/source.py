@@ -1,5 +1,6 @@
 """An AWS account as a source: the role keytrail assumes, its external id, and the regions
-whose Secrets Manager is read. Shared by the IAM and Secrets Manager connectors.
+whose Secrets Manager is read (none: every enabled region, discovered at each collection).
+Shared by the IAM, Secrets Manager and region-discovery connectors.
 
 Importing this module builds no client and imports no SDK.
 """
@@ -39,8 +40,11 @@ class AwsAccount(SourceSpec):
             required=False,
             max_length=2000,
             many=True,
-            help_text="Secrets Manager regions, separated by commas or spaces (e.g. eu-west-1 us-east-1).",
-            empty="IAM only",
+            help_text=(
+                "Secrets Manager regions, separated by commas or spaces (e.g. eu-west-1 us-east-1). "
+                "Empty: every region enabled in the account, discovered at each collection."
+            ),
+            empty="every enabled region",
         ),
     )
 
@@ -53,18 +57,8 @@ class AwsAccount(SourceSpec):
         external_id = (config.external_id or "").strip()
         if external_id and not EXTERNAL_ID.match(external_id):
             raise ValidationFailed("External id: 2 to 1224 characters of letters, digits and +=,.@:/-")
-        regions: list[str] = []
-        for region in config.regions:
-            region = region.strip()
-            if not region:
-                continue
-            if not REGION.match(region):
-                raise ValidationFailed(f"Regions: {region[:40]!r} is not an AWS region name (e.g. eu-west-1).")
-            if region not in regions:
-                regions.append(region)
-        return SourceConfig(
-            kind=cls.kind.value, role_arn=role_arn, external_id=external_id, regions=tuple(regions), aws_account_id=match.group(1)
-        )
+        regions = validate_regions(config.regions)
+        return SourceConfig(kind=cls.kind.value, role_arn=role_arn, external_id=external_id, regions=regions, aws_account_id=match.group(1))
 
     @classmethod
     def source_key(cls, config: SourceConfig) -> str:
@@ -73,6 +67,20 @@ class AwsAccount(SourceSpec):
     @classmethod
     def location(cls, config: SourceConfig) -> str:
         return config.role_arn
+
+
+def validate_regions(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Region names stripped, checked and deduplicated; raises ValidationFailed ("Regions: ...")."""
+    regions: list[str] = []
+    for region in values:
+        region = region.strip()
+        if not region:
+            continue
+        if not REGION.match(region):
+            raise ValidationFailed(f"Regions: {region[:40]!r} is not an AWS region name (e.g. eu-west-1).")
+        if region not in regions:
+            regions.append(region)
+    return tuple(regions)
 
 
 def account_target(kind: str, config: SourceConfig, *, region: str = "") -> Target:

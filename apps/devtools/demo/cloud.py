@@ -20,6 +20,11 @@ VAULTS = [("kv-northwind-prod", 90), ("kv-northwind-payments", 40)]
 # A vault whose access policy does not admit keytrail: its collection fails every time, which
 # shows how a failed source is reported (run partial, coverage failing) without losing the rest.
 REFUSING_VAULT = "kv-northwind-legacy"
+# The AWS Organization (managed from the production account): three member accounts, the
+# last of which has no keytrail role, so assuming it is refused and its account shows failed.
+ORG_MEMBERS = ["Northwind data platform", "Northwind payments", "Northwind legacy (no keytrail role)"]
+ORG_REFUSING_MEMBER = ORG_MEMBERS[-1]
+ORG_REGIONS = ["eu-west-1"]
 
 
 @dataclass
@@ -27,6 +32,7 @@ class DemoCloud:
     aws_url: str
     vault_urls: dict[str, str] = field(default_factory=dict)
     servers: list = field(default_factory=list)
+    org_accounts: dict[str, str] = field(default_factory=dict)  # member name -> account id
 
     def stop(self) -> None:
         for server in self.servers:
@@ -77,6 +83,8 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
         root_access_key=True,
     )
 
+    _seed_organization(cloud, seed=seed, now=now)
+
     for (name, count), port in zip([*VAULTS, (REFUSING_VAULT, 5)], vault_ports, strict=True):
         vault = KeyVaultSimulator(name, port=port)
         try:
@@ -94,3 +102,33 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
     settings.AZURE_CREDENTIAL_CLASS = "apps.devtools.simulators.key_vault.SimulatorCredential"
     settings.AZURE_VERIFY_CHALLENGE_RESOURCE = False  # the simulator is not *.vault.azure.net
     return cloud
+
+
+def _seed_organization(cloud: DemoCloud, *, seed: int, now: datetime) -> None:
+    """The AWS Organization and its members' data; keytrail reaches moto through a fault proxy
+    that refuses AssumeRole into the legacy member (moto itself would let any role be assumed)."""
+    from moto.moto_api._internal import mock_random
+
+    from apps.devtools.simulators.aws_organization import add_account, create_organization
+    from apps.devtools.simulators.faults import FaultProxy
+    from apps.devtools.simulators.organisation import seed_aws_account
+
+    mock_random.seed(seed + 7)  # the same member account ids at every demo start
+    organization = create_organization(cloud.aws_url)
+    for i, name in enumerate(ORG_MEMBERS):
+        account_id = add_account(cloud.aws_url, organization, name, ou="workloads")
+        cloud.org_accounts[name] = account_id
+        seed_aws_account(account_id, users=12, secrets_per_region=6, regions=ORG_REGIONS, seed=seed + 10 + i, now=now, hostile=i == 0)
+    proxy = FaultProxy(cloud.aws_url).start()
+    proxy.inject(
+        "error",
+        match="AssumeRole",
+        times=None,
+        status=403,
+        code="AccessDenied",
+        message=f"User is not authorized to perform sts:AssumeRole on the keytrail role of {ORG_REFUSING_MEMBER}",
+        body=cloud.org_accounts[ORG_REFUSING_MEMBER].encode(),
+    )
+    cloud.servers.append(proxy)
+    os.environ["AWS_ENDPOINT_URL"] = proxy.url
+    settings.AWS_ENDPOINT_URL = proxy.url

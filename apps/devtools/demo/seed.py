@@ -183,8 +183,9 @@ def seed_demo() -> dict[str, User]:
 
 
 def seed_demo_sources(*, cloud) -> list:
-    """Register the demo's two AWS accounts and two vaults (idempotent: by name, else by account or vault)."""
-    from apps.devtools.demo.cloud import PROD_ACCOUNT, REGIONS, SANDBOX_ACCOUNT
+    """Register the demo's two AWS accounts, its AWS organisation and its vaults (idempotent: by
+    name, else by account or vault). The organisation's accounts are registered by its collection."""
+    from apps.devtools.demo.cloud import ORG_REGIONS, PROD_ACCOUNT, REGIONS, SANDBOX_ACCOUNT
     from apps.inventory.models import Source
     from apps.inventory.services.sources import source_create, source_validate
 
@@ -204,6 +205,14 @@ def seed_demo_sources(*, cloud) -> list:
             regions=REGIONS[:1],
         ),
         *[dict(name=name, kind=Source.Kind.AZURE_KEY_VAULT, vault_url=url) for name, url in cloud.vault_urls.items()],
+        dict(
+            name="Northwind organisation (AWS)",
+            kind=Source.Kind.AWS_ORGANIZATION,
+            role_arn=f"arn:aws:iam::{PROD_ACCOUNT}:role/keytrail-organization",
+            member_role_name="keytrail-audit",
+            external_id="northwind-keytrail",
+            regions=ORG_REGIONS,
+        ),
     ]
     sources = []
     for values in wanted:

@@ -24,7 +24,8 @@ Faults (``kind``):
               invalid UTF-8 into an otherwise valid body
 
 ``match`` is an operation name (AWS ``Action``/``X-Amz-Target`` operation; Key Vault
-``ListSecrets``/``ListSecretVersions``), a callable on that name, or ``"*"``. ``after`` lets
+``ListSecrets``/``ListSecretVersions``), a callable on that name, or ``"*"``; ``body=b"..."``
+narrows it to requests whose body holds those bytes (one account's ``AssumeRole``). ``after`` lets
 that many matching requests through first; ``times=None`` means until :meth:`clear`.
 Requests without an ``Authorization`` header (Key Vault's challenge round trip) are never
 faulted. Absolute URLs of the upstream in answers (Key Vault ``nextLink`` and ids) are
@@ -69,9 +70,12 @@ class Fault:
     code: str | None = None
     message: str | None = None
     replace: dict[bytes, bytes] = field(default_factory=dict)
+    body: bytes = b""  # only requests whose body contains these bytes (e.g. one account's AssumeRole)
     fired: int = 0
 
-    def matches(self, operation: str) -> bool:
+    def matches(self, operation: str, body: bytes = b"") -> bool:
+        if self.body and self.body not in body:
+            return False
         if callable(self.match):
             return bool(self.match(operation))
         return self.match in ("*", operation)
@@ -187,10 +191,10 @@ class FaultProxy:
         with self._lock:
             self._faults.clear()
 
-    def _take(self, operation: str) -> Fault | None:
+    def _take(self, operation: str, body: bytes = b"") -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if not fault.matches(operation) or (fault.times is not None and fault.times <= 0):
+                if not fault.matches(operation, body) or (fault.times is not None and fault.times <= 0):
                     continue
                 if fault.after > 0:
                     fault.after -= 1
@@ -209,7 +213,7 @@ class FaultProxy:
         operation, protocol = operation_of(h.command, h.path, h.headers, body)
         with self._lock:
             self.seen[operation] += 1
-        fault = self._take(operation) if h.headers.get("Authorization") else None
+        fault = self._take(operation, body) if h.headers.get("Authorization") else None
         kind = fault.kind if fault else None
         if kind == "reset":
             self._reset(h)

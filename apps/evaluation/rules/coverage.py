@@ -33,7 +33,9 @@ class SourceCoverage(Rule):
         "The inventory is only as complete as its last successful collection of each account, region and vault. An "
         "enabled source fails when any of its scopes has never been collected, failed at its latest attempt, or was "
         "last collected successfully longer ago than its schedule times the policy's grace factor. The reason names "
-        "each such scope and when it last succeeded."
+        "each such scope and when it last succeeded. An AWS organisation is not assessed while its latest discovery "
+        "found accounts it could not collect (suspended or closing, an Include id not in the organisation); each is "
+        "named with the reason."
     )
 
     def applies(self, s: SourceFacts) -> bool:
@@ -61,12 +63,17 @@ class SourceCoverage(Rule):
                 unknown.append(f"{scope.scope}: last success date {_when(last)} is in the future")
             elif now - last > limit:
                 problems.append(f"{scope.scope}: stale, {succeeded}, {_span(now - last)} ago")
+        # A discovery's accounts that could not be collected (an organisation's suspended ones...).
+        skipped = [a for a in (s.iam_facts or {}).get("not_assessed") or [] if isinstance(a, dict)]
+        for account in skipped:
+            unknown.append(f"account {account.get('name') or '?'} ({account.get('id')}) not assessed: {account.get('reason')}")
         data = {
             "schedule_minutes": s.schedule_minutes,
             "grace_factor": ctx.policy.coverage_grace_factor,
             "limit_minutes": int(limit.total_seconds() // 60),
             "scopes": scopes,
             "problem_scopes": len(problems),
+            "accounts_not_assessed": [str(a.get("id")) for a in skipped],
         }
         label = f"source {s.name}"
         if not s.scopes:

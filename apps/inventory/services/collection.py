@@ -27,6 +27,7 @@ from apps.core.errors import PermissionRefused, ValidationFailed
 from apps.core.permissions import has_perm
 from apps.inventory.models import CollectionRun, CollectionUnit, Source
 from apps.inventory.services.apply import inventory_apply
+from apps.inventory.services.discovery import target_from_json, units_spawn
 from apps.inventory.services.sources import source_targets
 
 logger = logging.getLogger(__name__)
@@ -114,7 +115,10 @@ def collection_retry(*, actor, run: CollectionRun) -> CollectionRun:
     with transaction.atomic():
         retry = CollectionRun.objects.create(trigger=CollectionRun.Trigger.RETRY, requested_by=actor, retry_of=run)
         CollectionUnit.objects.bulk_create(
-            [CollectionUnit(run=retry, source=u.source, connector=u.connector, scope=u.scope, region=u.region) for u in failed]
+            [
+                CollectionUnit(run=retry, source=u.source, connector=u.connector, scope=u.scope, region=u.region, target=u.target)
+                for u in failed
+            ]
         )
         events.collection_started(actor=actor, run=retry, sources=sorted({u.source.name for u in failed}), units=len(failed))
         unit_ids = list(retry.units.values_list("pk", flat=True))
@@ -123,6 +127,8 @@ def collection_retry(*, actor, run: CollectionRun) -> CollectionRun:
 
 
 def _target_for(unit: CollectionUnit):
+    if unit.target:  # a unit a discovery found (a region): its target is not in the settings
+        return target_from_json(unit.target)
     for _connector, scope, target in source_targets(unit.source):
         if scope == unit.scope:
             return target
@@ -192,10 +198,15 @@ def collection_unit_execute(*, unit_id: int, final_attempt: bool = True, retry_c
                 return UnitOutcome(unit.status, "finished elsewhere")
             taken_at = timezone.now()
             snapshot, counts = inventory_apply(unit=unit, result=result, taken_at=taken_at)
+            # What a discovery found becomes units of this run, enqueued once this commits.
+            spawned, spawn_errors = units_spawn(unit=unit, result=result)
+            if spawned:
+                run_id = unit.run_id
+                transaction.on_commit(lambda: _enqueue(run_id, spawned))
             unit.status = CollectionUnit.Status.SUCCEEDED
             unit.finished_at = taken_at
             unit.api_calls = dict(Counter(result.api_calls))
-            unit.errors = unit.errors + [dict(e, attempt=unit.attempts) for e in result.errors]
+            unit.errors = unit.errors + [dict(e, attempt=unit.attempts) for e in [*result.errors, *spawn_errors]]
             unit.counts = {**counts.as_dict(), "seconds": round(time.monotonic() - started, 3)}
             unit.state = result.state
             unit.save(update_fields=["status", "finished_at", "api_calls", "errors", "counts", "state"])
@@ -309,10 +320,11 @@ def collection_sweep_stale(*, older_than: timedelta | None = None) -> int:
 
 
 def collection_start_due(*, now=None) -> CollectionRun | None:
-    """Start one scheduled run for every enabled source whose last collection is older than its schedule."""
+    """Start one scheduled run for every enabled source whose last collection is older than its schedule.
+    An organisation's member accounts are collected by the organisation's runs, not on their own."""
     now = now or timezone.now()
     due = []
-    for source in Source.objects.filter(enabled=True):
+    for source in Source.objects.filter(enabled=True, parent__isnull=True):
         last = CollectionUnit.objects.filter(source=source).order_by("-run__created_at").values_list("run__created_at", flat=True).first()
         if last is None or last <= now - timedelta(minutes=source.schedule_minutes):
             due.append(source)

@@ -5,7 +5,7 @@ from guardian.shortcuts import assign_perm
 
 from apps.audit import events
 from apps.audit.services import diff
-from apps.connectors.base import SETTING_NAMES, SourceConfig, Target
+from apps.connectors.base import LIST_SETTINGS, SETTING_NAMES, SourceConfig, Target
 from apps.connectors.registry import plan_units, source_spec, validate_source_config
 from apps.core.errors import DuplicateSource, PermissionRefused, ValidationFailed
 from apps.core.permissions import has_perm
@@ -30,11 +30,13 @@ def source_validate(*, name: str, kind: str, schedule_minutes: int = 1440, **set
     if unknown:
         raise TypeError(f"source_validate() got unexpected settings: {', '.join(sorted(unknown))}")
     raw = {k: v for k, v in settings.items() if v is not None}
-    raw["regions"] = tuple(raw.get("regions") or ())
+    for setting in LIST_SETTINGS:
+        raw[setting] = tuple(raw.get(setting) or ())
     config = validate_source_config(SourceConfig(kind=kind, **raw))
     values = {"name": name, "kind": kind, "schedule_minutes": int(schedule_minutes)}
     values.update({setting: getattr(config, setting) for setting in SETTING_NAMES})
-    values["regions"] = list(config.regions)
+    for setting in LIST_SETTINGS:
+        values[setting] = list(getattr(config, setting))
     values["source_key"] = source_spec(kind).source_key(config)
     return values
 
@@ -74,7 +76,20 @@ def source_targets(source: Source) -> list[tuple[str, str, Target]]:
 
 def _snapshot(source: Source) -> dict:
     return {
-        f: getattr(source, f) for f in ("name", "kind", "enabled", "role_arn", "external_id", "regions", "vault_url", "schedule_minutes")
+        f: getattr(source, f)
+        for f in (
+            "name",
+            "kind",
+            "enabled",
+            "role_arn",
+            "external_id",
+            "regions",
+            "vault_url",
+            "member_role_name",
+            "include_ids",
+            "exclude_ids",
+            "schedule_minutes",
+        )
     }
 
 

@@ -27,9 +27,12 @@ from apps.connectors.aws import client as aws_client
 from apps.connectors.aws.allowlist import ALLOWED_OPERATIONS, OperationRefused, is_allowed
 from apps.connectors.aws.client import make_client, new_session, session_for_target
 from apps.connectors.aws.iam import IamConnector
+from apps.connectors.aws.organization import OrganizationConnector
+from apps.connectors.aws.regions import RegionsConnector
 from apps.connectors.aws.secrets_manager import SecretsManagerConnector
-from apps.connectors.base import ConnectorError
+from apps.connectors.base import ConnectorError, Target
 from apps.connectors.kinds import CredentialKind
+from apps.devtools.simulators.aws_organization import add_account, create_organization
 from tests.support.aws import sm_target
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -130,6 +133,19 @@ def account(iam, moto_url, monkeypatch):
 def test_connectors_call_only_listed_operations_exactly_those_documented_as_called_today(account, called, fault_proxy, target_a):
     iam_result = IamConnector().collect(target_a)
     sm_results = [SecretsManagerConnector().collect(sm_target(region)) for region in ("eu-west-1", "us-east-1")]
+    regions = RegionsConnector().collect(Target(kind="aws_regions", source_key=target_a.source_key, role_arn=target_a.role_arn))
+    organization = create_organization(fault_proxy.upstream.geturl())
+    add_account(fault_proxy.upstream.geturl(), organization, "payments", ou="regulated")
+    org_result = OrganizationConnector().collect(
+        Target(
+            kind="aws_organization",
+            source_key=target_a.source_key,
+            role_arn=target_a.role_arn,
+            member_role_name="keytrail-reader",
+            include_ids=(organization.ous["regulated"],),
+        )
+    )
+    assert regions.spawn and [m.name for m in org_result.members] == ["payments"] and not org_result.errors
 
     # The scenario really ran every path: a user newer than the report (GetLoginProfile,
     # GetAccessKeyLastUsed), keys, MFA, the policy, and a secret per region.

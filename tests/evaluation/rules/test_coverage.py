@@ -71,3 +71,22 @@ def test_population_is_enabled_sources():
 def test_long_errors_are_cut_short():
     verdict = SourceCoverage().evaluate(_aws(scope("aws_iam", status="failed", error="x" * 5000)), ctx())
     assert len(verdict.reason) < 600
+
+
+def test_an_organisations_accounts_it_could_not_collect_are_named_not_assessed():
+    facts = {
+        "not_assessed": [
+            {"id": "111111111111", "name": "staging", "reason": "the account is suspended (closed)"},
+            {"id": "999999999999", "name": "", "reason": "listed in Include but not in the organisation: check the id for a typo"},
+        ]
+    }
+    org = source(name="acme", kind="aws_organization", iam_facts=facts, scopes=(scope("aws_organization"),))
+    verdict = SourceCoverage().evaluate(org, ctx())
+    assert verdict.status == "not_assessed"
+    assert "account staging (111111111111) not assessed: the account is suspended (closed)" in verdict.reason
+    assert "account ? (999999999999) not assessed: listed in Include" in verdict.reason
+    assert verdict.data["accounts_not_assessed"] == ["111111111111", "999999999999"]
+    # A failing scope still fails, naming the accounts too.
+    broken = source(name="acme", kind="aws_organization", iam_facts=facts, scopes=(scope("aws_organization", status="failed"),))
+    failed = SourceCoverage().evaluate(broken, ctx())
+    assert failed.status == "fail" and "staging" in failed.reason
