@@ -6,6 +6,8 @@ from config.settings.env import env
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = SECRET_KEY or "keytrail-local-demo-only-not-secret"  # noqa: F405
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# The demo's webhook receivers (if any) run on this machine.
+KEYTRAIL_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("KEYTRAIL_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=True)
 # Development tooling (the `demo` and `bench_*` commands, the simulated clouds): never in production.
 INSTALLED_APPS = [*INSTALLED_APPS, "apps.devtools"]  # noqa: F405
 
