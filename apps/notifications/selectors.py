@@ -9,11 +9,15 @@ from apps.notifications.models import WebhookDelivery, WebhookEndpoint
 
 def endpoint_list() -> QuerySet[WebhookEndpoint]:
     """Every endpoint with its delivery counts by outcome and its last attempt."""
-    return WebhookEndpoint.objects.select_related("created_by").annotate(
-        delivered=Count("deliveries", filter=Q(deliveries__state=WebhookDelivery.State.SUCCEEDED)),
-        failing=Count("deliveries", filter=Q(deliveries__state__in=[WebhookDelivery.State.RETRYING, WebhookDelivery.State.FAILED])),
-        last_attempt_at=Max("deliveries__last_attempt_at"),
-    )
+    return (
+        WebhookEndpoint.objects.select_related("created_by")
+        .annotate(
+            delivered=Count("deliveries", filter=Q(deliveries__state=WebhookDelivery.State.SUCCEEDED)),
+            failing=Count("deliveries", filter=Q(deliveries__state__in=[WebhookDelivery.State.RETRYING, WebhookDelivery.State.FAILED])),
+            last_attempt_at=Max("deliveries__last_attempt_at"),
+        )
+        .order_by("name", "id")
+    )  # an aggregate drops Meta.ordering
 
 
 def delivery_list(*, endpoint: WebhookEndpoint, state: str = "", event: str = "") -> QuerySet[WebhookDelivery]:
