@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -87,8 +87,10 @@ def _review_assigned(campaign_id: int, user_ids: list[int], tag: str) -> Notice 
     if campaign is None:
         return None
     recipients = _reachable(User.objects.filter(pk__in=user_ids))
-    undecided = {u.pk: campaign.items.filter(reviewer=u, decision="").count() for u in recipients}  # a handful of reviewers per event
-    recipients = tuple(u for u in recipients if undecided[u.pk])
+    undecided = dict(
+        campaign.items.filter(reviewer__in=recipients, decision="").values_list("reviewer_id").annotate(n=Count("id")).order_by()
+    )
+    recipients = tuple(u for u in recipients if undecided.get(u.pk))
     link = absolute(reverse("reviews:detail", args=[campaign.pk]) + "?reviewer=me&decision=undecided")
     return Notice(
         event="review.assigned",
