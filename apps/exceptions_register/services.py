@@ -325,9 +325,10 @@ def exception_renew(
 
 
 def exception_send_reminders(*, today: dt.date | None = None) -> int:
-    """E-mail the owner and requester of each approved exception that reaches one of the
-    reminder marks (e.g. 30, 7 and 1 days before expiry); each mark is sent once. Returns
-    how many reminders were sent."""
+    """Remind the owner and requester of each approved exception that reaches one of the
+    reminder marks (e.g. 30, 7 and 1 days before expiry): each mark is recorded once and
+    publishes ``exception.expiring`` (the e-mail, with its link, and the webhooks follow after
+    commit: apps.notifications). Returns how many reminders were recorded."""
     today = today or _today()
     sent = 0
     marks = sorted(set(settings.KEYTRAIL_EXCEPTION_REMINDER_DAYS), reverse=True)
