@@ -86,11 +86,11 @@ def _review_assigned(campaign_id: int, user_ids: list[int], tag: str) -> Notice 
     campaign = Campaign.objects.filter(pk=campaign_id, state=Campaign.State.ACTIVE).first()
     if campaign is None:
         return None
-    recipients = _reachable(User.objects.filter(pk__in=user_ids))
+    reviewers = list(User.objects.filter(pk__in=user_ids).order_by("username"))
     undecided = dict(
-        campaign.items.filter(reviewer__in=recipients, decision="").values_list("reviewer_id").annotate(n=Count("id")).order_by()
+        campaign.items.filter(reviewer__in=reviewers, decision="").values_list("reviewer_id").annotate(n=Count("id")).order_by()
     )
-    recipients = tuple(u for u in recipients if undecided.get(u.pk))
+    recipients = tuple(u for u in _reachable(reviewers) if undecided.get(u.pk))
     link = absolute(reverse("reviews:detail", args=[campaign.pk]) + "?reviewer=me&decision=undecided")
     return Notice(
         event="review.assigned",
@@ -103,7 +103,10 @@ def _review_assigned(campaign_id: int, user_ids: list[int], tag: str) -> Notice 
         recipients=recipients,
         context={"campaign": campaign},
         recipient_context={pk: {"undecided": n} for pk, n in undecided.items()},
-        data={"campaign": {"id": campaign.pk, "name": campaign.name, "due_date": campaign.due_date.isoformat()}},
+        data={
+            "campaign": {"id": campaign.pk, "name": campaign.name, "due_date": campaign.due_date.isoformat()},
+            "reviewers": [{"username": u.get_username(), "undecided": undecided.get(u.pk, 0)} for u in reviewers],
+        },
     )
 
 

@@ -13,7 +13,8 @@ from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFai
 from apps.exceptions_register import services as exceptions
 from apps.notifications import services, signing
 from apps.notifications.models import WebhookDelivery, WebhookEndpoint
-from tests.factories import ExceptionRequestFactory, make_user
+from apps.reviews import services as reviews
+from tests.factories import CampaignFactory, CredentialFactory, ExceptionRequestFactory, SourceFactory, make_user
 from tests.support.webhooks import webhook_receiver  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db
@@ -191,3 +192,18 @@ def test_overdue_retries_are_found_by_the_sweep(grc, approver, webhook_receiver,
     assert services.webhook_retry_overdue() == []  # its retry is not due yet
     WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() - timezone.timedelta(minutes=10))
     assert services.webhook_retry_overdue() == [delivery.pk]
+
+
+def test_a_campaign_start_tells_the_webhook_who_has_how_many_items(grc, webhook_receiver, django_capture_on_commit_callbacks):
+    services.endpoint_create(actor=grc, name="chat", url=webhook_receiver.url, events=["review.assigned"])
+    source = SourceFactory(created_by=grc)
+    for name in ("AKIA1", "AKIA2"):
+        CredentialFactory(source=source, name=name, owner="", enabled=True)
+    fallback = make_user(Role.REVIEWER, username="fallback", email="")  # no address: no e-mail, still named in the webhook
+    draft = CampaignFactory(created_by=grc, fallback_reviewer=fallback, name="Keys", scope={"source_ids": [source.pk]})
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign = reviews.campaign_start(actor=grc, campaign=draft)
+    (request,) = webhook_receiver.requests
+    body = json.loads(request.body)
+    assert body["event"] == "review.assigned" and body["data"]["campaign"]["id"] == campaign.pk
+    assert body["data"]["reviewers"] == [{"username": "fallback", "undecided": 2}]
