@@ -14,7 +14,9 @@ class EndpointForm(forms.Form):
         help_text="https:// (or http://) address of the receiver; it must resolve to a public address. Redirects are not followed.",
     )
     events = forms.MultipleChoiceField(
-        choices=list(EVENTS.items()), widget=forms.CheckboxSelectMultiple, help_text="The events sent to this endpoint."
+        choices=[(name, f"{name} — {description}") for name, description in EVENTS.items()],
+        widget=forms.CheckboxSelectMultiple,
+        help_text='The events sent to this endpoint (the payload\'s "event").',
     )
 
 

@@ -26,9 +26,9 @@ User = get_user_model()
 
 # Every event a person can be told about, in the order the docs list them.
 EVENTS: dict[str, str] = {
-    "review.assigned": "Access-review items assigned to you",
-    "review.due_soon": "An access review you have items in is due soon",
-    "review.overdue": "An access review you have items in is overdue",
+    "review.assigned": "Access-review items were assigned to a reviewer",
+    "review.due_soon": "A reviewer's access review is due soon",
+    "review.overdue": "A reviewer's access review is overdue",
     "exception.awaiting_approval": "An exception request awaits approval",
     "exception.approved": "An exception request was approved",
     "exception.rejected": "An exception request was rejected",
