@@ -2,8 +2,9 @@
 
 - Only ``http`` and ``https`` URLs, without user:password, are accepted.
 - The host name is resolved once, every address it resolves to must be a public (global)
-  address, and the request is sent to that checked address (the connection is pinned to it;
-  TLS still checks the certificate against the host name). A name that resolves to a public
+  address, and the request is sent to those checked addresses (the connection is pinned to
+  them, the next tried when one refuses; TLS still checks the certificate against the host
+  name, against the system's CAs or ``KEYTRAIL_WEBHOOK_CA_BUNDLE``). A name that resolves to a public
   address when checked and to 127.0.0.1 when used (DNS rebinding) therefore cannot reach the
   inside.
 - Redirects are not followed (a redirect could point inside); environment proxies are not used.
@@ -34,7 +35,7 @@ class Target:
     host: str
     port: int
     path: str
-    address: str
+    addresses: tuple[str, ...]  # every address the host resolved to, each checked
 
 
 @dataclass(frozen=True)
@@ -45,14 +46,14 @@ class Response:
 
 def _allowed(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if settings.KEYTRAIL_WEBHOOK_ALLOW_PRIVATE_ADDRESSES:
-        return not (ip.is_multicast or ip.is_unspecified or ip.is_reserved)
+    if settings.KEYTRAIL_WEBHOOK_ALLOW_PRIVATE_ADDRESSES and (ip.is_loopback or ip.is_private or ip.is_link_local):
+        return not ip.is_unspecified
     return ip.is_global
 
 
 def check_url(url: str, *, resolve: bool = True) -> Target | None:
     """Refuse (ValidationFailed, with the reason) a URL keytrail must not post to. With
-    ``resolve``, the host is resolved and the first allowed address returned in a Target."""
+    ``resolve``, the host is resolved and its (checked) addresses returned in a Target."""
     parts = urlsplit((url or "").strip())
     if parts.scheme not in SCHEMES:
         raise ValidationFailed("URL: only http:// and https:// addresses are accepted.")
@@ -70,7 +71,7 @@ def check_url(url: str, *, resolve: bool = True) -> Target | None:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise ValidationFailed(f"URL: the host {parts.hostname} cannot be resolved.") from exc
-    addresses = [str(info[4][0]) for info in infos]
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     refused = [a for a in addresses if not _allowed(a)]
     if not addresses or refused:
         raise ValidationFailed(
@@ -78,14 +79,24 @@ def check_url(url: str, *, resolve: bool = True) -> Target | None:
             "keytrail posts only to public addresses (KEYTRAIL_WEBHOOK_ALLOW_PRIVATE_ADDRESSES, docs/notifications.md)."
         )
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return Target(parts.scheme, parts.hostname, port, path, addresses[0])
+    return Target(parts.scheme, parts.hostname, port, path, tuple(addresses))
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> Response:
-    """POST ``body`` to ``url`` through the checked, pinned address. Raises ValidationFailed for
-    a refused URL and urllib3's errors (HTTPError) for a connection that fails."""
+    """POST ``body`` to ``url`` through the checked, pinned addresses (the next one when a
+    connection cannot be made, as a browser does). Raises ValidationFailed for a refused URL and
+    urllib3's errors (HTTPError) when no address answers."""
     target = check_url(url)
     assert target is not None
+    for address in target.addresses[:-1]:
+        try:
+            return _post_to(target, address, body, headers, timeout)
+        except urllib3.exceptions.NewConnectionError:
+            continue
+    return _post_to(target, target.addresses[-1], body, headers, timeout)
+
+
+def _post_to(target: Target, address: str, body: bytes, headers: dict[str, str], timeout: float) -> Response:
     host_header = target.host if target.port == SCHEMES[target.scheme] else f"{target.host}:{target.port}"
     if ":" in target.host and not target.host.startswith("["):
         host_header = f"[{target.host}]" if target.port == SCHEMES[target.scheme] else f"[{target.host}]:{target.port}"
@@ -93,10 +104,16 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> R
     pool: urllib3.HTTPConnectionPool
     if target.scheme == "https":
         pool = urllib3.HTTPSConnectionPool(
-            target.address, target.port, server_hostname=target.host, assert_hostname=target.host, cert_reqs="CERT_REQUIRED", **kwargs
+            address,
+            target.port,
+            server_hostname=target.host,
+            assert_hostname=target.host,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=settings.KEYTRAIL_WEBHOOK_CA_BUNDLE or None,  # None: the system's trust store
+            **kwargs,
         )
     else:
-        pool = urllib3.HTTPConnectionPool(target.address, target.port, **kwargs)
+        pool = urllib3.HTTPConnectionPool(address, target.port, **kwargs)
     try:
         response = pool.urlopen(
             "POST",

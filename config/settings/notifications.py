@@ -26,6 +26,8 @@ KEYTRAIL_WEBHOOK_BACKOFF_SECONDS = env.float("KEYTRAIL_WEBHOOK_BACKOFF_SECONDS",
 KEYTRAIL_WEBHOOK_BACKOFF_MAX_SECONDS = env.float("KEYTRAIL_WEBHOOK_BACKOFF_MAX_SECONDS", default=3600.0)
 KEYTRAIL_WEBHOOK_TIMEOUT_SECONDS = env.float("KEYTRAIL_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 KEYTRAIL_WEBHOOK_ENCRYPTION_KEY = env.str("KEYTRAIL_WEBHOOK_ENCRYPTION_KEY", default="")
+# A PEM bundle of the CAs trusted for https receivers (an internal CA); empty: the system's store.
+KEYTRAIL_WEBHOOK_CA_BUNDLE = env.str("KEYTRAIL_WEBHOOK_CA_BUNDLE", default="")
 # Off: webhooks go only to public addresses (no loopback, private, link-local). The tests and
 # the demo, whose receivers run on 127.0.0.1, turn it on (docs/notifications.md, "SSRF").
 KEYTRAIL_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("KEYTRAIL_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=False)

@@ -10,12 +10,13 @@ from django.utils import timezone
 from apps.accounts.roles import Role
 from apps.audit.models import AuditEvent
 from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFailed
+from apps.devtools.simulators.key_vault import certificate_paths
 from apps.exceptions_register import services as exceptions
 from apps.notifications import services, signing
 from apps.notifications.models import WebhookDelivery, WebhookEndpoint
 from apps.reviews import services as reviews
 from tests.factories import CampaignFactory, CredentialFactory, ExceptionRequestFactory, SourceFactory, make_user
-from tests.support.webhooks import webhook_receiver  # noqa: F401 - fixture
+from tests.support.webhooks import start_receiver, webhook_receiver  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -207,3 +208,21 @@ def test_a_campaign_start_tells_the_webhook_who_has_how_many_items(grc, webhook_
     body = json.loads(request.body)
     assert body["event"] == "review.assigned" and body["data"]["campaign"]["id"] == campaign.pk
     assert body["data"]["reviewers"] == [{"username": "fallback", "undecided": 2}]
+
+
+def test_https_receivers_are_verified_against_the_host_name(grc, approver, settings, django_capture_on_commit_callbacks):
+    receiver, server = start_receiver(tls=True)  # https://localhost:<port>/, a self-signed certificate
+    try:
+        services.endpoint_create(actor=grc, name="chat", url=receiver.url, events=["exception.approved", "exception.rejected"])
+        with django_capture_on_commit_callbacks(execute=True):  # the certificate is not trusted yet
+            exceptions.exception_approve(actor=approver, exception=_pending_exception(), comment="fine")
+        untrusted = WebhookDelivery.objects.get()
+        assert untrusted.state == "retrying" and "CERTIFICATE_VERIFY_FAILED" in untrusted.error and receiver.requests == []
+
+        settings.KEYTRAIL_WEBHOOK_CA_BUNDLE = certificate_paths()[0]
+        assert services.webhook_attempt(delivery_id=untrusted.pk).state == "succeeded"
+        (request,) = receiver.requests
+        assert request.headers["host"] == f"localhost:{server.server_address[1]}"  # pinned to an address, named by host
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -3,11 +3,14 @@ body) and answers with the statuses it is told to, in order (then 200)."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from apps.devtools.simulators.key_vault import certificate_paths
 
 
 @dataclass
@@ -29,7 +32,9 @@ class Receiver:
             return self.statuses.pop(0) if self.statuses else 200
 
 
-def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
+def start_receiver(*, tls: bool = False) -> tuple[Receiver, ThreadingHTTPServer]:
+    """A receiver on 127.0.0.1; with ``tls``, HTTPS with the Key Vault simulator's self-signed
+    certificate (valid for localhost and 127.0.0.1; trust it with KEYTRAIL_WEBHOOK_CA_BUNDLE)."""
     receiver: Receiver
 
     class Handler(BaseHTTPRequestHandler):
@@ -48,7 +53,13 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver = Receiver(url=f"http://127.0.0.1:{server.server_address[1]}/hooks/keytrail?team=sec")
+    if tls:
+        cert, key = certificate_paths()
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    scheme, host = ("https", "localhost") if tls else ("http", "127.0.0.1")
+    receiver = Receiver(url=f"{scheme}://{host}:{server.server_address[1]}/hooks/keytrail?team=sec")
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return receiver, server
 
