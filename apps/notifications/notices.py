@@ -183,7 +183,7 @@ def _exception_awaiting(exception_id: int, user_ids: list[int], tag: str) -> Not
         event="exception.awaiting_approval",
         # A two-approver request is announced again after its first approval, to the others.
         key=f"exception.awaiting_approval:{exception.pk}:{approvals}",
-        subject=f"{exception.ref} awaits your approval ({exception.get_risk_display().lower()} risk)",
+        subject=f"{exception.ref} awaits your approval ({exception.get_risk_display().lower()} risk): {exception.title}",
         template="exception_awaiting",
         link=absolute(reverse("exceptions:detail", args=[exception.pk])),
         recipients=_reachable(_approvers_for(exception)),

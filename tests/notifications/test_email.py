@@ -114,7 +114,7 @@ def test_exception_awaiting_approval_then_approved(people, approvers, smtp_serve
     asked = sorted(a for m in smtp_server.messages for a in m.rcpt_tos)
     assert asked == ["amir@example.test", "ann@example.test"]
     message = smtp_server.to("ann@example.test")[0]
-    assert message.subject == f"[keytrail] {exception.ref} awaits your approval (high risk)"
+    assert message.subject == f"[keytrail] {exception.ref} awaits your approval (high risk): Legacy <b>vendor</b>"
     assert link in message.part("text/plain") and "Legacy &lt;b&gt;vendor&lt;/b&gt;" in message.part("text/html")
 
     smtp_server.messages.clear()
