@@ -234,7 +234,7 @@ def _exception_expiring(reminder_id: int, user_ids: list[int], tag: str) -> Noti
 
 
 def _remediation_reopened(remediation_id: int, user_ids: list[int], tag: str) -> Notice | None:
-    remediation = Remediation.objects.select_related("item__campaign", "owner", "credential").filter(pk=remediation_id).first()
+    remediation = Remediation.objects.select_related("item__campaign__created_by", "owner", "credential").filter(pk=remediation_id).first()
     if remediation is None or remediation.state != Remediation.State.REOPENED:
         return None
     event = remediation.events.order_by("-at", "-id").first()
@@ -245,7 +245,8 @@ def _remediation_reopened(remediation_id: int, user_ids: list[int], tag: str) ->
         subject=f"Remediation reopened: {remediation.get_action_display().lower()} {remediation.item.subject}",
         template="remediation_reopened",
         link=absolute(reverse("reviews:detail", args=[campaign.pk]) + "#remediation"),
-        recipients=_reachable([remediation.owner]),
+        # The owner must act; the campaign's GRC lead sees the remediation list the link opens.
+        recipients=_reachable([remediation.owner, campaign.created_by]),
         context={"remediation": remediation, "campaign": campaign, "note": event.note if event else ""},
         data={
             "remediation": {

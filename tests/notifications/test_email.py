@@ -197,8 +197,9 @@ def test_reopened_remediation_tells_its_owner(people, inventory, smtp_server, dj
     SnapshotFactory(unit=unit, source=inventory["source"], scope="aws_iam", taken_at=timezone.now() + dt.timedelta(seconds=1))
     with django_capture_on_commit_callbacks(execute=True):
         assert remediation_verify(run_id=run.pk) == {"reopened": 1}
-    (message,) = smtp_server.messages
-    assert message.rcpt_tos == ["security@example.test"]
+    # The owner (the fallback reviewer, who decided it) and the campaign's GRC lead.
+    assert sorted(a for m in smtp_server.messages for a in m.rcpt_tos) == ["grc@example.test", "security@example.test"]
+    (message,) = smtp_server.to("security@example.test")
     assert message.subject == "[keytrail] Remediation reopened: revoke legacy / IAM access key AKIAORPHAN"
     text = message.part("text/plain")
     assert "credential present and enabled again" in text and f"{BASE}/reviews/{campaign.pk}/#remediation" in text
