@@ -16,6 +16,13 @@ reviews' decisions, both read by the evaluation) are named here too.
 
 from apps.core.pipeline import Step
 
+
+def _notify(event: str, object_key: str, *, user_ids: str | None = None, tag: str | None = None, statuses=None) -> Step:
+    """A step that tells people and webhooks about ``event`` (apps.notifications.tasks.notify)."""
+    args = {"object_id": object_key, **({"user_ids": user_ids} if user_ids else {}), **({"tag": tag} if tag else {})}
+    return Step("apps.notifications.tasks.notify", args=args, fixed={"event": event}, statuses=statuses)
+
+
 PIPELINE: dict[str, tuple[Step, ...]] = {
     # A collection run reached its end (succeeded, partial or failed).
     "collection.finished": (
@@ -25,6 +32,18 @@ PIPELINE: dict[str, tuple[Step, ...]] = {
     ),
     # An access-review campaign was signed off: its decisions now count for 9.2.4.19.
     "review.signed_off": (Step("apps.evaluation.tasks.evaluate", fixed={"trigger": "review"}),),
+    # People and systems are told (apps.notifications: e-mail and webhooks, docs/notifications.md).
+    "review.assigned": (_notify("review.assigned", "campaign_id", user_ids="reviewer_ids", tag="tag"),),
+    "review.due_soon": (_notify("review.due_soon", "reminder_id", user_ids="cc_user_ids"),),
+    "review.overdue": (_notify("review.overdue", "reminder_id", user_ids="cc_user_ids"),),
+    "exception.submitted": (_notify("exception.awaiting_approval", "exception_id"),),
+    "exception.decided": (
+        _notify("exception.awaiting_approval", "exception_id", statuses=("pending",)),  # a second approval is needed
+        _notify("exception.approved", "exception_id", statuses=("approved",)),
+        _notify("exception.rejected", "exception_id", statuses=("rejected",)),
+    ),
+    "exception.expiring": (_notify("exception.expiring", "reminder_id"),),
+    "remediation.reopened": (_notify("remediation.reopened", "remediation_id"),),
 }
 
 # Plug points read by the evaluation (dotted paths, loaded when used).

@@ -36,6 +36,7 @@ urlpatterns = [
     path("exceptions/", include("apps.exceptions_register.urls")),
     path("reviews/", include("apps.reviews.urls")),
     path("evidence/", include("apps.evidence.urls")),
+    path("webhooks/", include("apps.notifications.urls")),
     path("api/v1/", include("apps.api.urls")),
     path("account/tokens/", include("apps.api.token_urls")),
     path("admin/", admin.site.urls),

@@ -19,6 +19,7 @@ def roles(request):
         "can_view_exceptions": _can_view_exceptions(user),
         "can_view_reviews": _can_view_reviews(user),
         "can_view_evidence": _can_view_evidence(user),
+        "can_view_webhooks": has_perm(user, "notifications.view_webhookendpoint") if user else False,
     }
 
 

@@ -47,6 +47,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # keytrail's own API tokens: the inventory of every user's tokens, and revoking any of them.
         "api.view_apitoken",
         "api.revoke_any_apitoken",
+        # Outbound webhooks: the endpoints, their delivery logs, and registering or changing them.
+        "notifications.view_webhookendpoint",
+        "notifications.manage_webhookendpoint",
     ],
     # Approvers decide exceptions about credentials, so they read the whole inventory.
     Role.APPROVER: [

@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import SimpleRouter
 
-from apps.api.views import controls, evidence, exceptions, fallback, inventory, posture, reviews, sources
+from apps.api.views import controls, evidence, exceptions, fallback, inventory, posture, reviews, sources, webhooks
 
 router = SimpleRouter(trailing_slash=True)
 router.register("sources", sources.SourceViewSet, basename="source")
@@ -20,6 +20,7 @@ router.register("campaigns", reviews.CampaignViewSet, basename="campaign")
 router.register("review-items", reviews.ReviewItemViewSet, basename="review-item")
 router.register("engagements", evidence.EngagementViewSet, basename="engagement")
 router.register("packs", evidence.PackViewSet, basename="pack")
+router.register("webhooks", webhooks.WebhookEndpointViewSet, basename="webhook")
 
 app_name = "api"
 urlpatterns = [

@@ -444,6 +444,21 @@ def pack_verified(*, actor, pack, ok: bool, problems: list[str], uploaded_name: 
     )
 
 
+# webhook endpoints (the signing secret is never recorded, only its first characters) ---------
+def webhook_endpoint_created(*, actor, endpoint, values: dict) -> None:
+    audit_record(event_type="webhook_endpoint.created", actor=actor, target=endpoint, changes={k: [None, v] for k, v in values.items()})
+
+
+def webhook_endpoint_updated(*, actor, endpoint, changes: dict) -> None:
+    audit_record(event_type="webhook_endpoint.updated", actor=actor, target=endpoint, changes=changes)
+
+
+def webhook_endpoint_secret_rotated(*, actor, endpoint, old_hint: str) -> None:
+    audit_record(
+        event_type="webhook_endpoint.secret_rotated", actor=actor, target=endpoint, changes={"secret": [old_hint, endpoint.secret_hint]}
+    )
+
+
 # API tokens -----------------------------------------------------------------
 def api_token_issued(*, actor, token) -> None:
     # The token itself is never recorded: only its public id, name, scope and expiry.

@@ -14,12 +14,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from apps.audit import events
+from apps.core import pipeline
 from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFailed
 from apps.core.permissions import has_perm
 from apps.core.scope import clean_ids, clean_tag
@@ -200,6 +200,7 @@ def exception_submit(*, actor, exception: ExceptionRequest) -> ExceptionRequest:
     exception.state, exception.submitted_at = State.PENDING, timezone.now()
     exception.save(update_fields=["state", "submitted_at"])
     events.exception_transition(actor=actor, exception=exception, from_state=State.DRAFT, comment="")
+    pipeline.publish("exception.submitted", exception_id=exception.pk)  # approvers are told (config/pipeline.py)
     return exception
 
 
@@ -232,6 +233,8 @@ def _decide(*, actor, exception: ExceptionRequest, decision: str, comment: str) 
         # The approval that completes the request also gets its own event, so an auditor can
         # filter the trail for exceptions that came into force.
         events.exception_transition(actor=actor, exception=exception, from_state=before, comment=comment)
+    # Requester and owner are told of the outcome; the other approvers, of a second approval needed.
+    pipeline.publish("exception.decided", exception_id=exception.pk, status=exception.state)
     return exception
 
 
@@ -322,9 +325,10 @@ def exception_renew(
 
 
 def exception_send_reminders(*, today: dt.date | None = None) -> int:
-    """E-mail the owner and requester of each approved exception that reaches one of the
-    reminder marks (e.g. 30, 7 and 1 days before expiry); each mark is sent once. Returns
-    how many reminders were sent."""
+    """Remind the owner and requester of each approved exception that reaches one of the
+    reminder marks (e.g. 30, 7 and 1 days before expiry): each mark is recorded once and
+    publishes ``exception.expiring`` (the e-mail, with its link, and the webhooks follow after
+    commit: apps.notifications). Returns how many reminders were recorded."""
     today = today or _today()
     sent = 0
     marks = sorted(set(settings.KEYTRAIL_EXCEPTION_REMINDER_DAYS), reverse=True)
@@ -334,23 +338,15 @@ def exception_send_reminders(*, today: dt.date | None = None) -> int:
         if not due:
             continue
         mark = min(due)  # the nearest mark reached; earlier marks missed while down are not re-sent
-        recipients = sorted({u.email for u in (exception.owner, exception.requester) if u.email})
+        recipients = sorted({u.email for u in (exception.owner, exception.requester) if u.email and u.is_active})
         try:
-            # Recorded and sent in one transaction: a mail server that fails rolls the record
-            # back, so the reminder is tried again on the next run instead of being lost.
+            # The reminder is recorded (once per mark) and its e-mail, with a link to the
+            # exception, is sent after commit by apps.notifications, which retries a failing
+            # mail server (config/pipeline.py).
             with transaction.atomic():
-                ExceptionReminder.objects.create(exception=exception, days_before=mark, recipients=recipients)
+                reminder = ExceptionReminder.objects.create(exception=exception, days_before=mark, recipients=recipients)
                 events.exception_reminded(exception=exception, days_left=days_left, recipients=recipients)
-                if recipients:
-                    send_mail(
-                        subject=f"[keytrail] {exception.ref} expires in {days_left} day{'s' if days_left != 1 else ''}",
-                        message=(
-                            f"The exception {exception.ref} ({exception.title}) ends on {exception.expires_on:%Y-%m-%d}.\n"
-                            "After that its findings fail again. Renew it (a new approval) or close it if the issue is fixed."
-                        ),
-                        from_email=None,
-                        recipient_list=recipients,
-                    )
+                pipeline.publish("exception.expiring", reminder_id=reminder.pk)
         except IntegrityError:
             continue  # this mark was already sent
         sent += 1

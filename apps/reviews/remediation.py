@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit import events
+from apps.core import pipeline
 from apps.inventory.models import CollectionUnit, Credential, Snapshot
 from apps.reviews.models import Remediation, RemediationEvent
 
@@ -105,5 +106,7 @@ def remediation_verify(*, run_id: int) -> dict[str, int]:
             r.save(update_fields=["state", "verified_at", "verified_by_run"])
             RemediationEvent.objects.create(remediation=r, at=timezone.now(), state=state, run_id=run_id, note=note)
             events.remediation_transition(remediation=r, from_state=before, run_id=run_id, note=note)
+            if state == Remediation.State.REOPENED:
+                pipeline.publish("remediation.reopened", remediation_id=r.pk)  # its owner is told (config/pipeline.py)
             counts[state] = counts.get(state, 0) + 1
     return counts

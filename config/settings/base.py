@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "apps.exceptions_register",
     "apps.reviews",
     "apps.evidence",
+    "apps.notifications",
     "apps.api",
 ]
 
@@ -242,3 +243,4 @@ from config.settings.api import *  # noqa: E402,F403
 from config.settings.aws import *  # noqa: E402,F403
 from config.settings.azure import *  # noqa: E402,F403
 from config.settings.celery import *  # noqa: E402,F403
+from config.settings.notifications import *  # noqa: E402,F403

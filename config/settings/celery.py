@@ -17,3 +17,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+# E-mails and webhooks wait on other people's servers: their own queue, so a slow receiver never
+# holds up collection or evaluation (run a worker with `-Q celery,notifications`).
+CELERY_TASK_ROUTES = {"notifications.*": {"queue": "notifications"}}

@@ -5,7 +5,12 @@ from config.settings.env import env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = SECRET_KEY or "keytrail-local-demo-only-not-secret"  # noqa: F405
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# The demo's e-mails (review assignments, approvals, reminders: docs/notifications.md) are written
+# to var/mail/, one file per batch, rather than sent or printed over the demo's own output.
+EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = BASE_DIR / "var" / "mail"  # noqa: F405
+# The demo's webhook receivers (if any) run on this machine.
+KEYTRAIL_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = env.bool("KEYTRAIL_WEBHOOK_ALLOW_PRIVATE_ADDRESSES", default=True)
 # Development tooling (the `demo` and `bench_*` commands, the simulated clouds): never in production.
 INSTALLED_APPS = [*INSTALLED_APPS, "apps.devtools"]  # noqa: F405
 

@@ -16,7 +16,11 @@ DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c keytrail.allow_t
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # A real worker (another process) is given the test process's media directory.
 MEDIA_ROOT = env.str("KEYTRAIL_TEST_MEDIA_ROOT", default="") or tempfile.mkdtemp(prefix="keytrail-test-media-")
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# A real worker in tests/notifications/test_worker.py sends through SMTP to the test's server.
+EMAIL_BACKEND = env.str("KEYTRAIL_TEST_EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")
+# Webhook receivers and the SMTP server in the tests listen on 127.0.0.1; the SSRF tests turn this off.
+KEYTRAIL_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
+KEYTRAIL_WEBHOOK_BACKOFF_SECONDS = env.float("KEYTRAIL_WEBHOOK_BACKOFF_SECONDS", default=1.0)
 # Eager by default; a real worker (tests/support/worker.py) runs with KEYTRAIL_TEST_BROKER_URL set.
 CELERY_BROKER_URL = env.str("KEYTRAIL_TEST_BROKER_URL", default="memory://")
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"

@@ -23,6 +23,7 @@ VISIBLE = {"grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200
 POSTURE = {"grc_lead": 200, "approver": 200, "owner": 200, "*": 403}
 CAMPAIGN = {"grc_lead": 200, "reviewer": 200, "auditor_shared": 200, "*": 404}
 ENGAGEMENT = {"grc_lead": 200, "auditor_shared": 200, "*": 404}
+WEBHOOK = {"grc_lead": 200, "*": 404}
 
 # (url name, method) -> ({persona: status}, the UI view it must agree with, or None)
 MATRIX: dict[tuple[str, str], tuple[dict[str, int], str | None]] = {
@@ -101,6 +102,13 @@ MATRIX: dict[tuple[str, str], tuple[dict[str, int], str | None]] = {
     ("api:pack-detail", "get"): (ENGAGEMENT, "evidence:pack"),
     ("api:pack-download", "get"): (ENGAGEMENT, "evidence:pack_download"),
     ("api:pack-verify", "post"): (ENGAGEMENT, "evidence:pack_verify"),
+    # Outbound webhooks: the GRC lead's; an endpoint is hidden from everyone else.
+    ("api:webhook-list", "get"): ({"grc_lead": 200, "*": 403}, "notifications:endpoint_list"),
+    ("api:webhook-list", "post"): ({"grc_lead": 400, "*": 403}, "notifications:endpoint_list"),
+    ("api:webhook-detail", "get"): (WEBHOOK, "notifications:endpoint_detail"),
+    ("api:webhook-detail", "patch"): (WEBHOOK, "notifications:endpoint_edit"),  # an empty change: nothing to do
+    ("api:webhook-rotate-secret", "post"): (WEBHOOK, "notifications:endpoint_rotate"),
+    ("api:webhook-deliveries", "get"): (WEBHOOK, "notifications:endpoint_detail"),
 }
 
 
@@ -150,6 +158,7 @@ def _url(name: str, kwargs: dict) -> str:
         "review-item": {"pk": ReviewItem.objects.filter(campaign_id=kwargs["reviews:start"]["pk"]).values_list("pk", flat=True).first()},
         "engagement": kwargs["evidence:detail"],
         "pack": {"pk": kwargs["evidence:pack"]["pack_pk"]},
+        "webhook": kwargs["notifications:endpoint_detail"],
     }
     if name.endswith("-list") or name in ("api:schema", "api:docs"):
         return reverse(name)

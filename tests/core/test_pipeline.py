@@ -91,7 +91,18 @@ def test_an_undeclared_event_is_an_error_not_silence(steps):
 def test_the_declared_pipeline_names_real_tasks_and_plug_points():
     """config/pipeline.py is the product's flow: every step is a Celery task, given only
     keywords the task accepts, and the evaluation's plug points import."""
-    assert set(declared.PIPELINE) == {"collection.finished", "review.signed_off"}
+    assert set(declared.PIPELINE) == {
+        "collection.finished",
+        "review.signed_off",
+        # Told to people and webhooks (apps.notifications).
+        "review.assigned",
+        "review.due_soon",
+        "review.overdue",
+        "exception.submitted",
+        "exception.decided",
+        "exception.expiring",
+        "remediation.reopened",
+    }
     for event, event_steps in declared.PIPELINE.items():
         assert event_steps, event
         for step in event_steps:
@@ -103,6 +114,12 @@ def test_the_declared_pipeline_names_real_tasks_and_plug_points():
         "apps.evaluation.tasks.evaluate",
         "apps.reviews.tasks.verify_remediation",
     ]
+    # Every notification step names an event the notifications catalog knows, and every
+    # event in the catalog is published by some step.
+    from apps.notifications.notices import EVENTS
+
+    told = {s.fixed["event"] for steps in declared.PIPELINE.values() for s in steps if s.task == "apps.notifications.tasks.notify"}
+    assert told == set(EVENTS)
     assert callable(import_string(declared.EXCEPTION_MATCHER))
     assert callable(import_string(declared.REVIEW_FACTS))
 

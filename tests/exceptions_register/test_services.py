@@ -246,19 +246,20 @@ def test_tag_and_source_scopes(world):
     assert set(excepted.values_list("credential_id", flat=True)) <= {key.pk}
 
 
-def test_reminders_are_sent_once_at_each_mark(world):
+def test_reminders_are_sent_once_at_each_mark(world, django_capture_on_commit_callbacks):
     _, key = _failing_key()
     exc = _request(world["reviewer"], world["grc"], {"credential_ids": [key.pk]}, days=40).exception
     with time_machine.travel(NOW, tick=False):
         S.exception_approve(actor=world["approver"], exception=exc, comment="ok")
     expires = exc.expires_on
-    assert S.exception_send_reminders(today=expires - dt.timedelta(days=31)) == 0
-    assert S.exception_send_reminders(today=expires - dt.timedelta(days=30)) == 1
-    assert S.exception_send_reminders(today=expires - dt.timedelta(days=29)) == 0  # the 30-day mark is not re-sent
-    assert S.exception_send_reminders(today=expires - dt.timedelta(days=7)) == 1
-    assert S.exception_send_reminders(today=expires - dt.timedelta(days=1)) == 1
+    for days_before, sent in ((31, 0), (30, 1), (29, 0), (7, 1), (1, 1)):  # the 30-day mark is not re-sent on day 29
+        # The e-mails go out after commit (apps.notifications), on the day they are due.
+        with time_machine.travel(dt.datetime.combine(expires - dt.timedelta(days=days_before), dt.time(8), tzinfo=dt.UTC), tick=False):
+            with django_capture_on_commit_callbacks(execute=True):
+                assert S.exception_send_reminders() == sent
     assert sorted(ExceptionReminder.objects.values_list("days_before", flat=True)) == [1, 7, 30]
-    assert len(mail.outbox) == 3 and set(mail.outbox[0].to) == {"grc@example.test", "reviewer@example.test"}
+    # One e-mail per person: the owner and the requester, at each of the three marks.
+    assert len(mail.outbox) == 6 and {m.to[0] for m in mail.outbox} == {"grc@example.test", "reviewer@example.test"}
     assert "expires in 30 days" in mail.outbox[0].subject
 
 

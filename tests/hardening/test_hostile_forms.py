@@ -27,6 +27,7 @@ from apps.controls.models import Control
 from apps.evaluation.models import PolicyVersion
 from apps.exceptions_register.models import ExceptionRequest
 from apps.inventory.models import Source
+from apps.notifications.models import WebhookEndpoint
 from tests.support.hostile import NUMBERS, TEXT, as_number, assert_escaped_html, assert_stored_or_refused, check_each
 from tests.support.ledger import record_hostile
 
@@ -111,6 +112,22 @@ def _policy_data(ctx):
     data = {k: v for k, v in PolicyForm.initial_for(DEFAULT_POLICY).items() if v is not False and v is not None}
     data["comment"] = "hostile input check"
     return data
+
+
+def _webhook(ctx) -> WebhookEndpoint:
+    """The endpoint whose edit form takes the values (registering answers 200 with its secret)."""
+    from apps.notifications.services import endpoint_create
+
+    endpoint = WebhookEndpoint.objects.order_by("pk").first()
+    return endpoint or endpoint_create(actor=ctx["user"], name="chat", url="https://8.8.8.8/hook", events=["exception.approved"]).endpoint
+
+
+def _webhook_data(ctx):
+    return {"name": "chat", "url": "https://8.8.8.8/hook", "events": ["exception.approved"], "active": "on"}
+
+
+def _webhook_pages(ctx, endpoint):
+    return [reverse("notifications:endpoint_list"), reverse("notifications:endpoint_detail", args=[endpoint.pk])]
 
 
 def _newest(model, **filters):
@@ -220,6 +237,24 @@ ENTRIES: dict[str, Entry] = {
         _exception_pages,
         required=False,
     ),
+    "webhook.name": Entry(
+        lambda c: reverse("notifications:endpoint_edit", args=[_webhook(c).pk]),
+        _webhook_data,
+        "name",
+        100,
+        lambda c: _webhook(c).name,
+        _webhook_pages,
+    ),
+    # Almost every value is not an http(s) URL to a public address: refused by the service, with its reason.
+    "webhook.url": Entry(
+        lambda c: reverse("notifications:endpoint_edit", args=[_webhook(c).pk]),
+        _webhook_data,
+        "url",
+        500,
+        lambda c: _webhook(c).url,
+        _webhook_pages,
+        service_may_refuse=True,
+    ),
     "policy.comment": Entry(
         lambda c: reverse("evaluation:policy_edit"),
         _policy_data,
@@ -275,6 +310,7 @@ def test_every_text_field_stores_faithfully_or_refuses_clearly(ctx, entry):
                 "source": _newest(Source),
                 "exception": _newest(ExceptionRequest),
                 "policy": _newest(PolicyVersion),
+                "webhook": _newest(WebhookEndpoint),
             }[entry.split(".")[0]]
             for url in e.pages(ctx, obj):
                 page = client.get(url)

@@ -210,11 +210,13 @@ def test_reassign_delegate_and_deactivation(campaign, people):
     assert AuditEvent.objects.filter(event_type="review.reassigned", changes__reason="deactivated").count() == 2
 
 
-def test_reminders_before_due_and_daily_when_overdue(campaign, people):
+def test_reminders_before_due_and_daily_when_overdue(campaign, people, django_capture_on_commit_callbacks):
     start = timezone.now()
     with time_machine.travel(start + dt.timedelta(days=1)):  # 13 days left: no mark reached
         assert services.reviews_send_reminders() == 0
-    with time_machine.travel(start + dt.timedelta(days=8)):  # 6 days left: the 7-day mark, once
+    # The e-mails go out after commit (apps.notifications; tests/notifications for their content).
+    with time_machine.travel(start + dt.timedelta(days=8)), django_capture_on_commit_callbacks(execute=True):
+        # 6 days left: the 7-day mark, once
         assert services.reviews_send_reminders() == 3
         assert services.reviews_send_reminders() == 0
     assert {m.to[0] for m in mail.outbox} == {"alice@example.test", "bob@example.test", "security@example.test"}

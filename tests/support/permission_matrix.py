@@ -145,6 +145,11 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "tokens:mine": ("get", {"anonymous": 302, "*": 200}),
     "tokens:inventory": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
     "tokens:revoke": ("post", {"anonymous": 302, "grc_lead": 302, "*": 404}),
+    # Webhooks: the GRC lead's (view and manage); an endpoint is hidden from everyone else.
+    "notifications:endpoint_list": ("get", {"anonymous": 302, "grc_lead": 200, "*": 403}),
+    "notifications:endpoint_detail": ("get", {"anonymous": 302, "grc_lead": 200, "*": 404}),
+    "notifications:endpoint_edit": ("post", {"anonymous": 302, "grc_lead": 200, "*": 404}),  # an empty form: shown again with errors
+    "notifications:endpoint_rotate": ("post", {"anonymous": 302, "grc_lead": 200, "*": 404}),  # the new secret, shown once
     # Django's admin is for staff only; no demo role is staff.
     "admin:index": ("get", {"*": 302}),
 }
@@ -201,8 +206,14 @@ def _build_world(catalog):
     token = token_issue(
         actor=people["grc_lead"], name="matrix", scope="read", expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=5)
     ).token
+    from apps.notifications.services import endpoint_create
+
+    endpoint = endpoint_create(
+        actor=people["grc_lead"], name="matrix", url="https://8.8.8.8/hook", events=["exception.approved"]
+    ).endpoint  # a literal public address: nothing to resolve
     kwargs = {
         "tokens:revoke": {"pk": token.pk},
+        **{f"notifications:{name}": {"pk": endpoint.pk} for name in ("endpoint_detail", "endpoint_edit", "endpoint_rotate")},
         "evaluation:evaluation_progress": {"pk": _latest_evaluation_id()},
         "catalog:detail": {"ref": catalog[0].ref},
         "controls:detail": {"pk": control.pk},

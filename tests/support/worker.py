@@ -44,13 +44,14 @@ def celery_broker(settings):
 
 @pytest.fixture
 def start_worker(celery_broker, tmp_path):
-    """``start_worker(extra_env, concurrency=2)`` → a running Worker; all stopped afterwards."""
+    """``start_worker(extra_env, concurrency=2, queues="")`` → a running Worker (consuming
+    ``queues``, comma-separated, or the default queue); all stopped afterwards."""
     from django.db import connection
 
     workers: list[Worker] = []
     db = connection.settings_dict
 
-    def start(extra_env: dict[str, str] | None = None, concurrency: int = 2) -> Worker:
+    def start(extra_env: dict[str, str] | None = None, concurrency: int = 2, queues: str = "") -> Worker:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
@@ -59,7 +60,7 @@ def start_worker(celery_broker, tmp_path):
             "KEYTRAIL_BROKER_VISIBILITY_TIMEOUT": "5",
             **(extra_env or {}),
         }
-        worker = Worker(env, tmp_path / f"worker-{len(workers)}.log", concurrency).start()
+        worker = Worker(env, tmp_path / f"worker-{len(workers)}.log", concurrency, queues).start()
         workers.append(worker)
         return worker
 

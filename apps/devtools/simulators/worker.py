@@ -18,8 +18,8 @@ _RECEIVED = re.compile(r"Task (?P<name>[\w.]+)\[(?P<id>[\w-]+)\] received")
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], log: Path, concurrency: int = 2):
-        self.env, self.log, self.concurrency = env, log, concurrency
+    def __init__(self, env: dict[str, str], log: Path, concurrency: int = 2, queues: str = ""):
+        self.env, self.log, self.concurrency, self.queues = env, log, concurrency, queues
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Worker:
@@ -41,6 +41,7 @@ class Worker:
                 "--without-gossip",
                 "-n",
                 f"test-{time.monotonic_ns()}@%h",
+                *(["-Q", self.queues] if self.queues else []),  # e.g. "celery,notifications"
             ],
             cwd=ROOT,
             env=self.env,

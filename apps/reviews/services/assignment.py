@@ -8,6 +8,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 from apps.audit import events
+from apps.core import pipeline
 from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFailed
 from apps.reviews.models import Campaign, ReviewAssignment, ReviewItem
 from apps.reviews.population import is_own_identity
@@ -38,6 +39,8 @@ def _reassign(*, actor, campaign: Campaign, items: list[ReviewItem], to_reviewer
     )
     assign_perm("review_campaign", to_reviewer, campaign)
     events.review_items_reassigned(actor=actor, items=items, to_reviewer=to_reviewer, reason=reason, note=note)
+    # The new reviewer is told (e-mail, webhooks: config/pipeline.py).
+    pipeline.publish("review.assigned", campaign_id=campaign.pk, reviewer_ids=[to_reviewer.pk], tag=f"{reason}:{now:%Y%m%dT%H%M%S%f}")
     return len(items)
 
 

@@ -181,6 +181,8 @@ def campaign_start(*, actor, campaign: Campaign) -> Campaign:
     events.campaign_started(
         actor=actor, campaign=campaign, reviewers=sorted(u.get_username() for u in reviewers.values()), self_reviews=len(self_reviews)
     )
+    # Each reviewer is told what awaits them (e-mail, webhooks: config/pipeline.py).
+    pipeline.publish("review.assigned", campaign_id=campaign.pk, reviewer_ids=sorted(reviewers), tag="start")
     return campaign
 
 

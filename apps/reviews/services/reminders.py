@@ -7,11 +7,11 @@ import datetime as dt
 from collections import Counter
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.audit import events
+from apps.core import pipeline
 from apps.core.errors import IllegalTransition, ValidationFailed
 from apps.reviews.models import Campaign, ReviewReminder
 from apps.reviews.services._common import MANAGE, State, current_date, require_perm
@@ -26,20 +26,19 @@ def _remind(campaign: Campaign, reviewer, mark: str, undecided: int, *, actor=No
         else f"was due {-days_left} day{'s' if days_left != -1 else ''} ago"
     )
     message = f"{undecided} item{'s' if undecided != 1 else ''} in '{campaign.name}' await your decision; the campaign {when} ({campaign.due_date:%Y-%m-%d})."
-    recipients = sorted({u.email for u in (reviewer, *escalate_to) if u.email})
     try:
-        # Recorded and sent in one transaction: a mail server that fails rolls the record
-        # back, so the reminder is tried again on the next run.
+        # The reminder is recorded (once per mark) and its e-mail, with a link to the reviewer's
+        # items, is sent after commit by apps.notifications, which retries a failing mail server.
         with transaction.atomic():
-            ReviewReminder.objects.create(campaign=campaign, reviewer=reviewer, mark=mark, message=message, sent_at=timezone.now())
+            reminder = ReviewReminder.objects.create(
+                campaign=campaign, reviewer=reviewer, mark=mark, message=message, sent_at=timezone.now()
+            )
             events.review_reminded(campaign=campaign, reviewer=reviewer, mark=mark, undecided=undecided, actor=actor)
-            if recipients:
-                send_mail(
-                    subject=f"[keytrail] access review: {campaign.name}",
-                    message=message + "\nDecide keep, revoke or rotate in keytrail.",
-                    from_email=None,
-                    recipient_list=recipients,
-                )
+            pipeline.publish(
+                "review.overdue" if days_left < 0 else "review.due_soon",
+                reminder_id=reminder.pk,
+                cc_user_ids=sorted({u.pk for u in escalate_to if u.pk != reviewer.pk}),
+            )
     except IntegrityError:
         return False  # this mark was already sent
     return True
