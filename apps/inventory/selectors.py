@@ -386,3 +386,8 @@ def last_used_basis(credential: Credential) -> dict[str, Any]:
 def every_source() -> QuerySet[Source]:
     """Every source by name, for a choice among them (an engagement's scope; GRC leads only)."""
     return Source.objects.order_by("name")
+
+
+def unit_source_id(*, unit_id: int) -> int | None:
+    """The source a collection unit belongs to (None if the unit does not exist)."""
+    return CollectionUnit.objects.filter(pk=unit_id).values_list("source_id", flat=True).first()

@@ -42,6 +42,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "apps.core.logcontext.RequestIdMiddleware",
+    "apps.core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -210,11 +212,28 @@ KEYTRAIL_PACK_SAMPLE_MAX = env.int("KEYTRAIL_PACK_SAMPLE_MAX", default=500)
 KEYTRAIL_PACK_STALE_MINUTES = env.int("KEYTRAIL_PACK_STALE_MINUTES", default=120)
 KEYTRAIL_PACK_UPLOAD_MAX_BYTES = env.int("KEYTRAIL_PACK_UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
 
+# KEYTRAIL_LOG_FORMAT=json (production's default): one JSON object per line, with the request id
+# (X-Request-ID) and the Celery task id on every event, for a log shipper to index.
+KEYTRAIL_LOG_FORMAT = env.str("KEYTRAIL_LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "apps.core.logcontext.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(task_id)s %(process)d",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if KEYTRAIL_LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -233,3 +252,5 @@ from config.settings.api import *  # noqa: E402,F403
 from config.settings.aws import *  # noqa: E402,F403
 from config.settings.azure import *  # noqa: E402,F403
 from config.settings.celery import *  # noqa: E402,F403
+from config.settings.observability import *  # noqa: E402,F403
+from config.settings.storage import *  # noqa: E402,F403
