@@ -8,6 +8,7 @@ from celery import shared_task
 from django.conf import settings
 
 from apps.core import semaphore
+from apps.inventory.selectors import unit_source_id
 from apps.inventory.services.collection import (
     DATABASE_LOST,
     RetryLater,
@@ -16,7 +17,6 @@ from apps.inventory.services.collection import (
     collection_unit_database_lost,
     collection_unit_execute,
 )
-from apps.inventory.selectors import unit_source_id
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None, name="inventory.collect_unit")

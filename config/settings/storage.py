@@ -30,7 +30,7 @@ _S3_OPTIONS = {
 
 STORAGES = {
     "default": (
-        {"BACKEND": "apps.core.storage.EvidenceS3Storage", "OPTIONS": _S3_OPTIONS}
+        {"BACKEND": "apps.audit.storage.EvidenceS3Storage", "OPTIONS": _S3_OPTIONS}
         if KEYTRAIL_STORAGE == "s3"
         else {"BACKEND": "django.core.files.storage.FileSystemStorage"}
     ),
