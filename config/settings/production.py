@@ -21,11 +21,12 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 
 # Static files (docs/adr/0005-production-serving.md): `manage.py collectstatic` writes hashed,
-# pre-compressed (gzip, brotli) copies to STATIC_ROOT; whitenoise serves them from the web
+# pre-compressed (gzip; brotli too with KEYTRAIL_STATIC_BROTLI) copies to STATIC_ROOT; whitenoise serves them from the web
 # process with a far-future, immutable cache header, so no front server is needed for them.
 MIDDLEWARE = [*MIDDLEWARE]  # noqa: F405
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "whitenoise.middleware.WhiteNoiseMiddleware")
-STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}  # noqa: F405
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "apps.core.staticfiles.StaticFilesStorage"}}  # noqa: F405
+KEYTRAIL_STATIC_BROTLI = env.bool("KEYTRAIL_STATIC_BROTLI", default=False)
 
 # One JSON event per line (request id, task id); Celery workers log through the same config
 # instead of replacing the root logger with their own format.
