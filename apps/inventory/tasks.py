@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 
 from celery import shared_task
@@ -9,6 +10,8 @@ from django.conf import settings
 
 from apps.core import semaphore
 from apps.inventory.selectors import unit_source_id
+
+logger = logging.getLogger(__name__)
 from apps.inventory.services.collection import (
     DATABASE_LOST,
     RetryLater,
@@ -38,7 +41,9 @@ def collect_unit(self, unit_id: int) -> str:
     retries = self.request.retries
     final = bool(self.request.is_eager) or retries >= settings.KEYTRAIL_COLLECTION_MAX_RETRIES
     try:
-        return collection_unit_execute(unit_id=unit_id, final_attempt=final, retry_countdown=min(300, 5 * 2**retries)).status
+        status = collection_unit_execute(unit_id=unit_id, final_attempt=final, retry_countdown=min(300, 5 * 2**retries)).status
+        logger.info("collection unit %s %s", unit_id, status)
+        return status
     except RetryLater as exc:
         raise self.retry(exc=exc, countdown=exc.countdown) from exc
     except DATABASE_LOST as exc:
