@@ -207,6 +207,8 @@ KEYTRAIL_ORGANISATION_NAME = env.str("KEYTRAIL_ORGANISATION_NAME", default="Exam
 # Evidence packs: the Ed25519 key that signs every manifest (32 bytes, hex). Empty: derived
 # from SECRET_KEY (demo and tests; production.py requires it). The sample size allowed.
 KEYTRAIL_PACK_SIGNING_KEY = env.str("KEYTRAIL_PACK_SIGNING_KEY", default="")
+# After a key rotation: the retired keys' public halves (hex), so packs they signed still verify.
+KEYTRAIL_PACK_RETIRED_PUBLIC_KEYS = env.list("KEYTRAIL_PACK_RETIRED_PUBLIC_KEYS", default=[])
 KEYTRAIL_PACK_SAMPLE_MAX = env.int("KEYTRAIL_PACK_SAMPLE_MAX", default=500)
 # A pack still queued or building after this long is failed "worker lost" by the beat sweep.
 KEYTRAIL_PACK_STALE_MINUTES = env.int("KEYTRAIL_PACK_STALE_MINUTES", default=120)

@@ -7,7 +7,8 @@ neither set, only from the machine itself (127.0.0.1, ::1)."""
 
 from config.settings.env import env
 
-KEYTRAIL_METRICS_TOKEN = env.str("KEYTRAIL_METRICS_TOKEN", default="")
+# .strip(): a secret mounted as a file usually ends with a newline.
+KEYTRAIL_METRICS_TOKEN = env.str("KEYTRAIL_METRICS_TOKEN", default="").strip()
 KEYTRAIL_METRICS_ALLOWED_IPS = env.list("KEYTRAIL_METRICS_ALLOWED_IPS", default=[])
 # Sources whose last successful collection is older than this are counted by
 # keytrail_sources_not_collected_successfully (alert on it being above zero).

@@ -6,7 +6,7 @@ from config.settings.base import *  # noqa: F403
 from config.settings.env import env
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")  # required: no default in production
-KEYTRAIL_PACK_SIGNING_KEY = env.str("KEYTRAIL_PACK_SIGNING_KEY")  # required: manifests are signed with it
+KEYTRAIL_PACK_SIGNING_KEY = env.str("KEYTRAIL_PACK_SIGNING_KEY").strip()  # required: manifests are signed with it
 DEBUG = False
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -224,7 +224,9 @@ def test_production_smoke(production, tmp_path):
         assert re.search(r'keytrail_collection_units_total\{kind="aws_account",outcome="succeeded"\} [1-9]', text)
         assert 'keytrail_queue_depth{queue="collection"}' in text
         assert "keytrail_sources_not_collected_successfully 0.0" in text
-        assert 'keytrail_http_request_duration_seconds_count{method="POST",status="2xx",view="api:source-list"} 1.0' in text
+        # Request latency from both gunicorn workers, added up (multiprocess mode).
+        posted = [line for line in text.splitlines() if line.startswith("keytrail_http_request_duration_seconds_count{")]
+        assert any('view="api:source-list"' in line and 'method="POST"' in line and line.endswith(" 1.0") for line in posted), posted
         assert "# TYPE keytrail_evaluation_duration_seconds histogram" in text
 
         page = browser.get("/")
@@ -234,7 +236,7 @@ def test_production_smoke(production, tmp_path):
         assert asset.headers["Cache-Control"] == "max-age=315360000, public, immutable"
         assert asset.headers.get("Content-Encoding") == "gzip"
         docs = browser.get("/api/v1/docs/")
-        sidecar = re.search(r'src="(/static/drf_spectacular_sidecar/[^"]+\.js)"', docs.text)[1]
+        sidecar = re.search(r'"(/static/drf_spectacular_sidecar/[^"]+\.js)"', docs.text)[1]
         assert base_get(base, sidecar).status_code == 200  # the Swagger UI is not blank
 
         # --- JSON logs: one event per line, request ids on the web side, task ids on workers --
