@@ -10,8 +10,6 @@ from django.conf import settings
 
 from apps.core import semaphore
 from apps.inventory.selectors import unit_source_id
-
-logger = logging.getLogger(__name__)
 from apps.inventory.services.collection import (
     DATABASE_LOST,
     RetryLater,
@@ -20,6 +18,8 @@ from apps.inventory.services.collection import (
     collection_unit_database_lost,
     collection_unit_execute,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None, name="inventory.collect_unit")
@@ -36,7 +36,8 @@ def collect_unit(self, unit_id: int) -> str:
         slot_key, limit=settings.KEYTRAIL_COLLECTION_PER_SOURCE_CONCURRENCY, lease_seconds=int(self.time_limit or 3600)
     )
     if token is None:
-        self.apply_async((unit_id,), countdown=2 + random.random() * 3)  # noqa: S311 - jitter, not security
+        # The same retry count travels with the message: waiting for a slot is not an attempt.
+        self.apply_async((unit_id,), countdown=2 + random.random() * 3, retries=self.request.retries)  # noqa: S311 - jitter
         return "deferred"
     retries = self.request.retries
     final = bool(self.request.is_eager) or retries >= settings.KEYTRAIL_COLLECTION_MAX_RETRIES
