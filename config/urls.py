@@ -5,12 +5,15 @@ from django.urls import include, path
 from apps.accounts import views as account_views
 from apps.controls import home
 from apps.core import views as core_views
+from apps.core.metrics import metrics_view
 from apps.evaluation.credential_views import credential_detail_view
 from apps.inventory import urls as inventory_urls
 
 urlpatterns = [
     path("", home.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/mfa/", account_views.mfa_setup, name="mfa_setup"),

@@ -12,7 +12,9 @@ class LoginRequiredMiddleware:
     """Anonymous users see only the login page (and static files in the demo)."""
 
     # /api/ answers for itself: a token or the session, else 401 (a redirect means nothing to a script).
-    OPEN_PREFIXES = ("/accounts/login/", "/static/", "/healthz", "/api/")
+    # /healthz, /readyz and /metrics answer a load balancer or a scraper (metrics checks its own
+    # token or address: apps/core/metrics.py).
+    OPEN_PREFIXES = ("/accounts/login/", "/static/", "/healthz", "/readyz", "/metrics", "/api/")
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -31,7 +33,7 @@ class MFARequiredMiddleware:
     authenticated by a bearer token never carry a session user here, so they pass.
     """
 
-    OPEN_PREFIXES = ("/accounts/mfa/", "/accounts/logout/", "/accounts/login/", "/static/", "/healthz")
+    OPEN_PREFIXES = ("/accounts/mfa/", "/accounts/logout/", "/accounts/login/", "/static/", "/healthz", "/readyz", "/metrics")
 
     def __init__(self, get_response):
         self.get_response = get_response

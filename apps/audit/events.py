@@ -38,6 +38,18 @@ def access_denied(*, actor, permission: str, target=None, path: str = "") -> Non
     )
 
 
+def storage_change_refused(*, name: str, operation: str, code: str) -> None:
+    """The evidence store refused to delete or overwrite an object under retention (S3 Object
+    Lock). Nothing changed, so it is written on its own, like a refused view."""
+    audit_record(
+        event_type="storage.change_refused",
+        actor_label="system:storage",
+        target=("storage.object", "", name[:200]),
+        changes={"operation": operation, "code": code[:100]},
+        require_transaction=False,
+    )
+
+
 # catalog ------------------------------------------------------------------
 def catalog_loaded(*, actor, version, summary: dict) -> None:
     audit_record(event_type="catalog.loaded", actor=actor, target=version, changes=summary)

@@ -75,7 +75,7 @@ def verify_zip(source, *, public_key_hex: str | None = None, progress=None) -> V
     Lists every difference: a file changed, missing or extra; a manifest that does not parse,
     whose pack hash does not match its files, or whose signature is bad or from another key."""
     report = VerifyReport()
-    trusted = public_key_hex or signing.public_key_hex()
+    trusted = [public_key_hex] if public_key_hex else signing.trusted_public_keys()
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
     try:
@@ -97,9 +97,10 @@ def verify_zip(source, *, public_key_hex: str | None = None, progress=None) -> V
             return report
         report.manifest = manifest
         signature = manifest.get("signature") or {}
-        if signature.get("public_key") != trusted:
-            report.fail(f"manifest signed with an unknown key ({signature.get('key_id', 'none')}); expected key {signing.key_id(trusted)}")
-        elif not signing.verify(_canonical(manifest), str(signature.get("value", "")), trusted):
+        if signature.get("public_key") not in trusted:
+            expected = ", ".join(signing.key_id(k) for k in trusted)
+            report.fail(f"manifest signed with an unknown key ({signature.get('key_id', 'none')}); expected key {expected}")
+        elif not signing.verify(_canonical(manifest), str(signature.get("value", "")), str(signature["public_key"])):
             report.fail("bad manifest signature: the manifest was changed after signing")
         if manifest.get("audit_anchor") is not None:  # the audit chain's head, signed at build (apps.audit.checkpoints)
             try:

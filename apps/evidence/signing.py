@@ -35,6 +35,12 @@ def public_key_hex() -> str:
     return _private_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
 
+def trusted_public_keys() -> list[str]:
+    """The keys a pack may be signed with: the current one, then the retired ones kept in
+    KEYTRAIL_PACK_RETIRED_PUBLIC_KEYS (hex), so packs signed before a key rotation still verify."""
+    return [public_key_hex(), *(k.strip().lower() for k in settings.KEYTRAIL_PACK_RETIRED_PUBLIC_KEYS if k.strip())]
+
+
 def key_id(public_hex: str) -> str:
     return hashlib.sha256(bytes.fromhex(public_hex)).hexdigest()[:16]
 

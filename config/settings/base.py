@@ -43,6 +43,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "apps.core.logcontext.RequestIdMiddleware",
+    "apps.core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -206,6 +208,8 @@ KEYTRAIL_ORGANISATION_NAME = env.str("KEYTRAIL_ORGANISATION_NAME", default="Exam
 # Evidence packs: the Ed25519 key that signs every manifest (32 bytes, hex). Empty: derived
 # from SECRET_KEY (demo and tests; production.py requires it). The sample size allowed.
 KEYTRAIL_PACK_SIGNING_KEY = env.str("KEYTRAIL_PACK_SIGNING_KEY", default="")
+# After a key rotation: the retired keys' public halves (hex), so packs they signed still verify.
+KEYTRAIL_PACK_RETIRED_PUBLIC_KEYS = env.list("KEYTRAIL_PACK_RETIRED_PUBLIC_KEYS", default=[])
 KEYTRAIL_PACK_SAMPLE_MAX = env.int("KEYTRAIL_PACK_SAMPLE_MAX", default=500)
 # A pack still queued or building after this long is failed "worker lost" by the beat sweep.
 KEYTRAIL_PACK_STALE_MINUTES = env.int("KEYTRAIL_PACK_STALE_MINUTES", default=120)
@@ -220,11 +224,28 @@ KEYTRAIL_AUDIT_ANCHOR_TARGET = env.str("KEYTRAIL_AUDIT_ANCHOR_TARGET", default="
 KEYTRAIL_AUDIT_ANCHOR_RETENTION_DAYS = env.int("KEYTRAIL_AUDIT_ANCHOR_RETENTION_DAYS", default=2557)
 KEYTRAIL_AUDIT_ANCHOR_S3_ENDPOINT_URL = env.str("KEYTRAIL_AUDIT_ANCHOR_S3_ENDPOINT_URL", default="")
 
+# KEYTRAIL_LOG_FORMAT=json (production's default): one JSON object per line, with the request id
+# (X-Request-ID) and the Celery task id on every event, for a log shipper to index.
+KEYTRAIL_LOG_FORMAT = env.str("KEYTRAIL_LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "apps.core.logcontext.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(task_id)s %(process)d",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if KEYTRAIL_LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -244,3 +265,5 @@ from config.settings.aws import *  # noqa: E402,F403
 from config.settings.azure import *  # noqa: E402,F403
 from config.settings.celery import *  # noqa: E402,F403
 from config.settings.notifications import *  # noqa: E402,F403
+from config.settings.observability import *  # noqa: E402,F403
+from config.settings.storage import *  # noqa: E402,F403

@@ -117,6 +117,17 @@ def test_a_pack_signed_by_another_key_is_refused(pack_bytes, settings):
     assert verify_zip(pack_bytes, public_key_hex=signing.public_key_hex()).ok
 
 
+def test_after_a_key_rotation_old_packs_verify_with_the_retired_public_key_kept(pack_bytes, settings):
+    old_public = signing.public_key_hex()  # the key that signed pack_bytes
+    settings.KEYTRAIL_PACK_SIGNING_KEY = "22" * 32  # rotated
+    report = verify_zip(pack_bytes)
+    assert not report.ok and signing.key_id(signing.public_key_hex()) in report.problems[0]
+    settings.KEYTRAIL_PACK_RETIRED_PUBLIC_KEYS = [old_public.upper()]
+    assert verify_zip(pack_bytes).ok
+    # A retired key is trusted to verify, never used to sign: new manifests carry the new key.
+    assert signing.sign(b"x")["public_key"] == signing.public_key_hex() != old_public
+
+
 def test_not_a_zip_is_a_clear_refusal():
     report = verify_zip(b"not a zip")
     assert not report.ok and report.problems[0].startswith("not a readable zip file")

@@ -73,3 +73,18 @@ def test_a_killed_worker_leaves_a_run_that_says_so_and_can_be_retried(cloud, grc
     assert retry.status == "succeeded" and Credential.objects.filter(source=sources[0]).count() == 30
     # The killed task may still come back from the broker (acks_late): it finds its unit finished.
     assert collection_unit_execute(unit_id=unit.pk).message == "already finished"
+
+
+def test_one_source_takes_at_most_its_slots_across_the_worker(cloud, grc_lead, start_worker):
+    # account-a has three units (IAM and two regions); with one slot per source they run one
+    # after another although the worker could run three at once, and the units that had to wait
+    # were put back on the queue without spending an attempt.
+    worker = start_worker({**cloud.env(), "KEYTRAIL_COLLECTION_PER_SOURCE_CONCURRENCY": "1"}, concurrency=3)
+    source = next(s for s in register_sources(grc_lead, cloud) if s.name == "account-a")
+    run = wait_for_run(collection_start(actor=grc_lead, sources=[source]))
+    assert run.status == "succeeded", [(u.scope, u.errors) for u in run.units.all()]
+    units = list(run.units.all())
+    assert len(units) == 3 and all(u.attempts == 1 for u in units)
+    spans = sorted((u.started_at, u.finished_at) for u in units)
+    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)), spans
+    assert len(worker.tasks_received("inventory.collect_unit")) >= 3

@@ -36,7 +36,7 @@ def test_the_worker_retries_a_failing_receiver_and_mail_server(start_worker, web
             "DJANGO_EMAIL_PORT": str(settings.EMAIL_PORT),
             "KEYTRAIL_WEBHOOK_BACKOFF_SECONDS": "1",
         },
-        queues="celery,notifications",
+        queues=["default", "notifications"],
     )
     grc = make_user(Role.GRC_LEAD, username="grc", email="grc@example.test")
     approver = make_user(Role.APPROVER, username="ann", email="ann@example.test")

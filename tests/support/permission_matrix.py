@@ -39,6 +39,10 @@ PERSONAS = ["anonymous", "grc_lead", "approver", "reviewer", "auditor", "auditor
 MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     "home": ("get", {"anonymous": 302, "*": 200}),
     "healthz": ("get", {"*": 200}),
+    "readyz": ("get", {"*": 200}),
+    # The test client calls from 127.0.0.1 and no token is set: allowed. Strangers' 403 and the
+    # bearer token: tests/core/test_operations_endpoints.py.
+    "metrics": ("get", {"*": 200}),
     "login": ("get", {"anonymous": 200, "*": 302}),
     "logout": ("post", {"*": 302}),
     # Enrolment is open to every signed-in user; verification sends a user without a device to enrolment.

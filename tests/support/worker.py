@@ -44,14 +44,14 @@ def celery_broker(settings):
 
 @pytest.fixture
 def start_worker(celery_broker, tmp_path):
-    """``start_worker(extra_env, concurrency=2, queues="")`` → a running Worker (consuming
-    ``queues``, comma-separated, or the default queue); all stopped afterwards."""
+    """``start_worker(extra_env, concurrency=2, queues=None)`` → a running Worker (consuming
+    ``queues``, a list of queue names, or every queue); all stopped afterwards."""
     from django.db import connection
 
     workers: list[Worker] = []
     db = connection.settings_dict
 
-    def start(extra_env: dict[str, str] | None = None, concurrency: int = 2, queues: str = "") -> Worker:
+    def start(extra_env: dict[str, str] | None = None, concurrency: int = 2, queues: list[str] | None = None) -> Worker:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.test",

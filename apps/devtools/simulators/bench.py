@@ -108,7 +108,9 @@ def broker_in_use(broker: str) -> Iterator[None]:
         reset_broker_connections(app)
 
 
-def start_worker(org: SimulatedOrganisation, *, concurrency: int, broker: str, log_dir: Path | None = None) -> Worker:
+def start_worker(
+    org: SimulatedOrganisation, *, concurrency: int, broker: str, log_dir: Path | None = None, queues: list[str] | None = None
+) -> Worker:
     """A real worker on ``broker`` against this process's current database and ``org``'s
     simulators, configured like a benchmark process (DEBUG off, no evaluation after collection)."""
     db = connection.settings_dict
@@ -124,7 +126,7 @@ def start_worker(org: SimulatedOrganisation, *, concurrency: int, broker: str, l
         **org.env(),
     }
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="keytrail-bench-worker-"))
-    return Worker(env, log_dir / f"worker-{time.monotonic_ns()}.log", concurrency=concurrency).start()
+    return Worker(env, log_dir / f"worker-{time.monotonic_ns()}.log", concurrency=concurrency, queues=queues).start()
 
 
 def collect(actor, sources, *, timeout: float = 1800, poll: float = 0.1) -> tuple[object, dict]:

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from django.conf import settings
+
 ROOT = Path(__file__).resolve().parents[3]
 # The worker's INFO line for every task message it takes from the broker (celery.worker.strategy;
 # the settings keep celery.app.trace's per-task result lines out of the log).
@@ -18,8 +20,10 @@ _RECEIVED = re.compile(r"Task (?P<name>[\w.]+)\[(?P<id>[\w-]+)\] received")
 
 
 class Worker:
-    def __init__(self, env: dict[str, str], log: Path, concurrency: int = 2, queues: str = ""):
-        self.env, self.log, self.concurrency, self.queues = env, log, concurrency, queues
+    def __init__(self, env: dict[str, str], log: Path, concurrency: int = 2, queues: list[str] | None = None):
+        self.env, self.log, self.concurrency = env, log, concurrency
+        # Every queue unless told otherwise: one test worker does all the work a test enqueues.
+        self.queues = queues
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Worker:
@@ -36,12 +40,13 @@ class Worker:
                 "info",
                 "--concurrency",
                 str(self.concurrency),
+                "-Q",
+                ",".join(self.queues or settings.KEYTRAIL_QUEUES),
                 "--without-heartbeat",
                 "--without-mingle",
                 "--without-gossip",
                 "-n",
                 f"test-{time.monotonic_ns()}@%h",
-                *(["-Q", self.queues] if self.queues else []),  # e.g. "celery,notifications"
             ],
             cwd=ROOT,
             env=self.env,
