@@ -34,3 +34,11 @@ class CredentialKind(TextChoices):
     ROOT_ACCESS_KEY = "root_access_key", "Root access key"
     SM_SECRET = "sm_secret", "Secrets Manager secret"  # AWS Secrets Manager secret
     KV_SECRET = "kv_secret", "Key Vault secret"  # Azure Key Vault secret
+    SSH_PUBLIC_KEY = "ssh_public_key", "IAM SSH public key"  # CodeCommit SSH keys of IAM users
+    SERVICE_CREDENTIAL = "service_credential", "Service-specific credential"  # CodeCommit / Keyspaces passwords
+    SIGNING_CERTIFICATE = "signing_certificate", "IAM signing certificate"  # a user's X.509 signing certificate
+    SERVER_CERTIFICATE = "server_certificate", "IAM server certificate"  # TLS certificates stored in IAM
+    SSM_SECURE_STRING = "ssm_secure_string", "SSM SecureString parameter"  # Parameter Store, encrypted
+    # A plaintext String/StringList parameter whose name looks like a secret's: collected so the
+    # finding has a subject; its value is never read.
+    SSM_PLAINTEXT_PARAMETER = "ssm_plaintext", "SSM plaintext parameter (secret-like name)"

@@ -21,6 +21,7 @@ from apps.core.errors import ValidationFailed
 CONNECTORS: dict[str, str] = {
     "aws_iam": "apps.connectors.aws.iam.IamConnector",
     "aws_secrets_manager": "apps.connectors.aws.secrets_manager.SecretsManagerConnector",
+    "aws_ssm": "apps.connectors.aws.ssm.ParameterStoreConnector",
     "azure_key_vault": "apps.connectors.azure.key_vault.KeyVaultConnector",
 }
 
