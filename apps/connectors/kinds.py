@@ -42,3 +42,36 @@ class CredentialKind(TextChoices):
     # A plaintext String/StringList parameter whose name looks like a secret's: collected so the
     # finding has a subject; its value is never read.
     SSM_PLAINTEXT_PARAMETER = "ssm_plaintext", "SSM plaintext parameter (secret-like name)"
+
+
+# The facts of a kind that its generic columns (dates, enabled, expiry, tags) do not carry, as
+# ``(attribute key, label)``: kept from the credential's collected ``attributes`` in the evidence
+# pack (``details``), shown as columns of the kind's own spreadsheet sheet. Kinds not listed
+# here have no details beyond the generic columns.
+DETAIL_ATTRIBUTES: dict[str, tuple[tuple[str, str], ...]] = {
+    CredentialKind.SSH_PUBLIC_KEY.value: (("status", "status"),),
+    CredentialKind.SERVICE_CREDENTIAL.value: (
+        ("status", "status"),
+        ("service_name", "service"),
+        ("service_user_name", "service user name"),
+    ),
+    CredentialKind.SIGNING_CERTIFICATE.value: (("status", "status"),),
+    CredentialKind.SERVER_CERTIFICATE.value: (("server_certificate_id", "certificate id"), ("path", "path")),
+    CredentialKind.SSM_SECURE_STRING.value: (
+        ("region", "region"),
+        ("tier", "tier"),
+        ("kms_key_id", "KMS key"),
+        ("last_modified_user", "last modified by"),
+        ("version", "version"),
+        ("policies", "parameter policies"),
+        ("policy_errors", "unreadable policies"),
+    ),
+    CredentialKind.SSM_PLAINTEXT_PARAMETER.value: (
+        ("region", "region"),
+        ("parameter_type", "parameter type"),
+        ("secret_name_match", "secret-like word in name"),
+        ("tier", "tier"),
+        ("last_modified_user", "last modified by"),
+        ("version", "version"),
+    ),
+}

@@ -95,7 +95,7 @@ def parse_policies(policies: Any) -> tuple[list[dict[str, Any]], list[str]]:
         if isinstance(text, str):
             try:
                 document = json.loads(text)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 problems.append(f"policy {i} is not valid JSON ({exc.msg} at position {exc.pos}): {text[:120]!r}")
                 continue
         if not isinstance(document, dict) or not isinstance(document.get("Type"), str):
@@ -122,7 +122,9 @@ def _expiry(policies: list[dict[str, Any]], problems: list[str]) -> datetime | N
     return None
 
 
-def parameter_record(parameter: dict[str, Any], *, region: str, account_id: str, partition: str) -> tuple[CredentialRecord, list[str]] | None:
+def parameter_record(
+    parameter: dict[str, Any], *, region: str, account_id: str, partition: str
+) -> tuple[CredentialRecord, list[str]] | None:
     """A ``DescribeParameters`` entry as a record (with its problems), or ``None`` when the
     parameter is plaintext with an ordinary name. Raises ``KeyError`` without a name."""
     name = str(parameter["Name"])
@@ -160,9 +162,7 @@ def parameter_record(parameter: dict[str, Any], *, region: str, account_id: str,
             "policies": policies,
             "policy_errors": problems,
             "expiration_policy": expires_at is not None,
-            "no_change_notification": next(
-                (p["attributes"] for p in policies if p["type"] == "NoChangeNotification"), None
-            ),
+            "no_change_notification": next((p["attributes"] for p in policies if p["type"] == "NoChangeNotification"), None),
             "secret_name_match": match,
             "last_used_status": "not_recorded_by_aws",
         },

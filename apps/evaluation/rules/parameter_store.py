@@ -60,8 +60,7 @@ class PlaintextSecretName(Rule):
         match = str(c.attributes.get("secret_name_match") or "")[:60]
         kind = str(c.attributes.get("parameter_type") or "String")[:20]
         return failed(
-            f"{credential_label(c)} is a plaintext {kind} parameter whose name looks like a secret ('{match}'); "
-            "its value was not read",
+            f"{credential_label(c)} is a plaintext {kind} parameter whose name looks like a secret ('{match}'); its value was not read",
             parameter_type=kind,
             matched=match,
         )
