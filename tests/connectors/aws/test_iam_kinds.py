@@ -47,6 +47,7 @@ def test_ssh_keys_with_status_and_upload_date(users, target_a):
     assert on.created_at is not None and on.last_rotated_at == on.created_at
     assert "AAAAB3" not in json.dumps(as_jsonable(result))  # key bodies are not kept
     assert result.api_calls["ListSSHPublicKeys"] == 2  # one per user
+    assert "ListSigningCertificates" not in result.api_calls  # the report shows nobody holds one
     assert not result.errors
 
 
@@ -77,6 +78,9 @@ def test_signing_certificates_record_expiry_but_not_the_certificate(users, targe
     assert cert.expires_at == not_after
     assert cert.identity_external_id.endswith(":user/alice")
     assert "BEGIN CERTIFICATE" not in json.dumps(as_jsonable(result))
+    # Listed only for the user whose credential-report row shows a certificate.
+    assert result.api_calls["ListSigningCertificates"] == 1
+    assert result.facts["collection"]["signing_certificates_listed_for"] == 1
 
 
 def test_server_certificates_with_their_real_expiry(users, target_a):

@@ -86,7 +86,10 @@ class IamConnector(Connector):
         )
 
         user_jobs = [(u.get("Arn", ""), u.get("UserName", "")) for u in users if u.get("Arn")]
-        other_credentials = user_credentials.list_user_credentials(iam, user_jobs, result)
+        certificate_jobs = [
+            (arn, name) for arn, name in user_jobs if arn not in rows_by_arn or rows_by_arn[arn].signing_certificates is not False
+        ]
+        other_credentials = user_credentials.list_user_credentials(iam, user_jobs, result, certificate_jobs=certificate_jobs)
 
         state_users: dict[str, Any] = {}
         for user in users:
@@ -123,6 +126,7 @@ class IamConnector(Connector):
                 "access_keys_listed_for": len(to_list),
                 "access_keys_reused_for": reused,
                 "server_certificates": len(server_certificates),
+                "signing_certificates_listed_for": len(certificate_jobs),
             },
         }
         result.state = {"version": STATE_VERSION, "users": state_users}

@@ -1,10 +1,12 @@
 """The IAM credentials besides passwords and access keys: SSH public keys, service-specific
 credentials, signing certificates (per user) and server certificates (account-wide).
 
-No account-wide call lists a user's SSH keys, service-specific credentials or signing
-certificates (without ``UserName`` each call answers for the caller only), so each is one
-paged call per user, run on the same few threads as the other per-user reads
-(:func:`apps.connectors.aws.iam.reads.per_user`). Server certificates are one paged
+No account-wide call lists a user's SSH keys or service-specific credentials (without
+``UserName`` each call answers for the caller only), so each is one call per user, every
+collection, run on the same few threads as the other per-user reads
+(:func:`apps.connectors.aws.iam.reads.per_user`). Signing certificates are listed only for
+users whose credential-report row shows one (``cert_N_active`` / ``cert_N_last_rotated``) or
+who are not in the report yet. Server certificates are one paged
 account-wide call. None of these answers carries a secret: SSH keys and signing certificates
 are public halves (keytrail keeps only ids, status and dates, never the bodies), a
 service-specific credential's password is shown by AWS only when it is created, and server
@@ -41,10 +43,13 @@ def _paged(iam: Any, operation: str, key: str, **params: Any) -> list[dict[str, 
     return items
 
 
-def list_user_credentials(iam: Any, jobs: list[tuple[str, str]], result: CollectionResult) -> dict[str, dict[str, list[dict]]]:
-    """``{kind: {user arn: [items]}}`` for SSH keys, service-specific credentials and signing
-    certificates of each (arn, name) in ``jobs``. A user missing from a kind's answer could not
-    be listed for it (the error is recorded)."""
+def list_user_credentials(
+    iam: Any, jobs: list[tuple[str, str]], result: CollectionResult, *, certificate_jobs: list[tuple[str, str]]
+) -> dict[str, dict[str, list[dict]]]:
+    """``{kind: {user arn: [items]}}`` for SSH keys and service-specific credentials of each
+    (arn, name) in ``jobs`` and signing certificates of each in ``certificate_jobs`` (the users
+    the credential report does not rule out). A listed user missing from a kind's answer could
+    not be listed for it (the error is recorded)."""
 
     def ssh(name: str) -> list[dict]:
         return _paged(iam, "list_ssh_public_keys", "SSHPublicKeys", UserName=name, PaginationConfig={"PageSize": PAGE_SIZE})
@@ -59,7 +64,7 @@ def list_user_credentials(iam: Any, jobs: list[tuple[str, str]], result: Collect
     return {
         SSH_KEYS: per_user(jobs, ssh, result, _ITEM_ERRORS),
         SERVICE_CREDENTIALS: per_user(jobs, service, result, _ITEM_ERRORS),
-        SIGNING_CERTIFICATES: per_user(jobs, signing, result, _ITEM_ERRORS),
+        SIGNING_CERTIFICATES: per_user(certificate_jobs, signing, result, _ITEM_ERRORS),
     }
 
 
