@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from apps.devtools.management.commands.bench_scale import PER_USER_IAM_CALLS, targets
+from apps.devtools.management.commands.bench_scale import PER_USER_IAM_CALLS, PER_USER_LISTINGS, targets
 from apps.devtools.simulators.bare_sdk import read_organisation
 from apps.devtools.simulators.bench import collect
 from apps.devtools.simulators.meter import Stage
@@ -64,7 +64,7 @@ def test_collect_repeat_evaluate_at_size(organisation, grc_lead, catalog, settin
     assert 0 < by_type["console_password"] < 300
     assert Identity.objects.filter(kind="root").count() == 2 and Identity.objects.count() == 302
     assert calls["ListAccessKeys"] == 300  # one per user with keys
-    # No account-wide listing exists for these: one call each per user (docs/connectors.md).
+    # No account-wide listing exists for these: one call each per user on a first collection.
     assert calls["ListSSHPublicKeys"] == calls["ListServiceSpecificCredentials"] == 300
     assert not calls.get("ListSigningCertificates")  # the report shows nobody holds one
     assert not any(calls.get(op) for op in PER_USER_IAM_CALLS if op != "ListAccessKeys")
@@ -77,6 +77,7 @@ def test_collect_repeat_evaluate_at_size(organisation, grc_lead, catalog, settin
     repeat.api_calls = repeat_calls
     assert again.status == "succeeded"
     assert not any(repeat_calls.get(op) for op in PER_USER_IAM_CALLS) and "list_secret_versions" not in repeat_calls
+    assert not any(repeat_calls.get(op) for op in PER_USER_LISTINGS)  # reused within the refresh window
     for unit in CollectionUnit.objects.filter(run=again):
         assert unit.counts["created"] == unit.counts["changed"] == unit.counts["disappeared"] == 0, unit.scope
     assert "inventory_credential" not in repeat.rows_written and "inventory_credentialversion" not in repeat.rows_written

@@ -20,12 +20,16 @@ Nothing here is imported by the product.
 
 from __future__ import annotations
 
-import secrets
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
 _ATTRIBUTE = "keytrail_service_specific_credentials"
 _installed = False
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16].upper()
 
 
 def _iso(value: datetime) -> str:
@@ -47,8 +51,10 @@ def add_service_specific_credential(
     from apps.devtools.simulators.aws import iam_backend
 
     user = iam_backend(account_id).get_user(user_name)
-    credential_id = "ACCA" + secrets.token_hex(8).upper()
     created = created or datetime.now(UTC)
+    existing = len(getattr(user, _ATTRIBUTE, None) or [])
+    # Reproducible for the same seeding (the demo restarts its cloud and re-seeds it).
+    credential_id = "ACCA" + _digest(account_id, user_name, service_name, _iso(created), str(existing))
     credentials = getattr(user, _ATTRIBUTE, None)
     if credentials is None:
         credentials = []
@@ -104,7 +110,7 @@ def _list_server_certificates(self: Any) -> Any:
         if not cert.path.startswith(prefix):
             continue
         if not getattr(cert, "keytrail_id", None):
-            cert.keytrail_id = "ASCA" + secrets.token_hex(8).upper()
+            cert.keytrail_id = "ASCA" + _digest(cert.arn, cert.cert_body or "")
         if not getattr(cert, "keytrail_upload_date", None):
             cert.keytrail_upload_date = _iso(datetime.now(UTC))
         item = {

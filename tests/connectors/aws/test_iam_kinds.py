@@ -118,3 +118,39 @@ def test_server_certificates_that_cannot_be_listed_fail_the_unit(users, target_a
     fault_proxy.fail("ListServerCertificates", "error500")
     with pytest.raises(ConnectorError):
         IamConnector().collect(target_a)
+
+
+def test_a_repeat_collection_reuses_a_recent_listing_and_says_as_of_when(users, target_a, settings):
+    users.upload_ssh_public_key(UserName="ci-bot", SSHPublicKeyBody=SSH_KEY_BODY)
+    first = IamConnector().collect(target_a)
+    (key,) = of_type(first, "ssh_public_key")
+    listed_at = key.attributes["listed_at"]
+    assert listed_at and first.facts["collection"]["ssh_and_service_credentials_listed_for"] == 2
+
+    users.upload_ssh_public_key(UserName="alice", SSHPublicKeyBody=SSH_KEY_BODY)  # within the window: not seen yet
+    users.create_user(UserName="newcomer")
+    users.upload_ssh_public_key(UserName="newcomer", SSHPublicKeyBody=SSH_KEY_BODY)
+    repeat = IamConnector().collect(target_a, previous_state=first.state)
+    assert repeat.api_calls["ListSSHPublicKeys"] == 1 == repeat.api_calls["ListServiceSpecificCredentials"]  # the new user only
+    keys = {c.identity_external_id.rsplit("/", 1)[-1]: c for c in of_type(repeat, "ssh_public_key")}
+    assert set(keys) == {"ci-bot", "newcomer"}
+    assert keys["ci-bot"].attributes["listed_at"] == listed_at and keys["ci-bot"].external_id == key.external_id
+    assert keys["newcomer"].attributes["listed_at"] > listed_at
+    assert repeat.facts["collection"]["ssh_and_service_credentials_reused_for"] == 2
+
+    settings.AWS_IAM_USER_CREDENTIALS_REFRESH_HOURS = 0  # list every run
+    fresh = IamConnector().collect(target_a, previous_state=repeat.state)
+    assert fresh.api_calls["ListSSHPublicKeys"] == 3
+    assert {c.identity_external_id.rsplit("/", 1)[-1] for c in of_type(fresh, "ssh_public_key")} == {"ci-bot", "newcomer", "alice"}
+
+
+def test_a_listing_older_than_the_window_or_unreadable_is_asked_again(users, target_a):
+    users.upload_ssh_public_key(UserName="ci-bot", SSHPublicKeyBody=SSH_KEY_BODY)
+    state = IamConnector().collect(target_a).state
+    old = json.loads(json.dumps(state))
+    for entry in old["user_credentials"]["users"].values():
+        entry["at"] = (datetime.now(UTC) - timedelta(hours=25)).isoformat()
+    assert IamConnector().collect(target_a, previous_state=old).api_calls["ListSSHPublicKeys"] == 2
+    broken = json.loads(json.dumps(state))
+    broken["user_credentials"]["users"] = {arn: {"at": "yesterday"} for arn in broken["user_credentials"]["users"]}
+    assert IamConnector().collect(target_a, previous_state=broken).api_calls["ListSSHPublicKeys"] == 2

@@ -89,7 +89,13 @@ class IamConnector(Connector):
         certificate_jobs = [
             (arn, name) for arn, name in user_jobs if arn not in rows_by_arn or rows_by_arn[arn].signing_certificates is not False
         ]
-        other_credentials = user_credentials.list_user_credentials(iam, user_jobs, result, certificate_jobs=certificate_jobs)
+        other_credentials, other_state = user_credentials.list_user_credentials(
+            iam,
+            user_jobs,
+            result,
+            certificate_jobs=certificate_jobs,
+            previous=previous_state.get("user_credentials") if isinstance(previous_state, dict) else None,
+        )
 
         state_users: dict[str, Any] = {}
         for user in users:
@@ -114,6 +120,7 @@ class IamConnector(Connector):
 
         user_credentials.emit_server_certificates(result, server_certificates)
         root = records.emit_root(result, account_id, partition, root_row, summary, virtual_mfa, generated_at)
+        listing = result.facts.get("user_credential_listing", {})
         result.facts = {
             "account_id": account_id,
             "password_policy": password_policy,
@@ -127,9 +134,11 @@ class IamConnector(Connector):
                 "access_keys_reused_for": reused,
                 "server_certificates": len(server_certificates),
                 "signing_certificates_listed_for": len(certificate_jobs),
+                "ssh_and_service_credentials_listed_for": listing.get("listed_for"),
+                "ssh_and_service_credentials_reused_for": listing.get("reused_for"),
             },
         }
-        result.state = {"version": STATE_VERSION, "users": state_users}
+        result.state = {"version": STATE_VERSION, "users": state_users, "user_credentials": other_state}
         return result
 
     @staticmethod
