@@ -49,13 +49,14 @@ class CredentialKind(TextChoices):
 # pack (``details``), shown as columns of the kind's own spreadsheet sheet. Kinds not listed
 # here have no details beyond the generic columns.
 DETAIL_ATTRIBUTES: dict[str, tuple[tuple[str, str], ...]] = {
-    CredentialKind.SSH_PUBLIC_KEY.value: (("status", "status"),),
+    CredentialKind.SSH_PUBLIC_KEY.value: (("status", "status"), ("listed_at", "listed at (as of)")),
     CredentialKind.SERVICE_CREDENTIAL.value: (
         ("status", "status"),
         ("service_name", "service"),
         ("service_user_name", "service user name"),
+        ("listed_at", "listed at (as of)"),
     ),
-    CredentialKind.SIGNING_CERTIFICATE.value: (("status", "status"),),
+    CredentialKind.SIGNING_CERTIFICATE.value: (("status", "status"), ("listed_at", "listed at (as of)")),
     CredentialKind.SERVER_CERTIFICATE.value: (("server_certificate_id", "certificate id"), ("path", "path")),
     CredentialKind.SSM_SECURE_STRING.value: (
         ("region", "region"),
