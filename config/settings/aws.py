@@ -18,3 +18,6 @@ AWS_IAM_PER_USER_CONCURRENCY = env.int("AWS_IAM_PER_USER_CONCURRENCY", default=4
 # account-wide listing, no change signal): a repeat collection reuses a listing younger than
 # this many hours (its as-of is recorded on every record: listed_at). 0: list every run.
 AWS_IAM_USER_CREDENTIALS_REFRESH_HOURS = env.float("AWS_IAM_USER_CREDENTIALS_REFRESH_HOURS", default=24.0)
+# Which plaintext SSM parameter names look like secrets (a case-insensitive regular
+# expression); empty: apps.connectors.aws.ssm.SECRET_NAME_PATTERN.
+AWS_SSM_SECRET_NAME_PATTERN = env.str("AWS_SSM_SECRET_NAME_PATTERN", default="")

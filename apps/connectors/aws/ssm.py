@@ -57,11 +57,17 @@ _ITEM_ERRORS = frozenset({"InvalidResourceId", "ParameterNotFound", "AccessDenie
 
 @cache
 def _compiled(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern, re.IGNORECASE)
+    try:
+        return re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:
+        raise ConnectorError(
+            f"AWS_SSM_SECRET_NAME_PATTERN is not a valid regular expression ({exc}): {pattern[:200]!r}", code="invalid_setting"
+        ) from exc
 
 
 def secret_name_match(name: str) -> str | None:
-    """The part of ``name`` that looks like a secret's, or ``None``."""
+    """The part of ``name`` that looks like a secret's, or ``None``. Raises ConnectorError
+    (``invalid_setting``) when ``AWS_SSM_SECRET_NAME_PATTERN`` is not a regular expression."""
     pattern = getattr(settings, "AWS_SSM_SECRET_NAME_PATTERN", "") or SECRET_NAME_PATTERN
     match = _compiled(pattern).search(name)
     return match.group(0) if match else None

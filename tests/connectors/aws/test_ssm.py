@@ -169,3 +169,14 @@ def test_throttling_beyond_retries_mid_listing_fails_the_unit_instead_of_losing_
 def test_a_target_without_a_region_is_refused():
     with pytest.raises(ConnectorError, match="needs a region"):
         ParameterStoreConnector().collect(Target(kind="aws_ssm", source_key=ACCOUNT_A, role_arn=ROLE_A))
+
+
+def test_the_secret_name_pattern_is_a_setting_and_a_broken_one_is_a_clear_error(ssm, settings):
+    ssm.put_parameter(Name="/legacy/smtp_password", Value=VALUE, Type="String")
+    ssm.put_parameter(Name="/legacy/hunter2", Value=VALUE, Type="String")
+    settings.AWS_SSM_SECRET_NAME_PATTERN = r"hunter\d"
+    assert [c.name for c in ParameterStoreConnector().collect(ssm_target()).credentials] == ["/legacy/hunter2"]
+    settings.AWS_SSM_SECRET_NAME_PATTERN = "pass(word"
+    with pytest.raises(ConnectorError) as caught:
+        ParameterStoreConnector().collect(ssm_target())
+    assert caught.value.code == "invalid_setting" and "AWS_SSM_SECRET_NAME_PATTERN" in str(caught.value)
