@@ -168,10 +168,11 @@ class IdentityRecord:
 
 
 # Attribute keys that say *as of when* a record's facts stood (e.g. the generation time of
-# the IAM credential report they were read from), not what the credential is. They are kept
+# the IAM credential report they were read from, or when a per-user listing was made), not
+# what the credential is. They are kept
 # with the record but left out of its metadata fingerprint: a report regenerated every few
 # hours must not make every unchanged credential look changed.
-AS_OF_ATTRIBUTES = frozenset({"report_generated_at"})
+AS_OF_ATTRIBUTES = frozenset({"report_generated_at", "listed_at"})
 
 
 @dataclass

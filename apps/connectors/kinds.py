@@ -35,3 +35,45 @@ class CredentialKind(TextChoices):
     ROOT_ACCESS_KEY = "root_access_key", "Root access key"
     SM_SECRET = "sm_secret", "Secrets Manager secret"  # AWS Secrets Manager secret
     KV_SECRET = "kv_secret", "Key Vault secret"  # Azure Key Vault secret
+    SSH_PUBLIC_KEY = "ssh_public_key", "IAM SSH public key"  # CodeCommit SSH keys of IAM users
+    SERVICE_CREDENTIAL = "service_credential", "Service-specific credential"  # CodeCommit / Keyspaces passwords
+    SIGNING_CERTIFICATE = "signing_certificate", "IAM signing certificate"  # a user's X.509 signing certificate
+    SERVER_CERTIFICATE = "server_certificate", "IAM server certificate"  # TLS certificates stored in IAM
+    SSM_SECURE_STRING = "ssm_secure_string", "SSM SecureString parameter"  # Parameter Store, encrypted
+    # A plaintext String/StringList parameter whose name looks like a secret's: collected so the
+    # finding has a subject; its value is never read.
+    SSM_PLAINTEXT_PARAMETER = "ssm_plaintext", "SSM plaintext parameter (secret-like name)"
+
+
+# The facts of a kind that its generic columns (dates, enabled, expiry, tags) do not carry, as
+# ``(attribute key, label)``: kept from the credential's collected ``attributes`` in the evidence
+# pack (``details``), shown as columns of the kind's own spreadsheet sheet. Kinds not listed
+# here have no details beyond the generic columns.
+DETAIL_ATTRIBUTES: dict[str, tuple[tuple[str, str], ...]] = {
+    CredentialKind.SSH_PUBLIC_KEY.value: (("status", "status"), ("listed_at", "listed at (as of)")),
+    CredentialKind.SERVICE_CREDENTIAL.value: (
+        ("status", "status"),
+        ("service_name", "service"),
+        ("service_user_name", "service user name"),
+        ("listed_at", "listed at (as of)"),
+    ),
+    CredentialKind.SIGNING_CERTIFICATE.value: (("status", "status"), ("listed_at", "listed at (as of)")),
+    CredentialKind.SERVER_CERTIFICATE.value: (("server_certificate_id", "certificate id"), ("path", "path")),
+    CredentialKind.SSM_SECURE_STRING.value: (
+        ("region", "region"),
+        ("tier", "tier"),
+        ("kms_key_id", "KMS key"),
+        ("last_modified_user", "last modified by"),
+        ("version", "version"),
+        ("policies", "parameter policies"),
+        ("policy_errors", "unreadable policies"),
+    ),
+    CredentialKind.SSM_PLAINTEXT_PARAMETER.value: (
+        ("region", "region"),
+        ("parameter_type", "parameter type"),
+        ("secret_name_match", "secret-like word in name"),
+        ("tier", "tier"),
+        ("last_modified_user", "last modified by"),
+        ("version", "version"),
+    ),
+}

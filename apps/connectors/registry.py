@@ -22,6 +22,7 @@ CONNECTORS: dict[str, str] = {
     "aws_iam": "apps.connectors.aws.iam.IamConnector",
     "aws_secrets_manager": "apps.connectors.aws.secrets_manager.SecretsManagerConnector",
     "aws_regions": "apps.connectors.aws.regions.RegionsConnector",
+    "aws_ssm": "apps.connectors.aws.ssm.ParameterStoreConnector",
     "azure_key_vault": "apps.connectors.azure.key_vault.KeyVaultConnector",
     "aws_organization": "apps.connectors.aws.organization.OrganizationConnector",
 }

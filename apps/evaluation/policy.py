@@ -3,7 +3,8 @@
 Stored as JSON in ``PolicyVersion.data``; :func:`policy_from_dict` validates it and refuses
 impossible values with a message naming the field. The defaults are the source guidance's
 numbers (rotation: IAM user keys 90 days, database credentials 60, external API keys 180,
-service-account passwords 90, certificates 365) and common practice (45 days unused).
+service-account passwords 90, certificates 365) and common practice (45 days unused; SSH
+public keys replaced yearly, service-specific credentials like other passwords, 90 days).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ CREDENTIAL_CLASSES = (
     "external-api",
     "service-account",
     "certificate",
+    "ssh-key",
+    "service-credential",
     "default",
 )
 
@@ -34,6 +37,10 @@ DEFAULT_POLICY: dict[str, Any] = {
         "certificate": 365,
         "console-password": 90,
         "root-key": 90,
+        # IAM users' SSH public keys (CodeCommit) and service-specific credentials (CodeCommit,
+        # Keyspaces passwords): a key pair is replaced yearly, a password like other passwords.
+        "ssh-key": 365,
+        "service-credential": 90,
         "default": 90,
     },
     "unused_days": 45,
@@ -42,6 +49,8 @@ DEFAULT_POLICY: dict[str, Any] = {
     "sm_not_accessed_days": 90,
     "kv_expiry_warning_days": 30,
     "kv_max_validity_days": 365,
+    # IAM server certificates expiring within this many days fail (expired ones always do).
+    "certificate_expiry_warning_days": 30,
     # Privileged and non-human credentials are decided on in a signed-off access review at
     # least this often (quarterly).
     "review_interval_days": 92,
@@ -74,7 +83,15 @@ DEFAULT_POLICY: dict[str, Any] = {
     "coverage_grace_factor": 2.0,
 }
 
-_TYPE_CLASS = {"access_key": "iam-user-key", "console_password": "console-password", "root_access_key": "root-key"}
+_TYPE_CLASS = {
+    "access_key": "iam-user-key",
+    "console_password": "console-password",
+    "root_access_key": "root-key",
+    "ssh_public_key": "ssh-key",
+    "service_credential": "service-credential",
+    "signing_certificate": "certificate",
+    "server_certificate": "certificate",
+}
 
 
 class PolicyError(ValueError):
@@ -108,6 +125,7 @@ class Policy:
     sm_not_accessed_days: int
     kv_expiry_warning_days: int
     kv_max_validity_days: int
+    certificate_expiry_warning_days: int
     review_interval_days: int
     password_min_length: int
     password_max_age_days: int
@@ -180,6 +198,7 @@ _INT_FIELDS = {  # field: (minimum, maximum)
     "sm_not_accessed_days": (1, 3650),
     "kv_expiry_warning_days": (0, 3650),
     "kv_max_validity_days": (1, 36500),
+    "certificate_expiry_warning_days": (0, 3650),
     "review_interval_days": (1, 3650),
     "password_min_length": (6, 128),
     "password_max_age_days": (0, 3650),

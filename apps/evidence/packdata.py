@@ -21,7 +21,7 @@ from apps.exceptions_register.selectors import ExceptionAsOf
 from apps.inventory.as_of import CredentialAsOf, EventAsOf, IdentityAsOf, RunAsOf, SourceCoverage, VersionAsOf
 
 SCHEMA_ID = "https://keytrail.example/schema/evidence-pack/2"
-SCHEMA_VERSION = "2"  # 2: credentials carry last_used_source and last_used_as_of
+SCHEMA_VERSION = "3"  # 2: credentials carry last_used_source and last_used_as_of; 3: and details
 # Key-age buckets (days since the last rotation, or creation when never rotated): (from, to or None, label).
 AGE_BUCKETS: list[tuple[int, int | None, str]] = [
     (0, 30, "0-30"),

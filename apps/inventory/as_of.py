@@ -18,6 +18,7 @@ from typing import Any, TypedDict
 
 from django.db.models import Q
 
+from apps.connectors.kinds import DETAIL_ATTRIBUTES
 from apps.core.isotime import iso_utc, iso_utc_text, parse_iso
 from apps.core.rows import fast_rows
 from apps.inventory.models import (
@@ -81,6 +82,9 @@ class CredentialAsOf(TypedDict):
     tags: dict[str, str]
     age_days: int | None  # days from the last rotation (or creation) to T
     version_from: str | None
+    # The kind's own facts (apps.connectors.kinds.DETAIL_ATTRIBUTES), e.g. a parameter's tier and
+    # KMS key; {} for kinds the generic fields describe fully.
+    details: dict[str, Any]
 
 
 class ScopeError(TypedDict):
@@ -241,6 +245,7 @@ def credentials_as_of(*, source_ids: list[int], as_of: datetime, identities: dic
                 "tags": tags,
                 "age_days": (as_of - basis).days if basis else None,
                 "version_from": iso_utc(valid_from),
+                "details": {key: attributes.get(key) for key, _ in DETAIL_ATTRIBUTES.get(ctype, ())},
             }
         )
     return out

@@ -14,3 +14,10 @@ AWS_CREDENTIAL_REPORT_POLL_INTERVAL = env.float("AWS_CREDENTIAL_REPORT_POLL_INTE
 AWS_CREDENTIAL_REPORT_MAX_WAIT = env.float("AWS_CREDENTIAL_REPORT_MAX_WAIT", default=120.0)
 # Per-user IAM calls (ListAccessKeys, only where the credential report changed) run this many at a time.
 AWS_IAM_PER_USER_CONCURRENCY = env.int("AWS_IAM_PER_USER_CONCURRENCY", default=4)
+# IAM users' SSH keys and service-specific credentials need one call per user each (no
+# account-wide listing, no change signal): a repeat collection reuses a listing younger than
+# this many hours (its as-of is recorded on every record: listed_at). 0: list every run.
+AWS_IAM_USER_CREDENTIALS_REFRESH_HOURS = env.float("AWS_IAM_USER_CREDENTIALS_REFRESH_HOURS", default=24.0)
+# Which plaintext SSM parameter names look like secrets (a case-insensitive regular
+# expression); empty: apps.connectors.aws.ssm.SECRET_NAME_PATTERN.
+AWS_SSM_SECRET_NAME_PATTERN = env.str("AWS_SSM_SECRET_NAME_PATTERN", default="")

@@ -91,7 +91,7 @@ def test_an_unknown_connector_is_a_key_error():
 # --- unit planning ----------------------------------------------------------------------
 
 
-def test_an_aws_account_with_two_regions_is_one_iam_unit_and_one_secrets_manager_unit_per_region():
+def test_an_aws_account_with_two_regions_is_one_iam_unit_and_one_unit_per_region_per_regional_service():
     config = registry.validate_source_config(
         SourceConfig(kind="aws_account", role_arn=ROLE, external_id="ext-1", regions=("eu-west-1", "us-east-1"))
     )
@@ -100,9 +100,11 @@ def test_an_aws_account_with_two_regions_is_one_iam_unit_and_one_secrets_manager
         ("aws_iam", "aws_iam"),
         ("aws_secrets_manager", "aws_secrets_manager:eu-west-1"),
         ("aws_secrets_manager", "aws_secrets_manager:us-east-1"),
+        ("aws_ssm", "aws_ssm:eu-west-1"),
+        ("aws_ssm", "aws_ssm:us-east-1"),
     ]
     assert all(t.source_key == "123456789012" and t.role_arn == ROLE and t.external_id == "ext-1" for t in units)
-    assert [t.region for t in units] == ["", "eu-west-1", "us-east-1"]
+    assert [t.region for t in units] == ["", "eu-west-1", "us-east-1", "eu-west-1", "us-east-1"]
 
 
 def test_an_aws_account_without_regions_discovers_its_enabled_regions():

@@ -149,7 +149,7 @@ def test_collect_command_with_the_broker_down_fails_clearly(faulty_cloud, grc_le
     with pytest.raises(CommandError, match="task queue is unavailable"):
         call_command("collect", "--source", "faulty-aws", "--as", "grc")
     run = CollectionRun.objects.get()
-    assert run.status == "failed" and run.units.count() == 2
+    assert run.status == "failed" and run.units.count() == 3  # IAM, Secrets Manager and SSM in eu-west-1
     record_fault("broker unreachable on 'manage.py collect'", "command error; run recorded failed (broker_unavailable)")
 
 

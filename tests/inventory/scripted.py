@@ -12,6 +12,7 @@ from collections import Counter
 
 from apps.connectors.aws.iam import IamConnector
 from apps.connectors.aws.secrets_manager import SecretsManagerConnector
+from apps.connectors.aws.ssm import ParameterStoreConnector
 from apps.connectors.azure.key_vault import KeyVaultConnector
 from apps.connectors.base import CollectionResult, ConnectorError, CredentialRecord
 
@@ -44,6 +45,10 @@ class ScriptedSecretsManager(Scripted, SecretsManagerConnector):
     pass
 
 
+class ScriptedParameterStore(Scripted, ParameterStoreConnector):
+    pass
+
+
 class ScriptedKeyVault(Scripted, KeyVaultConnector):
     pass
 
@@ -52,6 +57,7 @@ class ScriptedKeyVault(Scripted, KeyVaultConnector):
 SCRIPTED = {
     "aws_iam": "tests.inventory.scripted.ScriptedIam",
     "aws_secrets_manager": "tests.inventory.scripted.ScriptedSecretsManager",
+    "aws_ssm": "tests.inventory.scripted.ScriptedParameterStore",
     "azure_key_vault": "tests.inventory.scripted.ScriptedKeyVault",
 }
 

@@ -33,16 +33,22 @@ def _start(actor, sources, capture):
 def test_a_run_fans_out_one_unit_per_target_and_succeeds(aws_source, grc_lead, django_capture_on_commit_callbacks):
     run = _start(grc_lead, [aws_source], django_capture_on_commit_callbacks)
     units = list(run.units.order_by("scope"))
-    assert [u.scope for u in units] == ["aws_iam", "aws_secrets_manager:eu-west-1", "aws_secrets_manager:us-east-1"]
+    assert [u.scope for u in units] == [
+        "aws_iam",
+        "aws_secrets_manager:eu-west-1",
+        "aws_secrets_manager:us-east-1",
+        "aws_ssm:eu-west-1",
+        "aws_ssm:us-east-1",
+    ]
     assert run.status == "succeeded" and run.finished_at and all(u.status == "succeeded" for u in units)
     assert units[0].api_calls == {"ListThings": 2} and units[0].counts["created"] == 1
-    assert Snapshot.objects.filter(unit__run=run).count() == 3
+    assert Snapshot.objects.filter(unit__run=run).count() == 5
     types = list(
         AuditEvent.objects.filter(target_type="inventory.collectionrun", target_id=str(run.pk))
         .order_by("seq")
         .values_list("event_type", flat=True)
     )
-    assert types[0] == "collection.started" and types[-1] == "collection.finished" and types.count("collection.unit_succeeded") == 3
+    assert types[0] == "collection.started" and types[-1] == "collection.finished" and types.count("collection.unit_succeeded") == 5
 
 
 def test_one_failing_unit_does_not_stop_the_others_and_loses_nothing(aws_source, grc_lead, django_capture_on_commit_callbacks):
@@ -69,7 +75,7 @@ def test_a_result_that_cannot_be_applied_rolls_back_whole(aws_source, grc_lead, 
 
 
 def test_all_units_failing_fails_the_run_and_retry_reruns_only_those(aws_source, grc_lead, django_capture_on_commit_callbacks):
-    for scope in ("aws_iam", "aws_secrets_manager:eu-west-1", "aws_secrets_manager:us-east-1"):
+    for scope in ("aws_iam", "aws_secrets_manager:eu-west-1", "aws_secrets_manager:us-east-1", "aws_ssm:eu-west-1", "aws_ssm:us-east-1"):
         scripted.SCRIPT[scope] = [scripted.throttled()]
     run = _start(grc_lead, [aws_source], django_capture_on_commit_callbacks)
     assert run.status == "failed"
@@ -78,7 +84,7 @@ def test_all_units_failing_fails_the_run_and_retry_reruns_only_those(aws_source,
     with django_capture_on_commit_callbacks(execute=True):
         retry = collection_retry(actor=grc_lead, run=run)
     retry.refresh_from_db()
-    assert retry.retry_of == run and retry.units.count() == 3 and retry.status == "partial"
+    assert retry.retry_of == run and retry.units.count() == 5 and retry.status == "partial"
     with pytest.raises(ValidationFailed, match="nothing to retry"):
         collection_retry(
             actor=grc_lead,
@@ -115,7 +121,7 @@ def test_a_unit_lost_with_its_worker_is_swept(aws_source, grc_lead, django_captu
     with django_capture_on_commit_callbacks(execute=False):
         run = collection_start(actor=grc_lead, sources=[aws_source])
     CollectionUnit.objects.filter(run=run).update(status="running", started_at=timezone.now() - timezone.timedelta(hours=2))
-    assert collection_sweep_stale() == 3
+    assert collection_sweep_stale() == 5
     run.refresh_from_db()
     assert run.status == "failed" and run.units.first().errors[-1]["code"] == "worker_lost"
 

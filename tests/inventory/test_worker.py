@@ -18,7 +18,7 @@ def test_units_fan_out_to_a_real_worker(cloud, grc_lead, start_worker):
     sources = register_sources(grc_lead, cloud)
     run = wait_for_run(collection_start(actor=grc_lead, sources=sources))
     assert run.status == "succeeded", [(u.scope, u.errors) for u in run.units.all()]
-    assert run.units.count() == 7 and all(u.attempts == 1 for u in run.units.all())
+    assert run.units.count() == 10 and all(u.attempts == 1 for u in run.units.all())
 
 
 def test_two_workers_share_one_run_and_run_its_units_at_once(cloud, grc_lead, start_worker):

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from apps.devtools.management.commands.bench_scale import PER_USER_IAM_CALLS, targets
+from apps.devtools.management.commands.bench_scale import PER_USER_IAM_CALLS, PER_USER_LISTINGS, targets
 from apps.devtools.simulators.bare_sdk import read_organisation
 from apps.devtools.simulators.bench import collect
 from apps.devtools.simulators.meter import Stage
@@ -55,7 +55,7 @@ def test_collect_repeat_evaluate_at_size(organisation, grc_lead, catalog, settin
     with Stage("first collection") as first:
         run, calls = collect(grc_lead, sources)
     assert run.status == "succeeded", [u.errors for u in run.units.all()]
-    assert run.units.count() == 2 * (1 + 2) + 3  # per account: IAM + 2 regions; per vault: 1
+    assert run.units.count() == 2 * (1 + 2 + 2) + 3  # per account: IAM + 2 regions of Secrets Manager and of SSM; per vault: 1
     live = Credential.objects.filter(disappeared_at__isnull=True)
     by_type = Counter(live.values_list("credential_type", flat=True))
     assert by_type["access_key"] == 600  # 300 users x 2 keys
@@ -63,7 +63,10 @@ def test_collect_repeat_evaluate_at_size(organisation, grc_lead, catalog, settin
     assert by_type["sm_secret"] == 120 and by_type["kv_secret"] == 150
     assert 0 < by_type["console_password"] < 300
     assert Identity.objects.filter(kind="root").count() == 2 and Identity.objects.count() == 302
-    assert calls["ListAccessKeys"] == 300  # one per user with keys; nothing else per user
+    assert calls["ListAccessKeys"] == 300  # one per user with keys
+    # No account-wide listing exists for these: one call each per user on a first collection.
+    assert calls["ListSSHPublicKeys"] == calls["ListServiceSpecificCredentials"] == 300
+    assert not calls.get("ListSigningCertificates")  # the report shows nobody holds one
     assert not any(calls.get(op) for op in PER_USER_IAM_CALLS if op != "ListAccessKeys")
     # The meter sees what was written (COPY included) and the queries issued.
     assert first.rows_written["inventory_credential"] == sum(by_type.values())
@@ -74,6 +77,7 @@ def test_collect_repeat_evaluate_at_size(organisation, grc_lead, catalog, settin
     repeat.api_calls = repeat_calls
     assert again.status == "succeeded"
     assert not any(repeat_calls.get(op) for op in PER_USER_IAM_CALLS) and "list_secret_versions" not in repeat_calls
+    assert not any(repeat_calls.get(op) for op in PER_USER_LISTINGS)  # reused within the refresh window
     for unit in CollectionUnit.objects.filter(run=again):
         assert unit.counts["created"] == unit.counts["changed"] == unit.counts["disappeared"] == 0, unit.scope
     assert "inventory_credential" not in repeat.rows_written and "inventory_credentialversion" not in repeat.rows_written

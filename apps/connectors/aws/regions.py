@@ -4,7 +4,7 @@ An account source whose regions are left empty gets this discovery unit instead 
 list: one ``EC2 DescribeRegions`` with ``AllRegions=True`` (the regions AWS enables by
 default say ``opt-in-not-required``, opt-in regions the account turned on ``opted-in``, the
 others ``not-opted-in``). Each enabled region becomes a Secrets Manager unit of the same
-run, on the workers (:attr:`CollectionResult.spawn`); the opt-in regions that are not
+run (and a Parameter Store unit), on the workers (:attr:`CollectionResult.spawn`); the opt-in regions that are not
 enabled are listed in the unit's facts, so a page can say so.
 
 A listing that fails fails this unit: no region unit is spawned, the run is not
@@ -22,7 +22,7 @@ from apps.connectors.base import CollectionResult, Connector, ConnectorError, So
 
 ENABLED = frozenset({"opt-in-not-required", "opted-in"})
 # The regional services a discovered region is collected for, in this order.
-REGIONAL_CONNECTORS: tuple[str, ...] = ("aws_secrets_manager",)
+REGIONAL_CONNECTORS: tuple[str, ...] = ("aws_secrets_manager", "aws_ssm")
 
 
 def region_partition(region: str) -> str:

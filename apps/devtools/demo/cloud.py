@@ -1,5 +1,7 @@
 """The demo's simulated cloud: two AWS accounts on moto's server and two Key Vaults on the
-local HTTPS simulator, all in this process, seeded with a realistic organisation.
+local HTTPS simulator, all in this process, seeded with a realistic organisation (the
+production account also holds every other AWS credential kind: SSH keys, service-specific
+credentials, signing and server certificates, SSM parameters).
 
 Fixed ports keep the registered sources' vault URLs valid across demo restarts; set
 KEYTRAIL_DEMO_AWS_PORT / KEYTRAIL_DEMO_VAULT_PORTS if they are taken.
@@ -49,6 +51,7 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
     """Start and seed the simulators and point keytrail's AWS and Azure settings at them."""
     from apps.devtools.simulators.aws import start_moto_server
     from apps.devtools.simulators.key_vault import KeyVaultSimulator
+    from apps.devtools.simulators.more_kinds import seed_more_kinds
     from apps.devtools.simulators.organisation import seed_aws_account, seed_vault
 
     # Dates are relative to today's midnight, so restarting the demo the same day reproduces
@@ -82,6 +85,8 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
         root_mfa=False,
         root_access_key=True,
     )
+    # SSH keys, service-specific credentials, signing and server certificates, SSM parameters.
+    seed_more_kinds(PROD_ACCOUNT, regions=REGIONS, seed=seed, now=now)
 
     _seed_organization(cloud, seed=seed, now=now)
 

@@ -83,9 +83,14 @@ def add_aws_managed_policies(account_id: str, *names: str) -> list[str]:
 
 
 def start_moto_server(port: int = 0) -> tuple[Any, str]:
-    """Start moto's server on 127.0.0.1 in a daemon thread; returns ``(server, url)``."""
+    """Start moto's server on 127.0.0.1 in a daemon thread; returns ``(server, url)``.
+
+    The server also answers what :mod:`apps.devtools.simulators.iam_extras` adds to moto."""
     from moto.server import ThreadedMotoServer
 
+    from apps.devtools.simulators.iam_extras import install
+
+    install()  # ListServiceSpecificCredentials and real server-certificate dates (iam_extras.py)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one log line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -34,6 +34,8 @@ def read_account(*, aws_url: str, account_id: str, role_name: str, regions: list
     """Read one account the way a hand-written script would; returns item counts."""
     import boto3
 
+    from apps.connectors.aws.ssm import secret_name_match
+
     lock = threading.Lock()
     sts = _count_boto(boto3.client("sts", endpoint_url=aws_url, region_name="us-east-1"), calls, lock)
     creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{role_name}", RoleSessionName="bare-sdk")["Credentials"]
@@ -69,15 +71,54 @@ def read_account(*, aws_url: str, account_id: str, role_name: str, regions: list
     def keys_of(name: str) -> int:
         return sum(len(page["AccessKeyMetadata"]) for page in iam.get_paginator("list_access_keys").paginate(UserName=name))
 
+    # The other IAM credential kinds, as keytrail reads them: SSH keys and service-specific
+    # credentials of every user, signing certificates of users whose report row shows one.
+    with_certs = [
+        row["user"]
+        for row in report
+        if row["user"] != "<root_account>"
+        and (
+            row.get("cert_1_active") == "true" or row.get("cert_2_active") == "true" or row.get("cert_1_last_rotated") not in ("N/A", None)
+        )
+    ]
+    names = [u["UserName"] for u in users]
+
+    def others_of(name: str) -> int:
+        ssh = sum(len(page["SSHPublicKeys"]) for page in iam.get_paginator("list_ssh_public_keys").paginate(UserName=name))
+        return ssh + len(iam.list_service_specific_credentials(UserName=name)["ServiceSpecificCredentials"])
+
+    def certs_of(name: str) -> int:
+        return sum(len(page["Certificates"]) for page in iam.get_paginator("list_signing_certificates").paginate(UserName=name))
+
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         keys = sum(pool.map(keys_of, with_keys))
+        others = sum(pool.map(others_of, names)) + sum(pool.map(certs_of, with_certs))
+    others += sum(len(p["ServerCertificateMetadataList"]) for p in iam.get_paginator("list_server_certificates").paginate())
 
-    secrets = 0
+    secrets = parameters = 0
     for region in regions:
         sm = _count_boto(session.client("secretsmanager", endpoint_url=aws_url, region_name=region), calls, lock)
         for page in sm.get_paginator("list_secrets").paginate(IncludePlannedDeletion=True, PaginationConfig={"PageSize": 100}):
             secrets += len(page.get("SecretList") or [])
-    return {"report_rows": len(report), "users": len(users), "virtual_mfa": len(mfa), "access_keys": keys, "secrets": secrets}
+        ssm = _count_boto(session.client("ssm", endpoint_url=aws_url, region_name=region), calls, lock)
+        secure = [
+            p["Name"]
+            for page in ssm.get_paginator("describe_parameters").paginate(PaginationConfig={"PageSize": 50})
+            for p in page.get("Parameters") or []
+            if p.get("Type") == "SecureString" or secret_name_match(p["Name"])  # the parameters keytrail keeps
+        ]
+        with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            list(pool.map(lambda name: ssm.list_tags_for_resource(ResourceType="Parameter", ResourceId=name), secure))  # noqa: B023
+        parameters += len(secure)
+    return {
+        "report_rows": len(report),
+        "users": len(users),
+        "virtual_mfa": len(mfa),
+        "access_keys": keys,
+        "other_iam_credentials": others,
+        "secrets": secrets,
+        "ssm_parameters": parameters,
+    }
 
 
 def read_vault(*, vault_url: str, ca_path: str, calls: Counter) -> dict[str, int]:

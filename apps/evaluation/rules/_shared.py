@@ -25,6 +25,12 @@ CONSOLE_PASSWORD = CredentialKind.CONSOLE_PASSWORD.value
 ROOT_ACCESS_KEY = CredentialKind.ROOT_ACCESS_KEY.value
 SM_SECRET = CredentialKind.SM_SECRET.value
 KV_SECRET = CredentialKind.KV_SECRET.value
+SSH_PUBLIC_KEY = CredentialKind.SSH_PUBLIC_KEY.value
+SERVICE_CREDENTIAL = CredentialKind.SERVICE_CREDENTIAL.value
+SIGNING_CERTIFICATE = CredentialKind.SIGNING_CERTIFICATE.value
+SERVER_CERTIFICATE = CredentialKind.SERVER_CERTIFICATE.value
+SSM_SECURE_STRING = CredentialKind.SSM_SECURE_STRING.value
+SSM_PLAINTEXT_PARAMETER = CredentialKind.SSM_PLAINTEXT_PARAMETER.value
 
 HUMAN, SERVICE, ROOT = IdentityKind.HUMAN.value, IdentityKind.SERVICE.value, IdentityKind.ROOT.value
 
@@ -76,7 +82,18 @@ def credential_label(c: CredentialFacts) -> str:
         return f"Secrets Manager secret {c.name}"
     if kind == KV_SECRET:
         return f"Key Vault secret {c.name}"
+    if kind in _OF_USER:
+        return f"{_OF_USER[kind]} {short_id(c.external_id)} of {identity_name(c)}"
+    if kind == SERVER_CERTIFICATE:
+        return f"server certificate {c.name}"
+    if kind == SSM_SECURE_STRING:
+        return f"SecureString parameter {c.name}"
+    if kind == SSM_PLAINTEXT_PARAMETER:
+        return f"plaintext parameter {c.name}"
     return f"{kind} {c.name}"
+
+
+_OF_USER = {SSH_PUBLIC_KEY: "SSH public key", SERVICE_CREDENTIAL: "service-specific credential", SIGNING_CERTIFICATE: "signing certificate"}
 
 
 def in_future(label: str, what: str, value: datetime, **data) -> Verdict:

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from apps.evaluation.rules._shared import ACCESS_KEY, CONSOLE_PASSWORD, KV_SECRET, SERVICE, SM_SECRET, credential_label
+from apps.evaluation.rules._shared import (
+    ACCESS_KEY,
+    CONSOLE_PASSWORD,
+    KV_SECRET,
+    SERVICE,
+    SERVICE_CREDENTIAL,
+    SIGNING_CERTIFICATE,
+    SM_SECRET,
+    SSH_PUBLIC_KEY,
+    SSM_PLAINTEXT_PARAMETER,
+    SSM_SECURE_STRING,
+    credential_label,
+)
 from apps.evaluation.rules.base import CredentialFacts, Rule, RuleContext, Verdict, failed, not_assessed, passed
 
-_SECRETS = frozenset({SM_SECRET, KV_SECRET})
-_SERVICE_USER_CREDENTIALS = frozenset({ACCESS_KEY, CONSOLE_PASSWORD})
-_REQUEST_POPULATION = frozenset({ACCESS_KEY, SM_SECRET, KV_SECRET})
+# Server certificates are left out: keytrail does not read their tags (ListServerCertificateTags).
+_SECRETS = frozenset({SM_SECRET, KV_SECRET, SSM_SECURE_STRING, SSM_PLAINTEXT_PARAMETER})
+_SERVICE_USER_CREDENTIALS = frozenset({ACCESS_KEY, CONSOLE_PASSWORD, SSH_PUBLIC_KEY, SERVICE_CREDENTIAL, SIGNING_CERTIFICATE})
+_REQUEST_POPULATION = frozenset({ACCESS_KEY, SM_SECRET, KV_SECRET, SSM_SECURE_STRING, SSH_PUBLIC_KEY, SERVICE_CREDENTIAL})
 
 
 def _tags_unreadable(c: CredentialFacts) -> bool:
@@ -54,12 +67,13 @@ class OwnerTagMissing(Rule):
     subject = "credential"
     requirements = ("9.2.4.03", "9.2.4.13")
     # Fed by every connector; coverage of each is reported by source-coverage.
-    scope_kind = ("aws_iam", "aws_secrets_manager", "azure_key_vault")
+    scope_kind = ("aws_iam", "aws_secrets_manager", "aws_ssm", "azure_key_vault")
     explanation = (
         "Secrets and the credentials of non-human users need a named person who answers for them, reviews them and "
-        "rotates them. Every Secrets Manager and Key Vault secret, and every access key or console password of a "
-        "service user, fails when none of the policy's owner tag keys carries a non-blank value; for a user's "
-        "credentials the user's own tags count too. Any non-blank value counts as present, whatever it contains."
+        "rotates them. Every Secrets Manager and Key Vault secret and SSM parameter keytrail collects, and every "
+        "access key, console password, SSH key, service-specific credential or signing certificate of a service user, "
+        "fails when none of the policy's owner tag keys carries a non-blank value; for a user's credentials the "
+        "user's own tags count too. Any non-blank value counts as present, whatever it contains."
     )
 
     def applies(self, c: CredentialFacts) -> bool:
@@ -78,11 +92,12 @@ class RequestReferenceMissing(Rule):
     severity = "low"
     subject = "credential"
     requirements = ("9.2.4.03",)
-    scope_kind = ("aws_iam", "aws_secrets_manager", "azure_key_vault")
+    scope_kind = ("aws_iam", "aws_secrets_manager", "aws_ssm", "azure_key_vault")
     explanation = (
-        "Each access key and vault secret should be traceable to the approved request that produced it. A key or "
-        "secret fails when none of the policy's request tag keys carries a non-blank value; IAM access keys cannot be "
-        "tagged, so for them the tags of the user that owns the key count. Whether the reference points to a real, "
+        "Each access key, SSH key, service-specific credential, vault secret and SecureString parameter should be "
+        "traceable to the approved request that produced it. One fails when none of the policy's request tag keys "
+        "carries a non-blank value; IAM users' keys and credentials cannot be tagged, so for them the tags of the user "
+        "that owns them count. Whether the reference points to a real, "
         "approved request is checked by sampling, not here."
     )
 

@@ -38,6 +38,12 @@ RULES: dict[str, str] = {
     "kv-secret-expiring-soon": "apps.evaluation.rules.key_vault.ExpiringSoon",
     "kv-secret-validity-too-long": "apps.evaluation.rules.key_vault.ValidityTooLong",
     "kv-secret-not-updated": "apps.evaluation.rules.key_vault.NotUpdated",
+    "ssh-key-rotation-age": "apps.evaluation.rules.iam_credentials.SshKeyRotationAge",
+    "service-credential-rotation-age": "apps.evaluation.rules.iam_credentials.ServiceCredentialRotationAge",
+    "signing-certificate-human-active": "apps.evaluation.rules.iam_credentials.SigningCertificateOnHuman",
+    "server-certificate-expiry": "apps.evaluation.rules.iam_credentials.ServerCertificateExpiry",
+    "ssm-parameter-not-changed": "apps.evaluation.rules.parameter_store.SecureStringNotChanged",
+    "ssm-plaintext-secret-name": "apps.evaluation.rules.parameter_store.PlaintextSecretName",
     "credential-not-reviewed": "apps.evaluation.rules.reviews.CredentialNotReviewed",
     "source-coverage": "apps.evaluation.rules.coverage.SourceCoverage",
 }

@@ -89,6 +89,7 @@ THRESHOLD_LABELS = (
     ("sm_not_accessed_days", "Secrets Manager secret not accessed for more than (days)"),
     ("kv_expiry_warning_days", "Key Vault expiry warning (days before)"),
     ("kv_max_validity_days", "Key Vault maximum validity (days)"),
+    ("certificate_expiry_warning_days", "IAM server certificate expiry warning (days before)"),
     ("review_interval_days", "Privileged and non-human credentials reviewed at least every (days)"),
 )
 PASSWORD_LABELS = (

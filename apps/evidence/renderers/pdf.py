@@ -22,6 +22,7 @@ from django.utils.safestring import SafeString
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from apps.connectors.kinds import CredentialKind
 from apps.evaluation.charts import PosturePoint, posture_chart, svg_join, svg_number
 from apps.evaluation.selectors.as_of import PostureAt
 from apps.evidence.packdata import AGE_BUCKETS, PackData
@@ -175,6 +176,12 @@ def pdf_context(data: PackData, *, pack_id: str, built_at: str, keytrail_version
             }
         )
     sources = {s["id"]: s["name"] for s in data.sources}
+    labels = dict(CredentialKind.choices)
+    certificates = sorted(
+        (c for c in data.credentials if c["credential_type"] == CredentialKind.SERVER_CERTIFICATE),
+        key=lambda c: c["expires_at"] or "9999",
+    )
+    parameters = [c for c in data.credentials if c["credential_type"] == CredentialKind.SSM_SECURE_STRING]
     return {
         "d": data,
         "pack_id": pack_id,
@@ -194,6 +201,15 @@ def pdf_context(data: PackData, *, pack_id: str, built_at: str, keytrail_version
         "key_age_svg": key_age_chart(data.charts["key_age"]),
         "posture_svg": _posture_svg(data.charts["posture"]),
         "caps": {"failures": CAP_FAILURES},
+        "credential_types": [(labels.get(k, k), n) for k, n in data.summary["credentials_by_type"].items()],
+        "server_certificates": certificates[:CAP_FAILURES],
+        "server_certificates_more": max(0, len(certificates) - CAP_FAILURES),
+        "secure_strings": {
+            "total": len(parameters),
+            "with_expiration": sum(1 for c in parameters if c["expires_at"]),
+            "advanced": sum(1 for c in parameters if (c.get("details") or {}).get("tier") == "Advanced"),
+            "plaintext_secret_like": data.summary["credentials_by_type"].get(CredentialKind.SSM_PLAINTEXT_PARAMETER, 0),
+        },
     }
 
 

@@ -15,6 +15,8 @@ import ast
 import logging
 import re
 from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
@@ -30,10 +32,13 @@ from apps.connectors.aws.iam import IamConnector
 from apps.connectors.aws.organization import OrganizationConnector
 from apps.connectors.aws.regions import RegionsConnector
 from apps.connectors.aws.secrets_manager import SecretsManagerConnector
+from apps.connectors.aws.ssm import ParameterStoreConnector
 from apps.connectors.base import ConnectorError, Target
 from apps.connectors.kinds import CredentialKind
 from apps.devtools.simulators.aws_organization import add_account, create_organization
-from tests.support.aws import sm_target
+from apps.devtools.simulators.iam_extras import add_service_specific_credential
+from apps.devtools.simulators.more_kinds import SSH_KEY_BODY, certificate_pem
+from tests.support.aws import ACCOUNT_A, sm_target
 
 ROOT = Path(__file__).resolve().parents[3]
 DOCS = ROOT / "docs" / "connectors.md"
@@ -128,11 +133,21 @@ def account(iam, moto_url, monkeypatch):
     for region in ("eu-west-1", "us-east-1"):
         sm = boto3.client("secretsmanager", endpoint_url=moto_url, region_name=region)
         sm.create_secret(Name=f"db-{region}", SecretString="never-read", Tags=[{"Key": "owner", "Value": "ops"}])
+        ssm = boto3.client("ssm", endpoint_url=moto_url, region_name=region)
+        ssm.put_parameter(Name=f"/app/{region}/db-password", Value="never-read", Type="SecureString")
+    # The other IAM credential kinds (moto's server answers ListServiceSpecificCredentials
+    # through keytrail's simulated cloud: apps/devtools/simulators/iam_extras.py).
+    iam.upload_ssh_public_key(UserName="ci-bot", SSHPublicKeyBody=SSH_KEY_BODY)
+    add_service_specific_credential(ACCOUNT_A, "ci-bot")
+    body, private = certificate_pem(not_after=datetime.now(UTC) + timedelta(days=90))
+    iam.upload_signing_certificate(UserName="alice", CertificateBody=body)
+    iam.upload_server_certificate(ServerCertificateName="web", CertificateBody=body, PrivateKey=private)
 
 
 def test_connectors_call_only_listed_operations_exactly_those_documented_as_called_today(account, called, fault_proxy, target_a):
     iam_result = IamConnector().collect(target_a)
     sm_results = [SecretsManagerConnector().collect(sm_target(region)) for region in ("eu-west-1", "us-east-1")]
+    ssm_results = [ParameterStoreConnector().collect(replace(sm_target(region), kind="aws_ssm")) for region in ("eu-west-1", "us-east-1")]
     regions = RegionsConnector().collect(Target(kind="aws_regions", source_key=target_a.source_key, role_arn=target_a.role_arn))
     organization = create_organization(fault_proxy.upstream.geturl())
     add_account(fault_proxy.upstream.geturl(), organization, "payments", ou="regulated")
@@ -149,13 +164,16 @@ def test_connectors_call_only_listed_operations_exactly_those_documented_as_call
 
     # The scenario really ran every path: a user newer than the report (GetLoginProfile,
     # GetAccessKeyLastUsed), keys, MFA, the policy, and a secret per region.
-    assert not iam_result.errors and not any(r.errors for r in sm_results)
+    assert not iam_result.errors and not any(r.errors for r in sm_results + ssm_results)
     late_key = next(
         c for c in iam_result.credentials if c.credential_type == CredentialKind.ACCESS_KEY and ":user/late" in c.identity_external_id
     )
     assert late_key.attributes["slot_match"] == "not_in_report"
     assert iam_result.facts["password_policy"]["MinimumPasswordLength"] == 14
     assert [len(r.credentials) for r in sm_results] == [1, 1]
+    assert [len(r.credentials) for r in ssm_results] == [1, 1]
+    kinds = {c.credential_type for c in iam_result.credentials}
+    assert {"ssh_public_key", "service_credential", "signing_certificate", "server_certificate"} <= kinds
 
     off_list = sorted(f"{s}:{op}" for s, op in called if not is_allowed(s, op))
     assert not off_list, f"the connectors called operations that are not on the allowlist: {off_list}"

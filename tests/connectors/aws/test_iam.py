@@ -587,4 +587,9 @@ def test_only_expected_operations_are_called(population, fault_proxy, target_a):
         "GetAccountPasswordPolicy",
         "GetAccountSummary",
         "ListAccessKeys",
+        # the other credential kinds: no account-wide call lists them (test_iam_kinds.py)
+        "ListServerCertificates",
+        "ListSSHPublicKeys",
+        "ListServiceSpecificCredentials",
+        "ListSigningCertificates",
     }

@@ -14,12 +14,13 @@ from tests.support.aws import ACCOUNT_A, ROLE_A
 TARGET = Target(kind="aws_regions", source_key=ACCOUNT_A, role_arn=ROLE_A, external_id="keytrail-ext-id")
 
 
-def test_each_enabled_region_becomes_a_secrets_manager_unit_and_opt_in_ones_are_listed():
+def test_each_enabled_region_becomes_a_secrets_manager_and_a_parameter_store_unit_and_opt_in_ones_are_listed():
     result = RegionsConnector().collect(TARGET)
-    regions = [t.region for t in result.spawn]
+    regions = [t.region for t in result.spawn if t.kind == "aws_secrets_manager"]
     assert "us-east-1" in regions and "eu-west-1" in regions and regions == sorted(regions)
-    assert all(t.kind == "aws_secrets_manager" and t.source_key == ACCOUNT_A and t.role_arn == ROLE_A for t in result.spawn)
-    assert all(t.unit == f"aws_secrets_manager:{t.region}" for t in result.spawn)
+    assert [t.region for t in result.spawn if t.kind == "aws_ssm"] == regions
+    assert all(t.source_key == ACCOUNT_A and t.role_arn == ROLE_A for t in result.spawn)
+    assert all(t.unit == f"{t.kind}:{t.region}" for t in result.spawn) and len(result.spawn) == 2 * len(regions)
     not_enabled = {r["region"]: r["opt_in_status"] for r in result.facts["not_enabled_regions"]}
     assert not_enabled["ap-east-1"] == "not-opted-in" and "ap-east-1" not in regions
     # moto lists every partition's regions; this account's credentials reach only its own.

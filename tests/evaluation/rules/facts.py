@@ -63,6 +63,12 @@ _DEFAULT_NAMES = {
     "root_access_key": "root access key 1",
     "sm_secret": "prod/app/config",
     "kv_secret": "app-config",
+    "ssh_public_key": "ci-bot SSH public key APKAEXAMPLE00001",
+    "service_credential": "ci-bot codecommit.amazonaws.com credential",
+    "signing_certificate": "alice signing certificate CERTEXAMPLE0",
+    "server_certificate": "web-2026",
+    "ssm_secure_string": "/prod/app/settings",
+    "ssm_plaintext": "/prod/legacy/smtp_password",
 }
 _DEFAULT_IDS = {
     "access_key": "AKIAIOSFODNN7EXAMPLE",
@@ -70,8 +76,19 @@ _DEFAULT_IDS = {
     "root_access_key": "123456789012#root-key-1",
     "sm_secret": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/app/config-AbCdEf",
     "kv_secret": "https://v.vault.azure.net/secrets/app-config",
+    "ssh_public_key": "APKAEXAMPLE00001",
+    "service_credential": "ACCAEXAMPLE00001",
+    "signing_certificate": "CERTEXAMPLE0000000000000000000001",
+    "server_certificate": "arn:aws:iam::123456789012:server-certificate/web-2026",
+    "ssm_secure_string": "arn:aws:ssm:eu-west-1:123456789012:parameter/prod/app/settings",
+    "ssm_plaintext": "arn:aws:ssm:eu-west-1:123456789012:parameter/prod/legacy/smtp_password",
 }
-_SCOPES = {"sm_secret": "aws_secrets_manager:eu-west-1", "kv_secret": "azure_key_vault:https://v.vault.azure.net/"}
+_SCOPES = {
+    "sm_secret": "aws_secrets_manager:eu-west-1",
+    "kv_secret": "azure_key_vault:https://v.vault.azure.net/",
+    "ssm_secure_string": "aws_ssm:eu-west-1",
+    "ssm_plaintext": "aws_ssm:eu-west-1",
+}
 
 
 def cred(

@@ -9,7 +9,7 @@ from typing import Any
 
 from apps.connectors.aws.allowlist import OPERATION_REFUSED
 from apps.connectors.aws.client import aws_errors, session_for_target
-from apps.connectors.aws.iam import reads, records
+from apps.connectors.aws.iam import reads, records, user_credentials
 from apps.connectors.aws.iam.policies import PolicyIndex
 from apps.connectors.aws.iam.report import ROOT_ROW_USER, ReportRow
 from apps.connectors.aws.iam.users import ListedKey
@@ -32,7 +32,15 @@ class IamConnector(Connector):
     kind = "aws_iam"
     source = AwsAccount
     # In this order the credential kinds are offered (forms, filters).
-    credential_kinds = (CredentialKind.CONSOLE_PASSWORD, CredentialKind.ACCESS_KEY, CredentialKind.ROOT_ACCESS_KEY)
+    credential_kinds = (
+        CredentialKind.CONSOLE_PASSWORD,
+        CredentialKind.ACCESS_KEY,
+        CredentialKind.ROOT_ACCESS_KEY,
+        CredentialKind.SSH_PUBLIC_KEY,
+        CredentialKind.SERVICE_CREDENTIAL,
+        CredentialKind.SIGNING_CERTIFICATE,
+        CredentialKind.SERVER_CERTIFICATE,
+    )
     identity_kinds = (IdentityKind.HUMAN, IdentityKind.SERVICE, IdentityKind.ROOT)
     provides_source_facts = True  # password policy, root MFA and keys: the account's facts
 
@@ -50,6 +58,8 @@ class IamConnector(Connector):
         with aws_errors(f"{target.unit} {account_id}"):
             rows, generated_at = reads.credential_report(iam)
             users, groups, policies = reads.authorization_details(iam)
+            # All pages or nothing, like the users: a partial list would make certificates look deleted.
+            server_certificates = user_credentials.list_server_certificates(iam)
         virtual_mfa = reads.optional(result, "virtual_mfa_devices", lambda: reads.virtual_mfa(iam)) or {}
         password_policy_known, password_policy = reads.password_policy(result, iam)
         summary = reads.optional(result, "account_summary", lambda: reads.account_summary(iam))
@@ -75,6 +85,18 @@ class IamConnector(Connector):
             iam, [(u.get("Arn", ""), u.get("UserName", "")) for u in users if u.get("Arn") not in rows_by_arn], result
         )
 
+        user_jobs = [(u.get("Arn", ""), u.get("UserName", "")) for u in users if u.get("Arn")]
+        certificate_jobs = [
+            (arn, name) for arn, name in user_jobs if arn not in rows_by_arn or rows_by_arn[arn].signing_certificates is not False
+        ]
+        other_credentials, other_state = user_credentials.list_user_credentials(
+            iam,
+            user_jobs,
+            result,
+            certificate_jobs=certificate_jobs,
+            previous=previous_state.get("user_credentials") if isinstance(previous_state, dict) else None,
+        )
+
         state_users: dict[str, Any] = {}
         for user in users:
             arn = user.get("Arn", "")
@@ -89,10 +111,16 @@ class IamConnector(Connector):
             except Exception as exc:  # noqa: BLE001 - one bad user must not stop the account
                 result.add_error("malformed_response", f"{type(exc).__name__}: {exc}", arn)
                 continue
+            try:
+                user_credentials.emit_user_credentials(result, arn, user.get("UserName") or arn, other_credentials)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                result.add_error("malformed_response", f"unusable SSH key, service credential or certificate entry: {exc!r}", arn)
             if row is not None and row.keys and arn in known_keys:
                 state_users[arn] = {"digest": row.digest, "keys": [k.to_state() for k in known_keys[arn]]}
 
+        user_credentials.emit_server_certificates(result, server_certificates)
         root = records.emit_root(result, account_id, partition, root_row, summary, virtual_mfa, generated_at)
+        listing = result.facts.get("user_credential_listing", {})
         result.facts = {
             "account_id": account_id,
             "password_policy": password_policy,
@@ -104,9 +132,13 @@ class IamConnector(Connector):
                 "users_missing_from_report": sum(1 for u in users if u.get("Arn") not in rows_by_arn),
                 "access_keys_listed_for": len(to_list),
                 "access_keys_reused_for": reused,
+                "server_certificates": len(server_certificates),
+                "signing_certificates_listed_for": len(certificate_jobs),
+                "ssh_and_service_credentials_listed_for": listing.get("listed_for"),
+                "ssh_and_service_credentials_reused_for": listing.get("reused_for"),
             },
         }
-        result.state = {"version": STATE_VERSION, "users": state_users}
+        result.state = {"version": STATE_VERSION, "users": state_users, "user_credentials": other_state}
         return result
 
     @staticmethod

@@ -137,7 +137,9 @@ def optional(result: CollectionResult, item: str, read: Any, failed: Any = None)
 # --- per-user reads (only where nothing account-wide answers) -------------------------
 
 
-def per_user(jobs: list[tuple[str, str]], call: Any, result: CollectionResult, item_errors: frozenset[str]) -> dict[str, Any]:
+def per_user(
+    jobs: list[tuple[str, str]], call: Any, result: CollectionResult, item_errors: frozenset[str], *, context: str = "per-user IAM calls"
+) -> dict[str, Any]:
     """Run ``call(user_name)`` for each (arn, name) on a few threads.
 
     Item-specific failures (``item_errors`` codes, e.g. the user was deleted since
@@ -174,7 +176,7 @@ def per_user(jobs: list[tuple[str, str]], call: Any, result: CollectionResult, i
             elif fatal is None:
                 fatal = exc
     if fatal is not None:
-        raise translate_error(fatal, context="per-user IAM calls") from fatal
+        raise translate_error(fatal, context=context) from fatal
     return answers
 
 

@@ -112,6 +112,9 @@ class ReportRow:
     keys: list[ReportKey]
     digest: str
     problems: list[str] = field(default_factory=list)  # "column: value" that did not parse
+    # Whether the user holds an X.509 signing certificate (cert_N_active / cert_N_last_rotated);
+    # None when the report has no such columns: then only listing the user's certificates can say.
+    signing_certificates: bool | None = None
 
 
 def _parse_row(raw: dict[str, str | None]) -> ReportRow:
@@ -139,6 +142,12 @@ def _parse_row(raw: dict[str, str | None]) -> ReportRow:
         # A slot exists when AWS reports a creation time or an active key.
         if key.last_rotated is not None or key.active:
             keys.append(key)
+    certificates: bool | None = None
+    if any(f"cert_{slot}_active" in raw for slot in (1, 2)):
+        certificates = any(
+            cell(f"cert_{slot}_active", parse_report_bool) or cell(f"cert_{slot}_last_rotated", parse_report_datetime) is not None
+            for slot in (1, 2)
+        )
     return ReportRow(
         user=(raw.get("user") or "").strip(),
         arn=(raw.get("arn") or "").strip(),
@@ -151,6 +160,7 @@ def _parse_row(raw: dict[str, str | None]) -> ReportRow:
         keys=keys,
         digest=key_digest(raw),
         problems=problems,
+        signing_certificates=certificates,
     )
 
 

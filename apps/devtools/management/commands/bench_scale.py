@@ -38,6 +38,9 @@ from apps.devtools.simulators.bench import (
 from apps.devtools.simulators.meter import Stage, StageFigures
 
 PER_USER_IAM_CALLS = ("ListAccessKeys", "GetLoginProfile", "GetAccessKeyLastUsed", "ListMFADevices")
+# No account-wide call lists IAM users' SSH keys or service-specific credentials: one call of
+# each per user, reused from state for AWS_IAM_USER_CREDENTIALS_REFRESH_HOURS (docs/connectors.md).
+PER_USER_LISTINGS = ("ListSSHPublicKeys", "ListServiceSpecificCredentials")
 
 
 def build_pack(actor, *, timeout: float = 1800):
@@ -75,6 +78,12 @@ def targets(stages: dict[str, StageFigures], credentials: int) -> list[dict]:
     add("first collection / bare SDK", first and bare and round(first.wall_seconds / bare.wall_seconds, 2), 1.5, "x")
     add("repeat collection, unchanged organisation", repeat and repeat.wall_seconds, 10)
     add("per-user IAM calls on repeat", repeat and sum(repeat.api_calls.get(op, 0) for op in PER_USER_IAM_CALLS), 0, "calls")
+    add(
+        "SSH-key and service-credential calls on repeat (listing reused within its refresh window)",
+        repeat and sum(repeat.api_calls.get(op, 0) for op in PER_USER_LISTINGS),
+        0,
+        "calls",
+    )
     add("evaluation", evaluation and evaluation.wall_seconds, 3)
     add(f"evidence pack time ({credentials:,} credentials; target at 20,000)", pack and pack.wall_seconds, 60)
     pack_peak = pack and (max(pack.extra["peak_rss_mb_of"].values()) if pack.extra.get("peak_rss_mb_of") else pack.peak_rss_mb)

@@ -1,0 +1,139 @@
+"""What moto's IAM does not simulate (or simulates with fixed values), answered inside moto's server.
+
+moto 5.2 does not implement ``ListServiceSpecificCredentials`` (its server answers "not
+implemented"), and its ``ListServerCertificates`` answers a fixed id, a 2010 upload date and
+a 2012 expiry for every certificate. keytrail's simulated cloud answers both itself:
+:func:`install` adds the two operations to moto's IAM responder class, so they are served by
+the same moto server, over the same HTTP, serialised by moto in AWS's own wire format (query
+protocol, XML) from botocore's service model. Every consumer of the simulated AWS (tests, the
+demo, benchmarks) gets them without an extra hop; a reverse proxy in front of moto, like
+:mod:`.faults`, would put one on every other call.
+
+Data lives on moto's own objects, so ``POST /moto-api/reset`` wipes it with everything else:
+
+* service-specific credentials on the moto user (:func:`add_service_specific_credential`);
+* a server certificate's expiry is read from its PEM body's ``notAfter`` (as AWS does); its id
+  and upload date are fixed when first listed, or set by :func:`set_server_certificate_upload`.
+
+Nothing here is imported by the product.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+_ATTRIBUTE = "keytrail_service_specific_credentials"
+_installed = False
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16].upper()
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def add_service_specific_credential(
+    account_id: str,
+    user_name: str,
+    service_name: str = "codecommit.amazonaws.com",
+    *,
+    status: str = "Active",
+    created: datetime | None = None,
+) -> str:
+    """Give moto's user ``user_name`` a service-specific credential; returns its id.
+
+    Raises moto's ``NoSuchEntity`` when the user does not exist, as AWS would.
+    """
+    from apps.devtools.simulators.aws import iam_backend
+
+    user = iam_backend(account_id).get_user(user_name)
+    created = created or datetime.now(UTC)
+    existing = len(getattr(user, _ATTRIBUTE, None) or [])
+    # Reproducible for the same seeding (the demo restarts its cloud and re-seeds it).
+    credential_id = "ACCA" + _digest(account_id, user_name, service_name, _iso(created), str(existing))
+    credentials = getattr(user, _ATTRIBUTE, None)
+    if credentials is None:
+        credentials = []
+        setattr(user, _ATTRIBUTE, credentials)
+    credentials.append(
+        {
+            "UserName": user_name,
+            "Status": status,
+            # AWS derives the service user name from the IAM user name and a random suffix.
+            "ServiceUserName": f"{user_name}-at-{account_id}"[:200],
+            "CreateDate": _iso(created),
+            "ServiceSpecificCredentialId": credential_id,
+            "ServiceName": service_name,
+        }
+    )
+    return credential_id
+
+
+def set_server_certificate_upload(account_id: str, name: str, uploaded: datetime) -> None:
+    """Backdate a server certificate's upload date (no API does)."""
+    from apps.devtools.simulators.aws import iam_backend
+
+    cert = iam_backend(account_id).get_server_certificate(name)
+    cert.keytrail_upload_date = _iso(uploaded)
+
+
+def _list_service_specific_credentials(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    user_name = self._get_param("UserName")
+    service = self._get_param("ServiceName")
+    user = self.backend.get_user(user_name)  # NoSuchEntity for an unknown user, as AWS
+    items = [c for c in getattr(user, _ATTRIBUTE, []) if not service or c["ServiceName"] == service]
+    return ActionResult({"ServiceSpecificCredentials": items})
+
+
+def _expiry(body: str) -> str | None:
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(body.encode())
+    except (ValueError, TypeError):
+        return None
+    return _iso(cert.not_valid_after_utc)
+
+
+def _list_server_certificates(self: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    prefix = self._get_param("PathPrefix") or "/"
+    items = []
+    for cert in self.backend.list_server_certificates():
+        if not cert.path.startswith(prefix):
+            continue
+        if not getattr(cert, "keytrail_id", None):
+            cert.keytrail_id = "ASCA" + _digest(cert.arn, cert.cert_body or "")
+        if not getattr(cert, "keytrail_upload_date", None):
+            cert.keytrail_upload_date = _iso(datetime.now(UTC))
+        item = {
+            "ServerCertificateName": cert.cert_name,
+            "Path": cert.path,
+            "Arn": cert.arn,
+            "UploadDate": cert.keytrail_upload_date,
+            "ServerCertificateId": cert.keytrail_id,
+        }
+        expiry = _expiry(cert.cert_body or "")
+        if expiry:
+            item["Expiration"] = expiry
+        items.append(item)
+    return ActionResult({"ServerCertificateMetadataList": items, "IsTruncated": False})
+
+
+def install() -> None:
+    """Teach moto's IAM responder the two operations (idempotent; before or after start)."""
+    global _installed
+    if _installed:
+        return
+    from moto.iam.responses import IamResponse
+
+    IamResponse.list_service_specific_credentials = _list_service_specific_credentials  # type: ignore[attr-defined]
+    IamResponse.list_server_certificates = _list_server_certificates  # type: ignore[method-assign]
+    _installed = True
