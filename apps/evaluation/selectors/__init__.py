@@ -42,6 +42,7 @@ from apps.evaluation.selectors.evaluations import (
     latest_attempt,
     latest_evaluation,
     recent_evaluations,
+    running_evaluation,
 )
 from apps.evaluation.selectors.findings import (
     finding_list,
@@ -86,6 +87,7 @@ __all__ = [
     "latest_attempt",
     "latest_evaluation",
     "recent_evaluations",
+    "running_evaluation",
     "load_rule",
     "registered_rule_ids",
     "rule_info",

@@ -28,6 +28,11 @@ def latest_attempt() -> Evaluation | None:
     return Evaluation.objects.order_by("-started_at", "-pk").first()
 
 
+def running_evaluation() -> Evaluation | None:
+    """The newest evaluation still queued or running, if any (to disable "Evaluate now")."""
+    return Evaluation.objects.filter(state=Evaluation.State.RUNNING).order_by("-pk").first()
+
+
 def evaluation_get(*, pk: int) -> Evaluation:
     return Evaluation.objects.select_related("policy_version", "requested_by").get(pk=pk)
 
