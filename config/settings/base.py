@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "apps.exceptions_register",
     "apps.reviews",
     "apps.evidence",
+    "apps.home",
     "apps.api",
 ]
 

@@ -519,9 +519,7 @@ def test_evaluate_now_queues_an_evaluation_and_returns_at_once(client, grc_lead,
     assert AuditEvent.objects.filter(event_type="evaluation.completed", actor=grc_lead).exists()
 
 
-def test_a_failed_evaluation_is_reported_not_a_server_error(
-    client, grc_lead, posture, rules, django_capture_on_commit_callbacks
-):
+def test_a_failed_evaluation_is_reported_not_a_server_error(client, grc_lead, posture, rules, django_capture_on_commit_callbacks):
     rules["iam-key-rotation-age"] = "tests.evaluation.no_such_module.Rule"
     client.force_login(grc_lead)
     with django_capture_on_commit_callbacks(execute=True):
@@ -599,7 +597,9 @@ def test_a_disappeared_credential_is_in_no_population(client, grc_lead, posture)
     assert {v.rule.id: v.status for v in verdicts.verdicts}["iam-key-two-active"] == "pass"  # one present key left
 
 
-def test_the_live_verdicts_agree_with_an_evaluation_by_the_real_rules(client, grc_lead, posture, monkeypatch, django_capture_on_commit_callbacks):
+def test_the_live_verdicts_agree_with_an_evaluation_by_the_real_rules(
+    client, grc_lead, posture, monkeypatch, django_capture_on_commit_callbacks
+):
     """Facts for one credential are built as the evaluation builds them: with the registered
     rules, what the panel says does not pass is what the evaluation stored."""
     monkeypatch.setattr(registry, "RULES", REAL_RULES)
