@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections import Counter
@@ -12,6 +13,8 @@ from django.utils import timezone
 from apps.audit import events
 from apps.audit.services import diff
 from apps.catalog.models import Requirement
+from apps.controls.evidence_status import manual_evidence_status
+from apps.controls.selectors import requirement_evidence
 from apps.core.bulk import bulk_insert
 from apps.core.errors import PermissionRefused, ValidationFailed
 from apps.core.permissions import has_perm
@@ -267,13 +270,18 @@ def _write(evaluation, rules, result, coverage, facts) -> None:
     RuleResult.objects.bulk_create(rule_rows)
     tallies = result.tallies
     req_rows = []
+    evidence = requirement_evidence(as_of=evaluation.as_of)
+    on = evaluation.as_of.astimezone(dt.UTC).date()
     for requirement in Requirement.objects.filter(retired_in__isnull=True):
         rule_ids = [r for r in requirement.rule_ids if r in by_rule]
         req_rows.append(
             RequirementStatus(
                 evaluation=evaluation,
                 requirement=requirement,
-                status=requirement_status([by_rule[r] for r in rule_ids]),
+                # No rule tests it: what its controls' manual evidence shows (evidenced, missing, stale).
+                status=requirement_status([by_rule[r] for r in rule_ids])
+                if rule_ids
+                else manual_evidence_status(evidence.get(requirement.pk, []), on=on),
                 population=sum(tallies[r].population for r in rule_ids),
                 failed=sum(tallies[r].failed for r in rule_ids),
                 excepted=sum(tallies[r].excepted for r in rule_ids),

@@ -31,7 +31,15 @@ from apps.reviews.selectors import campaigns_visible
 EXPIRY_HORIZON_DAYS = 30
 RISK_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 # A requirement's statuses as shown, in order, with their words.
-STATUS_LABELS = [("pass", "Pass"), ("fail", "Fail"), ("excepted", "Excepted"), ("not_assessed", "Not assessed"), ("manual", "Manual")]
+STATUS_LABELS = [
+    ("pass", "Pass"),
+    ("fail", "Fail"),
+    ("excepted", "Excepted"),
+    ("not_assessed", "Not assessed"),
+    ("evidenced", "Evidenced"),
+    ("evidence_stale", "Evidence stale"),
+    ("evidence_missing", "Evidence missing"),
+]
 SHOWN = tuple(key for key, _ in STATUS_LABELS)
 STALE_FACTOR = 2  # a source is stale when its last successful collection is older than twice its schedule
 

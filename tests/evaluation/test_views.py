@@ -145,7 +145,8 @@ def _evaluation(policy, statuses: dict[str, str] | None = None, *, catalog, as_o
             RequirementStatus(
                 evaluation=evaluation,
                 requirement=r,
-                status=statuses.get(r.ref, "pass" if r.rule_ids else "not_assessed"),
+                # Tested by rules: pass; tested by none: what the (absent) manual evidence shows.
+                status=statuses.get(r.ref, "pass" if any(i in TEST_RULES for i in r.rule_ids) else "evidence_missing"),
                 population=10 if r.rule_ids else 0,
                 failed=2 if statuses.get(r.ref) == "fail" else 0,
                 rule_ids=[i for i in r.rule_ids if i in TEST_RULES],
@@ -343,7 +344,7 @@ def test_every_page_renders_for_the_grc_lead(client, grc_lead, posture):
     assert ">Posture</a>" in dash and "Evaluate now" in dash
     assert f"Evaluation #{latest.pk} of" in dash and "policy <a" in dash and ">v1</a>" in dash
     assert "9.2.4.08" in dash and "9.3.1.09" in dash and "Scheduled rotation by credential class" in dash
-    assert "Manual evidence" in dash  # 9.2.4.01: no rule tests it
+    assert "Evidence missing" in dash  # 9.2.4.01: no rule tests it, no control holds evidence for it
     assert dash.count('<svg class="chart trend"') == 28 and '<svg class="chart posture"' in dash
     assert f"#{posture['older'].pk} · " in dash  # the older evaluation is in the trend's tooltips
     reqs = re.search(r"<code>9\.2\.4\.08</code></a></td>(.*?)</tr>", dash, re.S).group(1)
@@ -365,7 +366,7 @@ def test_every_page_renders_for_the_grc_lead(client, grc_lead, posture):
     assert f'href="{reverse("inventory:source_detail", args=[posture["vault"].pk])}"' in coverage and "never collected" in coverage
 
     manual = _body(client.get(reverse("evaluation:requirement", args=["9.2.4.01"])))
-    assert "Manual evidence" in manual and "No automated rule tests this requirement" in manual
+    assert "Evidence missing" in manual and "No automated rule tests this requirement" in manual
 
     rules = _body(client.get(reverse("evaluation:rule_list")))
     for rule_id in TEST_RULES:
@@ -748,10 +749,10 @@ def test_hostile_labels_and_reasons_are_escaped_and_isolated(client, grc_lead, p
 def test_the_charts_escape_every_text():
     hostile = '<script>alert("x")</script>" onload="alert(1)'
     svg = charts.posture_chart(
-        [charts.PosturePoint(hostile, hostile, {"pass": 3, "fail": 1}), charts.PosturePoint("b", "b", {"manual": 2})], title=hostile
+        [charts.PosturePoint(hostile, hostile, {"pass": 3, "fail": 1}), charts.PosturePoint("b", "b", {"evidenced": 2})], title=hostile
     )
     trend = charts.requirement_trend(
-        [charts.TrendPoint(hostile, "fail", 10, 2, 1, 1), charts.TrendPoint(hostile), charts.TrendPoint(hostile, "manual")]
+        [charts.TrendPoint(hostile, "fail", 10, 2, 1, 1), charts.TrendPoint(hostile), charts.TrendPoint(hostile, "evidence_missing")]
     )
     for out in (svg, trend):
         assert "<script" not in out.lower() and '" onload="' not in out

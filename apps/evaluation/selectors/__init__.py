@@ -33,7 +33,7 @@ from apps.evaluation.selectors.credentials import (
 )
 from apps.evaluation.selectors.evaluations import (
     FINDING_STATUSES,
-    MANUAL,
+    MANUAL_EVIDENCE,
     TREND_LENGTH,
     display_status,
     evaluation_get,
@@ -78,7 +78,7 @@ from apps.evaluation.selectors.rules import (
 
 __all__ = [
     "FINDING_STATUSES",
-    "MANUAL",
+    "MANUAL_EVIDENCE",
     "TREND_LENGTH",
     "display_status",
     "evaluation_get",

@@ -6,9 +6,11 @@ from datetime import UTC
 
 from django.db.models import QuerySet
 
+from apps.controls.evidence_status import EVIDENCE_STATUSES
 from apps.evaluation.models import Evaluation, Status
 
-MANUAL = "manual"  # display status of a requirement that no rule tests: proven by manual evidence
+# Statuses of a requirement that no rule tests: what its controls' manual evidence shows.
+MANUAL_EVIDENCE = EVIDENCE_STATUSES
 FINDING_STATUSES = (Status.FAIL, Status.EXCEPTED, Status.NOT_ASSESSED)
 TREND_LENGTH = 12
 
@@ -52,5 +54,7 @@ def evaluation_label(evaluation: Evaluation) -> str:
 
 
 def display_status(status: str, rule_ids) -> str:
-    """A requirement's status as shown: "manual" when no rule tests it, else the stored status."""
-    return status if rule_ids else MANUAL
+    """A requirement's status as shown: as stored (its rules' roll-up, or, when no rule tests it,
+    evidenced / evidence missing / evidence stale). An evaluation stored before manual evidence
+    was judged holds "not_assessed" for those requirements, which is what they were then."""
+    return status
