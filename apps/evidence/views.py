@@ -131,8 +131,8 @@ def pack_build_view(request, pk: int):
                 messages.success(request, f"Pack {pack.pack_id} built.")
             elif pack.state == Pack.State.FAILED:
                 messages.error(request, f"Pack {pack.pack_id} failed: its error is below.")
-            else:
-                messages.info(request, f"Pack {pack.pack_id} queued: its progress shows below, and the page updates itself.")
+            else:  # true whatever happens next: the block below says where the build stands
+                messages.info(request, f"Pack {pack.pack_id} requested; its progress shows below and updates itself.")
             return redirect("evidence:pack", pk=engagement.pk, pack_pk=pack.pk)
     messages.error(request, "Nothing was built: correct the form below.")
     return _detail(request, engagement, build_form=form)
