@@ -50,7 +50,6 @@ def test_build_pack_and_evaluate_now_return_before_a_worker_runs_them(page, live
     home.goto(f"{live_server.url}/")
     expect(home.locator("#running")).to_contain_text("waiting for a worker")
     shot(home, "async-home-running")
-    home.close()
     shot(page, "async-evaluation-queued")
 
     # A worker starts: the dashboard reloads itself when the evaluation ends, the pack's page fills in.
@@ -62,3 +61,5 @@ def test_build_pack_and_evaluate_now_return_before_a_worker_runs_them(page, live
     expect(page.locator("#pack-progress[hx-trigger]")).to_have_count(0)
     assert "is being built" not in page.locator("main").inner_text()
     shot(page, "async-pack-built")
+    expect(home.locator("#running")).to_have_count(0, timeout=60_000)  # the home page's block went by itself
+    home.close()
