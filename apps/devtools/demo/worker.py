@@ -14,27 +14,51 @@ Key Vault simulators) is started in this process and points the settings at itse
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from celery.contrib.testing.worker import start_worker
+from celery.contrib.testing.worker import TestWorkController, setup_app_for_worker
+from celery.utils.nodenames import anon_nodename
+from celery.worker import state as worker_state
 from django.db import close_old_connections
 
 
 @contextmanager
 def demo_worker(*, loglevel: str = "WARNING") -> Iterator[None]:
     """Run a Celery worker in a thread of this process until the block ends; tasks queued
-    meanwhile (``.delay()``, ``on_commit`` enqueues) go to it instead of running eagerly."""
+    meanwhile (``.delay()``, ``on_commit`` enqueues) go to it instead of running eagerly.
+
+    Leaving the block (Ctrl-C on the web server) asks the worker to stop and waits a few seconds
+    at most: a task still running (a pack build) is abandoned with the process, not waited for;
+    the demo re-seeds idempotently at its next start (docs/adr/0005-demo-worker.md)."""
     from config.celery import app
 
     app.conf.task_always_eager = False
-    app.conf.broker_url = "memory://"
+    app.conf.broker_url = "memory://localhost/"
     app.conf.broker_connection_retry_on_startup = False
+    setup_app_for_worker(app, loglevel, None)
+    worker = TestWorkController(
+        app=app,
+        concurrency=1,
+        pool="solo",
+        hostname=anon_nodename(),
+        loglevel=loglevel,
+        logfile=None,
+        ready_callback=None,
+        without_heartbeat=True,
+        without_mingle=True,
+        without_gossip=True,
+    )
+    thread = threading.Thread(target=worker.start, daemon=True, name="demo-celery-worker")
+    thread.start()
+    worker.ensure_started()
     try:
-        with start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel=loglevel, shutdown_timeout=60):
-            yield
+        yield
     finally:
+        worker_state.should_terminate = 0
+        thread.join(5)
         app.conf.task_always_eager = True
 
 
