@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Prefetch, Q
 from django.utils import timezone
 
-from apps.core.permissions import has_perm, objects_for
+from apps.core.permissions import has_perm
 from apps.evaluation.models import Evaluation
 from apps.evaluation.selectors import posture_dashboard
 from apps.evidence.models import Pack
@@ -237,7 +237,7 @@ def running_work(*, user) -> RunningWork:
     )
     packs = list(
         Pack.objects.filter(
-            engagement__in=objects_for(user, "evidence.view_engagement", engagement_list(user=user)),
+            engagement__in=engagement_list(user=user).values("pk"),
             state__in=[Pack.State.QUEUED, Pack.State.BUILDING],
         ).select_related("engagement")[:10]
     )

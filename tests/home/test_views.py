@@ -142,6 +142,9 @@ def test_work_running_now_is_shown_with_its_progress(client, grc_lead, catalog, 
 
     with django_capture_on_commit_callbacks(execute=False):
         evaluation = evaluation_request(actor=grc_lead)
+    engagement = EngagementFactory(name="Audit", created_by=grc_lead)
+    Pack.objects.create(engagement=engagement, pack_id="KT-RUNNING", as_of=timezone.now(), sample_seed=1, built_by=grc_lead)
     client.force_login(grc_lead)
     text = _text(client.get(reverse("home")))
     assert f"Running now Evaluation #{evaluation.pk} 0% waiting for a worker" in text
+    assert "Pack KT-RUNNING 0% 0% · waiting for a worker" in text
