@@ -3,10 +3,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from apps.accounts import views as account_views
-from apps.controls import home
 from apps.core import views as core_views
 from apps.core.metrics import metrics_view
 from apps.evaluation.credential_views import credential_detail_view
+from apps.home import views as home
 from apps.inventory import urls as inventory_urls
 
 urlpatterns = [

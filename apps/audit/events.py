@@ -303,6 +303,20 @@ def campaign_started(*, actor, campaign, reviewers: list[str], self_reviews: int
     )
 
 
+def campaign_start_requested(*, actor, campaign) -> None:
+    audit_record(event_type="campaign.start_requested", actor=actor, target=campaign, changes={"state": ["draft", "starting"]})
+
+
+def campaign_start_failed(*, campaign, error: str) -> None:
+    audit_record(
+        event_type="campaign.start_failed",
+        actor=None,
+        actor_label="system:worker",
+        target=campaign,
+        changes={"state": ["starting", "draft"], "error": error},
+    )
+
+
 def campaign_transition(*, actor, campaign, from_state: str, comment: str = "", extra: dict | None = None) -> None:
     audit_record(
         event_type=f"campaign.{campaign.state}",

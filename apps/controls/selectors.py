@@ -128,3 +128,16 @@ def controls_as_of(*, requirement_ids: list[int], as_of: datetime, viewers: list
 def control_ids(*, refs: list[str]) -> list[int]:
     """The ids of the controls with these refs (what the audit trail names them by)."""
     return list(Control.objects.filter(ref__in=refs).values_list("id", flat=True))
+def requirement_evidence(*, as_of: datetime) -> dict[int, list[tuple]]:
+    """Per requirement id: (effective date, test frequency) of every evidence file uploaded by
+    ``as_of`` to a control (other than not applicable) that serves it, for
+    ``apps.controls.evidence_status.manual_evidence_status``. One query."""
+    out: dict[int, list[tuple]] = defaultdict(list)
+    rows = (
+        ControlEvidence.objects.filter(uploaded_at__lte=as_of, control__created_at__lte=as_of, control__requirements__isnull=False)
+        .exclude(control__implementation_status=Control.Status.NOT_APPLICABLE)
+        .values_list("control__requirements", "effective_date", "control__test_frequency")
+    )
+    for requirement_id, day, frequency in rows:
+        out[requirement_id].append((day, frequency))
+    return out

@@ -1,6 +1,7 @@
 from collections.abc import Callable, Sequence
 
 from django.core.paginator import Page, Paginator
+from django.db import connections
 from django.db.models import Count, IntegerField, QuerySet, Value
 
 
@@ -80,7 +81,14 @@ class GroupedPaginator(Paginator):
             start += n
         ids = []
         if slices:
-            ordered = slices[0].union(*slices[1:], all=True).order_by("_rank", *self.within) if len(slices) > 1 else slices[0]
+            if len(slices) == 1:
+                ordered = slices[0]
+            elif connections[self.object_list.db].features.supports_slicing_ordering_in_compound:
+                ordered = slices[0].union(*slices[1:], all=True).order_by("_rank", *self.within)
+            else:
+                # SQLite refuses LIMIT/OFFSET inside a UNION: one query per group the page spans
+                # (already in group order, each in index order), which is the same rows.
+                ordered = [row for part in slices for row in part]
             pk_at = 1 + self.within.index("pk")
             ids = [row[pk_at] for row in ordered]
         return self._get_page(_in_order(self.rows(self.object_list) if self.rows else self.object_list, ids), number, self)

@@ -19,8 +19,12 @@ SERIES = (
     ("excepted", "#d89a2b", "excepted"),
     ("fail", "#b3261e", "fail"),
     ("not_assessed", "#9aa3ad", "not assessed"),
-    ("manual", "#c9d3de", "manual evidence"),
+    ("evidenced", "#7fb89a", "evidenced"),
+    ("evidence_stale", "#e6c27a", "evidence stale"),
+    ("evidence_missing", "#d99a95", "evidence missing"),
 )
+# Statuses of requirements no rule tests (apps/controls/evidence_status.py): one block, no population.
+MANUAL_EVIDENCE = frozenset(("evidenced", "evidence_missing", "evidence_stale"))
 FILL = {key: fill for key, fill, _ in SERIES}
 EMPTY_FILL = "#eef0f3"
 
@@ -60,7 +64,7 @@ def svg_number(value: float) -> str:
 def requirement_trend(points: Sequence[TrendPoint], *, bar_width: int = 9, gap: int = 2, height: int = 22) -> SafeString:
     """A stacked bar per evaluation, oldest first: the share of the population that passed,
     was excepted, failed or was not assessed. An empty population is one block of the
-    requirement's status; a requirement no rule tests is drawn as manual evidence."""
+    requirement's status; a requirement no rule tests is one block of its manual-evidence status."""
     if not points:
         return SafeString("")
     width = len(points) * (bar_width + gap) - gap
@@ -71,7 +75,7 @@ def requirement_trend(points: Sequence[TrendPoint], *, bar_width: int = 9, gap: 
         parts.append(format_html("<g><title>{}</title>", tip))
         if point.status is None:
             parts.append(format_html('<rect x="{}" y="0" width="{}" height="{}" fill="{}"/>', x, bar_width, height, EMPTY_FILL))
-        elif point.population <= 0 or point.status == "manual":
+        elif point.population <= 0 or point.status in MANUAL_EVIDENCE:
             parts.append(
                 format_html(
                     '<rect x="{}" y="0" width="{}" height="{}" fill="{}"/>', x, bar_width, height, FILL.get(point.status, EMPTY_FILL)
@@ -115,9 +119,9 @@ def requirement_trend(points: Sequence[TrendPoint], *, bar_width: int = 9, gap: 
 def _trend_tip(point: TrendPoint) -> str:
     if point.status is None:
         return f"{point.label}: not in this evaluation"
-    if point.status == "manual":
-        return f"{point.label}: manual evidence (no rule tests it)"
     status = point.status.replace("_", " ")
+    if point.status in MANUAL_EVIDENCE:
+        return f"{point.label}: {status} (no rule tests it: its controls' manual evidence)"
     return (
         f"{point.label}: {status} · {point.failed} failed, {point.excepted} excepted, "
         f"{point.not_assessed} not assessed of {point.population}"
@@ -136,8 +140,8 @@ def posture_chart(
     evidence only are left out: they would be the same block in every bar."""
     left, right, top, bottom = 34, 10, 26, 34
     plot_w, plot_h = width - left - right, height - top - bottom
-    series = [s for s in SERIES if s[0] != "manual"]
-    total = max((sum(n for k, n in p.counts.items() if k != "manual") for p in points), default=0)
+    series = [s for s in SERIES if s[0] not in MANUAL_EVIDENCE]
+    total = max((sum(n for k, n in p.counts.items() if k not in MANUAL_EVIDENCE) for p in points), default=0)
     scale_max = max(total, 1)
     parts = [format_html("<title>{}</title>", title)]
     # Horizontal grid with 0, half and full ticks.

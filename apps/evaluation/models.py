@@ -34,6 +34,19 @@ class Status(models.TextChoices):
     NOT_ASSESSED = "not_assessed", "Not assessed"
 
 
+class RequirementState(models.TextChoices):
+    """A requirement's status: its rules' roll-up (pass, fail, excepted, not assessed) or, when no
+    rule tests it, what its controls' manual evidence shows (apps/controls/evidence_status.py)."""
+
+    PASS = "pass", "Pass"
+    FAIL = "fail", "Fail"
+    EXCEPTED = "excepted", "Excepted"
+    NOT_ASSESSED = "not_assessed", "Not assessed"
+    EVIDENCED = "evidenced", "Evidenced"
+    EVIDENCE_MISSING = "evidence_missing", "Evidence missing"
+    EVIDENCE_STALE = "evidence_stale", "Evidence stale"
+
+
 class Evaluation(models.Model):
     class State(models.TextChoices):
         RUNNING = "running", "Running"
@@ -134,11 +147,12 @@ class Finding(models.Model):
 
 
 class RequirementStatus(models.Model):
-    """A catalog requirement's status in one evaluation, rolled up from its rules."""
+    """A catalog requirement's status in one evaluation, rolled up from its rules (or, when no rule
+    tests it, from its controls' manual evidence)."""
 
     evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="requirement_statuses")
     requirement = models.ForeignKey("catalog.Requirement", on_delete=models.PROTECT, related_name="statuses")
-    status = models.CharField(max_length=16, choices=Status.choices)
+    status = models.CharField(max_length=16, choices=RequirementState.choices)
     population = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     excepted = models.PositiveIntegerField(default=0)

@@ -1,6 +1,12 @@
 """Plain-text summary of an evaluation, for the command line."""
 
 
+def status_words(status: str) -> str:
+    """A requirement's status in the words people read: ``evidence_missing`` -> ``evidence missing``
+    (the PDF's words too); the API and pack.json keep the token."""
+    return status.replace("_", " ")
+
+
 def evaluation_summary_lines(evaluation) -> list[str]:
     c = evaluation.counts
     lines = [
@@ -10,6 +16,6 @@ def evaluation_summary_lines(evaluation) -> list[str]:
     ]
     for rs in evaluation.requirement_statuses.select_related("requirement").order_by("requirement__position"):
         lines.append(
-            f"  {rs.requirement.ref:<9} {rs.status:<13} {rs.failed:>6} failed / {rs.population:>7} tested  {rs.requirement.title[:60]}"
+            f"  {rs.requirement.ref:<9} {status_words(rs.status):<16} {rs.failed:>6} failed / {rs.population:>7} tested  {rs.requirement.title[:60]}"
         )
     return lines

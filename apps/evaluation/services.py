@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections import Counter
@@ -12,6 +13,8 @@ from django.utils import timezone
 from apps.audit import events
 from apps.audit.services import diff
 from apps.catalog.models import Requirement
+from apps.controls.evidence_status import manual_evidence_status
+from apps.controls.selectors import requirement_evidence
 from apps.core.bulk import bulk_insert
 from apps.core.errors import PermissionRefused, ValidationFailed
 from apps.core.permissions import has_perm
@@ -89,21 +92,75 @@ class _ProgressRecorder:
 PROGRESS_STEP = 15
 
 
+QUEUED = {"phase": "queued", "done": 0, "total": 0, "percent": 0}
+
+
+def evaluation_request(*, actor) -> Evaluation:
+    """Queue an evaluation for a worker and return it at once (running, progress "queued"); the
+    task starts after commit and judges the inventory as it is when the worker takes it up.
+
+    Raises PermissionRefused when ``actor`` may not start one."""
+    if not has_perm(actor, "evaluation.run_evaluation"):
+        raise PermissionRefused(f"{actor} may not start an evaluation")
+    with transaction.atomic():
+        evaluation = Evaluation.objects.create(
+            trigger=Evaluation.Trigger.MANUAL,
+            requested_by=actor,
+            policy_version=policy_current(),
+            as_of=timezone.now(),
+            progress=dict(QUEUED),
+        )
+        transaction.on_commit(lambda pk=evaluation.pk: _enqueue(pk))
+    evaluation.refresh_from_db()  # eager Celery (tests) has already run it
+    return evaluation
+
+
+def _enqueue(evaluation_pk: int) -> None:
+    from apps.evaluation.tasks import evaluate_queued
+
+    try:
+        evaluate_queued.delay(evaluation_pk)
+    except Exception as exc:  # noqa: BLE001 - the broker refused it, or (eager) the run failed and recorded why
+        logger.exception("evaluation %s could not be run", evaluation_pk)
+        with transaction.atomic():
+            evaluation = Evaluation.objects.select_for_update().get(pk=evaluation_pk)
+            if evaluation.state == Evaluation.State.RUNNING:  # never reached a worker: say so, do not leave it "queued"
+                evaluation.state = Evaluation.State.FAILED
+                evaluation.finished_at = timezone.now()
+                evaluation.error = f"Could not be queued for a worker: {type(exc).__name__}: {exc}"[:4000]
+                evaluation.save(update_fields=["state", "finished_at", "error"])
+                events.evaluation_failed(actor=evaluation.requested_by, evaluation=evaluation, error=evaluation.error)
+
+
 def evaluation_run(
-    *, actor=None, trigger: str = Evaluation.Trigger.MANUAL, collection_run=None, now=None, progress_listener=None
+    *,
+    actor=None,
+    trigger: str = Evaluation.Trigger.MANUAL,
+    collection_run=None,
+    now=None,
+    progress_listener=None,
+    queued: Evaluation | None = None,
 ) -> Evaluation:
     """Judge the present inventory against every rule and the policy in force; store findings,
     rule results and requirement statuses in one transaction. A failure is recorded on the
     evaluation (state failed) and re-raised. Progress is recorded on the evaluation as it runs
-    (and passed to ``progress_listener(progress)``)."""
+    (and passed to ``progress_listener(progress)``). ``queued`` is an evaluation made by
+    ``evaluation_request``, run now under its own requester and policy version."""
+    if queued is not None:
+        actor, trigger, collection_run = queued.requested_by, queued.trigger, None
     if actor is not None and not has_perm(actor, "evaluation.run_evaluation"):
         raise PermissionRefused(f"{actor} may not start an evaluation")
     now = now or timezone.now()
-    policy_version = policy_current()
+    if queued is not None:
+        evaluation, policy_version = queued, queued.policy_version
+        Evaluation.objects.filter(pk=queued.pk).update(as_of=now)
+        evaluation.as_of = now
+    else:
+        policy_version = policy_current()
+        evaluation = Evaluation.objects.create(
+            trigger=trigger, requested_by=actor, collection_run=collection_run, policy_version=policy_version, as_of=now
+        )
     policy = policy_from_dict(policy_version.data)
-    evaluation = Evaluation.objects.create(
-        trigger=trigger, requested_by=actor, collection_run=collection_run, policy_version=policy_version, as_of=now
-    )
     started = time.monotonic()
 
     step = _ProgressRecorder(evaluation.pk, progress_listener)
@@ -213,13 +270,18 @@ def _write(evaluation, rules, result, coverage, facts) -> None:
     RuleResult.objects.bulk_create(rule_rows)
     tallies = result.tallies
     req_rows = []
+    evidence = requirement_evidence(as_of=evaluation.as_of)
+    on = evaluation.as_of.astimezone(dt.UTC).date()
     for requirement in Requirement.objects.filter(retired_in__isnull=True):
         rule_ids = [r for r in requirement.rule_ids if r in by_rule]
         req_rows.append(
             RequirementStatus(
                 evaluation=evaluation,
                 requirement=requirement,
-                status=requirement_status([by_rule[r] for r in rule_ids]),
+                # No rule tests it: what its controls' manual evidence shows (evidenced, missing, stale).
+                status=requirement_status([by_rule[r] for r in rule_ids])
+                if rule_ids
+                else manual_evidence_status(evidence.get(requirement.pk, []), on=on),
                 population=sum(tallies[r].population for r in rule_ids),
                 failed=sum(tallies[r].failed for r in rule_ids),
                 excepted=sum(tallies[r].excepted for r in rule_ids),

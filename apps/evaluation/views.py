@@ -23,7 +23,7 @@ from apps.evaluation import charts, selectors
 from apps.evaluation.forms import PolicyForm
 from apps.evaluation.models import Evaluation
 from apps.evaluation.rules.base import SEVERITIES
-from apps.evaluation.services import evaluation_run, policy_update
+from apps.evaluation.services import evaluation_request, policy_update
 
 logger = logging.getLogger(__name__)
 
@@ -62,28 +62,28 @@ def dashboard_view(request):
         "evaluation": dashboard.evaluation,
         "posture_svg": charts.posture_chart(dashboard.history),
         "can_run": has_perm(request.user, "evaluation.run_evaluation"),
+        "evaluation_running": selectors.running_evaluation(),
     }
     return render(request, "evaluation/dashboard.html", context)
 
 
 @require_POST
 def evaluate_view(request):
+    """Queue an evaluation and return at once; the dashboard shows its progress until it ends."""
     require(request, "evaluation.run_evaluation")
-    try:
-        evaluation = evaluation_run(actor=request.user)
-    except ValidationFailed as exc:
-        messages.error(request, str(exc))
-        return redirect("evaluation:dashboard")
-    except Exception:  # noqa: BLE001 - the service recorded the failure (state, error, audit event); say so, don't 500
-        logger.exception("evaluation started by %s failed", request.user)
+    evaluation = evaluation_request(actor=request.user)
+    if evaluation.state == Evaluation.State.RUNNING:
+        messages.success(request, f"Evaluation #{evaluation.pk} started; its progress shows below.")
+    elif evaluation.state == Evaluation.State.FAILED:
         messages.error(request, "The evaluation failed; its error is recorded in the list of evaluations.")
         return redirect("evaluation:evaluation_list")
-    c = evaluation.counts
-    messages.success(
-        request,
-        f"Evaluation #{evaluation.pk} finished: {c.get('failed', 0)} failed, {c.get('excepted', 0)} excepted, "
-        f"{c.get('not_assessed', 0)} not assessed.",
-    )
+    else:
+        c = evaluation.counts
+        messages.success(
+            request,
+            f"Evaluation #{evaluation.pk} finished: {c.get('failed', 0)} failed, {c.get('excepted', 0)} excepted, "
+            f"{c.get('not_assessed', 0)} not assessed.",
+        )
     return redirect("evaluation:dashboard")
 
 
@@ -204,6 +204,7 @@ def evaluation_list_view(request):
         "filters": {},
         "latest_id": latest.pk if latest else None,
         "can_run": has_perm(request.user, "evaluation.run_evaluation"),
+        "evaluation_running": selectors.running_evaluation(),
     }
     return render(request, "evaluation/evaluation_list.html", context)
 

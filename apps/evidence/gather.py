@@ -26,11 +26,12 @@ import hashlib
 import random
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from apps.accounts.sharing import object_shares
 from apps.audit.selectors import audit_extract
 from apps.catalog.selectors import RequirementInScope, requirements_in_scope
+from apps.controls.evidence_status import manual_evidence_status
 from apps.controls.selectors import ControlAsOf, control_ids, controls_as_of
 from apps.core.isotime import iso_utc
 from apps.core.selectors import organisation_name
@@ -102,7 +103,8 @@ def gather(*, engagement: Engagement, as_of: datetime, sample_size: int, sample_
     )
     auditors = [user for user, perms in object_shares(engagement) if "view_engagement" in perms]
     controls = controls_as_of(requirement_ids=requirement_ids, as_of=as_of, viewers=auditors)
-    reqs = _requirements(requirements, statuses, findings, controls)
+    on = min(as_of.astimezone(UTC).date(), engagement.period_end)
+    reqs = _requirements(requirements, statuses, findings, controls, on=on, period_start=engagement.period_start)
     step(35, "coverage and history")
     coverage = coverage_as_of(sources=sources, as_of=as_of)
     runs = collection_runs_between(source_ids=source_ids, start=start, as_of=as_of)
@@ -159,10 +161,18 @@ def gather(*, engagement: Engagement, as_of: datetime, sample_size: int, sample_
 
 
 def _requirements(
-    requirements: list[RequirementInScope], statuses: dict[int, StatusAsOf], findings: list[FindingAsOf], controls: list[ControlAsOf]
+    requirements: list[RequirementInScope],
+    statuses: dict[int, StatusAsOf],
+    findings: list[FindingAsOf],
+    controls: list[ControlAsOf],
+    *,
+    on: date,
+    period_start: date,
 ) -> list[RequirementSection]:
     """Each requirement in scope with its status in the evaluation, the findings about the
-    sources in scope by status, and the controls that serve it."""
+    sources in scope by status, and the controls that serve it. A requirement no rule tests has
+    the status its controls' manual evidence shows for the audit period (evidenced, evidence
+    missing or evidence stale, on ``on``: the as-of day, or the period's end if earlier)."""
     by_rule: dict[str, Counter[str]] = defaultdict(Counter)
     for f in findings:
         by_rule[f["rule_id"]][f["status"]] += 1
@@ -172,10 +182,18 @@ def _requirements(
         in_scope: Counter[str] = Counter()
         for rule_id in r.rule_ids:
             in_scope.update(by_rule.get(rule_id, {}))
-        if st is not None:
+        if not r.rule_ids:
+            evidence = [
+                (date.fromisoformat(e["effective_date"]), c["test_frequency"])
+                for c in controls
+                if r.ref in c["requirements"] and c["implementation_status"] != "not_applicable"
+                for e in c["evidence"]
+            ]
+            status = manual_evidence_status(evidence, on=on, period_start=period_start)
+        elif st is not None:
             status = st["status"]
         else:
-            status = "not_assessed" if r.rule_ids else "manual"
+            status = "not_assessed"
         scoped: InScope = {
             "failed": in_scope.get("fail", 0),
             "excepted": in_scope.get("excepted", 0),

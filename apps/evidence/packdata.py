@@ -21,7 +21,9 @@ from apps.exceptions_register.selectors import ExceptionAsOf
 from apps.inventory.as_of import CredentialAsOf, EventAsOf, IdentityAsOf, RunAsOf, SourceCoverage, VersionAsOf
 
 SCHEMA_ID = "https://keytrail.example/schema/evidence-pack/2"
-SCHEMA_VERSION = "3"  # 2: credentials carry last_used_source and last_used_as_of; 3: and details
+# 2: credentials carry last_used_source and last_used_as_of; 3: and details; 4: a requirement no
+# rule tests is evidenced / evidence_missing / evidence_stale (was "manual").
+SCHEMA_VERSION = "4"
 # Key-age buckets (days since the last rotation, or creation when never rotated): (from, to or None, label).
 AGE_BUCKETS: list[tuple[int, int | None, str]] = [
     (0, 30, "0-30"),
@@ -55,7 +57,9 @@ class RequirementSection(TypedDict):
     statement: str
     automatable: bool
     rule_ids: list[str]
-    status: str  # in the evaluation as of; not_assessed (no evaluation) or manual (no rule tests it)
+    # Tested by rules: its status in the evaluation as of (not_assessed without one). No rule tests it:
+    # evidenced, evidence_missing or evidence_stale from its controls' evidence (apps/controls/evidence_status.py).
+    status: str
     population: int
     failed: int
     excepted: int

@@ -79,6 +79,9 @@ def _detail(request, engagement: Engagement, build_form=None):
             "engagement": engagement,
             "scope": selectors.engagement_scope(engagement),
             "packs": selectors.engagement_packs(engagement=engagement),
+            "building": selectors.engagement_packs(engagement=engagement)
+            .filter(state__in=[Pack.State.QUEUED, Pack.State.BUILDING])
+            .first(),
             "can_build": has_perm(request.user, BUILD, engagement),
             "can_share": has_perm(request.user, "evidence.share_engagement", engagement),
             "build_form": build_form or PackBuildForm(),
@@ -123,7 +126,13 @@ def pack_build_view(request, pk: int):
         except ValidationFailed as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Pack {pack.pack_id} is being built.")
+            pack.refresh_from_db()  # say what is true now, not what was true when it was queued
+            if pack.state == Pack.State.SUCCEEDED:
+                messages.success(request, f"Pack {pack.pack_id} built.")
+            elif pack.state == Pack.State.FAILED:
+                messages.error(request, f"Pack {pack.pack_id} failed: its error is below.")
+            else:  # true whatever happens next: the block below says where the build stands
+                messages.info(request, f"Pack {pack.pack_id} requested; its progress shows below and updates itself.")
             return redirect("evidence:pack", pk=engagement.pk, pack_pk=pack.pk)
     messages.error(request, "Nothing was built: correct the form below.")
     return _detail(request, engagement, build_form=form)

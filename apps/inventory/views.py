@@ -90,9 +90,12 @@ def source_detail_view(request, pk: int):
     source = _get_or_404(selectors.source_get, pk)
     require_object(request, source, "inventory.view_source")
     user = request.user
+    runs = selectors.source_runs(source=source)
     context = {
         "source": source,
-        "runs": selectors.source_runs(source=source),
+        "runs": runs,
+        # A run of this source still going: "Collect now" waits for it (its page shows the progress).
+        "collecting": next((r for r in runs if r.finished_at is None), None),
         "snapshots": selectors.source_latest_snapshots(source=source),
         "counts": selectors.source_inventory_counts(source=source),
         "organization": selectors.organization_accounts(source=source, user=user),

@@ -61,6 +61,7 @@ class CampaignTemplate(CampaignSettings):
 class Campaign(CampaignSettings):
     class State(models.TextChoices):
         DRAFT = "draft", "Draft"
+        STARTING = "starting", "Starting"  # queued for a worker, which freezes the population
         ACTIVE = "active", "In review"
         SIGNED_OFF = "signed_off", "Signed off"
         CANCELLED = "cancelled", "Cancelled"
@@ -77,6 +78,7 @@ class Campaign(CampaignSettings):
     signed_off_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     sign_off_note = models.TextField(blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    start_error = models.TextField(blank=True, help_text="Why the last start, run by a worker, changed nothing.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -9,6 +9,7 @@ urlpatterns = [
     path("recurring/", views.template_list_view, name="templates"),
     path("<int:pk>/", views.campaign_detail_view, name="detail"),
     path("<int:pk>/start/", views.campaign_start_view, name="start"),
+    path("<int:pk>/state/", views.campaign_state_view, name="state"),
     path("<int:pk>/sign-off/", views.campaign_sign_off_view, name="sign_off"),
     path("<int:pk>/cancel/", views.campaign_cancel_view, name="cancel"),
     path("<int:pk>/decide/", views.items_decide_view, name="decide"),

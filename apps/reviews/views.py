@@ -160,7 +160,7 @@ def campaign_detail_view(request, pk: int):
         "filters": filters,
         "sees_all": sees_all,
         "only_mine": only_mine,
-        "can_manage": can_manage and campaign.state in (Campaign.State.DRAFT, Campaign.State.ACTIVE),
+        "can_manage": can_manage and campaign.state in (Campaign.State.DRAFT, Campaign.State.STARTING, Campaign.State.ACTIVE),
         "can_decide": reviews and campaign.state == Campaign.State.ACTIVE,
         "decisions": ReviewItem.Decision.choices,
         "page_sizes": PAGE_SIZES,
@@ -182,13 +182,25 @@ def campaign_detail_view(request, pk: int):
 
 @require_POST
 def campaign_start_view(request, pk: int):
+    """Queue the start and return at once; the campaign's page follows the worker."""
     campaign = _manage(request, pk)
     return _outcome(
         request,
         campaign,
-        lambda: services.campaign_start(actor=request.user, campaign=campaign),
-        "Started: {result.population_count} items frozen (population hash {result.population_hash:.12}…).",
+        lambda: services.campaign_start_request(actor=request.user, campaign=campaign),
+        "Start requested: a worker freezes the population; this page updates itself once it has.",
     )
+
+
+@require_GET
+def campaign_state_view(request, pk: int):
+    """The self-refreshing "starting" block (htmx); once the campaign is no longer starting, the
+    page is reloaded to show it as it is now (active, or back to draft with the reason)."""
+    campaign, _, _ = _campaign_for(request, pk)
+    response = render(request, "reviews/_starting.html", {"campaign": campaign})
+    if campaign.state != Campaign.State.STARTING and request.headers.get("HX-Request"):
+        response["HX-Refresh"] = "true"
+    return response
 
 
 def _with_comment(request, pk: int, service, done: str):

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "apps.reviews",
     "apps.evidence",
     "apps.notifications",
+    "apps.home",
     "apps.api",
 ]
 

@@ -19,3 +19,12 @@ INSTALLED_APPS = [*INSTALLED_APPS, "apps.devtools"]  # noqa: F405
 # The demo's users sign in with a password only; production asks GRC leads and approvers for a
 # TOTP code too (base settings). Any demo user can enrol an authenticator app at /accounts/mfa/.
 KEYTRAIL_MFA_REQUIRED_ROLES = env.list("KEYTRAIL_MFA_REQUIRED_ROLES", default=[])
+
+# The demo runs a Celery worker thread beside the web server (apps/devtools/demo/worker.py), so
+# SQLite sees concurrent writers: write-ahead logging lets pages read while the worker writes,
+# IMMEDIATE transactions take the write lock up front (no "database is locked" on an upgrade),
+# and a writer waits up to 30 s for the lock instead of failing.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    DATABASES["default"].setdefault("OPTIONS", {}).update(  # noqa: F405
+        {"timeout": 30, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )

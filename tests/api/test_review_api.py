@@ -20,7 +20,7 @@ def _ids(campaign, **filters):  # noqa: F811
     return sorted(campaign.items.filter(**filters).values_list("pk", flat=True))
 
 
-def test_grc_lead_creates_starts_and_sees_the_whole_campaign(api_as, people, inventory):  # noqa: F811
+def test_grc_lead_creates_starts_and_sees_the_whole_campaign(api_as, people, inventory, django_capture_on_commit_callbacks):  # noqa: F811
     api = api_as(people["grc"])
     due = (timezone.now().date() + dt.timedelta(days=14)).isoformat()
     bad = api.post("/api/v1/campaigns/", {"name": "Q4", "due_date": "2020-01-01", "fallback_reviewer": "fallback"}, format="json")
@@ -53,11 +53,18 @@ def test_grc_lead_creates_starts_and_sees_the_whole_campaign(api_as, people, inv
     assert created.status_code == 201, created.json()
     body = created.json()
     assert body["state"] == "draft" and body["name"] == "Q4 <b>keys</b>" and body["sees_all"] is True
-    started = api.post(f"/api/v1/campaigns/{body['id']}/start/", {}, format="json")
-    assert started.status_code == 200 and started.json()["state"] == "active" and started.json()["population_count"] == 4
+    with django_capture_on_commit_callbacks(execute=True):  # the worker runs once the request has answered
+        started = api.post(f"/api/v1/campaigns/{body['id']}/start/", {}, format="json")
+    assert started.status_code == 202 and started.json()["state"] == "starting" and started.json()["population_count"] is None
+    assert started["Location"] == started.json()["progress_url"] == f"/api/v1/campaigns/{body['id']}/"
+    assert api.get(started.json()["progress_url"]).json()["state"] == "active"
     assert api.post(f"/api/v1/campaigns/{body['id']}/start/", {}, format="json").status_code == 409
     detail = api.get(f"/api/v1/campaigns/{body['id']}/").json()
-    assert detail["decision_counts"]["undecided"] == 4 and {p["reviewer"] for p in detail["progress"]} >= {"alice"}
+    assert (
+        detail["population_count"] == 4
+        and detail["decision_counts"]["undecided"] == 4
+        and {p["reviewer"] for p in detail["progress"]} >= {"alice"}
+    )
     items = api.get(f"/api/v1/campaigns/{body['id']}/items/").json()
     assert items["count"] == 4
     assert AuditEvent.objects.filter(event_type="campaign.started").count() == 1

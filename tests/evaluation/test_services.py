@@ -33,7 +33,9 @@ def test_an_evaluation_records_every_rule_and_requirement(inventory, grc_lead):
     finding = Finding.objects.filter(evaluation=evaluation, credential__isnull=False).first()
     assert finding.snapshot is not None and finding.reason
     assert RequirementStatus.objects.get(evaluation=evaluation, requirement__ref="9.2.4.08").status == "fail"
-    assert RequirementStatus.objects.get(evaluation=evaluation, requirement__ref="9.2.4.01").status == "not_assessed"  # manual only
+    assert (
+        RequirementStatus.objects.get(evaluation=evaluation, requirement__ref="9.2.4.01").status == "evidence_missing"
+    )  # no rule tests it, no control holds evidence for it
     assert AuditEvent.objects.filter(event_type="evaluation.completed", target_id=str(evaluation.pk)).exists()
 
 

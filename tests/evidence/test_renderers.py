@@ -1,5 +1,6 @@
 """Every renderer reads the same gathered data; the tests open each produced file and read it back."""
 
+import datetime as dt
 import io
 import json
 import zipfile
@@ -246,3 +247,42 @@ def test_render_xlsx_alone_streams_a_large_population(tmp_path, world):
     wb = load_workbook(tmp_path / "big.xlsx", read_only=True)
     assert sum(1 for _ in wb["credential inventory"].iter_rows()) == 5001
     assert Path(tmp_path / "big.xlsx").stat().st_size < 2_000_000
+
+
+def test_manual_evidence_requirements_say_the_same_words_in_every_file(world, grc_lead, tmp_path):
+    """A requirement no rule tests is evidenced, evidence stale or evidence missing for the audit
+    period, from its controls' evidence: the same in pack.json, the XLSX, the PDF and OSCAL."""
+    from apps.catalog.models import Requirement
+    from apps.controls.services import control_create, control_evidence_attach
+
+    manual = list(Requirement.objects.filter(rule_ids=[]).order_by("position")[:3])
+    assert len(manual) == 3
+    today = timezone.now().date()
+    fresh = control_create(actor=grc_lead, title="Policy", owner=grc_lead, narrative="n", requirements=[manual[0]], test_frequency="annual")
+    control_evidence_attach(actor=grc_lead, control=fresh, name="policy.txt", content=b"policy", effective_date=today)
+    aged = control_create(
+        actor=grc_lead, title="Training", owner=grc_lead, narrative="n", requirements=[manual[1]], test_frequency="monthly"
+    )
+    control_evidence_attach(actor=grc_lead, control=aged, name="t.csv", content=b"a,b\n1,2\n", effective_date=today - dt.timedelta(days=60))
+    expected = {manual[0].ref: "evidenced", manual[1].ref: "evidence_stale", manual[2].ref: "evidence_missing"}
+
+    data = _data(world)
+    files = build_files(data=data, workdir=tmp_path, meta={**META, "as_of": data.as_of})
+    with zipfile.ZipFile(files.zip_path) as zf:
+        pack = json.loads(zf.read("pack.json"))
+        oscal = json.loads(zf.read("oscal-assessment-results.json"))
+        wb = load_workbook(io.BytesIO(zf.read("pack.xlsx")), read_only=True)
+        pdf = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(zf.read("pack.pdf"))).pages)
+    statuses = {r["ref"]: r["status"] for r in pack["requirements"]}
+    assert {ref: statuses[ref] for ref in expected} == expected
+    assert "manual" not in statuses.values()
+    sheet = {row[0]: row[3] for row in wb["sub-requirements"].iter_rows(min_row=2, values_only=True)}
+    assert {ref: sheet[ref] for ref in expected} == expected
+    findings = {f["target"]["target-id"]: f["target"]["status"] for f in oscal["assessment-results"]["results"][0]["findings"]}
+    by_ref = {ref: findings[f"keytrail-{ref}"] for ref in expected}
+    assert by_ref[manual[0].ref]["state"] == "satisfied" and by_ref[manual[0].ref]["remarks"].startswith("evidenced")
+    assert by_ref[manual[1].ref]["state"] == "not-satisfied" and by_ref[manual[1].ref]["remarks"].startswith("evidence stale")
+    assert by_ref[manual[2].ref]["state"] == "not-satisfied" and by_ref[manual[2].ref]["remarks"].startswith("evidence missing")
+    flat = " ".join(pdf.split())
+    for ref, status in expected.items():
+        assert f"{ref} " in flat and status.replace("_", " ") in flat

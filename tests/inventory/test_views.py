@@ -221,7 +221,9 @@ def test_every_page_renders_for_the_grc_lead(client, grc_lead, inv):
     assert (
         "aws_secrets_manager:eu-west-1" not in detail.split("Latest snapshot per scope")[1].split("Recent runs")[0]
     )  # failed: no snapshot
-    assert "2025-09-01 08:30" in detail and "Edit" in detail and "Collect now" in detail
+    assert "2025-09-01 08:30" in detail and "Edit" in detail
+    # A run of this source is still going: no second one from here, a link to its progress instead.
+    assert f"Collecting… (run #{inv['running'].pk})" in detail and reverse("inventory:source_collect", args=[inv["prod"].pk]) not in detail
 
     runs = _body(client.get(reverse("inventory:run_list")))
     assert f"#{inv['finished'].pk}" in runs and "12.0 s" in runs

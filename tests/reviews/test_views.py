@@ -9,7 +9,7 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.inventory.models import Credential
 from apps.reviews import services
-from apps.reviews.models import ReviewItem
+from apps.reviews.models import Campaign, ReviewItem
 from tests.support.clients import login
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +82,7 @@ def test_grc_lead_pages_and_auditor_sharing(client, campaign, people):
     assert page.status_code == 200 and "Signed off" in page.content.decode()
 
 
-def test_create_and_start_through_the_form(client, people, inventory):
+def test_create_and_start_through_the_form(client, people, inventory, django_capture_on_commit_callbacks):
     login(client, people["grc"])
     due = (timezone.now().date() + dt.timedelta(days=10)).isoformat()
     response = client.post(
@@ -98,8 +98,18 @@ def test_create_and_start_through_the_form(client, people, inventory):
     )
     assert response.status_code == 302
     campaign_id = int(response["Location"].rstrip("/").split("/")[-1])
-    response = client.post(reverse("reviews:start", args=[campaign_id]), follow=True)
-    assert "Started: 1 items frozen" in response.content.decode()
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = client.post(reverse("reviews:start", args=[campaign_id]), follow=True)
+    # Answered before any worker ran: the campaign is starting, the page polls, the button is off.
+    page = response.content.decode()
+    assert "Start requested" in page and "a worker is freezing the population" in page and 'hx-trigger="every 2s"' in page
+    assert "Starting…" in page and Campaign.objects.get(pk=campaign_id).state == "starting" and len(queued) == 1
+    queued[0]()  # the worker (eager Celery) freezes it
+    campaign = Campaign.objects.get(pk=campaign_id)
+    assert campaign.state == "active" and campaign.population_count == 1 and campaign.start_error == ""
+    state = client.get(reverse("reviews:state", args=[campaign_id]), HTTP_HX_REQUEST="true")
+    assert state["HX-Refresh"] == "true"  # no longer starting: the page reloads itself
+    assert "1 items frozen" in client.get(reverse("reviews:detail", args=[campaign_id])).content.decode()
     empty = client.post(
         reverse("reviews:create"),
         {
@@ -214,3 +224,23 @@ def test_campaign_pages_make_the_same_queries_at_any_size(client, people, invent
     assert remediation.number == 2 and remediation.paginator.count == sum(page.context["remediation_counts"].values()) > 25
     assert 'href="?page=&amp;remediation_page=1#remediation"' not in page.content.decode()  # empty filters are left out
     assert "remediation_page=1#remediation" in page.content.decode()
+
+
+def test_a_start_the_worker_refuses_goes_back_to_draft_with_why(client, people, inventory, django_capture_on_commit_callbacks):
+    campaign = services.campaign_create(
+        actor=people["grc"],
+        name="Soon empty",
+        due_date=timezone.now().date() + dt.timedelta(days=7),
+        fallback_reviewer=people["fallback"],
+        scope={"credential_types": ["sm_secret"]},
+    )
+    client.force_login(people["grc"])
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        client.post(reverse("reviews:start", args=[campaign.pk]))
+    Credential.objects.filter(credential_type="sm_secret").update(disappeared_at=timezone.now())  # gone before a worker runs it
+    queued[0]()
+    campaign.refresh_from_db()
+    assert campaign.state == "draft" and "no present credential matches it" in campaign.start_error
+    assert AuditEvent.objects.filter(event_type="campaign.start_failed", target_id=str(campaign.pk)).exists()
+    page = client.get(reverse("reviews:detail", args=[campaign.pk])).content.decode()
+    assert "The last start changed nothing" in page and "Start: freeze the population" in page

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.api.serializers._common import JSON_OBJECT, username
-from apps.evaluation.models import Evaluation, Finding, RequirementStatus, Status
+from apps.evaluation.models import Evaluation, Finding, RequirementState, RequirementStatus
 
 
 class EvaluationSerializer(serializers.ModelSerializer):
@@ -41,9 +41,7 @@ class RequirementStatusSerializer(serializers.ModelSerializer):
     ref = serializers.CharField(source="requirement.ref", read_only=True)
     title = serializers.CharField(source="requirement.title", read_only=True)
     clause = serializers.CharField(source="requirement.clause.ref", read_only=True)
-    status = serializers.ChoiceField(
-        choices=[*Status.choices, ("manual", "Manual (no rule tests it)")], read_only=True, source="shown_status"
-    )
+    status = serializers.ChoiceField(choices=RequirementState.choices, read_only=True, source="shown_status")
     rule_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     class Meta:

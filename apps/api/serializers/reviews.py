@@ -26,6 +26,7 @@ CAMPAIGN_FIELDS = [
     "signed_off_by",
     "sign_off_note",
     "cancelled_at",
+    "start_error",
 ]
 
 

@@ -94,6 +94,7 @@ class EngagementViewSet(viewsets.GenericViewSet):
         pack = services.pack_request(
             actor=request.user, engagement=engagement, as_of=as_of, sample_size=d["sample_size"], sample_seed=d["sample_seed"]
         )
+        pack.refresh_from_db()  # its state now: a pack a worker (or eager Celery) already built is not "queued"
         url = reverse("api:pack-detail", args=[pack.pk])
         return Response(
             {"id": pack.pk, "pack_id": pack.pack_id, "state": pack.state, "progress_url": url},

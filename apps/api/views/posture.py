@@ -4,6 +4,7 @@ evaluations: ``evaluation.view_evaluation``; starting an evaluation ``evaluation
 from __future__ import annotations
 
 from django.http import Http404
+from django.urls import reverse
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,7 +18,7 @@ from apps.audit.access import require
 from apps.catalog.selectors import requirement_get
 from apps.evaluation import selectors as posture
 from apps.evaluation.models import RequirementStatus
-from apps.evaluation.services import evaluation_run
+from apps.evaluation.services import evaluation_request
 from apps.inventory.models import Credential
 
 VIEW_EVALUATION = "evaluation.view_evaluation"
@@ -141,12 +142,13 @@ class EvaluationViewSet(viewsets.GenericViewSet):
         require(request, VIEW_EVALUATION)
         return Response(EvaluationSerializer(get_or_404(posture.evaluation_get, pk=int(pk))).data)
 
-    @extend_schema(request=None, responses={201: EvaluationSerializer})
+    @extend_schema(request=None, responses={202: EvaluationSerializer})
     def create(self, request):
-        """Judge the present inventory now (synchronously) and return the evaluation."""
+        """Queue an evaluation of the present inventory; answers 202 at once with the evaluation as
+        it is now (``running`` with progress phase ``queued`` until a worker takes it up) and the
+        URL to poll (``progress_url``, also in ``Location``)."""
         require(request, "evaluation.run_evaluation")
-        try:
-            evaluation = evaluation_run(actor=request.user)
-        except Exception:  # noqa: BLE001 - recorded on the evaluation (state failed, error, audit event)
-            evaluation = posture.latest_attempt()
-        return Response(EvaluationSerializer(evaluation).data, status=http.HTTP_201_CREATED)
+        evaluation = evaluation_request(actor=request.user)
+        url = reverse("api:evaluation-detail", args=[evaluation.pk])
+        data = {**EvaluationSerializer(evaluation).data, "progress_url": url}
+        return Response(data, status=http.HTTP_202_ACCEPTED, headers={"Location": url})

@@ -12,6 +12,7 @@ own identity, is refused whole (403, nothing decided).
 
 from __future__ import annotations
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import status as http
 from rest_framework import viewsets
@@ -109,12 +110,17 @@ class CampaignViewSet(viewsets.GenericViewSet):
         campaign = services.campaign_create(actor=request.user, scope=scope, **data)
         return Response(self._detail(request, campaign), status=http.HTTP_201_CREATED)
 
-    @extend_schema(parameters=[ID], request=None, responses=CampaignDetailSerializer)
+    @extend_schema(parameters=[ID], request=None, responses={202: CampaignDetailSerializer})
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
-        """Freeze the population: one item per credential in scope, each with its reviewer."""
-        campaign = services.campaign_start(actor=request.user, campaign=self._manage(request, pk))
-        return Response(self._detail(request, campaign))
+        """Queue the start: a worker freezes the population (one item per credential in scope,
+        each with its reviewer). Answers 202 at once with the campaign as it is now (``starting``,
+        or already ``active``) and the URL to poll (``progress_url``, also in ``Location``)."""
+        campaign = services.campaign_start_request(actor=request.user, campaign=self._manage(request, pk))
+        campaign.refresh_from_db()
+        url = reverse("api:campaign-detail", args=[campaign.pk])
+        data = {**self._detail(request, campaign), "progress_url": url}
+        return Response(data, status=http.HTTP_202_ACCEPTED, headers={"Location": url})
 
     @extend_schema(parameters=[ID], request=CommentSerializer, responses=CampaignDetailSerializer)
     @action(detail=True, methods=["post"], url_path="sign-off", url_name="signoff")

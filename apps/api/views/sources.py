@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers as drf_serializers
 from rest_framework import status as http
@@ -72,13 +73,13 @@ class SourceViewSet(viewsets.GenericViewSet):
             source = source_update(actor=request.user, source=source, **data)
         return Response(SourceSerializer(self._annotated(request, source)).data)
 
-    @extend_schema(parameters=[ID], request=None, responses={201: RunDetailSerializer})
+    @extend_schema(parameters=[ID], request=None, responses={202: RunDetailSerializer})
     @action(detail=True, methods=["post"])
     def collect(self, request, pk=None):
         """Start a collection run of this source (its status and progress: ``GET /runs/{id}/``)."""
         source = self._source(request, pk, "inventory.run_collection")
         run = collection_start(actor=request.user, sources=[source])
-        return Response(_run_detail(request, run), status=http.HTTP_201_CREATED)
+        return _accepted(request, run)
 
 
 @contextmanager
@@ -103,6 +104,16 @@ def _run_detail(request, run: CollectionRun) -> dict:
     return data
 
 
+def _accepted(request, run: CollectionRun) -> Response:
+    """202: the run is queued for the workers; its state as it is now (re-read, never a stale
+    "pending" for a run already finished), and the URL to poll (also in ``Location``)."""
+    run.refresh_from_db()
+    url = reverse("api:run-detail", args=[run.pk])
+    data = _run_detail(request, run)
+    data["progress_url"] = url
+    return Response(data, status=http.HTTP_202_ACCEPTED, headers={"Location": url})
+
+
 class RunViewSet(viewsets.GenericViewSet):
     """Collection runs with at least one unit of a source you may view."""
 
@@ -117,7 +128,7 @@ class RunViewSet(viewsets.GenericViewSet):
         """Status, progress (units finished of all) and the units you may see, with their errors."""
         return Response(_run_detail(request, get_or_404(inventory.run_get, pk=int(pk))))
 
-    @extend_schema(request=RunStartSerializer, responses={201: RunDetailSerializer})
+    @extend_schema(request=RunStartSerializer, responses={202: RunDetailSerializer})
     def create(self, request):
         """Start a run of the given sources, or of every enabled source you may collect."""
         data = validated(RunStartSerializer, request)
@@ -134,9 +145,9 @@ class RunViewSet(viewsets.GenericViewSet):
                 deny(request, "inventory.run_collection")
             sources = list(allowed.filter(enabled=True))
         run = collection_start(actor=request.user, sources=sources)
-        return Response(_run_detail(request, run), status=http.HTTP_201_CREATED)
+        return _accepted(request, run)
 
-    @extend_schema(parameters=[ID], request=None, responses={201: RunDetailSerializer})
+    @extend_schema(parameters=[ID], request=None, responses={202: RunDetailSerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         """Start a new run of this run's failed units."""
@@ -148,4 +159,4 @@ class RunViewSet(viewsets.GenericViewSet):
         for source in sorted(sources, key=lambda x: x.pk):
             require(request, "inventory.run_collection", source)
         retry = collection_retry(actor=request.user, run=run)
-        return Response(_run_detail(request, retry), status=http.HTTP_201_CREATED)
+        return _accepted(request, retry)

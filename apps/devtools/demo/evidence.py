@@ -28,9 +28,12 @@ def seed_demo_engagement() -> Engagement:
 
 
 def build_demo_pack(*, engagement: Engagement) -> Pack:
-    """Build a new pack as of now (Celery is eager in the demo: it is built when this returns)."""
+    """Queue a new pack as of now and wait until the worker has built it (or failed to)."""
+    from apps.devtools.demo.worker import wait_until
+
     grace = User.objects.get(username="grace")
     with transaction.atomic():
         pack = services.pack_request(actor=grace, engagement=engagement, sample_size=10)
+    wait_until(lambda: Pack.objects.get(pk=pack.pk).is_finished, what=f"pack {pack.pack_id}")
     pack.refresh_from_db()
     return pack

@@ -33,7 +33,7 @@ from apps.evaluation.selectors.credentials import (
 )
 from apps.evaluation.selectors.evaluations import (
     FINDING_STATUSES,
-    MANUAL,
+    MANUAL_EVIDENCE,
     TREND_LENGTH,
     display_status,
     evaluation_get,
@@ -42,6 +42,7 @@ from apps.evaluation.selectors.evaluations import (
     latest_attempt,
     latest_evaluation,
     recent_evaluations,
+    running_evaluation,
 )
 from apps.evaluation.selectors.findings import (
     finding_list,
@@ -77,7 +78,7 @@ from apps.evaluation.selectors.rules import (
 
 __all__ = [
     "FINDING_STATUSES",
-    "MANUAL",
+    "MANUAL_EVIDENCE",
     "TREND_LENGTH",
     "display_status",
     "evaluation_get",
@@ -86,6 +87,7 @@ __all__ = [
     "latest_attempt",
     "latest_evaluation",
     "recent_evaluations",
+    "running_evaluation",
     "load_rule",
     "registered_rule_ids",
     "rule_info",

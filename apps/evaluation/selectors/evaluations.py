@@ -6,9 +6,11 @@ from datetime import UTC
 
 from django.db.models import QuerySet
 
+from apps.controls.evidence_status import EVIDENCE_STATUSES
 from apps.evaluation.models import Evaluation, Status
 
-MANUAL = "manual"  # display status of a requirement that no rule tests: proven by manual evidence
+# Statuses of a requirement that no rule tests: what its controls' manual evidence shows.
+MANUAL_EVIDENCE = EVIDENCE_STATUSES
 FINDING_STATUSES = (Status.FAIL, Status.EXCEPTED, Status.NOT_ASSESSED)
 TREND_LENGTH = 12
 
@@ -26,6 +28,11 @@ def latest_evaluation() -> Evaluation | None:
 def latest_attempt() -> Evaluation | None:
     """The newest evaluation whatever its state (to say when one is running or failed)."""
     return Evaluation.objects.order_by("-started_at", "-pk").first()
+
+
+def running_evaluation() -> Evaluation | None:
+    """The newest evaluation still queued or running, if any (to disable "Evaluate now")."""
+    return Evaluation.objects.filter(state=Evaluation.State.RUNNING).order_by("-pk").first()
 
 
 def evaluation_get(*, pk: int) -> Evaluation:
@@ -47,5 +54,7 @@ def evaluation_label(evaluation: Evaluation) -> str:
 
 
 def display_status(status: str, rule_ids) -> str:
-    """A requirement's status as shown: "manual" when no rule tests it, else the stored status."""
-    return status if rule_ids else MANUAL
+    """A requirement's status as shown: as stored (its rules' roll-up, or, when no rule tests it,
+    evidenced / evidence missing / evidence stale). An evaluation stored before manual evidence
+    was judged holds "not_assessed" for those requirements, which is what they were then."""
+    return status

@@ -4,7 +4,8 @@ One result covers the audit period up to the as-of time. Each automated rule is 
 observation (method TEST) whose subjects are the credentials and identities that did not
 pass; each sub-requirement tested by rules is a finding whose target is the objective
 ``keytrail-<ref>`` with state satisfied / not-satisfied and the related observations.
-Sub-requirements that rest on manual evidence only are named in the result's remarks.
+Sub-requirements that rest on manual evidence only are findings too: satisfied when evidenced,
+not satisfied when the evidence is missing or stale (the same words in the remarks).
 
 UUIDs are version-5 UUIDs derived from the engagement, the as-of time and the object, so two
 builds as of the same time produce the same document. Validated in the tests with
@@ -20,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from apps.controls.evidence_status import EVIDENCE_WORDS, EVIDENCED
 from apps.evidence.packdata import PackData
 
 OSCAL_VERSION = "1.1.3"
@@ -82,15 +84,16 @@ def oscal_document(data: PackData) -> dict:
     findings: list[dict[str, Any]] = []
     manual: list[str] = []
     for r in data.requirements:
-        if not r["rule_ids"] or r["status"] == "manual":
-            manual.append(r["ref"])
-            continue
-        satisfied = r["status"] == "pass"
+        satisfied = r["status"] in ("pass", EVIDENCED)
         status: dict[str, str] = {
             "state": "satisfied" if satisfied else "not-satisfied",
             "reason": "pass" if satisfied else "fail" if r["status"] == "fail" else "other",
         }
-        if r["status"] in ("excepted", "not_assessed"):
+        if not r["rule_ids"]:
+            # No rule tests it: the words the PDF, the spreadsheet and the pages use.
+            manual.append(f"{r['ref']} {EVIDENCE_WORDS.get(r['status'], r['status'])}")
+            status["remarks"] = f"{EVIDENCE_WORDS.get(r['status'], r['status'])} (manual evidence of its controls, see pack.pdf)"
+        elif r["status"] in ("excepted", "not_assessed"):
             status["remarks"] = "excepted by approved exceptions" if r["status"] == "excepted" else "not assessed (no current coverage)"
         finding: dict[str, Any] = {
             "uuid": _uuid(*key, "finding", r["ref"]),

@@ -2,7 +2,8 @@
 may do it, refuses with a clear message and changes nothing when refused, and writes its
 audit event in the same transaction.
 
-    draft ─start (freeze population)─► active ─sign off─► signed_off   (decisions locked)
+    draft ─start─► starting ─(a worker freezes the population)─► active ─sign off─► signed_off
+      ▲              └─ refused by the worker: back to draft, with why         (decisions locked)
       └──────────────cancel──────────────┴─► cancelled
 
 By topic: ``campaigns`` (create, start, sign off, cancel), ``decisions`` (keep, revoke,
@@ -11,7 +12,14 @@ and ``templates`` (recurring campaigns). Callers import the functions from here.
 """
 
 from apps.reviews.services.assignment import items_delegate, items_reassign, reviewer_deactivated
-from apps.reviews.services.campaigns import campaign_cancel, campaign_create, campaign_sign_off, campaign_start
+from apps.reviews.services.campaigns import (
+    campaign_cancel,
+    campaign_create,
+    campaign_sign_off,
+    campaign_start,
+    campaign_start_fail,
+    campaign_start_request,
+)
 from apps.reviews.services.decisions import items_decide
 from apps.reviews.services.reminders import campaign_remind, reviews_send_reminders
 from apps.reviews.services.templates import template_launch, template_save
@@ -22,6 +30,8 @@ __all__ = [
     "campaign_remind",
     "campaign_sign_off",
     "campaign_start",
+    "campaign_start_fail",
+    "campaign_start_request",
     "items_decide",
     "items_delegate",
     "items_reassign",

@@ -85,20 +85,64 @@ def _latest_verdicts(credential_ids: list[int]) -> dict[int, list[str]]:
     return verdicts
 
 
-@transaction.atomic
-def campaign_start(*, actor, campaign: Campaign) -> Campaign:
-    """Freeze the population: one item per present credential in scope, with its facts, its
-    reviewer by rule and the population hash. Self-reviews go to the fallback reviewer."""
-    campaign = locked(campaign)
-    if actor is not None:
-        require_perm(actor, MANAGE)
-    if campaign.state != State.DRAFT:
+def _check_startable(campaign: Campaign, *, states: tuple[str, ...]) -> None:
+    if campaign.state not in states:
         raise IllegalTransition(f"{campaign} is {campaign.get_state_display().lower()}; only a draft starts.")
     if campaign.due_date <= current_date():
         raise ValidationFailed("Due date: it has passed; change it before starting.")
+    if not campaign.fallback_reviewer.is_active:
+        raise ValidationFailed(f"Fallback reviewer: {campaign.fallback_reviewer} is deactivated; choose another.")
+
+
+@transaction.atomic
+def campaign_start_request(*, actor, campaign: Campaign) -> Campaign:
+    """Queue the start for a worker and return at once: the campaign is "starting" until the
+    worker has frozen its population (``campaign_start``), or back to draft with ``start_error``
+    if that refused. Audited (``campaign.start_requested``).
+
+    Raises IllegalTransition or ValidationFailed, changing nothing, for what can be told now."""
+    campaign = locked(campaign)
+    require_perm(actor, MANAGE)
+    _check_startable(campaign, states=(State.DRAFT,))
+    if not population_queryset(campaign.scope).exists():
+        raise ValidationFailed("Scope: no present credential matches it any more; nothing was started.")
+    campaign.state, campaign.start_error = State.STARTING, ""
+    campaign.save(update_fields=["state", "start_error"])
+    events.campaign_start_requested(actor=actor, campaign=campaign)
+    transaction.on_commit(lambda: _enqueue_start(campaign.pk, actor.pk))
+    return campaign
+
+
+def _enqueue_start(campaign_pk: int, actor_pk: int) -> None:
+    from apps.reviews.tasks import start_campaign
+
+    try:
+        start_campaign.delay(campaign_pk, actor_pk)
+    except Exception as exc:  # noqa: BLE001 - never leave it "starting": say why it did not start
+        campaign_start_fail(campaign_pk=campaign_pk, error=f"could not be queued for a worker: {type(exc).__name__}: {exc}")
+
+
+@transaction.atomic
+def campaign_start_fail(*, campaign_pk: int, error: str) -> None:
+    """A start the worker could not make: back to draft, with why (shown on the campaign). Audited."""
+    campaign = Campaign.objects.select_for_update().get(pk=campaign_pk)
+    if campaign.state != State.STARTING:
+        return
+    campaign.state, campaign.start_error = State.DRAFT, error[:2000]
+    campaign.save(update_fields=["state", "start_error"])
+    events.campaign_start_failed(campaign=campaign, error=campaign.start_error)
+
+
+@transaction.atomic
+def campaign_start(*, actor, campaign: Campaign) -> Campaign:
+    """Freeze the population: one item per present credential in scope, with its facts, its
+    reviewer by rule and the population hash. Self-reviews go to the fallback reviewer. Runs
+    for a draft (the scheduler, the demo) or a campaign queued by ``campaign_start_request``."""
+    campaign = locked(campaign)
+    if actor is not None:
+        require_perm(actor, MANAGE)
+    _check_startable(campaign, states=(State.DRAFT, State.STARTING))
     fallback = campaign.fallback_reviewer
-    if not fallback.is_active:
-        raise ValidationFailed(f"Fallback reviewer: {fallback} is deactivated; choose another.")
     now = timezone.now()
     credentials = list(population_queryset(campaign.scope).select_related("identity", "source").order_by("pk"))
     if not credentials:
@@ -177,7 +221,8 @@ def campaign_start(*, actor, campaign: Campaign) -> Campaign:
         assign_perm("review_campaign", reviewer, campaign)
     campaign.state, campaign.started_at, campaign.started_by = State.ACTIVE, now, actor
     campaign.population_count, campaign.population_hash = len(rows), population_hash(rows)
-    campaign.save(update_fields=["state", "started_at", "started_by", "population_count", "population_hash"])
+    campaign.start_error = ""
+    campaign.save(update_fields=["state", "started_at", "started_by", "population_count", "population_hash", "start_error"])
     events.campaign_started(
         actor=actor, campaign=campaign, reviewers=sorted(u.get_username() for u in reviewers.values()), self_reviews=len(self_reviews)
     )
@@ -190,7 +235,7 @@ def campaign_start(*, actor, campaign: Campaign) -> Campaign:
 def campaign_cancel(*, actor, campaign: Campaign, comment: str) -> Campaign:
     campaign = locked(campaign)
     require_perm(actor, MANAGE)
-    if campaign.state not in (State.DRAFT, State.ACTIVE):
+    if campaign.state not in (State.DRAFT, State.STARTING, State.ACTIVE):
         raise IllegalTransition(f"{campaign} is {campaign.get_state_display().lower()}; it cannot be cancelled.")
     if not (comment or "").strip():
         raise ValidationFailed("Comment: say why the campaign is cancelled.")
