@@ -73,3 +73,32 @@ def test_a_killed_worker_leaves_a_run_that_says_so_and_can_be_retried(cloud, grc
     assert retry.status == "succeeded" and Credential.objects.filter(source=sources[0]).count() == 30
     # The killed task may still come back from the broker (acks_late): it finds its unit finished.
     assert collection_unit_execute(unit_id=unit.pk).message == "already finished"
+
+
+def test_an_organisations_accounts_fan_out_across_workers_in_the_same_run(cloud, grc_lead, start_worker):
+    from apps.devtools.simulators.aws_organization import add_account, create_organization
+    from apps.devtools.simulators.organisation import seed_aws_account
+    from apps.inventory.services.sources import source_create
+
+    organization = create_organization(cloud.aws_url)
+    for i in range(4):
+        account = add_account(cloud.aws_url, organization, f"team-{i}")
+        seed_aws_account(account, users=2, secrets_per_region=1, regions=["eu-west-1"], seed=30 + i, hostile=False)
+    source = source_create(
+        actor=grc_lead,
+        name="org",
+        kind="aws_organization",
+        role_arn="arn:aws:iam::123456789012:role/keytrail-org",
+        member_role_name="keytrail-reader",
+        regions=["eu-west-1"],
+        exclude_ids=["123456789012"],
+    )
+    workers = [start_worker(cloud.env(), concurrency=1) for _ in range(2)]
+    run = wait_for_run(collection_start(actor=grc_lead, sources=[source]))
+    assert run.status == "succeeded", [(u.scope, u.errors) for u in run.units.all()]
+    # The discovery's 8 member units were enqueued by the worker that ran it, after it committed,
+    # and both workers took some: the estate is not read by one task.
+    assert run.units.count() == 1 + 4 * 2 and run.units.filter(spawned_by__isnull=False).count() == 8
+    taken = [set(worker.tasks_received("inventory.collect_unit")) for worker in workers]
+    assert all(taken) and not taken[0] & taken[1] and len(taken[0] | taken[1]) == 9, taken
+    assert Credential.objects.filter(source__parent=source, credential_type="sm_secret").count() == 4
