@@ -245,3 +245,17 @@ def test_an_organisation_in_scope_brings_its_accounts_with_it(org_source, org, g
     _collect(grc_lead, [org_source], django_capture_on_commit_callbacks)
     members = set(Source.objects.filter(parent=org_source).values_list("pk", flat=True))
     assert members and {s["id"] for s in sources_in_scope(ids=[org_source.pk])} == {org_source.pk, *members}
+
+
+def test_the_source_form_registers_an_organisation_and_refuses_a_typo_by_field(client, grc_lead):
+    client.force_login(grc_lead)
+    url = reverse("inventory:source_create")
+    form = client.get(url, {"kind": "aws_organization"}).content.decode()
+    assert "Member role" in form and "Include" in form and "Exclude" in form
+    data = {"kind": "aws_organization", "name": "acme", "schedule_minutes": 1440, "role_arn": MANAGEMENT_ROLE}
+    refused = client.post(url, {**data, "member_role_name": "keytrail-reader", "include_ids": "12345678901"}).content.decode()
+    assert "Include: &#x27;12345678901&#x27; is neither an account id" in refused and not Source.objects.exists()
+    response = client.post(url, {**data, "member_role_name": "keytrail-reader", "include_ids": "ou-ab12-cdefgh34, 111111111111"})
+    source = Source.objects.get(name="acme")
+    assert response.status_code == 302 and source.include_ids == ["ou-ab12-cdefgh34", "111111111111"]
+    assert source.kind == "aws_organization" and source.source_key == "123456789012"

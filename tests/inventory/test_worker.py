@@ -76,7 +76,8 @@ def test_a_killed_worker_leaves_a_run_that_says_so_and_can_be_retried(cloud, grc
 
 
 def test_one_source_takes_at_most_its_slots_across_the_worker(cloud, grc_lead, start_worker):
-    # account-a has three units (IAM and two regions); with one slot per source they run one
+    # account-a has five units (IAM, and Secrets Manager and Parameter Store in two regions); with
+    # one slot per source they run one
     # after another although the worker could run three at once, and the units that had to wait
     # were put back on the queue without spending an attempt.
     worker = start_worker({**cloud.env(), "KEYTRAIL_COLLECTION_PER_SOURCE_CONCURRENCY": "1"}, concurrency=3)
@@ -84,7 +85,36 @@ def test_one_source_takes_at_most_its_slots_across_the_worker(cloud, grc_lead, s
     run = wait_for_run(collection_start(actor=grc_lead, sources=[source]))
     assert run.status == "succeeded", [(u.scope, u.errors) for u in run.units.all()]
     units = list(run.units.all())
-    assert len(units) == 3 and all(u.attempts == 1 for u in units)
+    assert len(units) == 5 and all(u.attempts == 1 for u in units)
     spans = sorted((u.started_at, u.finished_at) for u in units)
     assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)), spans
-    assert len(worker.tasks_received("inventory.collect_unit")) >= 3
+    assert len(worker.tasks_received("inventory.collect_unit")) >= 5
+
+
+def test_an_organisations_accounts_fan_out_across_workers_in_the_same_run(cloud, grc_lead, start_worker):
+    from apps.devtools.simulators.aws_organization import add_account, create_organization
+    from apps.devtools.simulators.organisation import seed_aws_account
+    from apps.inventory.services.sources import source_create
+
+    organization = create_organization(cloud.aws_url)
+    for i in range(4):
+        account = add_account(cloud.aws_url, organization, f"team-{i}")
+        seed_aws_account(account, users=2, secrets_per_region=1, regions=["eu-west-1"], seed=30 + i, hostile=False)
+    source = source_create(
+        actor=grc_lead,
+        name="org",
+        kind="aws_organization",
+        role_arn="arn:aws:iam::123456789012:role/keytrail-org",
+        member_role_name="keytrail-reader",
+        regions=["eu-west-1"],
+        exclude_ids=["123456789012"],
+    )
+    workers = [start_worker(cloud.env(), concurrency=1) for _ in range(2)]
+    run = wait_for_run(collection_start(actor=grc_lead, sources=[source]))
+    assert run.status == "succeeded", [(u.scope, u.errors) for u in run.units.all()]
+    # The discovery's 12 member units (IAM, Secrets Manager and Parameter Store each) were enqueued by the worker that ran it, after it committed,
+    # and both workers took some: the estate is not read by one task.
+    assert run.units.count() == 1 + 4 * 3 and run.units.filter(spawned_by__isnull=False).count() == 12
+    taken = [set(worker.tasks_received("inventory.collect_unit")) for worker in workers]
+    assert all(taken) and not taken[0] & taken[1] and len(taken[0] | taken[1]) == 13, taken
+    assert Credential.objects.filter(source__parent=source, credential_type="sm_secret").count() == 4
