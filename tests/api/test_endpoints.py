@@ -41,9 +41,9 @@ def test_register_a_source_and_collect_it(api_as, grc_lead):
     run = client.post(reverse("api:source-collect", args=[source_id]), format="json")
     assert run.status_code == 202
     body = run.json()
-    assert body["status"] == "pending" and body["progress"] == {"total": 2, "done": 0, "failed": 0, "percent": 0}
+    assert body["status"] == "pending" and body["progress"] == {"total": 3, "done": 0, "failed": 0, "percent": 0}
     assert run["Location"] == body["progress_url"] == reverse("api:run-detail", args=[body["id"]])
-    assert [u["scope"] for u in body["units"]] == ["aws_iam", "aws_secrets_manager:eu-west-1"]
+    assert [u["scope"] for u in body["units"]] == ["aws_iam", "aws_secrets_manager:eu-west-1", "aws_ssm:eu-west-1"]
     assert AuditEvent.objects.filter(event_type="collection.started", target_id=str(body["id"])).exists()
 
 

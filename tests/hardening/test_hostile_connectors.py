@@ -264,3 +264,33 @@ def test_undecodable_bytes_in_an_answer(faulty_cloud, grc_lead, connector, djang
         assert kept <= set(Credential.objects.filter(source=source, disappeared_at__isnull=True).values_list("external_id", flat=True))
         outcome = f"unit refused ({unit.errors[-1]['code']}), data intact"
     record_hostile(f"connector: {connector} (raw invalid UTF-8 in the answer)", outcome)
+
+
+def test_ssm_parameter_descriptions_and_tags(faulty_cloud, grc_lead, client, django_capture_on_commit_callbacks):
+    from apps.devtools.simulators.more_kinds import ssm_backend
+
+    backend = ssm_backend(ACCOUNT, REGION)
+    for key, value in TEXT.items():
+        # Parameter names are [a-zA-Z0-9_.-/] in AWS; the corpus goes into what is free text.
+        backend.put_parameter(
+            name=f"/hostile/{key}",
+            description=value,
+            value="never-read",
+            parameter_type="SecureString",
+            allowed_pattern=None,
+            keyid=None,
+            overwrite=False,
+            tags=[{"Key": f"k-{key}", "Value": value}],
+            data_type="text",
+            tier="Standard",
+            policies=None,
+        )
+    run = _collect(grc_lead, faulty_cloud.sources["aws"], django_capture_on_commit_callbacks)
+    unit = _units(run)["aws_ssm"]
+    assert unit.status == "succeeded", unit.errors
+    for key, value in TEXT.items():
+        cred = Credential.objects.get(name=f"/hostile/{key}")
+        assert_stored_faithfully(cred.attributes["description"], value)
+        assert_stored_faithfully(cred.tags, {f"k-{key}": value})
+    record_hostile("connector: SSM Parameter Store (descriptions, tags)", "stored", len(TEXT) * 2)
+    _pages_escape(client, grc_lead, Credential.objects.filter(scope__startswith="aws_ssm", name__contains="html"), TEXT.values())

@@ -459,9 +459,9 @@ def test_collect_now_starts_a_run_and_shows_it(client, grc_lead, inv, django_cap
     run = CollectionRun.objects.order_by("-pk").first()
     assert response.status_code == 302 and response["Location"] == reverse("inventory:run_detail", args=[run.pk])
     assert run.requested_by == grc_lead and run.status == "pending" and len(callbacks) == 1  # units enqueued on commit
-    assert sorted(run.units.values_list("scope", flat=True)) == ["aws_iam", "aws_secrets_manager:eu-west-1"]
+    assert sorted(run.units.values_list("scope", flat=True)) == ["aws_iam", "aws_secrets_manager:eu-west-1", "aws_ssm:eu-west-1"]
     page = _body(client.get(response["Location"]))
-    assert 'hx-trigger="every 2s"' in page and '<progress max="2" value="0"' in page
+    assert 'hx-trigger="every 2s"' in page and '<progress max="3" value="0"' in page
 
 
 def test_collect_all_and_a_disabled_source(client, grc_lead, inv, django_capture_on_commit_callbacks):

@@ -29,7 +29,7 @@ def test_two_workers_share_one_run_and_run_its_units_at_once(cloud, grc_lead, st
     run = wait_for_run(collection_start(actor=grc_lead, sources=register_sources(grc_lead, cloud)))
     assert run.status == "succeeded", [(u.scope, u.errors) for u in run.units.all()]
     taken = [set(worker.tasks_received("inventory.collect_unit")) for worker in workers]
-    assert all(taken) and not taken[0] & taken[1] and len(taken[0] | taken[1]) == 7, taken
+    assert all(taken) and not taken[0] & taken[1] and len(taken[0] | taken[1]) == 10, taken
     # Each worker runs one unit at a time, so units whose times overlap ran on different workers.
     spans = sorted(run.units.values_list("started_at", "finished_at"))
     assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)), spans

@@ -110,7 +110,7 @@ def _list_server_certificates(self: Any) -> Any:
         if not cert.path.startswith(prefix):
             continue
         if not getattr(cert, "keytrail_id", None):
-            cert.keytrail_id = "ASCA" + _digest(cert.arn, cert.cert_body or "")
+            cert.keytrail_id = "ASCA" + _digest(cert.arn)  # stable across re-seeding (the demo's bodies are new each start)
         if not getattr(cert, "keytrail_upload_date", None):
             cert.keytrail_upload_date = _iso(datetime.now(UTC))
         item = {

@@ -121,7 +121,8 @@ def seed_more_kinds(account_id: str, *, regions: list[str], seed: int, now: date
         out.service_credentials += 2
     if people:
         body, _ = certificate_pem(not_after=now + timedelta(days=300), common_name=f"{people[0]}.signing")
-        backend.upload_signing_certificate(people[0], body)
+        signing = backend.upload_signing_certificate(people[0], body)
+        signing.upload_date = _naive(now - timedelta(days=65))
         out.signing_certificates += 1
     for cert_name, days_left, age in (("northwind-web-2026", 12, 353), ("northwind-api", 300, 65)):
         body, private = certificate_pem(not_after=now + timedelta(days=days_left), not_before=now - timedelta(days=age))
