@@ -226,7 +226,7 @@ def webhook_attempt(*, delivery_id: int) -> Attempt:
 
 
 def webhook_retry_overdue(*, grace_seconds: int = 300) -> list[int]:
-    """Deliveries whose retry is well past due (the broker lost it, or the demo ran the task
+    """Deliveries whose retry is well past due (the broker lost it, or the task ran
     eagerly, where Celery does not loop retries): the ids to enqueue again."""
     cutoff = timezone.now() - dt.timedelta(seconds=grace_seconds)
     return list(

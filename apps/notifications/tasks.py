@@ -30,7 +30,7 @@ def send_email(self, notification_id: int) -> bool:
 @shared_task(bind=True, name="notifications.deliver_webhook", acks_late=True, max_retries=None)
 def deliver_webhook(self, delivery_id: int) -> str:
     outcome = services.webhook_attempt(delivery_id=delivery_id)
-    # Eager execution (the demo) does not loop retries; the sweep below picks the delivery up.
+    # Eager execution (the demo) does not loop retries; where beat runs, the sweep below picks it up.
     if outcome.retry_in is not None and not self.request.is_eager:
         raise self.retry(countdown=outcome.retry_in)
     return outcome.state
@@ -38,7 +38,7 @@ def deliver_webhook(self, delivery_id: int) -> str:
 
 @shared_task(name="notifications.retry_overdue")
 def retry_overdue() -> int:
-    """Beat: re-enqueue deliveries whose retry is long past due (a lost message, the demo)."""
+    """Beat: re-enqueue deliveries whose retry is long past due (a lost message, an eager run)."""
     ids = services.webhook_retry_overdue()
     for pk in ids:
         deliver_webhook.delay(pk)
