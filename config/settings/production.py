@@ -20,7 +20,7 @@ SECURE_HSTS_PRELOAD = True
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 EMAIL_BACKEND = env.str("DJANGO_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 
-# Static files (docs/adr/0005-production-serving.md): `manage.py collectstatic` writes hashed,
+# Static files (docs/adr/0008-production-serving.md): `manage.py collectstatic` writes hashed,
 # pre-compressed (gzip; brotli too with KEYTRAIL_STATIC_BROTLI) copies to STATIC_ROOT; whitenoise serves them from the web
 # process with a far-future, immutable cache header, so no front server is needed for them.
 MIDDLEWARE = [*MIDDLEWARE]  # noqa: F405

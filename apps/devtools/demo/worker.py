@@ -6,7 +6,7 @@ build. Here the demo starts one Celery worker (Celery's embedded ``WorkControlle
 in a thread of the demo's own process, consuming from the ``memory://`` transport, whose
 queues live in this process. Pages and API calls therefore return as soon as the work is
 queued, and show its progress while the worker does it — what production does. The choice and
-its alternatives: docs/adr/0005-demo-worker.md.
+its alternatives: docs/adr/0009-demo-worker.md.
 
 In-process rather than a child process because the demo's simulated cloud (moto's server, the
 Key Vault simulators) is started in this process and points the settings at itself at run time.
@@ -32,7 +32,7 @@ def demo_worker(*, loglevel: str = "WARNING") -> Iterator[None]:
 
     Leaving the block (Ctrl-C on the web server) asks the worker to stop and waits a few seconds
     at most: a task still running (a pack build) is abandoned with the process, not waited for;
-    the demo re-seeds idempotently at its next start (docs/adr/0005-demo-worker.md)."""
+    the demo re-seeds idempotently at its next start (docs/adr/0009-demo-worker.md)."""
     from config.celery import app
 
     app.conf.task_always_eager = False
