@@ -128,6 +128,8 @@ def controls_as_of(*, requirement_ids: list[int], as_of: datetime, viewers: list
 def control_ids(*, refs: list[str]) -> list[int]:
     """The ids of the controls with these refs (what the audit trail names them by)."""
     return list(Control.objects.filter(ref__in=refs).values_list("id", flat=True))
+
+
 def requirement_evidence(*, as_of: datetime) -> dict[int, list[tuple]]:
     """Per requirement id: (effective date, test frequency) of every evidence file uploaded by
     ``as_of`` to a control (other than not applicable) that serves it, for

@@ -450,6 +450,8 @@ def organization_accounts(*, source: Source, user) -> dict[str, Any] | None:
         "left": [a for a in snapshot.facts.get("left") or [] if isinstance(a, dict)],
         "counts": snapshot.facts.get("counts") or {},
     }
+
+
 def unit_source_id(*, unit_id: int) -> int | None:
     """The source a collection unit belongs to (None if the unit does not exist)."""
     return CollectionUnit.objects.filter(pk=unit_id).values_list("source_id", flat=True).first()
