@@ -205,6 +205,7 @@ KEYTRAIL_ORGANISATION_NAME = env.str("KEYTRAIL_ORGANISATION_NAME", default="Exam
 # Evidence packs: the Ed25519 key that signs every manifest (32 bytes, hex). Empty: derived
 # from SECRET_KEY (demo and tests; production.py requires it). The sample size allowed.
 KEYTRAIL_PACK_SIGNING_KEY = env.str("KEYTRAIL_PACK_SIGNING_KEY", default="")
+KEYTRAIL_PACK_SIGNING_KEY_REQUIRED = False  # production.py: True (no fallback to SECRET_KEY)
 KEYTRAIL_PACK_SAMPLE_MAX = env.int("KEYTRAIL_PACK_SAMPLE_MAX", default=500)
 # A pack still queued or building after this long is failed "worker lost" by the beat sweep.
 KEYTRAIL_PACK_STALE_MINUTES = env.int("KEYTRAIL_PACK_STALE_MINUTES", default=120)
