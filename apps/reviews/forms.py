@@ -1,6 +1,8 @@
 from django import forms
 
 from apps.accounts.models import User
+from apps.accounts.roles import Role
+from apps.accounts.selectors import active_users_with_role
 from apps.connectors.registry import credential_kind_choices
 from apps.inventory.models import Source
 from apps.reviews.models import (
@@ -77,7 +79,8 @@ class DecideForm(forms.Form):
 class ReassignForm(forms.Form):
     items = forms.TypedMultipleChoiceField(coerce=int, choices=[], required=False)
     from_reviewer = forms.ModelChoiceField(queryset=User.objects.all(), required=False)
-    to_reviewer = forms.ModelChoiceField(queryset=_active_users())
+    # Only reviewers are offered (and accepted); the service checks it again.
+    to_reviewer = forms.ModelChoiceField(queryset=active_users_with_role(Role.REVIEWER))
     note = forms.CharField(max_length=2000)
 
     def __init__(self, *args, **kwargs):
