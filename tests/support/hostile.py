@@ -104,9 +104,29 @@ NUMBERS: dict[str, str] = {
 }
 
 
+# Ids as a client may send them in a path, a query string, a form or a JSON body: beyond the
+# database's integer range (PostgreSQL bigint, SQLite's 64-bit integer), and not ids at all.
+# Every one must be a 400 (or the form again with its error) or a 404, never a 500.
+IDS: dict[str, str] = {
+    "int32_over": str(2**31),
+    "int64_max": str(2**63 - 1),
+    "int64_over": str(2**63),
+    "uint64_over": str(2**64),
+    "huge": "9" * 40,
+    "zero": "0",
+    "negative": "-1",
+    "int64_under": str(-(2**63) - 1),
+    "float": "1.5",
+    "exponent": "1e309",
+    "text": "ten",
+}
+# The ids a URL's <int:...> converter lets through (digits only).
+PATH_IDS = {k: v for k, v in IDS.items() if v.isdigit()}
+
+
 def count() -> int:
-    """How many hostile values the corpus holds (text, dates, numbers, raw bytes)."""
-    return len(TEXT) + len(DATE_STRINGS) + len(NUMBERS) + 1
+    """How many hostile values the corpus holds (text, dates, numbers, ids, raw bytes)."""
+    return len(TEXT) + len(DATE_STRINGS) + len(NUMBERS) + len(IDS) + 1
 
 
 # --- what "stored faithfully" means --------------------------------------------------------
