@@ -243,3 +243,18 @@ def test_render_xlsx_alone_streams_a_large_population(tmp_path, world):
     wb = load_workbook(tmp_path / "big.xlsx", read_only=True)
     assert sum(1 for _ in wb["credential inventory"].iter_rows()) == 5001
     assert Path(tmp_path / "big.xlsx").stat().st_size < 2_000_000
+
+
+@pytest.mark.parametrize("value", ['\uff1dHYPERLINK("http://evil.example","x")', "\uff0b1+1", "\uff0d1+1", "\uff20SUM(1)", "=1+1", "+1"])
+def test_full_width_formula_characters_are_quoted_text_in_the_xlsx(tmp_path, value):
+    """Issue #19 item 11: a full-width ＝ at the start of a cell was not formula-prefixed."""
+    from openpyxl import Workbook
+
+    from apps.evidence.renderers.xlsx import TEXT, _Sheet
+
+    wb = Workbook(write_only=True)
+    sheet = _Sheet(wb, "t", [("value", 10, TEXT)])
+    sheet.write([[value]])
+    wb.save(tmp_path / "t.xlsx")
+    cell = load_workbook(tmp_path / "t.xlsx")["t"]["A2"]
+    assert cell.value == value and cell.data_type == "s" and cell.quotePrefix

@@ -48,6 +48,7 @@ TEXT: dict[str, str] = {
     "formula_at": "@SUM(1,1)",
     "formula_tab": "\t=1+1",
     "formula_cr": "\r=1+1",
+    "formula_fullwidth": "\uff1dHYPERLINK(\"http://evil.example\",\"click\")",
     "html_script": "<script>alert('kt')</script>",
     "html_attr": '"><img src=x onerror=alert(1)>',
     "html_entities": "&lt;b&gt; &amp; &#x3c;script&#x3e;",
@@ -201,7 +202,7 @@ def assert_escaped_html(response_or_html, values: Iterable[str] = ()) -> None:
 
 # --- exports (for the evidence-pack engineer: XLSX, JSON, any file) -------------------------
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def assert_no_formula_cells(xlsx: Path | str | bytes) -> int:
@@ -223,6 +224,8 @@ def assert_no_formula_cells(xlsx: Path | str | bytes) -> int:
                 assert cell.data_type != "f", f"{sheet.title}!{cell.coordinate} is a formula: {_short(cell.value)}"
                 if isinstance(cell.value, str) and cell.value.startswith(FORMULA_PREFIXES):
                     assert cell.data_type == "s", f"{sheet.title}!{cell.coordinate} is not text"
+                    # quotePrefix keeps it text after a user edits the cell (full-width ＝ included)
+                    assert cell.quotePrefix, f"{sheet.title}!{cell.coordinate} starts like a formula without quotePrefix"
     return checked
 
 

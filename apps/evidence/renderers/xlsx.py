@@ -26,7 +26,9 @@ TEXT, INT, DATETIME, DATE, BOOL = "text", "int", "datetime", "date", "bool"
 MAX_CELL = 32767  # Excel's limit for one cell's text
 # What a spreadsheet may read as a formula (or DDE) once a user edits the cell: such values get
 # a string cell with quotePrefix; openpyxl itself turns only "=..." into a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "|", "%")
+# Their full-width forms too (＝＋－＠｜％): spreadsheets in East Asian locales read a leading
+# full-width ＝ as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "|", "%", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\uff5c", "\uff05")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1B2430")
 
