@@ -48,7 +48,7 @@ TEXT: dict[str, str] = {
     "formula_at": "@SUM(1,1)",
     "formula_tab": "\t=1+1",
     "formula_cr": "\r=1+1",
-    "formula_fullwidth": "\uff1dHYPERLINK(\"http://evil.example\",\"click\")",
+    "formula_fullwidth": '\uff1dHYPERLINK("http://evil.example","click")',
     "html_script": "<script>alert('kt')</script>",
     "html_attr": '"><img src=x onerror=alert(1)>',
     "html_entities": "&lt;b&gt; &amp; &#x3c;script&#x3e;",
