@@ -24,10 +24,8 @@ from apps.evidence.packdata import PackData
 
 TEXT, INT, DATETIME, DATE, BOOL = "text", "int", "datetime", "date", "bool"
 MAX_CELL = 32767  # Excel's limit for one cell's text
-# What a spreadsheet may read as a formula (or DDE) once a user edits the cell: such values get
-# a string cell with quotePrefix; openpyxl itself turns only "=..." into a formula.
-# Their full-width forms too (＝＋－＠｜％): spreadsheets in East Asian locales read a leading
-# full-width ＝ as a formula.
+# What a spreadsheet may read as a formula (or DDE) once a user edits the cell, full-width forms
+# (＝＋－＠｜％, East Asian locales) included: a string cell with quotePrefix (openpyxl: only "=").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "|", "%", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\uff5c", "\uff05")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1B2430")
