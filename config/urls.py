@@ -29,7 +29,7 @@ urlpatterns = [
             (
                 [
                     *inventory_urls.urlpatterns,
-                    path("credentials/<int:pk>/", credential_detail_view, name="credential_detail"),
+                    path("credentials/<id:pk>/", credential_detail_view, name="credential_detail"),
                 ],
                 inventory_urls.app_name,
             )

@@ -6,5 +6,5 @@ app_name = "tokens"
 urlpatterns = [
     path("", tokens.my_tokens_view, name="mine"),
     path("all/", tokens.token_inventory_view, name="inventory"),
-    path("<int:pk>/revoke/", tokens.token_revoke_view, name="revoke"),
+    path("<id:pk>/revoke/", tokens.token_revoke_view, name="revoke"),
 ]

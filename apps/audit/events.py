@@ -26,6 +26,12 @@ def user_role_assigned(*, actor, user, role: str) -> None:
     audit_record(event_type="user.role_assigned", actor=actor, target=user, changes={"role": [None, role]})
 
 
+def admin_changed(*, actor, target, action: str, changes: dict) -> None:
+    """A change made in the Django admin (users, their roles and permissions, groups): the admin
+    bypasses the services, so it records its own event (``action``: added, changed, deleted)."""
+    audit_record(event_type="admin.changed", actor=actor, target=target, changes={"action": action, **changes})
+
+
 def access_denied(*, actor, permission: str, target=None, path: str = "") -> None:
     """A refusal changes nothing, so it is written on its own (no enclosing transaction)."""
     audit_record(

@@ -35,6 +35,16 @@ def audit_event_list(*, event_type: str = "", actor: str = "", target_type: str 
     return qs
 
 
+def audit_event_count_by(*, actor, event_type: str, since: datetime, uploaded_only: bool = False) -> int:
+    """How many ``event_type`` events ``actor`` caused since ``since`` (the trail as a rate
+    counter shared by every process: no cache to configure). ``uploaded_only``: only events
+    whose ``changes`` name an uploaded file (``pack.verified`` of an upload)."""
+    qs = AuditEvent.objects.filter(actor=actor, event_type=event_type, occurred_at__gte=since)
+    if uploaded_only:
+        qs = qs.exclude(changes__uploaded="")
+    return qs.count()
+
+
 class ExtractEvent(TypedDict):
     seq: int
     occurred_at: str | None

@@ -5,11 +5,12 @@ from django import forms
 from apps.accounts.models import User
 from apps.catalog.models import Requirement
 from apps.controls.models import Control
+from apps.core.ids import ModelIdsChoiceField
 
 _RULE_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
-class RequirementChoiceField(forms.ModelMultipleChoiceField):
+class RequirementChoiceField(ModelIdsChoiceField):
     def label_from_instance(self, obj):
         return f"{obj.ref} — {obj.title}"
 

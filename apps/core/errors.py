@@ -18,6 +18,14 @@ class DuplicateSource(ValidationFailed):
         self.field = field
 
 
+class RateLimited(ValidationFailed):
+    """Refused for now: the actor did this too often; ``retry_after`` seconds until it may again."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PermissionRefused(KeytrailError):
     """The actor may not do this (recorded in the audit trail by the caller)."""
 

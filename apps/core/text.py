@@ -32,3 +32,33 @@ def storable_tree(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [storable_tree(v) for v in value]
     return value
+
+
+# Bidirectional classes that can reorder the text around a value: right-to-left letters and
+# the explicit embedding, override and isolate controls (UAX #9).
+_BIDI_ACTIVE = {"R", "AL", "RLE", "RLO", "LRE", "LRO", "PDF", "RLI", "LRI", "FSI", "PDI"}
+_FSI, _PDI, _ISOLATE_OPENERS = "\u2068", "\u2069", "\u2066\u2067\u2068"
+
+
+def isolate(value: Any) -> str:
+    """``value`` as text, bidi-isolated when it could reorder what surrounds it (a right-to-left
+    override in a name, ``invoice\u202egpj.exe``): wrapped in FIRST STRONG ISOLATE … POP
+    DIRECTIONAL ISOLATE, which browsers, pango (the PDF) and window titles honour, and which
+    also ends any embedding or override left open inside. A stray POP DIRECTIONAL ISOLATE in
+    the value cannot close the wrapper early: one more isolate is opened for each. Text without
+    such characters is returned unchanged. The value's own characters are all kept."""
+    import unicodedata
+
+    text = "" if value is None else str(value)
+    if not any(unicodedata.bidirectional(ch) in _BIDI_ACTIVE for ch in text):
+        return text
+    depth = unmatched = 0
+    for ch in text:
+        if ch in _ISOLATE_OPENERS:
+            depth += 1
+        elif ch == _PDI:
+            if depth:
+                depth -= 1
+            else:
+                unmatched += 1
+    return _FSI * (1 + unmatched) + text + _PDI * (1 + depth)  # the stray PDIs close the extra FSIs

@@ -11,7 +11,7 @@ urlpatterns = [
     path("rules/", views.rule_list_view, name="rule_list"),
     path("findings/", views.finding_list_view, name="finding_list"),
     path("evaluations/", views.evaluation_list_view, name="evaluation_list"),
-    path("evaluations/<int:pk>/progress/", views.evaluation_progress_view, name="evaluation_progress"),
+    path("evaluations/<id:pk>/progress/", views.evaluation_progress_view, name="evaluation_progress"),
     path("policy/", views.policy_view, name="policy"),
     path("policy/edit/", views.policy_edit_view, name="policy_edit"),
 ]

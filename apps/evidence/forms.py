@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 
 from apps.catalog.selectors import requirement_choices
+from apps.core.ids import ModelIdsChoiceField
 from apps.inventory.selectors import every_source
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -15,10 +16,10 @@ class EngagementForm(forms.Form):
     name = forms.CharField(max_length=200)
     period_start = forms.DateField(widget=DATE, label="Audit period starts")
     period_end = forms.DateField(widget=DATE, label="Audit period ends")
-    sources = forms.ModelMultipleChoiceField(
+    sources = ModelIdsChoiceField(
         queryset=every_source(), required=False, widget=forms.CheckboxSelectMultiple, help_text="None selected: every source."
     )
-    requirements = forms.ModelMultipleChoiceField(
+    requirements = ModelIdsChoiceField(
         queryset=requirement_choices(),
         required=False,
         widget=forms.CheckboxSelectMultiple,

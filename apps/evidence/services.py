@@ -27,7 +27,8 @@ from apps.accounts.sharing import object_share, object_unshare
 from apps.audit import events
 from apps.audit.checkpoints import anchor_of, checkpoint_create
 from apps.audit.models import AuditCheckpoint
-from apps.core.errors import PermissionRefused, ValidationFailed
+from apps.audit.selectors import audit_event_count_by
+from apps.core.errors import PermissionRefused, RateLimited, ValidationFailed
 from apps.core.isotime import iso_utc
 from apps.core.permissions import has_perm
 from apps.evidence.builder import build_files
@@ -265,8 +266,24 @@ def pack_open(*, actor, pack: Pack):
     return pack.file.open("rb")
 
 
+def _upload_rate_check(actor) -> None:
+    """At most KEYTRAIL_PACK_VERIFY_UPLOADS_PER_WINDOW upload checks per user per window: each
+    reads an upload of up to KEYTRAIL_PACK_UPLOAD_MAX_BYTES. Counted on the audit trail, where
+    every check is recorded, so the limit holds across processes. Raises RateLimited."""
+    window = settings.KEYTRAIL_PACK_VERIFY_WINDOW_SECONDS
+    since = timezone.now() - dt.timedelta(seconds=window)
+    done = audit_event_count_by(actor=actor, event_type="pack.verified", since=since, uploaded_only=True)
+    if done >= settings.KEYTRAIL_PACK_VERIFY_UPLOADS_PER_WINDOW:
+        raise RateLimited(
+            f"You have checked {done} uploaded packs in the last {window // 60} minutes, the most allowed; try again later.",
+            retry_after=window,
+        )
+
+
 def pack_verify(*, actor, pack: Pack | None = None, upload=None, upload_name: str = "") -> VerifyReport:
-    """Verify a stored pack or an uploaded zip against its manifest. Recorded (``pack.verified``)."""
+    """Verify a stored pack or an uploaded zip against its manifest. Recorded (``pack.verified``).
+
+    Raises RateLimited when ``actor`` has checked too many uploads lately."""
     if pack is not None:
         _require(actor, VIEW, pack.engagement)
         if pack.state != Pack.State.SUCCEEDED:
@@ -276,6 +293,7 @@ def pack_verify(*, actor, pack: Pack | None = None, upload=None, upload_name: st
         if _stored_sha256(pack) != pack.sha256:
             report.fail("the stored zip no longer matches the SHA-256 recorded when it was built")
     else:
+        _upload_rate_check(actor)
         report = verify_zip(upload)
         # Name the pack the upload claims to be, when the user may see it.
         claimed = Pack.objects.filter(pack_id=str(report.manifest.get("pack_id", ""))[:40]).select_related("engagement").first()

@@ -15,6 +15,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 ALGORITHM = "Ed25519"
 
@@ -25,6 +26,8 @@ def _private_key() -> Ed25519PrivateKey:
         seed = bytes.fromhex(configured)
         if len(seed) != 32:
             raise ValueError("KEYTRAIL_PACK_SIGNING_KEY must be 32 bytes, hex-encoded (64 characters)")
+    elif settings.KEYTRAIL_PACK_SIGNING_KEY_REQUIRED:
+        raise ImproperlyConfigured("KEYTRAIL_PACK_SIGNING_KEY is not set (production signs only with its own key)")
     else:
         # Demo and tests only (production.py requires the setting): a key derived from SECRET_KEY.
         seed = hashlib.sha256(b"keytrail-pack-signing|" + settings.SECRET_KEY.encode()).digest()

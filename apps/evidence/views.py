@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.accounts.sharing_views import share_page
 from apps.audit.access import require, require_object
 from apps.audit.selectors import audit_events_for
-from apps.core.errors import ValidationFailed
+from apps.core.errors import RateLimited, ValidationFailed
 from apps.core.permissions import has_perm
 from apps.evidence import selectors, services, signing
 from apps.evidence.forms import EngagementForm, PackBuildForm, VerifyUploadForm
@@ -194,6 +194,12 @@ def verify_upload_view(request):
         if upload.size > settings.KEYTRAIL_PACK_UPLOAD_MAX_BYTES:
             form.add_error("file", f"The file is {upload.size:,} bytes; the limit is {settings.KEYTRAIL_PACK_UPLOAD_MAX_BYTES:,}.")
         else:
-            report = services.pack_verify(actor=request.user, upload=upload, upload_name=upload.name)
+            try:
+                report = services.pack_verify(actor=request.user, upload=upload, upload_name=upload.name)
+            except RateLimited as exc:
+                form.add_error(None, str(exc))
+                response = render(request, "evidence/verify_form.html", {"form": form, "public_key": signing.public_key_hex()}, status=429)
+                response["Retry-After"] = str(exc.retry_after)
+                return response
             return render(request, "evidence/verify_result.html", {"report": report, "uploaded": upload.name})
     return render(request, "evidence/verify_form.html", {"form": form, "public_key": signing.public_key_hex()})

@@ -12,6 +12,7 @@ from django import forms
 from django.conf import settings
 
 from apps.accounts.models import User
+from apps.core.ids import parse_id
 from apps.exceptions_register.models import ExceptionRequest
 from apps.exceptions_register.selectors import rule_choices
 
@@ -46,9 +47,10 @@ def _ids(text: str, label: str) -> list[int]:
         part = part.strip().lstrip("#")
         if not part:
             continue
-        if not part.isdigit():
+        number = parse_id(part)
+        if number is None:
             raise forms.ValidationError(f"Not a {label} id: “{part[:40]}”. Give keytrail's numbers, separated by commas.")
-        ids.append(int(part))
+        ids.append(number)
     return list(dict.fromkeys(ids))
 
 
@@ -163,7 +165,7 @@ class ExceptionRequestForm(ServiceErrorMixin, forms.Form):
             initial["rule_ids"] = [rule]
         for key, name in SCOPE_ID_FIELDS:
             value = query.get(name, "").strip()
-            if value.isdigit():
+            if parse_id(value) is not None:
                 initial[key] = value
         return initial
 

@@ -16,6 +16,7 @@ from django.core.paginator import Page
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from apps.core.ids import parse_id
 from apps.core.pagination import GroupedPaginator
 from apps.core.permissions import objects_for
 from apps.inventory.models import (
@@ -163,7 +164,9 @@ def credential_list(
     if credential_type:
         qs = qs.filter(credential_type=credential_type)
     if source.isdigit():
-        qs = qs.filter(source_id=int(source))
+        # An id, else nothing matches (never a query with a number the database cannot hold).
+        source_id = parse_id(source)
+        qs = qs.filter(source_id=source_id) if source_id is not None else qs.none()
     if presence == "present":
         qs = qs.filter(disappeared_at__isnull=True)
     elif presence == "disappeared":
@@ -268,7 +271,9 @@ def _identities(
     if kind:
         qs = qs.filter(kind=kind)
     if source.isdigit():
-        qs = qs.filter(source_id=int(source))
+        # An id, else nothing matches (never a query with a number the database cannot hold).
+        source_id = parse_id(source)
+        qs = qs.filter(source_id=source_id) if source_id is not None else qs.none()
     if privileged in YES_NO:
         qs = qs.filter(privileged=YES_NO[privileged])
     if mfa in YES_NO:

@@ -14,6 +14,7 @@ from apps.connectors.registry import (
     source_kind_choices,
 )
 from apps.core.errors import ValidationFailed
+from apps.core.ids import out_of_range
 from apps.core.pagination import paginate
 from apps.core.permissions import has_perm, objects_for
 from apps.inventory import selectors
@@ -42,6 +43,15 @@ def _get_or_404(getter, pk: int):
 
 def _filters(request, names) -> dict[str, str]:
     return {k: request.GET.get(k, "").strip()[:100] for k in names}
+
+
+def _status_for(request, filters: dict[str, str]) -> int:
+    """400 (with a message; the list is then empty) when the ``source`` filter is a number no
+    source can have (0, beyond the database's integer range)."""
+    if out_of_range(filters.get("source", "")):
+        messages.error(request, "Source filter: not a source's id; nothing is listed.")
+        return 400
+    return 200
 
 
 def _partial_or_page(request, partial: str, page: str) -> str:
@@ -239,6 +249,7 @@ CREDENTIAL_FILTERS = ("credential_type", "source", "presence", "enabled", "owner
 @require_GET
 def credential_list_view(request):
     filters = _filters(request, CREDENTIAL_FILTERS)
+    status = _status_for(request, filters)
     page = selectors.credential_page(user=request.user, number=request.GET.get("page"), **filters)
     selectors.with_ages(page)
     context = {
@@ -247,7 +258,9 @@ def credential_list_view(request):
         "types": credential_kind_choices(),
         "sources": selectors.visible_sources(user=request.user).only("id", "name").order_by("name"),
     }
-    return render(request, _partial_or_page(request, "inventory/_credential_rows.html", "inventory/credential_list.html"), context)
+    return render(
+        request, _partial_or_page(request, "inventory/_credential_rows.html", "inventory/credential_list.html"), context, status=status
+    )
 
 
 # --- identities --------------------------------------------------------------------------
@@ -258,6 +271,7 @@ IDENTITY_FILTERS = ("kind", "source", "privileged", "mfa", "owner", "presence", 
 @require_GET
 def identity_list_view(request):
     filters = _filters(request, IDENTITY_FILTERS)
+    status = _status_for(request, filters)
     page = selectors.identity_page(user=request.user, number=request.GET.get("page"), **filters)
     context = {
         "page": page,
@@ -265,7 +279,9 @@ def identity_list_view(request):
         "kinds": identity_kind_choices(),
         "sources": selectors.visible_sources(user=request.user).only("id", "name").order_by("name"),
     }
-    return render(request, _partial_or_page(request, "inventory/_identity_rows.html", "inventory/identity_list.html"), context)
+    return render(
+        request, _partial_or_page(request, "inventory/_identity_rows.html", "inventory/identity_list.html"), context, status=status
+    )
 
 
 @require_GET

@@ -1,7 +1,10 @@
 from django import forms
 
 from apps.accounts.models import User
+from apps.accounts.roles import Role
+from apps.accounts.selectors import active_users_with_role
 from apps.connectors.registry import credential_kind_choices
+from apps.core.ids import ModelIdsChoiceField, form_id
 from apps.inventory.models import Source
 from apps.reviews.models import (
     CampaignTemplate,
@@ -17,7 +20,7 @@ def _active_users():
 
 class CampaignSettingsForm(forms.Form):
     name = forms.CharField(max_length=200)
-    sources = forms.ModelMultipleChoiceField(
+    sources = ModelIdsChoiceField(
         queryset=Source.objects.filter(enabled=True), required=False, help_text="None selected: every enabled source."
     )
     credential_types = forms.MultipleChoiceField(choices=credential_kind_choices, required=False, help_text="None selected: every type.")
@@ -64,7 +67,7 @@ class TemplateForm(CampaignSettingsForm):
 
 
 class DecideForm(forms.Form):
-    items = forms.TypedMultipleChoiceField(coerce=int, choices=[], error_messages={"required": "Select at least one item."})
+    items = forms.TypedMultipleChoiceField(coerce=form_id, choices=[], error_messages={"required": "Select at least one item."})
     decision = forms.ChoiceField(choices=ReviewItem.Decision.choices)
     justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=5000)
 
@@ -75,9 +78,10 @@ class DecideForm(forms.Form):
 
 
 class ReassignForm(forms.Form):
-    items = forms.TypedMultipleChoiceField(coerce=int, choices=[], required=False)
+    items = forms.TypedMultipleChoiceField(coerce=form_id, choices=[], required=False)
     from_reviewer = forms.ModelChoiceField(queryset=User.objects.all(), required=False)
-    to_reviewer = forms.ModelChoiceField(queryset=_active_users())
+    # Only reviewers are offered (and accepted); the service checks it again.
+    to_reviewer = forms.ModelChoiceField(queryset=active_users_with_role(Role.REVIEWER))
     note = forms.CharField(max_length=2000)
 
     def __init__(self, *args, **kwargs):

@@ -21,6 +21,7 @@ from apps.audit.selectors import audit_events_for
 from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFailed
 from apps.core.pagination import paginate
 from apps.core.permissions import has_perm
+from apps.core.redirects import safe_next
 from apps.reviews import selectors, services
 from apps.reviews.forms import CampaignForm, CommentForm, DecideForm, ReassignForm, RemindForm, TemplateForm
 from apps.reviews.models import Campaign, CampaignTemplate, ReviewItem
@@ -65,7 +66,7 @@ def _outcome(request, campaign, run, done: str):
         messages.error(request, f"Nothing was changed: {exc}")
     else:
         messages.success(request, done.format(result=result))
-    return redirect(request.POST.get("next") or reverse("reviews:detail", args=[campaign.pk]))
+    return redirect(safe_next(request, reverse("reviews:detail", args=[campaign.pk])))
 
 
 @require_GET
@@ -230,7 +231,7 @@ def items_decide_view(request, pk: int):
     form = DecideForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Nothing was decided: " + "; ".join(e for errors in form.errors.values() for e in errors))
-        return redirect(request.POST.get("next") or reverse("reviews:detail", args=[campaign.pk]))
+        return redirect(safe_next(request, reverse("reviews:detail", args=[campaign.pk])))
     d = form.cleaned_data
     return _outcome(
         request,

@@ -211,10 +211,19 @@ KEYTRAIL_ORGANISATION_NAME = env.str("KEYTRAIL_ORGANISATION_NAME", default="Exam
 KEYTRAIL_PACK_SIGNING_KEY = env.str("KEYTRAIL_PACK_SIGNING_KEY", default="")
 # After a key rotation: the retired keys' public halves (hex), so packs they signed still verify.
 KEYTRAIL_PACK_RETIRED_PUBLIC_KEYS = env.list("KEYTRAIL_PACK_RETIRED_PUBLIC_KEYS", default=[])
+KEYTRAIL_PACK_SIGNING_KEY_REQUIRED = False  # production.py: True (no fallback to SECRET_KEY)
 KEYTRAIL_PACK_SAMPLE_MAX = env.int("KEYTRAIL_PACK_SAMPLE_MAX", default=500)
 # A pack still queued or building after this long is failed "worker lost" by the beat sweep.
 KEYTRAIL_PACK_STALE_MINUTES = env.int("KEYTRAIL_PACK_STALE_MINUTES", default=120)
 KEYTRAIL_PACK_UPLOAD_MAX_BYTES = env.int("KEYTRAIL_PACK_UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
+# Verifying a pack (docs/evidence-packs.md): what its entries may expand to in total, and the
+# largest expansion ratio of an entry over the floor (a 20,000-credential pack: 68 MB from
+# 7.4 MB, about 10x per file). Uploads checked per user in a sliding window.
+KEYTRAIL_PACK_VERIFY_MAX_EXPANDED_BYTES = env.int("KEYTRAIL_PACK_VERIFY_MAX_EXPANDED_BYTES", default=2 * 1024 * 1024 * 1024)
+KEYTRAIL_PACK_VERIFY_MAX_RATIO = env.int("KEYTRAIL_PACK_VERIFY_MAX_RATIO", default=100)
+KEYTRAIL_PACK_VERIFY_RATIO_FLOOR_BYTES = env.int("KEYTRAIL_PACK_VERIFY_RATIO_FLOOR_BYTES", default=8 * 1024 * 1024)
+KEYTRAIL_PACK_VERIFY_UPLOADS_PER_WINDOW = env.int("KEYTRAIL_PACK_VERIFY_UPLOADS_PER_WINDOW", default=10)
+KEYTRAIL_PACK_VERIFY_WINDOW_SECONDS = env.int("KEYTRAIL_PACK_VERIFY_WINDOW_SECONDS", default=600)
 
 # Audit checkpoints (docs/security.md): the chain's head signed at intervals and at every pack
 # build, with this Ed25519 key (32 bytes, hex; empty: the pack-signing key). Optionally each

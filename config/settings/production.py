@@ -6,7 +6,10 @@ from config.settings.base import *  # noqa: F403
 from config.settings.env import env
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY")  # required: no default in production
-KEYTRAIL_PACK_SIGNING_KEY = env.str("KEYTRAIL_PACK_SIGNING_KEY").strip()  # required: manifests are signed with it
+# Required: manifests are signed with it. An empty or malformed value fails `check --deploy`
+# (keytrail.E001/E002, apps/evidence/checks.py) and signing refuses to fall back to SECRET_KEY.
+KEYTRAIL_PACK_SIGNING_KEY = env.str("KEYTRAIL_PACK_SIGNING_KEY").strip()
+KEYTRAIL_PACK_SIGNING_KEY_REQUIRED = True
 DEBUG = False
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

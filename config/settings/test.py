@@ -12,7 +12,9 @@ INSTALLED_APPS = [*INSTALLED_APPS, "apps.devtools"]  # noqa: F405
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/keytrail")}
 # Transactional tests flush tables with TRUNCATE; the audit table's trigger allows it only
 # on connections that opt in (production connections never do).
-DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c keytrail.allow_truncate=on"
+# (PostgreSQL only: a module may run on SQLite, the demo's database, with DATABASE_URL=sqlite:///...)
+if "postgresql" in DATABASES["default"]["ENGINE"]:
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c keytrail.allow_truncate=on"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # A real worker (another process) is given the test process's media directory.
 MEDIA_ROOT = env.str("KEYTRAIL_TEST_MEDIA_ROOT", default="") or tempfile.mkdtemp(prefix="keytrail-test-media-")

@@ -72,6 +72,20 @@ def test_a_read_only_token_may_not_write(grc_lead):
     assert "read-only" in response.json()["detail"]
 
 
+def test_every_refusal_of_a_read_only_token_is_audited(grc_lead):
+    """Issue #19 item 5: docs/api.md says a read-only token's refused writes are recorded."""
+    plaintext = issue(grc_lead, scope="read")
+    token = ApiToken.objects.get()
+    client = bearer(plaintext)
+    paths = [reverse("api:run-list"), reverse("api:run-list") + "?x=1"]
+    assert [client.post(path, {}, format="json").status_code for path in paths] == [403, 403]
+    assert client.get(reverse("api:run-list")).status_code == 200  # reading is not a refusal
+    denied = AuditEvent.objects.filter(event_type="access.denied", actor=grc_lead).order_by("seq")
+    assert [e.changes["path"] for e in denied] == paths
+    assert all(token.public_id in e.changes["permission"] and "read-only" in e.changes["permission"] for e in denied)
+    assert all(plaintext not in str(e.changes) for e in denied)  # the secret never reaches the trail
+
+
 @pytest.mark.parametrize("header", ["Bearer kt_nonsense", "Bearer kt_0123456789ab_wrong", "Bearer", "Bearer a b"])
 def test_unknown_or_malformed_tokens_get_401(db, header):
     from rest_framework.test import APIClient

@@ -12,6 +12,7 @@ from apps.evidence import signing
 from apps.evidence.builder import build_files
 from apps.evidence.gather import gather
 from apps.evidence.manifest import verify_zip
+from apps.evidence.renderers.jsondata import json_bytes
 
 pytestmark = pytest.mark.django_db
 _CACHE: dict[str, bytes] = {}
@@ -81,10 +82,10 @@ def test_a_changed_manifest_breaks_the_signature(pack_bytes):
             return content
         manifest = orjson.loads(content)
         manifest["as_of"] = "2020-01-01T00:00:00Z"
-        return orjson.dumps(manifest)
+        return json_bytes(manifest)
 
     report = verify_zip(_rewrite(pack_bytes, edit))
-    assert report.problems == ["bad manifest signature: the manifest was changed after signing"]
+    assert report.problems[0] == "bad manifest signature: the manifest was changed after signing" and report.files_checked == 0
 
 
 def test_a_manifest_rewritten_to_match_changed_files_is_still_caught(pack_bytes):
@@ -102,11 +103,11 @@ def test_a_manifest_rewritten_to_match_changed_files_is_still_caught(pack_bytes)
                 forged = zf.read("pack.json").replace(b"FY2026", b"FY2025")
             manifest["files"]["pack.json"]["sha256"] = hashlib.sha256(forged).hexdigest()
             manifest["pack_hash"] = pack_hash(manifest["files"])
-            return orjson.dumps(manifest)
+            return json_bytes(manifest)
         return content
 
     report = verify_zip(_rewrite(pack_bytes, edit))
-    assert report.problems == ["bad manifest signature: the manifest was changed after signing"]
+    assert report.problems[0] == "bad manifest signature: the manifest was changed after signing" and report.files_checked == 0
 
 
 def test_a_pack_signed_by_another_key_is_refused(pack_bytes, settings):

@@ -286,3 +286,18 @@ def test_manual_evidence_requirements_say_the_same_words_in_every_file(world, gr
     flat = " ".join(pdf.split())
     for ref, status in expected.items():
         assert f"{ref} " in flat and status.replace("_", " ") in flat
+
+
+@pytest.mark.parametrize("value", ['\uff1dHYPERLINK("http://evil.example","x")', "\uff0b1+1", "\uff0d1+1", "\uff20SUM(1)", "=1+1", "+1"])
+def test_full_width_formula_characters_are_quoted_text_in_the_xlsx(tmp_path, value):
+    """Issue #19 item 11: a full-width ＝ at the start of a cell was not formula-prefixed."""
+    from openpyxl import Workbook
+
+    from apps.evidence.renderers.xlsx import TEXT, _Sheet
+
+    wb = Workbook(write_only=True)
+    sheet = _Sheet(wb, "t", [("value", 10, TEXT)])
+    sheet.write([[value]])
+    wb.save(tmp_path / "t.xlsx")
+    cell = load_workbook(tmp_path / "t.xlsx")["t"]["A2"]
+    assert cell.value == value and cell.data_type == "s" and cell.quotePrefix

@@ -32,8 +32,16 @@ def test_formula_cells_are_caught_and_text_cells_pass():
         for row, value in enumerate(v for k, v in TEXT.items() if k.startswith("formula")):
             cell = sheet.cell(row=row + 1, column=1, value=value)
             cell.data_type = "s"
+            cell.quotePrefix = True
 
-    assert assert_no_formula_cells(_xlsx(as_text)) == 6
+    assert assert_no_formula_cells(_xlsx(as_text)) == 7
+
+    def without_quote_prefix(sheet):
+        cell = sheet.cell(row=1, column=1, value=TEXT["formula_fullwidth"])
+        cell.data_type = "s"
+
+    with pytest.raises(AssertionError, match="without quotePrefix"):
+        assert_no_formula_cells(_xlsx(without_quote_prefix))
 
     def as_formula(sheet):
         sheet["A1"] = "=1+1"

@@ -210,6 +210,23 @@ def test_reassign_delegate_and_deactivation(campaign, people):
     assert AuditEvent.objects.filter(event_type="review.reassigned", changes__reason="deactivated").count() == 2
 
 
+@pytest.mark.parametrize("who", ["auditor", "grc", "inactive"])
+def test_items_go_only_to_active_reviewers(campaign, people, who):
+    """Issue #19 item 7: an auditor (or anyone without the reviewer role, or a deactivated
+    reviewer) receiving items would be granted review_campaign and could decide them."""
+    items = _items(campaign)
+    if who == "inactive":
+        type(people["bob"]).objects.filter(pk=people["bob"].pk).update(is_active=False)  # no signal: still holds items
+        people["bob"].refresh_from_db()
+    recipient = people["bob" if who == "inactive" else who]
+    with pytest.raises(ValidationFailed, match="reviewer role|deactivated"):
+        services.items_delegate(actor=people["alice"], campaign=campaign, item_ids=[items["AKIASVC"].pk], to_reviewer=recipient, note="x")
+    with pytest.raises(ValidationFailed, match="reviewer role|deactivated"):
+        services.items_reassign(actor=people["grc"], campaign=campaign, item_ids=[items["AKIASVC"].pk], to_reviewer=recipient, note="x")
+    assert ReviewItem.objects.get(pk=items["AKIASVC"].pk).reviewer == people["alice"]
+    assert not recipient.has_perm("reviews.review_campaign", campaign)
+
+
 def test_reminders_before_due_and_daily_when_overdue(campaign, people, django_capture_on_commit_callbacks):
     start = timezone.now()
     with time_machine.travel(start + dt.timedelta(days=1)):  # 13 days left: no mark reached

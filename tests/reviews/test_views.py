@@ -43,6 +43,30 @@ def test_deciding_someone_elses_item_is_refused_and_recorded(client, campaign, p
     assert not ReviewItem.objects.exclude(decision="").exists()
 
 
+OFFSITE = ["https://evil.example/phish", "//evil.example/x", "/\\evil.example/x", "javascript:alert(1)", "http://testserver.evil.example/"]
+
+
+@pytest.mark.parametrize("target", OFFSITE)
+@pytest.mark.parametrize("valid", [True, False], ids=["decided", "form-error"])
+def test_a_posted_next_off_this_site_is_ignored(client, campaign, people, target, valid):
+    """Issue #19 item 10: the review views redirected to any posted ``next``."""
+    login(client, people["fallback"])
+    item = campaign.items.filter(reviewer=people["fallback"]).first()
+    data = {"items": [item.pk], "decision": "keep" if valid else "nonsense", "justification": "x", "next": target}
+    response = client.post(reverse("reviews:decide", args=[campaign.pk]), data)
+    assert response.status_code == 302 and response["Location"] == reverse("reviews:detail", args=[campaign.pk])
+
+
+def test_a_posted_next_on_this_site_is_honoured(client, campaign, people):
+    login(client, people["fallback"])
+    item = campaign.items.filter(reviewer=people["fallback"]).first()
+    back = reverse("reviews:detail", args=[campaign.pk]) + "?status=undecided"
+    response = client.post(
+        reverse("reviews:decide", args=[campaign.pk]), {"items": [item.pk], "decision": "keep", "justification": "x", "next": back}
+    )
+    assert response.status_code == 302 and response["Location"] == back
+
+
 def test_decide_after_sign_off_is_refused_with_a_message(client, campaign, people):
     import time_machine
 

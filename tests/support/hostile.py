@@ -48,6 +48,7 @@ TEXT: dict[str, str] = {
     "formula_at": "@SUM(1,1)",
     "formula_tab": "\t=1+1",
     "formula_cr": "\r=1+1",
+    "formula_fullwidth": '\uff1dHYPERLINK("http://evil.example","click")',
     "html_script": "<script>alert('kt')</script>",
     "html_attr": '"><img src=x onerror=alert(1)>',
     "html_entities": "&lt;b&gt; &amp; &#x3c;script&#x3e;",
@@ -104,9 +105,29 @@ NUMBERS: dict[str, str] = {
 }
 
 
+# Ids as a client may send them in a path, a query string, a form or a JSON body: beyond the
+# database's integer range (PostgreSQL bigint, SQLite's 64-bit integer), and not ids at all.
+# Every one must be a 400 (or the form again with its error) or a 404, never a 500.
+IDS: dict[str, str] = {
+    "int32_over": str(2**31),
+    "int64_max": str(2**63 - 1),
+    "int64_over": str(2**63),
+    "uint64_over": str(2**64),
+    "huge": "9" * 40,
+    "zero": "0",
+    "negative": "-1",
+    "int64_under": str(-(2**63) - 1),
+    "float": "1.5",
+    "exponent": "1e309",
+    "text": "ten",
+}
+# The ids a URL's <int:...> converter lets through (digits only).
+PATH_IDS = {k: v for k, v in IDS.items() if v.isdigit()}
+
+
 def count() -> int:
-    """How many hostile values the corpus holds (text, dates, numbers, raw bytes)."""
-    return len(TEXT) + len(DATE_STRINGS) + len(NUMBERS) + 1
+    """How many hostile values the corpus holds (text, dates, numbers, ids, raw bytes)."""
+    return len(TEXT) + len(DATE_STRINGS) + len(NUMBERS) + len(IDS) + 1
 
 
 # --- what "stored faithfully" means --------------------------------------------------------
@@ -181,7 +202,7 @@ def assert_escaped_html(response_or_html, values: Iterable[str] = ()) -> None:
 
 # --- exports (for the evidence-pack engineer: XLSX, JSON, any file) -------------------------
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def assert_no_formula_cells(xlsx: Path | str | bytes) -> int:
@@ -203,6 +224,8 @@ def assert_no_formula_cells(xlsx: Path | str | bytes) -> int:
                 assert cell.data_type != "f", f"{sheet.title}!{cell.coordinate} is a formula: {_short(cell.value)}"
                 if isinstance(cell.value, str) and cell.value.startswith(FORMULA_PREFIXES):
                     assert cell.data_type == "s", f"{sheet.title}!{cell.coordinate} is not text"
+                    # quotePrefix keeps it text after a user edits the cell (full-width ＝ included)
+                    assert cell.quotePrefix, f"{sheet.title}!{cell.coordinate} starts like a formula without quotePrefix"
     return checked
 
 

@@ -59,7 +59,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     )
     write(
         f"bad-input corpus: {hostile.count()} values ({len(hostile.TEXT)} text, {len(hostile.DATE_STRINGS)} dates, "
-        f"{len(hostile.NUMBERS)} numbers, 1 raw byte string)"
+        f"{len(hostile.NUMBERS)} numbers, {len(hostile.IDS)} ids, 1 raw byte string)"
     )
     if FAULT_OUTCOMES:
         write(f"faults injected: {len(FAULT_OUTCOMES)}")

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from apps.accounts.models import User
 from apps.api.serializers._common import SlugField, TagSerializer, username
+from apps.core.ids import ID_MAX
 from apps.exceptions_register.models import ExceptionDecision, ExceptionRequest
 
 
@@ -19,9 +20,9 @@ class DecisionSerializer(serializers.ModelSerializer):
 
 
 class ScopeSerializer(serializers.Serializer):
-    credential_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=10000)
-    identity_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=10000)
-    source_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=1000)
+    credential_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=ID_MAX), required=False, max_length=10000)
+    identity_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=ID_MAX), required=False, max_length=10000)
+    source_ids = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=ID_MAX), required=False, max_length=1000)
     tag = TagSerializer(required=False)
 
 

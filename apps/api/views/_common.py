@@ -9,6 +9,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers as drf_serializers
 
+from apps.core.ids import out_of_range, parse_id
+
 VIEW_SOURCE = "inventory.view_source"
 ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)
 
@@ -21,6 +23,9 @@ def get_or_404(getter, **lookup):
         raise Http404("Not found") from None
 
 
+ID_FILTERS = {"source"}  # filters that name an id: 400 for a number that cannot be one (apps.core.ids)
+
+
 def query_filters(request, names) -> dict[str, str]:
     """The filters of a list, as the UI reads them (trimmed, at most 100 characters); 400 for
     text no filter can hold (a NUL character)."""
@@ -28,6 +33,9 @@ def query_filters(request, names) -> dict[str, str]:
     bad = sorted(name for name, value in values.items() if "\x00" in value)
     if bad:
         raise drf_serializers.ValidationError({name: "A filter cannot contain a NUL character." for name in bad})
+    for name in ID_FILTERS & set(names):
+        if out_of_range(values[name]):
+            raise drf_serializers.ValidationError({name: "Not an id: a number from 1 to 2**63-1."})
     return values
 
 
@@ -50,10 +58,11 @@ def validated(serializer_class, request, *, partial: bool = False) -> dict:
 
 
 def whole_number(value: str, name: str) -> int:
-    """``value`` as an id; raises ValidationError (400, on ``name``) for anything else."""
-    if not value.isdigit() or len(value) > 18:
+    """``value`` as an id (apps.core.ids.parse_id); raises ValidationError (400, on ``name``) for anything else."""
+    number = parse_id(value)
+    if number is None:
         raise drf_serializers.ValidationError({name: "Give a whole number (an id)."})
-    return int(value)
+    return number
 
 
 SOURCE_FILTER = text_param("source", "A source's id.")

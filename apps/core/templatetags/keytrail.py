@@ -3,7 +3,16 @@ import datetime as dt
 from django import template
 from django.utils import timezone
 
+from apps.core.text import isolate as _isolate
+
 register = template.Library()
+
+
+@register.filter
+def isolate(value) -> str:
+    """A user- or cloud-supplied value bidi-isolated (apps.core.text.isolate), for text where
+    no element can do it (``<title>``, a sentence); autoescaping still applies."""
+    return _isolate(value)
 
 
 def _fmt(value) -> str:

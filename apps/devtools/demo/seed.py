@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from apps.accounts.models import User
 from apps.accounts.roles import Role
-from apps.accounts.services import user_create
+from apps.accounts.services import user_create, user_role_assign
 from apps.catalog.models import Requirement
 from apps.controls import services as control_services
 from apps.controls.models import Control
@@ -412,6 +412,8 @@ def seed_demo_reviews(*, cloud, sources) -> bool:
             decision="rotate",
             justification="Shared with a contractor whose engagement ended; rotate and re-issue through the vault.",
         )
+        # Items go only to reviewers: Arjun, an approver, also reviews the payments secrets he owns.
+        user_role_assign(user=users["arjun"], role=Role.REVIEWER, actor=grace)
         rv.items_reassign(
             actor=grace, campaign=q4, item_ids=ids[-10:], to_reviewer=users["arjun"], note="Payments secrets: Arjun owns these."
         )

@@ -22,7 +22,8 @@ TEXT, INT, DATETIME, DATE, BOOL = "text", "int", "datetime", "date", "bool"
 MAX_CELL = 32767  # Excel's limit for one cell's text
 # What a spreadsheet may read as a formula (or DDE) once a user edits the cell: such values get
 # a string cell with quotePrefix; openpyxl itself turns only "=..." into a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "|", "%")
+# Full-width forms (＝＋－＠｜％, East Asian locales) are read as formulas too.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "|", "%", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\uff5c", "\uff05")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="1B2430")
 

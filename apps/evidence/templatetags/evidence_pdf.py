@@ -2,6 +2,8 @@
 
 from django import template
 
+from apps.core.text import isolate
+
 register = template.Library()
 
 
@@ -27,10 +29,10 @@ PDF_TEXT_MAX = 2000  # characters of one free-text value set in the PDF; pack.js
 
 @register.filter
 def clip(value) -> str:
-    """Free text (a name, a narrative, a justification) cut to ``PDF_TEXT_MAX`` characters,
+    """Free text (a name, a narrative, a justification), bidi-isolated (apps.core.text.isolate), cut to ``PDF_TEXT_MAX`` characters,
     saying so: a 1 MB value would otherwise be hundreds of pages of one word. The pack's
     JSON keeps every value whole (the XLSX up to Excel's 32,767 characters a cell)."""
     text = "" if value is None else str(value)
     if len(text) <= PDF_TEXT_MAX:
-        return text
-    return f"{text[:PDF_TEXT_MAX]} … [truncated in the PDF: {len(text):,} characters; in full in pack.json]"
+        return isolate(text)
+    return f"{isolate(text[:PDF_TEXT_MAX])} … [truncated in the PDF: {len(text):,} characters; in full in pack.json]"

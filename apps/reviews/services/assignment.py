@@ -7,12 +7,24 @@ from django.db import transaction
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from apps.accounts.roles import Role
+from apps.accounts.selectors import user_is_active_with_role
 from apps.audit import events
 from apps.core import pipeline
 from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFailed
 from apps.reviews.models import Campaign, ReviewAssignment, ReviewItem
 from apps.reviews.population import is_own_identity
 from apps.reviews.services._common import MANAGE, State, check_open, locked, require_perm
+
+
+def _check_recipient(to_reviewer) -> None:
+    """Items go only to an active user holding the reviewer role: whoever receives them gets
+    ``review_campaign`` and may decide them, so an auditor (who must stay independent of what
+    they audit), an approver or a deactivated account must not."""
+    if not to_reviewer.is_active:
+        raise ValidationFailed(f"{to_reviewer} is deactivated; choose someone else.")
+    if not user_is_active_with_role(to_reviewer, Role.REVIEWER):
+        raise ValidationFailed(f"{to_reviewer} does not hold the reviewer role; items go only to reviewers.")
 
 
 def _reassign(*, actor, campaign: Campaign, items: list[ReviewItem], to_reviewer, reason: str, note: str) -> int:
@@ -52,6 +64,7 @@ def items_reassign(*, actor, campaign: Campaign, to_reviewer, note: str, item_id
     check_open(campaign)
     if not (note or "").strip():
         raise ValidationFailed("Note: say why the items are reassigned.")
+    _check_recipient(to_reviewer)
     qs = campaign.items.filter(decision="")
     if item_ids is not None:
         qs = qs.filter(pk__in=item_ids)
@@ -76,6 +89,7 @@ def items_delegate(*, actor, campaign: Campaign, item_ids: list[int], to_reviewe
         raise ValidationFailed("Note: say why you delegate these items.")
     if to_reviewer.pk == actor.pk:
         raise ValidationFailed("Delegate to someone else.")
+    _check_recipient(to_reviewer)
     items = list(
         campaign.items.filter(pk__in=item_ids).only("pk", "campaign_id", "reviewer_id", "decision", "subject", "facts", "credential_id")
     )
