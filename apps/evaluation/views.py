@@ -17,9 +17,11 @@ from apps.audit.access import require
 from apps.catalog.models import Requirement
 from apps.catalog.selectors import requirement_get
 from apps.core.errors import ValidationFailed
+from apps.core.export import export_format, export_response
 from apps.core.pagination import paginate
 from apps.core.permissions import has_perm
 from apps.evaluation import charts, selectors
+from apps.evaluation.exports import FINDING_COLUMNS
 from apps.evaluation.forms import PolicyForm
 from apps.evaluation.models import Evaluation
 from apps.evaluation.rules.base import SEVERITIES
@@ -28,7 +30,7 @@ from apps.evaluation.services import evaluation_run, policy_update
 logger = logging.getLogger(__name__)
 
 VIEW = "evaluation.view_evaluation"
-FINDING_FILTERS = ("rule", "status", "severity", "source", "q")
+FINDING_FILTERS = ("rule", "status", "severity", "source", "identity", "owner", "overdue", "q", "group")
 STATUS_CHOICES = [(s.value, s.label) for s in selectors.FINDING_STATUSES]
 
 
@@ -148,6 +150,18 @@ def rule_list_view(request):
     return render(request, "evaluation/rule_list.html", {"evaluation": evaluation, "rules": selectors.rule_rows(evaluation=evaluation)})
 
 
+def _group_links(request, groups) -> list[tuple]:
+    """Each group with the link to the list filtered to it (the other filters kept, ungrouped)."""
+    links = []
+    for g in groups:
+        query = request.GET.copy()
+        for name in ("group", "page", "export"):
+            query.pop(name, None)
+        query[g.filter] = g.value
+        links.append((g, "?" + query.urlencode()))
+    return links
+
+
 @require_GET
 def finding_list_view(request):
     require(request, VIEW)
@@ -162,10 +176,20 @@ def finding_list_view(request):
         evaluation, chosen = selectors.latest_evaluation(), ""
     filters = _filters(request, FINDING_FILTERS)
     findings = selectors.finding_list(user=user, evaluation=evaluation, **filters) if evaluation else None
+    fmt = export_format(request)
+    if fmt:
+        rows = findings.iterator(chunk_size=2000) if findings is not None else iter(())
+        return export_response(rows=rows, columns=FINDING_COLUMNS, fmt=fmt, name="findings")
     page = paginate(request, findings, per_page=50, by_ids=True) if evaluation else None
+    today = selectors.today()
+    for f in page or ():
+        f.overdue = selectors.finding_is_overdue(f, on=today)
     context = {
         "evaluation": evaluation,
         "page": page,
+        "groups": _group_links(request, selectors.finding_groups(findings, by=filters["group"], on=today)) if findings is not None else [],
+        "group_choices": selectors.GROUP_CHOICES,
+        "no_owner": selectors.NO_OWNER,
         # Carried by the pager links with the filters.
         "filters": {"evaluation": chosen, **filters},
         "rule_ids": selectors.registered_rule_ids(),

@@ -44,9 +44,16 @@ from apps.evaluation.selectors.evaluations import (
     recent_evaluations,
 )
 from apps.evaluation.selectors.findings import (
+    GROUP_CHOICES,
+    GROUPS,
+    NO_OWNER,
+    FindingGroup,
+    finding_groups,
+    finding_is_overdue,
     finding_list,
     sees_every_source,
     source_choices,
+    today,
 )
 from apps.evaluation.selectors.policy import (
     PASSWORD_LABELS,
@@ -100,6 +107,13 @@ __all__ = [
     "requirement_status_in",
     "RequirementRow",
     "finding_list",
+    "finding_groups",
+    "finding_is_overdue",
+    "FindingGroup",
+    "GROUP_CHOICES",
+    "NO_OWNER",
+    "GROUPS",
+    "today",
     "sees_every_source",
     "source_choices",
     "credential_facts",
