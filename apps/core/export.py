@@ -34,6 +34,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from apps.core.canonical import canonical_json
 from apps.core.isotime import iso_utc
 
 FORMATS = ("csv", "xlsx")
@@ -68,6 +69,8 @@ def _plain(value: Any) -> Any:
         return value
     if isinstance(value, (list, tuple, set)):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return canonical_json(value)
     return str(value)
 
 

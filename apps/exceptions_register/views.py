@@ -18,9 +18,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.audit.access import require, require_object
 from apps.audit.selectors import audit_events_for
 from apps.core.errors import IllegalTransition, ValidationFailed
+from apps.core.export import export_format, export_response
 from apps.core.pagination import paginate
 from apps.core.permissions import has_perm
 from apps.exceptions_register import selectors
+from apps.exceptions_register.exports import EXCEPTION_COLUMNS
 from apps.exceptions_register.forms import CommentForm, ExceptionRequestForm, RenewForm
 from apps.exceptions_register.models import ExceptionRequest
 from apps.exceptions_register.services import (
@@ -65,7 +67,11 @@ def exception_list_view(request):
     user = request.user
     filters = _filters(request, REGISTER_FILTERS)
     on = selectors.today()
-    page = paginate(request, selectors.exception_list(user=user, on=on, **filters), per_page=50)
+    exceptions = selectors.exception_list(user=user, on=on, **filters)
+    fmt = export_format(request)
+    if fmt:
+        return export_response(rows=exceptions.iterator(chunk_size=2000), columns=EXCEPTION_COLUMNS, fmt=fmt, name="exceptions")
+    page = paginate(request, exceptions, per_page=50)
     selectors.with_expiry(page, on=on)
     context = {
         "page": page,

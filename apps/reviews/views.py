@@ -19,9 +19,11 @@ from apps.audit import events
 from apps.audit.access import deny, require
 from apps.audit.selectors import audit_events_for
 from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFailed
+from apps.core.export import export_format, export_response
 from apps.core.pagination import paginate
 from apps.core.permissions import has_perm
 from apps.reviews import selectors, services
+from apps.reviews.exports import ITEM_COLUMNS, REMEDIATION_COLUMNS
 from apps.reviews.forms import CampaignForm, CommentForm, DecideForm, ReassignForm, RemindForm, TemplateForm
 from apps.reviews.models import Campaign, CampaignTemplate, ReviewItem
 from apps.reviews.population import is_own_identity, population_queryset
@@ -130,6 +132,14 @@ def campaign_detail_view(request, pk: int):
     per_page = int(filters["per_page"]) if filters["per_page"] in {str(n) for n in PAGE_SIZES} else PER_PAGE
     only_mine = not sees_all or filters["reviewer"] == "me"
     items = selectors.campaign_items(campaign=campaign, reviewer=user if only_mine else None, decision=filters["decision"], q=filters["q"])
+    fmt = export_format(request)
+    if fmt and request.GET.get("list") == "remediation":
+        if not sees_all:  # the remediation list is shown only to those who see the whole campaign
+            deny(request, VIEW, campaign)
+        rows = selectors.remediation_list(campaign=campaign).iterator(chunk_size=2000)
+        return export_response(rows=rows, columns=REMEDIATION_COLUMNS, fmt=fmt, name=f"campaign-{campaign.pk}-remediation")
+    if fmt:
+        return export_response(rows=items.iterator(chunk_size=2000), columns=ITEM_COLUMNS, fmt=fmt, name=f"campaign-{campaign.pk}-items")
     page = paginate(request, items, per_page=per_page, by_ids=True)
     for item in page:  # the form offers no checkbox for an item about one's own identity (the service refuses it anyway)
         item.is_own = is_own_identity(user, item.facts)
