@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.sharing_views import share_page
@@ -68,6 +69,14 @@ def _outcome(request, campaign, run, done: str):
     else:
         messages.success(request, done.format(result=result))
     return redirect(request.POST.get("next") or reverse("reviews:detail", args=[campaign.pk]))
+
+
+def _safe_next(request, campaign) -> str:
+    """The page to go back to: the posted ``next`` when it is on this site, else the campaign."""
+    wanted = request.POST.get("next", "")
+    if wanted and url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return wanted
+    return reverse("reviews:detail", args=[campaign.pk])
 
 
 @require_GET
@@ -230,6 +239,20 @@ def items_decide_view(request, pk: int):
         messages.error(request, "Nothing was decided: " + "; ".join(e for errors in form.errors.values() for e in errors))
         return redirect(request.POST.get("next") or reverse("reviews:detail", args=[campaign.pk]))
     d = form.cleaned_data
+    if d["decision"] == ReviewItem.Decision.KEEP and not d["confirm_keep"]:
+        failing, per_rule = selectors.items_failing_rules(campaign=campaign, item_ids=d["items"])
+        if failing:
+            # Keeping access that fails rules is asked twice: the page lists what would be accepted.
+            context = {
+                "campaign": campaign,
+                "items": d["items"],
+                "count": len(set(d["items"])),
+                "failing": failing,
+                "per_rule": per_rule,
+                "justification": d["justification"],
+                "next": _safe_next(request, campaign),
+            }
+            return render(request, "reviews/confirm_keep.html", context)
     return _outcome(
         request,
         campaign,
