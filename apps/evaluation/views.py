@@ -9,7 +9,7 @@ narrowed to the sources the user may view.
 import logging
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -150,6 +150,25 @@ def rule_list_view(request):
     return render(request, "evaluation/rule_list.html", {"evaluation": evaluation, "rules": selectors.rule_rows(evaluation=evaluation)})
 
 
+REQUEST_SUBJECTS = 50  # subjects a "request an exception for these" link names at most
+
+
+def _request_query(findings, rule: str) -> tuple[str, int]:
+    """(the exception form's query naming ``rule`` and the subjects of its unexcused failing
+    findings in the list, how many failing there are). Subjects are named only when they are
+    few enough to review on the form (REQUEST_SUBJECTS)."""
+    failing = findings.filter(status="fail", exception_id__isnull=True)
+    rows = list(failing.order_by().values_list("subject_type", "credential_id", "identity_id", "source_id")[: REQUEST_SUBJECTS + 1])
+    query = QueryDict(mutable=True)
+    query["rule"] = rule
+    if 0 < len(rows) <= REQUEST_SUBJECTS:
+        for kind, credential, identity, source in rows:
+            key, value = {"credential": ("credential", credential), "identity": ("identity", identity)}.get(kind, ("source", source))
+            if value is not None and str(value) not in query.getlist(key):
+                query.appendlist(key, str(value))
+    return query.urlencode(), len(rows)
+
+
 def _group_links(request, groups) -> list[tuple]:
     """Each group with the link to the list filtered to it (the other filters kept, ungrouped)."""
     links = []
@@ -187,6 +206,8 @@ def finding_list_view(request):
     context = {
         "evaluation": evaluation,
         "page": page,
+        "request_for_rule": _request_query(findings, filters["rule"]) if findings is not None and filters["rule"] else None,
+        "request_limit": REQUEST_SUBJECTS,
         "groups": _group_links(request, selectors.finding_groups(findings, by=filters["group"], on=today)) if findings is not None else [],
         "group_choices": selectors.GROUP_CHOICES,
         "no_owner": selectors.NO_OWNER,

@@ -186,3 +186,38 @@ def test_two_approvers_walk_a_high_risk_request_to_the_end(grc_lead, world):
     exception = exception_approve(actor=first, exception=outcome.exception, comment="ok")
     assert exception.state == "pending"
     assert exception_approve(actor=second, exception=exception, comment="ok too").state == "approved"
+
+
+def test_a_rules_failing_list_links_to_a_request_naming_its_subjects(client, grc_lead, world):
+    client.force_login(grc_lead)
+    body = client.get(reverse("evaluation:finding_list"), {"rule": ROTATION, "status": "fail"}).content.decode()
+    link = reverse("exceptions:create") + f"?rule={ROTATION}&amp;credential={world['key'].pk}"
+    assert link in body and "these 1 failing finding of iam-key-rotation-age" in body
+    form = client.get(reverse("exceptions:create"), {"rule": ROTATION, "credential": world["key"].pk}).content.decode()
+    assert f'name="credential_ids" value="{world["key"].pk}" checked> <span dir="auto">AKIAOLD</span>' in form
+    assert "Request an exception for" not in client.get(reverse("evaluation:finding_list")).content.decode()  # no rule chosen
+
+
+def test_the_api_takes_ids_with_the_same_checks_and_lists_every_refusal(grc_lead, world):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(grc_lead)
+    body = {
+        "title": "",
+        "rule_ids": [MFA],
+        "scope": {"identity_ids": [world["alice"].pk]},
+        "justification": "vendor",
+        "compensating_controls": "IP allow-list",
+        "risk": "low",
+        "owner": grc_lead.username,
+        "expires_on": (TODAY + dt.timedelta(days=30)).isoformat(),
+    }
+    refused = api.post(
+        reverse("api:exception-list"), {**body, "title": "Root key"} | {"scope": {"credential_ids": [world["other"].pk]}}, format="json"
+    )
+    assert refused.status_code == 400
+    assert [e.partition(":")[0] for e in refused.json()["errors"]] == ["Risk reason", "Scope"]
+    created = api.post(reverse("api:exception-list"), {**body, "title": "Root key", "risk_reason": "sandbox only"}, format="json")
+    assert created.status_code == 201, created.json()
+    assert created.json()["risk_reason"] == "sandbox only" and created.json()["risk"] == "low"
