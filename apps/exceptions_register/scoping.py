@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, TextField
+from django.db.models.functions import Cast
 from django.db.models.fields.json import KeyTextTransform
 
 from apps.evaluation.models import Evaluation, Finding, Status
@@ -117,9 +118,10 @@ def excusable_findings(*, rule_ids, scope: dict, broad: bool = False, limit: int
             reach |= Q(source_id__in=scope["source_ids"])
         tag = scope.get("tag")
         if tag:
+            # Cast to text: compared as JSON, SQLite would parse the value as a JSON document.
             qs = qs.annotate(
-                _ctag=KeyTextTransform(tag["key"], "credential__tags"),
-                _itag=KeyTextTransform(tag["key"], "identity__tags"),
+                _ctag=Cast(KeyTextTransform(tag["key"], "credential__tags"), TextField()),
+                _itag=Cast(KeyTextTransform(tag["key"], "identity__tags"), TextField()),
             )
             reach |= Q(_ctag=tag["value"]) | Q(_itag=tag["value"])
         qs = qs.filter(reach)
