@@ -116,6 +116,12 @@ def test_a_reviewer_decides_with_care(page, live_server, people, inventory, eval
 def test_an_exception_is_requested_from_a_failing_finding(page, live_server, people, inventory, evaluated):
     orphan = inventory["orphan"]
     _login(page, live_server, "grc-lead")
+    # The queue grouped by owner: the unowned key's two findings are overdue.
+    page.goto(f"{live_server.url}/posture/findings/?group=owner")
+    groups = page.locator("table.finding-groups")
+    expect(groups.locator("tr", has_text="alice@example.test")).to_contain_text("1")
+    expect(groups.locator("tr", has_text="(none)")).to_contain_text("2")
+    shot(page, "findings-queue-by-owner")
     page.goto(f"{live_server.url}/posture/findings/?rule=iam-key-unused")
     expect(page.locator("#rows")).to_contain_text("overdue")
     row = page.locator("tr", has_text="iam-key-unused")
