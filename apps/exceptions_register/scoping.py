@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet, TextField
-from django.db.models.functions import Cast
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 
 from apps.evaluation.models import Evaluation, Finding, Status
 from apps.evaluation.rules.base import SEVERITIES
