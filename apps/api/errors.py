@@ -20,7 +20,10 @@ def exception_handler(exc, context):
         events.access_denied(actor=request.user, permission=str(exc), path=request.get_full_path())
         return Response({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, ValidationFailed):
-        return Response({"detail": f"Nothing was changed: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
+        body = {"detail": f"Nothing was changed: {exc}"}
+        if len(exc.messages) > 1:
+            body["errors"] = exc.messages  # every refusal, each naming its field
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, IllegalTransition):
         return Response({"detail": f"Nothing was changed: {exc}"}, status=status.HTTP_409_CONFLICT)
     return drf_exception_handler(exc, context)

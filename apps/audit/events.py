@@ -208,6 +208,7 @@ def exception_requested(*, actor, exception, warnings: list[str]) -> None:
             "rules": exception.rule_ids,
             "scope": exception.scope,
             "risk": exception.risk,
+            **({"risk_reason": exception.risk_reason} if exception.risk_reason else {}),
             "owner": exception.owner.get_username(),
             "expires_on": exception.expires_on.isoformat(),
             "renewal_of": exception.renewal_of.ref if exception.renewal_of_id else None,

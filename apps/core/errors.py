@@ -6,7 +6,13 @@ class KeytrailError(Exception):
 
 
 class ValidationFailed(KeytrailError):
-    """Input was refused; nothing was changed."""
+    """Input was refused; nothing was changed. Several refusals may be given at once
+    (``messages``, each prefixed with the field it is about: "Expiry: …"), so a form shows
+    them all together; ``str()`` joins them."""
+
+    def __init__(self, *messages: str) -> None:
+        super().__init__(" ".join(str(m) for m in messages))
+        self.messages = [str(m) for m in messages]
 
 
 class DuplicateSource(ValidationFailed):

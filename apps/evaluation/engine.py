@@ -27,6 +27,7 @@ class FindingRow:
     reason: str
     data: dict[str, Any]
     exception_id: int | None = None
+    owner: str = ""
 
 
 @dataclass
@@ -55,6 +56,15 @@ def _subject_ids(subject_type: str, subject) -> tuple[int, int | None, int | Non
     if subject_type == "identity":
         return subject.source_id, None, subject.id, "aws_iam", subject.name
     return subject.id, None, None, "", subject.name
+
+
+def _owner(subject_type: str, subject) -> str:
+    """Who answers for a subject: the credential's owner, else its identity's (the order in
+    which access reviews choose a reviewer); an identity's own; a source has none."""
+    if subject_type == "source":
+        return ""
+    identity = getattr(subject, "identity", None) if subject_type == "credential" else None
+    return getattr(subject, "owner", "") or (getattr(identity, "owner", "") if identity is not None else "") or ""
 
 
 def run_rules(
@@ -102,6 +112,7 @@ def run_rules(
                     verdict.reason,
                     verdict.data,
                     exception_id,
+                    _owner(rule.subject, subject),
                 )
             )
         if on_rule_done is not None:

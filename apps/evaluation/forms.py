@@ -12,7 +12,7 @@ from typing import Any
 
 from django import forms
 
-from apps.evaluation.policy import CREDENTIAL_CLASSES, DEFAULT_POLICY
+from apps.evaluation.policy import CREDENTIAL_CLASSES, DEFAULT_POLICY, SEVERITIES
 from apps.evaluation.selectors import PASSWORD_LABELS, THRESHOLD_LABELS, classification_line
 
 ROTATION_PREFIX = "rotation_"
@@ -100,6 +100,8 @@ class PolicyForm(forms.Form):
             label="Coverage grace factor",
             help_text="A source last collected longer ago than its schedule × this factor leaves the rules it feeds not assessed.",
         )
+        for severity in SEVERITIES:
+            self.fields[f"sla_{severity}"] = forms.IntegerField(label=f"{severity.capitalize()} findings due within (days)")
         self.fields["comment"] = forms.CharField(
             label="Why this change", max_length=300, help_text="Recorded with the version and in the audit trail."
         )
@@ -115,6 +117,10 @@ class PolicyForm(forms.Form):
     @property
     def password_fields(self):
         return [self[k] for k, _ in PASSWORD_LABELS]
+
+    @property
+    def sla_fields(self):
+        return [self[f"sla_{s}"] for s in SEVERITIES]
 
     @property
     def other_fields(self):
@@ -137,6 +143,7 @@ class PolicyForm(forms.Form):
             _INT_POLICY_FIELDS + _BOOL_POLICY_FIELDS + ["owner_tag_keys", "request_tag_keys", "classification", "coverage_grace_factor"]
         ):
             policy[name] = data[name]
+        policy["finding_sla_days"] = {s: data[f"sla_{s}"] for s in SEVERITIES}
         return policy
 
     def add_service_error(self, message: str) -> None:
@@ -144,7 +151,9 @@ class PolicyForm(forms.Form):
         text = message.removeprefix("Policy refused: ")
         head = text.partition(":")[0]
         field = head.strip()
-        if field in CREDENTIAL_CLASSES:  # a rotation limit: "database: 0 is outside 1–3650"
+        if field in SEVERITIES:  # a finding SLA: "critical: 0 is outside 1–3650"
+            field = f"sla_{field}"
+        elif field in CREDENTIAL_CLASSES:  # a rotation limit: "database: 0 is outside 1–3650"
             field = _field_name(field)
         elif field.startswith("classification"):
             field = "classification"
@@ -161,6 +170,9 @@ class PolicyForm(forms.Form):
         initial: dict[str, Any] = {_field_name(k): rotation.get(k, rotation.get("default")) for k in CREDENTIAL_CLASSES}
         for name in _INT_POLICY_FIELDS + _BOOL_POLICY_FIELDS + ["coverage_grace_factor"]:
             initial[name] = data.get(name)
+        sla = data.get("finding_sla_days") or DEFAULT_POLICY["finding_sla_days"]
+        for severity in SEVERITIES:
+            initial[f"sla_{severity}"] = sla.get(severity)
         initial["owner_tag_keys"] = ", ".join(data.get("owner_tag_keys") or [])
         initial["request_tag_keys"] = ", ".join(data.get("request_tag_keys") or [])
         initial["classification"] = "\n".join(classification_line(i) for i in data.get("classification") or [] if isinstance(i, dict))

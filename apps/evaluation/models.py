@@ -134,6 +134,12 @@ class Finding(models.Model):
     reason = models.TextField()
     data = models.JSONField(default=dict, blank=True)
     exception_id = models.PositiveIntegerField(null=True, blank=True, help_text="The approved exception that covers it.")
+    # The findings queue (failing findings only): who answers for it, since when it has failed
+    # without a break (carried from the previous evaluation), and when it is due by the
+    # policy's severity SLA.
+    owner = models.CharField(max_length=512, blank=True, default="")
+    failing_since = models.DateTimeField(null=True, blank=True)
+    due_on = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["rule_id", "id"]

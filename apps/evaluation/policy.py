@@ -81,7 +81,11 @@ DEFAULT_POLICY: dict[str, Any] = {
     # A source whose last successful collection of a scope is older than schedule × factor
     # (or whose latest attempt failed) leaves the rules it feeds "not assessed".
     "coverage_grace_factor": 2.0,
+    # A failing finding is due this many days after it first failed, by the rule's severity
+    # (the findings queue: owner, due date, overdue).
+    "finding_sla_days": {"critical": 7, "high": 30, "medium": 90, "low": 180},
 }
+SEVERITIES = ("low", "medium", "high", "critical")  # every rule has one (rules.base)
 
 _TYPE_CLASS = {
     "access_key": "iam-user-key",
@@ -138,6 +142,7 @@ class Policy:
     request_tag_keys: tuple[str, ...]
     classification: tuple[ClassRule, ...] = field(default_factory=tuple)
     coverage_grace_factor: float = 2.0
+    finding_sla_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_POLICY["finding_sla_days"]))
 
     def rotation_limit(self, credential_class: str) -> int:
         return self.rotation_days.get(credential_class, self.rotation_days["default"])
@@ -162,6 +167,10 @@ class Policy:
     @cached_property
     def _compiled_classification(self) -> tuple:
         return tuple((r, r.tag_key.lower(), r.tag_value.lower(), r.name_regex) for r in self.classification)
+
+    def finding_due_days(self, severity: str) -> int:
+        """Days a failing finding of ``severity`` has before it is overdue (unknown: the longest)."""
+        return self.finding_sla_days.get(severity, max(self.finding_sla_days.values()))
 
     def tag_value(self, tags: dict[str, str], keys: tuple[str, ...]) -> str:
         lowered = {k.lower(): v for k, v in tags.items()}
@@ -260,8 +269,19 @@ def policy_from_dict(raw: dict[str, Any]) -> Policy:
     factor = data["coverage_grace_factor"]
     if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not 1 <= factor <= 10:
         raise PolicyError("coverage_grace_factor: a number from 1 to 10")
+    sla = data["finding_sla_days"]
+    if not isinstance(sla, dict) or set(sla) != set(SEVERITIES):
+        raise PolicyError(f"finding_sla_days: days for each severity ({', '.join(SEVERITIES)})")
+    for severity in SEVERITIES:
+        _int(sla, severity, 1, 3650)
     return Policy(
-        rotation_days=dict(rotation), **ints, **bools, **tag_lists, classification=tuple(rules), coverage_grace_factor=float(factor)
+        rotation_days=dict(rotation),
+        **ints,
+        **bools,
+        **tag_lists,
+        classification=tuple(rules),
+        coverage_grace_factor=float(factor),
+        finding_sla_days={s: sla[s] for s in SEVERITIES},
     )
 
 

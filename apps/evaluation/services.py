@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import time
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -18,10 +19,11 @@ from apps.controls.selectors import requirement_evidence
 from apps.core.bulk import bulk_insert
 from apps.core.errors import PermissionRefused, ValidationFailed
 from apps.core.permissions import has_perm
+from apps.core.rows import fast_rows
 from apps.evaluation.engine import coverage_by_kind, requirement_status, rule_coverage, rule_status, run_rules
 from apps.evaluation.exceptions import load_exception_matcher
 from apps.evaluation.facts import load_facts
-from apps.evaluation.models import Evaluation, Finding, PolicyVersion, RequirementStatus, RuleResult
+from apps.evaluation.models import Evaluation, Finding, PolicyVersion, RequirementStatus, RuleResult, Status
 from apps.evaluation.policy import PolicyError, policy_from_dict
 from apps.evaluation.rules.base import RuleContext
 from apps.evaluation.rules.registry import all_rules
@@ -179,7 +181,7 @@ def evaluation_run(
         coverage = coverage_by_kind(facts.sources, now=now, grace_factor=policy.coverage_grace_factor)
         step("writing")
         with transaction.atomic():
-            _write(evaluation, rules, result, coverage, facts)
+            _write(evaluation, rules, result, coverage, facts, policy)
             statuses = Counter(f.status for f in result.findings)
             evaluation.state = Evaluation.State.SUCCEEDED
             evaluation.finished_at = timezone.now()
@@ -208,8 +210,38 @@ def evaluation_run(
     return evaluation
 
 
-def _write(evaluation, rules, result, coverage, facts) -> None:
+def _failing_since(evaluation: Evaluation) -> dict[tuple, datetime]:
+    """(rule, subject type, source, credential, identity) -> since when it has failed, for each
+    failing finding of the evaluation that succeeded before ``evaluation``: a finding that
+    still fails keeps its date (and so its due date); one that passed or was excepted in
+    between starts again."""
+    previous = (
+        Evaluation.objects.filter(state=Evaluation.State.SUCCEEDED, started_at__lte=evaluation.started_at)
+        .exclude(pk=evaluation.pk)
+        .order_by("-started_at", "-pk")
+        .first()
+    )
+    if previous is None:
+        return {}
+    rows = fast_rows(
+        Finding.objects.filter(evaluation=previous, status=Status.FAIL).order_by(),
+        ("rule_id", "subject_type", "source_id", "credential_id", "identity_id", "failing_since"),
+    )
+    return {(r, t, s, c, i): since or previous.as_of for r, t, s, c, i, since in rows}
+
+
+def _queue(evaluation: Evaluation, finding, since: dict, policy) -> tuple[datetime | None, object]:
+    """(failing since, due on) of a finding: failing ones only."""
+    if finding.status != Status.FAIL:
+        return None, None
+    key = (finding.rule_id, finding.subject_type, finding.source_id, finding.credential_id, finding.identity_id)
+    first = since.get(key, evaluation.as_of)
+    return first, (first.astimezone(UTC).date() + timedelta(days=policy.finding_due_days(finding.severity)))
+
+
+def _write(evaluation, rules, result, coverage, facts, policy) -> None:
     snapshot_of = facts.snapshot_by_scope
+    since = _failing_since(evaluation)
     bulk_insert(
         Finding,
         [
@@ -226,6 +258,9 @@ def _write(evaluation, rules, result, coverage, facts) -> None:
             "reason",
             "data",
             "exception_id",
+            "owner",
+            "failing_since",
+            "due_on",
         ],
         (
             (
@@ -242,6 +277,8 @@ def _write(evaluation, rules, result, coverage, facts) -> None:
                 f.reason,
                 f.data,
                 f.exception_id,
+                f.owner[:512],
+                *_queue(evaluation, f, since, policy),
             )
             for f in result.findings
         ),

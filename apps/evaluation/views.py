@@ -9,7 +9,7 @@ narrowed to the sources the user may view.
 import logging
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -17,9 +17,11 @@ from apps.audit.access import require
 from apps.catalog.models import Requirement
 from apps.catalog.selectors import requirement_get
 from apps.core.errors import ValidationFailed
+from apps.core.export import export_format, export_response
 from apps.core.pagination import paginate
 from apps.core.permissions import has_perm
 from apps.evaluation import charts, selectors
+from apps.evaluation.exports import FINDING_COLUMNS
 from apps.evaluation.forms import PolicyForm
 from apps.evaluation.models import Evaluation
 from apps.evaluation.rules.base import SEVERITIES
@@ -28,7 +30,7 @@ from apps.evaluation.services import evaluation_request, policy_update
 logger = logging.getLogger(__name__)
 
 VIEW = "evaluation.view_evaluation"
-FINDING_FILTERS = ("rule", "status", "severity", "source", "q")
+FINDING_FILTERS = ("rule", "status", "severity", "source", "identity", "owner", "overdue", "q", "group")
 STATUS_CHOICES = [(s.value, s.label) for s in selectors.FINDING_STATUSES]
 
 
@@ -148,6 +150,37 @@ def rule_list_view(request):
     return render(request, "evaluation/rule_list.html", {"evaluation": evaluation, "rules": selectors.rule_rows(evaluation=evaluation)})
 
 
+REQUEST_SUBJECTS = 50  # subjects a "request an exception for these" link names at most
+
+
+def _request_query(findings, rule: str) -> tuple[str, int]:
+    """(the exception form's query naming ``rule`` and the subjects of its unexcused failing
+    findings in the list, how many failing there are). Subjects are named only when they are
+    few enough to review on the form (REQUEST_SUBJECTS)."""
+    failing = findings.filter(status="fail", exception_id__isnull=True)
+    rows = list(failing.order_by().values_list("subject_type", "credential_id", "identity_id", "source_id")[: REQUEST_SUBJECTS + 1])
+    query = QueryDict(mutable=True)
+    query["rule"] = rule
+    if 0 < len(rows) <= REQUEST_SUBJECTS:
+        for kind, credential, identity, source in rows:
+            key, value = {"credential": ("credential", credential), "identity": ("identity", identity)}.get(kind, ("source", source))
+            if value is not None and str(value) not in query.getlist(key):
+                query.appendlist(key, str(value))
+    return query.urlencode(), len(rows)
+
+
+def _group_links(request, groups) -> list[tuple]:
+    """Each group with the link to the list filtered to it (the other filters kept, ungrouped)."""
+    links = []
+    for g in groups:
+        query = request.GET.copy()
+        for name in ("group", "page", "export"):
+            query.pop(name, None)
+        query[g.filter] = g.value
+        links.append((g, "?" + query.urlencode()))
+    return links
+
+
 @require_GET
 def finding_list_view(request):
     require(request, VIEW)
@@ -162,10 +195,22 @@ def finding_list_view(request):
         evaluation, chosen = selectors.latest_evaluation(), ""
     filters = _filters(request, FINDING_FILTERS)
     findings = selectors.finding_list(user=user, evaluation=evaluation, **filters) if evaluation else None
+    fmt = export_format(request)
+    if fmt:
+        rows = findings.iterator(chunk_size=2000) if findings is not None else iter(())
+        return export_response(rows=rows, columns=FINDING_COLUMNS, fmt=fmt, name="findings")
     page = paginate(request, findings, per_page=50, by_ids=True) if evaluation else None
+    today = selectors.today()
+    for f in page or ():
+        f.overdue = selectors.finding_is_overdue(f, on=today)
     context = {
         "evaluation": evaluation,
         "page": page,
+        "request_for_rule": _request_query(findings, filters["rule"]) if findings is not None and filters["rule"] else None,
+        "request_limit": REQUEST_SUBJECTS,
+        "groups": _group_links(request, selectors.finding_groups(findings, by=filters["group"], on=today)) if findings is not None else [],
+        "group_choices": selectors.GROUP_CHOICES,
+        "no_owner": selectors.NO_OWNER,
         # Carried by the pager links with the filters.
         "filters": {"evaluation": chosen, **filters},
         "rule_ids": selectors.registered_rule_ids(),

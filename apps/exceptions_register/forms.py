@@ -1,9 +1,11 @@
 """The exception register's forms: a request, a renewal, and the comment of an action.
 
 The forms parse shapes only (ids are whole numbers, a date is a date). What a valid
-exception is (a justification, an expiry within the maximum for its risk, a scope that is
-not empty unless confirmed) is the service's to say; its refusal is shown next to the field
-it names (``add_service_error``).
+exception is (a justification, an expiry within the maximum for its risk, a risk no lower
+than its rules' severity without a reason, a scope that excuses something) is the
+service's to say; its refusals are shown next to the fields they name
+(``add_service_error``), all at once. The request form's scope is chosen by name in
+searchable pickers (the ids travel as the checkboxes' values).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from django.conf import settings
 from apps.accounts.models import User
 from apps.core.ids import parse_id
 from apps.exceptions_register.models import ExceptionRequest
+from apps.exceptions_register.scoping import rules_severity
 from apps.exceptions_register.selectors import rule_choices
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -24,11 +27,13 @@ SERVICE_FIELDS = {
     "Justification": "justification",
     "Compensating controls": "compensating_controls",
     "Risk": "risk",
+    "Risk reason": "risk_reason",
     "Expiry": "expires_on",
     "Owner": "owner",
     "Comment": "comment",
 }
 SCOPE_ID_FIELDS = (("credential_ids", "credential"), ("identity_ids", "identity"), ("source_ids", "source"))
+RISK_HELP = "Starts at the highest severity of the rules; a lower risk needs a reason, which approvers read."
 
 
 def max_days_help() -> str:
@@ -41,17 +46,23 @@ def max_days_help() -> str:
     return text
 
 
-def _ids(text: str, label: str) -> list[int]:
-    ids = []
-    for part in text.replace(";", ",").replace(" ", ",").split(","):
-        part = part.strip().lstrip("#")
-        if not part:
-            continue
-        number = parse_id(part)
-        if number is None:
-            raise forms.ValidationError(f"Not a {label} id: “{part[:40]}”. Give keytrail's numbers, separated by commas.")
-        ids.append(number)
-    return list(dict.fromkeys(ids))
+def _id(value: str) -> int:
+    """A whole number that can be a database id (else ValueError: the field's "invalid choice")."""
+    number = parse_id(value)
+    if number is None:
+        raise ValueError(value)
+    return number
+
+
+class IdsField(forms.TypedMultipleChoiceField):
+    """Ids chosen in a picker (whole numbers; blanks ignored). Which exist is the service's to say."""
+
+    def __init__(self, *, kind: str, **kwargs):
+        super().__init__(coerce=_id, required=False, error_messages={"invalid_choice": f"Not a {kind} id: “%(value)s”."}, **kwargs)
+        self.valid_value = lambda value: True  # type: ignore[method-assign]
+
+    def to_python(self, value):
+        return [v for v in super().to_python(value) if v.strip()]
 
 
 class ServiceErrorMixin:
@@ -73,18 +84,11 @@ class ExceptionRequestForm(ServiceErrorMixin, forms.Form):
         widget=forms.SelectMultiple(attrs={"size": 10}),
         help_text="The rules whose failures this exception excuses.",
     )
-    credential_ids = forms.CharField(
-        label="Credential ids",
-        required=False,
-        max_length=2000,
-        help_text="keytrail's ids of the credentials covered, comma-separated (a rotated key is a new credential).",
+    credential_ids = IdsField(kind="credential", label="Credentials", help_text="Found by name; a rotated key is a new credential.")
+    identity_ids = IdsField(
+        kind="identity", label="Identities", help_text="Covers each identity's own verdicts and those of its credentials."
     )
-    identity_ids = forms.CharField(
-        label="Identity ids", required=False, max_length=2000, help_text="Covers each identity's own verdicts and those of its credentials."
-    )
-    source_ids = forms.CharField(
-        label="Source ids", required=False, max_length=2000, help_text="Covers every subject collected from these sources."
-    )
+    source_ids = IdsField(kind="source", label="Sources", help_text="Covers every subject collected from these sources.")
     tag_key = forms.CharField(label="Tag key", required=False, max_length=128)
     tag_value = forms.CharField(
         label="Tag value", required=False, max_length=256, help_text="Covers subjects carrying exactly this tag (key and value)."
@@ -96,7 +100,14 @@ class ExceptionRequestForm(ServiceErrorMixin, forms.Form):
     compensating_controls = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}), max_length=20000, help_text="What reduces the risk while the exception runs."
     )
-    risk = forms.ChoiceField(choices=ExceptionRequest.Risk.choices, initial=ExceptionRequest.Risk.MEDIUM)
+    risk = forms.ChoiceField(choices=ExceptionRequest.Risk.choices, initial=ExceptionRequest.Risk.MEDIUM, help_text=RISK_HELP)
+    risk_reason = forms.CharField(
+        label="Why the risk is lower than the rules' severity",
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Only when you chose a risk below the highest severity of the rules.",
+    )
     owner = forms.ModelChoiceField(
         queryset=User.objects.filter(is_active=True).order_by("username"),
         help_text="Who answers for the exception until it ends; never its approver.",
@@ -111,7 +122,11 @@ class ExceptionRequestForm(ServiceErrorMixin, forms.Form):
 
     @property
     def scope_fields(self):
-        return [self[name] for name in ("credential_ids", "identity_ids", "source_ids", "tag_key", "tag_value", "confirm_broad")]
+        return [self[name] for name in ("tag_key", "tag_value", "confirm_broad")]
+
+    @property
+    def picker_fields(self):
+        return [(self[name], kind) for name, kind in SCOPE_ID_FIELDS]
 
     @property
     def main_fields(self):
@@ -119,35 +134,39 @@ class ExceptionRequestForm(ServiceErrorMixin, forms.Form):
 
     @property
     def reason_fields(self):
-        return [self[name] for name in ("justification", "compensating_controls", "risk", "owner", "expires_on", "ticket_ref")]
-
-    def clean_credential_ids(self) -> list[int]:
-        return _ids(self.cleaned_data.get("credential_ids", ""), "credential")
-
-    def clean_identity_ids(self) -> list[int]:
-        return _ids(self.cleaned_data.get("identity_ids", ""), "identity")
-
-    def clean_source_ids(self) -> list[int]:
-        return _ids(self.cleaned_data.get("source_ids", ""), "source")
+        return [
+            self[name] for name in ("justification", "compensating_controls", "risk", "risk_reason", "owner", "expires_on", "ticket_ref")
+        ]
 
     def service_kwargs(self) -> dict:
-        """The cleaned values as ``exception_request`` takes them."""
-        data = self.cleaned_data
+        """The cleaned values as ``exception_request`` takes them (None for a value that did
+        not parse, so the service's check can still say everything else)."""
+        data = getattr(self, "cleaned_data", {})
         scope: dict = {key: data[key] for key, _ in SCOPE_ID_FIELDS if data.get(key)}
         if data.get("tag_key") or data.get("tag_value"):
             scope["tag"] = {"key": data.get("tag_key", ""), "value": data.get("tag_value", "")}
         return {
-            "title": data["title"],
-            "rule_ids": data["rule_ids"],
+            "title": data.get("title", ""),
+            "rule_ids": data.get("rule_ids") or [],
             "scope": scope,
-            "justification": data["justification"],
-            "compensating_controls": data["compensating_controls"],
-            "risk": data["risk"],
-            "owner": data["owner"],
-            "expires_on": data["expires_on"],
+            "justification": data.get("justification", ""),
+            "compensating_controls": data.get("compensating_controls", ""),
+            "risk": data.get("risk", ""),
+            "risk_reason": data.get("risk_reason", ""),
+            "owner": data.get("owner"),
+            "expires_on": data.get("expires_on"),
             "ticket_ref": data.get("ticket_ref", ""),
             "confirm_broad": data.get("confirm_broad", False),
         }
+
+    def add_service_errors(self, messages: list[str]) -> None:
+        """Each of the service's refusals at its field, but none where the form already says
+        what is wrong (a missing title is not said twice)."""
+        for message in messages:
+            field = SERVICE_FIELDS.get(message.partition(":")[0].strip())
+            if field in self.errors:
+                continue
+            self.add_service_error(message)
 
     def add_service_error(self, message: str, *, field_only: bool = False) -> None:
         if message.startswith("Scope:"):
@@ -158,15 +177,21 @@ class ExceptionRequestForm(ServiceErrorMixin, forms.Form):
 
     @classmethod
     def initial_from_query(cls, query, *, user) -> dict:
-        """Prefill from a failing finding's link: ?rule=<id>&credential=<id>&identity=<id>&source=<id>."""
+        """Prefill from a link (a failing finding, a credential, a rule's failing list):
+        ?rule=<id>&credential=<id>&identity=<id>&source=<id> (each may repeat). The risk starts
+        at the rules' highest severity."""
         initial: dict = {"owner": user}
-        rule = query.get("rule", "").strip()
-        if rule in dict(rule_choices()):
-            initial["rule_ids"] = [rule]
+        known = dict(rule_choices())
+        rules = [r.strip() for r in query.getlist("rule") if r.strip() in known]
+        if rules:
+            initial["rule_ids"] = rules
+            severity = rules_severity(rules)
+            if severity in ExceptionRequest.Risk.values:
+                initial["risk"] = severity
         for key, name in SCOPE_ID_FIELDS:
-            value = query.get(name, "").strip()
-            if parse_id(value) is not None:
-                initial[key] = value
+            ids = [n for v in query.getlist(name) if (n := parse_id(v.strip())) is not None]
+            if ids:
+                initial[key] = ids
         return initial
 
 

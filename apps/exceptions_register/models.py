@@ -33,6 +33,9 @@ class ExceptionRequest(models.Model):
     justification = models.TextField()
     compensating_controls = models.TextField()
     risk = models.CharField(max_length=16, choices=Risk.choices)
+    risk_reason = models.TextField(
+        blank=True, help_text="Why the risk is below the highest severity of its rules (required then; shown to approvers)."
+    )
     ticket_ref = models.CharField(max_length=100, blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_exceptions")
     requester = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="requested_exceptions")

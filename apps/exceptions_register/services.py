@@ -25,6 +25,7 @@ from apps.core.permissions import has_perm
 from apps.core.scope import clean_ids, clean_tag
 from apps.evaluation.rules.registry import RULES
 from apps.exceptions_register.models import ExceptionDecision, ExceptionReminder, ExceptionRequest
+from apps.exceptions_register.scoping import excusable_findings, rules_severity
 from apps.inventory.models import Credential, Identity, Source
 
 State = ExceptionRequest.State
@@ -83,34 +84,104 @@ def scope_population(scope: dict) -> int:
     return count
 
 
-def _validate(*, title: str, rule_ids, justification: str, compensating_controls: str, risk: str, expires_on: dt.date) -> list[str]:
+RISK_ORDER = ("low", "medium", "high", "critical")  # ExceptionRequest.Risk, least first (the rules' severities)
+
+
+def _check(
+    *, title: str, rule_ids, justification: str, compensating_controls: str, risk: str, risk_reason: str, expires_on: dt.date | None
+) -> tuple[list[str], list[str]]:
+    """(the rule ids, every refusal): all of them, so a form shows them together."""
+    errors = []
     if not (title or "").strip():
-        raise ValidationFailed("Title: say what the exception is for.")
+        errors.append("Title: say what the exception is for.")
     rule_ids = list(dict.fromkeys(rule_ids or []))
-    if not rule_ids:
-        raise ValidationFailed("Rules: name at least one rule the exception excuses.")
     unknown = [r for r in rule_ids if r not in RULES]
-    if unknown:
-        raise ValidationFailed(f"Rules: unknown rule id(s) {', '.join(unknown[:5])}.")
+    if not rule_ids:
+        errors.append("Rules: name at least one rule the exception excuses.")
+    elif unknown:
+        errors.append(f"Rules: unknown rule id(s) {', '.join(unknown[:5])}.")
     if not (justification or "").strip():
-        raise ValidationFailed("Justification: explain why the rule cannot be met.")
+        errors.append("Justification: explain why the rule cannot be met.")
     if not (compensating_controls or "").strip():
-        raise ValidationFailed("Compensating controls: say what reduces the risk meanwhile.")
+        errors.append("Compensating controls: say what reduces the risk meanwhile.")
     if risk not in ExceptionRequest.Risk.values:
-        raise ValidationFailed(f"Risk: choose one of {', '.join(ExceptionRequest.Risk.values)}.")
+        errors.append(f"Risk: choose one of {', '.join(ExceptionRequest.Risk.values)}.")
+    else:
+        severity = rules_severity([r for r in rule_ids if r in RULES])
+        if severity and RISK_ORDER.index(risk) < RISK_ORDER.index(severity) and not (risk_reason or "").strip():
+            errors.append(f"Risk reason: the rules' highest severity is {severity}; say why the risk is only {risk} (approvers read it).")
     today = _today()
     if expires_on is None or expires_on <= today:
-        raise ValidationFailed("Expiry: an exception must end on a future date.")
-    limit = today + dt.timedelta(days=max_days_for(risk))
-    if expires_on > limit:
-        raise ValidationFailed(f"Expiry: a {risk}-risk exception may last at most {max_days_for(risk)} days (until {limit:%Y-%m-%d}).")
-    return rule_ids
+        errors.append("Expiry: an exception must end on a future date.")
+    elif risk in ExceptionRequest.Risk.values:
+        limit = today + dt.timedelta(days=max_days_for(risk))
+        if expires_on > limit:
+            errors.append(f"Expiry: a {risk}-risk exception may last at most {max_days_for(risk)} days (until {limit:%Y-%m-%d}).")
+    return rule_ids, errors
 
 
 def _next_ref() -> str:
     last = ExceptionRequest.objects.order_by("-id").values_list("ref", flat=True).first()
     number = int(last.split("-")[1]) + 1 if last else 1
     return f"EXC-{number:04d}"
+
+
+@dataclass
+class RequestCheck:
+    rule_ids: list[str]
+    scope: dict
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def exception_request_check(
+    *,
+    title: str,
+    rule_ids: list[str],
+    scope: dict,
+    justification: str,
+    compensating_controls: str,
+    risk: str,
+    owner,
+    expires_on: dt.date | None,
+    confirm_broad: bool = False,
+    risk_reason: str = "",
+    **_ignored,
+) -> RequestCheck:
+    """Every refusal a request would meet, at once (no permission check, nothing changed): a
+    form shows them together. ``owner`` may be None (not chosen)."""
+    rule_ids, errors = _check(
+        title=title,
+        rule_ids=rule_ids,
+        justification=justification,
+        compensating_controls=compensating_controls,
+        risk=risk,
+        risk_reason=risk_reason,
+        expires_on=expires_on,
+    )
+    warnings: list[str] = []
+    try:
+        clean = normalise_scope(scope)
+    except ValidationFailed as exc:
+        errors.extend(exc.messages)
+        clean = {}
+    else:
+        if not clean and not confirm_broad:
+            errors.append("Scope: an empty scope excuses every subject of these rules; narrow it, or confirm that is intended.")
+        elif rule_ids and all(r in RULES for r in rule_ids):
+            excusable = excusable_findings(rule_ids=rule_ids, scope=clean, broad=not clean)
+            if excusable.evaluation is not None and excusable.count == 0:
+                errors.append(
+                    f"Scope: it excuses no failing finding of these rules in the latest evaluation (#{excusable.evaluation.pk}); "
+                    "choose the subjects that fail them."
+                )
+            elif excusable.evaluation is None and clean and scope_population(clean) == 0:
+                warnings.append("The scope matches no present credential, identity or source: the exception will excuse nothing today.")
+    if owner is None:
+        errors.append("Owner: choose who answers for the exception.")
+    elif not owner.is_active:
+        errors.append(f"Owner: {owner} is deactivated.")
+    return RequestCheck(rule_ids, clean, errors, warnings)
 
 
 def exception_request(
@@ -128,26 +199,29 @@ def exception_request(
     confirm_broad: bool = False,
     submit: bool = True,
     renewal_of=None,
+    risk_reason: str = "",
 ) -> RequestOutcome:
-    """Create a request (pending unless ``submit`` is False). Refuses an empty (match-everything)
-    scope unless ``confirm_broad``; warns when the scope matches nothing present."""
+    """Create a request (pending unless ``submit`` is False). Refused, with every reason at
+    once (ValidationFailed with ``messages``; see :func:`exception_request_check`), for a risk
+    below the rules' highest severity without a ``risk_reason``, an empty (match-everything)
+    scope unless ``confirm_broad``, a scope that excuses no failing finding of the rules in
+    the latest evaluation (before any evaluation: a warning when it matches nothing present)."""
     _require(actor, "exceptions_register.request_exception")
-    rule_ids = _validate(
+    check = exception_request_check(
         title=title,
         rule_ids=rule_ids,
+        scope=scope,
         justification=justification,
         compensating_controls=compensating_controls,
         risk=risk,
+        owner=owner,
         expires_on=expires_on,
+        confirm_broad=confirm_broad,
+        risk_reason=risk_reason,
     )
-    scope = normalise_scope(scope)
-    warnings = []
-    if not scope and not confirm_broad:
-        raise ValidationFailed("Scope: an empty scope excuses every subject of these rules; narrow it, or confirm that is intended.")
-    if scope and scope_population(scope) == 0:
-        warnings.append("The scope matches no present credential, identity or source: the exception will excuse nothing today.")
-    if not owner.is_active:
-        raise ValidationFailed(f"Owner: {owner} is deactivated.")
+    if check.errors:
+        raise ValidationFailed(*check.errors)
+    rule_ids, scope, warnings = check.rule_ids, check.scope, check.warnings
     now = timezone.now()
     for attempt in range(3):
         try:
@@ -161,6 +235,7 @@ def exception_request(
                     justification=justification.strip(),
                     compensating_controls=compensating_controls.strip(),
                     risk=risk,
+                    risk_reason=(risk_reason or "").strip(),
                     ticket_ref=ticket_ref.strip()[:100],
                     owner=owner,
                     requester=actor,
@@ -316,6 +391,7 @@ def exception_renew(
         justification=justification,
         compensating_controls=compensating_controls or exception.compensating_controls,
         risk=exception.risk,
+        risk_reason=exception.risk_reason,
         owner=exception.owner,
         expires_on=expires_on,
         ticket_ref=exception.ticket_ref,

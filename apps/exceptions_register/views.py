@@ -11,16 +11,18 @@ there (PermissionRefused, a recorded 403). A refusal for the state or the input
 """
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.audit.access import require, require_object
 from apps.audit.selectors import audit_events_for
 from apps.core.errors import IllegalTransition, ValidationFailed
+from apps.core.export import export_format, export_response
 from apps.core.pagination import paginate
 from apps.core.permissions import has_perm
-from apps.exceptions_register import selectors
+from apps.exceptions_register import scoping, selectors
+from apps.exceptions_register.exports import EXCEPTION_COLUMNS
 from apps.exceptions_register.forms import CommentForm, ExceptionRequestForm, RenewForm
 from apps.exceptions_register.models import ExceptionRequest
 from apps.exceptions_register.services import (
@@ -29,6 +31,7 @@ from apps.exceptions_register.services import (
     exception_reject,
     exception_renew,
     exception_request,
+    exception_request_check,
     exception_revoke,
     exception_submit,
 )
@@ -65,7 +68,11 @@ def exception_list_view(request):
     user = request.user
     filters = _filters(request, REGISTER_FILTERS)
     on = selectors.today()
-    page = paginate(request, selectors.exception_list(user=user, on=on, **filters), per_page=50)
+    exceptions = selectors.exception_list(user=user, on=on, **filters)
+    fmt = export_format(request)
+    if fmt:
+        return export_response(rows=exceptions.iterator(chunk_size=2000), columns=EXCEPTION_COLUMNS, fmt=fmt, name="exceptions")
+    page = paginate(request, exceptions, per_page=50)
     selectors.with_expiry(page, on=on)
     context = {
         "page": page,
@@ -97,32 +104,95 @@ def approval_queue_view(request):
 # --- a request ---------------------------------------------------------------------------
 
 
+PICKER_FIELDS = (
+    ("rule", "rule_ids", "Rules"),
+    *((kind, f"{kind}_ids", label) for kind, label in (("credential", "Credentials"), ("identity", "Identities"), ("source", "Sources"))),
+)
+
+
+def _chosen(request, data) -> list[dict]:
+    """Each picker with what is chosen in ``data`` (a QueryDict or the form's initial), by name."""
+    pickers = []
+    for kind, name, label in PICKER_FIELDS:
+        ids = data.getlist(name) if hasattr(data, "getlist") else list(data.get(name) or [])
+        chosen = scoping.picks(user=request.user, kind=kind, ids=ids) if ids else []
+        pickers.append({"kind": kind, "name": name, "label": label, "chosen": chosen})
+    return pickers
+
+
 @require_http_methods(["GET", "POST"])
 def exception_create_view(request):
     require(request, REQUEST)
     if request.method == "POST":
         form = ExceptionRequestForm(request.POST)
+        if not form.is_valid():
+            # The form's own errors, and every refusal of the service for the other fields: all at once.
+            form.add_service_errors(exception_request_check(**form.service_kwargs()).errors)
+        else:
+            draft = request.POST.get("action") == "draft"
+            try:
+                outcome = exception_request(actor=request.user, submit=not draft, **form.service_kwargs())
+            except ValidationFailed as exc:
+                form.add_service_errors(exc.messages)
+            else:
+                exception = outcome.exception
+                messages.success(
+                    request,
+                    f"{exception.ref} saved as a draft; submit it when it is ready."
+                    if draft
+                    else f"{exception.ref} requested; it awaits {exception.required_approvals} approval"
+                    f"{'s' if exception.required_approvals != 1 else ''}.",
+                )
+                for warning in outcome.warnings:
+                    messages.warning(request, warning)
+                return redirect("exceptions:detail", pk=exception.pk)
+        pickers = _chosen(request, request.POST)
     else:
         form = ExceptionRequestForm(initial=ExceptionRequestForm.initial_from_query(request.GET, user=request.user))
-    if request.method == "POST" and form.is_valid():
-        draft = request.POST.get("action") == "draft"
-        try:
-            outcome = exception_request(actor=request.user, submit=not draft, **form.service_kwargs())
-        except ValidationFailed as exc:
-            form.add_service_error(str(exc))
-        else:
-            exception = outcome.exception
-            messages.success(
-                request,
-                f"{exception.ref} saved as a draft; submit it when it is ready."
-                if draft
-                else f"{exception.ref} requested; it awaits {exception.required_approvals} approval"
-                f"{'s' if exception.required_approvals != 1 else ''}.",
-            )
-            for warning in outcome.warnings:
-                messages.warning(request, warning)
-            return redirect("exceptions:detail", pk=exception.pk)
-    return render(request, "exceptions_register/exception_form.html", {"form": form, "can_decide": has_perm(request.user, DECIDE)})
+        pickers = _chosen(request, form.initial)
+    context = {"form": form, "pickers": pickers, "can_decide": has_perm(request.user, DECIDE)}
+    return render(request, "exceptions_register/exception_form.html", context)
+
+
+@require_GET
+def scope_pick_view(request):
+    """A picker's chosen items (the boxes ticked, kept) and what matches its search (htmx)."""
+    require(request, REQUEST)
+    kind = request.GET.get("kind", "")
+    names = {k: n for k, n, _ in PICKER_FIELDS}
+    if kind not in names:
+        return HttpResponseBadRequest("Unknown picker.")
+    chosen = scoping.picks(user=request.user, kind=kind, ids=request.GET.getlist(names[kind])) if request.GET.getlist(names[kind]) else []
+    taken = {p.id for p in chosen}
+    found = [p for p in scoping.picks(user=request.user, kind=kind, q=request.GET.get("q", "")) if p.id not in taken]
+    context = {"picker": {"kind": kind, "name": names[kind], "chosen": chosen}, "found": found, "q": request.GET.get("q", "")}
+    return render(request, "exceptions_register/_picker_body.html", context)
+
+
+@require_GET
+def excusable_view(request):
+    """What the scope being chosen would excuse now, and the risk its rules call for (htmx)."""
+    require(request, REQUEST)
+    rule_ids = [r for r in request.GET.getlist("rule_ids") if r in dict(selectors.rule_choices())]
+    scope: dict = {}
+    for _, name, _ in PICKER_FIELDS[1:]:
+        ids = sorted({int(v) for v in request.GET.getlist(name) if v.isdigit()})
+        if ids:
+            scope[name] = ids
+    tag_key, tag_value = request.GET.get("tag_key", "").strip()[:128], request.GET.get("tag_value", "").strip()[:256]
+    if tag_key and tag_value:
+        scope["tag"] = {"key": tag_key, "value": tag_value}
+    broad = not scope and request.GET.get("confirm_broad") == "on"
+    severity = scoping.rules_severity(rule_ids)
+    risk = request.GET.get("risk", "")
+    context = {
+        "rule_ids": rule_ids,
+        "scoped": bool(scope) or broad,
+        "excusable": scoping.excusable_findings(rule_ids=rule_ids, scope=scope, broad=broad) if rule_ids and (scope or broad) else None,
+        "severity": severity,
+        "risk_below": bool(severity and risk in scoping.SEVERITIES and scoping.SEVERITIES.index(risk) < scoping.SEVERITIES.index(severity)),
+    }
+    return render(request, "exceptions_register/_excusable.html", context)
 
 
 # --- one exception ---------------------------------------------------------------------------

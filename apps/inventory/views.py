@@ -14,10 +14,12 @@ from apps.connectors.registry import (
     source_kind_choices,
 )
 from apps.core.errors import ValidationFailed
+from apps.core.export import export_format, export_response
 from apps.core.ids import out_of_range
 from apps.core.pagination import paginate
 from apps.core.permissions import has_perm, objects_for
 from apps.inventory import selectors
+from apps.inventory.exports import CREDENTIAL_COLUMNS, IDENTITY_COLUMNS
 from apps.inventory.forms import SourceForm
 from apps.inventory.models import (
     CollectionRun,
@@ -250,6 +252,10 @@ CREDENTIAL_FILTERS = ("credential_type", "source", "presence", "enabled", "owner
 def credential_list_view(request):
     filters = _filters(request, CREDENTIAL_FILTERS)
     status = _status_for(request, filters)
+    fmt = export_format(request)
+    if fmt:
+        rows = selectors.credential_list(user=request.user, **filters).iterator(chunk_size=2000)
+        return export_response(rows=rows, columns=CREDENTIAL_COLUMNS, fmt=fmt, name="credentials")
     page = selectors.credential_page(user=request.user, number=request.GET.get("page"), **filters)
     selectors.with_ages(page)
     context = {
@@ -272,6 +278,10 @@ IDENTITY_FILTERS = ("kind", "source", "privileged", "mfa", "owner", "presence", 
 def identity_list_view(request):
     filters = _filters(request, IDENTITY_FILTERS)
     status = _status_for(request, filters)
+    fmt = export_format(request)
+    if fmt:
+        rows = selectors.identity_list(user=request.user, **filters).iterator(chunk_size=2000)
+        return export_response(rows=rows, columns=IDENTITY_COLUMNS, fmt=fmt, name="identities")
     page = selectors.identity_page(user=request.user, number=request.GET.get("page"), **filters)
     context = {
         "page": page,

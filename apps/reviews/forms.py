@@ -68,11 +68,22 @@ class TemplateForm(CampaignSettingsForm):
 
 class DecideForm(forms.Form):
     items = forms.TypedMultipleChoiceField(coerce=form_id, choices=[], error_messages={"required": "Select at least one item."})
-    decision = forms.ChoiceField(choices=ReviewItem.Decision.choices)
+    decision = forms.ChoiceField(
+        choices=ReviewItem.Decision.choices, error_messages={"required": "choose a decision (keep, revoke or rotate)."}
+    )
     justification = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, max_length=5000)
+    confirm_keep = forms.BooleanField(required=False)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, data=None, *args, **kwargs):
+        # A row's own button ("row" = "<item id>:<decision>") decides that item alone, with the
+        # row's justification when given: the ticked boxes and the bulk bar are ignored.
+        if data is not None and data.get("row"):
+            item, _, decision = str(data["row"]).partition(":")
+            data = data.copy()
+            data.setlist("items", [item])
+            data["decision"] = decision
+            data["justification"] = data.get(f"justification_{item}") or ""
+        super().__init__(data, *args, **kwargs)
         # Any id is accepted here; the service checks each belongs to the campaign and the actor.
         self.fields["items"].valid_value = lambda value: True
 

@@ -63,6 +63,18 @@ def campaign_items(*, campaign: Campaign, reviewer=None, decision: str = "", q: 
     return qs
 
 
+def items_failing_rules(*, campaign: Campaign, item_ids: list[int]) -> tuple[int, list[tuple[str, int]]]:
+    """Of ``item_ids`` (this campaign's), how many failed at least one rule when the campaign
+    started, and how many failed each rule (most first): what keeping them all would accept."""
+    failing, per_rule = 0, Counter()
+    for verdicts in campaign.items.filter(pk__in=item_ids).values_list("facts__verdicts", flat=True):
+        rules = [str(r) for r in verdicts or [] if r]
+        if rules:
+            failing += 1
+            per_rule.update(set(rules))
+    return failing, sorted(per_rule.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
 def campaign_progress(*, campaign: Campaign) -> tuple[list[dict], dict[str, int]]:
     """The progress per reviewer (``reviewer_id``, ``reviewer__username`` / ``__first_name`` /
     ``__last_name`` / ``__is_active``, ``total``, ``decided``, ``flagged``, ``undecided``,

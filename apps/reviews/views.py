@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.accounts.sharing_views import share_page
@@ -19,10 +20,12 @@ from apps.audit import events
 from apps.audit.access import deny, require
 from apps.audit.selectors import audit_events_for
 from apps.core.errors import IllegalTransition, PermissionRefused, ValidationFailed
+from apps.core.export import export_format, export_response
 from apps.core.pagination import paginate
 from apps.core.permissions import has_perm
 from apps.core.redirects import safe_next
 from apps.reviews import selectors, services
+from apps.reviews.exports import ITEM_COLUMNS, REMEDIATION_COLUMNS
 from apps.reviews.forms import CampaignForm, CommentForm, DecideForm, ReassignForm, RemindForm, TemplateForm
 from apps.reviews.models import Campaign, CampaignTemplate, ReviewItem
 from apps.reviews.population import is_own_identity, population_queryset
@@ -67,6 +70,14 @@ def _outcome(request, campaign, run, done: str):
     else:
         messages.success(request, done.format(result=result))
     return redirect(safe_next(request, reverse("reviews:detail", args=[campaign.pk])))
+
+
+def _safe_next(request, campaign) -> str:
+    """The page to go back to: the posted ``next`` when it is on this site, else the campaign."""
+    wanted = request.POST.get("next", "")
+    if wanted and url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return wanted
+    return reverse("reviews:detail", args=[campaign.pk])
 
 
 @require_GET
@@ -131,6 +142,14 @@ def campaign_detail_view(request, pk: int):
     per_page = int(filters["per_page"]) if filters["per_page"] in {str(n) for n in PAGE_SIZES} else PER_PAGE
     only_mine = not sees_all or filters["reviewer"] == "me"
     items = selectors.campaign_items(campaign=campaign, reviewer=user if only_mine else None, decision=filters["decision"], q=filters["q"])
+    fmt = export_format(request)
+    if fmt and request.GET.get("list") == "remediation":
+        if not sees_all:  # the remediation list is shown only to those who see the whole campaign
+            deny(request, VIEW, campaign)
+        rows = selectors.remediation_list(campaign=campaign).iterator(chunk_size=2000)
+        return export_response(rows=rows, columns=REMEDIATION_COLUMNS, fmt=fmt, name=f"campaign-{campaign.pk}-remediation")
+    if fmt:
+        return export_response(rows=items.iterator(chunk_size=2000), columns=ITEM_COLUMNS, fmt=fmt, name=f"campaign-{campaign.pk}-items")
     page = paginate(request, items, per_page=per_page, by_ids=True)
     for item in page:  # the form offers no checkbox for an item about one's own identity (the service refuses it anyway)
         item.is_own = is_own_identity(user, item.facts)
@@ -233,6 +252,20 @@ def items_decide_view(request, pk: int):
         messages.error(request, "Nothing was decided: " + "; ".join(e for errors in form.errors.values() for e in errors))
         return redirect(safe_next(request, reverse("reviews:detail", args=[campaign.pk])))
     d = form.cleaned_data
+    if d["decision"] == ReviewItem.Decision.KEEP and not d["confirm_keep"]:
+        failing, per_rule = selectors.items_failing_rules(campaign=campaign, item_ids=d["items"])
+        if failing:
+            # Keeping access that fails rules is asked twice: the page lists what would be accepted.
+            context = {
+                "campaign": campaign,
+                "items": d["items"],
+                "count": len(set(d["items"])),
+                "failing": failing,
+                "per_rule": per_rule,
+                "justification": d["justification"],
+                "next": _safe_next(request, campaign),
+            }
+            return render(request, "reviews/confirm_keep.html", context)
     return _outcome(
         request,
         campaign,

@@ -106,6 +106,8 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
     # deciding, anyone but the requester submitting) is the service's recorded 403.
     "exceptions:list": ("get", {"anonymous": 302, "*": 200}),
     "exceptions:create": ("get", {"anonymous": 302, "auditor": 403, "auditor_shared": 403, "*": 200}),
+    "exceptions:pick": ("get", {"anonymous": 302, "auditor": 403, "auditor_shared": 403, "*": 400}),  # 400: no picker named
+    "exceptions:excusable": ("get", {"anonymous": 302, "auditor": 403, "auditor_shared": 403, "*": 200}),
     "exceptions:queue": ("get", {"anonymous": 302, "approver": 200, "owner": 200, "*": 403}),
     "exceptions:detail": ("get", {"anonymous": 302, "grc_lead": 200, "approver": 200, "owner": 200, "auditor_shared": 200, "*": 404}),
     "exceptions:approve": ("post", {"anonymous": 302, "approver": 200, "grc_lead": 403, "owner": 403, "auditor_shared": 403, "*": 404}),

@@ -41,6 +41,7 @@ class ExceptionSerializer(serializers.ModelSerializer):
             "title",
             "state",
             "risk",
+            "risk_reason",
             "rule_ids",
             "scope",
             "scope_is_broad",
@@ -83,6 +84,13 @@ class ExceptionRequestSerializer(serializers.Serializer):
     justification = serializers.CharField(max_length=20000)
     compensating_controls = serializers.CharField(max_length=20000)
     risk = serializers.ChoiceField(choices=ExceptionRequest.Risk.choices)
+    risk_reason = serializers.CharField(
+        max_length=20000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Required when the risk is below the highest severity of the rules; shown to approvers.",
+    )
     owner = SlugField(slug_field="username", queryset=User.objects.filter(is_active=True))
     expires_on = serializers.DateField()
     ticket_ref = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")

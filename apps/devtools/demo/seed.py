@@ -37,6 +37,8 @@ class DemoUser:
 DEMO_USERS = [
     DemoUser("grace", "demo-grc-lead-2026", Role.GRC_LEAD, "Grace", "Lindqvist"),
     DemoUser("arjun", "demo-approver-2026", Role.APPROVER, "Arjun", "Mehta"),
+    # A second approver, so a high-risk exception's two approvals can be walked to the end.
+    DemoUser("mei", "demo-approver-2-2026", Role.APPROVER, "Mei", "Tanaka"),
     DemoUser("rosa", "demo-reviewer-2026", Role.REVIEWER, "Rosa", "Okafor"),
     DemoUser("avery", "demo-auditor-2026", Role.AUDITOR, "Avery", "Brandt"),
 ]
@@ -226,7 +228,8 @@ def seed_demo_sources(*, cloud) -> list:
 def seed_demo_exceptions(*, evaluation) -> int:
     """A few exceptions in different states (idempotent: only when there are none yet):
     one closed early, one approved and about to expire, one high-risk waiting for its second
-    approval, one rejected. Returns how many were created."""
+    approval (Arjun gave the first; Mei, the demo's second approver, can give the second), one
+    rejected. Returns how many were created."""
     from apps.evaluation.models import Finding
     from apps.exceptions_register import services as exc
     from apps.exceptions_register.models import ExceptionRequest
@@ -278,6 +281,7 @@ def seed_demo_exceptions(*, evaluation) -> int:
             rule_ids=["root-no-mfa"],
             scope={"identity_ids": [root]},
             risk="high",
+            risk_reason="Sandbox account with no production data; an SCP blocks every root action but billing.",
             owner=users["rosa"],
             expires_on=today + timedelta(days=20),
             ticket_ref="SEC-991",
@@ -293,6 +297,7 @@ def seed_demo_exceptions(*, evaluation) -> int:
             rule_ids=["kv-secret-no-expiry"],
             scope={"credential_ids": [vault_secret]},
             risk="low",
+            risk_reason="Only the app's managed identity can read the vault.",
             owner=users["rosa"],
             expires_on=today + timedelta(days=90),
             justification="The app reads it at start-up only.",

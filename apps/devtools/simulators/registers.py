@@ -20,6 +20,8 @@ from apps.accounts.roles import Role
 from apps.accounts.services import user_create
 from apps.exceptions_register import services as exceptions
 from apps.exceptions_register.models import ExceptionRequest
+from apps.exceptions_register.scoping import rules_severity
+from apps.exceptions_register.services import RISK_ORDER
 from apps.inventory.models import Credential, Identity, Source
 from apps.reviews import services as reviews
 from apps.reviews.models import Campaign, ReviewItem
@@ -65,6 +67,27 @@ def _scope(rng: random.Random, credential_ids: list[int], identity_ids: list[int
     return {"source_ids": [rng.choice(source_ids)]}
 
 
+def _failing_scopes() -> dict[int, dict[str, list[int]]]:
+    """For each of _RULES (by index), the credentials and identities failing it in the latest
+    evaluation: a request must excuse something. Empty before any evaluation."""
+    from apps.evaluation.models import Finding
+    from apps.evaluation.selectors import latest_evaluation
+
+    latest = latest_evaluation()
+    if latest is None:
+        return {}
+    found: dict[int, dict[str, list[int]]] = {}
+    for index, rules in enumerate(_RULES):
+        rows = Finding.objects.filter(evaluation=latest, rule_id__in=rules, status__in=["fail", "excepted"]).values_list(
+            "credential_id", "identity_id"
+        )
+        credentials = sorted({c for c, _ in rows if c})
+        identities = sorted({i for c, i in rows if i and not c})
+        if credentials or identities:
+            found[index] = {"credential_ids": credentials, "identity_ids": identities}
+    return found
+
+
 def seed_exception_register(*, count: int, seed: int, cast: dict) -> Counter:
     """``count`` exceptions in mixed states, requested by the GRC lead and the reviewers, owned
     by reviewers, decided by the approvers. Returns how many ended in each state."""
@@ -76,16 +99,27 @@ def seed_exception_register(*, count: int, seed: int, cast: dict) -> Counter:
     approvers, grc = cast["approvers"], cast["grc"]
     requesters = [grc, *cast["reviewers"][:20]]
     expired = []
+    failing = _failing_scopes()  # once evaluated, a scope must excuse what fails
     for n in range(count):
         fate, risk = rng.choice(_FATES), rng.choice(_RISKS)
         requester = rng.choice(requesters)
         owner = rng.choice([u for u in cast["reviewers"][:30] if u != requester])
         longest = exceptions.max_days_for(risk)
+        if failing:
+            index = rng.choice(sorted(failing))
+            rules, pool = _RULES[index], failing[index]
+            kind = "credential_ids" if pool["credential_ids"] else "identity_ids"
+            scope = {kind: rng.sample(pool[kind], min(len(pool[kind]), rng.randint(1, 6)))}
+        else:
+            rules, scope = rng.choice(_RULES), _scope(rng, credential_ids, identity_ids, source_ids)
+        severity = rules_severity(rules)
+        lower = bool(severity) and RISK_ORDER.index(risk) < RISK_ORDER.index(severity)
         outcome = exceptions.exception_request(
             actor=requester,
             title=f"Exception {n}: legacy integration",
-            rule_ids=rng.choice(_RULES),
-            scope=_scope(rng, credential_ids, identity_ids, source_ids),
+            rule_ids=rules,
+            scope=scope,
+            risk_reason="Internal-only integration behind the VPN; judged lower than the rule's severity." if lower else "",
             justification="The vendor's client cannot rotate keys yet.",
             compensating_controls="Network allow-list; alerting on use from new addresses.",
             risk=risk,

@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, ClassVar
 
+# SEVERITIES is defined with the policy (whose finding SLA has a limit per severity), re-exported here.
+from apps.evaluation.policy import SEVERITIES as SEVERITIES
 from apps.evaluation.policy import Policy
 
 PASS, FAIL, NOT_ASSESSED = "pass", "fail", "not_assessed"
-SEVERITIES = ("low", "medium", "high", "critical")
 
 
 @dataclass(frozen=True, slots=True)

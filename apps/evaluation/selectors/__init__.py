@@ -45,9 +45,16 @@ from apps.evaluation.selectors.evaluations import (
     running_evaluation,
 )
 from apps.evaluation.selectors.findings import (
+    GROUP_CHOICES,
+    GROUPS,
+    NO_OWNER,
+    FindingGroup,
+    finding_groups,
+    finding_is_overdue,
     finding_list,
     sees_every_source,
     source_choices,
+    today,
 )
 from apps.evaluation.selectors.policy import (
     PASSWORD_LABELS,
@@ -102,6 +109,13 @@ __all__ = [
     "requirement_status_in",
     "RequirementRow",
     "finding_list",
+    "finding_groups",
+    "finding_is_overdue",
+    "FindingGroup",
+    "GROUP_CHOICES",
+    "NO_OWNER",
+    "GROUPS",
+    "today",
     "sees_every_source",
     "source_choices",
     "credential_facts",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.evaluation.models import PolicyVersion
-from apps.evaluation.policy import DEFAULT_POLICY, default_policy
+from apps.evaluation.policy import DEFAULT_POLICY, SEVERITIES, default_policy
 
 
 def policy_in_force() -> tuple[PolicyVersion | None, dict[str, Any]]:
@@ -79,6 +79,7 @@ def policy_display(data: dict[str, Any]) -> dict[str, Any]:
         "request_tag_keys": data.get("request_tag_keys") or [],
         "classification": [classification_line(i) for i in data.get("classification") or [] if isinstance(i, dict)],
         "coverage_grace_factor": data.get("coverage_grace_factor"),
+        "finding_sla": [(severity, (data.get("finding_sla_days") or {}).get(severity)) for severity in SEVERITIES],
     }
 
 
