@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from celery.contrib.testing.worker import TestWorkController, setup_app_for_worker
 from celery.utils.nodenames import anon_nodename
 from celery.worker import state as worker_state
+from django.conf import settings
 from django.db import close_old_connections
 
 
@@ -43,6 +44,8 @@ def demo_worker(*, loglevel: str = "WARNING") -> Iterator[None]:
         app=app,
         concurrency=1,
         pool="solo",
+        # Every queue production splits the work into (config/settings/celery.py): one worker does all of it here.
+        queues=list(settings.KEYTRAIL_QUEUES),
         hostname=anon_nodename(),
         loglevel=loglevel,
         logfile=None,
