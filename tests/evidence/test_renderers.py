@@ -249,11 +249,11 @@ def test_render_xlsx_alone_streams_a_large_population(tmp_path, world):
     assert Path(tmp_path / "big.xlsx").stat().st_size < 2_000_000
 
 
-def test_manual_evidence_requirements_say_the_same_words_in_every_file(world, grc_lead, tmp_path):
+def test_manual_evidence_requirements_say_the_same_words_in_every_file(world, grc_lead, auditor, tmp_path):
     """A requirement no rule tests is evidenced, evidence stale or evidence missing for the audit
     period, from its controls' evidence: the same in pack.json, the XLSX, the PDF and OSCAL."""
     from apps.catalog.models import Requirement
-    from apps.controls.services import control_create, control_evidence_attach
+    from apps.controls.services import control_create, control_evidence_attach, control_share
 
     manual = list(Requirement.objects.filter(rule_ids=[]).order_by("position")[:3])
     assert len(manual) == 3
@@ -264,6 +264,8 @@ def test_manual_evidence_requirements_say_the_same_words_in_every_file(world, gr
         actor=grc_lead, title="Training", owner=grc_lead, narrative="n", requirements=[manual[1]], test_frequency="monthly"
     )
     control_evidence_attach(actor=grc_lead, control=aged, name="t.csv", content=b"a,b\n1,2\n", effective_date=today - dt.timedelta(days=60))
+    for control in (fresh, aged):  # a pack shows its auditors only the controls shared with them
+        control_share(actor=grc_lead, control=control, grantee=auditor, permissions=["view_control"])
     expected = {manual[0].ref: "evidenced", manual[1].ref: "evidence_stale", manual[2].ref: "evidence_missing"}
 
     data = _data(world)

@@ -67,7 +67,8 @@ def test_an_organisation_run_collects_every_account_as_units_of_the_same_run(
     discovery = run.units.get(source=org_source)
     assert discovery.scope == "aws_organization" and discovery.spawned_by is None
     spawned = run.units.exclude(pk=discovery.pk)
-    assert spawned.count() == 2 * len(members) and set(spawned.values_list("spawned_by", flat=True)) == {discovery.pk}
+    assert spawned.count() == 3 * len(members)  # IAM, Secrets Manager and Parameter Store per member
+    assert set(spawned.values_list("spawned_by", flat=True)) == {discovery.pk}
     assert Credential.objects.filter(source=prod, credential_type="sm_secret").count() == 2
     assert Credential.objects.filter(source=prod, credential_type="access_key").exists()
     # The creator may see and collect the members; each registration is audited.
@@ -104,7 +105,7 @@ def test_a_member_role_that_cannot_be_assumed_fails_that_account_by_name(
     failed = list(run.units.filter(status="failed").select_related("source"))
     assert failed and {u.source.source_key for u in failed} == {org.accounts["sandbox"]}
     assert all(u.errors[-1]["code"] == "assume_role_failed" and "not trusted" in u.errors[-1]["message"] for u in failed)
-    assert run.units.filter(status="succeeded", source__source_key=org.accounts["prod"]).count() == 2
+    assert run.units.filter(status="succeeded", source__source_key=org.accounts["prod"]).count() == 3
 
 
 def test_closed_left_and_mistyped_accounts_are_named_never_skipped(

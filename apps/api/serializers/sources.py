@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.api.serializers._common import JSON_OBJECT, username
@@ -16,7 +17,9 @@ class SourceSerializer(serializers.ModelSerializer):
     include_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
     exclude_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
     parent = serializers.PrimaryKeyRelatedField(
-        read_only=True, help_text="The AWS organisation source this account was registered by (null: registered by a person)."
+        read_only=True,
+        allow_null=True,
+        help_text="The AWS organisation source this account was registered by (null: registered by a person).",
     )
     last_run_id = serializers.IntegerField(read_only=True, allow_null=True)
     last_run_status = serializers.ChoiceField(choices=CollectionRun.Status.choices, read_only=True, allow_null=True)
@@ -77,7 +80,8 @@ class SourceDetailSerializer(SourceSerializer):
         fields = [*SourceSerializer.Meta.fields, "organization"]
         read_only_fields = fields
 
-    def get_organization(self, source) -> OrganizationSerializer | None:  # type: ignore[valid-type]
+    @extend_schema_field(OrganizationSerializer(allow_null=True))
+    def get_organization(self, source) -> dict | None:
         found = self.context.get("organization")
         if not found:
             return None
