@@ -169,7 +169,7 @@ def test_production_smoke(production, tmp_path):
         )
         assert created.status_code == 201, created.text
         run = browser.post(f"/api/v1/sources/{created.json()['id']}/collect/")
-        assert run.status_code == 201, run.text
+        assert run.status_code == 202, run.text
         run_id = run.json()["id"]
         finished = _poll(
             lambda: browser.get(f"/api/v1/runs/{run_id}/").json(), lambda r: r["status"] not in ("pending", "running"), 90, "run"

@@ -17,6 +17,8 @@ def test_bench_organization_prints_the_table_and_writes_json(django_db_blocker, 
     printed = capsys.readouterr().out
     assert "first collection" in printed and "bare SDK, same calls" in printed
     report = json.loads(out.read_text())
-    assert report["first"]["status"] == "succeeded" and report["first"]["units"] == 1 + 3 * 2
+    assert (
+        report["first"]["status"] == "succeeded" and report["first"]["units"] == 1 + 3 * 3
+    )  # discovery, then IAM, Secrets Manager and Parameter Store per account
     assert report["discovery_api_calls"]["ListAccounts"] == 1 and report["bare_sdk"]["items"]["secrets"] == 3
     assert report["repeat"]["status"] == "succeeded" and report["ratio_wall"] > 0

@@ -163,7 +163,9 @@ def _serve_moto_forked(spec: OrgSpec) -> dict[str, Any]:
     from werkzeug.serving import make_server
 
     from apps.devtools.simulators.aws import iam_backend
+    from apps.devtools.simulators.iam_extras import install
 
+    install()  # ListServiceSpecificCredentials and real server-certificate dates, as start_moto_server does
     for account_id in spec.account_ids():
         iam_backend(account_id).credential_report = True
     looked_up = moto.iam.models.get_account_id_from
