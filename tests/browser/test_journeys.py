@@ -140,6 +140,8 @@ def test_an_exception_is_requested_approved_and_the_finding_shows_excepted(brows
     page.fill("#id_justification", "The vendor's batch client cannot reload keys until release 4.2.")
     page.fill("#id_compensating_controls", "Key limited to one IP range; CloudTrail alert on any other use.")
     page.select_option("#id_risk", "low")
+    # Below the rule's severity (high): the form asks why, and the approver will see it.
+    page.fill("#id_risk_reason", "One IP range and an alert on any other use leave little exposure.")
     page.fill("#id_expires_on", (dt.date.today() + dt.timedelta(days=60)).isoformat())
     shot(page, "journey-b-1-request-form")
     page.click("button[value=submit]")
