@@ -34,7 +34,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from apps.connectors.aws.client import aws_errors, error_code, session_for_target
-from apps.connectors.aws.source import EXTERNAL_ID, ROLE_ARN, validate_regions
+from apps.connectors.aws.source import validate_regions, validate_role
 from apps.connectors.base import (
     CollectionResult,
     Connector,
@@ -137,16 +137,10 @@ class AwsOrganization(SourceSpec):
 
     @classmethod
     def validate(cls, config: SourceConfig) -> SourceConfig:
-        role_arn = (config.role_arn or "").strip()
-        match = ROLE_ARN.match(role_arn)
-        if not match:
-            raise ValidationFailed("Role ARN: expected arn:aws:iam::<12-digit account>:role/<name>.")
+        role_arn, account_id, external_id = validate_role(config)
         member_role = (config.member_role_name or "").strip()
         if not ROLE_NAME.match(member_role):
             raise ValidationFailed("Member role: give the role's name (up to 64 of letters, digits and +=,.@_-), e.g. keytrail-reader.")
-        external_id = (config.external_id or "").strip()
-        if external_id and not EXTERNAL_ID.match(external_id):
-            raise ValidationFailed("External id: 2 to 1224 characters of letters, digits and +=,.@:/-")
         include = _ids("Include", config.include_ids)
         exclude = _ids("Exclude", config.exclude_ids)
         both = [value for value in include if value in exclude]
@@ -160,7 +154,7 @@ class AwsOrganization(SourceSpec):
             regions=validate_regions(config.regions),
             include_ids=include,
             exclude_ids=exclude,
-            aws_account_id=match.group(1),
+            aws_account_id=account_id,
         )
 
     @classmethod

@@ -50,15 +50,9 @@ class AwsAccount(SourceSpec):
 
     @classmethod
     def validate(cls, config: SourceConfig) -> SourceConfig:
-        role_arn = (config.role_arn or "").strip()
-        match = ROLE_ARN.match(role_arn)
-        if not match:
-            raise ValidationFailed("Role ARN: expected arn:aws:iam::<12-digit account>:role/<name>.")
-        external_id = (config.external_id or "").strip()
-        if external_id and not EXTERNAL_ID.match(external_id):
-            raise ValidationFailed("External id: 2 to 1224 characters of letters, digits and +=,.@:/-")
+        role_arn, account_id, external_id = validate_role(config)
         regions = validate_regions(config.regions)
-        return SourceConfig(kind=cls.kind.value, role_arn=role_arn, external_id=external_id, regions=regions, aws_account_id=match.group(1))
+        return SourceConfig(kind=cls.kind.value, role_arn=role_arn, external_id=external_id, regions=regions, aws_account_id=account_id)
 
     @classmethod
     def source_key(cls, config: SourceConfig) -> str:
@@ -67,6 +61,19 @@ class AwsAccount(SourceSpec):
     @classmethod
     def location(cls, config: SourceConfig) -> str:
         return config.role_arn
+
+
+def validate_role(config: SourceConfig) -> tuple[str, str, str]:
+    """``(role ARN, its account id, external id)`` of ``config``, stripped; raises
+    ValidationFailed naming the field that is malformed."""
+    role_arn = (config.role_arn or "").strip()
+    match = ROLE_ARN.match(role_arn)
+    if not match:
+        raise ValidationFailed("Role ARN: expected arn:aws:iam::<12-digit account>:role/<name>.")
+    external_id = (config.external_id or "").strip()
+    if external_id and not EXTERNAL_ID.match(external_id):
+        raise ValidationFailed("External id: 2 to 1224 characters of letters, digits and +=,.@:/-")
+    return role_arn, match.group(1), external_id
 
 
 def validate_regions(values: tuple[str, ...]) -> tuple[str, ...]:
