@@ -91,11 +91,13 @@ class SourceConfig:
     member_role_name: str = ""  # an AWS organisation's role in each member account
     include_ids: tuple[str, ...] = ()  # an AWS organisation's accounts/OUs to collect (none: all)
     exclude_ids: tuple[str, ...] = ()  # ... and to leave out
+    subscription_ids: tuple[str, ...] = ()  # an Azure subscription source's subscriptions (none: every one in the tenant)
+    tenant_id: str = ""  # an Azure subscription source's tenant (Entra ID directory id)
 
 
 SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(SourceConfig) if f.name != "kind")
 # The settings that hold a list of values (JSON lists on the model, tuples in a SourceConfig).
-LIST_SETTINGS: frozenset[str] = frozenset({"regions", "include_ids", "exclude_ids"})
+LIST_SETTINGS: frozenset[str] = frozenset({"regions", "include_ids", "exclude_ids", "subscription_ids"})
 
 
 class SourceSpec:
@@ -144,6 +146,9 @@ class Target:
     include_ids: tuple[str, ...] = ()
     exclude_ids: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
+    # An Azure subscription source's discovery only: which subscriptions, in which tenant.
+    subscription_ids: tuple[str, ...] = ()
+    tenant_id: str = ""
 
     @property
     def unit(self) -> str:

@@ -21,6 +21,7 @@ class SourceKind(TextChoices):
     AWS_ACCOUNT = "aws_account", "AWS account"
     AZURE_KEY_VAULT = "azure_key_vault", "Azure Key Vault"
     AWS_ORGANIZATION = "aws_organization", "AWS organisation"  # its member accounts become aws_account sources
+    AZURE_SUBSCRIPTION = "azure_subscription", "Azure subscription"  # its Key Vaults become azure_key_vault sources
 
 
 class IdentityKind(TextChoices):

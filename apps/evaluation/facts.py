@@ -101,16 +101,25 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
 
     # The source's account-level facts (IAM's password policy and root) come from the latest
     # snapshot of the unit whose connector provides them; None for a kind that has none.
+    # A member source without such a unit of its own (a vault discovered in a subscription) has
+    # the facts its parent's discovery read about it (``member_facts``, keyed by source key).
     account_level = source_facts_connectors()
     expected = source_scopes(sources)
+    own_facts: dict[int, dict | None] = {}
+    for source in sources:
+        own_facts[source.id] = next(
+            (snapshot_facts.get((source.id, scope)) for connector, scope in expected[source.id] if connector in account_level), None
+        )
     for source in sources:
         scopes = []
-        account_facts = None
         for connector, scope in expected[source.id]:
             status, message = last_status.get((source.id, scope), ("never", ""))
             scopes.append(ScopeCoverage(scope, connector, last_success.get((source.id, scope)), status, message))
-            if connector in account_level:
-                account_facts = snapshot_facts.get((source.id, scope))
+        account_facts = own_facts[source.id]
+        if account_facts is None and source.parent_id is not None:
+            member_facts = (own_facts.get(source.parent_id) or {}).get("member_facts")
+            if isinstance(member_facts, dict) and isinstance(member_facts.get(source.source_key), dict):
+                account_facts = member_facts[source.source_key]
         facts.sources.append(
             SourceFacts(source.id, source.name, source.kind, source.enabled, source.schedule_minutes, account_facts, scopes)
         )

@@ -81,6 +81,14 @@ DEFAULT_POLICY: dict[str, Any] = {
     # A source whose last successful collection of a scope is older than schedule × factor
     # (or whose latest attempt failed) leaves the rules it feeds "not assessed".
     "coverage_grace_factor": 2.0,
+    # Key Vaults discovered in an Azure subscription (their Resource Manager facts): storage of
+    # secrets is protected when soft delete keeps deleted secrets at least this many days, purge
+    # protection is on (if required) and the vault is not reachable from every network (unless
+    # allowed); at most this many principals hold secret "get" through access policies.
+    "kv_vault_min_soft_delete_days": 7,
+    "kv_vault_require_purge_protection": True,
+    "kv_vault_allow_public_network": False,
+    "kv_vault_max_secret_readers": 5,
     # A failing finding is due this many days after it first failed, by the rule's severity
     # (the findings queue: owner, due date, overdue).
     "finding_sla_days": {"critical": 7, "high": 30, "medium": 90, "low": 180},
@@ -143,6 +151,10 @@ class Policy:
     classification: tuple[ClassRule, ...] = field(default_factory=tuple)
     coverage_grace_factor: float = 2.0
     finding_sla_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_POLICY["finding_sla_days"]))
+    kv_vault_min_soft_delete_days: int = 7
+    kv_vault_require_purge_protection: bool = True
+    kv_vault_allow_public_network: bool = False
+    kv_vault_max_secret_readers: int = 5
 
     def rotation_limit(self, credential_class: str) -> int:
         return self.rotation_days.get(credential_class, self.rotation_days["default"])
@@ -212,8 +224,17 @@ _INT_FIELDS = {  # field: (minimum, maximum)
     "password_min_length": (6, 128),
     "password_max_age_days": (0, 3650),
     "password_reuse_prevention": (0, 24),
+    "kv_vault_min_soft_delete_days": (7, 90),  # Key Vault keeps deleted objects 7 to 90 days
+    "kv_vault_max_secret_readers": (1, 1000),
 }
-_BOOL_FIELDS = ("password_require_symbols", "password_require_numbers", "password_require_uppercase", "password_require_lowercase")
+_BOOL_FIELDS = (
+    "password_require_symbols",
+    "password_require_numbers",
+    "password_require_uppercase",
+    "password_require_lowercase",
+    "kv_vault_require_purge_protection",
+    "kv_vault_allow_public_network",
+)
 
 
 def _int(data: dict, name: str, lo: int, hi: int) -> int:

@@ -32,6 +32,10 @@ class Source(TimeStampedModel):
     member_role_name = models.CharField(max_length=512, blank=True)
     include_ids = models.JSONField(default=list, blank=True, help_text="Organisation: account or OU ids to collect (none: all)")
     exclude_ids = models.JSONField(default=list, blank=True, help_text="Organisation: account or OU ids never collected")
+    subscription_ids = models.JSONField(
+        default=list, blank=True, help_text="Azure subscription source: subscription ids (none: every subscription of the tenant)"
+    )
+    tenant_id = models.CharField(max_length=36, blank=True, help_text="Azure subscription source: the tenant (directory) id")
     # A member account of an organisation source, registered and kept by its collections.
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="members")
     # The source's name in its cloud (AWS account id, vault URL), as its kind's spec derives it:

@@ -17,3 +17,8 @@ AZURE_RETRY_BACKOFF_MAX = env.float("AZURE_RETRY_BACKOFF_MAX", default=60.0)
 AZURE_RETRY_AFTER_MAX = env.float("AZURE_RETRY_AFTER_MAX", default=60.0)
 # Threads listing secret versions in one vault (a first collection makes one call per secret).
 AZURE_KEY_VAULT_VERSION_CONCURRENCY = env.int("AZURE_KEY_VAULT_VERSION_CONCURRENCY", default=4)
+# Azure Resource Manager, for subscription sources (vault discovery and vault-level facts). Another
+# cloud (e.g. https://management.usgovcloudapi.net) or the local simulator in tests and the demo.
+AZURE_RESOURCE_MANAGER_URL = env.str("AZURE_RESOURCE_MANAGER_URL", default="https://management.azure.com")
+# The token scope asked of the credential for Resource Manager.
+AZURE_RESOURCE_MANAGER_SCOPE = env.str("AZURE_RESOURCE_MANAGER_SCOPE", default="https://management.azure.com/.default")

@@ -35,7 +35,8 @@ class SourceCoverage(Rule):
         "last collected successfully longer ago than its schedule times the policy's grace factor. The reason names "
         "each such scope and when it last succeeded. An AWS organisation is not assessed while its latest discovery "
         "found accounts it could not collect (suspended or closing, an Include id not in the organisation); each is "
-        "named with the reason."
+        "named with the reason; likewise an Azure subscription source whose subscriptions could not be read (no such subscription, "
+        "no permission, disabled)."
     )
 
     def applies(self, s: SourceFacts) -> bool:
@@ -66,7 +67,8 @@ class SourceCoverage(Rule):
         # A discovery's accounts that could not be collected (an organisation's suspended ones...).
         skipped = [a for a in (s.iam_facts or {}).get("not_assessed") or [] if isinstance(a, dict)]
         for account in skipped:
-            unknown.append(f"account {account.get('name') or '?'} ({account.get('id')}) not assessed: {account.get('reason')}")
+            what = account.get("what") or "account"
+            unknown.append(f"{what} {account.get('name') or '?'} ({account.get('id')}) not assessed: {account.get('reason')}")
         data = {
             "schedule_minutes": s.schedule_minutes,
             "grace_factor": ctx.policy.coverage_grace_factor,

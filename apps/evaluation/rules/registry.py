@@ -38,6 +38,8 @@ RULES: dict[str, str] = {
     "kv-secret-expiring-soon": "apps.evaluation.rules.key_vault.ExpiringSoon",
     "kv-secret-validity-too-long": "apps.evaluation.rules.key_vault.ValidityTooLong",
     "kv-secret-not-updated": "apps.evaluation.rules.key_vault.NotUpdated",
+    "kv-vault-protected-storage": "apps.evaluation.rules.key_vault_estate.VaultProtectedStorage",
+    "kv-vault-secret-readers": "apps.evaluation.rules.key_vault_estate.VaultSecretReaders",
     "ssh-key-rotation-age": "apps.evaluation.rules.iam_credentials.SshKeyRotationAge",
     "service-credential-rotation-age": "apps.evaluation.rules.iam_credentials.ServiceCredentialRotationAge",
     "signing-certificate-human-active": "apps.evaluation.rules.iam_credentials.SigningCertificateOnHuman",

@@ -16,11 +16,17 @@ from guardian.shortcuts import assign_perm, get_groups_with_perms, get_users_wit
 
 from apps.audit import events
 from apps.connectors.base import LIST_SETTINGS, CollectionResult, MemberSource, Target, as_jsonable
+from apps.connectors.registry import source_spec
 from apps.inventory.models import CollectionUnit, Source
 from apps.inventory.services.sources import source_targets
 
 NAME_MAX = 120
-_MEMBER_SETTINGS = ("role_arn", "external_id", "regions", "aws_account_id")
+
+
+def _member_values(member: MemberSource) -> dict[str, Any]:
+    """The settings of the member's kind (its spec's fields, derived ones too), as the model stores them."""
+    values = {f.name: getattr(member.config, f.name) for f in source_spec(member.config.kind).fields}
+    return {k: list(v) if k in LIST_SETTINGS else v for k, v in values.items()}
 
 
 def target_from_json(data: dict[str, Any]) -> Target:
@@ -31,7 +37,7 @@ def target_from_json(data: dict[str, Any]) -> Target:
 
 def member_name(organization: Source, member: MemberSource, *, taken: set[str]) -> str:
     """``"<organisation> / <account name> (<id>)"``, shortened to fit and unique."""
-    suffix = f" ({member.source_key})"
+    suffix = f" ({member.source_key[:40]})"
     head = f"{organization.name[:60]} / "
     label = " ".join((member.name or member.source_key).split())[: NAME_MAX - len(head) - len(suffix)]
     name = f"{head}{label}{suffix}"
@@ -75,13 +81,13 @@ def members_sync(*, organization: Source, members: list[MemberSource]) -> tuple[
             errors.append(
                 {
                     "code": "member_registered_elsewhere",
-                    "message": f"account {member.name} ({key}) is registered as source {other.name!r}; it is collected there, not here",
+                    "message": f"{member.config.kind.split('_', 1)[-1].replace('_', ' ')} {member.name} ({key}) is registered as source "
+                    f"{other.name!r}; it is collected there, not here",
                     "item": key,
                 }
             )
             continue
-        values = {setting: getattr(member.config, setting) for setting in _MEMBER_SETTINGS}
-        values["regions"] = list(values["regions"])
+        values = _member_values(member)
         if source is None:
             name = member_name(organization, member, taken=taken)
             taken.add(name)
