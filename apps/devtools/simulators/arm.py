@@ -327,7 +327,7 @@ class ArmSimulator:
     def _send(self, h: Any, path: str, status: int, body: Any, *, headers: dict[str, str] | None = None, raw: bool = False) -> None:
         with self._lock:
             self._requests.append(RequestRecord(h.command, path, status))
-        payload = body if raw else json.dumps(body, ensure_ascii=False).encode("utf-8")
+        payload = body if raw else json.dumps(body).encode("ascii")  # \u escapes: lone surrogates survive
         try:
             h.send_response(status)
             h.send_header("Content-Type", "application/json; charset=utf-8")
