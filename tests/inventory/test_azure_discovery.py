@@ -1,0 +1,120 @@
+"""Azure subscription discovery end to end over real HTTPS (the ARM and Key Vault simulators):
+discovered vaults become member Key Vault sources collected in the same run, a vault that refuses
+keytrail fails its own unit by name, a deleted vault is disabled, and the vault-level facts reach
+the rules as the member vault's source facts."""
+
+from __future__ import annotations
+
+import pytest
+from azure.keyvault.secrets._shared import http_challenge_cache
+from django.core.management import call_command
+
+from apps.audit.models import AuditEvent
+from apps.devtools.simulators.arm import ArmSimulator
+from apps.devtools.simulators.key_vault import KeyVaultSimulator, certificate_paths
+from apps.evaluation.models import Finding
+from apps.evaluation.services import evaluation_run
+from apps.inventory.models import Credential, Source
+from apps.inventory.services.collection import collection_start
+from apps.inventory.services.sources import source_create
+
+pytestmark = pytest.mark.django_db
+
+SUB = "11111111-2222-3333-4444-555555555555"
+UNKNOWN = "99999999-2222-3333-4444-555555555555"
+
+
+@pytest.fixture
+def azure(settings):
+    http_challenge_cache.clear()
+    settings.AZURE_CREDENTIAL_CLASS = "apps.devtools.simulators.key_vault.SimulatorCredential"
+    settings.AZURE_VERIFY_CHALLENGE_RESOURCE = False
+    settings.AZURE_CONNECTION_VERIFY = certificate_paths()[0]
+    settings.AZURE_RETRY_TOTAL = 1
+    settings.AZURE_RETRY_BACKOFF_FACTOR = 0.01
+    arm = ArmSimulator().start()
+    settings.AZURE_RESOURCE_MANAGER_URL = arm.url
+    arm.add_subscription(SUB, display_name="prod")
+    vaults = {name: KeyVaultSimulator(name).start() for name in ("payments", "orders", "locked")}
+    for name, vault in vaults.items():
+        vault.add_secret(f"{name}-db-password", tags={"owner": "ops"})
+    vaults["locked"].refuse_tokens = True  # its data plane refuses keytrail (access policy / firewall)
+    arm.add_vault(SUB, "payments", vault_url=vaults["payments"].url, secret_get_principals=("a", "b"))
+    arm.add_vault(SUB, "orders", vault_url=vaults["orders"].url, purge_protection=None, secret_get_principals=tuple("abcdefg"))
+    arm.add_vault(SUB, "locked", vault_url=vaults["locked"].url, rbac_authorization=True)
+    yield arm, vaults
+    assert arm.violations == []
+    arm.stop()
+    for vault in vaults.values():
+        assert vault.violations == []
+        vault.stop()
+
+
+def _collect(actor, sources, capture):
+    with capture(execute=True):
+        run = collection_start(actor=actor, sources=sources)
+    run.refresh_from_db()
+    return run
+
+
+def test_a_subscription_run_collects_each_vault_as_a_member_and_names_the_refusing_one(
+    azure, grc_lead, django_capture_on_commit_callbacks, capsys
+):
+    arm, vaults = azure
+    source = source_create(actor=grc_lead, name="azure prod", kind="azure_subscription", subscription_ids=[SUB, UNKNOWN])
+    run = _collect(grc_lead, [source], django_capture_on_commit_callbacks)
+    assert run.status == "partial"  # the refusing vault's unit failed
+    members = {m.name.split(" / ", 1)[1].split(" (", 1)[0]: m for m in Source.objects.filter(parent=source)}
+    assert set(members) == {"payments", "orders", "locked"}
+    assert all(m.kind == "azure_key_vault" and m.enabled and m.vault_url == m.source_key for m in members.values())
+    assert grc_lead.has_perm("inventory.view_source", members["payments"])
+    assert AuditEvent.objects.filter(event_type="source.member_registered").count() == 3
+    discovery = run.units.get(source=source)
+    assert discovery.scope == "azure_subscription" and discovery.status == "succeeded"
+    assert {(e["code"], e["item"]) for e in discovery.errors} == {("subscription_not_assessed", UNKNOWN)}
+    # Every Key Vault connector applies to each discovered vault, each its own unit.
+    assert Credential.objects.filter(source=members["payments"], credential_type="kv_secret").count() == 1
+    locked_unit = run.units.get(source=members["locked"])
+    assert locked_unit.status == "failed" and locked_unit.errors[-1]["code"] == "auth_refused"
+    assert locked_unit.spawned_by_id == discovery.pk
+    call_command("run_report", str(run.pk))
+    out = capsys.readouterr().out
+    assert "subscription_not_assessed" in out and UNKNOWN in out and "auth_refused" in out
+
+    evaluation_run(actor=grc_lead)
+    findings = {(f.rule_id, f.source_id): f for f in Finding.objects.filter(rule_id__startswith="kv-vault-")}
+    payments, orders, locked = members["payments"].pk, members["orders"].pk, members["locked"].pk
+    assert findings[("kv-vault-protected-storage", orders)].status == "fail"
+    assert "purge protection is off" in findings[("kv-vault-protected-storage", orders)].reason
+    assert findings[("kv-vault-secret-readers", orders)].status == "fail"
+    assert findings[("kv-vault-secret-readers", locked)].status == "not_assessed"
+    assert ("kv-vault-protected-storage", payments) not in findings or findings[("kv-vault-protected-storage", payments)].status == "pass"
+    coverage = {f.source_id: f for f in Finding.objects.filter(rule_id="source-coverage")}
+    assert "auth_refused" in coverage[locked].reason or "token refused" in coverage[locked].reason
+    assert coverage[locked].status == "fail"
+    assert coverage[source.pk].status == "not_assessed" and UNKNOWN in coverage[source.pk].reason
+
+    # The vault deleted in Azure is disabled (audited), its history kept; a new vault appears.
+    arm.remove_vault(SUB, "orders")
+    new = KeyVaultSimulator("billing").start()
+    try:
+        arm.add_vault(SUB, "billing", vault_url=new.url)
+        again = _collect(grc_lead, [source], django_capture_on_commit_callbacks)
+    finally:
+        new.stop()
+    members["orders"].refresh_from_db()
+    assert members["orders"].enabled is False and Credential.objects.filter(source=members["orders"]).exists()
+    facts = again.units.get(source=source).snapshot.facts
+    assert [v["name"] for v in facts["left"]] == ["orders"]
+    assert {v["name"]: v["event"] for v in facts["vaults"]}["billing"] == "appeared"
+    assert Source.objects.filter(parent=source, enabled=True).count() == 3
+
+
+def test_a_vault_already_registered_by_url_is_collected_there_not_twice(azure, grc_lead, django_capture_on_commit_callbacks):
+    _arm, vaults = azure
+    by_hand = source_create(actor=grc_lead, name="payments by hand", kind="azure_key_vault", vault_url=vaults["payments"].url)
+    source = source_create(actor=grc_lead, name="azure prod", kind="azure_subscription", subscription_ids=[SUB])
+    run = _collect(grc_lead, [source], django_capture_on_commit_callbacks)
+    errors = run.units.get(source=source).errors
+    assert any(e["code"] == "member_registered_elsewhere" and "payments by hand" in e["message"] for e in errors)
+    assert not Source.objects.filter(parent=source, source_key=by_hand.source_key).exists()
