@@ -29,6 +29,7 @@ def _valid_config(spec: type[SourceSpec]) -> SourceConfig:
         SourceKind.AWS_ORGANIZATION: SourceConfig(
             kind="aws_organization", role_arn=ROLE, member_role_name="keytrail-reader", include_ids=("ou-ab12-cdefgh34",)
         ),
+        SourceKind.AZURE_SUBSCRIPTION: SourceConfig(kind="azure_subscription", subscription_ids=("11111111-2222-3333-4444-555555555555",)),
     }
     return spec.validate(examples[spec.kind])
 
@@ -213,7 +214,7 @@ def test_validation_normalises_and_keeps_only_the_kinds_settings():
             "Vault URL: expected https://<vault-name>.vault.azure.net/",
         ),
         (SourceConfig(kind="azure_key_vault"), "Vault URL: expected https://<vault-name>.vault.azure.net/"),
-        (SourceConfig(kind="gcp_project"), "Kind: choose one of aws_account, azure_key_vault, aws_organization."),
+        (SourceConfig(kind="gcp_project"), "Kind: choose one of aws_account, azure_key_vault, aws_organization, azure_subscription."),
     ],
 )
 def test_invalid_configurations_are_refused_naming_the_setting(config, message):
@@ -256,8 +257,8 @@ def test_a_refusal_is_shown_next_to_the_setting_it_names():
     form = SourceForm({"name": "x", "role_arn": "nope", "schedule_minutes": 60}, kind="aws_account")
     assert form.is_valid()
     form.add_service_error("External id: 2 to 1224 characters of letters, digits and +=,.@:/-")
-    form.add_service_error("Kind: choose one of aws_account, azure_key_vault, aws_organization.")
-    assert form.errors["external_id"] and form.non_field_errors() == ["Kind: choose one of aws_account, azure_key_vault, aws_organization."]
+    form.add_service_error("Kind: choose one of aws_account, azure_key_vault, aws_organization, azure_subscription.")
+    assert form.errors["external_id"] and form.non_field_errors() == ["Kind: choose one of aws_account, azure_key_vault, aws_organization, azure_subscription."]
 
 
 @pytest.mark.django_db
