@@ -295,6 +295,11 @@ def policy_from_dict(raw: dict[str, Any]) -> Policy:
         raise PolicyError(f"finding_sla_days: days for each severity ({', '.join(SEVERITIES)})")
     for severity in SEVERITIES:
         _int(sla, severity, 1, 3650)
+    # The Key Vault limits are passed by name: they follow fields with defaults in Policy.
+    min_soft_delete = ints.pop("kv_vault_min_soft_delete_days")
+    max_readers = ints.pop("kv_vault_max_secret_readers")
+    require_purge = bools.pop("kv_vault_require_purge_protection")
+    allow_public = bools.pop("kv_vault_allow_public_network")
     return Policy(
         rotation_days=dict(rotation),
         **ints,
@@ -303,6 +308,10 @@ def policy_from_dict(raw: dict[str, Any]) -> Policy:
         classification=tuple(rules),
         coverage_grace_factor=float(factor),
         finding_sla_days={s: sla[s] for s in SEVERITIES},
+        kv_vault_min_soft_delete_days=min_soft_delete,
+        kv_vault_require_purge_protection=require_purge,
+        kv_vault_allow_public_network=allow_public,
+        kv_vault_max_secret_readers=max_readers,
     )
 
 

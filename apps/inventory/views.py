@@ -111,6 +111,7 @@ def source_detail_view(request, pk: int):
         "snapshots": selectors.source_latest_snapshots(source=source),
         "counts": selectors.source_inventory_counts(source=source),
         "organization": selectors.organization_accounts(source=source, user=user),
+        "subscription": selectors.subscription_vaults(source=source, user=user),
         "history": audit_events_for(source),
         "can_edit": has_perm(user, "inventory.change_source", source),
         "can_collect": has_perm(user, "inventory.run_collection", source),

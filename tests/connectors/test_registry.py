@@ -258,7 +258,9 @@ def test_a_refusal_is_shown_next_to_the_setting_it_names():
     assert form.is_valid()
     form.add_service_error("External id: 2 to 1224 characters of letters, digits and +=,.@:/-")
     form.add_service_error("Kind: choose one of aws_account, azure_key_vault, aws_organization, azure_subscription.")
-    assert form.errors["external_id"] and form.non_field_errors() == ["Kind: choose one of aws_account, azure_key_vault, aws_organization, azure_subscription."]
+    assert form.errors["external_id"] and form.non_field_errors() == [
+        "Kind: choose one of aws_account, azure_key_vault, aws_organization, azure_subscription."
+    ]
 
 
 @pytest.mark.django_db

@@ -65,7 +65,8 @@ def _free_ports(n: int) -> list[int]:
 
 @pytest.mark.faults
 def test_a_full_demo_run_leaves_the_canary_nowhere(tmp_path):
-    aws_port, *vault_ports = _free_ports(4)
+    aws_port, *ports = _free_ports(9)
+    vault_ports, arm_ports = ports[:3], ports[3:]
     var = tmp_path / "var"
     media = var / "media"
     log = tmp_path / "debug.log"
@@ -77,6 +78,7 @@ def test_a_full_demo_run_leaves_the_canary_nowhere(tmp_path):
         "DJANGO_LOG_LEVEL": "DEBUG",
         "KEYTRAIL_DEMO_AWS_PORT": str(aws_port),
         "KEYTRAIL_DEMO_VAULT_PORTS": ",".join(map(str, vault_ports)),
+        "KEYTRAIL_DEMO_ARM_PORTS": ",".join(map(str, arm_ports)),
         "CANARY_LOG": str(log),
     }
     var.mkdir()

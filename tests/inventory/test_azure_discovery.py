@@ -118,3 +118,47 @@ def test_a_vault_already_registered_by_url_is_collected_there_not_twice(azure, g
     errors = run.units.get(source=source).errors
     assert any(e["code"] == "member_registered_elsewhere" and "payments by hand" in e["message"] for e in errors)
     assert not Source.objects.filter(parent=source, source_key=by_hand.source_key).exists()
+
+
+@pytest.mark.hostile
+def test_the_subscription_page_and_api_show_each_vault_its_health_and_the_not_assessed_escaped(
+    azure, grc_lead, client, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+    from rest_framework.test import APIClient
+
+    from tests.support.hostile import TEXT, assert_escaped_html
+
+    arm, vaults = azure
+    hostile = KeyVaultSimulator("hostile").start()
+    try:
+        item = arm.add_vault(SUB, "hostile", vault_url=hostile.url, tags={"owner": TEXT["html_script"]})
+        item["name"] = TEXT["html_script"]
+        api = APIClient()
+        api.force_authenticate(grc_lead)
+        created = api.post(
+            reverse("api:source-list"),
+            {"name": "azure prod", "kind": "azure_subscription", "subscription_ids": [SUB, UNKNOWN]},
+            format="json",
+        )
+        assert created.status_code == 201, created.content
+        assert created.json()["subscription_ids"] == [SUB, UNKNOWN]
+        bad = api.post(
+            reverse("api:source-list"), {"name": "bad", "kind": "azure_subscription", "subscription_ids": ["prod"]}, format="json"
+        )
+        assert bad.status_code == 400 and "Subscriptions" in bad.content.decode()
+        source = Source.objects.get(pk=created.json()["id"])
+        _collect(grc_lead, [source], django_capture_on_commit_callbacks)
+    finally:
+        hostile.stop()
+    client.force_login(grc_lead)
+    page = client.get(reverse("inventory:source_detail", args=[source.pk])).content.decode()
+    assert "Key Vaults of the subscriptions" in page and "payments" in page and "locked" in page
+    assert "not assessed" in page and UNKNOWN in page and "auth_refused" in page
+    assert_escaped_html(page, [TEXT["html_script"]])
+    detail = api.get(reverse("api:source-detail", args=[source.pk])).json()["subscription"]
+    by_name = {v["name"]: v for v in detail["vaults"]}
+    assert by_name["locked"]["health"] == "failed" and "auth_refused" in by_name["locked"]["problem"]
+    assert by_name["payments"]["health"] == "succeeded" and by_name["payments"]["facts"]["purge_protection"] is True
+    assert by_name[TEXT["html_script"]]["facts"]["tags"]["owner"] == TEXT["html_script"]
+    assert [a["id"] for a in detail["not_assessed"]] == [UNKNOWN]

@@ -63,7 +63,8 @@ class DemoServer:
 
 def start_demo(tmp_path: Path, *, first_page_timeout: float = 180) -> DemoServer:
     """Start ``manage.py demo`` and return once its login page answers (timing that)."""
-    http, aws, *vaults = free_ports(5)
+    http, aws, *ports = free_ports(10)
+    vaults, arm = ports[:3], ports[3:]
     var = tmp_path / "var"
     var.mkdir()
     env = {
@@ -73,6 +74,7 @@ def start_demo(tmp_path: Path, *, first_page_timeout: float = 180) -> DemoServer
         "DJANGO_MEDIA_ROOT": str(var / "media"),
         "KEYTRAIL_DEMO_AWS_PORT": str(aws),
         "KEYTRAIL_DEMO_VAULT_PORTS": ",".join(map(str, vaults)),
+        "KEYTRAIL_DEMO_ARM_PORTS": ",".join(map(str, arm)),
         "PYTHONUNBUFFERED": "1",
     }
     started = time.monotonic()

@@ -16,10 +16,16 @@ class SourceSerializer(serializers.ModelSerializer):
     member_role_name = serializers.CharField(read_only=True, help_text="An AWS organisation's role in each member account.")
     include_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
     exclude_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
+    subscription_ids = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="An Azure subscription source's subscriptions (empty: every one of its tenant).",
+    )
+    tenant_id = serializers.CharField(read_only=True, help_text="An Azure subscription source's tenant id.")
     parent = serializers.PrimaryKeyRelatedField(
         read_only=True,
         allow_null=True,
-        help_text="The AWS organisation source this account was registered by (null: registered by a person).",
+        help_text="The AWS organisation or Azure subscription source this account or vault was registered by (null: registered by a person).",
     )
     last_run_id = serializers.IntegerField(read_only=True, allow_null=True)
     last_run_status = serializers.ChoiceField(choices=CollectionRun.Status.choices, read_only=True, allow_null=True)
@@ -40,6 +46,8 @@ class SourceSerializer(serializers.ModelSerializer):
             "member_role_name",
             "include_ids",
             "exclude_ids",
+            "subscription_ids",
+            "tenant_id",
             "parent",
             "schedule_minutes",
             "created_by",
@@ -71,14 +79,62 @@ class OrganizationSerializer(serializers.Serializer):
     left = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
 
 
+class SubscriptionVaultSerializer(serializers.Serializer):
+    key = serializers.CharField(help_text="The vault's URL (its member source's key).")
+    name = serializers.CharField()
+    subscription_id = serializers.CharField()
+    event = serializers.CharField(help_text="appeared or empty, against the discovery before.")
+    member_source = serializers.IntegerField(allow_null=True, help_text="Its member source, when you may view it.")
+    health = serializers.ChoiceField(choices=["succeeded", "failed", "running", "never"])
+    problem = serializers.CharField(help_text="The first failed unit's error in the member's latest run (a vault refusing keytrail).")
+    facts = serializers.DictField(
+        child=serializers.JSONField(),
+        help_text="Vault-level facts from Resource Manager (soft delete, purge protection, network, secret readers).",
+    )
+
+
+class SubscriptionNotAssessedSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class SubscriptionSerializer(serializers.Serializer):
+    taken_at = serializers.DateTimeField()
+    vaults = SubscriptionVaultSerializer(many=True)
+    left = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+    not_assessed = SubscriptionNotAssessedSerializer(many=True)
+
+
 class SourceDetailSerializer(SourceSerializer):
     organization = serializers.SerializerMethodField(
         help_text="An AWS organisation's accounts as its latest discovery found them, each with its health; null otherwise."
     )
+    subscription = serializers.SerializerMethodField(
+        help_text="An Azure subscription source's vaults as its latest discovery found them, each with its health; null otherwise."
+    )
 
     class Meta(SourceSerializer.Meta):
-        fields = [*SourceSerializer.Meta.fields, "organization"]
+        fields = [*SourceSerializer.Meta.fields, "organization", "subscription"]
         read_only_fields = fields
+
+    @extend_schema_field(SubscriptionSerializer(allow_null=True))
+    def get_subscription(self, source) -> dict | None:
+        found = self.context.get("subscription")
+        if not found:
+            return None
+        vaults = [
+            {
+                **{k: str(v.get(k) or "") for k in ("key", "name", "subscription_id", "event")},
+                "member_source": v["member"].pk if v["member"] else None,
+                "health": v["health"],
+                "problem": (v["health_row"] or {}).get("problem", ""),
+                "facts": v["facts"],
+            }
+            for v in found["vaults"]
+        ]
+        not_assessed = [{k: str(a.get(k) or "") for k in ("id", "name", "reason")} for a in found["not_assessed"]]
+        return SubscriptionSerializer({**found, "vaults": vaults, "not_assessed": not_assessed}).data
 
     @extend_schema_field(OrganizationSerializer(allow_null=True))
     def get_organization(self, source) -> dict | None:
@@ -108,6 +164,8 @@ class SourceCreateSerializer(serializers.Serializer):
     member_role_name = serializers.CharField(max_length=512, required=False, allow_blank=True, default="")
     include_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, default=list, max_length=500)
     exclude_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, default=list, max_length=500)
+    subscription_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, default=list, max_length=50)
+    tenant_id = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
     schedule_minutes = serializers.IntegerField(min_value=15, max_value=43200, required=False, default=1440)
 
 
@@ -120,6 +178,8 @@ class SourceUpdateSerializer(serializers.Serializer):
     member_role_name = serializers.CharField(max_length=512, required=False, allow_blank=True)
     include_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, max_length=500)
     exclude_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, max_length=500)
+    subscription_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, max_length=50)
+    tenant_id = serializers.CharField(max_length=80, required=False, allow_blank=True)
     schedule_minutes = serializers.IntegerField(min_value=15, max_value=43200, required=False)
     enabled = serializers.BooleanField(required=False)
 

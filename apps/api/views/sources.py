@@ -55,7 +55,9 @@ class SourceViewSet(viewsets.GenericViewSet):
     def retrieve(self, request, pk=None):
         source = self._source(request, pk)
         organization = inventory.organization_accounts(source=source, user=request.user)
-        return Response(SourceDetailSerializer(self._annotated(request, source), context={"organization": organization}).data)
+        subscription = inventory.subscription_vaults(source=source, user=request.user)
+        context = {"organization": organization, "subscription": subscription}
+        return Response(SourceDetailSerializer(self._annotated(request, source), context=context).data)
 
     @extend_schema(request=SourceCreateSerializer, responses={201: SourceSerializer})
     def create(self, request):

@@ -95,7 +95,9 @@ class AzureSubscription(SourceSpec):
             if value not in ids:
                 ids.append(value)
         if len(ids) > MAX_SUBSCRIPTIONS:
-            raise ValidationFailed(f"Subscriptions: at most {MAX_SUBSCRIPTIONS}; register another source, or leave empty for the whole tenant.")
+            raise ValidationFailed(
+                f"Subscriptions: at most {MAX_SUBSCRIPTIONS}; register another source, or leave empty for the whole tenant."
+            )
         tenant = (config.tenant_id or "").strip().lower()
         if tenant and not GUID.match(tenant):
             raise ValidationFailed("Tenant: expected the tenant (directory) id, a GUID.")
@@ -240,7 +242,9 @@ class SubscriptionConnector(Connector):
                             continue
                         if str(entry.get("tenantId") or "").lower() != target.tenant_id:
                             continue
-                        subscriptions.append({"id": sid.lower(), "name": _text(entry.get("displayName")) or sid, "state": str(entry.get("state"))[:40]})
+                        subscriptions.append(
+                            {"id": sid.lower(), "name": _text(entry.get("displayName")) or sid, "state": str(entry.get("state"))[:40]}
+                        )
             for subscription in subscriptions:
                 sid = subscription["id"]
                 if subscription["state"] not in READABLE_STATES:
@@ -254,7 +258,9 @@ class SubscriptionConnector(Connector):
                     cause = exc.__cause__
                     status = cause.status_code if isinstance(cause, HttpResponseError) else None
                     if status == 404:
-                        reason = "Resource Manager answered 404: no such subscription (check the id), or it is not in this identity's tenant"
+                        reason = (
+                            "Resource Manager answered 404: no such subscription (check the id), or it is not in this identity's tenant"
+                        )
                     elif status == 403:
                         reason = "Resource Manager answered 403: this identity may not read the subscription's vaults (grant it Reader)"
                     else:
@@ -262,12 +268,12 @@ class SubscriptionConnector(Connector):
                     not_assessed.append({"what": "subscription", "id": sid, "name": subscription["name"], "reason": reason})
                     continue
                 for item in items:
-                    raw = item.as_dict() if hasattr(item, "as_dict") else item
-                    vaults.append(self._vault(raw, sid, result))
+                    vault = self._vault(item.as_dict() if hasattr(item, "as_dict") else item, sid, result)
+                    if vault is not None:
+                        vaults.append(vault)
         for entry in not_assessed:
             result.add_error("subscription_not_assessed", f"subscription {entry['name']} ({entry['id']}): {entry['reason']}", entry["id"])
 
-        vaults = [v for v in vaults if v is not None]
         by_key = {v["key"]: v for v in vaults}
         previous = (previous_state or {}).get("vaults") or {}
         for key, vault in by_key.items():
@@ -280,7 +286,9 @@ class SubscriptionConnector(Connector):
         ]
         entries = sorted(by_key.values(), key=lambda v: (v["name"].casefold(), v["key"]))
         result.members = [
-            MemberSource(source_key=v["key"], name=v["name"], config=SourceConfig(kind=SourceKind.AZURE_KEY_VAULT.value, vault_url=v["key"]))
+            MemberSource(
+                source_key=v["key"], name=v["name"], config=SourceConfig(kind=SourceKind.AZURE_KEY_VAULT.value, vault_url=v["key"])
+            )
             for v in entries
         ]
         result.facts = {
@@ -307,9 +315,13 @@ class SubscriptionConnector(Connector):
         uri = props.get("vaultUri") if isinstance(props, dict) else None
         label = name or _text(item.get("id"), 300) or "(no name)"
         try:
-            key = KeyVault.validate(SourceConfig(kind=SourceKind.AZURE_KEY_VAULT.value, vault_url=uri if isinstance(uri, str) else "")).vault_url
+            key = KeyVault.validate(
+                SourceConfig(kind=SourceKind.AZURE_KEY_VAULT.value, vault_url=uri if isinstance(uri, str) else "")
+            ).vault_url
         except ValidationFailed:
-            result.add_error("malformed_item", f"vault {label} in subscription {subscription_id} has no usable https vaultUri; skipped", label)
+            result.add_error(
+                "malformed_item", f"vault {label} in subscription {subscription_id} has no usable https vaultUri; skipped", label
+            )
             return None
         facts, bad = vault_facts(item, subscription_id)
         if bad:

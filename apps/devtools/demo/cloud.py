@@ -1,7 +1,8 @@
 """The demo's simulated cloud: two AWS accounts on moto's server and two Key Vaults on the
 local HTTPS simulator, all in this process, seeded with a realistic organisation (the
 production account also holds every other AWS credential kind: SSH keys, service-specific
-credentials, signing and server certificates, SSM parameters).
+credentials, signing and server certificates, SSM parameters); and an Azure subscription on the
+Resource Manager simulator, whose four vaults keytrail discovers.
 
 Fixed ports keep the registered sources' vault URLs valid across demo restarts; set
 KEYTRAIL_DEMO_AWS_PORT / KEYTRAIL_DEMO_VAULT_PORTS if they are taken.
@@ -27,6 +28,11 @@ REFUSING_VAULT = "kv-northwind-legacy"
 ORG_MEMBERS = ["Northwind data platform", "Northwind payments", "Northwind legacy (no keytrail role)"]
 ORG_REFUSING_MEMBER = ORG_MEMBERS[-1]
 ORG_REGIONS = ["eu-west-1"]
+# The Azure subscription (vault discovery through Resource Manager, issue #17): four vaults, the
+# last of which refuses keytrail on its data plane, so it shows "auth_refused" by name.
+AZURE_SUBSCRIPTION = "5e1f0c2a-7d3b-4c8e-9a61-2b4d6f8a0c13"
+AZURE_SUBSCRIPTION_VAULTS = ["kv-nw-orders", "kv-nw-identity", "kv-nw-analytics", "kv-nw-archive"]
+AZURE_SUBSCRIPTION_REFUSING_VAULT = AZURE_SUBSCRIPTION_VAULTS[-1]
 
 
 @dataclass
@@ -35,6 +41,8 @@ class DemoCloud:
     vault_urls: dict[str, str] = field(default_factory=dict)
     servers: list = field(default_factory=list)
     org_accounts: dict[str, str] = field(default_factory=dict)  # member name -> account id
+    subscription_ids: list[str] = field(default_factory=list)  # the Azure subscription source's
+    subscription_vault_urls: dict[str, str] = field(default_factory=dict)  # discovered vaults, name -> URL
 
     def stop(self) -> None:
         for server in self.servers:
@@ -106,7 +114,53 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
         settings.AZURE_CONNECTION_VERIFY = vault.ca_path
     settings.AZURE_CREDENTIAL_CLASS = "apps.devtools.simulators.key_vault.SimulatorCredential"
     settings.AZURE_VERIFY_CHALLENGE_RESOURCE = False  # the simulator is not *.vault.azure.net
+    _seed_azure_subscription(cloud, seed=seed, now=now)
     return cloud
+
+
+def _seed_azure_subscription(cloud: DemoCloud, *, seed: int, now: datetime) -> None:
+    """Resource Manager with one subscription of four vaults (issue #17): their settings vary so
+    the vault-level rules both pass and fail, and the last refuses keytrail's token. Fixed ports
+    (KEYTRAIL_DEMO_ARM_PORTS: Resource Manager, then the four vaults) keep their URLs, and so the
+    discovered member sources, stable across restarts."""
+    from apps.devtools.simulators.arm import ArmSimulator
+    from apps.devtools.simulators.key_vault import KeyVaultSimulator
+    from apps.devtools.simulators.organisation import seed_vault
+
+    ports = [int(p) for p in os.environ.get("KEYTRAIL_DEMO_ARM_PORTS", "4604,4605,4606,4607,4608").split(",")]
+    arm = ArmSimulator(port=ports[0])
+    try:
+        arm.start()
+    except OSError as exc:
+        cloud.stop()
+        raise RuntimeError(
+            f"cannot start the simulated Resource Manager on 127.0.0.1:{ports[0]} ({exc}); set KEYTRAIL_DEMO_ARM_PORTS"
+        ) from exc
+    cloud.servers.append(arm)
+    arm.add_subscription(AZURE_SUBSCRIPTION, display_name="Northwind production (Azure)")
+    # name: (secrets, vault-level settings); the first passes both vault rules.
+    shapes = {
+        "kv-nw-orders": (20, {"secret_get_principals": ("orders-api", "orders-worker")}),
+        "kv-nw-identity": (12, {"purge_protection": None, "secret_get_principals": tuple(f"team-{i}" for i in range(8))}),
+        "kv-nw-analytics": (15, {"public_network_access": "Enabled", "network_default_action": "Allow", "rbac_authorization": True}),
+        "kv-nw-archive": (5, {"soft_delete_retention_days": 7}),
+    }
+    for (name, (count, properties)), port in zip(shapes.items(), ports[1:], strict=True):
+        vault = KeyVaultSimulator(name, port=port)
+        try:
+            vault.start()
+        except OSError as exc:
+            cloud.stop()
+            raise RuntimeError(f"cannot start the simulated vault {name} on 127.0.0.1:{port} ({exc}); set KEYTRAIL_DEMO_ARM_PORTS") from exc
+        seed_vault(vault, count, seed=seed + port, now=now)
+        vault.refuse_tokens = name == AZURE_SUBSCRIPTION_REFUSING_VAULT
+        cloud.servers.append(vault)
+        arm.add_vault(
+            AZURE_SUBSCRIPTION, name, vault_url=vault.url, tags={"env": "prod", "owner": "platform@northwind.example"}, **properties
+        )
+        cloud.subscription_vault_urls[name] = vault.url
+    cloud.subscription_ids = [AZURE_SUBSCRIPTION]
+    settings.AZURE_RESOURCE_MANAGER_URL = arm.url
 
 
 def _seed_organization(cloud: DemoCloud, *, seed: int, now: datetime) -> None:

@@ -216,6 +216,7 @@ def seed_demo_sources(*, cloud) -> list:
             regions=ORG_REGIONS,
         ),
     ]
+    wanted += _demo_subscription_sources(cloud)
     sources = []
     for values in wanted:
         # By name, else by account or vault (renamed since): never a second source for one account.
@@ -223,6 +224,14 @@ def seed_demo_sources(*, cloud) -> list:
         source = Source.objects.filter(name=values["name"]).first() or Source.objects.filter(kind=values["kind"], source_key=key).first()
         sources.append(source or source_create(actor=grc, **values))
     return sources
+
+
+def _demo_subscription_sources(cloud) -> list[dict]:
+    """The Azure subscription source (issue #17): its four vaults are registered by its collection."""
+    from apps.inventory.models import Source
+
+    ids = list(getattr(cloud, "subscription_ids", ()) or ())
+    return [dict(name="Northwind subscription (Azure)", kind=Source.Kind.AZURE_SUBSCRIPTION, subscription_ids=ids)] if ids else []
 
 
 def seed_demo_exceptions(*, evaluation) -> int:

@@ -121,7 +121,12 @@ def vault_resource(
     }
     properties.update({k: v for k, v in optional.items() if v is not None})
     if network_default_action is not None:
-        properties["networkAcls"] = {"defaultAction": network_default_action, "bypass": "AzureServices", "ipRules": [], "virtualNetworkRules": []}
+        properties["networkAcls"] = {
+            "defaultAction": network_default_action,
+            "bypass": "AzureServices",
+            "ipRules": [],
+            "virtualNetworkRules": [],
+        }
     return {
         "id": f"/subscriptions/{subscription_id}/resourceGroups/{resource_group}/providers/Microsoft.KeyVault/vaults/{name}",
         "name": name,
@@ -156,7 +161,9 @@ class ArmSimulator:
             return self
         self._server = _VaultServer((self.host, self._requested_port), self, _tls_context())  # type: ignore[arg-type]
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="arm-simulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="arm-simulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -199,10 +206,18 @@ class ArmSimulator:
     # state ----------------------------------------------------------------------------
 
     def add_subscription(
-        self, subscription_id: str, *, display_name: str = "", tenant_id: str = DEFAULT_TENANT_ID, state: str = "Enabled", readable: bool = True
+        self,
+        subscription_id: str,
+        *,
+        display_name: str = "",
+        tenant_id: str = DEFAULT_TENANT_ID,
+        state: str = "Enabled",
+        readable: bool = True,
     ) -> None:
         with self._lock:
-            self._subscriptions[subscription_id] = _Subscription(subscription_id, display_name or subscription_id, tenant_id, state, readable)
+            self._subscriptions[subscription_id] = _Subscription(
+                subscription_id, display_name or subscription_id, tenant_id, state, readable
+            )
 
     def add_vault(self, subscription_id: str, name: str, *, vault_url: str, **properties: Any) -> dict[str, Any]:
         """Add (or replace) a vault; keyword arguments as :func:`vault_resource`."""
@@ -292,12 +307,18 @@ class ArmSimulator:
             if vaults_match:
                 subscription = self._subscriptions.get(vaults_match.group(1))
                 if subscription is None:
-                    status, body = 404, _error("SubscriptionNotFound", f"The subscription '{vaults_match.group(1)[:80]}' could not be found.")
+                    status, body = (
+                        404,
+                        _error("SubscriptionNotFound", f"The subscription '{vaults_match.group(1)[:80]}' could not be found."),
+                    )
                 elif not subscription.readable:
-                    status, body = 403, _error(
-                        "AuthorizationFailed",
-                        "The client does not have authorization to perform action 'Microsoft.KeyVault/vaults/read' over scope "
-                        f"'/subscriptions/{subscription.subscription_id}'.",
+                    status, body = (
+                        403,
+                        _error(
+                            "AuthorizationFailed",
+                            "The client does not have authorization to perform action 'Microsoft.KeyVault/vaults/read' over scope "
+                            f"'/subscriptions/{subscription.subscription_id}'.",
+                        ),
                     )
                 else:
                     status, body = 200, self._page(list(subscription.vaults.values()), skip, top, h, parts)

@@ -80,7 +80,9 @@ class VaultProtectedStorage(Rule):
             if public is None:
                 unknown.append("public network access could not be read")
             elif not restricted:
-                gaps.append(f"public network access is {str(public)[:40]} and the firewall default is {str(default_action or 'Allow')[:40]}")
+                gaps.append(
+                    f"public network access is {str(public)[:40]} and the firewall default is {str(default_action or 'Allow')[:40]}"
+                )
         if gaps:
             return failed(f"{label}: {'; '.join(gaps + unknown)}", **data)
         if unknown:
@@ -122,5 +124,7 @@ class VaultSecretReaders(Rule):
             return not_assessed(f"{label}: its access policies could not be read", **data)
         data["secret_reader_count"] = len(readers)
         if len(readers) > limit:
-            return failed(f"{label}: {len(readers)} principals hold secret 'get' through access policies, above the limit of {limit}", **data)
+            return failed(
+                f"{label}: {len(readers)} principals hold secret 'get' through access policies, above the limit of {limit}", **data
+            )
         return passed(f"{label}: {len(readers)} principal(s) hold secret 'get', within the limit of {limit}", **data)

@@ -4,25 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inventory', '0007_merge_organisations_and_kinds'),
+        ("inventory", "0007_merge_organisations_and_kinds"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='source',
-            name='subscription_ids',
-            field=models.JSONField(blank=True, default=list, help_text='Azure subscription source: subscription ids (none: every subscription of the tenant)'),
+            model_name="source",
+            name="subscription_ids",
+            field=models.JSONField(
+                blank=True, default=list, help_text="Azure subscription source: subscription ids (none: every subscription of the tenant)"
+            ),
         ),
         migrations.AddField(
-            model_name='source',
-            name='tenant_id',
-            field=models.CharField(blank=True, help_text='Azure subscription source: the tenant (directory) id', max_length=36),
+            model_name="source",
+            name="tenant_id",
+            field=models.CharField(blank=True, help_text="Azure subscription source: the tenant (directory) id", max_length=36),
         ),
         migrations.AlterField(
-            model_name='source',
-            name='kind',
-            field=models.CharField(choices=[('aws_account', 'AWS account'), ('azure_key_vault', 'Azure Key Vault'), ('aws_organization', 'AWS organisation'), ('azure_subscription', 'Azure subscription')], max_length=32),
+            model_name="source",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("aws_account", "AWS account"),
+                    ("azure_key_vault", "Azure Key Vault"),
+                    ("aws_organization", "AWS organisation"),
+                    ("azure_subscription", "Azure subscription"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

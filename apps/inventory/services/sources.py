@@ -88,6 +88,8 @@ def _snapshot(source: Source) -> dict:
             "member_role_name",
             "include_ids",
             "exclude_ids",
+            "subscription_ids",
+            "tenant_id",
             "schedule_minutes",
         )
     }

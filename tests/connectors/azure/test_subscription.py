@@ -105,8 +105,12 @@ def test_a_malformed_answer_fails_the_unit_never_a_partial_vault_list(arm):
 
 def test_a_vault_without_a_usable_uri_or_with_unreadable_settings_is_named(arm):
     arm.add_vault(SUB_A, "good", vault_url="https://good.vault.azure.net")
-    arm.add_raw_vault(SUB_A, "no-uri", {"id": "/subscriptions/x/vaults/no-uri", "name": "no-uri", "properties": {"vaultUri": "http://plain"}})
-    arm.add_raw_vault(SUB_A, "odd", {"name": "odd", "properties": {"vaultUri": "https://odd.vault.azure.net/", "enablePurgeProtection": "yes"}})
+    arm.add_raw_vault(
+        SUB_A, "no-uri", {"id": "/subscriptions/x/vaults/no-uri", "name": "no-uri", "properties": {"vaultUri": "http://plain"}}
+    )
+    arm.add_raw_vault(
+        SUB_A, "odd", {"name": "odd", "properties": {"vaultUri": "https://odd.vault.azure.net/", "enablePurgeProtection": "yes"}}
+    )
     arm.add_raw_vault(SUB_A, "not-object", ["a", "list"])
     result = _collect(subscription_ids=(SUB_A,))
     assert [m.name for m in result.members] == ["good", "odd"]
@@ -153,9 +157,9 @@ def test_the_spec_validates_subscriptions_and_tenant_by_field():
     config = AzureSubscription.validate(SourceConfig(kind="azure_subscription", subscription_ids=(f" {SUB_B.upper()} ", SUB_A, SUB_A)))
     assert config.subscription_ids == (SUB_A, SUB_B)
     assert AzureSubscription.source_key(config) == f"{SUB_A},{SUB_B}"
-    assert AzureSubscription.source_key(AzureSubscription.validate(SourceConfig(kind="azure_subscription", tenant_id=DEFAULT_TENANT_ID))) == (
-        f"tenant:{DEFAULT_TENANT_ID}"
-    )
+    assert AzureSubscription.source_key(
+        AzureSubscription.validate(SourceConfig(kind="azure_subscription", tenant_id=DEFAULT_TENANT_ID))
+    ) == (f"tenant:{DEFAULT_TENANT_ID}")
     for bad, field in (
         ({"subscription_ids": ("prod",)}, "Subscriptions:"),
         ({"subscription_ids": tuple(f"{i}1111111-2222-3333-4444-555555555555" for i in range(9))}, "Subscriptions:"),
@@ -178,9 +182,16 @@ def test_anything_but_a_listing_is_refused_before_it_is_sent(arm):
     session = ArmSession(Counter())
     try:
         with pytest.raises(DisallowedOperation):
-            session.client(SUB_A).send_request(HttpRequest("GET", f"{arm.url}/subscriptions/{SUB_A}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv?api-version=2026-05-15"))
+            session.client(SUB_A).send_request(
+                HttpRequest(
+                    "GET",
+                    f"{arm.url}/subscriptions/{SUB_A}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv?api-version=2026-05-15",
+                )
+            )
         with pytest.raises(DisallowedOperation):
-            session.client(SUB_A).send_request(HttpRequest("DELETE", f"{arm.url}/subscriptions/{SUB_A}/providers/Microsoft.KeyVault/vaults?api-version=1"))
+            session.client(SUB_A).send_request(
+                HttpRequest("DELETE", f"{arm.url}/subscriptions/{SUB_A}/providers/Microsoft.KeyVault/vaults?api-version=1")
+            )
     finally:
         session.close()
     assert arm.requests == []
