@@ -1,18 +1,20 @@
 """Azure Resource Manager clients for subscription sources; nothing is built at import time.
 
 One ``KeyVaultManagementClient`` (azure-mgmt-keyvault) per subscription lists its vaults
-(``vaults.list_by_subscription``, paged by ``nextLink``). The subscription listing
-(``GET /subscriptions``) is sent through the same client's pipeline (``send_request``): the
-``SubscriptionClient`` is no longer in azure-mgmt-resource 26 (it moved to a package keytrail
-does not install, see ADR 0011), and the pipeline already carries the credential, retries and
-the call policy below.
+(``vaults.list_by_subscription``, paged by ``nextLink``), one ``AuthorizationManagementClient``
+(azure-mgmt-authorization) its role assignments (``role_assignments.list_for_subscription``).
+The subscription listing (``GET /subscriptions``) and each vault's diagnostic settings are sent
+through the Key Vault client's pipeline (``send_request``): ``SubscriptionClient`` is no longer
+in azure-mgmt-resource 26 and diagnostic settings are no longer in azure-mgmt-monitor 7 (both
+moved to packages keytrail does not install, see ADR 0011), and the pipeline already carries
+the credential, retries and the call policy below.
 
 Settings (``config/settings/azure.py``): ``AZURE_RESOURCE_MANAGER_URL`` (the endpoint, the
 simulator's in tests and the demo), ``AZURE_RESOURCE_MANAGER_SCOPE`` (the token scope), and the
 Key Vault ones shared with the data plane (credential class, CA bundle, timeouts, retries).
 
 Every request passes :class:`ArmCallPolicy`, which counts logical requests by operation and
-refuses anything but the two listings: nothing is ever written, and no vault content is read
+refuses anything but the four listings: nothing is ever written, and no vault content is read
 through Resource Manager.
 """
 
@@ -32,10 +34,19 @@ from apps.connectors.base import ConnectorError
 
 LIST_SUBSCRIPTIONS = "list_subscriptions"
 LIST_VAULTS = "list_vaults_by_subscription"
+LIST_ROLE_ASSIGNMENTS = "list_role_assignments_for_subscription"
+LIST_DIAGNOSTIC_SETTINGS = "list_vault_diagnostic_settings"
+ALLOWED = frozenset({LIST_SUBSCRIPTIONS, LIST_VAULTS, LIST_ROLE_ASSIGNMENTS, LIST_DIAGNOSTIC_SETTINGS})
 SUBSCRIPTIONS_API_VERSION = "2022-12-01"
+DIAGNOSTIC_SETTINGS_API_VERSION = "2021-05-01-preview"
 
 _SUBSCRIPTIONS_PATH = re.compile(r"^/subscriptions/?$")
 _VAULTS_PATH = re.compile(r"^/subscriptions/[^/]+/providers/Microsoft\.KeyVault/vaults/?$", re.IGNORECASE)
+_ROLE_ASSIGNMENTS_PATH = re.compile(r"^/subscriptions/[^/]+/providers/Microsoft\.Authorization/roleAssignments/?$", re.IGNORECASE)
+_DIAGNOSTICS_PATH = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.KeyVault/vaults/[^/]+/providers/Microsoft\.Insights/diagnosticSettings/?$",
+    re.IGNORECASE,
+)
 
 
 def operation_name(method: str, url: str) -> str:
@@ -44,6 +55,10 @@ def operation_name(method: str, url: str) -> str:
         return LIST_SUBSCRIPTIONS
     if method == "GET" and _VAULTS_PATH.match(path):
         return LIST_VAULTS
+    if method == "GET" and _ROLE_ASSIGNMENTS_PATH.match(path):
+        return LIST_ROLE_ASSIGNMENTS
+    if method == "GET" and _DIAGNOSTICS_PATH.match(path):
+        return LIST_DIAGNOSTIC_SETTINGS
     return f"{method} {path}"
 
 
@@ -59,20 +74,24 @@ class ArmCallPolicy(SansIOHTTPPolicy):
     def on_request(self, request: Any) -> None:
         http_request = request.http_request
         operation = operation_name(http_request.method, http_request.url)
-        if operation not in (LIST_SUBSCRIPTIONS, LIST_VAULTS):
-            raise DisallowedOperation(f"refused to send {operation}: keytrail only lists subscriptions and vaults")
+        if operation not in ALLOWED:
+            raise DisallowedOperation(
+                f"refused to send {operation}: keytrail only lists subscriptions, vaults, role assignments and diagnostic settings"
+            )
         if http_request.url in self._requested:
             raise ConnectorError(f"paging loop: {http_request.url} requested twice", code="malformed_response")
         self._requested.add(http_request.url)
         self.counter[operation] += 1
 
 
-def build_arm_client(subscription_id: str, *, credential: Any, policy: ArmCallPolicy) -> Any:
+def build_arm_client(subscription_id: str, *, credential: Any, policy: ArmCallPolicy, client_class: Any = None) -> Any:
+    """A management client (``KeyVaultManagementClient`` unless ``client_class``) for one
+    subscription, configured from settings, with ``policy`` installed."""
     from azure.mgmt.keyvault import KeyVaultManagementClient
     from django.conf import settings
 
     retry_total = int(settings.AZURE_RETRY_TOTAL)
-    return KeyVaultManagementClient(
+    return (client_class or KeyVaultManagementClient)(
         credential,
         subscription_id,
         base_url=settings.AZURE_RESOURCE_MANAGER_URL.rstrip("/"),
@@ -101,32 +120,58 @@ class ArmSession:
         self.policy = ArmCallPolicy(api_calls)
         self._clients: dict[str, Any] = {}
 
-    def client(self, subscription_id: str) -> Any:
-        if subscription_id not in self._clients:
-            self._clients[subscription_id] = build_arm_client(subscription_id, credential=self.credential, policy=self.policy)
-        return self._clients[subscription_id]
+    def client(self, subscription_id: str, kind: str = "keyvault") -> Any:
+        """The subscription's client: ``keyvault`` (azure-mgmt-keyvault) or ``authorization``
+        (azure-mgmt-authorization)."""
+        key = f"{kind}:{subscription_id}"
+        if key not in self._clients:
+            client_class = None
+            if kind == "authorization":
+                from azure.mgmt.authorization import AuthorizationManagementClient as client_class
+            self._clients[key] = build_arm_client(
+                subscription_id, credential=self.credential, policy=self.policy, client_class=client_class
+            )
+        return self._clients[key]
 
     def list_subscriptions(self) -> Iterator[Any]:
         """Every subscription entry (raw JSON) of ``GET /subscriptions``, all pages."""
-        from azure.core.rest import HttpRequest
         from django.conf import settings
 
-        client = self.client("00000000-0000-0000-0000-000000000000")  # the listing is not per subscription
-        url: str | None = f"{settings.AZURE_RESOURCE_MANAGER_URL.rstrip('/')}/subscriptions?api-version={SUBSCRIPTIONS_API_VERSION}"
-        while url:
-            response = client.send_request(HttpRequest("GET", url))
+        url = f"{settings.AZURE_RESOURCE_MANAGER_URL.rstrip('/')}/subscriptions?api-version={SUBSCRIPTIONS_API_VERSION}"
+        yield from self.raw_listing(url, "subscription listing")
+
+    def list_diagnostic_settings(self, subscription_id: str, resource_id: str) -> list[Any]:
+        """A resource's diagnostic settings (raw JSON), ``GET {resource}/providers/Microsoft.Insights/diagnosticSettings``
+        (azure-mgmt-monitor 7 no longer has these operations; see ADR 0011)."""
+        from django.conf import settings
+
+        url = (
+            f"{settings.AZURE_RESOURCE_MANAGER_URL.rstrip('/')}{resource_id}/providers/Microsoft.Insights/diagnosticSettings"
+            f"?api-version={DIAGNOSTIC_SETTINGS_API_VERSION}"
+        )
+        return list(self.raw_listing(url, f"diagnostic settings of {resource_id}", subscription_id=subscription_id))
+
+    def raw_listing(self, url: str, what: str, *, subscription_id: str = "00000000-0000-0000-0000-000000000000") -> Iterator[Any]:
+        """Every item of a Resource Manager listing at ``url``, following ``nextLink``, sent through
+        a management client's pipeline (credential, retries, the call policy)."""
+        from azure.core.rest import HttpRequest
+
+        client = self.client(subscription_id)
+        next_url: str | None = url
+        while next_url:
+            response = client.send_request(HttpRequest("GET", next_url))
             response.raise_for_status()
             try:
                 body = response.json()
             except ValueError as exc:
-                raise ConnectorError(f"subscription listing: response is not JSON ({exc})", code="malformed_response") from exc
+                raise ConnectorError(f"{what}: response is not JSON ({exc})", code="malformed_response") from exc
             if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-                raise ConnectorError("subscription listing: response is not a listing", code="malformed_response")
+                raise ConnectorError(f"{what}: response is not a listing", code="malformed_response")
             yield from body["value"]
             next_link = body.get("nextLink")
             if next_link is not None and not isinstance(next_link, str):
-                raise ConnectorError("subscription listing: nextLink is not a string", code="malformed_response")
-            url = next_link or None
+                raise ConnectorError(f"{what}: nextLink is not a string", code="malformed_response")
+            next_url = next_link or None
 
     def close(self) -> None:
         for client in self._clients.values():

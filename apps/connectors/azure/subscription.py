@@ -206,6 +206,94 @@ def vault_facts(item: dict[str, Any], subscription_id: str) -> tuple[dict[str, A
     return facts, bad
 
 
+# Built-in roles whose data actions include reading secret values; role definition ids are the
+# same GUIDs in every tenant.
+SECRET_READ_ROLES = {
+    "4633458b-17de-408a-b874-0445c86b69e6": "Key Vault Secrets User",
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7": "Key Vault Secrets Officer",
+    "00482a5a-887f-4fb3-b363-3b7fe8e74483": "Key Vault Administrator",
+}
+AUDIT_CATEGORY_GROUPS = frozenset({"audit", "alllogs"})
+_DESTINATIONS = ("workspaceId", "storageAccountId", "eventHubAuthorizationRuleId", "marketplacePartnerId")
+
+
+def _covers(scope: str, resource_id: str) -> bool:
+    """Does a role assignment at ``scope`` apply to ``resource_id`` (inherited down the tree)?"""
+    scope, resource_id = scope.lower().rstrip("/"), resource_id.lower()
+    if not scope or scope.startswith("/providers/microsoft.management/managementgroups/"):
+        return True  # the root or a management group above every subscription
+    return resource_id == scope or resource_id.startswith(scope + "/")
+
+
+def _secret_roles(session: Any, subscription_id: str, vaults: list[dict[str, Any]], result: CollectionResult) -> None:
+    """Each vault's principals holding a secret-reading role at its scope or above
+    (``rbac_secret_readers``: [{principal_id, role, scope}]; ``None`` when unreadable, recorded)."""
+    try:
+        with arm_errors(f"role assignments of subscription {subscription_id}"):
+            assignments = list(session.client(subscription_id, "authorization").role_assignments.list_for_subscription())
+    except ConnectorError as exc:
+        result.add_error("role_assignments_unreadable", f"{exc}; who may read secrets through Azure RBAC is unknown", subscription_id)
+        for vault in vaults:
+            vault["facts"]["rbac_secret_readers"] = None
+        return
+    grants: list[tuple[str, str, str]] = []
+    for assignment in assignments:
+        role_id = str(getattr(assignment, "role_definition_id", "") or "").rsplit("/", 1)[-1].lower()
+        principal = getattr(assignment, "principal_id", None)
+        scope = getattr(assignment, "scope", None)
+        if role_id in SECRET_READ_ROLES:
+            if not isinstance(principal, str) or not isinstance(scope, str):
+                result.add_error(
+                    "malformed_item", "a role assignment without principal or scope; skipped", str(getattr(assignment, "id", ""))[:300]
+                )
+                continue
+            grants.append((principal[:80], SECRET_READ_ROLES[role_id], scope[:500]))
+    for vault in vaults:
+        arm_id = vault["facts"].get("arm_id") or ""
+        vault["facts"]["rbac_secret_readers"] = [
+            {"principal_id": principal, "role": role, "scope": scope}
+            for principal, role, scope in grants
+            if arm_id and _covers(scope, arm_id)
+        ]
+
+
+def _audit_logging(session: Any, subscription_id: str, vaults: list[dict[str, Any]], result: CollectionResult) -> None:
+    """Each vault's diagnostic settings sending its AuditEvent logs somewhere (``audit_log_destinations``:
+    setting names; ``None`` when unreadable, recorded)."""
+    for vault in vaults:
+        facts = vault["facts"]
+        arm_id = facts.get("arm_id") or ""
+        if not arm_id.lower().startswith(f"/subscriptions/{subscription_id}/resourcegroups/"):
+            facts["audit_log_destinations"] = None
+            result.add_error(
+                "diagnostics_unreadable", f"vault {vault['name']}: no usable resource id to read its diagnostic settings", vault["key"]
+            )
+            continue
+        try:
+            with arm_errors(f"diagnostic settings of vault {vault['name']}"):
+                settings = session.list_diagnostic_settings(subscription_id, arm_id)
+        except ConnectorError as exc:
+            facts["audit_log_destinations"] = None
+            result.add_error("diagnostics_unreadable", f"{exc}; whether its audit logs are kept is unknown", vault["key"])
+            continue
+        sending: list[str] = []
+        for setting in settings:
+            props = setting.get("properties") if isinstance(setting, dict) else None
+            if not isinstance(props, dict):
+                result.add_error("malformed_item", f"vault {vault['name']}: a diagnostic setting without properties; skipped", vault["key"])
+                continue
+            logs = props.get("logs") if isinstance(props.get("logs"), list) else []
+            audited = any(
+                isinstance(log, dict)
+                and log.get("enabled") is True
+                and (log.get("category") == "AuditEvent" or str(log.get("categoryGroup") or "").lower() in AUDIT_CATEGORY_GROUPS)
+                for log in logs
+            )
+            if audited and any(isinstance(props.get(k), str) and props.get(k) for k in _DESTINATIONS):
+                sending.append(_text(setting.get("name")) or "(unnamed)")
+        facts["audit_log_destinations"] = sending
+
+
 class SubscriptionConnector(Connector):
     """Discovers the Key Vaults of one or several subscriptions and returns them as member sources."""
 
@@ -267,10 +355,12 @@ class SubscriptionConnector(Connector):
                         raise
                     not_assessed.append({"what": "subscription", "id": sid, "name": subscription["name"], "reason": reason})
                     continue
-                for item in items:
-                    vault = self._vault(item.as_dict() if hasattr(item, "as_dict") else item, sid, result)
-                    if vault is not None:
-                        vaults.append(vault)
+                found = [self._vault(item.as_dict() if hasattr(item, "as_dict") else item, sid, result) for item in items]
+                listed = [vault for vault in found if vault is not None]
+                if listed:
+                    _secret_roles(session, sid, listed, result)
+                    _audit_logging(session, sid, listed, result)
+                vaults += listed
         for entry in not_assessed:
             result.add_error("subscription_not_assessed", f"subscription {entry['name']} ({entry['id']}): {entry['reason']}", entry["id"])
 

@@ -9,7 +9,11 @@ its pipeline, which keytrail also uses for the subscription listing) to talk to 
 * ``GET /subscriptions/{id}/providers/Microsoft.KeyVault/vaults`` — the subscription's vaults
   (``$top`` page size), paged the same way; an unknown subscription answers 404
   ``SubscriptionNotFound`` as ARM does, a subscription the identity may not read 403
-  ``AuthorizationFailed``.
+  ``AuthorizationFailed``;
+* ``GET /subscriptions/{id}/providers/Microsoft.Authorization/roleAssignments`` — the
+  subscription's role assignments (every scope in it), paged (azure-mgmt-authorization);
+* ``GET {vault id}/providers/Microsoft.Insights/diagnosticSettings`` — a vault's diagnostic
+  settings (azure-mgmt-monitor).
 
 Every request must carry a bearer token (401 otherwise). Anything else (a write, a vault's
 keys or secrets through ARM) is refused with 403 and recorded in :attr:`ArmSimulator.violations`;
@@ -41,6 +45,17 @@ from apps.devtools.simulators.key_vault import DEFAULT_TENANT_ID, _tls_context, 
 DEFAULT_PAGE_SIZE = 10
 _VAULTS_PATH = re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.KeyVault/vaults/?$", re.IGNORECASE)
 _SUBSCRIPTIONS_PATH = re.compile(r"^/subscriptions/?$")
+_ROLE_ASSIGNMENTS_PATH = re.compile(r"^/subscriptions/([^/]+)/providers/Microsoft\.Authorization/roleAssignments/?$", re.IGNORECASE)
+_DIAGNOSTICS_PATH = re.compile(
+    r"^/subscriptions/([^/]+)/resourceGroups/[^/]+/providers/Microsoft\.KeyVault/vaults/([^/]+)/providers/"
+    r"Microsoft\.Insights/diagnosticSettings/?$",
+    re.IGNORECASE,
+)
+# Built-in roles whose data actions read secrets (their role definition ids are the same in every tenant).
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+KEY_VAULT_SECRETS_OFFICER = "b86a8fe4-44ce-4948-aee5-eccb2c155cd7"
+KEY_VAULT_ADMINISTRATOR = "00482a5a-887f-4fb3-b363-3b7fe8e74483"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 
 
 class RequestRecord(NamedTuple):
@@ -63,6 +78,8 @@ class _Subscription:
     state: str = "Enabled"
     readable: bool = True  # False: the identity may list it but not read its resources (403)
     vaults: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> ARM resource JSON
+    role_assignments: list[Any] | None = field(default_factory=list)  # None: 403 (no Microsoft.Authorization read)
+    diagnostics: dict[str, list[Any] | None] = field(default_factory=dict)  # vault name -> settings; None: 403
 
 
 @dataclass
@@ -231,6 +248,59 @@ class ArmSimulator:
         with self._lock:
             self._subscriptions[subscription_id].vaults[key] = item
 
+    def add_role_assignment(
+        self, subscription_id: str, principal_id: str, role: str, *, scope: str = "", principal_type: str = "User"
+    ) -> None:
+        """Assign built-in role ``role`` (a role definition GUID) to ``principal_id`` at ``scope``
+        (default: the subscription; a vault's ARM id for that vault only)."""
+        scope = scope or f"/subscriptions/{subscription_id}"
+        with self._lock:
+            assignments = self._subscriptions[subscription_id].role_assignments
+            if assignments is None:
+                assignments = self._subscriptions[subscription_id].role_assignments = []
+            assignments.append(
+                {
+                    "id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{uuid.uuid4()}",
+                    "name": str(uuid.uuid4()),
+                    "type": "Microsoft.Authorization/roleAssignments",
+                    "properties": {
+                        "roleDefinitionId": f"/subscriptions/{subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}",
+                        "principalId": principal_id,
+                        "principalType": principal_type,
+                        "scope": scope,
+                    },
+                }
+            )
+
+    def refuse_role_assignments(self, subscription_id: str) -> None:
+        """Answer 403 to the subscription's role assignment listing."""
+        with self._lock:
+            self._subscriptions[subscription_id].role_assignments = None
+
+    def set_diagnostics(self, subscription_id: str, vault: str, settings: list[Any] | None) -> None:
+        """The vault's diagnostic settings as listed (raw JSON items); ``None``: 403."""
+        with self._lock:
+            self._subscriptions[subscription_id].diagnostics[vault] = settings
+
+    def send_audit_logs(self, subscription_id: str, vault: str, *, enabled: bool = True, category_group: str = "") -> None:
+        """A diagnostic setting sending the vault's AuditEvent logs (or a category group) to a workspace."""
+        log = {"categoryGroup": category_group, "enabled": enabled} if category_group else {"category": "AuditEvent", "enabled": enabled}
+        self.set_diagnostics(
+            subscription_id,
+            vault,
+            [
+                {
+                    "id": f"/subscriptions/{subscription_id}/.../diagnosticSettings/to-sentinel",
+                    "name": "to-sentinel",
+                    "properties": {
+                        "workspaceId": f"/subscriptions/{subscription_id}/resourceGroups/rg-logs/providers/Microsoft.OperationalInsights/workspaces/sentinel",
+                        "logs": [log],
+                        "metrics": [],
+                    },
+                }
+            ],
+        )
+
     def remove_vault(self, subscription_id: str, name: str) -> None:
         with self._lock:
             self._subscriptions[subscription_id].vaults.pop(name, None)
@@ -277,7 +347,9 @@ class ArmSimulator:
             self._send(h, path, 401, _error("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."))
             return
         vaults_match = _VAULTS_PATH.match(path)
-        if h.command != "GET" or not (vaults_match or _SUBSCRIPTIONS_PATH.match(path)):
+        roles_match = _ROLE_ASSIGNMENTS_PATH.match(path)
+        diagnostics_match = _DIAGNOSTICS_PATH.match(path)
+        if h.command != "GET" or not (vaults_match or roles_match or diagnostics_match or _SUBSCRIPTIONS_PATH.match(path)):
             with self._lock:
                 self._violations.append(Violation(h.command, path, "keytrail only lists subscriptions and vaults"))
             self._send(h, path, 403, _error("AuthorizationFailed", "The simulator refuses everything but listings."))
@@ -285,7 +357,7 @@ class ArmSimulator:
         if not query.get("api-version"):
             self._send(h, path, 400, _error("MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required."))
             return
-        route = "vaults" if vaults_match else "subscriptions"
+        route = "vaults" if vaults_match else "roles" if roles_match else "diagnostics" if diagnostics_match else "subscriptions"
         fault = self._take_fault(route)
         if fault is not None:
             if fault.kind == "throttle":
@@ -304,7 +376,9 @@ class ArmSimulator:
             return
         top = max(1, min(top, self.default_page_size))
         with self._lock:
-            if vaults_match:
+            if roles_match or diagnostics_match:
+                status, body = self._extras(roles_match, diagnostics_match, skip, top, h, parts)
+            elif vaults_match:
                 subscription = self._subscriptions.get(vaults_match.group(1))
                 if subscription is None:
                     status, body = (
@@ -335,6 +409,24 @@ class ArmSimulator:
                 ]
                 status, body = 200, self._page(items, skip, top, h, parts)
         self._send(h, path, status, body)
+
+    def _extras(self, roles_match: Any, diagnostics_match: Any, skip: int, top: int, h: Any, parts: Any) -> tuple[int, Any]:
+        """Role assignments of a subscription (paged) and a vault's diagnostic settings (one page)."""
+        match = roles_match or diagnostics_match
+        subscription = self._subscriptions.get(match.group(1))
+        if subscription is None:
+            return 404, _error("SubscriptionNotFound", f"The subscription '{match.group(1)[:80]}' could not be found.")
+        if roles_match:
+            if subscription.role_assignments is None:
+                return 403, _error("AuthorizationFailed", "The client may not perform 'Microsoft.Authorization/roleAssignments/read'.")
+            return 200, self._page(list(subscription.role_assignments), skip, top, h, parts)
+        vault = diagnostics_match.group(2)
+        if vault not in subscription.vaults:
+            return 404, _error("ResourceNotFound", f"The Resource 'Microsoft.KeyVault/vaults/{vault[:80]}' was not found.")
+        settings = subscription.diagnostics.get(vault, [])
+        if settings is None:
+            return 403, _error("AuthorizationFailed", "The client may not perform 'Microsoft.Insights/diagnosticSettings/read'.")
+        return 200, {"value": settings}
 
     def _page(self, items: list[Any], skip: int, top: int, h: Any, parts: Any) -> dict[str, Any]:
         page = items[skip : skip + top]

@@ -92,16 +92,18 @@ class VaultProtectedStorage(Rule):
 
 class VaultSecretReaders(Rule):
     id = "kv-vault-secret-readers"
-    title = "Few principals may read a Key Vault's secrets through access policies"
+    title = "Few principals may read a Key Vault's secrets"
     severity = "medium"
     subject = "source"
     requirements = ("9.2.4.07",)
     scope_kind = "azure_subscription"
     explanation = (
-        "Reading a stored secret is limited to the few who need it. Each enabled Key Vault source that uses access "
-        "policies fails when more principals than the policy's limit hold the secret 'get' permission; the evidence "
-        "lists their object ids. A vault using Azure RBAC instead is not assessed (its role assignments are not read "
-        "yet), nor is one registered by URL only or whose access policies could not be read."
+        "Reading a stored secret is limited to the few who need it. Each enabled Key Vault source fails when more "
+        "principals than the policy's limit may read its secrets: through access policies granting secret 'get' for a "
+        "vault using access policies, or through the Key Vault Secrets User, Secrets Officer or Administrator roles "
+        "assigned at the vault, its resource group, its subscription or above for a vault using Azure RBAC. The "
+        "evidence lists the principals. A vault registered by URL only, or whose access model, access policies or "
+        "role assignments could not be read, is not assessed."
     )
 
     def applies(self, s: SourceFacts) -> bool:
@@ -114,17 +116,55 @@ class VaultSecretReaders(Rule):
             return not_assessed(f"{label}: {_NO_FACTS}", secret_readers=None)
         limit = ctx.policy.kv_vault_max_secret_readers
         rbac = facts.get("rbac_authorization")
-        readers = facts.get("secret_get_principals")
-        data = {"rbac_authorization": rbac, "limit": limit, "secret_readers": readers}
-        if rbac is True:
-            return not_assessed(f"{label} uses Azure RBAC; its role assignments are not read, so who may read secrets is unknown", **data)
+        data: dict[str, Any] = {"rbac_authorization": rbac, "limit": limit}
         if rbac is None:
-            return not_assessed(f"{label}: whether it uses RBAC or access policies could not be read", **data)
-        if not isinstance(readers, list):
-            return not_assessed(f"{label}: its access policies could not be read", **data)
-        data["secret_reader_count"] = len(readers)
+            return not_assessed(f"{label}: whether it uses RBAC or access policies could not be read", secret_readers=None, **data)
+        if rbac is True:
+            grants = facts.get("rbac_secret_readers")
+            if not isinstance(grants, list):
+                return not_assessed(f"{label} uses Azure RBAC and its role assignments could not be read", secret_readers=None, **data)
+            readers = sorted({str(g.get("principal_id")) for g in grants if isinstance(g, dict)})
+            data["role_assignments"] = grants
+            how = "hold a secret-reading Key Vault role"
+        else:
+            readers = facts.get("secret_get_principals")
+            if not isinstance(readers, list):
+                return not_assessed(f"{label}: its access policies could not be read", secret_readers=None, **data)
+            how = "hold secret 'get' through access policies"
+        data.update(secret_readers=readers, secret_reader_count=len(readers))
         if len(readers) > limit:
-            return failed(
-                f"{label}: {len(readers)} principals hold secret 'get' through access policies, above the limit of {limit}", **data
-            )
-        return passed(f"{label}: {len(readers)} principal(s) hold secret 'get', within the limit of {limit}", **data)
+            return failed(f"{label}: {len(readers)} principals {how}, above the limit of {limit}", **data)
+        return passed(f"{label}: {len(readers)} principal(s) {how}, within the limit of {limit}", **data)
+
+
+class VaultAuditLogging(Rule):
+    id = "kv-vault-audit-logging"
+    title = "Key Vaults send their audit logs somewhere they are kept"
+    severity = "medium"
+    subject = "source"
+    requirements = ("9.2.4.18",)
+    scope_kind = "azure_subscription"
+    explanation = (
+        "Every read and change of a secret is recorded where it outlives the vault. Each enabled Key Vault source "
+        "fails when none of its diagnostic settings sends its AuditEvent logs (the category, or the audit or allLogs "
+        "category group, enabled) to a Log Analytics workspace, a storage account, an event hub or a partner "
+        "destination. The evidence names the settings that do. A vault registered by URL only, or whose diagnostic "
+        "settings could not be read, is not assessed."
+    )
+
+    def applies(self, s: SourceFacts) -> bool:
+        return s.kind == KEY_VAULT and s.enabled is True
+
+    def evaluate(self, s: SourceFacts, ctx: RuleContext) -> Verdict:
+        label = f"Key Vault {s.name}"
+        facts = _facts(s)
+        if facts is None:
+            return not_assessed(f"{label}: {_NO_FACTS}", audit_log_destinations=None)
+        sending = facts.get("audit_log_destinations")
+        if not isinstance(sending, list):
+            return not_assessed(f"{label}: its diagnostic settings could not be read", audit_log_destinations=None)
+        if not sending:
+            return failed(f"{label}: no diagnostic setting sends its AuditEvent logs anywhere", audit_log_destinations=[])
+        return passed(
+            f"{label}: audit logs sent by diagnostic setting(s) {', '.join(map(str, sending))[:300]}", audit_log_destinations=sending
+        )

@@ -40,6 +40,7 @@ RULES: dict[str, str] = {
     "kv-secret-not-updated": "apps.evaluation.rules.key_vault.NotUpdated",
     "kv-vault-protected-storage": "apps.evaluation.rules.key_vault_estate.VaultProtectedStorage",
     "kv-vault-secret-readers": "apps.evaluation.rules.key_vault_estate.VaultSecretReaders",
+    "kv-vault-audit-logging": "apps.evaluation.rules.key_vault_estate.VaultAuditLogging",
     "ssh-key-rotation-age": "apps.evaluation.rules.iam_credentials.SshKeyRotationAge",
     "service-credential-rotation-age": "apps.evaluation.rules.iam_credentials.ServiceCredentialRotationAge",
     "signing-certificate-human-active": "apps.evaluation.rules.iam_credentials.SigningCertificateOnHuman",

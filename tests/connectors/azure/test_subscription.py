@@ -53,8 +53,14 @@ def test_every_subscription_of_the_tenant_is_paged_and_each_vault_becomes_a_memb
     keys = [m.source_key for m in result.members]
     assert keys == [*(f"https://kv-a{i}.vault.azure.net/" for i in range(5)), "https://kv-b.vault.azure.net/"]
     assert all(m.config.kind == "azure_key_vault" and m.config.vault_url == m.source_key for m in result.members)
-    # 3 subscriptions on pages of 2; 5 vaults on 3 pages, 1 vault on 1; the other tenant's skipped.
-    assert result.api_calls == {"list_subscriptions": 2, "list_vaults_by_subscription": 4}
+    # 3 subscriptions on pages of 2; 5 vaults on 3 pages, 1 vault on 1; the other tenant's skipped;
+    # one role assignment listing per subscription with vaults, one diagnostic settings listing per vault.
+    assert result.api_calls == {
+        "list_subscriptions": 2,
+        "list_vaults_by_subscription": 4,
+        "list_role_assignments_for_subscription": 2,
+        "list_vault_diagnostic_settings": 6,
+    }
     assert [s["id"] for s in result.facts["subscriptions"]] == [SUB_A, SUB_B]
     facts = result.facts["member_facts"]["https://kv-b.vault.azure.net/"]
     assert facts["purge_protection"] is False and facts["soft_delete"] is True and facts["subscription_id"] == SUB_B
@@ -195,3 +201,52 @@ def test_anything_but_a_listing_is_refused_before_it_is_sent(arm):
     finally:
         session.close()
     assert arm.requests == []
+
+
+def test_secret_reading_roles_are_assigned_to_each_vault_by_scope(arm):
+    from apps.devtools.simulators.arm import KEY_VAULT_ADMINISTRATOR, KEY_VAULT_SECRETS_OFFICER, KEY_VAULT_SECRETS_USER, READER
+
+    a = arm.add_vault(SUB_A, "kv-a", vault_url="https://kv-a.vault.azure.net", rbac_authorization=True)
+    arm.add_vault(SUB_A, "kv-b", vault_url="https://kv-b.vault.azure.net", rbac_authorization=True, resource_group="rg-other")
+    arm.add_role_assignment(SUB_A, "everyone-in-sub", KEY_VAULT_SECRETS_USER)
+    arm.add_role_assignment(SUB_A, "only-a", KEY_VAULT_SECRETS_OFFICER, scope=a["id"])
+    arm.add_role_assignment(SUB_A, "rg-admin", KEY_VAULT_ADMINISTRATOR, scope=f"/subscriptions/{SUB_A}/resourceGroups/rg-keytrail")
+    arm.add_role_assignment(SUB_A, "mg-user", KEY_VAULT_SECRETS_USER, scope="/providers/Microsoft.Management/managementGroups/root")
+    arm.add_role_assignment(SUB_A, "just-reader", READER)  # control plane only: reads no secret
+    for i in range(3):  # page size 2: the role assignments are paged too
+        arm.add_role_assignment(SUB_A, f"reader-{i}", READER)
+    result = _collect(subscription_ids=(SUB_A,))
+    facts = result.facts["member_facts"]
+
+    def principals(key):
+        return sorted(g["principal_id"] for g in facts[key]["rbac_secret_readers"])
+
+    assert principals("https://kv-a.vault.azure.net/") == ["everyone-in-sub", "mg-user", "only-a", "rg-admin"]
+    assert principals("https://kv-b.vault.azure.net/") == ["everyone-in-sub", "mg-user"]
+    assert result.api_calls["list_role_assignments_for_subscription"] == 4  # 8 assignments, 2 a page
+    assert result.errors == []
+
+
+def test_role_assignments_that_cannot_be_read_leave_rbac_readers_unknown_and_named(arm):
+    arm.add_vault(SUB_A, "kv-a", vault_url="https://kv-a.vault.azure.net", rbac_authorization=True)
+    arm.refuse_role_assignments(SUB_A)
+    result = _collect(subscription_ids=(SUB_A,))
+    assert [m.name for m in result.members] == ["kv-a"]  # the vault is still collected
+    assert result.facts["member_facts"]["https://kv-a.vault.azure.net/"]["rbac_secret_readers"] is None
+    (error,) = [e for e in result.errors if e["code"] == "role_assignments_unreadable"]
+    assert error["item"] == SUB_A and "403" in error["message"]
+
+
+def test_diagnostic_settings_say_which_vaults_keep_audit_logs(arm):
+    for name in ("audited", "grouped", "disabled", "nowhere", "none", "refused"):
+        arm.add_vault(SUB_A, name, vault_url=f"https://{name}.vault.azure.net")
+    arm.send_audit_logs(SUB_A, "audited")
+    arm.send_audit_logs(SUB_A, "grouped", category_group="allLogs")
+    arm.send_audit_logs(SUB_A, "disabled", enabled=False)
+    arm.set_diagnostics(SUB_A, "nowhere", [{"name": "metrics-only", "properties": {"logs": [{"category": "AuditEvent", "enabled": True}]}}])
+    arm.set_diagnostics(SUB_A, "refused", None)
+    result = _collect(subscription_ids=(SUB_A,))
+    sending = {f["vault_name"]: f["audit_log_destinations"] for f in result.facts["member_facts"].values()}
+    assert sending == {"audited": ["to-sentinel"], "grouped": ["to-sentinel"], "disabled": [], "nowhere": [], "none": [], "refused": None}
+    assert [e["item"] for e in result.errors if e["code"] == "diagnostics_unreadable"] == ["https://refused.vault.azure.net/"]
+    assert result.api_calls["list_vault_diagnostic_settings"] == 6

@@ -5,15 +5,15 @@ import pytest
 
 from apps.connectors.azure.subscription import vault_facts
 from apps.devtools.simulators.arm import vault_resource
-from apps.evaluation.rules.key_vault_estate import VaultProtectedStorage, VaultSecretReaders
+from apps.evaluation.rules.key_vault_estate import VaultAuditLogging, VaultProtectedStorage, VaultSecretReaders
 from tests.evaluation.rules.facts import ctx, source
 
 SUB = "11111111-2222-3333-4444-555555555555"
 
 
-def _vault(**properties):
+def _vault(extra=None, **properties):
     facts, _bad = vault_facts(vault_resource(SUB, "payments", vault_url="https://payments.vault.azure.net", **properties), SUB)
-    return source(name="payments", kind="azure_key_vault", iam_facts=facts)
+    return source(name="payments", kind="azure_key_vault", iam_facts={**facts, **(extra or {})})
 
 
 def _raw(properties):
@@ -95,11 +95,40 @@ def test_secret_readers_on_both_sides_of_the_limit(readers, status):
         assert "6 principals hold secret 'get'" in verdict.reason and "limit of 5" in verdict.reason
 
 
-def test_a_vault_using_rbac_is_not_assessed_by_the_access_policy_rule():
+def test_a_vault_using_rbac_without_readable_role_assignments_is_not_assessed():
     verdict = VaultSecretReaders().evaluate(_vault(rbac_authorization=True), ctx())
-    assert verdict.status == "not_assessed" and "RBAC" in verdict.reason
+    assert verdict.status == "not_assessed" and "RBAC" in verdict.reason and "could not be read" in verdict.reason
+    verdict = VaultSecretReaders().evaluate(_vault({"rbac_secret_readers": None}, rbac_authorization=True), ctx())
+    assert verdict.status == "not_assessed"
     verdict = VaultSecretReaders().evaluate(_vault(rbac_authorization=None), ctx())
     assert verdict.status == "not_assessed"
+
+
+@pytest.mark.parametrize("principals, status", [(5, "pass"), (6, "fail")])
+def test_rbac_secret_readers_on_both_sides_of_the_limit(principals, status):
+    grants = [{"principal_id": f"p{i}", "role": "Key Vault Secrets User", "scope": f"/subscriptions/{SUB}"} for i in range(principals)]
+    grants.append(
+        {"principal_id": "p0", "role": "Key Vault Secrets Officer", "scope": "/subscriptions/x/vaults/payments"}
+    )  # same principal twice
+    vault = _vault({"rbac_secret_readers": grants}, rbac_authorization=True, secret_get_principals=tuple(f"ap{i}" for i in range(9)))
+    verdict = VaultSecretReaders().evaluate(vault, ctx(kv_vault_max_secret_readers=5))
+    assert verdict.status == status, verdict.reason
+    assert verdict.data["secret_reader_count"] == principals and "Key Vault role" in verdict.reason  # access policies ignored under RBAC
+
+
+@pytest.mark.parametrize(
+    "destinations, status, words",
+    [
+        (["to-sentinel"], "pass", "to-sentinel"),
+        ([], "fail", "no diagnostic setting sends its AuditEvent logs"),
+        (None, "not_assessed", "could not be read"),
+    ],
+)
+def test_audit_logging_pass_fail_and_unreadable(destinations, status, words):
+    verdict = VaultAuditLogging().evaluate(_vault({"audit_log_destinations": destinations}), ctx())
+    assert verdict.status == status and words in verdict.reason
+    assert VaultAuditLogging().evaluate(_vault(), ctx()).status == "not_assessed"  # never read: not a pass
+    assert VaultAuditLogging().evaluate(source(kind="azure_key_vault", iam_facts=None), ctx()).status == "not_assessed"
 
 
 def test_policy_bounds_refuse_impossible_limits():
