@@ -12,7 +12,7 @@ from django.core.management import call_command
 from apps.audit.models import AuditEvent
 from apps.devtools.simulators.arm import ArmSimulator
 from apps.devtools.simulators.key_vault import KeyVaultSimulator, certificate_paths
-from apps.evaluation.models import Finding
+from apps.evaluation.models import Finding, RuleResult
 from apps.evaluation.services import evaluation_run
 from apps.inventory.models import Credential, Source
 from apps.inventory.services.collection import collection_start
@@ -42,6 +42,7 @@ def azure(settings):
     arm.add_vault(SUB, "payments", vault_url=vaults["payments"].url, secret_get_principals=("a", "b"))
     arm.add_vault(SUB, "orders", vault_url=vaults["orders"].url, purge_protection=None, secret_get_principals=tuple("abcdefg"))
     arm.add_vault(SUB, "locked", vault_url=vaults["locked"].url, rbac_authorization=True)
+    arm.send_audit_logs(SUB, "payments")
     yield arm, vaults
     assert arm.violations == []
     arm.stop()
@@ -87,8 +88,14 @@ def test_a_subscription_run_collects_each_vault_as_a_member_and_names_the_refusi
     assert findings[("kv-vault-protected-storage", orders)].status == "fail"
     assert "purge protection is off" in findings[("kv-vault-protected-storage", orders)].reason
     assert findings[("kv-vault-secret-readers", orders)].status == "fail"
-    assert findings[("kv-vault-secret-readers", locked)].status == "not_assessed"
-    assert ("kv-vault-protected-storage", payments) not in findings or findings[("kv-vault-protected-storage", payments)].status == "pass"
+    assert findings[("kv-vault-audit-logging", orders)].status == "fail"
+    # Passes are not stored as findings: the rules judged all three vaults, these passed.
+    assert ("kv-vault-secret-readers", locked) not in findings  # RBAC, no secret-reading role assigned
+    assert ("kv-vault-audit-logging", payments) not in findings and ("kv-vault-protected-storage", payments) not in findings
+    results = {r.rule_id: r for r in RuleResult.objects.filter(rule_id__startswith="kv-vault-")}
+    assert {rule: r.population for rule, r in results.items()} == dict.fromkeys(
+        ("kv-vault-protected-storage", "kv-vault-secret-readers", "kv-vault-audit-logging"), 3
+    )
     coverage = {f.source_id: f for f in Finding.objects.filter(rule_id="source-coverage")}
     assert "auth_refused" in coverage[locked].reason or "token refused" in coverage[locked].reason
     assert coverage[locked].status == "fail"

@@ -159,6 +159,18 @@ def _seed_azure_subscription(cloud: DemoCloud, *, seed: int, now: datetime) -> N
             AZURE_SUBSCRIPTION, name, vault_url=vault.url, tags={"env": "prod", "owner": "platform@northwind.example"}, **properties
         )
         cloud.subscription_vault_urls[name] = vault.url
+    # Azure RBAC on the analytics vault: three secret readers at the subscription, one on the vault;
+    # audit logs sent to a workspace from every vault but the identity one.
+    from apps.devtools.simulators.arm import KEY_VAULT_SECRETS_OFFICER, KEY_VAULT_SECRETS_USER, READER
+
+    for i in range(3):
+        arm.add_role_assignment(AZURE_SUBSCRIPTION, f"0000000{i}-5e1f-4c8e-9a61-2b4d6f8a0c13", KEY_VAULT_SECRETS_USER, principal_type="Group")
+    analytics = f"/subscriptions/{AZURE_SUBSCRIPTION}/resourceGroups/rg-keytrail/providers/Microsoft.KeyVault/vaults/kv-nw-analytics"
+    arm.add_role_assignment(AZURE_SUBSCRIPTION, "0000000a-5e1f-4c8e-9a61-2b4d6f8a0c13", KEY_VAULT_SECRETS_OFFICER, scope=analytics)
+    arm.add_role_assignment(AZURE_SUBSCRIPTION, "0000000b-5e1f-4c8e-9a61-2b4d6f8a0c13", READER)
+    for name in AZURE_SUBSCRIPTION_VAULTS:
+        if name != "kv-nw-identity":
+            arm.send_audit_logs(AZURE_SUBSCRIPTION, name)
     cloud.subscription_ids = [AZURE_SUBSCRIPTION]
     settings.AZURE_RESOURCE_MANAGER_URL = arm.url
 
