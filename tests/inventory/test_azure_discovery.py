@@ -169,3 +169,25 @@ def test_the_subscription_page_and_api_show_each_vault_its_health_and_the_not_as
     assert by_name["payments"]["health"] == "succeeded" and by_name["payments"]["facts"]["purge_protection"] is True
     assert by_name[TEXT["html_script"]]["facts"]["tags"]["owner"] == TEXT["html_script"]
     assert [a["id"] for a in detail["not_assessed"]] == [UNKNOWN]
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("key", ["nul", "invalid_utf8", "rtl_override", "control_chars", "formula_eq", "big_10k"])
+def test_hostile_vault_names_are_stored_as_text_through_the_whole_path(azure, grc_lead, django_capture_on_commit_callbacks, key):
+    from apps.core.text import storable
+    from tests.support.hostile import TEXT
+
+    arm, vaults = azure
+    value = TEXT[key]
+    item = arm.add_vault(SUB, "payments", vault_url=vaults["payments"].url, tags={"owner": value})
+    item["name"] = value
+    arm.add_raw_vault(SUB, "broken", {"name": value, "properties": {"vaultUri": "http://not-https"}})
+    source = source_create(actor=grc_lead, name="azure prod", kind="azure_subscription", subscription_ids=[SUB])
+    run = _collect(grc_lead, [source], django_capture_on_commit_callbacks)
+    discovery = run.units.get(source=source)
+    assert discovery.status == "succeeded", discovery.errors
+    assert any(e["code"] == "malformed_item" and e["item"] == storable(value[:200]) for e in discovery.errors)
+    member = Source.objects.get(parent=source, source_key=vaults["payments"].url + "/")
+    assert len(member.name) <= 120 and "\x00" not in member.name
+    facts = discovery.snapshot.facts["member_facts"][member.source_key]
+    assert facts["vault_name"] == storable(value[:200]) and facts["tags"]["owner"] == storable(value[:500])

@@ -53,6 +53,7 @@ from apps.connectors.base import (
 )
 from apps.connectors.kinds import SourceKind
 from apps.core.errors import ValidationFailed
+from apps.core.text import storable_tree
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 MAX_SUBSCRIPTIONS = 8  # the source key (the ids) must fit its column; register more as more sources
@@ -392,7 +393,11 @@ class SubscriptionConnector(Connector):
         }
         # A subscription not read this time keeps its vaults in the state: they are not "gone".
         kept = {key: before for key, before in previous.items() if before.get("subscription_id") in skipped}
-        result.state = {"vaults": {**kept, **{v["key"]: {"name": v["name"], "subscription_id": v["subscription_id"]} for v in entries}}}
+        # Names from Resource Manager are in the messages and the state: keep them storable (no NUL,
+        # no lone surrogate), as the apply step keeps the facts.
+        result.errors = [storable_tree(error) for error in result.errors]
+        vault_state = {v["key"]: {"name": v["name"], "subscription_id": v["subscription_id"]} for v in entries}
+        result.state = storable_tree({"vaults": {**kept, **vault_state}})
         return result
 
     @staticmethod

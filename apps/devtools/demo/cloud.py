@@ -164,7 +164,9 @@ def _seed_azure_subscription(cloud: DemoCloud, *, seed: int, now: datetime) -> N
     from apps.devtools.simulators.arm import KEY_VAULT_SECRETS_OFFICER, KEY_VAULT_SECRETS_USER, READER
 
     for i in range(3):
-        arm.add_role_assignment(AZURE_SUBSCRIPTION, f"0000000{i}-5e1f-4c8e-9a61-2b4d6f8a0c13", KEY_VAULT_SECRETS_USER, principal_type="Group")
+        arm.add_role_assignment(
+            AZURE_SUBSCRIPTION, f"0000000{i}-5e1f-4c8e-9a61-2b4d6f8a0c13", KEY_VAULT_SECRETS_USER, principal_type="Group"
+        )
     analytics = f"/subscriptions/{AZURE_SUBSCRIPTION}/resourceGroups/rg-keytrail/providers/Microsoft.KeyVault/vaults/kv-nw-analytics"
     arm.add_role_assignment(AZURE_SUBSCRIPTION, "0000000a-5e1f-4c8e-9a61-2b4d6f8a0c13", KEY_VAULT_SECRETS_OFFICER, scope=analytics)
     arm.add_role_assignment(AZURE_SUBSCRIPTION, "0000000b-5e1f-4c8e-9a61-2b4d6f8a0c13", READER)

@@ -17,6 +17,7 @@ from guardian.shortcuts import assign_perm, get_groups_with_perms, get_users_wit
 from apps.audit import events
 from apps.connectors.base import LIST_SETTINGS, CollectionResult, MemberSource, Target, as_jsonable
 from apps.connectors.registry import source_spec
+from apps.core.text import storable
 from apps.inventory.models import CollectionUnit, Source
 from apps.inventory.services.sources import source_targets
 
@@ -39,7 +40,7 @@ def member_name(organization: Source, member: MemberSource, *, taken: set[str]) 
     """``"<organisation> / <account name> (<id>)"``, shortened to fit and unique."""
     suffix = f" ({member.source_key[:40]})"
     head = f"{organization.name[:60]} / "
-    label = " ".join((member.name or member.source_key).split())[: NAME_MAX - len(head) - len(suffix)]
+    label = " ".join(storable(member.name or member.source_key).split())[: NAME_MAX - len(head) - len(suffix)]
     name = f"{head}{label}{suffix}"
     n = 2
     while name in taken:
