@@ -125,9 +125,11 @@ class ArmSession:
         (azure-mgmt-authorization)."""
         key = f"{kind}:{subscription_id}"
         if key not in self._clients:
-            client_class = None
+            client_class: Any = None
             if kind == "authorization":
-                from azure.mgmt.authorization import AuthorizationManagementClient as client_class
+                from azure.mgmt.authorization import AuthorizationManagementClient
+
+                client_class = AuthorizationManagementClient
             self._clients[key] = build_arm_client(
                 subscription_id, credential=self.credential, policy=self.policy, client_class=client_class
             )

@@ -283,7 +283,8 @@ def _audit_logging(session: Any, subscription_id: str, vaults: list[dict[str, An
             if not isinstance(props, dict):
                 result.add_error("malformed_item", f"vault {vault['name']}: a diagnostic setting without properties; skipped", vault["key"])
                 continue
-            logs = props.get("logs") if isinstance(props.get("logs"), list) else []
+            logs = props.get("logs")
+            logs = logs if isinstance(logs, list) else []
             audited = any(
                 isinstance(log, dict)
                 and log.get("enabled") is True

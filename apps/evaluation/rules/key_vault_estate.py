@@ -127,9 +127,10 @@ class VaultSecretReaders(Rule):
             data["role_assignments"] = grants
             how = "hold a secret-reading Key Vault role"
         else:
-            readers = facts.get("secret_get_principals")
-            if not isinstance(readers, list):
+            principals = facts.get("secret_get_principals")
+            if not isinstance(principals, list):
                 return not_assessed(f"{label}: its access policies could not be read", secret_readers=None, **data)
+            readers = [str(p) for p in principals]
             how = "hold secret 'get' through access policies"
         data.update(secret_readers=readers, secret_reader_count=len(readers))
         if len(readers) > limit:
