@@ -18,7 +18,7 @@ from apps.core.export import export_format, export_response
 from apps.core.ids import out_of_range
 from apps.core.pagination import paginate
 from apps.core.permissions import has_perm, objects_for
-from apps.inventory import selectors
+from apps.inventory import members, selectors
 from apps.inventory.exports import CREDENTIAL_COLUMNS, IDENTITY_COLUMNS
 from apps.inventory.forms import SourceForm
 from apps.inventory.models import (
@@ -110,8 +110,8 @@ def source_detail_view(request, pk: int):
         "collecting": next((r for r in runs if r.finished_at is None), None),
         "snapshots": selectors.source_latest_snapshots(source=source),
         "counts": selectors.source_inventory_counts(source=source),
-        "organization": selectors.organization_accounts(source=source, user=user),
-        "subscription": selectors.subscription_vaults(source=source, user=user),
+        "organization": members.organization_accounts(source=source, user=user),
+        "subscription": members.subscription_vaults(source=source, user=user),
         "history": audit_events_for(source),
         "can_edit": has_perm(user, "inventory.change_source", source),
         "can_collect": has_perm(user, "inventory.run_collection", source),

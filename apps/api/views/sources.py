@@ -27,6 +27,7 @@ from apps.api.views._common import ID, VIEW_SOURCE, get_or_404, paginated, valid
 from apps.audit.access import deny, require, require_object
 from apps.core.errors import DuplicateSource
 from apps.core.permissions import has_perm, objects_for
+from apps.inventory import members
 from apps.inventory import selectors as inventory
 from apps.inventory.models import CollectionRun, CollectionUnit, Source
 from apps.inventory.services.collection import collection_retry, collection_start
@@ -54,8 +55,8 @@ class SourceViewSet(viewsets.GenericViewSet):
     @extend_schema(parameters=[ID], responses=SourceDetailSerializer)
     def retrieve(self, request, pk=None):
         source = self._source(request, pk)
-        organization = inventory.organization_accounts(source=source, user=request.user)
-        subscription = inventory.subscription_vaults(source=source, user=request.user)
+        organization = members.organization_accounts(source=source, user=request.user)
+        subscription = members.subscription_vaults(source=source, user=request.user)
         context = {"organization": organization, "subscription": subscription}
         return Response(SourceDetailSerializer(self._annotated(request, source), context=context).data)
 
