@@ -191,3 +191,20 @@ def test_hostile_vault_names_are_stored_as_text_through_the_whole_path(azure, gr
     assert len(member.name) <= 120 and "\x00" not in member.name
     facts = discovery.snapshot.facts["member_facts"][member.source_key]
     assert facts["vault_name"] == storable(value[:200]) and facts["tags"]["owner"] == storable(value[:500])
+
+
+def test_the_source_form_registers_a_subscription_and_refuses_a_typo_by_field(client, grc_lead):
+    from django.urls import reverse
+
+    client.force_login(grc_lead)
+    url = reverse("inventory:source_create")
+    form = client.get(url, {"kind": "azure_subscription"}).content.decode()
+    assert "Subscriptions" in form and "Tenant" in form
+    data = {"kind": "azure_subscription", "name": "azure", "schedule_minutes": 1440}
+    refused = client.post(url, {**data, "subscription_ids": "prod-subscription"}).content.decode()
+    assert "Subscriptions: &#x27;prod-subscription&#x27; is not a subscription id" in refused and not Source.objects.exists()
+    refused = client.post(url, data).content.decode()
+    assert "Tenant: give the tenant id" in refused and not Source.objects.exists()
+    client.post(url, {**data, "subscription_ids": f"{SUB}, {UNKNOWN.upper()}"})
+    source = Source.objects.get(name="azure")
+    assert source.kind == "azure_subscription" and source.subscription_ids == [SUB, UNKNOWN] and source.source_key == f"{SUB},{UNKNOWN}"
