@@ -47,8 +47,7 @@ the whole estate. ``facts``, ``state``, ``errors`` and ``api_calls`` are complet
 ``stream`` is exhausted. A ``ConnectorError`` raised while iterating fails the unit like one
 raised by ``collect`` (nothing of it is applied). ``collect`` still works for every connector:
 for a streaming one it drains the stream into the lists (tests, the bare-SDK comparison).
-The inventory calls ``collect_stream`` for every connector; for a list-returning one it is
-``collect``.
+The inventory calls ``Connector.open``, which picks one or the other by ``streams``.
 """
 
 from __future__ import annotations
@@ -308,8 +307,13 @@ class Connector:
         return self.collect_stream(target, previous_state=previous_state).materialise()
 
     def collect_stream(self, target: Target, *, previous_state: dict[str, Any] | None = None) -> CollectionResult:
+        raise NotImplementedError
+
+    def open(self, target: Target, *, previous_state: dict[str, Any] | None = None) -> CollectionResult:
+        """What the inventory calls: ``collect_stream`` for a streaming connector, ``collect``
+        (lists, no stream) for any other. Not overridden."""
         if self.streams:
-            raise NotImplementedError
+            return self.collect_stream(target, previous_state=previous_state)
         return self.collect(target, previous_state=previous_state)
 
 

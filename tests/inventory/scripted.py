@@ -21,7 +21,10 @@ SCRIPT: dict[str, list] = {}  # scope kind -> list of actions consumed in order
 
 class Scripted:
     """Collects on cue; mixed into a real connector class, whose self-description (source
-    kind, unit planning, credential kinds) stays as registered."""
+    kind, unit planning, credential kinds) stays as registered. It returns lists (the
+    list-returning contract), whatever the real connector does."""
+
+    streams = False
 
     def collect(self, target, *, previous_state=None):
         actions = SCRIPT.setdefault(target.unit, [])

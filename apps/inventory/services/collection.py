@@ -194,7 +194,7 @@ def collection_unit_execute(*, unit_id: int, final_attempt: bool = True, retry_c
     try:
         target = _target_for(unit)
         connector = get_connector(unit.connector)
-        result = connector.collect_stream(target, previous_state=_previous_state(unit))
+        result = connector.open(target, previous_state=_previous_state(unit))
         if result.stream is not None:
             result.stream = _marked(result.stream)
     except DATABASE_LOST:
