@@ -39,11 +39,11 @@ def bulk_insert(model: type[models.Model], columns: Sequence[str], rows: Iterabl
     for row in rows:
         batch.append(model(**dict(zip(columns, row, strict=True))))
         if len(batch) >= batch_size:
-            model.objects.bulk_create(batch)
+            model._default_manager.bulk_create(batch)
             count += len(batch)
             batch = []
     if batch:
-        model.objects.bulk_create(batch)
+        model._default_manager.bulk_create(batch)
         count += len(batch)
     return count
 

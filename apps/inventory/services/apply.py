@@ -288,10 +288,14 @@ class _Applier:
             for ext, pk, owner in Identity.objects.filter(
                 source=source,
                 scope=scope,
-                external_id__in={storable(records[k].identity_external_id) for k in changed if records[k].identity_external_id},
+                external_id__in={storable(records[k].identity_external_id or "") for k in changed if records[k].identity_external_id},
             ).values_list("external_id", "pk", "owner")
         }
-        new_rows, changed_rows, events = [], [], []
+        new_rows: list[Credential] = []
+        changed_rows: list[Credential] = []
+        events: list[tuple[Credential, str, dict[str, Any]]] = []
+        kind: str
+        detail: dict[str, Any]
         for key, rec in records.items():  # in the records' order, as the events were always written
             if key not in changed:
                 continue

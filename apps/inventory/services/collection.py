@@ -237,23 +237,23 @@ def collection_unit_execute(*, unit_id: int, final_attempt: bool = True, retry_c
     except DATABASE_LOST:
         raise
     except StreamFailed as failed:  # the connector failed mid-stream: nothing of this unit was written (rolled back)
-        exc = failed.__cause__
+        cause = failed.__cause__
         calls = dict(Counter(result.api_calls))
-        if isinstance(exc, ConnectorError):
-            if exc.retryable and not final_attempt:
-                _note_attempt_error(unit_id, exc.code, str(exc))
-                raise RetryLater(str(exc), countdown=retry_countdown) from exc
-            collection_unit_fail(unit_id=unit_id, code=exc.code, message=str(exc), api_calls=calls)
-            return UnitOutcome(CollectionUnit.Status.FAILED, str(exc))
-        logger.error("collection unit %s failed unexpectedly mid-stream", unit_id, exc_info=exc)
+        if isinstance(cause, ConnectorError):
+            if cause.retryable and not final_attempt:
+                _note_attempt_error(unit_id, cause.code, str(cause))
+                raise RetryLater(str(cause), countdown=retry_countdown) from cause
+            collection_unit_fail(unit_id=unit_id, code=cause.code, message=str(cause), api_calls=calls)
+            return UnitOutcome(CollectionUnit.Status.FAILED, str(cause))
+        logger.error("collection unit %s failed unexpectedly mid-stream", unit_id, exc_info=cause)
         collection_unit_fail(
             unit_id=unit_id,
             code="internal_error",
-            message=f"{type(exc).__name__}: {exc}",
-            detail="".join(traceback.format_exception(exc, limit=5)),
+            message=f"{type(cause).__name__}: {cause}",
+            detail="".join(traceback.format_exception(cause, limit=5)),
             api_calls=calls,
         )
-        return UnitOutcome(CollectionUnit.Status.FAILED, str(exc))
+        return UnitOutcome(CollectionUnit.Status.FAILED, str(cause))
     except Exception as exc:  # noqa: BLE001 - nothing was written (rolled back); record why
         logger.exception("applying collection unit %s failed", unit_id)
         collection_unit_fail(

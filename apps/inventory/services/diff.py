@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 
@@ -94,7 +95,7 @@ class SeenSet:
         Returns (identities gone, credentials gone)."""
         t = self.t
         at = connection.ops.adapt_datetimefield_value(taken_at)
-        scope_args = [self.source_id, self.scope]
+        scope_args: list[Any] = [self.source_id, self.scope]
         gone_i = (
             f"SELECT i.id FROM {t['identity']} i WHERE i.source_id = %s AND i.scope = %s AND i.disappeared_at IS NULL "
             f"AND NOT EXISTS (SELECT 1 FROM {t['seen_i']} s WHERE s.external_id = i.external_id)"
