@@ -35,6 +35,20 @@ def _tables() -> dict[str, str]:
     }
 
 
+def _lookup(table: str, alias: str, match: str) -> str:
+    """The join of one batch's keys to the scope's rows (parameters: source id, scope), by the
+    unique natural key's index, one lookup per key. On PostgreSQL a ``LATERAL`` subquery with
+    ``LIMIT 1`` (not flattened into a hash join over the whole table, which the planner may
+    pick for a temporary table it has no statistics for); SQLite, which has no ``LATERAL``,
+    joins by the index on its own."""
+    if connection.vendor == "postgresql":
+        return (
+            f"LATERAL (SELECT {alias}.id, {alias}.fingerprint, {alias}.disappeared_at FROM {table} {alias} "
+            f"WHERE {alias}.source_id = %s AND {alias}.scope = %s AND {match} LIMIT 1) {alias} ON TRUE"
+        )
+    return f"{table} {alias} ON {alias}.source_id = %s AND {alias}.scope = %s AND {match}"
+
+
 class SeenSet:
     """The keys and fingerprints of one unit's records, in temporary tables of this connection.
 
@@ -68,8 +82,7 @@ class SeenSet:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT s.external_id, i.id, CASE WHEN i.disappeared_at IS NULL THEN 0 ELSE 1 END "
-                f"FROM {t['seen_i']} s LEFT JOIN {t['identity']} i "
-                "ON i.source_id = %s AND i.scope = %s AND i.external_id = s.external_id "
+                f"FROM {t['seen_i']} s LEFT JOIN {_lookup(t['identity'], 'i', 'i.external_id = s.external_id')} "
                 "WHERE s.batch = %s AND (i.id IS NULL OR i.fingerprint <> s.fingerprint OR i.disappeared_at IS NOT NULL)",
                 [self.source_id, self.scope, batch],
             )
@@ -82,8 +95,8 @@ class SeenSet:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT s.credential_type, s.external_id, c.id, CASE WHEN c.disappeared_at IS NULL THEN 0 ELSE 1 END "
-                f"FROM {t['seen_c']} s LEFT JOIN {t['credential']} c "
-                "ON c.source_id = %s AND c.scope = %s AND c.credential_type = s.credential_type AND c.external_id = s.external_id "
+                f"FROM {t['seen_c']} s LEFT JOIN "
+                f"{_lookup(t['credential'], 'c', 'c.credential_type = s.credential_type AND c.external_id = s.external_id')} "
                 "WHERE s.batch = %s AND (c.id IS NULL OR c.fingerprint <> s.fingerprint OR c.disappeared_at IS NOT NULL)",
                 [self.source_id, self.scope, batch],
             )
