@@ -37,16 +37,20 @@ def _tables() -> dict[str, str]:
 
 def _lookup(table: str, alias: str, match: str) -> str:
     """The join of one batch's keys to the scope's rows (parameters: source id, scope), by the
-    unique natural key's index, one lookup per key. On PostgreSQL a ``LATERAL`` subquery with
+    unique natural key's index (source, natural key), one lookup per key. On PostgreSQL a ``LATERAL`` subquery with
     ``LIMIT 1`` (not flattened into a hash join over the whole table, which the planner may
     pick for a temporary table it has no statistics for); SQLite, which has no ``LATERAL``,
     joins by the index on its own."""
+    # ``scope || ''``: the scope is checked on the row found, never used to choose an index. Rows
+    # written in this transaction are invisible to autovacuum's statistics, so during a first
+    # collection the planner believes the table is empty and may pick the (source, scope) index,
+    # which scans the whole scope for every key.
     if connection.vendor == "postgresql":
         return (
             f"LATERAL (SELECT {alias}.id, {alias}.fingerprint, {alias}.disappeared_at FROM {table} {alias} "
-            f"WHERE {alias}.source_id = %s AND {alias}.scope = %s AND {match} LIMIT 1) {alias} ON TRUE"
+            f"WHERE {alias}.source_id = %s AND ({alias}.scope || '') = %s AND {match} LIMIT 1) {alias} ON TRUE"
         )
-    return f"{table} {alias} ON {alias}.source_id = %s AND {alias}.scope = %s AND {match}"
+    return f"{table} {alias} ON {alias}.source_id = %s AND ({alias}.scope || '') = %s AND {match}"
 
 
 class SeenSet:
