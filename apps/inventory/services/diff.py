@@ -63,6 +63,7 @@ class SeenSet:
         self.source_id = source_id
         self.scope = scope
         self.t = _tables()
+        self.analyzed = False
         with connection.cursor() as cursor:
             for table in (SEEN_IDENTITIES, SEEN_CREDENTIALS):
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
@@ -92,8 +93,22 @@ class SeenSet:
             )
             return [(ext, pk, bool(gone)) for ext, pk, gone in cursor.fetchall()]
 
+    def _analyze_once(self) -> None:
+        """Refresh the planner's statistics of the scope's tables once per unit, after the
+        first batch was written. Rows this transaction wrote are invisible to autovacuum, so a
+        first collection would otherwise be planned as if the tables were empty (an index on
+        (source, type) then serves each key lookup by scanning every credential of the type).
+        ANALYZE counts the transaction's own rows and samples a bounded number of them."""
+        if self.analyzed or connection.vendor != "postgresql":
+            return
+        self.analyzed = True
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {self.t['identity']}, {self.t['credential']}")
+
     def credential_changes(self, batch: int, rows: list[tuple[str, str, str]]) -> list[tuple[str, str, int | None, bool]]:
         """As :meth:`identity_changes` for (credential type, external id, fingerprint) rows."""
+        if batch > 2:
+            self._analyze_once()
         copy_into(SEEN_CREDENTIALS, ("batch", "credential_type", "external_id", "fingerprint"), ((batch, *row) for row in rows))
         t = self.t
         with connection.cursor() as cursor:
