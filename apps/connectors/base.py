@@ -37,6 +37,17 @@ Contract, for a class registered in :mod:`apps.connectors.registry`:
     collects no credentials itself: it returns the units to collect next in
     ``CollectionResult.spawn`` / ``CollectionResult.members``, which the inventory turns
     into units of the same run, each its own task on the workers.
+
+Streaming (ADR 0014). A connector with ``streams = True`` implements
+``collect_stream(target, *, previous_state=None) -> CollectionResult`` instead: it makes the
+whole-target calls (which may raise ``ConnectorError`` as above) and returns a result whose
+``stream`` is an iterator of :class:`Batch` (identities and credentials, a few thousand at a
+time). The inventory persists each batch as it comes, so the collecting process never holds
+the whole estate. ``facts``, ``state``, ``errors`` and ``api_calls`` are complete only once
+``stream`` is exhausted. A ``ConnectorError`` raised while iterating fails the unit like one
+raised by ``collect`` (nothing of it is applied). ``collect`` still works for every connector:
+for a streaming one it drains the stream into the lists (tests, the bare-SDK comparison).
+The inventory calls ``Connector.open``, which picks one or the other by ``streams``.
 """
 
 from __future__ import annotations
@@ -44,6 +55,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -212,6 +224,22 @@ class MemberSource:
 
 
 @dataclass
+class Batch:
+    """One page of a streamed collection: identities first, then credentials (which may name
+    an identity of this batch or of an earlier one)."""
+
+    identities: list[IdentityRecord] = field(default_factory=list)
+    credentials: list[CredentialRecord] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.identities) + len(self.credentials)
+
+
+# How many records a streaming connector gathers before handing a batch on.
+STREAM_BATCH_RECORDS = 2000
+
+
+@dataclass
 class CollectionResult:
     target: Target
     identities: list[IdentityRecord] = field(default_factory=list)
@@ -227,6 +255,38 @@ class CollectionResult:
     # earlier that is not in it is not collected by this run.
     spawn: list[Target] = field(default_factory=list)
     members: list[MemberSource] | None = None
+    # A streaming connector's batches (see the module's docstring); None: everything is in the lists.
+    stream: Iterator[Batch] | None = field(default=None, repr=False, compare=False)
+
+    def take_batch(self, at_least: int = STREAM_BATCH_RECORDS) -> Batch | None:
+        """The records gathered so far as a Batch (the lists emptied) once there are at least
+        ``at_least`` of them, else None. A streaming connector appends to the lists as a
+        list-returning one does and yields what this hands back."""
+        if len(self.identities) + len(self.credentials) < max(at_least, 1):
+            return None
+        batch = Batch(self.identities, self.credentials)
+        self.identities, self.credentials = [], []
+        return batch
+
+    def batches(self) -> Iterator[Batch]:
+        """Every record, as batches: what is in the lists, then the stream (consumed once)."""
+        if self.identities or self.credentials:
+            yield Batch(self.identities, self.credentials)
+            self.identities, self.credentials = [], []
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            yield from stream
+
+    def materialise(self) -> CollectionResult:
+        """Drain the stream into the lists (the list-returning contract)."""
+        if self.stream is not None:
+            identities, credentials = list(self.identities), list(self.credentials)
+            self.identities, self.credentials = [], []
+            for batch in self.batches():
+                identities.extend(batch.identities)
+                credentials.extend(batch.credentials)
+            self.identities, self.credentials = identities, credentials
+        return self
 
     def add_error(self, code: str, message: str, item: str = "") -> None:
         self.errors.append({"code": code, "message": message[:2000], "item": item[:500]})
@@ -239,6 +299,7 @@ class Connector:
     identity_kinds: ClassVar[tuple[IdentityKind, ...]] = ()
     provides_source_facts: ClassVar[bool] = False
     discovers: ClassVar[bool] = False  # yields no credentials; returns units to spawn (see above)
+    streams: ClassVar[bool] = False  # implements collect_stream (see above)
 
     @classmethod
     def targets(cls, config: SourceConfig) -> list[Target]:
@@ -246,7 +307,19 @@ class Connector:
         raise NotImplementedError
 
     def collect(self, target: Target, *, previous_state: dict[str, Any] | None = None) -> CollectionResult:
+        if not self.streams:
+            raise NotImplementedError
+        return self.collect_stream(target, previous_state=previous_state).materialise()
+
+    def collect_stream(self, target: Target, *, previous_state: dict[str, Any] | None = None) -> CollectionResult:
         raise NotImplementedError
+
+    def open(self, target: Target, *, previous_state: dict[str, Any] | None = None) -> CollectionResult:
+        """What the inventory calls: ``collect_stream`` for a streaming connector, ``collect``
+        (lists, no stream) for any other. Not overridden."""
+        if self.streams:
+            return self.collect_stream(target, previous_state=previous_state)
+        return self.collect(target, previous_state=previous_state)
 
 
 @functools.cache

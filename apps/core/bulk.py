@@ -39,11 +39,11 @@ def bulk_insert(model: type[models.Model], columns: Sequence[str], rows: Iterabl
     for row in rows:
         batch.append(model(**dict(zip(columns, row, strict=True))))
         if len(batch) >= batch_size:
-            model.objects.bulk_create(batch)
+            model._default_manager.bulk_create(batch)
             count += len(batch)
             batch = []
     if batch:
-        model.objects.bulk_create(batch)
+        model._default_manager.bulk_create(batch)
         count += len(batch)
     return count
 
@@ -56,3 +56,21 @@ def bulk_insert_objects(model: type[models.Model], objs: Sequence[models.Model])
         return 0
     columns = [f.attname for f in model._meta.concrete_fields if not f.primary_key]
     return bulk_insert(model, columns, ([getattr(obj, c) for c in columns] for obj in objs))
+
+
+def copy_into(table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> int:
+    """Load plain ``rows`` into a table that has no model (a temporary table): COPY on
+    PostgreSQL, executemany elsewhere (SQLite). Runs in the caller's transaction."""
+    cols = ", ".join(f'"{c}"' for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            count = 0
+            with cursor.cursor.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row(row)
+                    count += 1
+            return count
+        rows = list(rows)
+        if rows:
+            cursor.executemany(f'INSERT INTO "{table}" ({cols}) VALUES ({", ".join(["%s"] * len(columns))})', rows)
+        return len(rows)

@@ -14,14 +14,17 @@ from apps.connectors.aws.iam import IamConnector
 from apps.connectors.aws.secrets_manager import SecretsManagerConnector
 from apps.connectors.aws.ssm import ParameterStoreConnector
 from apps.connectors.azure.key_vault import KeyVaultConnector
-from apps.connectors.base import CollectionResult, ConnectorError, CredentialRecord
+from apps.connectors.base import Batch, CollectionResult, ConnectorError, CredentialRecord
 
 SCRIPT: dict[str, list] = {}  # scope kind -> list of actions consumed in order
 
 
 class Scripted:
     """Collects on cue; mixed into a real connector class, whose self-description (source
-    kind, unit planning, credential kinds) stays as registered."""
+    kind, unit planning, credential kinds) stays as registered. It returns lists (the
+    list-returning contract), whatever the real connector does."""
+
+    streams = False
 
     def collect(self, target, *, previous_state=None):
         actions = SCRIPT.setdefault(target.unit, [])
@@ -51,6 +54,31 @@ class ScriptedParameterStore(Scripted, ParameterStoreConnector):
 
 class ScriptedKeyVault(Scripted, KeyVaultConnector):
     pass
+
+
+class StreamingScripted(SecretsManagerConnector):
+    """A streaming connector on cue: each action in ``SCRIPT[target.unit]`` is a list of
+    batches (lists of CredentialRecord) and, possibly last, an exception raised mid-stream
+    after the batches before it were handed on."""
+
+    streams = True
+
+    def collect_stream(self, target, *, previous_state=None):
+        actions = SCRIPT.setdefault(target.unit, [])
+        steps = actions.pop(0) if actions else []
+        result = CollectionResult(target=target, api_calls=Counter({"ListThings": 1}))
+
+        def stream():
+            for step in steps:
+                if isinstance(step, Exception):
+                    raise step
+                result.api_calls["ListThings"] += 1
+                yield Batch(credentials=list(step))
+            result.facts = {"batches": len(steps)}
+            result.state = {"previous_seen": previous_state}
+
+        result.stream = stream()
+        return result
 
 
 # registry key -> the scripted stand-in's dotted path, for ``registry.CONNECTORS``

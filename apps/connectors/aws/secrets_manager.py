@@ -1,6 +1,7 @@
 """AWS Secrets Manager connector: every secret's rotation, use, change and deletion metadata.
 
-One call of :meth:`SecretsManagerConnector.collect` covers one (account, region). A paged
+One call of :meth:`SecretsManagerConnector.collect_stream` (streaming, one batch per
+few pages) covers one (account, region). A paged
 ``ListSecrets`` with ``IncludePlannedDeletion=True`` returns every field keytrail records
 (rotation flag and rules, last rotated/changed/accessed, next rotation, deletion date,
 tags, owning service, KMS key, primary region), so no ``DescribeSecret`` is made.
@@ -11,11 +12,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from apps.connectors.aws.client import as_utc, aws_errors, session_for_target, tags_dict
 from apps.connectors.aws.source import AwsAccount, account_target
 from apps.connectors.base import (
+    Batch,
     CollectionResult,
     Connector,
     ConnectorError,
@@ -91,22 +94,30 @@ class SecretsManagerConnector(Connector):
     kind = "aws_secrets_manager"
     source = AwsAccount
     credential_kinds = (CredentialKind.SM_SECRET,)
+    streams = True
 
     @classmethod
     def targets(cls, config: SourceConfig) -> list[Target]:
         """One unit per configured region (none: the region discovery, aws_regions, spawns one per enabled region)."""
         return [account_target(cls.kind, config, region=region) for region in config.regions]
 
-    def collect(self, target: Target, *, previous_state: dict | None = None) -> CollectionResult:
+    def collect_stream(self, target: Target, *, previous_state: dict | None = None) -> CollectionResult:
+        """A result whose stream lists the region's secrets page by page (ADR 0014)."""
         if not target.region:
             raise ConnectorError("a Secrets Manager target needs a region", code="invalid_target")
         result = CollectionResult(target=target)
         aws = session_for_target(target, api_calls=result.api_calls)
         client = aws.client("secretsmanager", region=target.region)
+        result.stream = self._pages(result, client, aws.account_id)
+        return result
 
-        # All pages or nothing: a partial list would make the missing secrets look deleted.
-        secrets: list[dict[str, Any]] = []
-        with aws_errors(f"{target.unit} {aws.account_id}"):
+    @staticmethod
+    def _pages(result: CollectionResult, client: Any, account_id: str) -> Iterator[Batch]:
+        # All pages or nothing: a page that fails raises, and the inventory then applies none of
+        # the unit (a partial list would make the missing secrets look deleted).
+        target = result.target
+        count = 0
+        with aws_errors(f"{target.unit} {account_id}"):
             paginator = client.get_paginator("list_secrets")
             for page in paginator.paginate(IncludePlannedDeletion=True, PaginationConfig={"PageSize": PAGE_SIZE}):
                 # botocore turns a JSON body it cannot parse into {"message": <body>} instead
@@ -117,13 +128,15 @@ class SecretsManagerConnector(Connector):
                         f"ListSecrets answered without a SecretList: {str(page.get('message', ''))[:200]!r}",
                         code="malformed_response",
                     )
-                secrets += page["SecretList"]
-
-        for secret in secrets:
-            try:
-                result.credentials.append(secret_record(secret, target.region))
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                item = str(secret.get("ARN") or secret.get("Name") or "") if isinstance(secret, dict) else ""
-                result.add_error("malformed_response", f"unusable ListSecrets entry: {exc!r}", item)
-        result.facts = {"account_id": aws.account_id, "region": target.region, "secrets": len(result.credentials)}
-        return result
+                for secret in page["SecretList"]:
+                    try:
+                        result.credentials.append(secret_record(secret, target.region))
+                        count += 1
+                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                        item = str(secret.get("ARN") or secret.get("Name") or "") if isinstance(secret, dict) else ""
+                        result.add_error("malformed_response", f"unusable ListSecrets entry: {exc!r}", item)
+                if batch := result.take_batch():
+                    yield batch
+        result.facts = {"account_id": account_id, "region": target.region, "secrets": count}
+        if batch := result.take_batch(0):
+            yield batch

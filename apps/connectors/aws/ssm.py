@@ -1,6 +1,7 @@
 """AWS Systems Manager Parameter Store connector: parameter metadata, never a value.
 
-One call of :meth:`ParameterStoreConnector.collect` covers one (account, region):
+One call of :meth:`ParameterStoreConnector.collect_stream` covers one (account, region), handed
+on in batches (ADR 0014):
 
 1. ``DescribeParameters``, paged (50 a page, the API's maximum), all pages or nothing: name,
    type, tier, KMS key, last modified date and user, version, data type, parameter policies.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -33,6 +35,8 @@ from apps.connectors.aws.client import as_utc, aws_errors, session_for_target, t
 from apps.connectors.aws.iam.reads import per_user
 from apps.connectors.aws.source import AwsAccount, account_target
 from apps.connectors.base import (
+    STREAM_BATCH_RECORDS,
+    Batch,
     CollectionResult,
     Connector,
     ConnectorError,
@@ -182,46 +186,26 @@ class ParameterStoreConnector(Connector):
     kind = "aws_ssm"
     source = AwsAccount
     credential_kinds = (CredentialKind.SSM_SECURE_STRING, CredentialKind.SSM_PLAINTEXT_PARAMETER)
+    streams = True
 
     @classmethod
     def targets(cls, config: SourceConfig) -> list[Target]:
         """One unit per configured region, like Secrets Manager."""
         return [account_target(cls.kind, config, region=region) for region in config.regions]
 
-    def collect(self, target: Target, *, previous_state: dict | None = None) -> CollectionResult:
+    def collect_stream(self, target: Target, *, previous_state: dict | None = None) -> CollectionResult:
+        """A result whose stream lists the region's parameters page by page and hands them on,
+        tagged, a batch at a time (ADR 0014)."""
         if not target.region:
             raise ConnectorError("a Parameter Store target needs a region", code="invalid_target")
         result = CollectionResult(target=target)
         aws = session_for_target(target, api_calls=result.api_calls)
         client = aws.client("ssm", region=target.region)
+        result.stream = self._pages(result, client, aws)
+        return result
 
-        parameters: list[dict[str, Any]] = []
-        with aws_errors(f"{target.unit} {aws.account_id}"):
-            for page in client.get_paginator("describe_parameters").paginate(PaginationConfig={"PageSize": PAGE_SIZE}):
-                if not isinstance(page.get("Parameters"), list):
-                    raise ConnectorError(
-                        f"DescribeParameters answered without a Parameters list: {str(page.get('message', ''))[:200]!r}",
-                        code="malformed_response",
-                    )
-                parameters += page["Parameters"]
-
-        kept: list[CredentialRecord] = []
-        plaintext_ordinary = 0
-        for parameter in parameters:
-            item = str(parameter.get("Name") or "") if isinstance(parameter, dict) else ""
-            try:
-                built = parameter_record(parameter, region=target.region, account_id=aws.account_id, partition=aws.partition)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                result.add_error("malformed_response", f"unusable DescribeParameters entry: {exc!r}", item)
-                continue
-            if built is None:
-                plaintext_ordinary += 1
-                continue
-            record, problems = built
-            for problem in problems:
-                result.add_error("malformed_policy", f"parameter policy unreadable: {problem}", record.name)
-            kept.append(record)
-
+    @staticmethod
+    def _tagged(result: CollectionResult, client: Any, kept: list[CredentialRecord]) -> list[CredentialRecord]:
         tags = per_user(
             [(r.name, r.name) for r in kept],
             lambda name: client.list_tags_for_resource(ResourceType="Parameter", ResourceId=name).get("TagList") or [],
@@ -234,13 +218,47 @@ class ParameterStoreConnector(Connector):
                 record.tags = tags_dict(tags[record.name])
             else:
                 record.attributes["malformed_fields"] = ["tags"]  # could not be read: the error is recorded
-        result.credentials = kept
+        return kept
+
+    def _pages(self, result: CollectionResult, client: Any, aws: Any) -> Iterator[Batch]:
+        # All pages or nothing: a page that fails raises and the inventory applies none of the unit.
+        target = result.target
+        kept: list[CredentialRecord] = []
+        parameters = plaintext_ordinary = secure = plaintext_secret_like = 0
+        with aws_errors(f"{target.unit} {aws.account_id}"):
+            for page in client.get_paginator("describe_parameters").paginate(PaginationConfig={"PageSize": PAGE_SIZE}):
+                if not isinstance(page.get("Parameters"), list):
+                    raise ConnectorError(
+                        f"DescribeParameters answered without a Parameters list: {str(page.get('message', ''))[:200]!r}",
+                        code="malformed_response",
+                    )
+                for parameter in page["Parameters"]:
+                    parameters += 1
+                    item = str(parameter.get("Name") or "") if isinstance(parameter, dict) else ""
+                    try:
+                        built = parameter_record(parameter, region=target.region, account_id=aws.account_id, partition=aws.partition)
+                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                        result.add_error("malformed_response", f"unusable DescribeParameters entry: {exc!r}", item)
+                        continue
+                    if built is None:
+                        plaintext_ordinary += 1
+                        continue
+                    record, problems = built
+                    for problem in problems:
+                        result.add_error("malformed_policy", f"parameter policy unreadable: {problem}", record.name)
+                    kept.append(record)
+                    secure += record.credential_type == CredentialKind.SSM_SECURE_STRING
+                    plaintext_secret_like += record.credential_type == CredentialKind.SSM_PLAINTEXT_PARAMETER
+                if len(kept) >= STREAM_BATCH_RECORDS:
+                    yield Batch(credentials=self._tagged(result, client, kept))
+                    kept = []
+            if kept:
+                yield Batch(credentials=self._tagged(result, client, kept))
         result.facts = {
             "account_id": aws.account_id,
             "region": target.region,
-            "parameters": len(parameters),
-            "secure_strings": sum(r.credential_type == CredentialKind.SSM_SECURE_STRING for r in kept),
-            "plaintext_secret_like": sum(r.credential_type == CredentialKind.SSM_PLAINTEXT_PARAMETER for r in kept),
+            "parameters": parameters,
+            "secure_strings": secure,
+            "plaintext_secret_like": plaintext_secret_like,
             "plaintext_other": plaintext_ordinary,
         }
-        return result

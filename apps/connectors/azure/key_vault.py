@@ -6,7 +6,8 @@ Calls (data plane, through :mod:`apps.connectors.azure.client`):
 * ``list_properties_of_secret_versions`` — ``GET /secrets/{name}/versions``, once per
   secret that is new or whose ``updated`` changed since ``previous_state``; it gives the
   version count and the newest version's creation time (the last rotation). These run on
-  ``AZURE_KEY_VAULT_VERSION_CONCURRENCY`` threads (default 4) after the listing.
+  ``AZURE_KEY_VAULT_VERSION_CONCURRENCY`` threads (default 4), a batch of the listing at a time
+  (the records are handed on in batches, ADR 0014).
 
 ``CollectionResult.state`` is ``{"v": 1, "secrets": {secret_id: [updated, version_count,
 newest_version_created]}}`` (Unix seconds, ``newest_version_created`` may be null), so an
@@ -16,6 +17,7 @@ unchanged vault costs only the paged list calls.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +34,8 @@ from apps.connectors.azure.properties import (
 )
 from apps.connectors.azure.source import KeyVault
 from apps.connectors.base import (
+    STREAM_BATCH_RECORDS,
+    Batch,
     CollectionResult,
     Connector,
     ConnectorError,
@@ -52,16 +56,18 @@ class KeyVaultConnector(Connector):
     kind = "azure_key_vault"
     source = KeyVault
     credential_kinds = (CredentialKind.KV_SECRET,)
+    streams = True
 
     @classmethod
     def targets(cls, config: SourceConfig) -> list[Target]:
         """One unit: the vault."""
         return [Target(kind=cls.kind, source_key=config.vault_url, vault_url=config.vault_url)]
 
-    def collect(self, target: Target, *, previous_state: dict | None = None) -> CollectionResult:
-        """Return one ``kv_secret`` CredentialRecord per secret, and the state for next time.
+    def collect_stream(self, target: Target, *, previous_state: dict | None = None) -> CollectionResult:
+        """Return a result whose stream holds one ``kv_secret`` CredentialRecord per secret, in
+        batches (ADR 0014), and whose state (for next time) is set after the last batch.
 
-        Raises ConnectorError with code ``auth_refused`` (401/403, a credential that
+        Raises ConnectorError (here, or while the stream is read) with code ``auth_refused`` (401/403, a credential that
         cannot get a token, a challenge the SDK rejects), ``throttled`` (429 beyond
         retries), ``unreachable`` (connection errors, timeouts), ``server_error`` (5xx
         beyond retries), ``malformed_response`` (a body that is not JSON, is truncated,
@@ -72,13 +78,17 @@ class KeyVaultConnector(Connector):
         if not vault_url.lower().startswith("https://"):
             raise ConnectorError(f"not an https vault URL: {vault_url!r}", code="bad_target")
         result = CollectionResult(target=target)
-        known = _load_state(previous_state)
+        result.stream = self._stream(result, vault_url, _load_state(previous_state))
+        return result
+
+    def _stream(self, result: CollectionResult, vault_url: str, known: dict[str, list[Any]]) -> Iterator[Batch]:
+        """The listing, a batch of records at a time, each with its version facts; the state last."""
         state: dict[str, list[Any]] = {}
         seen: set[str] = set()
-
         with vault_errors(vault_url):
             with secret_client(vault_url, api_calls=result.api_calls) as (client, policy):
                 listing = iter_listing(client.list_properties_of_secrets, policy, "secret listing")
+                chunk: list[CredentialRecord] = []
                 pending: list[CredentialRecord] = []
                 for props, raw in listing:
                     record = record_from_properties(props, raw, vault_url, result)
@@ -90,15 +100,30 @@ class KeyVaultConnector(Connector):
                     seen.add(record.external_id)
                     if not self._reuse_version_facts(record, known, state):
                         pending.append(record)
-                    result.credentials.append(record)
-                fetched = self._fetch_all_versions(vault_url, client, policy, pending, result)
-            for record in pending:
-                if record.external_id in fetched:
-                    _set_version_facts(record, *fetched[record.external_id], state)
-                # else: recorded as an item error; keep updated_on, store no state: retried next time
-
+                    chunk.append(record)
+                    if len(chunk) >= STREAM_BATCH_RECORDS:
+                        yield self._versioned(vault_url, client, policy, chunk, pending, result, state)
+                        chunk, pending = [], []
+                if chunk:
+                    yield self._versioned(vault_url, client, policy, chunk, pending, result, state)
         result.state = {"v": STATE_VERSION, "secrets": state}
-        return result
+
+    def _versioned(
+        self,
+        vault_url: str,
+        client: Any,
+        policy: ApiCallPolicy,
+        chunk: list[CredentialRecord],
+        pending: list[CredentialRecord],
+        result: CollectionResult,
+        state: dict[str, list[Any]],
+    ) -> Batch:
+        fetched = self._fetch_all_versions(vault_url, client, policy, pending, result)
+        for record in pending:
+            if record.external_id in fetched:
+                _set_version_facts(record, *fetched[record.external_id], state)
+            # else: recorded as an item error; keep updated_on, store no state: retried next time
+        return Batch(credentials=chunk)
 
     @staticmethod
     def _reuse_version_facts(record: CredentialRecord, known: dict[str, list[Any]], state: dict[str, list[Any]]) -> bool:

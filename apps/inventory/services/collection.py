@@ -12,6 +12,7 @@ import logging
 import time
 import traceback
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,7 +21,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from apps.audit import events
-from apps.connectors.base import ConnectorError
+from apps.connectors.base import Batch, ConnectorError
 from apps.connectors.registry import get_connector
 from apps.core import pipeline
 from apps.core.errors import PermissionRefused, ValidationFailed
@@ -146,6 +147,24 @@ def _previous_state(unit: CollectionUnit) -> dict | None:
     return prev or None
 
 
+class StreamFailed(Exception):
+    """A streaming connector raised while its batches were being applied; ``__cause__`` is what it raised."""
+
+
+def _marked(stream: Iterator[Batch]) -> Iterator[Batch]:
+    """``stream``, with what the connector raises told apart from what applying raises."""
+    while True:
+        try:
+            batch = next(stream)
+        except StopIteration:
+            return
+        except DATABASE_LOST:
+            raise
+        except Exception as exc:
+            raise StreamFailed(str(exc)) from exc
+        yield batch
+
+
 @dataclass
 class UnitOutcome:
     status: str
@@ -175,7 +194,9 @@ def collection_unit_execute(*, unit_id: int, final_attempt: bool = True, retry_c
     try:
         target = _target_for(unit)
         connector = get_connector(unit.connector)
-        result = connector.collect(target, previous_state=_previous_state(unit))
+        result = connector.open(target, previous_state=_previous_state(unit))
+        if result.stream is not None:
+            result.stream = _marked(result.stream)
     except DATABASE_LOST:
         raise
     except ConnectorError as exc:
@@ -215,6 +236,24 @@ def collection_unit_execute(*, unit_id: int, final_attempt: bool = True, retry_c
             _refresh_run(unit.run_id)
     except DATABASE_LOST:
         raise
+    except StreamFailed as failed:  # the connector failed mid-stream: nothing of this unit was written (rolled back)
+        cause = failed.__cause__
+        calls = dict(Counter(result.api_calls))
+        if isinstance(cause, ConnectorError):
+            if cause.retryable and not final_attempt:
+                _note_attempt_error(unit_id, cause.code, str(cause))
+                raise RetryLater(str(cause), countdown=retry_countdown) from cause
+            collection_unit_fail(unit_id=unit_id, code=cause.code, message=str(cause), api_calls=calls)
+            return UnitOutcome(CollectionUnit.Status.FAILED, str(cause))
+        logger.error("collection unit %s failed unexpectedly mid-stream", unit_id, exc_info=cause)
+        collection_unit_fail(
+            unit_id=unit_id,
+            code="internal_error",
+            message=f"{type(cause).__name__}: {cause}",
+            detail="".join(traceback.format_exception(cause, limit=5)),
+            api_calls=calls,
+        )
+        return UnitOutcome(CollectionUnit.Status.FAILED, str(cause))
     except Exception as exc:  # noqa: BLE001 - nothing was written (rolled back); record why
         logger.exception("applying collection unit %s failed", unit_id)
         collection_unit_fail(

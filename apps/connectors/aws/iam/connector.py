@@ -5,6 +5,7 @@ The calls are in :mod:`.reads`, the records built from their answers in :mod:`.r
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from apps.connectors.aws.allowlist import OPERATION_REFUSED
@@ -15,6 +16,7 @@ from apps.connectors.aws.iam.report import ROOT_ROW_USER, ReportRow
 from apps.connectors.aws.iam.users import ListedKey
 from apps.connectors.aws.source import AwsAccount, account_target
 from apps.connectors.base import (
+    Batch,
     CollectionResult,
     Connector,
     ConnectorError,
@@ -43,13 +45,17 @@ class IamConnector(Connector):
     )
     identity_kinds = (IdentityKind.HUMAN, IdentityKind.SERVICE, IdentityKind.ROOT)
     provides_source_facts = True  # password policy, root MFA and keys: the account's facts
+    streams = True  # the users' records are handed on in batches (ADR 0014)
 
     @classmethod
     def targets(cls, config: SourceConfig) -> list[Target]:
         """One unit: IAM is global to the account."""
         return [account_target(cls.kind, config)]
 
-    def collect(self, target: Target, *, previous_state: dict | None = None) -> CollectionResult:
+    def collect_stream(self, target: Target, *, previous_state: dict | None = None) -> CollectionResult:
+        """Make the account-wide calls and the per-user listings, then return a result whose
+        stream builds the users' records batch by batch; facts and state are set once the
+        last batch is taken."""
         result = CollectionResult(target=target)
         aws = session_for_target(target, api_calls=result.api_calls)
         iam = aws.client("iam")
@@ -97,6 +103,56 @@ class IamConnector(Connector):
             previous=previous_state.get("user_credentials") if isinstance(previous_state, dict) else None,
         )
 
+        result.stream = self._records(
+            result,
+            iam,
+            account_id=account_id,
+            partition=partition,
+            users=users,
+            rows_by_arn=rows_by_arn,
+            root_row=root_row,
+            known_keys=known_keys,
+            login_profiles=login_profiles,
+            index=index,
+            virtual_mfa=virtual_mfa,
+            generated_at=generated_at,
+            other_credentials=other_credentials,
+            other_state=other_state,
+            server_certificates=server_certificates,
+            password_policy=(password_policy_known, password_policy),
+            summary=summary,
+            listed_for=len(to_list),
+            reused=reused,
+            certificates_listed_for=len(certificate_jobs),
+        )
+        return result
+
+    def _records(
+        self,
+        result: CollectionResult,
+        iam: Any,
+        *,
+        account_id: str,
+        partition: str,
+        users: list[dict],
+        rows_by_arn: dict[str, ReportRow],
+        root_row: ReportRow | None,
+        known_keys: dict[str, list[ListedKey]],
+        login_profiles: dict,
+        index: PolicyIndex,
+        virtual_mfa: dict,
+        generated_at: Any,
+        other_credentials: Any,
+        other_state: Any,
+        server_certificates: list,
+        password_policy: tuple[bool, Any],
+        summary: Any,
+        listed_for: int,
+        reused: int,
+        certificates_listed_for: int,
+    ) -> Iterator[Batch]:
+        """The users' records in batches, then the server certificates and root; sets facts and state last."""
+        password_policy_known, policy = password_policy
         state_users: dict[str, Any] = {}
         for user in users:
             arn = user.get("Arn", "")
@@ -117,29 +173,32 @@ class IamConnector(Connector):
                 result.add_error("malformed_response", f"unusable SSH key, service credential or certificate entry: {exc!r}", arn)
             if row is not None and row.keys and arn in known_keys:
                 state_users[arn] = {"digest": row.digest, "keys": [k.to_state() for k in known_keys[arn]]}
+            if batch := result.take_batch():
+                yield batch
 
         user_credentials.emit_server_certificates(result, server_certificates)
         root = records.emit_root(result, account_id, partition, root_row, summary, virtual_mfa, generated_at)
         listing = result.facts.get("user_credential_listing", {})
         result.facts = {
             "account_id": account_id,
-            "password_policy": password_policy,
-            "password_policy_status": ("unknown" if not password_policy_known else ("present" if password_policy else "absent")),
+            "password_policy": policy,
+            "password_policy_status": ("unknown" if not password_policy_known else ("present" if policy else "absent")),
             "root": root,
             "credential_report_generated_at": generated_at,
             "collection": {
                 "users": len(users),
                 "users_missing_from_report": sum(1 for u in users if u.get("Arn") not in rows_by_arn),
-                "access_keys_listed_for": len(to_list),
+                "access_keys_listed_for": listed_for,
                 "access_keys_reused_for": reused,
                 "server_certificates": len(server_certificates),
-                "signing_certificates_listed_for": len(certificate_jobs),
+                "signing_certificates_listed_for": certificates_listed_for,
                 "ssh_and_service_credentials_listed_for": listing.get("listed_for"),
                 "ssh_and_service_credentials_reused_for": listing.get("reused_for"),
             },
         }
         result.state = {"version": STATE_VERSION, "users": state_users, "user_credentials": other_state}
-        return result
+        if batch := result.take_batch(0):
+            yield batch
 
     @staticmethod
     def _plan_key_listing(
