@@ -8,25 +8,28 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from apps.audit import events
 from apps.audit.services import diff
-from apps.catalog.models import Requirement
+from apps.catalog.models import CatalogVersion, Requirement
 from apps.controls.evidence_status import manual_evidence_status
 from apps.controls.selectors import requirement_evidence
 from apps.core.bulk import bulk_insert
 from apps.core.errors import PermissionRefused, ValidationFailed
 from apps.core.permissions import has_perm
 from apps.core.rows import fast_rows
-from apps.evaluation.engine import coverage_by_kind, requirement_status, rule_coverage, rule_status, run_rules
+from apps.evaluation.engine import Tally, coverage_by_kind, requirement_status, rule_coverage, rule_status, run_rules
 from apps.evaluation.exceptions import load_exception_matcher
-from apps.evaluation.facts import load_facts
-from apps.evaluation.models import Evaluation, Finding, PolicyVersion, RequirementStatus, RuleResult, Status
+from apps.evaluation.facts import iter_fact_chunks, load_source_facts
+from apps.evaluation.incremental import context_key, credential_fingerprints, identity_fingerprint, stored_until
+from apps.evaluation.models import Evaluation, Finding, PolicyVersion, RequirementStatus, RuleResult, Status, SubjectCarry
 from apps.evaluation.policy import PolicyError, policy_from_dict
 from apps.evaluation.rules.base import RuleContext
 from apps.evaluation.rules.registry import all_rules
+from apps.inventory.models import Credential
 
 logger = logging.getLogger(__name__)
 
@@ -168,39 +171,54 @@ def evaluation_run(
     step = _ProgressRecorder(evaluation.pk, progress_listener)
     try:
         step("loading")
-        facts = load_facts(policy=policy, now=now)
+        base = load_source_facts()
+        source_ids = [s.id for s in base.sources]
         rules = all_rules()
         matcher = load_exception_matcher(now)
-        result = run_rules(
-            rules=rules,
-            subjects={"credential": facts.credentials, "identity": facts.identities, "source": facts.sources},
-            ctx=RuleContext(policy=policy, now=now),
-            matcher=matcher,
-            on_rule_done=lambda done, total: step("rules", done, total),
-        )
-        coverage = coverage_by_kind(facts.sources, now=now, grace_factor=policy.coverage_grace_factor)
+        ctx = RuleContext(policy=policy, now=now)
+        key = context_key(rules=rules, ctx=ctx, matcher=matcher, catalog=_catalog_versions())
+        previous = _previous_evaluation(evaluation)
+        basis = previous if previous is not None and previous.carry_key == key and previous.as_of <= now else None
+        judge = _ChunkJudge(evaluation, rules, ctx, matcher, base.snapshot_by_scope, policy, previous, basis)
+        judge.sources(base.sources)
+        total = Credential.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True).count()
+        step("rules", 0, total)
+        for chunk in iter_fact_chunks(policy=policy, now=now, source_ids=source_ids, size=CHUNK_SIZE):
+            judge.chunk(chunk)
+            step("rules", min(judge.credentials, total), total)
+        coverage = coverage_by_kind(base.sources, now=now, grace_factor=policy.coverage_grace_factor)
         step("writing")
         with transaction.atomic():
-            _write(evaluation, rules, result, coverage, facts, policy)
-            statuses = Counter(f.status for f in result.findings)
+            tallies, statuses = judge.tallies()
+            _write(evaluation, rules, tallies, coverage)
             evaluation.state = Evaluation.State.SUCCEEDED
             evaluation.finished_at = timezone.now()
+            evaluation.carried, evaluation.judged, evaluation.carry_key = judge.carried, judge.judged, key
             evaluation.counts = {
-                "credentials": len(facts.credentials),
-                "identities": len(facts.identities),
-                "sources": len(facts.sources),
-                "findings": len(result.findings),
+                "credentials": judge.credentials,
+                "identities": judge.identities,
+                "sources": len(base.sources),
+                "findings": sum(statuses.values()),
                 "failed": statuses["fail"],
                 "excepted": statuses["excepted"],
                 "not_assessed": statuses["not_assessed"],
+                "carried": judge.carried,
+                "judged": judge.judged,
                 "seconds": round(time.monotonic() - started, 3),
             }
             evaluation.progress = {"phase": "done", "done": 1, "total": 1, "percent": 100}
-            evaluation.save(update_fields=["state", "finished_at", "counts", "progress"])
+            evaluation.save(update_fields=["state", "finished_at", "counts", "progress", "carried", "judged", "carry_key"])
+            # Only the latest successful evaluation's carry rows are ever read.
+            SubjectCarry.objects.filter(
+                evaluation_id__in=Evaluation.objects.filter(pk__lt=evaluation.pk).exclude(state=Evaluation.State.RUNNING).values("pk")
+            ).delete()
             events.evaluation_completed(actor=actor, evaluation=evaluation)
     except Exception as exc:
         logger.exception("evaluation %s failed", evaluation.pk)
         with transaction.atomic():
+            # Findings and carry rows were written chunk by chunk: a failed evaluation keeps none.
+            Finding.objects.filter(evaluation=evaluation).delete()
+            SubjectCarry.objects.filter(evaluation=evaluation).delete()
             evaluation.state = Evaluation.State.FAILED
             evaluation.finished_at = timezone.now()
             evaluation.error = f"{type(exc).__name__}: {exc}"[:4000]
@@ -210,24 +228,212 @@ def evaluation_run(
     return evaluation
 
 
-def _failing_since(evaluation: Evaluation) -> dict[tuple, datetime]:
-    """(rule, subject type, source, credential, identity) -> since when it has failed, for each
-    failing finding of the evaluation that succeeded before ``evaluation``: a finding that
-    still fails keeps its date (and so its due date); one that passed or was excepted in
-    between starts again."""
-    previous = (
+# Identities (with their credentials) or credentials of no identity read, judged and written at a time.
+CHUNK_SIZE = 5000
+
+FINDING_COLUMNS = [
+    "evaluation_id",
+    "rule_id",
+    "status",
+    "severity",
+    "subject_type",
+    "source_id",
+    "credential_id",
+    "identity_id",
+    "snapshot_id",
+    "subject_label",
+    "reason",
+    "data",
+    "exception_id",
+    "owner",
+    "failing_since",
+    "due_on",
+]
+CARRY_COLUMNS = ["evaluation_id", "subject_type", "subject_id", "fingerprint", "valid_until", "populations"]
+
+
+def _catalog_versions() -> list:
+    return list(CatalogVersion.objects.order_by("catalog_id", "version").values_list("catalog_id", "version", "sha256"))
+
+
+def _previous_evaluation(evaluation: Evaluation) -> Evaluation | None:
+    """The evaluation that succeeded last before ``evaluation``: its failing findings give
+    ``failing_since``, and (with the same key) its verdicts can be carried."""
+    return (
         Evaluation.objects.filter(state=Evaluation.State.SUCCEEDED, started_at__lte=evaluation.started_at)
         .exclude(pk=evaluation.pk)
         .order_by("-started_at", "-pk")
         .first()
     )
-    if previous is None:
-        return {}
-    rows = fast_rows(
-        Finding.objects.filter(evaluation=previous, status=Status.FAIL).order_by(),
-        ("rule_id", "subject_type", "source_id", "credential_id", "identity_id", "failing_since"),
-    )
-    return {(r, t, s, c, i): since or previous.as_of for r, t, s, c, i, since in rows}
+
+
+class _ChunkJudge:
+    """Judges the inventory chunk by chunk and writes each chunk's findings and carry rows at once
+    (COPY on PostgreSQL): a subject whose fingerprint and verdicts' time limit allow it keeps the
+    basis evaluation's findings (copied inside the database), every other one is judged."""
+
+    def __init__(self, evaluation, rules, ctx, matcher, snapshot_of, policy, previous, basis):
+        self.evaluation, self.rules, self.ctx, self.matcher = evaluation, rules, ctx, matcher
+        self.snapshot_of, self.policy, self.previous, self.basis = snapshot_of, policy, previous, basis
+        self.population: Counter[str] = Counter()
+        self.carried_populations: Counter[str] = Counter()
+        self.credentials = self.identities = self.carried = self.judged = 0
+
+    def sources(self, sources) -> None:
+        """Sources are few and read coverage that changes with every collection: always judged."""
+        result = run_rules(rules=self.rules, subjects={"source": sources}, ctx=self.ctx, matcher=self.matcher)
+        self._add(result)
+        since = self._since("source", "source_id", [s.id for s in sources])
+        self._write_findings(result.findings, since)
+
+    def chunk(self, chunk) -> None:
+        self.credentials += len(chunk.credentials)
+        self.identities += len(chunk.identities)
+        identity_prints = {i.id: identity_fingerprint(i) for i in chunk.identities}
+        prints = {("credential", cid): p for cid, p in credential_fingerprints(chunk.credentials, identity_prints).items()}
+        prints.update((("identity", iid), p) for iid, p in identity_prints.items())
+        previous = self._basis_carry(chunk) if self.basis is not None else {}
+        now = self.ctx.now
+        carried: set[tuple[str, int]] = set()
+        for key, fingerprint in prints.items():
+            before = previous.get(key)
+            if before is not None and before[0] == fingerprint and (before[1] is None or now < before[1]):
+                carried.add(key)
+                self.carried_populations[before[2]] += 1
+        judged_credentials = [c for c in chunk.credentials if ("credential", c.id) not in carried]
+        judged_identities = [i for i in chunk.identities if ("identity", i.id) not in carried]
+        holds: dict[tuple[str, int], list] = {}
+        result = run_rules(
+            rules=self.rules,
+            subjects={"credential": judged_credentials, "identity": judged_identities},
+            ctx=self.ctx,
+            matcher=self.matcher,
+            holds=holds,
+        )
+        self._add(result)
+        since = self._since("credential", "credential_id", [c.id for c in judged_credentials])
+        since.update(self._since("identity", "identity_id", [i.id for i in judged_identities]))
+        self._write_findings(result.findings, since)
+        pk = self.evaluation.pk
+        bulk_insert(
+            SubjectCarry,
+            CARRY_COLUMNS,
+            ((pk, kind, sid, prints[(kind, sid)], stored_until(until), format(bits, "x")) for (kind, sid), (until, bits) in holds.items()),
+        )
+        self.judged += len(holds)
+        self.carried += len(carried)
+        if carried:
+            self._copy(chunk, carried)
+
+    def _add(self, result) -> None:
+        for rule_id, tally in result.tallies.items():
+            self.population[rule_id] += tally.population
+
+    def _basis_carry(self, chunk) -> dict[tuple[str, int], tuple[str, datetime | None, str]]:
+        found = {}
+        assert self.basis is not None
+        for kind, ids in (("credential", [c.id for c in chunk.credentials]), ("identity", [i.id for i in chunk.identities])):
+            if not ids:
+                continue
+            rows = SubjectCarry.objects.filter(evaluation_id=self.basis.pk, subject_type=kind, subject_id__in=ids)
+            for sid, fingerprint, until, populations in fast_rows(rows, ("subject_id", "fingerprint", "valid_until", "populations")):
+                found[(kind, sid)] = (fingerprint, until, populations)
+        return found
+
+    def _since(self, subject_type: str, column: str, ids: list[int]) -> dict[tuple, datetime]:
+        """(rule, subject type, source, credential, identity) -> since when it has failed, for each
+        failing finding of the previous evaluation on these subjects: a finding that still fails
+        keeps its date (and so its due date); one that passed or was excepted in between starts again."""
+        previous = self.previous
+        if previous is None or not ids:
+            return {}
+        which = Finding.objects.filter(evaluation=previous, status=Status.FAIL, subject_type=subject_type, **{f"{column}__in": ids})
+        rows = fast_rows(which.order_by(), ("rule_id", "subject_type", "source_id", "credential_id", "identity_id", "failing_since"))
+        return {(r, t, s, c, i): since or previous.as_of for r, t, s, c, i, since in rows}
+
+    def _write_findings(self, findings, since) -> None:
+        evaluation, snapshot_of, policy = self.evaluation, self.snapshot_of, self.policy
+        bulk_insert(
+            Finding,
+            FINDING_COLUMNS,
+            (
+                (
+                    evaluation.pk,
+                    f.rule_id,
+                    f.status,
+                    f.severity,
+                    f.subject_type,
+                    f.source_id,
+                    f.credential_id,
+                    f.identity_id,
+                    snapshot_of.get((f.source_id, f.scope)),
+                    f.subject_label,
+                    f.reason,
+                    f.data,
+                    f.exception_id,
+                    f.owner[:512],
+                    *_queue(evaluation, f, since, policy),
+                )
+                for f in findings
+            ),
+        )
+
+    def _copy(self, chunk, carried: set[tuple[str, int]]) -> None:
+        """The carried subjects' findings and carry rows, copied from the basis evaluation inside the
+        database; each finding points at its scope's latest snapshot, as a judged one does."""
+        groups: dict[tuple[str, int | None], list[int]] = {}
+        for c in chunk.credentials:
+            if ("credential", c.id) in carried:
+                groups.setdefault(("credential", self.snapshot_of.get((c.source_id, c.scope))), []).append(c.id)
+        for i in chunk.identities:
+            if ("identity", i.id) in carried:
+                groups.setdefault(("identity", self.snapshot_of.get((i.source_id, "aws_iam"))), []).append(i.id)
+        finding_table, carry_table = Finding._meta.db_table, SubjectCarry._meta.db_table
+        copied = ", ".join(FINDING_COLUMNS[1:8] + FINDING_COLUMNS[9:])
+        carry = ", ".join(CARRY_COLUMNS[1:])
+        assert self.basis is not None
+        with connection.cursor() as cursor:
+            for (kind, snapshot_id), ids in groups.items():
+                id_list = ",".join(str(int(x)) for x in ids)  # integers read from the database
+                column = "credential_id" if kind == "credential" else "identity_id"
+                cursor.execute(
+                    f'INSERT INTO "{finding_table}" (evaluation_id, snapshot_id, {copied}) '  # noqa: S608 - names and integers only
+                    f'SELECT %s, %s, {copied} FROM "{finding_table}" '
+                    f"WHERE evaluation_id = %s AND subject_type = %s AND {column} IN ({id_list})",
+                    [self.evaluation.pk, snapshot_id, self.basis.pk, kind],
+                )
+                cursor.execute(
+                    f'INSERT INTO "{carry_table}" (evaluation_id, {carry}) '  # noqa: S608 - names and integers only
+                    f'SELECT %s, {carry} FROM "{carry_table}" '
+                    f"WHERE evaluation_id = %s AND subject_type = %s AND subject_id IN ({id_list})",
+                    [self.evaluation.pk, self.basis.pk, kind],
+                )
+
+    def tallies(self) -> tuple[dict[str, Tally], Counter[str]]:
+        """Each rule's tally (populations: judged subjects counted by the engine, carried ones from
+        their bits; outcomes counted over the evaluation's findings, carried and judged alike) and
+        the findings by status."""
+        population = Counter(self.population)
+        for bits_hex, count in self.carried_populations.items():
+            bits = int(bits_hex, 16)
+            for index, rule in enumerate(self.rules):
+                if bits >> index & 1:
+                    population[rule.id] += count
+        tallies = {rule.id: Tally(population=population[rule.id]) for rule in self.rules}
+        statuses: Counter[str] = Counter()
+        rows = Finding.objects.filter(evaluation=self.evaluation).order_by().values_list("rule_id", "status").annotate(n=Count("id"))
+        for rule_id, status, n in rows:
+            statuses[status] += n
+            tally = tallies.get(rule_id)
+            if tally is None:
+                continue
+            if status == Status.FAIL:
+                tally.failed += n
+            elif status == Status.EXCEPTED:
+                tally.excepted += n
+            else:
+                tally.not_assessed += n
+        return tallies, statuses
 
 
 def _queue(evaluation: Evaluation, finding, since: dict, policy) -> tuple[datetime | None, object]:
@@ -239,54 +445,11 @@ def _queue(evaluation: Evaluation, finding, since: dict, policy) -> tuple[dateti
     return first, (first.astimezone(UTC).date() + timedelta(days=policy.finding_due_days(finding.severity)))
 
 
-def _write(evaluation, rules, result, coverage, facts, policy) -> None:
-    snapshot_of = facts.snapshot_by_scope
-    since = _failing_since(evaluation)
-    bulk_insert(
-        Finding,
-        [
-            "evaluation_id",
-            "rule_id",
-            "status",
-            "severity",
-            "subject_type",
-            "source_id",
-            "credential_id",
-            "identity_id",
-            "snapshot_id",
-            "subject_label",
-            "reason",
-            "data",
-            "exception_id",
-            "owner",
-            "failing_since",
-            "due_on",
-        ],
-        (
-            (
-                evaluation.pk,
-                f.rule_id,
-                f.status,
-                f.severity,
-                f.subject_type,
-                f.source_id,
-                f.credential_id,
-                f.identity_id,
-                snapshot_of.get((f.source_id, f.scope)),
-                f.subject_label,
-                f.reason,
-                f.data,
-                f.exception_id,
-                f.owner[:512],
-                *_queue(evaluation, f, since, policy),
-            )
-            for f in result.findings
-        ),
-    )
+def _write(evaluation, rules, tallies, coverage) -> None:
     by_rule: dict[str, str] = {}
     rule_rows = []
     for rule in rules:
-        tally = result.tallies[rule.id]
+        tally = tallies[rule.id]
         cov = rule_coverage(rule.scope_kind, coverage)
         status = rule_status(tally, cov)
         by_rule[rule.id] = status
@@ -305,7 +468,6 @@ def _write(evaluation, rules, result, coverage, facts, policy) -> None:
             )
         )
     RuleResult.objects.bulk_create(rule_rows)
-    tallies = result.tallies
     req_rows = []
     evidence = requirement_evidence(as_of=evaluation.as_of)
     on = evaluation.as_of.astimezone(dt.UTC).date()
