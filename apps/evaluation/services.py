@@ -145,12 +145,17 @@ def evaluation_run(
     now=None,
     progress_listener=None,
     queued: Evaluation | None = None,
+    incremental: bool = True,
 ) -> Evaluation:
     """Judge the present inventory against every rule and the policy in force; store findings,
     rule results and requirement statuses in one transaction. A failure is recorded on the
     evaluation (state failed) and re-raised. Progress is recorded on the evaluation as it runs
     (and passed to ``progress_listener(progress)``). ``queued`` is an evaluation made by
-    ``evaluation_request``, run now under its own requester and policy version."""
+    ``evaluation_request``, run now under its own requester and policy version.
+
+    Subjects whose facts, context key and verdict time limits are unchanged since the previous
+    evaluation keep its verdicts (``carried``); the rest are judged (``judged``).
+    ``incremental=False`` judges everything (a cold evaluation; tests compare the two)."""
     if queued is not None:
         actor, trigger, collection_run = queued.requested_by, queued.trigger, None
     if actor is not None and not has_perm(actor, "evaluation.run_evaluation"):
@@ -178,7 +183,8 @@ def evaluation_run(
         ctx = RuleContext(policy=policy, now=now)
         key = context_key(rules=rules, ctx=ctx, matcher=matcher, catalog=_catalog_versions())
         previous = _previous_evaluation(evaluation)
-        basis = previous if previous is not None and previous.carry_key == key and previous.as_of <= now else None
+        carry = incremental and previous is not None and previous.carry_key == key and previous.as_of <= now
+        basis = previous if carry else None
         judge = _ChunkJudge(evaluation, rules, ctx, matcher, base.snapshot_by_scope, policy, previous, basis)
         judge.sources(base.sources)
         total = Credential.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True).count()

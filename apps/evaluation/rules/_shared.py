@@ -117,6 +117,12 @@ def unless_state_unknown(verdict: Verdict, enabled: bool | None) -> Verdict:
     return verdict
 
 
+def days_left_tick(expires: datetime, left: int) -> datetime:
+    """The first instant at which ``days_between(now, expires)`` (``left`` now) reads less, or
+    ``expires`` is reached, whichever comes first."""
+    return min(expires, expires - timedelta(days=left) + timedelta(microseconds=1))
+
+
 def judge_age(
     c: CredentialFacts, now: datetime, limit: int, label: str, *, rotated: str = "last rotation", created: str = "creation (never rotated)"
 ) -> Verdict:
