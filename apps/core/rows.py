@@ -11,7 +11,6 @@ from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import QuerySet
 
-
 _names = itertools.count()
 
 
@@ -45,3 +44,14 @@ def fast_rows(qs: QuerySet, fields: tuple[str, ...], chunk: int = 5000, *, serve
         cursor.execute(sql, params, binary=True)
         while rows := cursor.fetchmany(chunk):
             yield from rows
+
+
+def id_set(ids: list[int]) -> Any:
+    """``ids`` for a ``field__in=`` filter. On PostgreSQL one array parameter
+    (``IN (SELECT unnest(%s::bigint[]))``): a list of thousands of parameters costs a tenth of a
+    second per query to bind and plan, the array a millisecond. Elsewhere the list itself."""
+    if connection.vendor != "postgresql":
+        return ids
+    from django.db.models.expressions import RawSQL
+
+    return RawSQL("SELECT unnest(%s::bigint[])", (list(ids),))

@@ -11,7 +11,7 @@ from django.db.models import Max, Q
 from django.utils.module_loading import import_string
 
 from apps.connectors.registry import source_facts_connectors
-from apps.core.rows import fast_rows
+from apps.core.rows import fast_rows, id_set
 from apps.evaluation.policy import Policy
 from apps.evaluation.rules.base import (
     CredentialFacts,
@@ -112,7 +112,7 @@ def iter_fact_chunks(*, policy: Policy, now: datetime, source_ids: list[int], si
 
     def identities_chunk(identities: list[IdentityFacts]) -> FactChunk:
         by_id = {i.id: i for i in identities}
-        ordered = present.filter(identity_id__in=list(by_id)).order_by("identity_id", "source_id", "credential_type", "name", "id")
+        ordered = present.filter(identity_id__in=id_set(list(by_id))).order_by("identity_id", "source_id", "credential_type", "name", "id")
         rows = list(fast_rows(ordered, CREDENTIAL_FIELDS))
         return _chunk(rows, by_id, classify, now, identities)
 
@@ -123,9 +123,8 @@ def iter_fact_chunks(*, policy: Policy, now: datetime, source_ids: list[int], si
             batch = []
     if batch:
         yield identities_chunk(batch)
-    loose = present.filter(
-        Q(identity_id__isnull=True) | Q(identity__disappeared_at__isnull=False) | ~Q(identity__source_id__in=source_ids)
-    ).order_by("id")
+    # No identity, or one that is not present (disappeared, or of a disabled source): an anti-join.
+    loose = present.filter(Q(identity_id__isnull=True) | ~Q(identity_id__in=present_identities.values("id"))).order_by("id")
     rows: list[tuple] = []
     for row in fast_rows(loose, CREDENTIAL_FIELDS, size, server_side=True):
         rows.append(row)
@@ -139,7 +138,9 @@ def iter_fact_chunks(*, policy: Policy, now: datetime, source_ids: list[int], si
 def _chunk(
     rows: list[tuple], identities: dict[int, IdentityFacts], classify, now: datetime, identity_list: list[IdentityFacts]
 ) -> FactChunk:
-    deactivated = _deactivated_at(Q(credential_id__in=[r[0] for r in rows])) if rows else {}
+    enabled_at = CREDENTIAL_FIELDS.index("enabled")
+    disabled = [r[0] for r in rows if r[enabled_at] is False]  # only a disabled key has a deactivation
+    deactivated = _deactivated_at(Q(credential_id__in=id_set(disabled))) if disabled else {}
     credentials = []
     for row in rows:
         identity_id = row[_IDENTITY_AT]

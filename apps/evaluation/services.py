@@ -20,7 +20,7 @@ from apps.controls.selectors import requirement_evidence
 from apps.core.bulk import bulk_insert
 from apps.core.errors import PermissionRefused, ValidationFailed
 from apps.core.permissions import has_perm
-from apps.core.rows import fast_rows
+from apps.core.rows import fast_rows, id_set
 from apps.evaluation.engine import Tally, coverage_by_kind, requirement_status, rule_coverage, rule_status, run_rules
 from apps.evaluation.exceptions import load_exception_matcher
 from apps.evaluation.facts import iter_fact_chunks, load_source_facts
@@ -174,6 +174,7 @@ def evaluation_run(
     started = time.monotonic()
 
     step = _ProgressRecorder(evaluation.pk, progress_listener)
+    judge = None
     try:
         step("loading")
         base = load_source_facts()
@@ -194,6 +195,7 @@ def evaluation_run(
             step("rules", min(judge.credentials, total), total)
         coverage = coverage_by_kind(base.sources, now=now, grace_factor=policy.coverage_grace_factor)
         step("writing")
+        judge.copy_carried()
         with transaction.atomic():
             tallies, statuses = judge.tallies()
             _write(evaluation, rules, tallies, coverage)
@@ -221,6 +223,8 @@ def evaluation_run(
             events.evaluation_completed(actor=actor, evaluation=evaluation)
     except Exception as exc:
         logger.exception("evaluation %s failed", evaluation.pk)
+        if judge is not None:
+            judge.drop()
         with transaction.atomic():
             # Findings and carry rows were written chunk by chunk: a failed evaluation keeps none.
             Finding.objects.filter(evaluation=evaluation).delete()
@@ -256,6 +260,7 @@ FINDING_COLUMNS = [
     "due_on",
 ]
 CARRY_COLUMNS = ["evaluation_id", "subject_type", "subject_id", "fingerprint", "valid_until", "populations"]
+CARRIED_TABLE = "evaluation_carried_now"  # temporary, per connection
 
 
 def _catalog_versions() -> list:
@@ -284,6 +289,7 @@ class _ChunkJudge:
         self.population: Counter[str] = Counter()
         self.carried_populations: Counter[str] = Counter()
         self.credentials = self.identities = self.carried = self.judged = 0
+        self._carried_table = False
 
     def sources(self, sources) -> None:
         """Sources are few and read coverage that changes with every collection: always judged."""
@@ -329,7 +335,7 @@ class _ChunkJudge:
         self.judged += len(holds)
         self.carried += len(carried)
         if carried:
-            self._copy(chunk, carried)
+            self._note_carried(chunk, carried)
 
     def _add(self, result) -> None:
         for rule_id, tally in result.tallies.items():
@@ -341,7 +347,7 @@ class _ChunkJudge:
         for kind, ids in (("credential", [c.id for c in chunk.credentials]), ("identity", [i.id for i in chunk.identities])):
             if not ids:
                 continue
-            rows = SubjectCarry.objects.filter(evaluation_id=self.basis.pk, subject_type=kind, subject_id__in=ids)
+            rows = SubjectCarry.objects.filter(evaluation_id=self.basis.pk, subject_type=kind, subject_id__in=id_set(ids))
             for sid, fingerprint, until, populations in fast_rows(rows, ("subject_id", "fingerprint", "valid_until", "populations")):
                 found[(kind, sid)] = (fingerprint, until, populations)
         return found
@@ -353,7 +359,7 @@ class _ChunkJudge:
         previous = self.previous
         if previous is None or not ids:
             return {}
-        which = Finding.objects.filter(evaluation=previous, status=Status.FAIL, subject_type=subject_type, **{f"{column}__in": ids})
+        which = Finding.objects.filter(evaluation=previous, status=Status.FAIL, subject_type=subject_type, **{f"{column}__in": id_set(ids)})
         rows = fast_rows(which.order_by(), ("rule_id", "subject_type", "source_id", "credential_id", "identity_id", "failing_since"))
         return {(r, t, s, c, i): since or previous.as_of for r, t, s, c, i, since in rows}
 
@@ -384,36 +390,63 @@ class _ChunkJudge:
             ),
         )
 
-    def _copy(self, chunk, carried: set[tuple[str, int]]) -> None:
-        """The carried subjects' findings and carry rows, copied from the basis evaluation inside the
-        database; each finding points at its scope's latest snapshot, as a judged one does."""
-        groups: dict[tuple[str, int | None], list[int]] = {}
-        for c in chunk.credentials:
-            if ("credential", c.id) in carried:
-                groups.setdefault(("credential", self.snapshot_of.get((c.source_id, c.scope))), []).append(c.id)
-        for i in chunk.identities:
-            if ("identity", i.id) in carried:
-                groups.setdefault(("identity", self.snapshot_of.get((i.source_id, "aws_iam"))), []).append(i.id)
-        finding_table, carry_table = Finding._meta.db_table, SubjectCarry._meta.db_table
-        copied = ", ".join(FINDING_COLUMNS[1:8] + FINDING_COLUMNS[9:])
-        carry = ", ".join(CARRY_COLUMNS[1:])
-        assert self.basis is not None
+    def _note_carried(self, chunk, carried: set[tuple[str, int]]) -> None:
+        """Note the carried subjects (with their scope's latest snapshot) in a temporary table: one
+        set-based copy at the end (:meth:`copy_carried`) brings their findings and carry rows over."""
+        rows = [
+            ("credential", c.id, self.snapshot_of.get((c.source_id, c.scope))) for c in chunk.credentials if ("credential", c.id) in carried
+        ]
+        rows += [
+            ("identity", i.id, self.snapshot_of.get((i.source_id, "aws_iam"))) for i in chunk.identities if ("identity", i.id) in carried
+        ]
         with connection.cursor() as cursor:
-            for (kind, snapshot_id), ids in groups.items():
-                id_list = ",".join(str(int(x)) for x in ids)  # integers read from the database
-                column = "credential_id" if kind == "credential" else "identity_id"
+            if not self._carried_table:
+                cursor.execute(f"CREATE TEMPORARY TABLE {CARRIED_TABLE} (subject_type varchar(16), subject_id bigint, snapshot_id bigint)")
+                self._carried_table = True
+            if connection.vendor == "postgresql":
+                with cursor.cursor.copy(f"COPY {CARRIED_TABLE} (subject_type, subject_id, snapshot_id) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                cursor.executemany(f"INSERT INTO {CARRIED_TABLE} VALUES (%s, %s, %s)", rows)  # noqa: S608 - a constant name
+
+    def copy_carried(self) -> None:
+        """The carried subjects' findings and carry rows, copied from the basis evaluation inside the
+        database in one statement each (a join on the temporary table); each finding points at its
+        scope's latest snapshot, as a judged one does."""
+        if not self._carried_table:
+            return
+        assert self.basis is not None
+        finding_table, carry_table = Finding._meta.db_table, SubjectCarry._meta.db_table
+        copied = ", ".join(f"f.{c}" for c in FINDING_COLUMNS[1:8] + FINDING_COLUMNS[9:])
+        into = ", ".join(FINDING_COLUMNS[1:8] + FINDING_COLUMNS[9:])
+        carry = ", ".join(CARRY_COLUMNS[1:])
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"ANALYZE {CARRIED_TABLE}")
+            for kind, column in (("credential", "credential_id"), ("identity", "identity_id")):
                 cursor.execute(
-                    f'INSERT INTO "{finding_table}" (evaluation_id, snapshot_id, {copied}) '  # noqa: S608 - names and integers only
-                    f'SELECT %s, %s, {copied} FROM "{finding_table}" '
-                    f"WHERE evaluation_id = %s AND subject_type = %s AND {column} IN ({id_list})",
-                    [self.evaluation.pk, snapshot_id, self.basis.pk, kind],
+                    f'INSERT INTO "{finding_table}" (evaluation_id, snapshot_id, {into}) '  # noqa: S608 - constant names only
+                    f'SELECT %s, t.snapshot_id, {copied} FROM "{finding_table}" f '
+                    f"JOIN {CARRIED_TABLE} t ON t.subject_type = %s AND t.subject_id = f.{column} "
+                    f"WHERE f.evaluation_id = %s AND f.subject_type = %s",
+                    [self.evaluation.pk, kind, self.basis.pk, kind],
                 )
-                cursor.execute(
-                    f'INSERT INTO "{carry_table}" (evaluation_id, {carry}) '  # noqa: S608 - names and integers only
-                    f'SELECT %s, {carry} FROM "{carry_table}" '
-                    f"WHERE evaluation_id = %s AND subject_type = %s AND subject_id IN ({id_list})",
-                    [self.evaluation.pk, self.basis.pk, kind],
-                )
+            cursor.execute(
+                f'INSERT INTO "{carry_table}" (evaluation_id, {carry}) '  # noqa: S608 - constant names only
+                f'SELECT %s, {", ".join("c." + c for c in CARRY_COLUMNS[1:])} FROM "{carry_table}" c '
+                f"JOIN {CARRIED_TABLE} t ON t.subject_type = c.subject_type AND t.subject_id = c.subject_id "
+                f"WHERE c.evaluation_id = %s",
+                [self.evaluation.pk, self.basis.pk],
+            )
+            cursor.execute(f"DROP TABLE {CARRIED_TABLE}")
+        self._carried_table = False
+
+    def drop(self) -> None:
+        if self._carried_table:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {CARRIED_TABLE}")
+            self._carried_table = False
 
     def tallies(self) -> tuple[dict[str, Tally], Counter[str]]:
         """Each rule's tally (populations: judged subjects counted by the engine, carried ones from

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from apps.core.rows import id_set
 from apps.evaluation.rules.base import CredentialFacts, ReviewFact
 from apps.reviews.models import Campaign, Remediation, ReviewItem
 
@@ -20,7 +21,7 @@ def attach_reviews(credentials: list[CredentialFacts], *, now: datetime, source_
     whose = (
         {"credential__source_id__in": source_ids, "credential__disappeared_at__isnull": True}
         if source_ids is not None
-        else {"credential_id__in": list(by_id)}
+        else {"credential_id__in": id_set(list(by_id))}
     )
     decided = ReviewItem.objects.filter(
         campaign__state=Campaign.State.SIGNED_OFF, flagged=False, decided_at__isnull=False, **whose
