@@ -74,8 +74,8 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
     source_ids = [s.id for s in facts.sources]
     identities: dict[int, IdentityFacts] = {}
     for row in fast_rows(Identity.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), IDENTITY_FIELDS):
-        identity = identity_from_row(row)
-        identities[identity.id] = identity
+        read = identity_from_row(row)
+        identities[read.id] = read
     facts.identities = list(identities.values())
 
     deactivated = _deactivated_at(Q(credential__source_id__in=source_ids))
