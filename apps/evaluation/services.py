@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -401,6 +401,7 @@ class _ChunkJudge:
         ]
         with connection.cursor() as cursor:
             if not self._carried_table:
+                cursor.execute(f"DROP TABLE IF EXISTS {CARRIED_TABLE}")  # left by an evaluation that failed on this connection
                 cursor.execute(f"CREATE TEMPORARY TABLE {CARRIED_TABLE} (subject_type varchar(16), subject_id bigint, snapshot_id bigint)")
                 self._carried_table = True
             if connection.vendor == "postgresql":
@@ -443,10 +444,15 @@ class _ChunkJudge:
         self._carried_table = False
 
     def drop(self) -> None:
+        """Drop the temporary table after a failure (best effort: the next evaluation on this
+        connection drops it too)."""
         if self._carried_table:
-            with connection.cursor() as cursor:
-                cursor.execute(f"DROP TABLE IF EXISTS {CARRIED_TABLE}")
             self._carried_table = False
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(f"DROP TABLE IF EXISTS {CARRIED_TABLE}")
+            except DatabaseError:
+                logger.warning("could not drop %s after a failed evaluation", CARRIED_TABLE)
 
     def tallies(self) -> tuple[dict[str, Tally], Counter[str]]:
         """Each rule's tally (populations: judged subjects counted by the engine, carried ones from

@@ -167,3 +167,43 @@ def test_every_rule_reads_the_same_until_the_instant_its_verdict_states(grc_lead
                 later = rule.evaluate(subject, RuleContext(policy, at))
                 assert (later.status, later.reason, later.data) == (verdict.status, verdict.reason, verdict.data), (rule.id, at)
     assert checked > 1000 and stated > checked // 3
+
+
+def test_hostile_values_fingerprint_without_error_and_apart():
+    """Formulas, markup, bidi controls, lone surrogates, huge strings: every value fingerprints (a
+    value orjson refuses falls back to its repr) and different values give different prints."""
+    from apps.evaluation.incremental import credential_fingerprints
+    from tests.support.hostile import TEXT
+
+    values = [*TEXT.values(), "\ud800 lone surrogate"]
+    credentials = []
+    for n, value in enumerate(values, start=1):
+        c = _credential(n, owner=value)
+        c.tags = {value[:100]: value}
+        credentials.append(c)
+    prints = credential_fingerprints(credentials, {})
+    assert len(set(prints.values())) == len(values)
+    again = credential_fingerprints(credentials, {})
+    assert again == prints
+
+
+@pytest.mark.django_db
+def test_a_failed_evaluation_keeps_no_findings_or_carry_rows_and_the_next_one_carries(catalog, grc_lead, monkeypatch):
+    from apps.evaluation import services
+    from apps.evaluation.models import Evaluation, Finding, SubjectCarry
+
+    seed_inventory(credentials=60, seed=4, now=NOW - timedelta(days=1), actor=grc_lead)
+    first = services.evaluation_run(now=NOW)
+
+    def boom(self):
+        raise RuntimeError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(services._ChunkJudge, "tallies", boom)
+        with pytest.raises(RuntimeError):
+            services.evaluation_run(now=NOW + timedelta(minutes=1))
+    failed_one = Evaluation.objects.get(state="failed")
+    assert "disk full" in failed_one.error
+    assert not Finding.objects.filter(evaluation=failed_one).exists() and not SubjectCarry.objects.filter(evaluation=failed_one).exists()
+    after = services.evaluation_run(now=NOW + timedelta(minutes=2))
+    assert after.carried > 0 and after.counts["findings"] == first.counts["findings"]
