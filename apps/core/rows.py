@@ -55,3 +55,14 @@ def id_set(ids: list[int]) -> Any:
     from django.db.models.expressions import RawSQL
 
     return RawSQL("SELECT unnest(%s::bigint[])", (list(ids),))
+
+
+def where_id_in(qs: QuerySet, column: str, ids: list[int]) -> QuerySet:
+    """``qs`` restricted to rows whose ``column`` (of its own table) is one of ``ids``. On PostgreSQL
+    ``column = ANY(array)``: one parameter, planned as probes of an index on the column even when
+    the table has no statistics yet (just written by COPY), where ``IN (SELECT unnest(...))`` can
+    be planned as a nested loop over the whole table. Elsewhere an ``IN`` list."""
+    if connection.vendor != "postgresql":
+        return qs.filter(**{f"{column}__in": ids})
+    table = qs.model._meta.db_table
+    return qs.extra(where=[f'"{table}"."{column}" = ANY(%s::bigint[])'], params=[list(ids)])  # noqa: S610 - model names; ids as one parameter

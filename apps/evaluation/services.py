@@ -20,7 +20,7 @@ from apps.controls.selectors import requirement_evidence
 from apps.core.bulk import bulk_insert
 from apps.core.errors import PermissionRefused, ValidationFailed
 from apps.core.permissions import has_perm
-from apps.core.rows import fast_rows, id_set
+from apps.core.rows import fast_rows, where_id_in
 from apps.evaluation.engine import Tally, coverage_by_kind, requirement_status, rule_coverage, rule_status, run_rules
 from apps.evaluation.exceptions import load_exception_matcher
 from apps.evaluation.facts import iter_fact_chunks, load_source_facts
@@ -347,7 +347,7 @@ class _ChunkJudge:
         for kind, ids in (("credential", [c.id for c in chunk.credentials]), ("identity", [i.id for i in chunk.identities])):
             if not ids:
                 continue
-            rows = SubjectCarry.objects.filter(evaluation_id=self.basis.pk, subject_type=kind, subject_id__in=id_set(ids))
+            rows = where_id_in(SubjectCarry.objects.filter(evaluation_id=self.basis.pk, subject_type=kind), "subject_id", ids)
             for sid, fingerprint, until, populations in fast_rows(rows, ("subject_id", "fingerprint", "valid_until", "populations")):
                 found[(kind, sid)] = (fingerprint, until, populations)
         return found
@@ -359,7 +359,7 @@ class _ChunkJudge:
         previous = self.previous
         if previous is None or not ids:
             return {}
-        which = Finding.objects.filter(evaluation=previous, status=Status.FAIL, subject_type=subject_type, **{f"{column}__in": id_set(ids)})
+        which = where_id_in(Finding.objects.filter(evaluation=previous, status=Status.FAIL, subject_type=subject_type), column, ids)
         rows = fast_rows(which.order_by(), ("rule_id", "subject_type", "source_id", "credential_id", "identity_id", "failing_since"))
         return {(r, t, s, c, i): since or previous.as_of for r, t, s, c, i, since in rows}
 
