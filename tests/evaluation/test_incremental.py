@@ -189,7 +189,7 @@ def test_hostile_values_fingerprint_without_error_and_apart():
 
 @pytest.mark.django_db
 def test_a_failed_evaluation_keeps_no_findings_or_carry_rows_and_the_next_one_carries(catalog, grc_lead, monkeypatch):
-    from apps.evaluation import services
+    from apps.evaluation import judging, services
     from apps.evaluation.models import Evaluation, Finding, SubjectCarry
 
     seed_inventory(credentials=60, seed=4, now=NOW - timedelta(days=1), actor=grc_lead)
@@ -199,7 +199,7 @@ def test_a_failed_evaluation_keeps_no_findings_or_carry_rows_and_the_next_one_ca
         raise RuntimeError("disk full")
 
     with monkeypatch.context() as patch:
-        patch.setattr(services._ChunkJudge, "tallies", boom)
+        patch.setattr(judging.ChunkJudge, "tallies", boom)
         with pytest.raises(RuntimeError):
             services.evaluation_run(now=NOW + timedelta(minutes=1))
     failed_one = Evaluation.objects.get(state="failed")
