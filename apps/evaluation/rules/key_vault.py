@@ -155,12 +155,13 @@ class ValidityTooLong(Rule):
         if basis != "not_before" and start > ctx.now:
             return in_future(label, what, start, basis=basis, basis_date=iso(start))
         if expires < start:
-            return not_assessed(
+            verdict = not_assessed(
                 f"{label}: expiry {day(expires)} is before its {what} {day(start)}",
                 basis=basis,
                 basis_date=iso(start),
                 expires_at=iso(expires),
             )
+            return holding_until(verdict, FOREVER)  # the clock was read only to refuse a future start
         validity = days_between(start, expires)
         data = {"validity_days": validity, "limit_days": limit, "basis": basis, "basis_date": iso(start), "expires_at": iso(expires)}
         reason = f"{label} valid for {validity} days, from its {what} {day(start)} to {day(expires)}, limit {limit} days"
