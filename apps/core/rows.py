@@ -39,7 +39,9 @@ def fast_rows(qs: QuerySet, fields: tuple[str, ...], chunk: int = 5000, *, serve
     )
     with cursor_factory(connection.connection) as cursor:
         tz_oid = psycopg.postgres.types["timestamptz"].oid
-        cursor.adapters.register_loader(tz_oid, psycopg.adapters.get_loader(tz_oid, Format.BINARY))
+        tz_loader = psycopg.adapters.get_loader(tz_oid, Format.BINARY)
+        assert tz_loader is not None  # psycopg always has a binary timestamptz loader
+        cursor.adapters.register_loader(tz_oid, tz_loader)
         set_json_loads(orjson.loads, cursor)
         cursor.execute(sql, params, binary=True)
         while rows := cursor.fetchmany(chunk):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 
@@ -79,7 +80,8 @@ class _ProgressRecorder:
     hears every step."""
 
     def __init__(self, evaluation_id: int, listener=None):
-        self.evaluation_id, self.listener, self.last = evaluation_id, listener, None
+        self.evaluation_id, self.listener = evaluation_id, listener
+        self.last: dict | None = None
 
     def __call__(self, phase: str, done: int = 0, total: int = 0) -> None:
         low, high = PHASES[phase]
@@ -111,7 +113,7 @@ def evaluation_request(*, actor) -> Evaluation:
             as_of=timezone.now(),
             progress=dict(QUEUED),
         )
-        transaction.on_commit(lambda pk=evaluation.pk: _enqueue(pk))
+        transaction.on_commit(functools.partial(_enqueue, evaluation.pk))
     evaluation.refresh_from_db()  # eager Celery (tests) has already run it
     return evaluation
 

@@ -28,7 +28,7 @@ def attach_reviews(credentials: list[CredentialFacts], *, now: datetime, source_
     ).values_list("credential_id", "campaign__name", "decision", "decided_at")
     for credential_id, campaign, decision, decided_at in decided.iterator(chunk_size=5000):
         c = by_id.get(credential_id)
-        if c is not None and (c.last_review is None or decided_at > c.last_review.decided_at):
+        if c is not None and decided_at is not None and (c.last_review is None or decided_at > c.last_review.decided_at):
             c.last_review = ReviewFact(campaign, decision, decided_at)
     overdue = (
         Remediation.objects.filter(state__in=[Remediation.State.OPEN, Remediation.State.REOPENED], due_date__lt=now.date(), **whose)
