@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from apps.evaluation.exceptions import ExceptionMatcher
-from apps.evaluation.rules.base import FAIL, NOT_ASSESSED, PASS, Rule, RuleContext, SourceFacts, not_assessed
+from apps.evaluation.incremental import ClockWatch
+from apps.evaluation.rules.base import FAIL, FOREVER, NOT_ASSESSED, PASS, Rule, RuleContext, SourceFacts, not_assessed
 
 EXCEPTED = "excepted"
 
@@ -68,21 +69,52 @@ def _owner(subject_type: str, subject) -> str:
 
 
 def run_rules(
-    *, rules: Sequence[Rule], subjects: dict[str, Iterable], ctx: RuleContext, matcher: ExceptionMatcher, on_rule_done=None
+    *,
+    rules: Sequence[Rule],
+    subjects: dict[str, Iterable],
+    ctx: RuleContext,
+    matcher: ExceptionMatcher,
+    on_rule_done=None,
+    holds: dict[tuple[str, int], list] | None = None,
 ) -> EngineResult:
     """Judge every subject in every rule's population. A rule that raises gives
     ``not_assessed`` for that subject (recorded with the error), never a pass.
-    ``on_rule_done(done, total)``, if given, is called after each rule (progress)."""
+    ``on_rule_done(done, total)``, if given, is called after each rule (progress).
+
+    ``holds``, if given, receives for each subject ``(subject type, id)`` a list
+    ``[until, populations]``: the first instant at which one of its verdicts could read
+    differently with the same facts (``FOREVER`` if none read the clock; ``ctx.now`` for a
+    verdict that read it without stating ``Verdict.until``, or a rule that raised), and a bit
+    per rule (its index in ``rules``) whose population it is in. Incremental evaluation stores both."""
     result = EngineResult()
+    now = ctx.now
+    watch = ClockWatch(ctx) if holds is not None else None
+    judge_ctx = cast(RuleContext, watch) if watch is not None else ctx
+    if holds is not None:
+        for subject_type, population in subjects.items():
+            for subject in population:
+                holds.setdefault((subject_type, subject.id), [FOREVER, 0])
     for index, rule in enumerate(rules, start=1):
         tally = result.tallies.setdefault(rule.id, Tally())
+        bit = 1 << (index - 1)
         for subject in subjects.get(rule.subject, ()):
+            if watch is not None:
+                watch.read = False
+            raised = False
             try:
                 if not rule.applies(subject):
                     continue
-                verdict = rule.evaluate(subject, ctx)
+                verdict = rule.evaluate(subject, judge_ctx)
             except Exception as exc:  # noqa: BLE001 - a bad value must not stop the evaluation
                 verdict = not_assessed(f"the rule could not judge this subject: {type(exc).__name__}: {str(exc)[:300]}")
+                raised = True  # judged again next time: the error may not recur
+            if holds is not None:
+                held = holds[(rule.subject, subject.id)]
+                held[1] |= bit
+                if raised or (watch is not None and watch.read):
+                    until = verdict.until if verdict.until is not None and not raised else now
+                    if until < held[0]:
+                        held[0] = until
             tally.population += 1
             if verdict.status == PASS:
                 continue

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils.module_loading import import_string
 
 from apps.connectors.registry import source_facts_connectors
-from apps.core.rows import fast_rows
+from apps.core.rows import fast_rows, id_set
 from apps.evaluation.policy import Policy
 from apps.evaluation.rules.base import (
     CredentialFacts,
@@ -67,7 +67,111 @@ class Facts:
 
 
 def load_facts(*, policy: Policy, now: datetime) -> Facts:
-    """Present identities and credentials of enabled sources, and each source's coverage."""
+    """Present identities and credentials of enabled sources, and each source's coverage, all
+    in memory (one credential's page, tests). The evaluation reads the same facts chunk by
+    chunk: :func:`load_source_facts` and :func:`iter_fact_chunks`."""
+    facts = load_source_facts()
+    source_ids = [s.id for s in facts.sources]
+    identities: dict[int, IdentityFacts] = {}
+    for row in fast_rows(Identity.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), IDENTITY_FIELDS):
+        read = identity_from_row(row)
+        identities[read.id] = read
+    facts.identities = list(identities.values())
+
+    deactivated = _deactivated_at(Q(credential__source_id__in=source_ids))
+    classify = policy.classify
+    for row in fast_rows(Credential.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), CREDENTIAL_FIELDS):
+        identity_id = row[_IDENTITY_AT]
+        identity = identities.get(identity_id) if identity_id else None
+        credential = credential_from_row(row, classify=classify, identity=identity, deactivated_at=deactivated.get(row[0]))
+        if identity is not None:
+            identity.credentials.append(credential)
+        facts.credentials.append(credential)
+    if facts.credentials:
+        attach_reviews(facts.credentials, now=now, source_ids=source_ids)
+    return facts
+
+
+@dataclass
+class FactChunk:
+    """Identities with all their present credentials, or credentials of no present identity."""
+
+    credentials: list[CredentialFacts]
+    identities: list[IdentityFacts]
+
+
+def iter_fact_chunks(*, policy: Policy, now: datetime, source_ids: list[int], size: int = 5000) -> Iterator[FactChunk]:
+    """The facts :func:`load_facts` reads, ``size`` identities (with their credentials) or ``size``
+    credentials of no present identity at a time, so memory stays flat in the inventory's size.
+    A credential is always in the chunk of its identity (rules read ``identity.credentials``).
+    A fixed number of queries per chunk."""
+    present_identities = Identity.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True)
+    present = Credential.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True)
+    classify = policy.classify
+    batch: list[IdentityFacts] = []
+
+    def identities_chunk(identities: list[IdentityFacts]) -> FactChunk:
+        by_id = {i.id: i for i in identities}
+        ordered = present.filter(identity_id__in=id_set(list(by_id))).order_by("identity_id", "source_id", "credential_type", "name", "id")
+        rows = list(fast_rows(ordered, CREDENTIAL_FIELDS))
+        return _chunk(rows, by_id, classify, now, identities)
+
+    for row in fast_rows(present_identities.order_by("id"), IDENTITY_FIELDS, size, server_side=True):
+        batch.append(identity_from_row(row))
+        if len(batch) >= size:
+            yield identities_chunk(batch)
+            batch = []
+    if batch:
+        yield identities_chunk(batch)
+    # No identity, or one that is not present (disappeared, or of a disabled source): an anti-join.
+    loose = present.filter(Q(identity_id__isnull=True) | ~Q(identity_id__in=present_identities.values("id"))).order_by("id")
+    rows: list[tuple] = []
+    for row in fast_rows(loose, CREDENTIAL_FIELDS, size, server_side=True):
+        rows.append(row)
+        if len(rows) >= size:
+            yield _chunk(rows, {}, classify, now, [])
+            rows = []
+    if rows:
+        yield _chunk(rows, {}, classify, now, [])
+
+
+def _chunk(
+    rows: list[tuple], identities: dict[int, IdentityFacts], classify, now: datetime, identity_list: list[IdentityFacts]
+) -> FactChunk:
+    enabled_at = CREDENTIAL_FIELDS.index("enabled")
+    disabled = [r[0] for r in rows if r[enabled_at] is False]  # only a disabled key has a deactivation
+    deactivated = _deactivated_at(Q(credential_id__in=id_set(disabled))) if disabled else {}
+    credentials = []
+    for row in rows:
+        identity_id = row[_IDENTITY_AT]
+        identity = identities.get(identity_id) if identity_id else None
+        credential = credential_from_row(row, classify=classify, identity=identity, deactivated_at=deactivated.get(row[0]))
+        if identity is not None:
+            identity.credentials.append(credential)
+        credentials.append(credential)
+    if credentials:
+        attach_reviews(credentials, now=now)
+    return FactChunk(credentials, identity_list)
+
+
+def _deactivated_at(which: Q) -> dict[int, datetime]:
+    """When a key was deactivated is not in any API answer; the inventory saw it happen."""
+    return dict(
+        CredentialEvent.objects.filter(
+            which,
+            kind=CredentialEvent.Kind.DEACTIVATED,
+            credential__disappeared_at__isnull=True,
+            credential__enabled=False,
+        )
+        .values("credential_id")
+        .annotate(at=Max("observed_at"))
+        .values_list("credential_id", "at")
+    )
+
+
+def load_source_facts() -> Facts:
+    """Each enabled source's facts and coverage, and the latest snapshot of each of its scopes
+    (no identities or credentials yet)."""
     facts = Facts()
     sources = list(Source.objects.filter(enabled=True).order_by("id"))
     source_ids = [s.id for s in sources]
@@ -123,35 +227,6 @@ def load_facts(*, policy: Policy, now: datetime) -> Facts:
         facts.sources.append(
             SourceFacts(source.id, source.name, source.kind, source.enabled, source.schedule_minutes, account_facts, scopes)
         )
-
-    identities: dict[int, IdentityFacts] = {}
-    for row in fast_rows(Identity.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), IDENTITY_FIELDS):
-        identity = identity_from_row(row)
-        identities[identity.id] = identity
-    facts.identities = list(identities.values())
-
-    # When a key was deactivated is not in any API answer; the inventory saw it happen.
-    deactivated = dict(
-        CredentialEvent.objects.filter(
-            credential__source_id__in=source_ids,
-            kind=CredentialEvent.Kind.DEACTIVATED,
-            credential__disappeared_at__isnull=True,
-            credential__enabled=False,
-        )
-        .values("credential_id")
-        .annotate(at=Max("observed_at"))
-        .values_list("credential_id", "at")
-    )
-    classify = policy.classify
-    for row in fast_rows(Credential.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True), CREDENTIAL_FIELDS):
-        identity_id = row[_IDENTITY_AT]
-        identity = identities.get(identity_id) if identity_id else None
-        credential = credential_from_row(row, classify=classify, identity=identity, deactivated_at=deactivated.get(row[0]))
-        if identity is not None:
-            identity.credentials.append(credential)
-        facts.credentials.append(credential)
-    if facts.credentials:
-        attach_reviews(facts.credentials, now=now, source_ids=source_ids)
     return facts
 
 

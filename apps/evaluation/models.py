@@ -73,6 +73,12 @@ class Evaluation(models.Model):
     error = models.TextField(blank=True)
     # While running: {"phase": "loading" | "rules" | "writing", "done": n, "total": n, "percent": 0-100}.
     progress = models.JSONField(default=dict, blank=True)
+    # Incremental evaluation (apps/evaluation/incremental.py): subjects (credentials, identities)
+    # whose verdicts were carried unchanged from the previous evaluation, and subjects judged
+    # afresh; and the key of everything outside a subject's own facts that the rules read.
+    carried = models.PositiveIntegerField(default=0, help_text="Subjects whose verdicts were carried from the previous evaluation.")
+    judged = models.PositiveIntegerField(default=0, help_text="Subjects judged afresh by the rules.")
+    carry_key = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-started_at"]
@@ -168,3 +174,22 @@ class RequirementStatus(models.Model):
     class Meta:
         ordering = ["requirement__position"]
         constraints = [models.UniqueConstraint(fields=["evaluation", "requirement"], name="reqstatus_unique")]
+
+
+class SubjectCarry(models.Model):
+    """What incremental evaluation needs to carry a subject's verdicts to the next evaluation: the
+    fingerprint of every fact its rules could read, until when its verdicts hold (None: as long
+    as the facts stay the same), and the rules whose population it is in (a bit per rule, in the
+    rule set's order, as hex). One row per judged or carried credential and identity; only the
+    latest successful evaluation's rows are kept (docs/adr/0013-incremental-evaluation.md).
+    Written with COPY, hence no database constraint on the evaluation."""
+
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    subject_type = models.CharField(max_length=16)  # credential | identity
+    subject_id = models.BigIntegerField()
+    fingerprint = models.CharField(max_length=32)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    populations = models.TextField(blank=True, default="0")
+
+    class Meta:
+        indexes = [models.Index(fields=["evaluation", "subject_type", "subject_id"], name="carry_eval_subject_idx")]

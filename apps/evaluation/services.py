@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
-from collections import Counter
-from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -16,17 +15,18 @@ from apps.audit.services import diff
 from apps.catalog.models import Requirement
 from apps.controls.evidence_status import manual_evidence_status
 from apps.controls.selectors import requirement_evidence
-from apps.core.bulk import bulk_insert
 from apps.core.errors import PermissionRefused, ValidationFailed
 from apps.core.permissions import has_perm
-from apps.core.rows import fast_rows
-from apps.evaluation.engine import coverage_by_kind, requirement_status, rule_coverage, rule_status, run_rules
+from apps.evaluation.engine import coverage_by_kind, requirement_status, rule_coverage, rule_status
 from apps.evaluation.exceptions import load_exception_matcher
-from apps.evaluation.facts import load_facts
-from apps.evaluation.models import Evaluation, Finding, PolicyVersion, RequirementStatus, RuleResult, Status
+from apps.evaluation.facts import iter_fact_chunks, load_source_facts
+from apps.evaluation.incremental import context_key
+from apps.evaluation.judging import CHUNK_SIZE, ChunkJudge, catalog_versions, previous_evaluation
+from apps.evaluation.models import Evaluation, Finding, PolicyVersion, RequirementStatus, RuleResult, SubjectCarry
 from apps.evaluation.policy import PolicyError, policy_from_dict
 from apps.evaluation.rules.base import RuleContext
 from apps.evaluation.rules.registry import all_rules
+from apps.inventory.models import Credential
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,8 @@ class _ProgressRecorder:
     hears every step."""
 
     def __init__(self, evaluation_id: int, listener=None):
-        self.evaluation_id, self.listener, self.last = evaluation_id, listener, None
+        self.evaluation_id, self.listener = evaluation_id, listener
+        self.last: dict | None = None
 
     def __call__(self, phase: str, done: int = 0, total: int = 0) -> None:
         low, high = PHASES[phase]
@@ -112,7 +113,7 @@ def evaluation_request(*, actor) -> Evaluation:
             as_of=timezone.now(),
             progress=dict(QUEUED),
         )
-        transaction.on_commit(lambda pk=evaluation.pk: _enqueue(pk))
+        transaction.on_commit(functools.partial(_enqueue, evaluation.pk))
     evaluation.refresh_from_db()  # eager Celery (tests) has already run it
     return evaluation
 
@@ -142,12 +143,17 @@ def evaluation_run(
     now=None,
     progress_listener=None,
     queued: Evaluation | None = None,
+    incremental: bool = True,
 ) -> Evaluation:
     """Judge the present inventory against every rule and the policy in force; store findings,
     rule results and requirement statuses in one transaction. A failure is recorded on the
     evaluation (state failed) and re-raised. Progress is recorded on the evaluation as it runs
     (and passed to ``progress_listener(progress)``). ``queued`` is an evaluation made by
-    ``evaluation_request``, run now under its own requester and policy version."""
+    ``evaluation_request``, run now under its own requester and policy version.
+
+    Subjects whose facts, context key and verdict time limits are unchanged since the previous
+    evaluation keep its verdicts (``carried``); the rest are judged (``judged``).
+    ``incremental=False`` judges everything (a cold evaluation; tests compare the two)."""
     if queued is not None:
         actor, trigger, collection_run = queued.requested_by, queued.trigger, None
     if actor is not None and not has_perm(actor, "evaluation.run_evaluation"):
@@ -166,41 +172,61 @@ def evaluation_run(
     started = time.monotonic()
 
     step = _ProgressRecorder(evaluation.pk, progress_listener)
+    judge = None
     try:
         step("loading")
-        facts = load_facts(policy=policy, now=now)
+        base = load_source_facts()
+        source_ids = [s.id for s in base.sources]
         rules = all_rules()
         matcher = load_exception_matcher(now)
-        result = run_rules(
-            rules=rules,
-            subjects={"credential": facts.credentials, "identity": facts.identities, "source": facts.sources},
-            ctx=RuleContext(policy=policy, now=now),
-            matcher=matcher,
-            on_rule_done=lambda done, total: step("rules", done, total),
-        )
-        coverage = coverage_by_kind(facts.sources, now=now, grace_factor=policy.coverage_grace_factor)
+        ctx = RuleContext(policy=policy, now=now)
+        key = context_key(rules=rules, ctx=ctx, matcher=matcher, catalog=catalog_versions())
+        previous = previous_evaluation(evaluation)
+        carry = incremental and previous is not None and previous.carry_key == key and previous.as_of <= now
+        basis = previous if carry else None
+        judge = ChunkJudge(evaluation, rules, ctx, matcher, base.snapshot_by_scope, policy, previous, basis)
+        judge.sources(base.sources)
+        total = Credential.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True).count()
+        step("rules", 0, total)
+        for chunk in iter_fact_chunks(policy=policy, now=now, source_ids=source_ids, size=CHUNK_SIZE):
+            judge.chunk(chunk)
+            step("rules", min(judge.credentials, total), total)
+        coverage = coverage_by_kind(base.sources, now=now, grace_factor=policy.coverage_grace_factor)
         step("writing")
+        judge.copy_carried()
         with transaction.atomic():
-            _write(evaluation, rules, result, coverage, facts, policy)
-            statuses = Counter(f.status for f in result.findings)
+            tallies, statuses = judge.tallies()
+            _write(evaluation, rules, tallies, coverage)
             evaluation.state = Evaluation.State.SUCCEEDED
             evaluation.finished_at = timezone.now()
+            evaluation.carried, evaluation.judged, evaluation.carry_key = judge.carried, judge.judged, key
             evaluation.counts = {
-                "credentials": len(facts.credentials),
-                "identities": len(facts.identities),
-                "sources": len(facts.sources),
-                "findings": len(result.findings),
+                "credentials": judge.credentials,
+                "identities": judge.identities,
+                "sources": len(base.sources),
+                "findings": sum(statuses.values()),
                 "failed": statuses["fail"],
                 "excepted": statuses["excepted"],
                 "not_assessed": statuses["not_assessed"],
+                "carried": judge.carried,
+                "judged": judge.judged,
                 "seconds": round(time.monotonic() - started, 3),
             }
             evaluation.progress = {"phase": "done", "done": 1, "total": 1, "percent": 100}
-            evaluation.save(update_fields=["state", "finished_at", "counts", "progress"])
+            evaluation.save(update_fields=["state", "finished_at", "counts", "progress", "carried", "judged", "carry_key"])
+            # Only the latest successful evaluation's carry rows are ever read.
+            SubjectCarry.objects.filter(
+                evaluation_id__in=Evaluation.objects.filter(pk__lt=evaluation.pk).exclude(state=Evaluation.State.RUNNING).values("pk")
+            ).delete()
             events.evaluation_completed(actor=actor, evaluation=evaluation)
     except Exception as exc:
         logger.exception("evaluation %s failed", evaluation.pk)
+        if judge is not None:
+            judge.drop()
         with transaction.atomic():
+            # Findings and carry rows were written chunk by chunk: a failed evaluation keeps none.
+            Finding.objects.filter(evaluation=evaluation).delete()
+            SubjectCarry.objects.filter(evaluation=evaluation).delete()
             evaluation.state = Evaluation.State.FAILED
             evaluation.finished_at = timezone.now()
             evaluation.error = f"{type(exc).__name__}: {exc}"[:4000]
@@ -210,83 +236,11 @@ def evaluation_run(
     return evaluation
 
 
-def _failing_since(evaluation: Evaluation) -> dict[tuple, datetime]:
-    """(rule, subject type, source, credential, identity) -> since when it has failed, for each
-    failing finding of the evaluation that succeeded before ``evaluation``: a finding that
-    still fails keeps its date (and so its due date); one that passed or was excepted in
-    between starts again."""
-    previous = (
-        Evaluation.objects.filter(state=Evaluation.State.SUCCEEDED, started_at__lte=evaluation.started_at)
-        .exclude(pk=evaluation.pk)
-        .order_by("-started_at", "-pk")
-        .first()
-    )
-    if previous is None:
-        return {}
-    rows = fast_rows(
-        Finding.objects.filter(evaluation=previous, status=Status.FAIL).order_by(),
-        ("rule_id", "subject_type", "source_id", "credential_id", "identity_id", "failing_since"),
-    )
-    return {(r, t, s, c, i): since or previous.as_of for r, t, s, c, i, since in rows}
-
-
-def _queue(evaluation: Evaluation, finding, since: dict, policy) -> tuple[datetime | None, object]:
-    """(failing since, due on) of a finding: failing ones only."""
-    if finding.status != Status.FAIL:
-        return None, None
-    key = (finding.rule_id, finding.subject_type, finding.source_id, finding.credential_id, finding.identity_id)
-    first = since.get(key, evaluation.as_of)
-    return first, (first.astimezone(UTC).date() + timedelta(days=policy.finding_due_days(finding.severity)))
-
-
-def _write(evaluation, rules, result, coverage, facts, policy) -> None:
-    snapshot_of = facts.snapshot_by_scope
-    since = _failing_since(evaluation)
-    bulk_insert(
-        Finding,
-        [
-            "evaluation_id",
-            "rule_id",
-            "status",
-            "severity",
-            "subject_type",
-            "source_id",
-            "credential_id",
-            "identity_id",
-            "snapshot_id",
-            "subject_label",
-            "reason",
-            "data",
-            "exception_id",
-            "owner",
-            "failing_since",
-            "due_on",
-        ],
-        (
-            (
-                evaluation.pk,
-                f.rule_id,
-                f.status,
-                f.severity,
-                f.subject_type,
-                f.source_id,
-                f.credential_id,
-                f.identity_id,
-                snapshot_of.get((f.source_id, f.scope)),
-                f.subject_label,
-                f.reason,
-                f.data,
-                f.exception_id,
-                f.owner[:512],
-                *_queue(evaluation, f, since, policy),
-            )
-            for f in result.findings
-        ),
-    )
+def _write(evaluation, rules, tallies, coverage) -> None:
     by_rule: dict[str, str] = {}
     rule_rows = []
     for rule in rules:
-        tally = result.tallies[rule.id]
+        tally = tallies[rule.id]
         cov = rule_coverage(rule.scope_kind, coverage)
         status = rule_status(tally, cov)
         by_rule[rule.id] = status
@@ -305,7 +259,6 @@ def _write(evaluation, rules, result, coverage, facts, policy) -> None:
             )
         )
     RuleResult.objects.bulk_create(rule_rows)
-    tallies = result.tallies
     req_rows = []
     evidence = requirement_evidence(as_of=evaluation.as_of)
     on = evaluation.as_of.astimezone(dt.UTC).date()

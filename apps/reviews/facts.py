@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from apps.core.rows import id_set
 from apps.evaluation.rules.base import CredentialFacts, ReviewFact
 from apps.reviews.models import Campaign, Remediation, ReviewItem
 
@@ -20,14 +21,14 @@ def attach_reviews(credentials: list[CredentialFacts], *, now: datetime, source_
     whose = (
         {"credential__source_id__in": source_ids, "credential__disappeared_at__isnull": True}
         if source_ids is not None
-        else {"credential_id__in": list(by_id)}
+        else {"credential_id__in": id_set(list(by_id))}
     )
     decided = ReviewItem.objects.filter(
         campaign__state=Campaign.State.SIGNED_OFF, flagged=False, decided_at__isnull=False, **whose
     ).values_list("credential_id", "campaign__name", "decision", "decided_at")
     for credential_id, campaign, decision, decided_at in decided.iterator(chunk_size=5000):
         c = by_id.get(credential_id)
-        if c is not None and (c.last_review is None or decided_at > c.last_review.decided_at):
+        if c is not None and decided_at is not None and (c.last_review is None or decided_at > c.last_review.decided_at):
             c.last_review = ReviewFact(campaign, decision, decided_at)
     overdue = (
         Remediation.objects.filter(state__in=[Remediation.State.OPEN, Remediation.State.REOPENED], due_date__lt=now.date(), **whose)

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.core.progress import TerminalProgress
+from apps.devtools.simulators.inventory import seed_inventory
 from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_run, policy_current
 from tests.factories import EvaluationFactory
@@ -16,7 +17,9 @@ from tests.factories import EvaluationFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_an_evaluation_reports_every_phase_in_order(catalog):
+def test_an_evaluation_reports_every_phase_in_order(catalog, grc_lead):
+    # Progress through the rules phase counts credentials judged or carried, chunk by chunk.
+    seed_inventory(credentials=60, seed=3, now=timezone.now(), actor=grc_lead)
     seen = []
     evaluation = evaluation_run(progress_listener=seen.append)
     phases = [p["phase"] for p in seen]

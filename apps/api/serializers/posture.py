@@ -32,9 +32,15 @@ class EvaluationSerializer(serializers.ModelSerializer):
             "finished_at",
             "progress",
             "counts",
+            "carried",
+            "judged",
             "error",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "carried": {"help_text": "Credentials and identities whose verdicts were carried unchanged from the previous evaluation."},
+            "judged": {"help_text": "Credentials and identities the rules judged afresh."},
+        }
 
 
 class RequirementStatusSerializer(serializers.ModelSerializer):

@@ -6,7 +6,7 @@ every credential, so these helpers are called millions of times per evaluation.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from apps.connectors.kinds import CredentialKind, IdentityKind
 from apps.evaluation.rules.base import (
@@ -15,6 +15,7 @@ from apps.evaluation.rules.base import (
     Verdict,
     days_between,
     failed,
+    holding_until,
     not_assessed,
     passed,
 )
@@ -97,16 +98,29 @@ _OF_USER = {SSH_PUBLIC_KEY: "SSH public key", SERVICE_CREDENTIAL: "service-speci
 
 
 def in_future(label: str, what: str, value: datetime, **data) -> Verdict:
-    """``not_assessed`` for a date the rule depends on that lies after ``now``."""
-    return not_assessed(f"{label}: {what} date {day(value)} is in the future", **data)
+    """``not_assessed`` for a date the rule depends on that lies after ``now`` (it holds until
+    that date is reached)."""
+    return holding_until(not_assessed(f"{label}: {what} date {day(value)} is in the future", **data), value)
+
+
+def next_day_tick(base: datetime, days: int) -> datetime:
+    """The instant ``days_between(base, now)`` turns from ``days`` to ``days + 1``: until then a
+    verdict that counts whole days since ``base`` reads the same."""
+    return base + timedelta(days=days + 1)
 
 
 def unless_state_unknown(verdict: Verdict, enabled: bool | None) -> Verdict:
     """A failure that only counts for an enabled credential becomes not assessed when the
     credential's enabled state is unknown; passes stand (they hold either way)."""
     if enabled is None and verdict.status == FAIL:
-        return not_assessed(f"{verdict.reason}; whether it is enabled is unknown", **verdict.data)
+        return holding_until(not_assessed(f"{verdict.reason}; whether it is enabled is unknown", **verdict.data), verdict.until)
     return verdict
+
+
+def days_left_tick(expires: datetime, left: int) -> datetime:
+    """The first instant at which ``days_between(now, expires)`` (``left`` now) reads less, or
+    ``expires`` is reached, whichever comes first."""
+    return min(expires, expires - timedelta(days=left) + timedelta(microseconds=1))
 
 
 def judge_age(
@@ -124,7 +138,7 @@ def judge_age(
     age = days_between(base, now)
     data = {"age_days": age, "limit_days": limit, "credential_class": c.credential_class, "basis": basis, "basis_date": iso(base)}
     reason = f"{label}, {age} days since {since}, limit {limit} for class {c.credential_class}"
-    return failed(reason, **data) if age > limit else passed(reason, **data)
+    return holding_until(failed(reason, **data) if age > limit else passed(reason, **data), next_day_tick(base, age))
 
 
 def judge_last_use(c: CredentialFacts, now: datetime, limit: int, label: str, *, created: str = "created") -> Verdict:
@@ -137,7 +151,7 @@ def judge_last_use(c: CredentialFacts, now: datetime, limit: int, label: str, *,
         idle = days_between(used, now)
         data = {"never_used": False, "last_used_at": iso(used), "idle_days": idle, "limit_days": limit}
         reason = f"{label}, last used {day(used)}, {idle} days ago, limit {limit} days"
-        return failed(reason, **data) if idle > limit else passed(reason, **data)
+        return holding_until(failed(reason, **data) if idle > limit else passed(reason, **data), next_day_tick(used, idle))
     status = c.attributes.get("last_used_status")
     if status not in NEVER_USED_STATUSES:
         shown = str(status)[:40]
@@ -149,7 +163,7 @@ def judge_last_use(c: CredentialFacts, now: datetime, limit: int, label: str, *,
     age = days_between(c.created_at, now)
     data = {"never_used": True, "created_at": iso(c.created_at), "age_days": age, "limit_days": limit}
     reason = f"{label}, never used, {created} {day(c.created_at)}, {age} days ago, limit {limit} days"
-    return failed(reason, **data) if age > limit else passed(reason, **data)
+    return holding_until(failed(reason, **data) if age > limit else passed(reason, **data), next_day_tick(c.created_at, age))
 
 
 def never_used(c: CredentialFacts) -> bool | None:

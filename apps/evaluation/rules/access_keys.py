@@ -12,6 +12,7 @@ from apps.evaluation.rules._shared import (
     judge_last_use,
     key_label,
     never_used,
+    next_day_tick,
     short_id,
     unless_state_unknown,
 )
@@ -23,6 +24,7 @@ from apps.evaluation.rules.base import (
     Verdict,
     days_between,
     failed,
+    holding_until,
     not_assessed,
     passed,
 )
@@ -111,15 +113,16 @@ class KeyNeverUsedSinceCreation(Rule):
         user = c.identity.name
         console = any(o.credential_type == CONSOLE_PASSWORD and o.enabled is not False for o in c.identity.credentials)
         data = {"never_used": True, "created_at": iso(c.created_at), "age_days": age, "user_has_console_password": console}
+        tick = next_day_tick(c.created_at, age)  # the age in days is in every verdict from here
         if not console:
-            return passed(f"{label}: never used, but user {user} has no console password", **data)
+            return holding_until(passed(f"{label}: never used, but user {user} has no console password", **data), tick)
         if age < NEVER_USED_GRACE_DAYS:
-            return passed(f"{label}: never used, created {day(c.created_at)}, less than a day ago", **data)
+            return holding_until(passed(f"{label}: never used, created {day(c.created_at)}, less than a day ago", **data), tick)
         verdict = failed(
             f"{label}: never used since its creation on {day(c.created_at)}, {age} days ago; user {user} also has a console password",
             **data,
         )
-        return unless_state_unknown(verdict, c.enabled)
+        return unless_state_unknown(holding_until(verdict, tick), c.enabled)
 
 
 class TwoActiveKeys(Rule):
@@ -187,4 +190,4 @@ class InactiveKeyNotRemoved(Rule):
         days = days_between(base, ctx.now)
         data = {"days_since": days, "limit_days": limit, "basis": basis, "basis_date": iso(base)}
         reason = f"{label}, {days} days since {what} on {day(base)}, limit {limit} days"
-        return failed(reason, **data) if days > limit else passed(reason, **data)
+        return holding_until(failed(reason, **data) if days > limit else passed(reason, **data), next_day_tick(base, days))

@@ -25,7 +25,7 @@ A rule never passes silently on missing data: if what it needs is unknown it ret
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 # SEVERITIES is defined with the policy (whose finding SLA has a limit per severity), re-exported here.
@@ -40,6 +40,20 @@ class Verdict:
     status: str
     reason: str
     data: dict[str, Any] = field(default_factory=dict)
+    # For a verdict that read ``ctx.now``: the first instant at which it could read differently
+    # (status, reason or data) with the same facts; None when the rule did not say. Incremental
+    # evaluation (apps/evaluation/incremental.py) carries the verdict only while ``now < until``;
+    # a verdict that read the clock without stating ``until`` is judged again every time.
+    until: datetime | None = None
+
+
+# ``Verdict.until`` of a verdict that read the clock but reads the same at any later time.
+FOREVER = datetime.max.replace(tzinfo=UTC)
+
+
+def holding_until(verdict: Verdict, until: datetime | None) -> Verdict:
+    """``verdict`` stating until when it holds (see ``Verdict.until``)."""
+    return Verdict(verdict.status, verdict.reason, verdict.data, until)
 
 
 def passed(reason: str, **data: Any) -> Verdict:

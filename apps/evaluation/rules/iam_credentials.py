@@ -11,8 +11,10 @@ from apps.evaluation.rules._shared import (
     SSH_PUBLIC_KEY,
     credential_label,
     day,
+    days_left_tick,
     iso,
     judge_age,
+    next_day_tick,
     unless_state_unknown,
 )
 from apps.evaluation.rules.base import (
@@ -22,6 +24,7 @@ from apps.evaluation.rules.base import (
     Verdict,
     days_between,
     failed,
+    holding_until,
     not_assessed,
     passed,
 )
@@ -118,8 +121,9 @@ class ServerCertificateExpiry(Rule):
             return not_assessed(f"{label}: AWS reported no expiry date", warning_days=window)
         if expires <= ctx.now:
             ago = days_between(expires, ctx.now)
-            return failed(f"{label} expired {day(expires)}, {ago} days ago, and is still in IAM", expires_at=iso(expires), expired=True)
+            verdict = failed(f"{label} expired {day(expires)}, {ago} days ago, and is still in IAM", expires_at=iso(expires), expired=True)
+            return holding_until(verdict, next_day_tick(expires, ago))
         left = days_between(ctx.now, expires)
         data = {"expires_at": iso(expires), "days_left": left, "warning_days": window, "expired": False}
         reason = f"{label} expires {day(expires)}, in {left} days, warning window {window} days"
-        return failed(reason, **data) if left <= window else passed(reason, **data)
+        return holding_until(failed(reason, **data) if left <= window else passed(reason, **data), days_left_tick(expires, left))

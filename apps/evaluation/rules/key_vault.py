@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from apps.evaluation.rules._shared import KV_SECRET, day, in_future, iso, judge_age, unless_state_unknown
+from apps.evaluation.rules._shared import KV_SECRET, day, days_left_tick, in_future, iso, judge_age, next_day_tick, unless_state_unknown
 from apps.evaluation.rules.base import (
+    FOREVER,
     CredentialFacts,
     Rule,
     RuleContext,
     Verdict,
     days_between,
     failed,
+    holding_until,
     not_assessed,
     passed,
 )
@@ -80,8 +83,8 @@ class ExpiredEnabled(Rule):
         if expires < ctx.now:
             data["days_since_expiry"] = days_between(expires, ctx.now)
             verdict = failed(f"{label} expired {day(expires)}, {data['days_since_expiry']} days ago, and is still enabled", **data)
-            return unless_state_unknown(verdict, c.enabled)
-        return passed(f"{label} has not expired (expires {day(expires)})", **data)
+            return unless_state_unknown(holding_until(verdict, next_day_tick(expires, data["days_since_expiry"])), c.enabled)
+        return holding_until(passed(f"{label} has not expired (expires {day(expires)})", **data), expires + timedelta(microseconds=1))
 
 
 class ExpiringSoon(Rule):
@@ -104,17 +107,19 @@ class ExpiringSoon(Rule):
         label, expires, window = _label(c), c.expires_at, ctx.policy.kv_expiry_warning_days
         assert expires is not None  # applies(): secrets with an expiry
         if expires <= ctx.now:
-            return passed(
+            verdict = passed(
                 f"{label} already expired {day(expires)}; reported by kv-secret-expired-enabled",
                 expires_at=iso(expires),
                 warning_days=window,
             )
+            return holding_until(verdict, FOREVER)
         left = days_between(ctx.now, expires)
         data = {"expires_at": iso(expires), "days_left": left, "warning_days": window}
         reason = f"{label} expires {day(expires)}, in {left} days, warning window {window} days"
+        tick = days_left_tick(expires, left)
         if left <= window:
-            return unless_state_unknown(failed(reason, **data), c.enabled)
-        return passed(reason, **data)
+            return unless_state_unknown(holding_until(failed(reason, **data), tick), c.enabled)
+        return holding_until(passed(reason, **data), tick)
 
 
 class ValidityTooLong(Rule):
@@ -150,16 +155,18 @@ class ValidityTooLong(Rule):
         if basis != "not_before" and start > ctx.now:
             return in_future(label, what, start, basis=basis, basis_date=iso(start))
         if expires < start:
-            return not_assessed(
+            verdict = not_assessed(
                 f"{label}: expiry {day(expires)} is before its {what} {day(start)}",
                 basis=basis,
                 basis_date=iso(start),
                 expires_at=iso(expires),
             )
+            return holding_until(verdict, FOREVER)  # the clock was read only to refuse a future start
         validity = days_between(start, expires)
         data = {"validity_days": validity, "limit_days": limit, "basis": basis, "basis_date": iso(start), "expires_at": iso(expires)}
         reason = f"{label} valid for {validity} days, from its {what} {day(start)} to {day(expires)}, limit {limit} days"
-        return failed(reason, **data) if validity > limit else passed(reason, **data)
+        # The clock was read only to refuse a start in the future, which it no longer is.
+        return holding_until(failed(reason, **data) if validity > limit else passed(reason, **data), FOREVER)
 
 
 class NotUpdated(Rule):

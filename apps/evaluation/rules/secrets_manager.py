@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from apps.evaluation.rules._shared import SM_SECRET, day, in_future, iso, judge_age
+from datetime import timedelta
+
+from apps.evaluation.rules._shared import SM_SECRET, day, in_future, iso, judge_age, next_day_tick
 from apps.evaluation.rules.base import (
+    FOREVER,
     CredentialFacts,
     Rule,
     RuleContext,
     Verdict,
     days_between,
     failed,
+    holding_until,
     not_assessed,
     passed,
 )
@@ -97,22 +101,28 @@ class RotationOverdue(Rule):
         data = {"next_rotation_at": iso(nxt), "last_rotated_at": iso(last), "rotation_interval_days": interval}
         late: list[str] = []
         judged: list[str] = []
+        ticks = [FOREVER]  # the instants at which any of the texts below would read differently
         if nxt is not None:
             if nxt < now:
-                late.append(f"next rotation was due {day(nxt)}, {days_between(nxt, now)} days ago")
+                overdue = days_between(nxt, now)
+                late.append(f"next rotation was due {day(nxt)}, {overdue} days ago")
+                ticks.append(next_day_tick(nxt, overdue))
             else:
                 judged.append(f"next rotation due {day(nxt)}")
+                ticks.append(nxt + timedelta(microseconds=1))
         if last is not None and interval:
             since = days_between(last, now)
             data["days_since_rotation"] = since
             text = f"last rotated {day(last)}, {since} days ago, interval {interval} days"
             (late if since > interval else judged).append(text)
+            ticks.append(next_day_tick(last, since))
+        until = min(ticks)
         if late:
-            return failed(f"{label}: rotation overdue: {'; '.join(late)}", **data)
+            return holding_until(failed(f"{label}: rotation overdue: {'; '.join(late)}", **data), until)
         if judged:
-            return passed(f"{label}: rotation on schedule: {'; '.join(judged)}", **data)
+            return holding_until(passed(f"{label}: rotation on schedule: {'; '.join(judged)}", **data), until)
         missing = "never rotated" if last is None else "no fixed rotation interval"
-        return not_assessed(f"{label}: rotation enabled but {missing} and no next rotation date reported", **data)
+        return holding_until(not_assessed(f"{label}: rotation enabled but {missing} and no next rotation date reported", **data), until)
 
 
 class NotAccessed(Rule):
@@ -141,7 +151,7 @@ class NotAccessed(Rule):
         idle = days_between(used, ctx.now)
         data = {"last_used_at": iso(used), "idle_days": idle, "limit_days": limit}
         reason = f"{label}, last accessed {day(used)}, {idle} days ago, limit {limit} days"
-        return failed(reason, **data) if idle > limit else passed(reason, **data)
+        return holding_until(failed(reason, **data) if idle > limit else passed(reason, **data), next_day_tick(used, idle))
 
 
 class ScheduledDeletion(Rule):
@@ -167,9 +177,10 @@ class ScheduledDeletion(Rule):
             return passed(f"{label} is not scheduled for deletion", scheduled_for_deletion=False)
         ago = days_between(c.deleted_at, ctx.now)
         when = f"{ago} days ago" if ago >= 0 else "with a date in the future"
-        return failed(
+        verdict = failed(
             f"{label} was scheduled for deletion on {day(c.deleted_at)} ({when}) and is still present; confirm no consumer relies on it",
             scheduled_for_deletion=True,
             deleted_at=iso(c.deleted_at),
             days_since=ago,
         )
+        return holding_until(verdict, next_day_tick(c.deleted_at, ago))

@@ -1,14 +1,18 @@
 """Benchmark: evaluate a synthetic inventory of N credentials in a throwaway database.
 
-    python manage.py bench_evaluation --credentials 100000 [--json out.json]
+    python manage.py bench_evaluation --credentials 100000 [--changed 5] [--json out.json]
+
+With ``--changed P`` it then changes P % of the credentials (their last use) and times a second,
+incremental evaluation a minute later: how many subjects it carried and judged, and its time.
 
 The command creates its own database (``<name>_bench_evaluation``, migrated from scratch), seeds it,
 times one evaluation end to end (including its commit), prints the figures and drops the
 database, so the configured database is never touched.
 """
 
+import random
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.core.management.base import BaseCommand
 from django.db import connection
@@ -21,6 +25,7 @@ from apps.devtools.bench import rss_mb, throwaway_database, write_figures
 from apps.devtools.simulators.inventory import seed_inventory
 from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_run
+from apps.inventory.models import Credential
 
 
 class Command(BaseCommand):
@@ -29,14 +34,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--credentials", type=int, default=100_000)
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--changed", type=float, default=0, help="then change this % of credentials and evaluate again")
         parser.add_argument("--json", default="", help="also write the figures to this file")
 
-    def handle(self, *args, credentials: int, seed: int, json: str, **options):
+    def handle(self, *args, credentials: int, seed: int, json: str, changed: float, **options):
         with throwaway_database("bench_evaluation"):
-            figures = self._run(credentials, seed)
+            figures = self._run(credentials, seed, changed)
         write_figures(self.stdout, f"evaluation benchmark: {credentials:,} credentials, seed {seed}", figures, json)
 
-    def _run(self, credentials: int, seed: int) -> dict:
+    def _run(self, credentials: int, seed: int, changed: float) -> dict:
         catalog_load(data=read_catalog())
         actor = User.objects.create(username="bench")
         now = datetime.now(UTC)
@@ -48,7 +54,7 @@ class Command(BaseCommand):
             t1 = time.monotonic()
             evaluation = evaluation_run(trigger=Evaluation.Trigger.MANUAL, now=now)
             seconds = round(time.monotonic() - t1, 2)
-        return {
+        figures = {
             "database": connection.vendor,
             "credentials": seeded["credentials"],
             "identities": seeded["identities"],
@@ -60,4 +66,27 @@ class Command(BaseCommand):
             "queries": len(queries),
             "rss_before_evaluation_mb": rss_before,
             "peak_rss_mb": rss_mb(),
+        }
+        if changed:
+            figures.update(self._incremental(now, changed, seed))
+        return figures
+
+    def _incremental(self, now, changed: float, seed: int) -> dict:
+        """Change ``changed`` % of the credentials' last use, then evaluate again a minute later."""
+        ids = list(Credential.objects.order_by("id").values_list("id", flat=True))
+        picked = random.Random(seed).sample(ids, int(len(ids) * changed / 100))
+        for start in range(0, len(picked), 5000):
+            Credential.objects.filter(pk__in=picked[start : start + 5000]).update(last_used_at=now - timedelta(days=3))
+        with CaptureQueriesContext(connection) as queries:
+            t0 = time.monotonic()
+            evaluation = evaluation_run(trigger=Evaluation.Trigger.MANUAL, now=now + timedelta(minutes=1))
+            seconds = round(time.monotonic() - t0, 2)
+        return {
+            "changed_credentials": len(picked),
+            "incremental_seconds": seconds,
+            "incremental_carried": evaluation.carried,
+            "incremental_judged": evaluation.judged,
+            "incremental_findings": evaluation.counts["findings"],
+            "incremental_queries": len(queries),
+            "peak_rss_after_incremental_mb": rss_mb(),
         }

@@ -1,0 +1,273 @@
+"""Judging the inventory chunk by chunk for an evaluation (``services.evaluation_run``): fingerprints,
+carried subjects copied inside the database, judged ones written with COPY
+(docs/adr/0013-incremental-evaluation.md)."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Count
+
+from apps.catalog.models import CatalogVersion
+from apps.core.bulk import bulk_insert
+from apps.core.rows import fast_rows, where_id_in
+from apps.evaluation.engine import Tally, run_rules
+from apps.evaluation.incremental import credential_fingerprints, identity_fingerprint, stored_until
+from apps.evaluation.models import Evaluation, Finding, Status, SubjectCarry
+
+logger = logging.getLogger(__name__)
+
+
+# Identities (with their credentials) or credentials of no identity read, judged and written at a time.
+CHUNK_SIZE = 5000
+
+FINDING_COLUMNS = [
+    "evaluation_id",
+    "rule_id",
+    "status",
+    "severity",
+    "subject_type",
+    "source_id",
+    "credential_id",
+    "identity_id",
+    "snapshot_id",
+    "subject_label",
+    "reason",
+    "data",
+    "exception_id",
+    "owner",
+    "failing_since",
+    "due_on",
+]
+CARRY_COLUMNS = ["evaluation_id", "subject_type", "subject_id", "fingerprint", "valid_until", "populations"]
+CARRIED_TABLE = "evaluation_carried_now"  # temporary, per connection
+
+
+def catalog_versions() -> list:
+    return list(CatalogVersion.objects.order_by("catalog_id", "version").values_list("catalog_id", "version", "sha256"))
+
+
+def previous_evaluation(evaluation: Evaluation) -> Evaluation | None:
+    """The evaluation that succeeded last before ``evaluation``: its failing findings give
+    ``failing_since``, and (with the same key) its verdicts can be carried."""
+    return (
+        Evaluation.objects.filter(state=Evaluation.State.SUCCEEDED, started_at__lte=evaluation.started_at)
+        .exclude(pk=evaluation.pk)
+        .order_by("-started_at", "-pk")
+        .first()
+    )
+
+
+class ChunkJudge:
+    """Judges the inventory chunk by chunk and writes each chunk's findings and carry rows at once
+    (COPY on PostgreSQL): a subject whose fingerprint and verdicts' time limit allow it keeps the
+    basis evaluation's findings (copied inside the database), every other one is judged."""
+
+    def __init__(self, evaluation, rules, ctx, matcher, snapshot_of, policy, previous, basis):
+        self.evaluation, self.rules, self.ctx, self.matcher = evaluation, rules, ctx, matcher
+        self.snapshot_of, self.policy, self.previous, self.basis = snapshot_of, policy, previous, basis
+        self.population: Counter[str] = Counter()
+        self.carried_populations: Counter[str] = Counter()
+        self.credentials = self.identities = self.carried = self.judged = 0
+        self._carried_table = False
+
+    def sources(self, sources) -> None:
+        """Sources are few and read coverage that changes with every collection: always judged."""
+        result = run_rules(rules=self.rules, subjects={"source": sources}, ctx=self.ctx, matcher=self.matcher)
+        self._add(result)
+        since = self._since("source", "source_id", [s.id for s in sources])
+        self._write_findings(result.findings, since)
+
+    def chunk(self, chunk) -> None:
+        self.credentials += len(chunk.credentials)
+        self.identities += len(chunk.identities)
+        identity_prints = {i.id: identity_fingerprint(i) for i in chunk.identities}
+        prints = {("credential", cid): p for cid, p in credential_fingerprints(chunk.credentials, identity_prints).items()}
+        prints.update((("identity", iid), p) for iid, p in identity_prints.items())
+        previous = self._basis_carry(chunk) if self.basis is not None else {}
+        now = self.ctx.now
+        carried: set[tuple[str, int]] = set()
+        for key, fingerprint in prints.items():
+            before = previous.get(key)
+            if before is not None and before[0] == fingerprint and (before[1] is None or now < before[1]):
+                carried.add(key)
+                self.carried_populations[before[2]] += 1
+        judged_credentials = [c for c in chunk.credentials if ("credential", c.id) not in carried]
+        judged_identities = [i for i in chunk.identities if ("identity", i.id) not in carried]
+        holds: dict[tuple[str, int], list] = {}
+        result = run_rules(
+            rules=self.rules,
+            subjects={"credential": judged_credentials, "identity": judged_identities},
+            ctx=self.ctx,
+            matcher=self.matcher,
+            holds=holds,
+        )
+        self._add(result)
+        since = self._since("credential", "credential_id", [c.id for c in judged_credentials])
+        since.update(self._since("identity", "identity_id", [i.id for i in judged_identities]))
+        self._write_findings(result.findings, since)
+        pk = self.evaluation.pk
+        bulk_insert(
+            SubjectCarry,
+            CARRY_COLUMNS,
+            ((pk, kind, sid, prints[(kind, sid)], stored_until(until), format(bits, "x")) for (kind, sid), (until, bits) in holds.items()),
+        )
+        self.judged += len(holds)
+        self.carried += len(carried)
+        if carried:
+            self._note_carried(chunk, carried)
+
+    def _add(self, result) -> None:
+        for rule_id, tally in result.tallies.items():
+            self.population[rule_id] += tally.population
+
+    def _basis_carry(self, chunk) -> dict[tuple[str, int], tuple[str, datetime | None, str]]:
+        found = {}
+        assert self.basis is not None
+        for kind, ids in (("credential", [c.id for c in chunk.credentials]), ("identity", [i.id for i in chunk.identities])):
+            if not ids:
+                continue
+            rows = where_id_in(SubjectCarry.objects.filter(evaluation_id=self.basis.pk, subject_type=kind), "subject_id", ids)
+            for sid, fingerprint, until, populations in fast_rows(rows, ("subject_id", "fingerprint", "valid_until", "populations")):
+                found[(kind, sid)] = (fingerprint, until, populations)
+        return found
+
+    def _since(self, subject_type: str, column: str, ids: list[int]) -> dict[tuple, datetime]:
+        """(rule, subject type, source, credential, identity) -> since when it has failed, for each
+        failing finding of the previous evaluation on these subjects: a finding that still fails
+        keeps its date (and so its due date); one that passed or was excepted in between starts again."""
+        previous = self.previous
+        if previous is None or not ids:
+            return {}
+        which = where_id_in(Finding.objects.filter(evaluation=previous, status=Status.FAIL, subject_type=subject_type), column, ids)
+        rows = fast_rows(which.order_by(), ("rule_id", "subject_type", "source_id", "credential_id", "identity_id", "failing_since"))
+        return {(r, t, s, c, i): since or previous.as_of for r, t, s, c, i, since in rows}
+
+    def _write_findings(self, findings, since) -> None:
+        evaluation, snapshot_of, policy = self.evaluation, self.snapshot_of, self.policy
+        bulk_insert(
+            Finding,
+            FINDING_COLUMNS,
+            (
+                (
+                    evaluation.pk,
+                    f.rule_id,
+                    f.status,
+                    f.severity,
+                    f.subject_type,
+                    f.source_id,
+                    f.credential_id,
+                    f.identity_id,
+                    snapshot_of.get((f.source_id, f.scope)),
+                    f.subject_label,
+                    f.reason,
+                    f.data,
+                    f.exception_id,
+                    f.owner[:512],
+                    *_queue(evaluation, f, since, policy),
+                )
+                for f in findings
+            ),
+        )
+
+    def _note_carried(self, chunk, carried: set[tuple[str, int]]) -> None:
+        """Note the carried subjects (with their scope's latest snapshot) in a temporary table: one
+        set-based copy at the end (:meth:`copy_carried`) brings their findings and carry rows over."""
+        rows = [
+            ("credential", c.id, self.snapshot_of.get((c.source_id, c.scope))) for c in chunk.credentials if ("credential", c.id) in carried
+        ]
+        rows += [
+            ("identity", i.id, self.snapshot_of.get((i.source_id, "aws_iam"))) for i in chunk.identities if ("identity", i.id) in carried
+        ]
+        with connection.cursor() as cursor:
+            if not self._carried_table:
+                cursor.execute(f"DROP TABLE IF EXISTS {CARRIED_TABLE}")  # left by an evaluation that failed on this connection
+                cursor.execute(f"CREATE TEMPORARY TABLE {CARRIED_TABLE} (subject_type varchar(16), subject_id bigint, snapshot_id bigint)")
+                self._carried_table = True
+            if connection.vendor == "postgresql":
+                with cursor.cursor.copy(f"COPY {CARRIED_TABLE} (subject_type, subject_id, snapshot_id) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                cursor.executemany(f"INSERT INTO {CARRIED_TABLE} VALUES (%s, %s, %s)", rows)  # noqa: S608 - a constant name
+
+    def copy_carried(self) -> None:
+        """The carried subjects' findings and carry rows, copied from the basis evaluation inside the
+        database in one statement each (a join on the temporary table); each finding points at its
+        scope's latest snapshot, as a judged one does."""
+        if not self._carried_table:
+            return
+        assert self.basis is not None
+        finding_table, carry_table = Finding._meta.db_table, SubjectCarry._meta.db_table
+        copied = ", ".join(f"f.{c}" for c in FINDING_COLUMNS[1:8] + FINDING_COLUMNS[9:])
+        into = ", ".join(FINDING_COLUMNS[1:8] + FINDING_COLUMNS[9:])
+        carry = ", ".join(CARRY_COLUMNS[1:])
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"ANALYZE {CARRIED_TABLE}")
+            for kind, column in (("credential", "credential_id"), ("identity", "identity_id")):
+                cursor.execute(
+                    f'INSERT INTO "{finding_table}" (evaluation_id, snapshot_id, {into}) '  # noqa: S608 - constant names only
+                    f'SELECT %s, t.snapshot_id, {copied} FROM "{finding_table}" f '
+                    f"JOIN {CARRIED_TABLE} t ON t.subject_type = %s AND t.subject_id = f.{column} "
+                    f"WHERE f.evaluation_id = %s AND f.subject_type = %s",
+                    [self.evaluation.pk, kind, self.basis.pk, kind],
+                )
+            cursor.execute(
+                f'INSERT INTO "{carry_table}" (evaluation_id, {carry}) '  # noqa: S608 - constant names only
+                f'SELECT %s, {", ".join("c." + c for c in CARRY_COLUMNS[1:])} FROM "{carry_table}" c '
+                f"JOIN {CARRIED_TABLE} t ON t.subject_type = c.subject_type AND t.subject_id = c.subject_id "
+                f"WHERE c.evaluation_id = %s",
+                [self.evaluation.pk, self.basis.pk],
+            )
+            cursor.execute(f"DROP TABLE {CARRIED_TABLE}")
+        self._carried_table = False
+
+    def drop(self) -> None:
+        """Drop the temporary table after a failure (best effort: the next evaluation on this
+        connection drops it too)."""
+        if self._carried_table:
+            self._carried_table = False
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(f"DROP TABLE IF EXISTS {CARRIED_TABLE}")
+            except DatabaseError:
+                logger.warning("could not drop %s after a failed evaluation", CARRIED_TABLE)
+
+    def tallies(self) -> tuple[dict[str, Tally], Counter[str]]:
+        """Each rule's tally (populations: judged subjects counted by the engine, carried ones from
+        their bits; outcomes counted over the evaluation's findings, carried and judged alike) and
+        the findings by status."""
+        population = Counter(self.population)
+        for bits_hex, count in self.carried_populations.items():
+            bits = int(bits_hex, 16)
+            for index, rule in enumerate(self.rules):
+                if bits >> index & 1:
+                    population[rule.id] += count
+        tallies = {rule.id: Tally(population=population[rule.id]) for rule in self.rules}
+        statuses: Counter[str] = Counter()
+        rows = Finding.objects.filter(evaluation=self.evaluation).order_by().values_list("rule_id", "status").annotate(n=Count("id"))
+        for rule_id, status, n in rows:
+            statuses[status] += n
+            tally = tallies.get(rule_id)
+            if tally is None:
+                continue
+            if status == Status.FAIL:
+                tally.failed += n
+            elif status == Status.EXCEPTED:
+                tally.excepted += n
+            else:
+                tally.not_assessed += n
+        return tallies, statuses
+
+
+def _queue(evaluation: Evaluation, finding, since: dict, policy) -> tuple[datetime | None, object]:
+    """(failing since, due on) of a finding: failing ones only."""
+    if finding.status != Status.FAIL:
+        return None, None
+    key = (finding.rule_id, finding.subject_type, finding.source_id, finding.credential_id, finding.identity_id)
+    first = since.get(key, evaluation.as_of)
+    return first, (first.astimezone(UTC).date() + timedelta(days=policy.finding_due_days(finding.severity)))
