@@ -83,3 +83,18 @@ def test_the_workbook_is_the_same_from_the_stream_and_from_the_list(streamed, tm
     streamed_cells, listed_cells = cells(tmp_path / "streamed.xlsx"), cells(tmp_path / "listed.xlsx")
     assert streamed_cells == listed_cells
     assert len(streamed_cells["credential inventory"]) == 4
+
+
+def test_oscal_written_subject_by_subject_is_the_whole_document_byte_for_byte(streamed, tmp_path):
+    import orjson
+
+    from apps.evidence.renderers.oscal import OPTIONS, oscal_document, render_oscal
+
+    assert streamed.findings, "the world has failing findings: observations with subjects"
+    hostile = {**streamed.findings[0], "reason": 'x"\\u0000keytrail-oscal-subjects-0"\n\t<&>', "subject": "\x00keytrail-oscal-subjects-1"}
+    streamed.findings = [*streamed.findings, hostile, *({**streamed.findings[-1], "id": 10_000 + i} for i in range(50))]
+    render_oscal(streamed, tmp_path / "oscal.json")
+    whole = orjson.dumps(oscal_document(streamed), option=OPTIONS)
+    assert (tmp_path / "oscal.json").read_bytes() == whole
+    observations = orjson.loads(whole)["assessment-results"]["results"][0]["observations"]
+    assert sum(len(o.get("subjects", [])) for o in observations) == len(streamed.findings)

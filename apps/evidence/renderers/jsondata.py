@@ -20,9 +20,16 @@ from apps.evidence.packdata import PackData, Rows
 OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
 
 
+def _rows_as_list(value: Any) -> list[Any]:
+    if isinstance(value, Rows):
+        return list(value)
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
 def json_bytes(data: dict) -> bytes:
-    """``data`` as orjson bytes with sorted keys and a final newline."""
-    return orjson.dumps(data, option=OPTIONS)
+    """``data`` as orjson bytes with sorted keys and a final newline (a streamed population
+    read into a list: for small documents and tests; :func:`write_json` streams it)."""
+    return orjson.dumps(data, option=OPTIONS, default=_rows_as_list)
 
 
 def write_json(document: dict[str, Any], fh: IO[bytes]) -> str:
