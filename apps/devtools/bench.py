@@ -79,13 +79,13 @@ def reset_peak_rss() -> bool:
     return True
 
 
-def peak_rss_mb() -> float:
-    """The process's peak resident memory since the last :func:`reset_peak_rss` (VmHWM), in MB;
-    :func:`rss_mb` where /proc is not there."""
+def peak_rss_mb(field: str = "VmHWM") -> float:
+    """The process's peak resident memory since the last :func:`reset_peak_rss` (VmHWM), in MB,
+    or its current one (``field="VmRSS"``); :func:`rss_mb` where /proc is not there."""
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
-                if line.startswith("VmHWM:"):
+                if line.startswith(f"{field}:"):
                     return round(int(line.split()[1]) / 1024, 1)
     except OSError:
         pass

@@ -86,6 +86,7 @@ class Command(BaseCommand):
         rss_before = rss_mb()
         gc.collect()
         peak_reset = reset_peak_rss()  # the pack's own peak, not the seeding's
+        rss_at_start = peak_rss_mb("VmRSS")  # what the seeding left resident (Python keeps freed memory)
         stages: dict[str, float] = {}
         with CaptureQueriesContext(connection) as queries, tempfile.TemporaryDirectory() as tmp:
             t1 = time.monotonic()
@@ -124,6 +125,7 @@ class Command(BaseCommand):
             "whole pack s": total,
             "queries (Django; plus the streamed credential pages)": len(queries),
             "peak rss MB before pack (seeding, not the pack)": rss_before,
+            "rss MB at the pack's start (left by seeding)": rss_at_start,
             "peak rss MB during gather": rss_after_gather,
             "peak rss MB during the pack (gather to zip)" if peak_reset else "peak rss MB (whole process)": peak_rss_mb(),
             **{f"size {name} bytes": size for name, size in built.sizes.items()},
