@@ -63,7 +63,7 @@ class _RowWriter(WorksheetWriter):
     fh: BinaryIO
     xf_handle: Any
 
-    def get_stream(self):  # type: ignore[override]
+    def get_stream(self):
         with open(self.out, "wb") as self.fh, xmlfile(self.fh) as xf:
             self.xf_handle = xf
             with xf.element("worksheet", xmlns=SHEET_MAIN_NS):

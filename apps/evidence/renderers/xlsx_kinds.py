@@ -62,6 +62,6 @@ def write_kind_sheets(wb: Workbook, data: PackData, sources: dict[int, str]) -> 
         def rows(wanted: frozenset[str] = wanted, details: list[tuple[str, str]] = details) -> Any:
             for c in of_types(data.credentials, tuple(sorted(wanted))):
                 extra = c.get("details") or {}
-                yield [sources.get(c["source_id"], ""), *(c[key] for *_, key in _GENERIC), *(extra.get(key) for key, _ in details)]  # type: ignore[literal-required]
+                yield [sources.get(c["source_id"], ""), *(c[key] for *_, key in _GENERIC), *(extra.get(key) for key, _ in details)]
 
         Sheet(wb, title, columns).write(rows())

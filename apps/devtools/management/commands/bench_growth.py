@@ -29,7 +29,7 @@ from django.core.management.base import BaseCommand, CommandError
 COLUMNS = ("wall s", "CPU s keytrail", "CPU s sims", "peak RSS MB", "queries", "API calls", "rows written")
 
 
-def fit_exponent(sizes: list[float], values: list[float]) -> float | None:
+def fit_exponent(sizes: list[Any], values: list[Any]) -> float | None:
     """k of ``value ∝ size**k``: the least-squares slope of log(value) on log(size); None with
     fewer than two usable points (a zero or missing value has no logarithm)."""
     points = [(math.log(n), math.log(v)) for n, v in zip(sizes, values, strict=True) if n and v and n > 0 and v > 0]
