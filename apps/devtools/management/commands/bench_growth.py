@@ -83,7 +83,7 @@ class Command(BaseCommand):
         parser.add_argument("--secrets-per-user", type=float, default=0.4)
         parser.add_argument("--vault-secrets-per-user", type=float, default=0.4)
         parser.add_argument("--json", default="", help="also write every size's report and the fits to this file")
-        parser.add_argument("--extra", default="", help="more bench_scale options, e.g. '--skip-bare --workers 2'")
+        parser.add_argument("--extra", default="", help="more bench_scale options, given with '=': --extra='--skip-bare --workers 2'")
 
     def handle(self, *args, users: str, secrets_per_user: float, vault_secrets_per_user: float, json: str, extra: str, **options):
         try:
