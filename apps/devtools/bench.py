@@ -66,3 +66,27 @@ def write_figures(stdout, title: str, figures: dict[str, Any], json_path: str = 
     if json_path:
         with open(json_path, "w") as fh:
             json.dump(figures, fh, indent=2, default=str)
+
+
+def reset_peak_rss() -> bool:
+    """Start a new peak-memory measurement for this process (Linux: ``clear_refs`` 5 resets
+    VmHWM), so a stage's peak is not the set-up's; False where the kernel does not allow it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_rss_mb(field: str = "VmHWM") -> float:
+    """The process's peak resident memory since the last :func:`reset_peak_rss` (VmHWM), in MB,
+    or its current one (``field="VmRSS"``); :func:`rss_mb` where /proc is not there."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(f"{field}:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return rss_mb()

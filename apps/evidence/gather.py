@@ -16,7 +16,9 @@ section):
 
 Composed here: the requirement sections (catalog + statuses + findings in scope +
 controls), the summary, the sample and the key-age chart. The queries are set-based (a
-fixed number per pack, none per row) and the large populations are streamed. Gathering
+fixed number per pack, none per row) and the large populations are streamed: the credentials
+are counted in one pass and handed to the renderers as :class:`~apps.evidence.packdata.Rows`,
+read again in chunks by each, so the pack's memory does not grow with the estate. Gathering
 twice as of the same T gives equal data and the same pack.json bytes.
 """
 
@@ -25,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime
 
 from apps.accounts.sharing import object_shares
@@ -39,7 +41,18 @@ from apps.evaluation.selectors import evaluation_as_of, findings_in_scope, postu
 from apps.evaluation.selectors.as_of import FindingAsOf, StatusAsOf
 from apps.evidence.disclosure import PackScope, audit_filter
 from apps.evidence.models import Engagement, Pack
-from apps.evidence.packdata import AGE_BUCKETS, Charts, InScope, PackData, RequirementSection, Sample, SampleFinding, SampleItem, Summary
+from apps.evidence.packdata import (
+    AGE_BUCKETS,
+    Charts,
+    InScope,
+    PackData,
+    RequirementSection,
+    Rows,
+    Sample,
+    SampleFinding,
+    SampleItem,
+    Summary,
+)
 from apps.exceptions_register.selectors import ExceptionAsOf, exceptions_as_of, exceptions_in_scope
 from apps.inventory.as_of import (
     CredentialAsOf,
@@ -48,8 +61,8 @@ from apps.inventory.as_of import (
     collection_runs_between,
     coverage_as_of,
     credential_histories,
-    credentials_as_of,
     identities_as_of,
+    iter_credentials_as_of,
     sources_in_scope,
 )
 from apps.reviews.selectors import campaigns_for_pack, decisions_for_credentials
@@ -79,7 +92,16 @@ def gather(*, engagement: Engagement, as_of: datetime, sample_size: int, sample_
 
     step(5, "inventory as of")
     identities = identities_as_of(source_ids=source_ids, as_of=as_of)
-    credentials = credentials_as_of(source_ids=source_ids, as_of=as_of, identities=identities)
+
+    def credential_rows(types: tuple[str, ...] | None = None, ids: list[int] | None = None) -> Iterator[CredentialAsOf]:
+        return iter_credentials_as_of(source_ids=source_ids, as_of=as_of, identities=identities, types=types, ids=ids)
+
+    # The credentials are the pack's largest population: counted here in one streamed pass, then
+    # read again by each renderer (packdata.Rows), never all held at once.
+    census = _Census()
+    for c in credential_rows():
+        census.add(c)
+    credentials = Rows(credential_rows, census.count)
     step(20, "posture")
     evaluation = evaluation_as_of(as_of=as_of)
     exceptions = exceptions_as_of(as_of=as_of)  # narrowed to the scope below, once the findings name theirs
@@ -98,7 +120,7 @@ def gather(*, engagement: Engagement, as_of: datetime, sample_size: int, sample_
         exceptions,
         source_ids=source_ids if chosen_sources else None,
         rule_ids={rule for r in requirements for rule in r.rule_ids},
-        tags=_tags(credentials, identities),
+        tags=census.tags | _tags(identities.values()),
         keep={e["id"] for e in exceptions if e["ref"] in {f["exception_ref"] for f in findings}},
     )
     auditors = [user for user, perms in object_shares(engagement) if "view_engagement" in perms]
@@ -125,9 +147,9 @@ def gather(*, engagement: Engagement, as_of: datetime, sample_size: int, sample_
     )
     audit = audit_extract(start=start, end=as_of, keep=audit_filter(scope))
     step(45, "sample")
-    sample = _sample(credentials, findings, sample_size, sample_seed, as_of)
+    sample = _sample(census.ids, lambda ids: credential_rows(ids=ids), findings, sample_size, sample_seed, as_of)
     charts: Charts = {
-        "key_age": _key_age(credentials),
+        "key_age": census.key_age(),
         "posture": posture_history(start=start, end=as_of, requirement_ids=requirement_ids, points=POSTURE_POINTS),
     }
     return PackData(
@@ -143,7 +165,7 @@ def gather(*, engagement: Engagement, as_of: datetime, sample_size: int, sample_
         },
         as_of=iso_utc(as_of),
         evaluation=evaluation,
-        summary=_summary(reqs, credentials, identities, findings, exceptions, coverage),
+        summary=_summary(reqs, census, identities, findings, exceptions, coverage),
         requirements=reqs,
         controls=controls,
         rules=rules,
@@ -219,12 +241,19 @@ def _requirements(
     return out
 
 
-def _sample(credentials: list[CredentialAsOf], findings: list[FindingAsOf], size: int, seed: int, as_of: datetime) -> Sample:
-    """``size`` credentials drawn with ``seed`` from those present as of, each traced through
-    its versions, lifecycle events, findings and review decisions up to then."""
-    population = sorted(c["id"] for c in credentials)
+def _sample(
+    population: list[int],
+    rows: Callable[[list[int]], Iterable[CredentialAsOf]],
+    findings: list[FindingAsOf],
+    size: int,
+    seed: int,
+    as_of: datetime,
+) -> Sample:
+    """``size`` credentials drawn with ``seed`` from those present as of (``population``: their
+    ids, ascending; ``rows(ids)``: those credentials), each traced through its versions,
+    lifecycle events, findings and review decisions up to then."""
     chosen = sorted(random.Random(seed).sample(population, min(size, len(population))))
-    by_id = {c["id"]: c for c in credentials}
+    by_id = {c["id"]: c for c in rows(chosen)} if chosen else {}
     history = credential_histories(credential_ids=chosen, as_of=as_of)
     chosen_set = set(chosen)
     failing: dict[int, list[SampleFinding]] = defaultdict(list)
@@ -259,30 +288,46 @@ def _sample(credentials: list[CredentialAsOf], findings: list[FindingAsOf], size
     return {"size": size, "seed": seed, "population": len(population), "method": SAMPLE_METHOD, "items": items}
 
 
-def _tags(credentials: list[CredentialAsOf], identities: dict[int, IdentityAsOf]) -> set[tuple[str, str]]:
-    """Every (key, value) tag a subject in scope carries as of the pack's time."""
-    rows = [*credentials, *identities.values()]
+def _tags(rows: Iterable[CredentialAsOf | IdentityAsOf]) -> set[tuple[str, str]]:
+    """Every (key, value) tag the subjects in ``rows`` carry as of the pack's time."""
     return {(str(k), str(v)) for row in rows for k, v in (row.get("tags") or {}).items()}
 
 
-def _key_age(credentials: list[CredentialAsOf]) -> dict[str, dict[str, int]]:
-    """Per credential type, how many credentials fall in each age bucket (unknown ages left out)."""
-    out: dict[str, dict[str, int]] = {}
-    for c in credentials:
+class _Census:
+    """What the pack needs from the whole credential population, counted in one pass: the ids
+    (for the sample), the count per type, the key-age chart and the tags (for least disclosure)."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []  # ascending: the rows come ordered by id
+        self.by_type: Counter[str] = Counter()
+        self.tags: set[tuple[str, str]] = set()
+        self._ages: dict[str, dict[str, int]] = {}
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+    def add(self, c: CredentialAsOf) -> None:
+        self.ids.append(c["id"])
+        self.by_type[c["credential_type"]] += 1
+        self.tags.update((str(k), str(v)) for k, v in (c.get("tags") or {}).items())
         age = c["age_days"]
         if age is None:
-            continue
-        row = out.setdefault(c["credential_type"], {label: 0 for _, _, label in AGE_BUCKETS})
+            return
+        row = self._ages.setdefault(c["credential_type"], {label: 0 for _, _, label in AGE_BUCKETS})
         for lo, hi, label in AGE_BUCKETS:
             if age >= lo and (hi is None or age <= hi):
                 row[label] += 1
                 break
-    return dict(sorted(out.items()))
+
+    def key_age(self) -> dict[str, dict[str, int]]:
+        """Per credential type, how many credentials fall in each age bucket (unknown ages left out)."""
+        return dict(sorted(self._ages.items()))
 
 
 def _summary(
     reqs: list[RequirementSection],
-    credentials: list[CredentialAsOf],
+    census: _Census,
     identities: dict[int, IdentityAsOf],
     findings: list[FindingAsOf],
     exceptions: list[ExceptionAsOf],
@@ -292,9 +337,9 @@ def _summary(
     scopes = [s for src in coverage for s in src["scopes"]]
     return {
         "requirements": dict(sorted(statuses.items())),
-        "credentials": len(credentials),
+        "credentials": census.count,
         "identities": len(identities),
-        "credentials_by_type": dict(sorted(Counter(c["credential_type"] for c in credentials).items())),
+        "credentials_by_type": dict(sorted(census.by_type.items())),
         "findings": dict(sorted(Counter(f["status"] for f in findings).items())),
         "exceptions_in_force": sum(1 for e in exceptions if e["in_force"]),
         "scopes": len(scopes),

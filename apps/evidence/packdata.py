@@ -11,8 +11,9 @@ Values are plain JSON types: times are ISO 8601 UTC strings, lists have a stable
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, Generic, TypedDict, TypeVar
 
 from apps.audit.selectors import AuditExtract
 from apps.controls.selectors import ControlAsOf
@@ -32,6 +33,35 @@ AGE_BUCKETS: list[tuple[int, int | None, str]] = [
     (181, 365, "181-365"),
     (366, None, "over 365"),
 ]
+
+
+T = TypeVar("T")
+
+
+class Rows(Generic[T]):
+    """A population too large to hold: read again, chunk by chunk, each time it is iterated
+    (``rows(types)`` gives the rows whose credential type is in ``types``, or all of them for
+    ``None``); its length is known. Every pass gives the same rows in the same order (the
+    gatherer's queries are as of a fixed time), so each renderer reads what the others read."""
+
+    def __init__(self, rows: Callable[[tuple[str, ...] | None], Iterator[T]], count: int):
+        self._rows, self._count = rows, count
+
+    def __iter__(self) -> Iterator[T]:
+        return self._rows(None)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def of_types(self, types: tuple[str, ...]) -> Iterator[T]:
+        return self._rows(types)
+
+
+def of_types(rows: Iterable[Any], types: tuple[str, ...]) -> Iterator[Any]:
+    """The credentials of ``rows`` (a :class:`Rows` or a list) whose type is one of ``types``, in order."""
+    if isinstance(rows, Rows):
+        return rows.of_types(types)
+    return (c for c in rows if c["credential_type"] in types)
 
 
 class EngagementInfo(TypedDict):
@@ -134,14 +164,16 @@ class PackData:
     campaigns: list[dict[str, Any]]  # apps.reviews.selectors.campaigns_for_pack (docs/reviews.md)
     sources: list[SourceCoverage]
     collection_runs: list[RunAsOf]
-    credentials: list[CredentialAsOf]
+    credentials: Rows[CredentialAsOf] | list[CredentialAsOf]  # streamed from the database by the gatherer
     identities: list[IdentityAsOf]
     sample: Sample
     audit_extract: AuditExtract
     charts: Charts
 
     def as_dict(self) -> dict[str, Any]:
-        """pack.json's members (the sections themselves, not copies)."""
+        """pack.json's members (the sections themselves, not copies; a streamed population
+        stays a :class:`Rows`, which :func:`apps.evidence.renderers.jsondata.write_json` writes
+        row by row)."""
         return {
             "$schema": SCHEMA_ID,
             "schema_version": SCHEMA_VERSION,

@@ -12,11 +12,12 @@ set-based (a fixed number, none per row); the large populations are streamed thr
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypedDict
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from apps.connectors.kinds import DETAIL_ATTRIBUTES
 from apps.core.isotime import iso_utc, iso_utc_text, parse_iso
@@ -193,13 +194,50 @@ def identities_as_of(*, source_ids: list[int], as_of: datetime) -> dict[int, Ide
     return out
 
 
+CREDENTIAL_CHUNK = 2000  # rows read per query when the credentials are streamed
+
+
 def credentials_as_of(*, source_ids: list[int], as_of: datetime, identities: dict[int, IdentityAsOf]) -> list[CredentialAsOf]:
     """The credentials of ``source_ids`` as their versions valid at ``as_of`` recorded them, ordered by id.
 
     Each is joined to its identity among ``identities`` (:func:`identities_as_of` for the same
     time): by the identity's external id recorded in the version, else by the credential's
     identity. The owner is the owner tag, else the identity's owner."""
-    qs = CredentialVersion.objects.filter(_valid_at(as_of), credential__source_id__in=source_ids).order_by("credential_id")
+    return list(iter_credentials_as_of(source_ids=source_ids, as_of=as_of, identities=identities))
+
+
+def iter_credentials_as_of(
+    *,
+    source_ids: list[int],
+    as_of: datetime,
+    identities: dict[int, IdentityAsOf],
+    ids: list[int] | None = None,
+    types: tuple[str, ...] | None = None,
+    chunk: int | None = None,
+) -> Iterator[CredentialAsOf]:
+    """:func:`credentials_as_of`'s rows one by one, read ``chunk`` (:data:`CREDENTIAL_CHUNK`) at a time (keyset pages by
+    credential id), so memory holds one chunk whatever the estate's size; narrowed to ``ids``
+    and to credential ``types`` when given. Same rows, same order."""
+    chunk = chunk or CREDENTIAL_CHUNK
+    base = CredentialVersion.objects.filter(_valid_at(as_of), credential__source_id__in=source_ids)
+    if ids is not None:
+        base = base.filter(credential_id__in=ids)
+    if types is not None:
+        base = base.filter(credential__credential_type__in=types)
+    by_ext = {(i["source_id"], i["external_id"]): i for i in identities.values()}
+    after = 0
+    while True:
+        page = base.filter(credential_id__gt=after).order_by("credential_id")[:chunk]
+        rows = list(_credential_rows(page, as_of, identities, by_ext))
+        yield from rows
+        if len(rows) < chunk:
+            return
+        after = rows[-1]["id"]
+
+
+def _credential_rows(
+    qs: QuerySet, as_of: datetime, identities: dict[int, IdentityAsOf], by_ext: dict[tuple[int, str], IdentityAsOf]
+) -> Iterator[CredentialAsOf]:
     fields = (
         "credential_id",
         "credential__source_id",
@@ -210,8 +248,6 @@ def credentials_as_of(*, source_ids: list[int], as_of: datetime, identities: dic
         "data",
         "valid_from",
     )
-    by_ext = {(i["source_id"], i["external_id"]): i for i in identities.values()}
-    out: list[CredentialAsOf] = []
     for cid, source_id, scope, ctype, external_id, identity_id, data, valid_from in fast_rows(qs, fields):
         tags = data.get("tags") or {}
         identity = by_ext.get((source_id, data.get("identity_external_id"))) if data.get("identity_external_id") else None
@@ -222,33 +258,30 @@ def credentials_as_of(*, source_ids: list[int], as_of: datetime, identities: dic
         basis = parse_iso(rotated or created)
         attributes = data.get("attributes") if isinstance(data.get("attributes"), dict) else {}
         used_source = attributes.get("last_used_source")
-        out.append(
-            {
-                "id": cid,
-                "source_id": source_id,
-                "scope": scope,
-                "credential_type": ctype,
-                "external_id": external_id,
-                "name": data.get("name", ""),
-                "identity_id": identity["id"] if identity else None,
-                "identity": identity["name"] if identity else None,
-                "enabled": data.get("enabled"),
-                "created_at": created,
-                "last_rotated_at": rotated,
-                "last_used_at": iso_utc_text(data.get("last_used_at")),
-                "last_used_source": used_source if isinstance(used_source, str) else None,
-                "last_used_as_of": iso_utc_text(attributes.get("report_generated_at")) if used_source == "credential_report" else None,
-                "expires_at": iso_utc_text(data.get("expires_at")),
-                "rotation_enabled": data.get("rotation_enabled"),
-                "rotation_interval_days": data.get("rotation_interval_days"),
-                "owner": owner_from_tags(tags) or (identity["owner"] if identity else ""),
-                "tags": tags,
-                "age_days": (as_of - basis).days if basis else None,
-                "version_from": iso_utc(valid_from),
-                "details": {key: attributes.get(key) for key, _ in DETAIL_ATTRIBUTES.get(ctype, ())},
-            }
-        )
-    return out
+        yield {
+            "id": cid,
+            "source_id": source_id,
+            "scope": scope,
+            "credential_type": ctype,
+            "external_id": external_id,
+            "name": data.get("name", ""),
+            "identity_id": identity["id"] if identity else None,
+            "identity": identity["name"] if identity else None,
+            "enabled": data.get("enabled"),
+            "created_at": created,
+            "last_rotated_at": rotated,
+            "last_used_at": iso_utc_text(data.get("last_used_at")),
+            "last_used_source": used_source if isinstance(used_source, str) else None,
+            "last_used_as_of": iso_utc_text(attributes.get("report_generated_at")) if used_source == "credential_report" else None,
+            "expires_at": iso_utc_text(data.get("expires_at")),
+            "rotation_enabled": data.get("rotation_enabled"),
+            "rotation_interval_days": data.get("rotation_interval_days"),
+            "owner": owner_from_tags(tags) or (identity["owner"] if identity else ""),
+            "tags": tags,
+            "age_days": (as_of - basis).days if basis else None,
+            "version_from": iso_utc(valid_from),
+            "details": {key: attributes.get(key) for key, _ in DETAIL_ATTRIBUTES.get(ctype, ())},
+        }
 
 
 def coverage_as_of(*, sources: list[SourceInScope], as_of: datetime) -> list[SourceCoverage]:

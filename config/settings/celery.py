@@ -3,8 +3,10 @@
 from config.settings.env import env
 
 _BROKER = env.str("CELERY_BROKER_URL", default="")
-# No broker configured: run tasks in the caller (the demo). "memory://" only keeps kombu quiet.
-CELERY_BROKER_URL = _BROKER or "memory://"
+# No broker configured: run tasks in the caller (the demo). The in-memory transport only keeps
+# kombu quiet; it is named with a host because kombu warns "No hostname was supplied" otherwise.
+EAGER_BROKER_URL = "memory://localhost/"
+CELERY_BROKER_URL = _BROKER or EAGER_BROKER_URL
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TASK_ALWAYS_EAGER = not _BROKER
 CELERY_TASK_EAGER_PROPAGATES = True

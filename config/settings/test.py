@@ -24,8 +24,8 @@ EMAIL_BACKEND = env.str("KEYTRAIL_TEST_EMAIL_BACKEND", default="django.core.mail
 KEYTRAIL_WEBHOOK_ALLOW_PRIVATE_ADDRESSES = True
 KEYTRAIL_WEBHOOK_BACKOFF_SECONDS = env.float("KEYTRAIL_WEBHOOK_BACKOFF_SECONDS", default=1.0)
 # Eager by default; a real worker (tests/support/worker.py) runs with KEYTRAIL_TEST_BROKER_URL set.
-CELERY_BROKER_URL = env.str("KEYTRAIL_TEST_BROKER_URL", default="memory://")
-CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
+CELERY_BROKER_URL = env.str("KEYTRAIL_TEST_BROKER_URL", default=EAGER_BROKER_URL)  # noqa: F405
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == EAGER_BROKER_URL  # noqa: F405
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("KEYTRAIL_BROKER_VISIBILITY_TIMEOUT", default=3600)}
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

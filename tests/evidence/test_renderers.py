@@ -241,7 +241,7 @@ def test_the_sample_is_reproducible_and_traces_the_lifecycle(world):
 
 def test_render_xlsx_alone_streams_a_large_population(tmp_path, world):
     data = _data(world)
-    template = data.credentials[0]
+    template = next(iter(data.credentials))
     data.credentials = [{**template, "id": i, "name": f"k{i}", "tags": {"owner": "=1+1"}} for i in range(5000)]
     render_xlsx(data, tmp_path / "big.xlsx")
     wb = load_workbook(tmp_path / "big.xlsx", read_only=True)

@@ -38,7 +38,21 @@ def _token(ref: str) -> str:
     return f"keytrail-{ref}"
 
 
-def oscal_document(data: PackData) -> dict:
+def _subject(key: tuple[Any, ...], f: Any) -> dict[str, Any]:
+    subject_id = f["credential_id"] or f["identity_id"] or f["source_id"]
+    return {
+        "subject-uuid": _uuid(*key, f["subject_type"], subject_id),
+        "type": "inventory-item",
+        "title": f"{f['subject_type']} {f['subject']}"[:500],
+        "props": [{"name": "status", "ns": PROP_NS, "value": f["status"]}],
+        "remarks": f["reason"] or f["status"],
+    }
+
+
+def oscal_document(data: PackData, deferred: dict[str, list[Any]] | None = None) -> dict:
+    """The Assessment Results document. With ``deferred`` (a dict to fill), each observation's
+    ``subjects`` is a placeholder string instead, and ``deferred`` maps it to the findings whose
+    subjects go there: :func:`render_oscal` writes them one by one (the same bytes)."""
     eng = data.engagement
     key = (eng["id"], data.as_of)
     start = f"{eng['period_start']}T00:00:00Z"
@@ -51,18 +65,13 @@ def oscal_document(data: PackData) -> dict:
     observations, obs_uuid = [], {}
     for rule in data.rules:
         obs_uuid[rule["rule_id"]] = _uuid(*key, "observation", rule["rule_id"])
-        subjects = []
-        for f in failing.get(rule["rule_id"], []):
-            subject_id = f["credential_id"] or f["identity_id"] or f["source_id"]
-            subjects.append(
-                {
-                    "subject-uuid": _uuid(*key, f["subject_type"], subject_id),
-                    "type": "inventory-item",
-                    "title": f"{f['subject_type']} {f['subject']}"[:500],
-                    "props": [{"name": "status", "ns": PROP_NS, "value": f["status"]}],
-                    "remarks": f["reason"] or f["status"],
-                }
-            )
+        rule_findings = failing.get(rule["rule_id"], [])
+        subjects: list[dict[str, Any]] | str = []
+        if deferred is not None and rule_findings:
+            subjects = f"\x00keytrail-oscal-subjects-{len(deferred)}"
+            deferred[subjects] = rule_findings
+        elif rule_findings:
+            subjects = [_subject(key, f) for f in rule_findings]
         obs: dict[str, Any] = {
             "uuid": obs_uuid[rule["rule_id"]],
             "title": rule["rule_id"],
@@ -139,6 +148,27 @@ def oscal_document(data: PackData) -> dict:
     }
 
 
+OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
+
+
 def render_oscal(data: PackData, path: Path) -> None:
+    """Write the document as ``orjson.dumps(oscal_document(data), OPTIONS)`` would, without holding
+    every subject: the document is dumped with a placeholder for each observation's subjects, and
+    the subjects are written in their place one by one, indented as orjson indents them."""
+    deferred: dict[str, list[Any]] = {}
+    raw = orjson.dumps(oscal_document(data, deferred), option=OPTIONS)
+    key = (data.engagement["id"], data.as_of)
+    places = sorted((raw.index(orjson.dumps(marker)), marker) for marker in deferred)
     with open(path, "wb") as fh:
-        fh.write(orjson.dumps(oscal_document(data), option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))
+        done = 0
+        for at, marker in places:
+            fh.write(raw[done:at])
+            line = raw.rfind(b"\n", 0, at) + 1
+            indent = len(raw[line:at]) - len(raw[line:at].lstrip(b" "))
+            pad = b"\n" + b" " * (indent + 2)
+            fh.write(b"[")
+            for n, f in enumerate(deferred[marker]):
+                fh.write((b"," if n else b"") + pad + orjson.dumps(_subject(key, f), option=OPTIONS).replace(b"\n", pad))
+            fh.write(b"\n" + b" " * indent + b"]")
+            done = at + len(orjson.dumps(marker))
+        fh.write(raw[done:])

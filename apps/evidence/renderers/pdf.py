@@ -25,7 +25,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 from apps.connectors.kinds import CredentialKind
 from apps.evaluation.charts import PosturePoint, posture_chart, svg_join, svg_number
 from apps.evaluation.selectors.as_of import PostureAt
-from apps.evidence.packdata import AGE_BUCKETS, PackData
+from apps.evidence.packdata import AGE_BUCKETS, PackData, of_types
 
 ASSET_SCHEME = "keytrail-asset:"
 STYLESHEET = Path(__file__).resolve().parent / "pack.css"
@@ -178,10 +178,10 @@ def pdf_context(data: PackData, *, pack_id: str, built_at: str, keytrail_version
     sources = {s["id"]: s["name"] for s in data.sources}
     labels = dict(CredentialKind.choices)
     certificates = sorted(
-        (c for c in data.credentials if c["credential_type"] == CredentialKind.SERVER_CERTIFICATE),
+        of_types(data.credentials, (CredentialKind.SERVER_CERTIFICATE.value,)),
         key=lambda c: c["expires_at"] or "9999",
     )
-    parameters = [c for c in data.credentials if c["credential_type"] == CredentialKind.SSM_SECURE_STRING]
+    parameters = list(of_types(data.credentials, (CredentialKind.SSM_SECURE_STRING.value,)))
     return {
         "d": data,
         "pack_id": pack_id,

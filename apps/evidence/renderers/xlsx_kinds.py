@@ -14,7 +14,7 @@ from typing import Any
 from openpyxl import Workbook
 
 from apps.connectors.kinds import DETAIL_ATTRIBUTES, CredentialKind
-from apps.evidence.packdata import PackData
+from apps.evidence.packdata import PackData, of_types
 from apps.evidence.renderers.sheet import BOOL, DATETIME, INT, TEXT, Sheet
 
 # Sheet title -> the kinds it holds (titles: at most 31 characters, Excel's limit).
@@ -60,10 +60,8 @@ def write_kind_sheets(wb: Workbook, data: PackData, sources: dict[int, str]) -> 
         wanted = frozenset(kinds)
 
         def rows(wanted: frozenset[str] = wanted, details: list[tuple[str, str]] = details) -> Any:
-            for c in data.credentials:
-                if c["credential_type"] not in wanted:
-                    continue
+            for c in of_types(data.credentials, tuple(sorted(wanted))):
                 extra = c.get("details") or {}
-                yield [sources.get(c["source_id"], ""), *(c[key] for *_, key in _GENERIC), *(extra.get(key) for key, _ in details)]  # type: ignore[literal-required]
+                yield [sources.get(c["source_id"], ""), *(c[key] for *_, key in _GENERIC), *(extra.get(key) for key, _ in details)]
 
         Sheet(wb, title, columns).write(rows())

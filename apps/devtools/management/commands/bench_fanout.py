@@ -121,6 +121,17 @@ def targets(summary: list[dict], baseline: str) -> list[dict]:
     return rows
 
 
+def cpu_floor_ratio(run: dict, baseline: dict, cores: int | None = None) -> float | None:
+    """The lowest ratio to ``baseline`` that ``run`` could reach on this machine: its busy CPU
+    seconds (the whole machine's: workers, simulators, PostgreSQL, Redis) cannot take less wall
+    time than busy / cores. Beside the measured ratio it shows how much of the gap is CPU."""
+    busy = (run.get("cpu_seconds") or {}).get("machine busy")
+    wall = baseline.get("wall_seconds")
+    if busy is None or not wall:
+        return None
+    return round(busy / (cores or os.cpu_count() or 1) / wall, 2)
+
+
 class Command(BaseCommand):
     help = "Time the first collection of 20 simulated sources on 1 and on 2 real Celery workers (wall time, memory, CPU)."
 
@@ -183,6 +194,7 @@ class Command(BaseCommand):
         for run in runs:
             base = next(r for r in runs if r["repetition"] == run["repetition"] and r["mode"] == baseline)
             run["ratio_to_baseline"] = round(run["wall_seconds"] / base["wall_seconds"], 2)
+            run["cpu_floor_ratio"] = cpu_floor_ratio(run, base)
         summary = summarise(runs, baseline)
         report = {
             "environment": {
@@ -327,6 +339,14 @@ class Command(BaseCommand):
                 f"{r['unit_seconds_longest']} s); {slots} pool process(es) x {r['wall_seconds']} s wall = "
                 f"{round(slots * r['wall_seconds'] - r['unit_seconds_sum'], 1)} s outside a unit"
             )
+        w("")
+        for r in report["runs"]:
+            if r["mode"] != report["baseline"]:
+                w(
+                    f"{r['mode']} / {report['baseline']} #{r['repetition']}: ratio {r['ratio_to_baseline']}, CPU floor "
+                    f"{r['cpu_floor_ratio'] if r['cpu_floor_ratio'] is not None else '-'} (this run's busy CPU / "
+                    f"{report['environment']['cpus']} cores / the baseline's wall: no ratio can be lower on this machine)"
+                )
         w("")
         w(f"{'target':<62} {'limit':>8} {'measured':>10}  met")
         for t in report["targets"]:

@@ -6,10 +6,11 @@ Like ``bench_evaluation`` it creates its own database (``<name>_bench_pack``, Po
 synthetic inventory (apps/devtools/simulators/inventory.py), gives every row its version (the seeder
 writes current rows only; a pack reads the versions valid at its as-of time), evaluates, then
 times gather → JSON → OSCAL → XLSX → PDF → manifest + zip and prints per-stage wall time, the
-process's peak RSS, queries and file sizes; the build's progress (percent and stage, as the pack
+pack's own peak RSS (reset after seeding), queries and file sizes; the build's progress (percent and stage, as the pack
 page shows it) goes to stderr. The configured database is never touched.
 """
 
+import gc
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -24,7 +25,7 @@ from apps.catalog.loader import read_catalog
 from apps.catalog.services import catalog_load
 from apps.core.isotime import iso_utc
 from apps.core.progress import TerminalProgress
-from apps.devtools.bench import rss_mb, throwaway_database, write_figures
+from apps.devtools.bench import peak_rss_mb, reset_peak_rss, rss_mb, throwaway_database, write_figures
 from apps.devtools.simulators.inventory import seed_inventory
 from apps.evaluation.models import Evaluation
 from apps.evaluation.services import evaluation_run
@@ -83,6 +84,9 @@ class Command(BaseCommand):
         setup_seconds = round(time.monotonic() - t0, 2)
         as_of = datetime.now(UTC)
         rss_before = rss_mb()
+        gc.collect()
+        peak_reset = reset_peak_rss()  # the pack's own peak, not the seeding's
+        rss_at_start = peak_rss_mb("VmRSS")  # what the seeding left resident (Python keeps freed memory)
         stages: dict[str, float] = {}
         with CaptureQueriesContext(connection) as queries, tempfile.TemporaryDirectory() as tmp:
             t1 = time.monotonic()
@@ -96,7 +100,7 @@ class Command(BaseCommand):
                 progress=progress,
             )
             stages["gather"] = round(time.monotonic() - t1, 2)
-            rss_after_gather = rss_mb()
+            rss_after_gather = peak_rss_mb()
             built = build_files(
                 data=data,
                 workdir=Path(tmp),
@@ -119,10 +123,11 @@ class Command(BaseCommand):
             "setup_seconds (seed + evaluate, not timed)": setup_seconds,
             **{f"stage {name} s": seconds for name, seconds in stages.items()},
             "whole pack s": total,
-            "queries (Django; plus 4 streamed server-side cursors)": len(queries),
-            "rss before pack MB": rss_before,
-            "rss after gather MB": rss_after_gather,
-            "peak rss MB (whole process)": rss_mb(),
+            "queries (Django; plus the streamed credential pages)": len(queries),
+            "peak rss MB before pack (seeding, not the pack)": rss_before,
+            "rss MB at the pack's start (left by seeding)": rss_at_start,
+            "peak rss MB during gather": rss_after_gather,
+            "peak rss MB during the pack (gather to zip)" if peak_reset else "peak rss MB (whole process)": peak_rss_mb(),
             **{f"size {name} bytes": size for name, size in built.sizes.items()},
             "pdf pages": pages,
         }
