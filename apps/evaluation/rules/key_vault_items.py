@@ -102,7 +102,11 @@ class KeyRotationPolicy(Rule):
         data = {"limit_days": limit, "credential_class": c.credential_class, "rotation_trigger": c.attributes.get("rotation_trigger")}
         if c.rotation_enabled is None:
             errors = c.attributes.get("policy_errors")
-            why = f"its rotation policy could not be read ({', '.join(map(str, errors))[:200]})" if errors else "its rotation policy could not be read"
+            why = (
+                f"its rotation policy could not be read ({', '.join(map(str, errors))[:200]})"
+                if errors
+                else "its rotation policy could not be read"
+            )
             return not_assessed(f"{label}: {why}", rotation_policy=None, **data)
         if c.rotation_enabled is False:
             verdict = failed(f"{label} has no rotation policy with a Rotate action", rotation_policy=False, **data)
