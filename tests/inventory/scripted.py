@@ -14,6 +14,7 @@ from apps.connectors.aws.iam import IamConnector
 from apps.connectors.aws.secrets_manager import SecretsManagerConnector
 from apps.connectors.aws.ssm import ParameterStoreConnector
 from apps.connectors.azure.key_vault import KeyVaultConnector
+from apps.connectors.azure.vault_items import KeyVaultCertificatesConnector, KeyVaultKeysConnector
 from apps.connectors.base import CollectionResult, ConnectorError, CredentialRecord
 
 SCRIPT: dict[str, list] = {}  # scope kind -> list of actions consumed in order
@@ -53,12 +54,22 @@ class ScriptedKeyVault(Scripted, KeyVaultConnector):
     pass
 
 
+class ScriptedKeyVaultKeys(Scripted, KeyVaultKeysConnector):
+    pass
+
+
+class ScriptedKeyVaultCertificates(Scripted, KeyVaultCertificatesConnector):
+    pass
+
+
 # registry key -> the scripted stand-in's dotted path, for ``registry.CONNECTORS``
 SCRIPTED = {
     "aws_iam": "tests.inventory.scripted.ScriptedIam",
     "aws_secrets_manager": "tests.inventory.scripted.ScriptedSecretsManager",
     "aws_ssm": "tests.inventory.scripted.ScriptedParameterStore",
     "azure_key_vault": "tests.inventory.scripted.ScriptedKeyVault",
+    "azure_key_vault_keys": "tests.inventory.scripted.ScriptedKeyVaultKeys",
+    "azure_key_vault_certificates": "tests.inventory.scripted.ScriptedKeyVaultCertificates",
 }
 
 
