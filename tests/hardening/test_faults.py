@@ -74,7 +74,12 @@ def _scope_state(source, scope_prefix):
 
 
 def _latest_snapshot(source, scope_prefix):
-    return Snapshot.objects.filter(source=source, scope__regex=rf"^{scope_prefix}(:|$)").order_by("-taken_at").values_list("pk", flat=True).first()
+    return (
+        Snapshot.objects.filter(source=source, scope__regex=rf"^{scope_prefix}(:|$)")
+        .order_by("-taken_at")
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 @pytest.mark.parametrize("fault", FAULTS)
