@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any, ClassVar
 
 from azure.core.exceptions import (
@@ -111,7 +112,7 @@ class _VaultItemsConnector(Connector):
                     self._item_facts(props, record)
                     records.append(record)
                 for record in records:
-                    answer = self._read_policy(lambda record=record: self._policy_call(client, record.name), record, result)
+                    answer = self._read_policy(partial(self._policy_call, client, record.name), record, result)
                     self._apply_policy(answer, record, result)
                 result.credentials = records
         result.state = {"v": STATE_VERSION}
