@@ -4,15 +4,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inventory', '0007_merge_organisations_and_kinds'),
+        ("inventory", "0007_merge_organisations_and_kinds"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='credential',
-            name='credential_type',
-            field=models.CharField(choices=[('console_password', 'Console password'), ('access_key', 'IAM access key'), ('root_access_key', 'Root access key'), ('sm_secret', 'Secrets Manager secret'), ('kv_secret', 'Key Vault secret'), ('ssh_public_key', 'IAM SSH public key'), ('service_credential', 'Service-specific credential'), ('signing_certificate', 'IAM signing certificate'), ('server_certificate', 'IAM server certificate'), ('ssm_secure_string', 'SSM SecureString parameter'), ('ssm_plaintext', 'SSM plaintext parameter (secret-like name)'), ('kv_key', 'Key Vault key'), ('kv_certificate', 'Key Vault certificate')], db_index=True, max_length=32),
+            model_name="credential",
+            name="credential_type",
+            field=models.CharField(
+                choices=[
+                    ("console_password", "Console password"),
+                    ("access_key", "IAM access key"),
+                    ("root_access_key", "Root access key"),
+                    ("sm_secret", "Secrets Manager secret"),
+                    ("kv_secret", "Key Vault secret"),
+                    ("ssh_public_key", "IAM SSH public key"),
+                    ("service_credential", "Service-specific credential"),
+                    ("signing_certificate", "IAM signing certificate"),
+                    ("server_certificate", "IAM server certificate"),
+                    ("ssm_secure_string", "SSM SecureString parameter"),
+                    ("ssm_plaintext", "SSM plaintext parameter (secret-like name)"),
+                    ("kv_key", "Key Vault key"),
+                    ("kv_certificate", "Key Vault certificate"),
+                ],
+                db_index=True,
+                max_length=32,
+            ),
         ),
     ]
