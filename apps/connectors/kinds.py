@@ -44,6 +44,8 @@ class CredentialKind(TextChoices):
     # A plaintext String/StringList parameter whose name looks like a secret's: collected so the
     # finding has a subject; its value is never read.
     SSM_PLAINTEXT_PARAMETER = "ssm_plaintext", "SSM plaintext parameter (secret-like name)"
+    KV_KEY = "kv_key", "Key Vault key"  # Azure Key Vault key: its attributes and rotation policy, never the key
+    KV_CERTIFICATE = "kv_certificate", "Key Vault certificate"  # its attributes and policy, never the certificate
 
 
 # The facts of a kind that its generic columns (dates, enabled, expiry, tags) do not carry, as
@@ -76,5 +78,25 @@ DETAIL_ATTRIBUTES: dict[str, tuple[tuple[str, str], ...]] = {
         ("tier", "tier"),
         ("last_modified_user", "last modified by"),
         ("version", "version"),
+    ),
+    CredentialKind.KV_KEY.value: (
+        ("vault_url", "vault"),
+        ("rotation_policy", "rotation policy (Rotate action)"),
+        ("rotation_trigger", "rotation trigger"),
+        ("policy_expiry_time", "policy expiry time"),
+        ("version_count", "versions"),
+        ("managed", "managed"),
+        ("recovery_level", "recovery level"),
+    ),
+    CredentialKind.KV_CERTIFICATE.value: (
+        ("vault_url", "vault"),
+        ("issuer", "issuer"),
+        ("auto_renew", "auto-renew"),
+        ("lifetime_actions", "lifetime actions"),
+        ("validity_months", "validity (months)"),
+        ("subject", "subject"),
+        ("thumbprint", "thumbprint (x5t)"),
+        ("version_count", "versions"),
+        ("recovery_level", "recovery level"),
     ),
 }

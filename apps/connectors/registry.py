@@ -24,6 +24,9 @@ CONNECTORS: dict[str, str] = {
     "aws_regions": "apps.connectors.aws.regions.RegionsConnector",
     "aws_ssm": "apps.connectors.aws.ssm.ParameterStoreConnector",
     "azure_key_vault": "apps.connectors.azure.key_vault.KeyVaultConnector",
+    # Each vault's keys and certificates are units of their own (a 403 on one leaves the others collected).
+    "azure_key_vault_keys": "apps.connectors.azure.vault_items.KeyVaultKeysConnector",
+    "azure_key_vault_certificates": "apps.connectors.azure.vault_items.KeyVaultCertificatesConnector",
     "aws_organization": "apps.connectors.aws.organization.OrganizationConnector",
     "azure_subscription": "apps.connectors.azure.subscription.SubscriptionConnector",
 }

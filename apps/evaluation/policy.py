@@ -25,6 +25,7 @@ CREDENTIAL_CLASSES = (
     "certificate",
     "ssh-key",
     "service-credential",
+    "vault-key",
     "default",
 )
 
@@ -41,6 +42,8 @@ DEFAULT_POLICY: dict[str, Any] = {
         # Keyspaces passwords): a key pair is replaced yearly, a password like other passwords.
         "ssh-key": 365,
         "service-credential": 90,
+        # Azure Key Vault keys (encryption, signing): a rotation policy's interval, at most yearly.
+        "vault-key": 365,
         "default": 90,
     },
     "unused_days": 45,
@@ -51,6 +54,8 @@ DEFAULT_POLICY: dict[str, Any] = {
     "kv_max_validity_days": 365,
     # IAM server certificates expiring within this many days fail (expired ones always do).
     "certificate_expiry_warning_days": 30,
+    # Key Vault certificates expiring within this many days fail unless they renew themselves.
+    "kv_certificate_warning_days": 30,
     # Privileged and non-human credentials are decided on in a signed-off access review at
     # least this often (quarterly).
     "review_interval_days": 92,
@@ -103,6 +108,8 @@ _TYPE_CLASS = {
     "service_credential": "service-credential",
     "signing_certificate": "certificate",
     "server_certificate": "certificate",
+    "kv_key": "vault-key",
+    "kv_certificate": "certificate",
 }
 
 
@@ -138,6 +145,7 @@ class Policy:
     kv_expiry_warning_days: int
     kv_max_validity_days: int
     certificate_expiry_warning_days: int
+    kv_certificate_warning_days: int
     review_interval_days: int
     password_min_length: int
     password_max_age_days: int
@@ -220,6 +228,7 @@ _INT_FIELDS = {  # field: (minimum, maximum)
     "kv_expiry_warning_days": (0, 3650),
     "kv_max_validity_days": (1, 36500),
     "certificate_expiry_warning_days": (0, 3650),
+    "kv_certificate_warning_days": (0, 3650),
     "review_interval_days": (1, 3650),
     "password_min_length": (6, 128),
     "password_max_age_days": (0, 3650),
@@ -261,15 +270,15 @@ def policy_from_dict(raw: dict[str, Any]) -> Policy:
         if klass not in CREDENTIAL_CLASSES:
             raise PolicyError(f"rotation_days: unknown credential class {klass!r}")
         _int(rotation, klass, 1, 3650)
-    ints = {name: _int(data, name, *bounds) for name, bounds in _INT_FIELDS.items()}
+    ints: dict[str, Any] = {name: _int(data, name, *bounds) for name, bounds in _INT_FIELDS.items()}
     if ints["kv_expiry_warning_days"] >= ints["kv_max_validity_days"]:
         raise PolicyError("kv_expiry_warning_days must be below kv_max_validity_days")
-    bools = {}
+    bools: dict[str, Any] = {}
     for name in _BOOL_FIELDS:
         if not isinstance(data[name], bool):
             raise PolicyError(f"{name}: expected true or false")
         bools[name] = data[name]
-    tag_lists = {}
+    tag_lists: dict[str, Any] = {}
     for name in ("owner_tag_keys", "request_tag_keys"):
         keys = data[name]
         if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k.strip() and len(k) <= 128 for k in keys):

@@ -149,10 +149,12 @@ def test_an_organisation_with_bad_settings_is_refused_by_name(changes, message):
     assert str(caught.value).startswith(message)
 
 
-def test_a_vault_is_one_unit():
+def test_a_vault_is_three_units_secrets_keys_and_certificates():
     config = registry.validate_source_config(SourceConfig(kind="azure_key_vault", vault_url=" https://kv.vault.azure.net "))
+    url = "https://kv.vault.azure.net/"
     assert registry.plan_units(config) == [
-        Target(kind="azure_key_vault", source_key="https://kv.vault.azure.net/", vault_url="https://kv.vault.azure.net/")
+        Target(kind=kind, source_key=url, vault_url=url)
+        for kind in ("azure_key_vault", "azure_key_vault_keys", "azure_key_vault_certificates")
     ]
 
 

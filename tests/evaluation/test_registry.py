@@ -12,7 +12,16 @@ from apps.evaluation.rules.registry import RULES, all_rules, get_rule
 from tests.evaluation.rules.facts import ago, ahead, cred, ctx, identity, scope, source
 
 SUBJECTS = {"credential", "identity", "source"}
-SCOPE_KINDS = {None, "aws_iam", "aws_secrets_manager", "aws_ssm", "azure_key_vault", "azure_subscription"}
+SCOPE_KINDS = {
+    None,
+    "aws_iam",
+    "aws_secrets_manager",
+    "aws_ssm",
+    "azure_key_vault",
+    "azure_key_vault_keys",
+    "azure_key_vault_certificates",
+    "azure_subscription",
+}
 
 
 def _catalog_refs_by_rule() -> dict[str, set[str]]:
@@ -23,8 +32,8 @@ def _catalog_refs_by_rule() -> dict[str, set[str]]:
     return refs
 
 
-def test_there_are_36_rules():
-    assert len(RULES) == 36 and len(all_rules()) == 36
+def test_there_are_41_rules():
+    assert len(RULES) == 41 and len(all_rules()) == 41
 
 
 @pytest.mark.parametrize("rule_id, path", sorted(RULES.items()))

@@ -98,6 +98,8 @@ def test_xlsx_cells_read_back_with_formulas_kept_as_text(built):
         "IAM user keys and certificates",  # a kind's own sheet is there even when it is empty
         "IAM server certificates",
         "SSM parameters",
+        "Key Vault keys",
+        "Key Vault certificates",
         "identities",
         "exceptions",
         "reviews and decisions",

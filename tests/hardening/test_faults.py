@@ -69,12 +69,17 @@ def _collect(actor, source, capture):
 
 
 def _scope_state(source, scope_prefix):
-    creds = Credential.objects.filter(source=source, scope__startswith=scope_prefix)
+    creds = Credential.objects.filter(source=source, scope__regex=rf"^{scope_prefix}(:|$)")
     return sorted(creds.values_list("external_id", "disappeared_at", "tags"), key=lambda r: r[0])
 
 
 def _latest_snapshot(source, scope_prefix):
-    return Snapshot.objects.filter(source=source, scope__startswith=scope_prefix).order_by("-taken_at").values_list("pk", flat=True).first()
+    return (
+        Snapshot.objects.filter(source=source, scope__regex=rf"^{scope_prefix}(:|$)")
+        .order_by("-taken_at")
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 @pytest.mark.parametrize("fault", FAULTS)
@@ -92,7 +97,7 @@ def test_a_fault_that_does_not_clear_is_recorded_retried_and_loses_nothing(
     proxy.inject(fault, match=operation, times=None, **FAULTS[fault])
     with django_capture_on_commit_callbacks(execute=False):
         run = collection_start(actor=grc_lead, sources=[source])
-    unit = run.units.get(scope__startswith=scope_prefix)
+    unit = run.units.get(scope__regex=rf"^{scope_prefix}(:|$)")
     code, retryable = PERSISTENT[(connector, fault)]
 
     # The unit's task would retry a retryable error (not the last attempt): unit back to pending.
@@ -130,9 +135,9 @@ def test_a_fault_that_clears_is_retried_by_the_sdk(faulty_cloud, grc_lead, conne
     proxy, source = getattr(faulty_cloud, proxy_name), faulty_cloud.sources[source_name]
     injected = proxy.inject(fault, match=operation, times=1, **FAULTS[fault])
     run = _collect(grc_lead, source, django_capture_on_commit_callbacks)
-    unit = run.units.get(scope__startswith=scope_prefix)
+    unit = run.units.get(scope__regex=rf"^{scope_prefix}(:|$)")
     assert injected.fired == 1
     assert run.status == "succeeded" and unit.status == "succeeded" and unit.attempts == 1, unit.errors
     assert proxy.seen[operation] >= 2  # the failed attempt and its retry
-    assert Credential.objects.filter(source=source, scope__startswith=scope_prefix).exists()
+    assert Credential.objects.filter(source=source, scope__regex=rf"^{scope_prefix}(:|$)").exists()
     record_fault(f"{connector} {fault} (once)", "retried by the SDK, unit succeeded")

@@ -179,7 +179,7 @@ def test_key_vault_tags_content_types_and_dates(faulty_cloud, grc_lead, client, 
         )
 
     run = _collect(grc_lead, faulty_cloud.sources["kv"], django_capture_on_commit_callbacks)
-    unit = run.units.get()
+    unit = run.units.get(connector="azure_key_vault")
     assert unit.status == "succeeded", unit.errors
     for i, (key, value) in enumerate(json_safe.items()):
         cred = Credential.objects.get(name=f"hostile-{i:02d}")
@@ -216,7 +216,7 @@ def test_a_boolean_key_vault_date_is_left_empty_and_flagged(faulty_cloud, grc_le
         sort_key="raw-bool",
     )
     run = _collect(grc_lead, faulty_cloud.sources["kv"], django_capture_on_commit_callbacks)
-    assert run.units.get().status == "succeeded"
+    assert run.units.get(connector="azure_key_vault").status == "succeeded"
     cred = Credential.objects.get(name="raw-bool")
     assert cred.expires_at is None and "exp" in cred.attributes.get("malformed_fields", []), (cred.expires_at, cred.attributes)
 

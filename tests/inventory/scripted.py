@@ -14,6 +14,7 @@ from apps.connectors.aws.iam import IamConnector
 from apps.connectors.aws.secrets_manager import SecretsManagerConnector
 from apps.connectors.aws.ssm import ParameterStoreConnector
 from apps.connectors.azure.key_vault import KeyVaultConnector
+from apps.connectors.azure.vault_items import KeyVaultCertificatesConnector, KeyVaultKeysConnector
 from apps.connectors.base import Batch, CollectionResult, ConnectorError, CredentialRecord
 
 SCRIPT: dict[str, list] = {}  # scope kind -> list of actions consumed in order
@@ -79,6 +80,12 @@ class StreamingScripted(SecretsManagerConnector):
 
         result.stream = stream()
         return result
+class ScriptedKeyVaultKeys(Scripted, KeyVaultKeysConnector):
+    pass
+
+
+class ScriptedKeyVaultCertificates(Scripted, KeyVaultCertificatesConnector):
+    pass
 
 
 # registry key -> the scripted stand-in's dotted path, for ``registry.CONNECTORS``
@@ -87,6 +94,8 @@ SCRIPTED = {
     "aws_secrets_manager": "tests.inventory.scripted.ScriptedSecretsManager",
     "aws_ssm": "tests.inventory.scripted.ScriptedParameterStore",
     "azure_key_vault": "tests.inventory.scripted.ScriptedKeyVault",
+    "azure_key_vault_keys": "tests.inventory.scripted.ScriptedKeyVaultKeys",
+    "azure_key_vault_certificates": "tests.inventory.scripted.ScriptedKeyVaultCertificates",
 }
 
 

@@ -26,7 +26,8 @@ def test_first_and_repeat_collection(cloud, grc_lead, django_capture_on_commit_c
     sources = register_sources(grc_lead, cloud)
     run = _collect(grc_lead, sources, django_capture_on_commit_callbacks)
     assert run.status == "succeeded", [u.errors for u in run.units.all()]
-    assert run.units.count() == 10 and Snapshot.objects.filter(unit__run=run).count() == 10  # IAM, SM and SSM per region, vaults
+    # IAM, SM and SSM per region, and each vault's secrets, keys and certificates
+    assert run.units.count() == 14 and Snapshot.objects.filter(unit__run=run).count() == 14
     types = set(Credential.objects.values_list("credential_type", flat=True))
     assert types == {"access_key", "console_password", "sm_secret", "kv_secret", "root_access_key"}
     # Multi-account: both accounts' users, each under its own source.
@@ -77,10 +78,11 @@ def test_a_failing_source_leaves_the_others_and_its_own_past_intact(cloud, grc_l
     cloud.vaults[0].refuse_tokens = True  # the vault refuses our token
     run = _collect(grc_lead, sources, django_capture_on_commit_callbacks)
     assert run.status == "partial"
-    failed = run.units.get(status="failed")
-    assert failed.source == sources[2] and failed.errors[-1]["code"] == "auth_refused"
+    failed = list(run.units.filter(status="failed"))  # the vault's secrets, keys and certificates units
+    assert {u.connector for u in failed} == {"azure_key_vault", "azure_key_vault_keys", "azure_key_vault_certificates"}
+    assert all(u.source == sources[2] and u.errors[-1]["code"] == "auth_refused" for u in failed)
     assert Credential.objects.filter(source=sources[2], disappeared_at__isnull=True).count() == before
-    assert run.units.filter(status="succeeded").count() == 9
+    assert run.units.filter(status="succeeded").count() == 11
 
 
 def test_secret_values_are_never_read(cloud, grc_lead, django_capture_on_commit_callbacks):

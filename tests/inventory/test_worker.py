@@ -18,18 +18,18 @@ def test_units_fan_out_to_a_real_worker(cloud, grc_lead, start_worker):
     sources = register_sources(grc_lead, cloud)
     run = wait_for_run(collection_start(actor=grc_lead, sources=sources))
     assert run.status == "succeeded", [(u.scope, u.errors) for u in run.units.all()]
-    assert run.units.count() == 10 and all(u.attempts == 1 for u in run.units.all())
+    assert run.units.count() == 14 and all(u.attempts == 1 for u in run.units.all())  # a vault is 3 units
 
 
 def test_two_workers_share_one_run_and_run_its_units_at_once(cloud, grc_lead, start_worker):
     # Late acknowledgement and a prefetch of one: a busy worker holds no queued unit, so the other
     # takes them. kv-a's unit is held long enough for the rest to run beside it.
     workers = [start_worker(cloud.env(), concurrency=1) for _ in range(2)]
-    cloud.vaults[0].slow(2, times=1)
+    cloud.vaults[0].slow(2, times=1, only="list")
     run = wait_for_run(collection_start(actor=grc_lead, sources=register_sources(grc_lead, cloud)))
     assert run.status == "succeeded", [(u.scope, u.errors) for u in run.units.all()]
     taken = [set(worker.tasks_received("inventory.collect_unit")) for worker in workers]
-    assert all(taken) and not taken[0] & taken[1] and len(taken[0] | taken[1]) == 10, taken
+    assert all(taken) and not taken[0] & taken[1] and len(taken[0] | taken[1]) == 14, taken
     # Each worker runs one unit at a time, so units whose times overlap ran on different workers.
     spans = sorted(run.units.values_list("started_at", "finished_at"))
     assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)), spans
@@ -40,9 +40,9 @@ def test_throttling_is_retried_by_the_task_then_succeeds(cloud, grc_lead, start_
     start_worker({**cloud.env(), "AZURE_RETRY_TOTAL": "0"})
     vault = cloud.vaults[0]
     sources = [s for s in register_sources(grc_lead, cloud) if s.name == vault.name]
-    vault.throttle(times=1, retry_after=0)
+    vault.throttle(times=1, retry_after=0, only="list")
     run = wait_for_run(collection_start(actor=grc_lead, sources=sources))
-    unit = run.units.get()
+    unit = run.units.get(connector="azure_key_vault")
     assert run.status == "succeeded" and unit.attempts >= 2
     assert any(e.get("retrying") and e["code"] == "throttled" for e in unit.errors)
 
@@ -50,11 +50,11 @@ def test_throttling_is_retried_by_the_task_then_succeeds(cloud, grc_lead, start_
 def test_a_killed_worker_leaves_a_run_that_says_so_and_can_be_retried(cloud, grc_lead, start_worker):
     vault = cloud.vaults[0]
     sources = [s for s in register_sources(grc_lead, cloud) if s.name == vault.name]
-    vault.slow(20, times=1)  # hold the first request long enough to kill the worker mid-unit
+    vault.slow(20, times=1, only="list")  # hold the secrets unit long enough to kill the worker mid-unit
     first = start_worker(cloud.env(), concurrency=1)
     run = collection_start(actor=grc_lead, sources=sources)
     deadline = time.monotonic() + 30
-    while CollectionUnit.objects.get(run=run).status != "running":
+    while CollectionUnit.objects.get(run=run, connector="azure_key_vault").status != "running":
         assert time.monotonic() < deadline, "the unit never started"
         time.sleep(0.2)
     first.kill()
@@ -64,11 +64,15 @@ def test_a_killed_worker_leaves_a_run_that_says_so_and_can_be_retried(cloud, grc
     # The sweeper (a beat task) fails units whose worker is gone; the run then says so.
     assert collection_sweep_stale(older_than=timedelta(0)) == 1
     run.refresh_from_db()
-    unit = run.units.get()
-    assert run.status == "failed" and unit.errors[-1]["code"] == "worker_lost"
+    unit = run.units.get(connector="azure_key_vault")
+    assert unit.status == "failed" and unit.errors[-1]["code"] == "worker_lost"
 
+    # The vault's keys and certificates units were still queued: a new worker runs them, and the
+    # run then says one unit was lost.
     vault.clear_faults()
     start_worker(cloud.env(), concurrency=1)
+    run = wait_for_run(run)
+    assert run.status == "partial" and list(run.units.filter(status="failed")) == [unit]
     retry = wait_for_run(collection_retry(actor=grc_lead, run=run))
     assert retry.status == "succeeded" and Credential.objects.filter(source=sources[0]).count() == 30
     # The killed task may still come back from the broker (acks_late): it finds its unit finished.

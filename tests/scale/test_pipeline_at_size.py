@@ -55,7 +55,8 @@ def test_collect_repeat_evaluate_at_size(organisation, grc_lead, catalog, settin
     with Stage("first collection") as first:
         run, calls = collect(grc_lead, sources)
     assert run.status == "succeeded", [u.errors for u in run.units.all()]
-    assert run.units.count() == 2 * (1 + 2 + 2) + 3  # per account: IAM + 2 regions of Secrets Manager and of SSM; per vault: 1
+    # per account: IAM + 2 regions of Secrets Manager and of SSM; per vault: secrets, keys, certificates
+    assert run.units.count() == 2 * (1 + 2 + 2) + 3 * 3
     live = Credential.objects.filter(disappeared_at__isnull=True)
     by_type = Counter(live.values_list("credential_type", flat=True))
     assert by_type["access_key"] == 600  # 300 users x 2 keys

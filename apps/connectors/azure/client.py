@@ -1,4 +1,5 @@
-"""Builds the Key Vault ``SecretClient`` the connector uses; nothing is built at import time.
+"""Builds the Key Vault clients the connectors use (``SecretClient``, ``KeyClient``,
+``CertificateClient``); nothing is built at import time.
 
 Settings (``config/settings/azure.py``), read when a client is built:
 
@@ -20,8 +21,9 @@ Settings (``config/settings/azure.py``), read when a client is built:
     and the longest ``Retry-After`` we honour before retrying anyway.
 
 Every request passes :class:`ApiCallPolicy`, which counts logical requests (one per page,
-before retries) by operation and refuses anything but the two listing operations, so a
-secret's value cannot be requested through this client even by mistake.
+before retries) by operation and refuses anything but the operations its client is for
+(:data:`ALLOWED_OPERATIONS`), so a secret's value, a key or a certificate cannot be requested
+through these clients even by mistake.
 """
 
 from __future__ import annotations
@@ -42,26 +44,49 @@ if TYPE_CHECKING:
 
 LIST_SECRETS = "list_secrets"
 LIST_SECRET_VERSIONS = "list_secret_versions"
+LIST_KEYS = "list_keys"
+LIST_KEY_VERSIONS = "list_key_versions"
+GET_KEY_ROTATION_POLICY = "get_key_rotation_policy"
+LIST_CERTIFICATES = "list_certificates"
+LIST_CERTIFICATE_VERSIONS = "list_certificate_versions"
+GET_CERTIFICATE_POLICY = "get_certificate_policy"
 
-_LIST_SECRETS_PATH = re.compile(r"^/secrets/?$")
-_LIST_VERSIONS_PATH = re.compile(r"^/secrets/[^/]+/versions/?$")
+# GET path -> operation. Nothing else is ever sent: not a secret's value (/secrets/{name}), not
+# a key (/keys/{name}, its public JWK), not a certificate (/certificates/{name}).
+_OPERATIONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^/secrets/?$"), LIST_SECRETS),
+    (re.compile(r"^/secrets/[^/]+/versions/?$"), LIST_SECRET_VERSIONS),
+    (re.compile(r"^/keys/?$"), LIST_KEYS),
+    (re.compile(r"^/keys/[^/]+/versions/?$"), LIST_KEY_VERSIONS),
+    (re.compile(r"^/keys/[^/]+/rotationpolicy/?$"), GET_KEY_ROTATION_POLICY),
+    (re.compile(r"^/certificates/?$"), LIST_CERTIFICATES),
+    (re.compile(r"^/certificates/[^/]+/versions/?$"), LIST_CERTIFICATE_VERSIONS),
+    (re.compile(r"^/certificates/[^/]+/policy/?$"), GET_CERTIFICATE_POLICY),
+)
+
+# What each client may send.
+ALLOWED_OPERATIONS: dict[str, frozenset[str]] = {
+    "secrets": frozenset({LIST_SECRETS, LIST_SECRET_VERSIONS}),
+    "keys": frozenset({LIST_KEYS, LIST_KEY_VERSIONS, GET_KEY_ROTATION_POLICY}),
+    "certificates": frozenset({LIST_CERTIFICATES, LIST_CERTIFICATE_VERSIONS, GET_CERTIFICATE_POLICY}),
+}
 
 
 class DisallowedOperation(ConnectorError):
-    """Raised before sending any request other than the two listing operations."""
+    """Raised before sending any request other than the client's allowed operations."""
 
     def __init__(self, message: str):
         super().__init__(message, code="disallowed_operation", retryable=False)
 
 
 def operation_name(method: str, url: str) -> str:
-    """Map a request to the operation it performs: ``list_secrets``, ``list_secret_versions``
+    """Map a request to the operation it performs (``list_secrets``, ``get_key_rotation_policy``...)
     or a description of anything else (which :class:`ApiCallPolicy` refuses)."""
     path = urlsplit(url).path
-    if method == "GET" and _LIST_SECRETS_PATH.match(path):
-        return LIST_SECRETS
-    if method == "GET" and _LIST_VERSIONS_PATH.match(path):
-        return LIST_SECRET_VERSIONS
+    if method == "GET":
+        for pattern, operation in _OPERATIONS:
+            if pattern.match(path):
+                return operation
     return f"{method} {path}"
 
 
@@ -73,17 +98,18 @@ class ApiCallPolicy(SansIOHTTPPolicy):
     response so the connector can fall back to the raw page when the SDK cannot build it.
     """
 
-    def __init__(self, counter: Counter) -> None:
+    def __init__(self, counter: Counter, allowed: frozenset[str] = ALLOWED_OPERATIONS["secrets"]) -> None:
         super().__init__()
         self.counter = counter
+        self.allowed = allowed
         self.last_response: Any = None
         self._requested: set[str] = set()
 
     def on_request(self, request: Any) -> None:
         http_request = request.http_request
         operation = operation_name(http_request.method, http_request.url)
-        if operation not in (LIST_SECRETS, LIST_SECRET_VERSIONS):
-            raise DisallowedOperation(f"refused to send {operation}: keytrail only lists secret metadata")
+        if operation not in self.allowed:
+            raise DisallowedOperation(f"refused to send {operation}: keytrail only lists metadata ({', '.join(sorted(self.allowed))})")
         # Each page is requested once per collection; a nextLink that leads back to a page
         # already read would otherwise page forever.
         if http_request.url in self._requested:
@@ -125,14 +151,8 @@ def build_credential() -> Any:
     return credential_class()
 
 
-def build_secret_client(vault_url: str, *, credential: Any, policy: ApiCallPolicy | None = None) -> SecretClient:
-    """Return a ``SecretClient`` for ``vault_url`` configured from settings.
-
-    ``policy`` counts calls (a fresh one when omitted); the refusal of anything but the
-    listing operations is always installed. The caller owns (and closes) both the client
-    and ``credential``.
-    """
-    from azure.keyvault.secrets import SecretClient
+def _client_options() -> dict[str, Any]:
+    """The keyword arguments every Key Vault client is built with, from settings."""
     from django.conf import settings
 
     retry_total = int(settings.AZURE_RETRY_TOTAL)
@@ -147,31 +167,74 @@ def build_secret_client(vault_url: str, *, credential: Any, policy: ApiCallPolic
         retry_backoff_max=settings.AZURE_RETRY_BACKOFF_MAX,
         retry_after_max=settings.AZURE_RETRY_AFTER_MAX,
     )
-    return SecretClient(
-        vault_url=vault_url,
-        credential=credential,
-        verify_challenge_resource=bool(settings.AZURE_VERIFY_CHALLENGE_RESOURCE),
-        connection_verify=settings.AZURE_CONNECTION_VERIFY or True,
-        connection_timeout=settings.AZURE_CONNECTION_TIMEOUT,
-        read_timeout=settings.AZURE_READ_TIMEOUT,
-        retry_policy=retry_policy,
-        per_call_policies=[policy if policy is not None else ApiCallPolicy(Counter())],
-    )
+    return {
+        "verify_challenge_resource": bool(settings.AZURE_VERIFY_CHALLENGE_RESOURCE),
+        "connection_verify": settings.AZURE_CONNECTION_VERIFY or True,
+        "connection_timeout": settings.AZURE_CONNECTION_TIMEOUT,
+        "read_timeout": settings.AZURE_READ_TIMEOUT,
+        "retry_policy": retry_policy,
+    }
+
+
+def _client_class(collection: str) -> type:
+    if collection == "secrets":
+        from azure.keyvault.secrets import SecretClient
+
+        return SecretClient
+    if collection == "keys":
+        from azure.keyvault.keys import KeyClient
+
+        return KeyClient
+    if collection == "certificates":
+        from azure.keyvault.certificates import CertificateClient
+
+        return CertificateClient
+    raise ValueError(f"no Key Vault client for {collection!r}")
+
+
+def build_vault_client(collection: str, vault_url: str, *, credential: Any, policy: ApiCallPolicy | None = None) -> Any:
+    """Return the ``SecretClient``, ``KeyClient`` or ``CertificateClient`` (``collection``:
+    ``"secrets"``, ``"keys"``, ``"certificates"``) for ``vault_url``, configured from settings.
+
+    ``policy`` counts calls (a fresh one when omitted); the refusal of anything but the
+    collection's allowed operations is always installed. The caller owns (and closes) both the
+    client and ``credential``.
+    """
+    allowed = ALLOWED_OPERATIONS[collection]
+    if policy is None:
+        policy = ApiCallPolicy(Counter(), allowed)
+    elif policy.allowed != allowed:
+        policy.allowed = allowed
+    return _client_class(collection)(vault_url=vault_url, credential=credential, per_call_policies=[policy], **_client_options())
+
+
+def build_secret_client(vault_url: str, *, credential: Any, policy: ApiCallPolicy | None = None) -> SecretClient:
+    """Return a ``SecretClient`` for ``vault_url`` configured from settings (see :func:`build_vault_client`)."""
+    client: SecretClient = build_vault_client("secrets", vault_url, credential=credential, policy=policy)
+    return client
 
 
 @contextmanager
-def secret_client(vault_url: str, *, api_calls: Counter) -> Iterator[tuple[SecretClient, ApiCallPolicy]]:
-    """Yield ``(client, policy)`` for one collection; closes the client and credential after.
+def vault_client(collection: str, vault_url: str, *, api_calls: Counter) -> Iterator[tuple[Any, ApiCallPolicy]]:
+    """Yield ``(client, policy)`` for one collection of ``collection`` (secrets, keys or
+    certificates); closes the client and credential after.
 
     ``api_calls`` receives one count per logical request, by operation.
     """
     credential = build_credential()
-    policy = ApiCallPolicy(api_calls)
+    policy = ApiCallPolicy(api_calls, ALLOWED_OPERATIONS[collection])
     try:
-        client = build_secret_client(vault_url, credential=credential, policy=policy)
+        client = build_vault_client(collection, vault_url, credential=credential, policy=policy)
         with client:
             yield client, policy
     finally:
         close = getattr(credential, "close", None)
         if callable(close):
             close()
+
+
+@contextmanager
+def secret_client(vault_url: str, *, api_calls: Counter) -> Iterator[tuple[SecretClient, ApiCallPolicy]]:
+    """Yield ``(client, policy)`` for one collection of secrets (see :func:`vault_client`)."""
+    with vault_client("secrets", vault_url, api_calls=api_calls) as pair:
+        yield pair

@@ -99,7 +99,8 @@ class _RawProperties:
             attributes = {}
         elif not isinstance(attributes, dict):  # every attribute is unreadable, not unset
             attributes = dict.fromkeys(("enabled", "created", "updated", "exp", "nbf", "recoveryLevel"), _Unreadable)
-        self.id = item.get("id")
+        # Secrets and certificates are named by "id", keys by "kid".
+        self.id = item.get("id") if "id" in item else item.get("kid")
         self.vault_url = self.name = None
         if isinstance(self.id, str):
             # The same reading as the SDK's parse_key_vault_id.
@@ -121,6 +122,7 @@ class _RawProperties:
         self.content_type = item.get("contentType")
         self.tags = item.get("tags")
         self.managed = item.get("managed")
+        self.x509_thumbprint = item.get("x5t")
 
 
 def _from_epoch_or_raw(value: Any) -> Any:
@@ -190,16 +192,25 @@ class _Unreadable:
     """Marker for a value the SDK could not read."""
 
 
-def record_from_properties(props: Any, raw: Any, vault_url: str, result: CollectionResult) -> CredentialRecord | None:
-    """Map one secret's properties; None (and an error) when the item has no usable id."""
+def record_from_properties(
+    props: Any,
+    raw: Any,
+    vault_url: str,
+    result: CollectionResult,
+    *,
+    collection: str = "secrets",
+    credential_type: str = CredentialKind.KV_SECRET.value,
+) -> CredentialRecord | None:
+    """Map one secret's (key's, certificate's: ``collection``) properties; None (and an error)
+    when the item has no usable id."""
     name = safe_get(props, "name")
     item_vault = safe_get(props, "vault_url")
     if not isinstance(name, str) or not name or not isinstance(item_vault, str) or not item_vault:
         raw_id = safe_get(props, "id")
         label = raw_id if isinstance(raw_id, str) else "(no id)"
-        result.add_error("malformed_item", "secret item without a usable id; skipped", label)
+        result.add_error("malformed_item", f"{collection[:-1]} item without a usable id; skipped", label)
         return None
-    external_id = f"{item_vault.rstrip('/')}/secrets/{name}"
+    external_id = f"{item_vault.rstrip('/')}/{collection}/{name}"
     bad = _raw_flag_problems(raw)
 
     def timestamp(attribute: str, label: str) -> datetime | None:
@@ -227,8 +238,8 @@ def record_from_properties(props: Any, raw: Any, vault_url: str, result: Collect
     expires = timestamp("expires_on", "exp")
     not_before = timestamp("not_before", "nbf")
     enabled = typed("enabled", "enabled", bool)
-    managed = typed("managed", "managed", bool)
-    content_type = typed("content_type", "contentType", str)
+    managed = typed("managed", "managed", bool) if collection != "certificates" else None  # certificates have no "managed"
+    content_type = typed("content_type", "contentType", str) if collection == "secrets" else None
     recovery_level = safe_get(props, "recovery_level")
     recovery_level = getattr(recovery_level, "value", recovery_level)
     if recovery_level is not None and not isinstance(recovery_level, str):
@@ -250,12 +261,16 @@ def record_from_properties(props: Any, raw: Any, vault_url: str, result: Collect
         "recovery_level": recovery_level,
         "vault_url": vault_url,
     }
+    if collection != "secrets":
+        del attributes["content_type"]
+    if collection == "certificates":
+        del attributes["managed"]
     if bad:
         attributes["malformed_fields"] = bad
         result.add_error("malformed_item", f"unreadable field(s) {', '.join(bad)}; kept as unknown", external_id)
     return CredentialRecord(
         external_id=external_id,
-        credential_type=CredentialKind.KV_SECRET.value,
+        credential_type=credential_type,
         name=name,
         enabled=enabled,
         created_at=created,

@@ -61,6 +61,7 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
     from apps.devtools.simulators.key_vault import KeyVaultSimulator
     from apps.devtools.simulators.more_kinds import seed_more_kinds
     from apps.devtools.simulators.organisation import seed_aws_account, seed_vault
+    from apps.devtools.simulators.vault_items import seed_vault_items
 
     # Dates are relative to today's midnight, so restarting the demo the same day reproduces
     # exactly the same cloud and a repeat collection finds nothing changed.
@@ -108,6 +109,7 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
                 f"cannot start the simulated vault {name} on 127.0.0.1:{port} ({exc}); set KEYTRAIL_DEMO_VAULT_PORTS"
             ) from exc
         seed_vault(vault, count, seed=seed + port, now=now)
+        seed_vault_items(vault, seed=seed + port, now=now)  # keys and certificates
         vault.refuse_tokens = name == REFUSING_VAULT
         cloud.servers.append(vault)
         cloud.vault_urls[name] = vault.url

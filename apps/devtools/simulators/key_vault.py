@@ -10,6 +10,15 @@ It stores **no secret values**: every request for one (``GET /secrets/{name}`` o
 :attr:`KeyVaultSimulator.violations`, as is every write. Tests assert that list stays
 empty.
 
+Keys and certificates are served the same way, metadata only: ``GET /keys``,
+``GET /keys/{name}/versions`` and ``GET /keys/{name}/rotationpolicy``; ``GET /certificates``,
+``GET /certificates/{name}/versions`` and ``GET /certificates/{name}/policy`` (lifetime actions,
+issuer). No key material and no certificate is stored: ``GET /keys/{name}[/{version}]`` (the
+key, its public JWK) is a ``key_read`` violation, ``GET /certificates/{name}[/{version}]`` (the
+certificate) a ``certificate_read`` violation, and the secret backing a certificate lives at
+``/secrets/{name}``, already a ``value_read``. ``refuse_keys`` / ``refuse_certificates`` answer
+403 on those routes only (an identity with permission to list secrets only).
+
 One :class:`KeyVaultSimulator` is one vault: its own ``ThreadingHTTPServer`` on its own
 127.0.0.1 port, served from a daemon thread. All vaults of a process share one
 self-signed certificate (generated on first start), so a single CA file
@@ -66,6 +75,12 @@ _NAME_RE = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 # api-version values the real service accepts: 7.x (and 2016-10-01) or the newer dated ones.
 _API_VERSION_RE = re.compile(r"^(7\.\d+(-preview(\.\d+)?)?|\d{4}-\d{2}-\d{2}(-preview)?)$")
 _OLDER_VERSION_SPACING = timedelta(days=90)
+# Routes a fault can be narrowed to (``only=``): secrets' list and versions, then keys' and
+# certificates' routes.
+ITEM_ROUTES = ("keys", "key_versions", "rotation_policy", "certificates", "certificate_versions", "certificate_policy")
+FAULT_SCOPES = frozenset({"any", "list", "versions", *ITEM_ROUTES})
+# Names under /certificates that are not certificates (issuers and contacts have their own listings).
+_CERTIFICATE_RESERVED = frozenset({"issuers", "contacts"})
 
 Timestamp = datetime | int | float
 
@@ -199,7 +214,7 @@ class RequestRecord(NamedTuple):
 
 
 class Violation(NamedTuple):
-    kind: str  # "value_read" or "write"
+    kind: str  # "value_read", "key_read", "certificate_read" or "write"
     method: str
     path: str
 
@@ -280,6 +295,297 @@ def _encode_marker(marker: Any) -> str:
 def _decode_marker(token: str) -> Any:
     padded = token + "=" * (-len(token) % 4)
     return json.loads(base64.urlsafe_b64decode(padded.encode()))["NextMarker"]
+
+
+# ------------------------------------------------------------------ keys and certificates
+
+_KEY_ROUTES = frozenset({"keys", "key_versions", "rotation_policy", "key_read"})
+_CERTIFICATE_ROUTES = frozenset({"certificates", "certificate_versions", "certificate_policy", "certificate_read"})
+_VIOLATIONS = {"value": "value_read", "key_read": "key_read", "certificate_read": "certificate_read", "write": "write"}
+
+
+def _route(segments: list[str]) -> str:
+    """The route of a GET to ``segments``: a listing, a policy, a violation or ``other``."""
+    head, n = segments[:1], len(segments)
+    if head == ["secrets"]:
+        if n == 1:
+            return "list"
+        if n == 3 and segments[2] == "versions":
+            return "versions"
+        return "value" if n in (2, 3) else "other"
+    if head == ["keys"]:
+        if n == 1:
+            return "keys"
+        if n == 3 and segments[2] == "versions":
+            return "key_versions"
+        if n == 3 and segments[2] == "rotationpolicy":
+            return "rotation_policy"
+        return "key_read" if n in (2, 3) else "other"  # the key itself: its public JWK
+    if head == ["certificates"]:
+        if n == 1:
+            return "certificates"
+        if segments[1].lower() in _CERTIFICATE_RESERVED:
+            return "other"
+        if n == 3 and segments[2] == "versions":
+            return "certificate_versions"
+        if n == 3 and segments[2] == "policy":
+            return "certificate_policy"
+        return "certificate_read" if n in (2, 3) else "other"  # the certificate (and pending operations)
+    return "other"
+
+
+def _duration(days: int) -> str:
+    return f"P{int(days)}D"
+
+
+def rotation_policy(
+    *,
+    rotate_after_days: int | None = None,
+    rotate_before_expiry_days: int | None = None,
+    expiry_days: int | None = None,
+    notify_before_expiry_days: int | None = 30,
+) -> dict[str, Any]:
+    """A key rotation policy as Key Vault returns it (``GET /keys/{name}/rotationpolicy``).
+
+    Without ``rotate_*`` it is the service's default: a Notify action only, no rotation.
+    """
+    actions: list[dict[str, Any]] = []
+    if rotate_after_days is not None:
+        actions.append({"trigger": {"timeAfterCreate": _duration(rotate_after_days)}, "action": {"type": "Rotate"}})
+    if rotate_before_expiry_days is not None:
+        actions.append({"trigger": {"timeBeforeExpiry": _duration(rotate_before_expiry_days)}, "action": {"type": "Rotate"}})
+    if notify_before_expiry_days is not None:
+        actions.append({"trigger": {"timeBeforeExpiry": _duration(notify_before_expiry_days)}, "action": {"type": "Notify"}})
+    attributes: dict[str, Any] = {}
+    if expiry_days is not None:
+        attributes["expiryTime"] = _duration(expiry_days)
+    return {"lifetimeActions": actions, "attributes": attributes}
+
+
+def certificate_policy(
+    *,
+    issuer: str = "Self",
+    auto_renew: bool = True,
+    lifetime_percentage: int | None = 80,
+    days_before_expiry: int | None = None,
+    validity_months: int = 12,
+    subject: str = "CN=example.test",
+) -> dict[str, Any]:
+    """A certificate policy as Key Vault returns it (``GET /certificates/{name}/policy``):
+    the issuer, X.509 properties and one lifetime action, AutoRenew or EmailContacts."""
+    trigger = {"days_before_expiry": days_before_expiry} if days_before_expiry is not None else {"lifetime_percentage": lifetime_percentage}
+    return {
+        "key_props": {"exportable": True, "kty": "RSA", "key_size": 2048, "reuse_key": False},
+        "secret_props": {"contentType": "application/x-pkcs12"},
+        "x509_props": {"subject": subject, "sans": {"dns_names": []}, "ekus": ["1.3.6.1.5.5.7.3.1"], "validity_months": validity_months},
+        "lifetime_actions": [{"trigger": trigger, "action": {"action_type": "AutoRenew" if auto_renew else "EmailContacts"}}],
+        "issuer": {"name": issuer},
+        "attributes": {"enabled": True},
+    }
+
+
+@dataclass
+class _ItemVersion:
+    version: str
+    enabled: bool | None
+    created: int | None
+    updated: int | None
+    expires: int | None
+    not_before: int | None
+    tags: dict[str, str] | None
+    managed: bool | None
+    recovery_level: str | None
+    x5t: str | None
+
+    def item(self, id_field: str, item_id: str) -> dict[str, Any]:
+        attributes: dict[str, Any] = {}
+        for key, value in (
+            ("enabled", self.enabled),
+            ("created", self.created),
+            ("updated", self.updated),
+            ("exp", self.expires),
+            ("nbf", self.not_before),
+            ("recoveryLevel", self.recovery_level),
+        ):
+            if value is not None:
+                attributes[key] = value
+        item: dict[str, Any] = {id_field: item_id, "attributes": attributes}
+        if self.x5t is not None:
+            item["x5t"] = self.x5t
+        if self.tags is not None:
+            item["tags"] = dict(self.tags)
+        if self.managed is not None:
+            item["managed"] = self.managed
+        return item
+
+
+@dataclass
+class _Item:
+    name: str
+    versions: list[_ItemVersion] = field(default_factory=list)  # oldest first
+    policy: Any = None  # raw JSON answered on the policy route; None: the service's default
+
+
+class _ItemStore:
+    """The keys (or certificates) of one simulated vault: metadata and policies only.
+
+    ``vault.keys.add("signing", expires=..., policy=rotation_policy(rotate_after_days=90))``;
+    ``vault.certificates.add("www", policy=certificate_policy(auto_renew=False))``.
+    """
+
+    def __init__(self, collection: str, simulator: KeyVaultSimulator, *, id_field: str) -> None:
+        self.collection = collection  # "keys" | "certificates": the URL segment
+        self.id_field = id_field  # "kid" for keys, "id" for certificates
+        self._simulator = simulator
+        self._lock = threading.Lock()
+        self._order: list[str] = []
+        self._entries: dict[str, _Item | dict[str, Any]] = {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._order.clear()
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._order)
+
+    def item_id(self, name: str, version: str | None = None) -> str:
+        base = f"{self._simulator.url}/{self.collection}/{name}"
+        return f"{base}/{version}" if version else base
+
+    def add(
+        self,
+        name: str,
+        *,
+        enabled: bool | None = True,
+        created: Timestamp | None = None,
+        updated: Timestamp | None = None,
+        expires: Timestamp | None = None,
+        not_before: Timestamp | None = None,
+        tags: Mapping[str, str] | None = None,
+        managed: bool | None = None,
+        recovery_level: str | None = "Recoverable+Purgeable",
+        versions: int = 1,
+        policy: Any = None,
+    ) -> str:
+        """Add an item (metadata only) and return its id. With ``versions > 1`` older versions
+        are created 90 days apart before the current one. ``policy``: the raw JSON served on
+        the policy route (:func:`rotation_policy`, :func:`certificate_policy`), None for the default."""
+        if not _NAME_RE.match(name):
+            raise ValueError(f"invalid Key Vault object name {name!r}")
+        if versions < 1:
+            raise ValueError("an item has at least one version")
+        created_s = _epoch(created) if created is not None else int(time.time())
+        updated_s = _epoch(updated) if updated is not None else created_s
+        spacing = int(_OLDER_VERSION_SPACING.total_seconds())
+        certificate = self.collection == "certificates"
+
+        def version(created: int, updated: int) -> _ItemVersion:
+            return _ItemVersion(
+                version=uuid.uuid4().hex,
+                enabled=enabled,
+                created=created,
+                updated=updated,
+                expires=_epoch(expires),
+                not_before=_epoch(not_before),
+                tags=dict(tags) if tags is not None else None,
+                managed=managed,
+                recovery_level=recovery_level,
+                x5t=base64.urlsafe_b64encode(os.urandom(20)).decode().rstrip("=") if certificate else None,
+            )
+
+        item = _Item(name=name, policy=policy)
+        for age in range(versions - 1, 0, -1):
+            older = created_s - age * spacing
+            item.versions.append(version(older, older))
+        item.versions.append(version(created_s, updated_s))
+        key = name.lower()
+        with self._lock:
+            if key in self._entries:
+                raise ValueError(f"{self.collection[:-1]} {name!r} already exists")
+            self._entries[key] = item
+            bisect.insort(self._order, key)
+        return self.item_id(name)
+
+    def seed(self, count: int, *, prefix: str, **kwargs: Any) -> list[str]:
+        return [self.add(f"{prefix}-{i:05d}", **kwargs) for i in range(count)]
+
+    def delete(self, name: str) -> None:
+        """Remove an item (a key or certificate deleted between two collections)."""
+        key = name.lower()
+        with self._lock:
+            del self._entries[key]
+            self._order.remove(key)
+
+    def set_policy(self, name: str, policy: Any) -> None:
+        with self._lock:
+            entry = self._entries[name.lower()]
+            if not isinstance(entry, _Item):
+                raise KeyError(name)
+            entry.policy = policy
+
+    def add_raw(self, item: Any, *, sort_key: str) -> None:
+        """Put an arbitrary JSON value into the listing at ``sort_key``'s place (malformed-item
+        tests); its versions and policy routes answer 404."""
+        key = sort_key.lower()
+        with self._lock:
+            if key in self._entries:
+                raise ValueError(f"sort key {sort_key!r} already used")
+            self._entries[key] = {"raw": item}
+            bisect.insort(self._order, key)
+
+    def answer(self, route: str, segments: list[str], marker: Any, page_size: int, api_version: str) -> tuple[int, Any]:
+        """``(status, body)`` for a listing, versions or policy request."""
+        if route in ("keys", "certificates"):
+            return 200, self._list_page(marker, page_size, api_version)
+        name = segments[1]
+        with self._lock:
+            entry = self._entries.get(name.lower())
+            item = entry if isinstance(entry, _Item) else None
+            if item is None:
+                what = "key" if self.collection == "keys" else "certificate"
+                code = "KeyNotFound" if what == "key" else "CertificateNotFound"
+                return 404, _error(code, f"A {what} with (name/id) {name} was not found in this key vault.")
+            if route in ("key_versions", "certificate_versions"):
+                start = marker if isinstance(marker, int) and marker >= 0 else 0
+                chosen = item.versions[start : start + page_size]
+                more = start + page_size < len(item.versions)
+                items = [v.item(self.id_field, self.item_id(item.name, v.version)) for v in chosen]
+                next_link = None
+                if more:
+                    next_link = (
+                        f"{self._simulator.url}/{self.collection}/{item.name}/versions?api-version={api_version}"
+                        f"&$skiptoken={_encode_marker(start + page_size)}&maxresults={page_size}"
+                    )
+                return 200, {"value": items, "nextLink": next_link}
+            policy = item.policy
+            if policy is None:
+                policy = rotation_policy() if route == "rotation_policy" else certificate_policy()
+            if isinstance(policy, dict):
+                suffix = "rotationpolicy" if route == "rotation_policy" else "policy"
+                policy = {"id": f"{self.item_id(item.name)}/{suffix}", **policy}
+            return 200, policy
+
+    def _list_page(self, marker: Any, page_size: int, api_version: str) -> dict[str, Any]:
+        with self._lock:
+            start = bisect.bisect_right(self._order, marker) if isinstance(marker, str) else 0
+            keys = self._order[start : start + page_size]
+            more = start + page_size < len(self._order)
+            items = []
+            for key in keys:
+                entry = self._entries[key]
+                if isinstance(entry, _Item):
+                    items.append(entry.versions[-1].item(self.id_field, self.item_id(entry.name)))
+                else:
+                    items.append(entry["raw"])
+        next_link = None
+        if more:
+            next_link = (
+                f"{self._simulator.url}/{self.collection}?api-version={api_version}"
+                f"&$skiptoken={_encode_marker(keys[-1])}&maxresults={page_size}"
+            )
+        return {"value": items, "nextLink": next_link}
 
 
 # --------------------------------------------------------------------------- HTTP layer
@@ -369,6 +675,9 @@ class KeyVaultSimulator:
         self.tenant_id = tenant_id
         self.default_page_size = default_page_size
         self.refuse_tokens = False
+        # 403 on the keys (certificates) routes only: an identity allowed to list secrets only.
+        self.refuse_keys = False
+        self.refuse_certificates = False
         self._requested_port = port
         self.port: int | None = None
         self._lock = threading.Lock()
@@ -381,6 +690,8 @@ class KeyVaultSimulator:
         self._faults: list[_Fault] = []
         self._requests: list[RequestRecord] = []
         self._violations: list[Violation] = []
+        self.keys = _ItemStore("keys", self, id_field="kid")
+        self.certificates = _ItemStore("certificates", self, id_field="id")
 
     def __repr__(self) -> str:
         return f"<KeyVaultSimulator {self.name} {self.url if self._server else '(not serving)'}>"
@@ -446,6 +757,9 @@ class KeyVaultSimulator:
             self._requests.clear()
             self._violations.clear()
             self.refuse_tokens = False
+            self.refuse_keys = self.refuse_certificates = False
+            self.keys.clear()
+            self.certificates.clear()
 
     # observation ----------------------------------------------------------------------
 
@@ -568,7 +882,9 @@ class KeyVaultSimulator:
     # fault injection ------------------------------------------------------------------
     # Faults apply to authenticated requests only (the challenge round trip stays clean),
     # first matching fault first. ``times=None`` means every matching request.
-    # ``only`` narrows a fault to "list" (GET /secrets) or "versions" requests.
+    # ``only`` narrows a fault to "list" (GET /secrets) or "versions" requests (of secrets), or to
+    # one route of keys or certificates: "keys", "key_versions", "rotation_policy",
+    # "certificates", "certificate_versions", "certificate_policy".
 
     def throttle(self, *, times: int | None = 1, retry_after: float = 1, only: str = "any") -> None:
         """Answer 429 Too Many Requests with ``Retry-After`` (seconds)."""
@@ -597,8 +913,8 @@ class KeyVaultSimulator:
     # internals --------------------------------------------------------------------------
 
     def _add_fault(self, fault: _Fault) -> None:
-        if fault.scope not in ("any", "list", "versions"):
-            raise ValueError("only must be 'any', 'list' or 'versions'")
+        if fault.scope not in FAULT_SCOPES:
+            raise ValueError(f"only must be one of {', '.join(sorted(FAULT_SCOPES))}")
         with self._lock:
             self._faults.append(fault)
 
@@ -649,20 +965,13 @@ class KeyVaultSimulator:
         if length:
             h.rfile.read(min(length, 1 << 20))
 
-        if segments[:1] == ["secrets"] and len(segments) == 1:
-            route = "list"
-        elif segments[:1] == ["secrets"] and len(segments) == 3 and segments[2] == "versions":
-            route = "versions"
-        elif segments[:1] == ["secrets"] and len(segments) in (2, 3):
-            route = "value"
-        else:
-            route = "other"
+        route = _route(segments)
         if method != "GET":
             route = "write"
         # Recorded whatever the auth state: the attempt alone is the violation.
-        if route in ("value", "write"):
+        if route in _VIOLATIONS:
             with self._lock:
-                self._violations.append(Violation("value_read" if route == "value" else "write", method, path))
+                self._violations.append(Violation(_VIOLATIONS[route], method, path))
 
         auth = h.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") or not auth[len("Bearer ") :].strip():
@@ -676,8 +985,17 @@ class KeyVaultSimulator:
                 "AccessDenied",
             )
             return self._send(h, method, path, 403, body)
-        if route == "value":
-            body = _error("Forbidden", "The keytrail simulator stores no secret values.", "ForbiddenByPolicy")
+        if route in ("value", "key_read", "certificate_read"):
+            body = _error("Forbidden", "The keytrail simulator stores no secret values, keys or certificates.", "ForbiddenByPolicy")
+            return self._send(h, method, path, 403, body)
+        refused = (self.refuse_keys and route in _KEY_ROUTES) or (self.refuse_certificates and route in _CERTIFICATE_ROUTES)
+        if refused:
+            what = "keys" if route in _KEY_ROUTES else "certificates"
+            body = _error(
+                "Forbidden",
+                f"The user, group or application does not have {what} list permission on key vault '{self.name}'.",
+                "ForbiddenByPolicy",
+            )
             return self._send(h, method, path, 403, body)
         if route == "write":
             return self._send(h, method, path, 405, _error("MethodNotAllowed", "The simulator is read-only."))
@@ -716,6 +1034,11 @@ class KeyVaultSimulator:
         except (ValueError, KeyError, TypeError):
             return self._send(h, method, path, 400, _error("BadParameter", "Invalid skip token."))
 
+        if route in ITEM_ROUTES:
+            store = self.keys if route in _KEY_ROUTES else self.certificates
+            status, body = store.answer(route, segments, marker, page_size, api_version)
+            truncate = fault is not None and fault.kind == "truncate"
+            return self._send(h, method, path, status, body, truncate=truncate and status == 200)
         if route == "list":
             body = self._list_page(marker, page_size, api_version)
         else:

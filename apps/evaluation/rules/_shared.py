@@ -32,6 +32,8 @@ SIGNING_CERTIFICATE = CredentialKind.SIGNING_CERTIFICATE.value
 SERVER_CERTIFICATE = CredentialKind.SERVER_CERTIFICATE.value
 SSM_SECURE_STRING = CredentialKind.SSM_SECURE_STRING.value
 SSM_PLAINTEXT_PARAMETER = CredentialKind.SSM_PLAINTEXT_PARAMETER.value
+KV_KEY = CredentialKind.KV_KEY.value
+KV_CERTIFICATE = CredentialKind.KV_CERTIFICATE.value
 
 HUMAN, SERVICE, ROOT = IdentityKind.HUMAN.value, IdentityKind.SERVICE.value, IdentityKind.ROOT.value
 
@@ -91,6 +93,10 @@ def credential_label(c: CredentialFacts) -> str:
         return f"SecureString parameter {c.name}"
     if kind == SSM_PLAINTEXT_PARAMETER:
         return f"plaintext parameter {c.name}"
+    if kind == KV_KEY:
+        return f"Key Vault key {c.name}"
+    if kind == KV_CERTIFICATE:
+        return f"Key Vault certificate {c.name}"
     return f"{kind} {c.name}"
 
 

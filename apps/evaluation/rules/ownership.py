@@ -5,6 +5,8 @@ from __future__ import annotations
 from apps.evaluation.rules._shared import (
     ACCESS_KEY,
     CONSOLE_PASSWORD,
+    KV_CERTIFICATE,
+    KV_KEY,
     KV_SECRET,
     SERVICE,
     SERVICE_CREDENTIAL,
@@ -18,7 +20,7 @@ from apps.evaluation.rules._shared import (
 from apps.evaluation.rules.base import CredentialFacts, Rule, RuleContext, Verdict, failed, not_assessed, passed
 
 # Server certificates are left out: keytrail does not read their tags (ListServerCertificateTags).
-_SECRETS = frozenset({SM_SECRET, KV_SECRET, SSM_SECURE_STRING, SSM_PLAINTEXT_PARAMETER})
+_SECRETS = frozenset({SM_SECRET, KV_SECRET, SSM_SECURE_STRING, SSM_PLAINTEXT_PARAMETER, KV_KEY, KV_CERTIFICATE})
 _SERVICE_USER_CREDENTIALS = frozenset({ACCESS_KEY, CONSOLE_PASSWORD, SSH_PUBLIC_KEY, SERVICE_CREDENTIAL, SIGNING_CERTIFICATE})
 _REQUEST_POPULATION = frozenset({ACCESS_KEY, SM_SECRET, KV_SECRET, SSM_SECURE_STRING, SSH_PUBLIC_KEY, SERVICE_CREDENTIAL})
 
@@ -67,10 +69,10 @@ class OwnerTagMissing(Rule):
     subject = "credential"
     requirements = ("9.2.4.03", "9.2.4.13")
     # Fed by every connector; coverage of each is reported by source-coverage.
-    scope_kind = ("aws_iam", "aws_secrets_manager", "aws_ssm", "azure_key_vault")
+    scope_kind = ("aws_iam", "aws_secrets_manager", "aws_ssm", "azure_key_vault", "azure_key_vault_keys", "azure_key_vault_certificates")
     explanation = (
         "Secrets and the credentials of non-human users need a named person who answers for them, reviews them and "
-        "rotates them. Every Secrets Manager and Key Vault secret and SSM parameter keytrail collects, and every "
+        "rotates them. Every Secrets Manager and Key Vault secret, Key Vault key and certificate, and SSM parameter keytrail collects, and every "
         "access key, console password, SSH key, service-specific credential or signing certificate of a service user, "
         "fails when none of the policy's owner tag keys carries a non-blank value; for a user's credentials the "
         "user's own tags count too. Any non-blank value counts as present, whatever it contains."

@@ -91,6 +91,7 @@ THRESHOLD_LABELS = (
     ("kv_expiry_warning_days", "Key Vault expiry warning (days before)"),
     ("kv_max_validity_days", "Key Vault maximum validity (days)"),
     ("certificate_expiry_warning_days", "IAM server certificate expiry warning (days before)"),
+    ("kv_certificate_warning_days", "Key Vault certificate without auto-renew: expiry warning (days before)"),
     ("review_interval_days", "Privileged and non-human credentials reviewed at least every (days)"),
 )
 PASSWORD_LABELS = (

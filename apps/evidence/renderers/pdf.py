@@ -182,6 +182,11 @@ def pdf_context(data: PackData, *, pack_id: str, built_at: str, keytrail_version
         key=lambda c: c["expires_at"] or "9999",
     )
     parameters = list(of_types(data.credentials, (CredentialKind.SSM_SECURE_STRING.value,)))
+    vault_certificates = sorted(
+        of_types(data.credentials, (CredentialKind.KV_CERTIFICATE.value,)),
+        key=lambda c: c["expires_at"] or "0000",  # no expiry first: the rule fails those
+    )
+    vault_keys = list(of_types(data.credentials, (CredentialKind.KV_KEY.value,)))
     return {
         "d": data,
         "pack_id": pack_id,
@@ -204,6 +209,14 @@ def pdf_context(data: PackData, *, pack_id: str, built_at: str, keytrail_version
         "credential_types": [(labels.get(k, k), n) for k, n in data.summary["credentials_by_type"].items()],
         "server_certificates": certificates[:CAP_FAILURES],
         "server_certificates_more": max(0, len(certificates) - CAP_FAILURES),
+        "vault_certificates": vault_certificates[:CAP_FAILURES],
+        "vault_certificates_more": max(0, len(vault_certificates) - CAP_FAILURES),
+        "vault_keys": {
+            "total": len(vault_keys),
+            "rotation_policy": sum(1 for c in vault_keys if c.get("rotation_enabled") is True),
+            "no_rotation_policy": sum(1 for c in vault_keys if c.get("rotation_enabled") is False),
+            "no_expiry": sum(1 for c in vault_keys if not c["expires_at"]),
+        },
         "secure_strings": {
             "total": len(parameters),
             "with_expiration": sum(1 for c in parameters if c["expires_at"]),

@@ -25,6 +25,8 @@ KIND_SHEETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("IAM server certificates", (CredentialKind.SERVER_CERTIFICATE.value,)),
     ("SSM parameters", (CredentialKind.SSM_SECURE_STRING.value, CredentialKind.SSM_PLAINTEXT_PARAMETER.value)),
+    ("Key Vault keys", (CredentialKind.KV_KEY.value,)),
+    ("Key Vault certificates", (CredentialKind.KV_CERTIFICATE.value,)),
 )
 
 # (header, width, cell kind, key of the pack's credential row)

@@ -69,6 +69,8 @@ _DEFAULT_NAMES = {
     "server_certificate": "web-2026",
     "ssm_secure_string": "/prod/app/settings",
     "ssm_plaintext": "/prod/legacy/smtp_password",
+    "kv_key": "orders-signing",
+    "kv_certificate": "www-example",
 }
 _DEFAULT_IDS = {
     "access_key": "AKIAIOSFODNN7EXAMPLE",
@@ -82,12 +84,16 @@ _DEFAULT_IDS = {
     "server_certificate": "arn:aws:iam::123456789012:server-certificate/web-2026",
     "ssm_secure_string": "arn:aws:ssm:eu-west-1:123456789012:parameter/prod/app/settings",
     "ssm_plaintext": "arn:aws:ssm:eu-west-1:123456789012:parameter/prod/legacy/smtp_password",
+    "kv_key": "https://v.vault.azure.net/keys/orders-signing",
+    "kv_certificate": "https://v.vault.azure.net/certificates/www-example",
 }
 _SCOPES = {
     "sm_secret": "aws_secrets_manager:eu-west-1",
     "kv_secret": "azure_key_vault:https://v.vault.azure.net/",
     "ssm_secure_string": "aws_ssm:eu-west-1",
     "ssm_plaintext": "aws_ssm:eu-west-1",
+    "kv_key": "azure_key_vault_keys:https://v.vault.azure.net/",
+    "kv_certificate": "azure_key_vault_certificates:https://v.vault.azure.net/",
 }
 
 
