@@ -91,6 +91,8 @@ class SourceConfig:
     member_role_name: str = ""  # an AWS organisation's role in each member account
     include_ids: tuple[str, ...] = ()  # an AWS organisation's accounts/OUs to collect (none: all)
     exclude_ids: tuple[str, ...] = ()  # ... and to leave out
+    graph_tenant_id: str = ""  # an Entra ID tenant's id (a GUID)
+    graph_url: str = ""  # the Microsoft Graph endpoint serving it ("": https://graph.microsoft.com)
 
 
 SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(SourceConfig) if f.name != "kind")
@@ -144,11 +146,14 @@ class Target:
     include_ids: tuple[str, ...] = ()
     exclude_ids: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
+    # An Entra ID tenant: its id and the Graph endpoint to read it from.
+    graph_tenant_id: str = ""
+    graph_url: str = ""
 
     @property
     def unit(self) -> str:
         """Human-readable unit name: ``aws_iam``, ``aws_secrets_manager:eu-west-1``..."""
-        detail = self.region or self.vault_url
+        detail = self.region or self.vault_url or self.graph_tenant_id
         return f"{self.kind}:{detail}" if detail else self.kind
 
 

@@ -21,6 +21,7 @@ class SourceKind(TextChoices):
     AWS_ACCOUNT = "aws_account", "AWS account"
     AZURE_KEY_VAULT = "azure_key_vault", "Azure Key Vault"
     AWS_ORGANIZATION = "aws_organization", "AWS organisation"  # its member accounts become aws_account sources
+    ENTRA_TENANT = "entra_tenant", "Entra ID tenant"  # app registrations and service principals, via Microsoft Graph
 
 
 class IdentityKind(TextChoices):
@@ -43,6 +44,10 @@ class CredentialKind(TextChoices):
     # A plaintext String/StringList parameter whose name looks like a secret's: collected so the
     # finding has a subject; its value is never read.
     SSM_PLAINTEXT_PARAMETER = "ssm_plaintext", "SSM plaintext parameter (secret-like name)"
+    # Credentials an Entra ID application or service principal signs in with (passwordCredentials,
+    # keyCredentials in Microsoft Graph). Only their metadata: never a value, not even Graph's hint.
+    ENTRA_CLIENT_SECRET = "entra_client_secret", "Entra ID client secret"
+    ENTRA_CERTIFICATE = "entra_certificate", "Entra ID certificate credential"
 
 
 # The facts of a kind that its generic columns (dates, enabled, expiry, tags) do not carry, as
@@ -75,5 +80,21 @@ DETAIL_ATTRIBUTES: dict[str, tuple[tuple[str, str], ...]] = {
         ("tier", "tier"),
         ("last_modified_user", "last modified by"),
         ("version", "version"),
+    ),
+    CredentialKind.ENTRA_CLIENT_SECRET.value: (
+        ("object_type", "held by"),
+        ("app_id", "application (client) id"),
+        ("app_owner_organization_id", "owning tenant"),
+        ("owners", "owners"),
+        ("key_id", "key id"),
+    ),
+    CredentialKind.ENTRA_CERTIFICATE.value: (
+        ("object_type", "held by"),
+        ("app_id", "application (client) id"),
+        ("app_owner_organization_id", "owning tenant"),
+        ("owners", "owners"),
+        ("key_id", "key id"),
+        ("key_type", "key type"),
+        ("usage", "usage"),
     ),
 }

@@ -25,6 +25,7 @@ CONNECTORS: dict[str, str] = {
     "aws_ssm": "apps.connectors.aws.ssm.ParameterStoreConnector",
     "azure_key_vault": "apps.connectors.azure.key_vault.KeyVaultConnector",
     "aws_organization": "apps.connectors.aws.organization.OrganizationConnector",
+    "entra_id": "apps.connectors.azure.entra.connector.EntraConnector",
 }
 
 

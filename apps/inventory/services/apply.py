@@ -26,7 +26,7 @@ from apps.inventory.models import (
     IdentityVersion,
     Snapshot,
 )
-from apps.inventory.tags import owner_from_tags
+from apps.inventory.tags import owner_from
 
 MAX_EXTERNAL_ID = 2048
 # Names are keys of the lists' indexes (credential_list_order_idx, identity_list_order_idx), and
@@ -204,7 +204,7 @@ def _apply_identities(source, scope, records, id_data, snapshot, taken_at, count
             "created_at": rec.created_at,
             "privileged": rec.privileged,
             "mfa_active": rec.mfa_active,
-            "owner": storable(owner_from_tags(tags)),
+            "owner": storable(owner_from(tags, data.get("attributes"))),
             "tags": tags,
             "data": {k: data[k] for k in ("groups", "policies", "mfa_devices", "attributes") if k in data},
             "fingerprint": fp,
@@ -272,7 +272,7 @@ def _apply_credentials(source, scope, records, cred_data, identities, snapshot, 
             "rotation_interval_days": rec.rotation_interval_days,
             "next_rotation_at": rec.next_rotation_at,
             "deleted_at": rec.deleted_at,
-            "owner": storable(owner_from_tags(tags)) or (identity.owner if identity else ""),
+            "owner": storable(owner_from(tags, data.get("attributes"))) or (identity.owner if identity else ""),
             "tags": tags,
             "attributes": data.get("attributes") or {},
             "fingerprint": fp,
