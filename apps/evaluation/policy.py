@@ -25,6 +25,7 @@ CREDENTIAL_CLASSES = (
     "certificate",
     "ssh-key",
     "service-credential",
+    "third-party",
     "default",
 )
 
@@ -41,6 +42,9 @@ DEFAULT_POLICY: dict[str, Any] = {
         # Keyspaces passwords): a key pair is replaced yearly, a password like other passwords.
         "ssh-key": 365,
         "service-credential": 90,
+        # Credentials held for or by another organisation (an Entra ID application owned by another
+        # tenant): replaced at least quarterly, and sooner where the contract says so.
+        "third-party": 90,
         "default": 90,
     },
     "unused_days": 45,
@@ -49,6 +53,9 @@ DEFAULT_POLICY: dict[str, Any] = {
     "sm_not_accessed_days": 90,
     "kv_expiry_warning_days": 30,
     "kv_max_validity_days": 365,
+    # Entra ID client secrets: the longest lifetime (start to end date) allowed. Microsoft's own
+    # guidance recommends short lifetimes (the portal proposes 180 days).
+    "entra_secret_max_lifetime_days": 180,
     # IAM server certificates expiring within this many days fail (expired ones always do).
     "certificate_expiry_warning_days": 30,
     # Privileged and non-human credentials are decided on in a signed-off access review at
@@ -129,6 +136,7 @@ class Policy:
     sm_not_accessed_days: int
     kv_expiry_warning_days: int
     kv_max_validity_days: int
+    entra_secret_max_lifetime_days: int
     certificate_expiry_warning_days: int
     review_interval_days: int
     password_min_length: int
@@ -207,6 +215,7 @@ _INT_FIELDS = {  # field: (minimum, maximum)
     "sm_not_accessed_days": (1, 3650),
     "kv_expiry_warning_days": (0, 3650),
     "kv_max_validity_days": (1, 36500),
+    "entra_secret_max_lifetime_days": (1, 3650),
     "certificate_expiry_warning_days": (0, 3650),
     "review_interval_days": (1, 3650),
     "password_min_length": (6, 128),

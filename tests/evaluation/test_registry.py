@@ -12,7 +12,7 @@ from apps.evaluation.rules.registry import RULES, all_rules, get_rule
 from tests.evaluation.rules.facts import ago, ahead, cred, ctx, identity, scope, source
 
 SUBJECTS = {"credential", "identity", "source"}
-SCOPE_KINDS = {None, "aws_iam", "aws_secrets_manager", "aws_ssm", "azure_key_vault"}
+SCOPE_KINDS = {None, "aws_iam", "aws_secrets_manager", "aws_ssm", "azure_key_vault", "entra_id"}
 
 
 def _catalog_refs_by_rule() -> dict[str, set[str]]:
@@ -23,8 +23,8 @@ def _catalog_refs_by_rule() -> dict[str, set[str]]:
     return refs
 
 
-def test_there_are_33_rules():
-    assert len(RULES) == 33 and len(all_rules()) == 33
+def test_there_are_38_rules():
+    assert len(RULES) == 38 and len(all_rules()) == 38
 
 
 @pytest.mark.parametrize("rule_id, path", sorted(RULES.items()))

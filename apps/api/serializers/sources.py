@@ -16,6 +16,8 @@ class SourceSerializer(serializers.ModelSerializer):
     member_role_name = serializers.CharField(read_only=True, help_text="An AWS organisation's role in each member account.")
     include_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
     exclude_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
+    graph_tenant_id = serializers.CharField(read_only=True, help_text="An Entra ID tenant's directory id.")
+    graph_url = serializers.CharField(read_only=True, help_text="An Entra ID tenant's Graph endpoint (empty: https://graph.microsoft.com).")
     parent = serializers.PrimaryKeyRelatedField(
         read_only=True,
         allow_null=True,
@@ -40,6 +42,8 @@ class SourceSerializer(serializers.ModelSerializer):
             "member_role_name",
             "include_ids",
             "exclude_ids",
+            "graph_tenant_id",
+            "graph_url",
             "parent",
             "schedule_minutes",
             "created_by",
@@ -108,6 +112,8 @@ class SourceCreateSerializer(serializers.Serializer):
     member_role_name = serializers.CharField(max_length=512, required=False, allow_blank=True, default="")
     include_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, default=list, max_length=500)
     exclude_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, default=list, max_length=500)
+    graph_tenant_id = serializers.CharField(max_length=36, required=False, allow_blank=True, default="")
+    graph_url = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     schedule_minutes = serializers.IntegerField(min_value=15, max_value=43200, required=False, default=1440)
 
 
@@ -120,6 +126,8 @@ class SourceUpdateSerializer(serializers.Serializer):
     member_role_name = serializers.CharField(max_length=512, required=False, allow_blank=True)
     include_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, max_length=500)
     exclude_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, max_length=500)
+    graph_tenant_id = serializers.CharField(max_length=36, required=False, allow_blank=True)
+    graph_url = serializers.CharField(max_length=300, required=False, allow_blank=True)
     schedule_minutes = serializers.IntegerField(min_value=15, max_value=43200, required=False)
     enabled = serializers.BooleanField(required=False)
 

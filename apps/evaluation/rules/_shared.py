@@ -31,6 +31,8 @@ SIGNING_CERTIFICATE = CredentialKind.SIGNING_CERTIFICATE.value
 SERVER_CERTIFICATE = CredentialKind.SERVER_CERTIFICATE.value
 SSM_SECURE_STRING = CredentialKind.SSM_SECURE_STRING.value
 SSM_PLAINTEXT_PARAMETER = CredentialKind.SSM_PLAINTEXT_PARAMETER.value
+ENTRA_CLIENT_SECRET = CredentialKind.ENTRA_CLIENT_SECRET.value
+ENTRA_CERTIFICATE = CredentialKind.ENTRA_CERTIFICATE.value
 
 HUMAN, SERVICE, ROOT = IdentityKind.HUMAN.value, IdentityKind.SERVICE.value, IdentityKind.ROOT.value
 
@@ -90,9 +92,12 @@ def credential_label(c: CredentialFacts) -> str:
         return f"SecureString parameter {c.name}"
     if kind == SSM_PLAINTEXT_PARAMETER:
         return f"plaintext parameter {c.name}"
+    if kind in _ENTRA:
+        return f"{_ENTRA[kind]} '{c.name}' of {c.attributes.get('object_type') or 'application'} {identity_name(c)}"
     return f"{kind} {c.name}"
 
 
+_ENTRA = {ENTRA_CLIENT_SECRET: "client secret", ENTRA_CERTIFICATE: "certificate credential"}
 _OF_USER = {SSH_PUBLIC_KEY: "SSH public key", SERVICE_CREDENTIAL: "service-specific credential", SIGNING_CERTIFICATE: "signing certificate"}
 
 
