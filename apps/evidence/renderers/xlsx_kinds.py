@@ -25,6 +25,7 @@ KIND_SHEETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("IAM server certificates", (CredentialKind.SERVER_CERTIFICATE.value,)),
     ("SSM parameters", (CredentialKind.SSM_SECURE_STRING.value, CredentialKind.SSM_PLAINTEXT_PARAMETER.value)),
+    ("Entra ID app credentials", (CredentialKind.ENTRA_CLIENT_SECRET.value, CredentialKind.ENTRA_CERTIFICATE.value)),
 )
 
 # (header, width, cell kind, key of the pack's credential row)

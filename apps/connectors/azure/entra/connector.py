@@ -43,7 +43,6 @@ SERVICE_PRINCIPAL_FIELDS = (
     "id,appId,displayName,appOwnerOrganizationId,accountEnabled,servicePrincipalType,passwordCredentials,keyCredentials"
 )
 APPLICATION, SERVICE_PRINCIPAL = "application", "service principal"
-MAX_TEXT = 1024  # display names are capped at 256 by Graph; anything longer is cut, and said so
 
 
 class EntraConnector(Connector):
@@ -245,4 +244,5 @@ def _date(value: Any) -> tuple[datetime | None, bool]:
 
 
 def _text(value: Any) -> str:
-    return value[:MAX_TEXT] if isinstance(value, str) else ""
+    """``value`` when Graph sent text, else "" (stored as sent; the inventory normalises NULs)."""
+    return value if isinstance(value, str) else ""
