@@ -69,6 +69,8 @@ _DEFAULT_NAMES = {
     "server_certificate": "web-2026",
     "ssm_secure_string": "/prod/app/settings",
     "ssm_plaintext": "/prod/legacy/smtp_password",
+    "entra_client_secret": "ci deploy",
+    "entra_certificate": "CN=billing",
 }
 _DEFAULT_IDS = {
     "access_key": "AKIAIOSFODNN7EXAMPLE",
@@ -82,12 +84,16 @@ _DEFAULT_IDS = {
     "server_certificate": "arn:aws:iam::123456789012:server-certificate/web-2026",
     "ssm_secure_string": "arn:aws:ssm:eu-west-1:123456789012:parameter/prod/app/settings",
     "ssm_plaintext": "arn:aws:ssm:eu-west-1:123456789012:parameter/prod/legacy/smtp_password",
+    "entra_client_secret": "applications/0b1e/passwordCredentials/6a1f",
+    "entra_certificate": "applications/0b1e/keyCredentials/7c2d",
 }
 _SCOPES = {
     "sm_secret": "aws_secrets_manager:eu-west-1",
     "kv_secret": "azure_key_vault:https://v.vault.azure.net/",
     "ssm_secure_string": "aws_ssm:eu-west-1",
     "ssm_plaintext": "aws_ssm:eu-west-1",
+    "entra_client_secret": "entra_id:72f988bf-0000-4000-8000-00000000cafe",
+    "entra_certificate": "entra_id:72f988bf-0000-4000-8000-00000000cafe",
 }
 
 
