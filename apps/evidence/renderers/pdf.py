@@ -13,7 +13,6 @@ pointer to the spreadsheet, where the full populations are.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -217,14 +216,15 @@ def pdf_context(data: PackData, *, pack_id: str, built_at: str, keytrail_version
     }
 
 
-def _entra_summary(credentials: list, as_of: datetime) -> dict[str, int]:
+def _entra_summary(credentials: list, as_of: str) -> dict[str, int]:
     """Counts over Entra ID application credentials for the summary line (full rows: the sheet)."""
+    now = parse_iso(as_of)
     details = [c.get("details") or {} for c in credentials]
     ends = [parse_iso(c["expires_at"]) for c in credentials]
     return {
         "total": len(credentials),
         "secrets": sum(1 for c in credentials if c["credential_type"] == CredentialKind.ENTRA_CLIENT_SECRET),
-        "expired": sum(1 for end in ends if end is not None and end <= as_of),
+        "expired": sum(1 for end in ends if end is not None and now is not None and end <= now),
         "ownerless": sum(1 for d in details if d.get("owners") == []),
         "foreign": sum(1 for d in details if d.get("foreign_tenant") is True),
     }
