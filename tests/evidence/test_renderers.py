@@ -98,6 +98,7 @@ def test_xlsx_cells_read_back_with_formulas_kept_as_text(built):
         "IAM user keys and certificates",  # a kind's own sheet is there even when it is empty
         "IAM server certificates",
         "SSM parameters",
+        "Entra ID app credentials",
         "identities",
         "exceptions",
         "reviews and decisions",
