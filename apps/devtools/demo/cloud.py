@@ -1,10 +1,10 @@
-"""The demo's simulated cloud: two AWS accounts on moto's server and two Key Vaults on the
-local HTTPS simulator, all in this process, seeded with a realistic organisation (the
+"""The demo's simulated cloud: two AWS accounts on moto's server, two Key Vaults on the
+local HTTPS simulator and an Entra ID tenant on the local Graph simulator, all in this process, seeded with a realistic organisation (the
 production account also holds every other AWS credential kind: SSH keys, service-specific
 credentials, signing and server certificates, SSM parameters).
 
 Fixed ports keep the registered sources' vault URLs valid across demo restarts; set
-KEYTRAIL_DEMO_AWS_PORT / KEYTRAIL_DEMO_VAULT_PORTS if they are taken.
+KEYTRAIL_DEMO_AWS_PORT / KEYTRAIL_DEMO_VAULT_PORTS / KEYTRAIL_DEMO_GRAPH_PORT if they are taken.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ class DemoCloud:
     vault_urls: dict[str, str] = field(default_factory=dict)
     servers: list = field(default_factory=list)
     org_accounts: dict[str, str] = field(default_factory=dict)  # member name -> account id
+    graph_url: str = ""  # the Entra ID tenant's simulated Microsoft Graph (apps/devtools/demo/entra.py)
 
     def stop(self) -> None:
         for server in self.servers:
@@ -106,7 +107,21 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
         settings.AZURE_CONNECTION_VERIFY = vault.ca_path
     settings.AZURE_CREDENTIAL_CLASS = "apps.devtools.simulators.key_vault.SimulatorCredential"
     settings.AZURE_VERIFY_CHALLENGE_RESOURCE = False  # the simulator is not *.vault.azure.net
+    _start_entra(cloud, now=now)
     return cloud
+
+
+def _start_entra(cloud: DemoCloud, *, now: datetime) -> None:
+    """The Entra ID tenant (Graph simulator; same certificate and credential as the vaults)."""
+    from apps.devtools.demo.entra import start_demo_graph
+
+    try:
+        graph = start_demo_graph(now=now)
+    except RuntimeError:
+        cloud.stop()
+        raise
+    cloud.servers.append(graph)
+    cloud.graph_url = graph.url
 
 
 def _seed_organization(cloud: DemoCloud, *, seed: int, now: datetime) -> None:

@@ -216,6 +216,7 @@ def seed_demo_sources(*, cloud) -> list:
             regions=ORG_REGIONS,
         ),
     ]
+    wanted += _entra_sources(cloud)
     sources = []
     for values in wanted:
         # By name, else by account or vault (renamed since): never a second source for one account.
@@ -223,6 +224,17 @@ def seed_demo_sources(*, cloud) -> list:
         source = Source.objects.filter(name=values["name"]).first() or Source.objects.filter(kind=values["kind"], source_key=key).first()
         sources.append(source or source_create(actor=grc, **values))
     return sources
+
+
+def _entra_sources(cloud) -> list[dict]:
+    """The demo's Entra ID tenant, when its Graph simulator runs (apps/devtools/demo/entra.py)."""
+    from apps.devtools.demo.entra import DEMO_TENANT_ID
+    from apps.inventory.models import Source
+
+    graph_url = getattr(cloud, "graph_url", "")
+    if not graph_url:
+        return []
+    return [dict(name="Northwind Entra ID", kind=Source.Kind.ENTRA_TENANT, graph_tenant_id=DEMO_TENANT_ID, graph_url=graph_url)]
 
 
 def seed_demo_exceptions(*, evaluation) -> int:
