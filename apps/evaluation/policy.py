@@ -136,7 +136,6 @@ class Policy:
     sm_not_accessed_days: int
     kv_expiry_warning_days: int
     kv_max_validity_days: int
-    entra_secret_max_lifetime_days: int
     certificate_expiry_warning_days: int
     review_interval_days: int
     password_min_length: int
@@ -151,6 +150,7 @@ class Policy:
     classification: tuple[ClassRule, ...] = field(default_factory=tuple)
     coverage_grace_factor: float = 2.0
     finding_sla_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_POLICY["finding_sla_days"]))
+    entra_secret_max_lifetime_days: int = 180
 
     def rotation_limit(self, credential_class: str) -> int:
         return self.rotation_days.get(credential_class, self.rotation_days["default"])

@@ -51,7 +51,7 @@ def graph(settings):
         passwords=[password_credential("expired", start=now - dt.timedelta(days=200), days=100)],
         keys=[key_credential("CN=legacy", start=now - dt.timedelta(days=10))],
     )
-    simulator.add_application("=HYPERLINK(\"http://evil.example\",\"x\")", owners=[], passwords=[password_credential("orphan")])
+    simulator.add_application('=HYPERLINK("http://evil.example","x")', owners=[], passwords=[password_credential("orphan")])
     simulator.add_service_principal(
         "vendor-sync",
         app_owner_organization_id=MICROSOFT_TENANT_ID,

@@ -91,7 +91,7 @@ def seed_demo_tenant(graph: GraphSimulator, *, now: datetime) -> None:
     app("analytics-etl", owners=[mei], passwords=[secret("etl", "warehouse", started=12, days=60)])
     app("monitoring-agent", owners=[arjun], keys=[cert("monitoring", "CN=monitoring-agent", started=300, days=730)])
     # A display name from the bad-input corpus: rendered as text everywhere (page, XLSX, PDF).
-    app("=HYPERLINK(\"http://evil.example\",\"<b>finance</b>\")", owners=[mei], passwords=[secret("hostile", "finance", started=3, days=30)])
+    app('=HYPERLINK("http://evil.example","<b>finance</b>")', owners=[mei], passwords=[secret("hostile", "finance", started=3, days=30)])
     # No credentials at all: listed, judged by nothing.
     app("sso-test-app", owners=[grace])
 

@@ -28,6 +28,7 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -153,7 +154,7 @@ class _Server(ThreadingHTTPServer):
         except (ssl.SSLError, OSError):
             return
         try:
-            self.RequestHandlerClass(tls, client_address, self)
+            self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
         except (ConnectionError, ssl.SSLError, TimeoutError, OSError):
             pass
         finally:
@@ -243,7 +244,7 @@ class GraphSimulator:
         self,
         display_name: str,
         *,
-        owners: list[str | dict[str, Any]] | None = None,
+        owners: Sequence[str | dict[str, Any]] | None = None,
         passwords: list[dict[str, Any]] | None = None,
         keys: list[dict[str, Any]] | None = None,
         created: datetime | str | None = None,
@@ -270,7 +271,7 @@ class GraphSimulator:
         display_name: str,
         *,
         app_owner_organization_id: str | None = None,
-        owners: list[str | dict[str, Any]] | None = None,
+        owners: Sequence[str | dict[str, Any]] | None = None,
         passwords: list[dict[str, Any]] | None = None,
         keys: list[dict[str, Any]] | None = None,
         app_id: str | None = None,
@@ -299,7 +300,7 @@ class GraphSimulator:
         with self._lock:
             self._objects[route].append(item)
 
-    def seed(self, count: int, *, prefix: str = "app", owners: list[str] | None = None) -> None:
+    def seed(self, count: int, *, prefix: str = "app", owners: Sequence[str] | None = None) -> None:
         """``count`` applications, each with one client secret and one certificate."""
         for i in range(count):
             self.add_application(

@@ -126,7 +126,9 @@ class AppWithoutOwner(Rule):
         if count == 0:
             return failed(f"{label} holds {held} credential(s) and has no owner", owner_count=0, credentials=held)
         named = ", ".join(str(o)[:120] for o in owners[:3]) + (f" and {count - 3} more" if count > 3 else "")
-        return passed(f"{label} has {count} owner(s): {named}", owner_count=count, credentials=held, owners=[str(o)[:200] for o in owners[:20]])
+        return passed(
+            f"{label} has {count} owner(s): {named}", owner_count=count, credentials=held, owners=[str(o)[:200] for o in owners[:20]]
+        )
 
 
 def _active(c: CredentialFacts, now: datetime) -> bool | None:

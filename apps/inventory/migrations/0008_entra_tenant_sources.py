@@ -4,30 +4,57 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inventory', '0007_merge_organisations_and_kinds'),
+        ("inventory", "0007_merge_organisations_and_kinds"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='source',
-            name='graph_tenant_id',
-            field=models.CharField(blank=True, help_text='Entra ID tenant id', max_length=36),
+            model_name="source",
+            name="graph_tenant_id",
+            field=models.CharField(blank=True, help_text="Entra ID tenant id", max_length=36),
         ),
         migrations.AddField(
-            model_name='source',
-            name='graph_url',
-            field=models.URLField(blank=True, help_text='Entra ID: Microsoft Graph endpoint (none: https://graph.microsoft.com)', max_length=300),
+            model_name="source",
+            name="graph_url",
+            field=models.URLField(
+                blank=True, help_text="Entra ID: Microsoft Graph endpoint (none: https://graph.microsoft.com)", max_length=300
+            ),
         ),
         migrations.AlterField(
-            model_name='credential',
-            name='credential_type',
-            field=models.CharField(choices=[('console_password', 'Console password'), ('access_key', 'IAM access key'), ('root_access_key', 'Root access key'), ('sm_secret', 'Secrets Manager secret'), ('kv_secret', 'Key Vault secret'), ('ssh_public_key', 'IAM SSH public key'), ('service_credential', 'Service-specific credential'), ('signing_certificate', 'IAM signing certificate'), ('server_certificate', 'IAM server certificate'), ('ssm_secure_string', 'SSM SecureString parameter'), ('ssm_plaintext', 'SSM plaintext parameter (secret-like name)'), ('entra_client_secret', 'Entra ID client secret'), ('entra_certificate', 'Entra ID certificate credential')], db_index=True, max_length=32),
+            model_name="credential",
+            name="credential_type",
+            field=models.CharField(
+                choices=[
+                    ("console_password", "Console password"),
+                    ("access_key", "IAM access key"),
+                    ("root_access_key", "Root access key"),
+                    ("sm_secret", "Secrets Manager secret"),
+                    ("kv_secret", "Key Vault secret"),
+                    ("ssh_public_key", "IAM SSH public key"),
+                    ("service_credential", "Service-specific credential"),
+                    ("signing_certificate", "IAM signing certificate"),
+                    ("server_certificate", "IAM server certificate"),
+                    ("ssm_secure_string", "SSM SecureString parameter"),
+                    ("ssm_plaintext", "SSM plaintext parameter (secret-like name)"),
+                    ("entra_client_secret", "Entra ID client secret"),
+                    ("entra_certificate", "Entra ID certificate credential"),
+                ],
+                db_index=True,
+                max_length=32,
+            ),
         ),
         migrations.AlterField(
-            model_name='source',
-            name='kind',
-            field=models.CharField(choices=[('aws_account', 'AWS account'), ('azure_key_vault', 'Azure Key Vault'), ('aws_organization', 'AWS organisation'), ('entra_tenant', 'Entra ID tenant')], max_length=32),
+            model_name="source",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("aws_account", "AWS account"),
+                    ("azure_key_vault", "Azure Key Vault"),
+                    ("aws_organization", "AWS organisation"),
+                    ("entra_tenant", "Entra ID tenant"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

@@ -164,7 +164,15 @@ def test_malformed_items_and_dates_are_item_errors_and_nothing_else_is_lost(grap
     odd_identity = next(i for i in result.identities if i.name == "odd")
     assert odd_identity.attributes["owner_count"] is None and odd_identity.attributes["malformed_fields"] == ["keyCredentials"]
     codes = sorted(e["code"] for e in result.errors)
-    assert codes == ["malformed_date", "malformed_date", "malformed_item", "malformed_item", "malformed_item", "malformed_item", "missing_field"]
+    assert codes == [
+        "malformed_date",
+        "malformed_date",
+        "malformed_item",
+        "malformed_item",
+        "malformed_item",
+        "malformed_item",
+        "missing_field",
+    ]
 
 
 def test_a_next_link_to_another_host_is_refused(graph, monkeypatch):
@@ -185,7 +193,9 @@ def test_a_next_link_to_another_host_is_refused(graph, monkeypatch):
 @pytest.mark.hostile
 def test_hostile_display_names_and_owners_come_through_as_text(graph):
     for key, value in SHORT_TEXT.items():
-        graph.add_application(value, owners=[{"@odata.type": "#microsoft.graph.user", "mail": value}], passwords=[password_credential(value)])
+        graph.add_application(
+            value, owners=[{"@odata.type": "#microsoft.graph.user", "mail": value}], passwords=[password_credential(value)]
+        )
         graph.add_service_principal(key, app_owner_organization_id=MICROSOFT_TENANT_ID, keys=[key_credential(value)])
     result = collect(graph)
     assert result.errors == []

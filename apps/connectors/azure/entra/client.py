@@ -129,7 +129,7 @@ class GraphClient:
             connection_timeout=settings.AZURE_CONNECTION_TIMEOUT,
             read_timeout=settings.AZURE_READ_TIMEOUT,
         )
-        self._client = PipelineClient(self.graph_url, policies=policies, transport=transport)
+        self._client: Any = PipelineClient(self.graph_url, policies=policies, transport=transport)
 
     def close(self) -> None:
         self._client.close()

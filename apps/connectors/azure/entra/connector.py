@@ -95,9 +95,7 @@ class EntraConnector(Connector):
                     _add_object(raw, SERVICE_PRINCIPAL, tenant, result)
         result.facts = {
             "applications": sum(1 for i in result.identities if i.attributes["object_type"] == APPLICATION),
-            "service_principals_with_credentials": sum(
-                1 for i in result.identities if i.attributes["object_type"] == SERVICE_PRINCIPAL
-            ),
+            "service_principals_with_credentials": sum(1 for i in result.identities if i.attributes["object_type"] == SERVICE_PRINCIPAL),
         }
         return result
 
@@ -140,7 +138,7 @@ def _add_object(raw: Any, object_type: str, tenant: str, result: CollectionResul
     }
     if unreadable:
         attributes["malformed_fields"] = unreadable
-    enabled = True  # an application's credentials cannot be switched off; only removed
+    enabled: bool | None = True  # an application's credentials cannot be switched off; only removed
     if object_type == SERVICE_PRINCIPAL:
         enabled = raw.get("accountEnabled") if isinstance(raw.get("accountEnabled"), bool) else None
         attributes["service_principal_type"] = _text(raw.get("servicePrincipalType"))
