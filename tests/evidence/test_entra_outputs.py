@@ -27,6 +27,7 @@ from apps.inventory.models import Credential, CredentialVersion, Identity
 from apps.inventory.services.collection import collection_start
 from apps.inventory.services.sources import source_create
 from tests.factories import make_user
+from tests.support.clients import api_as  # noqa: F401 - the API client fixture
 from tests.support.hostile import assert_no_formula_cells
 
 pytestmark = pytest.mark.django_db
@@ -150,3 +151,29 @@ def test_the_pack_carries_the_entra_credentials(collected, grc_lead, tmp_path):
     assert observations["entra-credential-expired-present"]["types"] == ["finding"]
     assert any("expired" in s["title"] for s in observations["entra-credential-expired-present"]["subjects"])
     assert observations["entra-foreign-app-credential-age"]["subjects"]
+
+
+def test_pages_and_api_show_the_tenant_and_its_credentials(collected, client, grc_lead, api_as):
+    from django.urls import reverse
+
+    from tests.support.hostile import assert_escaped_html
+
+    client.force_login(grc_lead)
+    source_page = client.get(reverse("inventory:source_detail", args=[collected.pk]))
+    assert source_page.status_code == 200
+    body = source_page.content.decode()
+    assert "Entra ID tenant" in body and collected.graph_tenant_id in body
+    listing = client.get(reverse("inventory:credential_list"), {"credential_type": "entra_client_secret"})
+    assert listing.status_code == 200 and "two years" in listing.content.decode()
+    assert_escaped_html(listing)
+    orphan = Credential.objects.get(name="orphan")
+    detail = client.get(reverse("inventory:credential_detail", args=[orphan.pk]))
+    assert detail.status_code == 200
+    assert_escaped_html(detail, ['=HYPERLINK("http://evil.example","x")'])
+    assert "Entra ID client secret" in detail.content.decode()
+
+    api = api_as(grc_lead, scope="read")
+    listed = api.get(reverse("api:credential-list"), {"credential_type": "entra_certificate"}).json()
+    assert listed["count"] == 1 and listed["results"][0]["name"] == "CN=legacy"
+    source = api.get(reverse("api:source-detail", args=[collected.pk])).json()
+    assert source["kind"] == "entra_tenant" and source["graph_tenant_id"] == collected.graph_tenant_id
