@@ -177,3 +177,20 @@ def test_pages_and_api_show_the_tenant_and_its_credentials(collected, client, gr
     assert listed["count"] == 1 and listed["results"][0]["name"] == "CN=legacy"
     source = api.get(reverse("api:source-detail", args=[collected.pk])).json()
     assert source["kind"] == "entra_tenant" and source["graph_tenant_id"] == collected.graph_tenant_id
+
+
+def test_a_tenant_that_refuses_keytrail_is_not_assessed_never_a_pass(graph, grc_lead, django_capture_on_commit_callbacks):
+    from apps.evaluation.models import RuleResult
+
+    graph.refuse_tokens = True  # keytrail's identity lacks Application.Read.All
+    source = source_create(actor=grc_lead, name="refusing", kind="entra_tenant", graph_tenant_id=graph.tenant_id, graph_url=graph.url)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = collection_start(actor=grc_lead, sources=[source])
+    unit = run.units.get()
+    assert unit.status == "failed" and "Application.Read.All" in str(unit.errors)
+    evaluation = evaluation_run()
+    results = {r.rule_id: r for r in RuleResult.objects.filter(evaluation=evaluation, rule_id__startswith="entra-")}
+    assert len(results) == 5
+    assert all(r.status == "not_assessed" and not r.covered for r in results.values()), [
+        (r.rule_id, r.status, r.note) for r in results.values()
+    ]
