@@ -26,9 +26,9 @@ import json
 import ssl
 import threading
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlencode, urlsplit
 
