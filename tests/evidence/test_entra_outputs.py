@@ -194,3 +194,18 @@ def test_a_tenant_that_refuses_keytrail_is_not_assessed_never_a_pass(graph, grc_
     assert all(r.status == "not_assessed" and not r.covered for r in results.values()), [
         (r.rule_id, r.status, r.note) for r in results.values()
     ]
+
+
+def test_the_command_line_registers_a_tenant(grc_lead):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from apps.inventory.models import Source
+
+    out = StringIO()
+    tenant = "72F988BF-86F1-41AF-91AB-2D7CD011DB47"
+    call_command("add_source", "--as", grc_lead.username, "--name", "cli", "--graph-tenant-id", tenant, stdout=out)
+    source = Source.objects.get(name="cli")
+    assert (source.kind, source.graph_tenant_id, source.source_key) == ("entra_tenant", tenant.lower(), tenant.lower())
+    assert "https://graph.microsoft.com (tenant 72f988bf" in out.getvalue()
