@@ -134,6 +134,8 @@ def test_the_pack_carries_the_entra_credentials(collected, grc_lead, tmp_path):
 
     entra = [c for c in pack["credentials"] if c["credential_type"].startswith("entra_")]
     assert len(entra) == 6 and all({"object_type", "app_id", "owners", "key_id"} <= set(c["details"]) for c in entra)
+    assert next(c for c in entra if c["name"] == "two years")["owner"] == "owner@example.test"  # as of the pack's time
+    assert next(c for c in entra if c["name"] == "orphan")["owner"] == ""
     vendor = next(c for c in entra if c["name"] == "vendor")
     assert vendor["details"]["foreign_tenant"] is True and vendor["details"]["app_owner_organization_id"] == MICROSOFT_TENANT_ID
 
