@@ -105,6 +105,8 @@ class SourceConfig:
     exclude_ids: tuple[str, ...] = ()  # ... and to leave out
     subscription_ids: tuple[str, ...] = ()  # an Azure subscription source's subscriptions (none: every one in the tenant)
     tenant_id: str = ""  # an Azure subscription source's tenant (Entra ID directory id)
+    graph_tenant_id: str = ""  # an Entra ID tenant's id (a GUID)
+    graph_url: str = ""  # the Microsoft Graph endpoint serving it ("": https://graph.microsoft.com)
 
 
 SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(SourceConfig) if f.name != "kind")
@@ -161,11 +163,14 @@ class Target:
     # An Azure subscription source's discovery only: which subscriptions, in which tenant.
     subscription_ids: tuple[str, ...] = ()
     tenant_id: str = ""
+    # An Entra ID tenant: its id and the Graph endpoint to read it from.
+    graph_tenant_id: str = ""
+    graph_url: str = ""
 
     @property
     def unit(self) -> str:
         """Human-readable unit name: ``aws_iam``, ``aws_secrets_manager:eu-west-1``..."""
-        detail = self.region or self.vault_url
+        detail = self.region or self.vault_url or self.graph_tenant_id
         return f"{self.kind}:{detail}" if detail else self.kind
 
 

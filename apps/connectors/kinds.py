@@ -22,6 +22,7 @@ class SourceKind(TextChoices):
     AZURE_KEY_VAULT = "azure_key_vault", "Azure Key Vault"
     AWS_ORGANIZATION = "aws_organization", "AWS organisation"  # its member accounts become aws_account sources
     AZURE_SUBSCRIPTION = "azure_subscription", "Azure subscription"  # its Key Vaults become azure_key_vault sources
+    ENTRA_TENANT = "entra_tenant", "Entra ID tenant"  # app registrations and service principals, via Microsoft Graph
 
 
 class IdentityKind(TextChoices):
@@ -46,6 +47,10 @@ class CredentialKind(TextChoices):
     SSM_PLAINTEXT_PARAMETER = "ssm_plaintext", "SSM plaintext parameter (secret-like name)"
     KV_KEY = "kv_key", "Key Vault key"  # Azure Key Vault key: its attributes and rotation policy, never the key
     KV_CERTIFICATE = "kv_certificate", "Key Vault certificate"  # its attributes and policy, never the certificate
+    # Credentials an Entra ID application or service principal signs in with (passwordCredentials,
+    # keyCredentials in Microsoft Graph). Only their metadata: never a value, not even Graph's hint.
+    ENTRA_CLIENT_SECRET = "entra_client_secret", "Entra ID client secret"
+    ENTRA_CERTIFICATE = "entra_certificate", "Entra ID certificate credential"
 
 
 # The facts of a kind that its generic columns (dates, enabled, expiry, tags) do not carry, as
@@ -98,5 +103,23 @@ DETAIL_ATTRIBUTES: dict[str, tuple[tuple[str, str], ...]] = {
         ("thumbprint", "thumbprint (x5t)"),
         ("version_count", "versions"),
         ("recovery_level", "recovery level"),
+    ),
+    CredentialKind.ENTRA_CLIENT_SECRET.value: (
+        ("object_type", "held by"),
+        ("app_id", "application (client) id"),
+        ("app_owner_organization_id", "owning tenant"),
+        ("foreign_tenant", "another tenant's application"),
+        ("owners", "owners"),
+        ("key_id", "key id"),
+    ),
+    CredentialKind.ENTRA_CERTIFICATE.value: (
+        ("object_type", "held by"),
+        ("app_id", "application (client) id"),
+        ("app_owner_organization_id", "owning tenant"),
+        ("foreign_tenant", "another tenant's application"),
+        ("owners", "owners"),
+        ("key_id", "key id"),
+        ("key_type", "key type"),
+        ("usage", "usage"),
     ),
 }

@@ -29,6 +29,7 @@ CONNECTORS: dict[str, str] = {
     "azure_key_vault_certificates": "apps.connectors.azure.vault_items.KeyVaultCertificatesConnector",
     "aws_organization": "apps.connectors.aws.organization.OrganizationConnector",
     "azure_subscription": "apps.connectors.azure.subscription.SubscriptionConnector",
+    "entra_id": "apps.connectors.azure.entra.connector.EntraConnector",
 }
 
 

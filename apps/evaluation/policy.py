@@ -26,6 +26,7 @@ CREDENTIAL_CLASSES = (
     "ssh-key",
     "service-credential",
     "vault-key",
+    "third-party",
     "default",
 )
 
@@ -44,6 +45,9 @@ DEFAULT_POLICY: dict[str, Any] = {
         "service-credential": 90,
         # Azure Key Vault keys (encryption, signing): a rotation policy's interval, at most yearly.
         "vault-key": 365,
+        # Credentials held for or by another organisation (an Entra ID application owned by another
+        # tenant): replaced at least quarterly, and sooner where the contract says so.
+        "third-party": 90,
         "default": 90,
     },
     "unused_days": 45,
@@ -52,6 +56,9 @@ DEFAULT_POLICY: dict[str, Any] = {
     "sm_not_accessed_days": 90,
     "kv_expiry_warning_days": 30,
     "kv_max_validity_days": 365,
+    # Entra ID client secrets: the longest lifetime (start to end date) allowed. Microsoft's own
+    # guidance recommends short lifetimes (the portal proposes 180 days).
+    "entra_secret_max_lifetime_days": 180,
     # IAM server certificates expiring within this many days fail (expired ones always do).
     "certificate_expiry_warning_days": 30,
     # Key Vault certificates expiring within this many days fail unless they renew themselves.
@@ -163,6 +170,7 @@ class Policy:
     kv_vault_require_purge_protection: bool = True
     kv_vault_allow_public_network: bool = False
     kv_vault_max_secret_readers: int = 5
+    entra_secret_max_lifetime_days: int = 180
 
     def rotation_limit(self, credential_class: str) -> int:
         return self.rotation_days.get(credential_class, self.rotation_days["default"])
@@ -227,6 +235,7 @@ _INT_FIELDS = {  # field: (minimum, maximum)
     "sm_not_accessed_days": (1, 3650),
     "kv_expiry_warning_days": (0, 3650),
     "kv_max_validity_days": (1, 36500),
+    "entra_secret_max_lifetime_days": (1, 3650),
     "certificate_expiry_warning_days": (0, 3650),
     "kv_certificate_warning_days": (0, 3650),
     "review_interval_days": (1, 3650),

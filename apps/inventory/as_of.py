@@ -32,7 +32,7 @@ from apps.inventory.models import (
     Snapshot,
     Source,
 )
-from apps.inventory.tags import owner_from_tags
+from apps.inventory.tags import owner_from
 
 
 class SourceInScope(TypedDict):
@@ -185,7 +185,7 @@ def identities_as_of(*, source_ids: list[int], as_of: datetime) -> dict[int, Ide
             "created_at": iso_utc_text(data.get("created_at")),
             "privileged": data.get("privileged"),
             "mfa_active": data.get("mfa_active"),
-            "owner": owner_from_tags(tags),
+            "owner": owner_from(tags, data.get("attributes")),
             "tags": tags,
             "groups": data.get("groups") or [],
             "policies": data.get("policies") or [],
@@ -276,7 +276,7 @@ def _credential_rows(
             "expires_at": iso_utc_text(data.get("expires_at")),
             "rotation_enabled": data.get("rotation_enabled"),
             "rotation_interval_days": data.get("rotation_interval_days"),
-            "owner": owner_from_tags(tags) or (identity["owner"] if identity else ""),
+            "owner": owner_from(tags, attributes) or (identity["owner"] if identity else ""),
             "tags": tags,
             "age_days": (as_of - basis).days if basis else None,
             "version_from": iso_utc(valid_from),
@@ -379,7 +379,7 @@ def credential_histories(*, credential_ids: list[int], as_of: datetime) -> Crede
                 "valid_to": iso_utc(valid_to) if valid_to and valid_to <= as_of else None,
                 "enabled": data.get("enabled"),
                 "last_rotated_at": iso_utc_text(data.get("last_rotated_at")),
-                "owner": owner_from_tags(data.get("tags") or {}),
+                "owner": owner_from(data.get("tags") or {}, data.get("attributes")),
             }
         )
     events: dict[int, list[EventAsOf]] = defaultdict(list)

@@ -36,6 +36,10 @@ class Source(TimeStampedModel):
         default=list, blank=True, help_text="Azure subscription source: subscription ids (none: every subscription of the tenant)"
     )
     tenant_id = models.CharField(max_length=36, blank=True, help_text="Azure subscription source: the tenant (directory) id")
+    graph_tenant_id = models.CharField(max_length=36, blank=True, help_text="Entra ID tenant id")
+    graph_url = models.URLField(
+        max_length=300, blank=True, help_text="Entra ID: Microsoft Graph endpoint (none: https://graph.microsoft.com)"
+    )
     # A member account of an organisation source, registered and kept by its collections.
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="members")
     # The source's name in its cloud (AWS account id, vault URL), as its kind's spec derives it:

@@ -14,3 +14,15 @@ def owner_from_tags(tags: dict[str, str]) -> str:
         if value and value.strip():
             return value.strip()[:512]
     return ""
+
+
+def owner_from(tags: dict[str, str], attributes: dict | None = None) -> str:
+    """The owner tag (:func:`owner_from_tags`), else the first owner the cloud itself names
+    (``attributes["owners"]``: an Entra ID application's owners, users first), cut to 512."""
+    tagged = owner_from_tags(tags)
+    if tagged:
+        return tagged
+    owners = (attributes or {}).get("owners") if isinstance(attributes, dict) else None
+    if isinstance(owners, list) and owners and isinstance(owners[0], str) and owners[0].strip():
+        return owners[0].strip()[:512]
+    return ""

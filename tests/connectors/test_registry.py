@@ -30,6 +30,7 @@ def _valid_config(spec: type[SourceSpec]) -> SourceConfig:
             kind="aws_organization", role_arn=ROLE, member_role_name="keytrail-reader", include_ids=("ou-ab12-cdefgh34",)
         ),
         SourceKind.AZURE_SUBSCRIPTION: SourceConfig(kind="azure_subscription", subscription_ids=("11111111-2222-3333-4444-555555555555",)),
+        SourceKind.ENTRA_TENANT: SourceConfig(kind="entra_tenant", graph_tenant_id="72F988BF-86F1-41AF-91AB-2D7CD011DB47"),
     }
     return spec.validate(examples[spec.kind])
 
@@ -216,7 +217,15 @@ def test_validation_normalises_and_keeps_only_the_kinds_settings():
             "Vault URL: expected https://<vault-name>.vault.azure.net/",
         ),
         (SourceConfig(kind="azure_key_vault"), "Vault URL: expected https://<vault-name>.vault.azure.net/"),
-        (SourceConfig(kind="gcp_project"), "Kind: choose one of aws_account, azure_key_vault, aws_organization, azure_subscription."),
+        (SourceConfig(kind="gcp_project"), "Kind: choose one of aws_account, azure_key_vault, aws_organization, azure_subscription, entra_tenant."),
+        (
+            SourceConfig(kind="entra_tenant", graph_tenant_id="contoso.onmicrosoft.com"),
+            "Tenant ID: expected the directory id, a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47",
+        ),
+        (
+            SourceConfig(kind="entra_tenant", graph_tenant_id="72f988bf-86f1-41af-91ab-2d7cd011db47", graph_url="http://graph.example"),
+            "Graph endpoint: expected https://<host> (no path), e.g. https://graph.microsoft.com",
+        ),
     ],
 )
 def test_invalid_configurations_are_refused_naming_the_setting(config, message):

@@ -21,6 +21,7 @@ SCOPE_KINDS = {
     "azure_key_vault_keys",
     "azure_key_vault_certificates",
     "azure_subscription",
+    "entra_id",
 }
 
 
@@ -32,8 +33,8 @@ def _catalog_refs_by_rule() -> dict[str, set[str]]:
     return refs
 
 
-def test_there_are_41_rules():
-    assert len(RULES) == 41 and len(all_rules()) == 41
+def test_there_are_46_rules():
+    assert len(RULES) == 46 and len(all_rules()) == 46
 
 
 @pytest.mark.parametrize("rule_id, path", sorted(RULES.items()))

@@ -100,6 +100,7 @@ def test_xlsx_cells_read_back_with_formulas_kept_as_text(built):
         "SSM parameters",
         "Key Vault keys",
         "Key Vault certificates",
+        "Entra ID app credentials",
         "identities",
         "exceptions",
         "reviews and decisions",

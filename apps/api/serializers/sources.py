@@ -22,6 +22,8 @@ class SourceSerializer(serializers.ModelSerializer):
         help_text="An Azure subscription source's subscriptions (empty: every one of its tenant).",
     )
     tenant_id = serializers.CharField(read_only=True, help_text="An Azure subscription source's tenant id.")
+    graph_tenant_id = serializers.CharField(read_only=True, help_text="An Entra ID tenant's directory id.")
+    graph_url = serializers.CharField(read_only=True, help_text="An Entra ID tenant's Graph endpoint (empty: https://graph.microsoft.com).")
     parent = serializers.PrimaryKeyRelatedField(
         read_only=True,
         allow_null=True,
@@ -48,6 +50,8 @@ class SourceSerializer(serializers.ModelSerializer):
             "exclude_ids",
             "subscription_ids",
             "tenant_id",
+            "graph_tenant_id",
+            "graph_url",
             "parent",
             "schedule_minutes",
             "created_by",
@@ -166,6 +170,8 @@ class SourceCreateSerializer(serializers.Serializer):
     exclude_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, default=list, max_length=500)
     subscription_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, default=list, max_length=50)
     tenant_id = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
+    graph_tenant_id = serializers.CharField(max_length=36, required=False, allow_blank=True, default="")
+    graph_url = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     schedule_minutes = serializers.IntegerField(min_value=15, max_value=43200, required=False, default=1440)
 
 
@@ -180,6 +186,8 @@ class SourceUpdateSerializer(serializers.Serializer):
     exclude_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, max_length=500)
     subscription_ids = serializers.ListField(child=serializers.CharField(max_length=80), required=False, max_length=50)
     tenant_id = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    graph_tenant_id = serializers.CharField(max_length=36, required=False, allow_blank=True)
+    graph_url = serializers.CharField(max_length=300, required=False, allow_blank=True)
     schedule_minutes = serializers.IntegerField(min_value=15, max_value=43200, required=False)
     enabled = serializers.BooleanField(required=False)
 

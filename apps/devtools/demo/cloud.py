@@ -1,11 +1,11 @@
-"""The demo's simulated cloud: two AWS accounts on moto's server and two Key Vaults on the
-local HTTPS simulator, all in this process, seeded with a realistic organisation (the
+"""The demo's simulated cloud: two AWS accounts on moto's server, two Key Vaults on the
+local HTTPS simulator and an Entra ID tenant on the local Graph simulator, all in this process, seeded with a realistic organisation (the
 production account also holds every other AWS credential kind: SSH keys, service-specific
 credentials, signing and server certificates, SSM parameters); and an Azure subscription on the
 Resource Manager simulator, whose four vaults keytrail discovers.
 
 Fixed ports keep the registered sources' vault URLs valid across demo restarts; set
-KEYTRAIL_DEMO_AWS_PORT / KEYTRAIL_DEMO_VAULT_PORTS if they are taken.
+KEYTRAIL_DEMO_AWS_PORT / KEYTRAIL_DEMO_VAULT_PORTS / KEYTRAIL_DEMO_GRAPH_PORT if they are taken.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class DemoCloud:
     org_accounts: dict[str, str] = field(default_factory=dict)  # member name -> account id
     subscription_ids: list[str] = field(default_factory=list)  # the Azure subscription source's
     subscription_vault_urls: dict[str, str] = field(default_factory=dict)  # discovered vaults, name -> URL
+    graph_url: str = ""  # the Entra ID tenant's simulated Microsoft Graph (apps/devtools/demo/entra.py)
 
     def stop(self) -> None:
         for server in self.servers:
@@ -117,6 +118,7 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
     settings.AZURE_CREDENTIAL_CLASS = "apps.devtools.simulators.key_vault.SimulatorCredential"
     settings.AZURE_VERIFY_CHALLENGE_RESOURCE = False  # the simulator is not *.vault.azure.net
     _seed_azure_subscription(cloud, seed=seed, now=now)
+    _start_entra(cloud, now=now)
     return cloud
 
 
@@ -128,6 +130,7 @@ def _seed_azure_subscription(cloud: DemoCloud, *, seed: int, now: datetime) -> N
     from apps.devtools.simulators.arm import ArmSimulator
     from apps.devtools.simulators.key_vault import KeyVaultSimulator
     from apps.devtools.simulators.organisation import seed_vault
+    from apps.devtools.simulators.vault_items import seed_vault_items
 
     ports = [int(p) for p in os.environ.get("KEYTRAIL_DEMO_ARM_PORTS", "4604,4605,4606,4607,4608").split(",")]
     arm = ArmSimulator(port=ports[0])
@@ -155,6 +158,7 @@ def _seed_azure_subscription(cloud: DemoCloud, *, seed: int, now: datetime) -> N
             cloud.stop()
             raise RuntimeError(f"cannot start the simulated vault {name} on 127.0.0.1:{port} ({exc}); set KEYTRAIL_DEMO_ARM_PORTS") from exc
         seed_vault(vault, count, seed=seed + port, now=now)
+        seed_vault_items(vault, seed=seed + port, now=now, hostile=False)  # keys and certificates (kvitems)
         vault.refuse_tokens = name == AZURE_SUBSCRIPTION_REFUSING_VAULT
         cloud.servers.append(vault)
         arm.add_vault(
@@ -177,6 +181,19 @@ def _seed_azure_subscription(cloud: DemoCloud, *, seed: int, now: datetime) -> N
             arm.send_audit_logs(AZURE_SUBSCRIPTION, name)
     cloud.subscription_ids = [AZURE_SUBSCRIPTION]
     settings.AZURE_RESOURCE_MANAGER_URL = arm.url
+
+
+def _start_entra(cloud: DemoCloud, *, now: datetime) -> None:
+    """The Entra ID tenant (Graph simulator; same certificate and credential as the vaults)."""
+    from apps.devtools.demo.entra import start_demo_graph
+
+    try:
+        graph = start_demo_graph(now=now)
+    except RuntimeError:
+        cloud.stop()
+        raise
+    cloud.servers.append(graph)
+    cloud.graph_url = graph.url
 
 
 def _seed_organization(cloud: DemoCloud, *, seed: int, now: datetime) -> None:

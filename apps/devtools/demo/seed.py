@@ -217,6 +217,7 @@ def seed_demo_sources(*, cloud) -> list:
         ),
     ]
     wanted += _demo_subscription_sources(cloud)
+    wanted += _entra_sources(cloud)
     sources = []
     for values in wanted:
         # By name, else by account or vault (renamed since): never a second source for one account.
@@ -232,6 +233,15 @@ def _demo_subscription_sources(cloud) -> list[dict]:
 
     ids = list(getattr(cloud, "subscription_ids", ()) or ())
     return [dict(name="Northwind subscription (Azure)", kind=Source.Kind.AZURE_SUBSCRIPTION, subscription_ids=ids)] if ids else []
+def _entra_sources(cloud) -> list[dict]:
+    """The demo's Entra ID tenant, when its Graph simulator runs (apps/devtools/demo/entra.py)."""
+    from apps.devtools.demo.entra import DEMO_TENANT_ID
+    from apps.inventory.models import Source
+
+    graph_url = getattr(cloud, "graph_url", "")
+    if not graph_url:
+        return []
+    return [dict(name="Northwind Entra ID", kind=Source.Kind.ENTRA_TENANT, graph_tenant_id=DEMO_TENANT_ID, graph_url=graph_url)]
 
 
 def seed_demo_exceptions(*, evaluation) -> int:

@@ -34,6 +34,8 @@ SSM_SECURE_STRING = CredentialKind.SSM_SECURE_STRING.value
 SSM_PLAINTEXT_PARAMETER = CredentialKind.SSM_PLAINTEXT_PARAMETER.value
 KV_KEY = CredentialKind.KV_KEY.value
 KV_CERTIFICATE = CredentialKind.KV_CERTIFICATE.value
+ENTRA_CLIENT_SECRET = CredentialKind.ENTRA_CLIENT_SECRET.value
+ENTRA_CERTIFICATE = CredentialKind.ENTRA_CERTIFICATE.value
 
 HUMAN, SERVICE, ROOT = IdentityKind.HUMAN.value, IdentityKind.SERVICE.value, IdentityKind.ROOT.value
 
@@ -97,9 +99,12 @@ def credential_label(c: CredentialFacts) -> str:
         return f"Key Vault key {c.name}"
     if kind == KV_CERTIFICATE:
         return f"Key Vault certificate {c.name}"
+    if kind in _ENTRA:
+        return f"{_ENTRA[kind]} '{c.name}' of {c.attributes.get('object_type') or 'application'} {identity_name(c)}"
     return f"{kind} {c.name}"
 
 
+_ENTRA = {ENTRA_CLIENT_SECRET: "client secret", ENTRA_CERTIFICATE: "certificate credential"}
 _OF_USER = {SSH_PUBLIC_KEY: "SSH public key", SERVICE_CREDENTIAL: "service-specific credential", SIGNING_CERTIFICATE: "signing certificate"}
 
 

@@ -52,6 +52,11 @@ RULES: dict[str, str] = {
     "server-certificate-expiry": "apps.evaluation.rules.iam_credentials.ServerCertificateExpiry",
     "ssm-parameter-not-changed": "apps.evaluation.rules.parameter_store.SecureStringNotChanged",
     "ssm-plaintext-secret-name": "apps.evaluation.rules.parameter_store.PlaintextSecretName",
+    "entra-secret-lifetime-too-long": "apps.evaluation.rules.entra.SecretLifetimeTooLong",
+    "entra-credential-expired-present": "apps.evaluation.rules.entra.ExpiredStillPresent",
+    "entra-app-no-owner": "apps.evaluation.rules.entra.AppWithoutOwner",
+    "entra-app-multiple-secrets": "apps.evaluation.rules.entra.MultipleActiveSecrets",
+    "entra-foreign-app-credential-age": "apps.evaluation.rules.entra.ForeignAppCredentialAge",
     "credential-not-reviewed": "apps.evaluation.rules.reviews.CredentialNotReviewed",
     "source-coverage": "apps.evaluation.rules.coverage.SourceCoverage",
 }

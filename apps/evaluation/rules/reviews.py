@@ -14,7 +14,7 @@ class CredentialNotReviewed(Rule):
     severity = "medium"
     subject = "credential"
     requirements = ("9.2.4.19",)
-    scope_kind = ("aws_iam", "aws_secrets_manager", "aws_ssm", "azure_key_vault")
+    scope_kind = ("aws_iam", "aws_secrets_manager", "aws_ssm", "azure_key_vault", "entra_id")
     explanation = (
         "Credentials of privileged users and of non-human users, and every vault secret, must be decided on (keep, "
         "revoke or rotate) by a person in a signed-off access review at least every review_interval_days of the "

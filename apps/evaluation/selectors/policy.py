@@ -90,6 +90,7 @@ THRESHOLD_LABELS = (
     ("sm_not_accessed_days", "Secrets Manager secret not accessed for more than (days)"),
     ("kv_expiry_warning_days", "Key Vault expiry warning (days before)"),
     ("kv_max_validity_days", "Key Vault maximum validity (days)"),
+    ("entra_secret_max_lifetime_days", "Entra ID client secret maximum lifetime (days)"),
     ("certificate_expiry_warning_days", "IAM server certificate expiry warning (days before)"),
     ("kv_certificate_warning_days", "Key Vault certificate without auto-renew: expiry warning (days before)"),
     ("review_interval_days", "Privileged and non-human credentials reviewed at least every (days)"),

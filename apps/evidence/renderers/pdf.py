@@ -23,6 +23,7 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from apps.connectors.kinds import CredentialKind
+from apps.core.isotime import parse_iso
 from apps.evaluation.charts import PosturePoint, posture_chart, svg_join, svg_number
 from apps.evaluation.selectors.as_of import PostureAt
 from apps.evidence.packdata import AGE_BUCKETS, PackData, of_types
@@ -187,6 +188,7 @@ def pdf_context(data: PackData, *, pack_id: str, built_at: str, keytrail_version
         key=lambda c: c["expires_at"] or "0000",  # no expiry first: the rule fails those
     )
     vault_keys = list(of_types(data.credentials, (CredentialKind.KV_KEY.value,)))
+    entra = list(of_types(data.credentials, (CredentialKind.ENTRA_CLIENT_SECRET.value, CredentialKind.ENTRA_CERTIFICATE.value)))
     return {
         "d": data,
         "pack_id": pack_id,
@@ -223,6 +225,21 @@ def pdf_context(data: PackData, *, pack_id: str, built_at: str, keytrail_version
             "advanced": sum(1 for c in parameters if (c.get("details") or {}).get("tier") == "Advanced"),
             "plaintext_secret_like": data.summary["credentials_by_type"].get(CredentialKind.SSM_PLAINTEXT_PARAMETER, 0),
         },
+        "entra": _entra_summary(entra, data.as_of),
+    }
+
+
+def _entra_summary(credentials: list, as_of: str) -> dict[str, int]:
+    """Counts over Entra ID application credentials for the summary line (full rows: the sheet)."""
+    now = parse_iso(as_of)
+    details = [c.get("details") or {} for c in credentials]
+    ends = [parse_iso(c["expires_at"]) for c in credentials]
+    return {
+        "total": len(credentials),
+        "secrets": sum(1 for c in credentials if c["credential_type"] == CredentialKind.ENTRA_CLIENT_SECRET),
+        "expired": sum(1 for end in ends if end is not None and now is not None and end <= now),
+        "ownerless": sum(1 for d in details if d.get("owners") == []),
+        "foreign": sum(1 for d in details if d.get("foreign_tenant") is True),
     }
 
 

@@ -27,6 +27,7 @@ KIND_SHEETS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("SSM parameters", (CredentialKind.SSM_SECURE_STRING.value, CredentialKind.SSM_PLAINTEXT_PARAMETER.value)),
     ("Key Vault keys", (CredentialKind.KV_KEY.value,)),
     ("Key Vault certificates", (CredentialKind.KV_CERTIFICATE.value,)),
+    ("Entra ID app credentials", (CredentialKind.ENTRA_CLIENT_SECRET.value, CredentialKind.ENTRA_CERTIFICATE.value)),
 )
 
 # (header, width, cell kind, key of the pack's credential row)

@@ -40,7 +40,7 @@ from apps.inventory.models import (
     Snapshot,
 )
 from apps.inventory.services.diff import SeenSet
-from apps.inventory.tags import owner_from_tags
+from apps.inventory.tags import owner_from
 
 MAX_EXTERNAL_ID = 2048
 # Names are keys of the lists' indexes (credential_list_order_idx, identity_list_order_idx), and
@@ -209,7 +209,7 @@ class _Applier:
                 "created_at": rec.created_at,
                 "privileged": rec.privileged,
                 "mfa_active": rec.mfa_active,
-                "owner": storable(owner_from_tags(tags)),
+                "owner": storable(owner_from(tags, data.get("attributes"))),
                 "tags": tags,
                 "data": {k: data[k] for k in ("groups", "policies", "mfa_devices", "attributes") if k in data},
                 "fingerprint": fp,
@@ -317,7 +317,7 @@ class _Applier:
                 "rotation_interval_days": rec.rotation_interval_days,
                 "next_rotation_at": rec.next_rotation_at,
                 "deleted_at": rec.deleted_at,
-                "owner": storable(owner_from_tags(tags)) or (identity[1] if identity else ""),
+                "owner": storable(owner_from(tags, data.get("attributes"))) or (identity[1] if identity else ""),
                 "tags": tags,
                 "attributes": data.get("attributes") or {},
                 "fingerprint": fp,

@@ -71,6 +71,8 @@ _DEFAULT_NAMES = {
     "ssm_plaintext": "/prod/legacy/smtp_password",
     "kv_key": "orders-signing",
     "kv_certificate": "www-example",
+    "entra_client_secret": "ci deploy",
+    "entra_certificate": "CN=billing",
 }
 _DEFAULT_IDS = {
     "access_key": "AKIAIOSFODNN7EXAMPLE",
@@ -86,6 +88,8 @@ _DEFAULT_IDS = {
     "ssm_plaintext": "arn:aws:ssm:eu-west-1:123456789012:parameter/prod/legacy/smtp_password",
     "kv_key": "https://v.vault.azure.net/keys/orders-signing",
     "kv_certificate": "https://v.vault.azure.net/certificates/www-example",
+    "entra_client_secret": "applications/0b1e/passwordCredentials/6a1f",
+    "entra_certificate": "applications/0b1e/keyCredentials/7c2d",
 }
 _SCOPES = {
     "sm_secret": "aws_secrets_manager:eu-west-1",
@@ -94,6 +98,8 @@ _SCOPES = {
     "ssm_plaintext": "aws_ssm:eu-west-1",
     "kv_key": "azure_key_vault_keys:https://v.vault.azure.net/",
     "kv_certificate": "azure_key_vault_certificates:https://v.vault.azure.net/",
+    "entra_client_secret": "entra_id:72f988bf-0000-4000-8000-00000000cafe",
+    "entra_certificate": "entra_id:72f988bf-0000-4000-8000-00000000cafe",
 }
 
 

@@ -44,7 +44,9 @@ class Command(BaseCommand):
         self.stdout.write("starting the simulated AWS accounts (moto) and Key Vaults …")
         cloud = start_demo_cloud()
         sources = seed_demo_sources(cloud=cloud)
-        self.stdout.write(f"simulated AWS at {cloud.aws_url}; vaults at {', '.join(cloud.vault_urls.values())}")
+        self.stdout.write(
+            f"simulated AWS at {cloud.aws_url}; vaults at {', '.join(cloud.vault_urls.values())}; Microsoft Graph at {cloud.graph_url}"
+        )
         redo_demo_remediation(cloud=cloud)  # keys revoked in the demo's review stay deleted across restarts
         self.stdout.write("")
         self.stdout.write(f"Sign in at http://{addrport}/ with one of these demo logins:")
