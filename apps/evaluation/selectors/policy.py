@@ -92,6 +92,9 @@ THRESHOLD_LABELS = (
     ("kv_max_validity_days", "Key Vault maximum validity (days)"),
     ("certificate_expiry_warning_days", "IAM server certificate expiry warning (days before)"),
     ("review_interval_days", "Privileged and non-human credentials reviewed at least every (days)"),
+    ("break_glass_use_window_days", "Break-glass user used within (days) is a finding"),
+    ("handover_rotation_days", "Handed-over secret rotated within (days) of creation"),
+    ("max_console_password_user_percent", "Human IAM users with a console password at most (%)"),
 )
 PASSWORD_LABELS = (
     ("password_min_length", "Minimum length"),

@@ -9,7 +9,7 @@ from typing import Any
 
 from apps.connectors.aws.allowlist import OPERATION_REFUSED
 from apps.connectors.aws.client import aws_errors, session_for_target
-from apps.connectors.aws.iam import reads, records, user_credentials
+from apps.connectors.aws.iam import identity, reads, records, user_credentials
 from apps.connectors.aws.iam.policies import PolicyIndex
 from apps.connectors.aws.iam.report import ROOT_ROW_USER, ReportRow
 from apps.connectors.aws.iam.users import ListedKey
@@ -57,7 +57,7 @@ class IamConnector(Connector):
 
         with aws_errors(f"{target.unit} {account_id}"):
             rows, generated_at = reads.credential_report(iam)
-            users, groups, policies = reads.authorization_details(iam)
+            users, groups, policies, roles = reads.authorization_details(iam)
             # All pages or nothing, like the users: a partial list would make certificates look deleted.
             server_certificates = user_credentials.list_server_certificates(iam)
         virtual_mfa = reads.optional(result, "virtual_mfa_devices", lambda: reads.virtual_mfa(iam)) or {}
@@ -84,6 +84,12 @@ class IamConnector(Connector):
         login_profiles = reads.login_profiles(
             iam, [(u.get("Arn", ""), u.get("UserName", "")) for u in users if u.get("Arn") not in rows_by_arn], result
         )
+        # Login profiles of report users with a password (reset flag, creation): identity controls.
+        password_profiles, profile_state = identity.password_login_profiles(
+            iam, users, rows_by_arn, result, previous_state.get("login_profiles") if isinstance(previous_state, dict) else None
+        )
+        login_profiles = {**password_profiles, **login_profiles}
+        identity_center = identity.identity_center(aws, result)
 
         user_jobs = [(u.get("Arn", ""), u.get("UserName", "")) for u in users if u.get("Arn")]
         certificate_jobs = [
@@ -119,14 +125,21 @@ class IamConnector(Connector):
                 state_users[arn] = {"digest": row.digest, "keys": [k.to_state() for k in known_keys[arn]]}
 
         user_credentials.emit_server_certificates(result, server_certificates)
+        for credential in result.credentials:
+            if credential.credential_type == CredentialKind.CONSOLE_PASSWORD.value:
+                credential.attributes["identity_center"] = identity_center["status"]
         root = records.emit_root(result, account_id, partition, root_row, summary, virtual_mfa, generated_at)
         listing = result.facts.get("user_credential_listing", {})
+        profile_listing = result.facts.get("login_profile_listing", {})
         result.facts = {
             "account_id": account_id,
             "password_policy": password_policy,
             "password_policy_status": ("unknown" if not password_policy_known else ("present" if password_policy else "absent")),
             "root": root,
             "credential_report_generated_at": generated_at,
+            "identity_center": identity_center,
+            "external_trust": identity.external_trust_roles(roles, account_id, result),
+            "console_access": identity.console_access(result.identities),
             "collection": {
                 "users": len(users),
                 "users_missing_from_report": sum(1 for u in users if u.get("Arn") not in rows_by_arn),
@@ -136,9 +149,10 @@ class IamConnector(Connector):
                 "signing_certificates_listed_for": len(certificate_jobs),
                 "ssh_and_service_credentials_listed_for": listing.get("listed_for"),
                 "ssh_and_service_credentials_reused_for": listing.get("reused_for"),
+                "login_profiles_listed_for": profile_listing.get("listed_for"),
             },
         }
-        result.state = {"version": STATE_VERSION, "users": state_users, "user_credentials": other_state}
+        result.state = {"version": STATE_VERSION, "users": state_users, "user_credentials": other_state, "login_profiles": profile_state}
         return result
 
     @staticmethod
