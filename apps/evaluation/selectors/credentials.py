@@ -76,7 +76,7 @@ class CredentialVerdicts:
 def _judge(rule: Rule, subject, ctx: RuleContext):
     # As the engine does: a rule that raises gives "not assessed", never a pass.
     try:
-        if not rule.applies(subject):
+        if not rule.applies_in(subject, ctx):
             return None
         return rule.evaluate(subject, ctx)
     except Exception as exc:  # noqa: BLE001 - a bad value must not take the page down
