@@ -23,11 +23,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from apps.connectors.aws.client import error_code
+from apps.connectors.aws.client import as_utc, error_code
 from apps.connectors.aws.iam import reads
 from apps.connectors.aws.iam.policies import policy_document
-from apps.connectors.aws.iam.report import ReportRow
-from apps.connectors.base import CollectionResult, IdentityRecord
+from apps.connectors.aws.iam.report import ReportRow, parse_report_datetime
+from apps.connectors.base import CollectionResult, ConnectorError, IdentityRecord
 from apps.connectors.kinds import IdentityKind
 
 IN_USE, NOT_IN_USE, UNKNOWN = "in_use", "not_in_use", "unknown"
@@ -39,6 +39,14 @@ _ACCOUNT_ID = re.compile(r"^\d{12}$")
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else None
+
+
+def _from_state(kept: dict) -> dict:
+    reset = kept.get("PasswordResetRequired")
+    created = parse_report_datetime(kept.get("CreateDate")) if kept.get("CreateDate") is not None else None
+    if kept and not isinstance(reset, (bool, type(None))):
+        raise ValueError("PasswordResetRequired is not a boolean")
+    return {"CreateDate": created, "PasswordResetRequired": reset} if kept else {}
 
 
 def password_login_profiles(
@@ -68,9 +76,13 @@ def password_login_profiles(
         changed_by_arn[arn] = changed
         kept = previous.get(arn)
         if isinstance(kept, dict) and kept.get("changed") == changed and isinstance(kept.get("profile"), dict):
-            profiles[arn] = dict(kept["profile"])
-            state[arn] = kept
-            continue
+            try:
+                profiles[arn] = _from_state(kept["profile"])
+            except (TypeError, ValueError):
+                pass  # unreadable state for this user: ask AWS
+            else:
+                state[arn] = kept
+                continue
         jobs.append((arn, user.get("UserName", "")))
 
     def call(user_name: str) -> dict:
@@ -81,12 +93,12 @@ def password_login_profiles(
                 return {}  # removed since the report: no console password now
             raise
         reset = profile.get("PasswordResetRequired")
-        return {"CreateDate": _iso(profile.get("CreateDate")), "PasswordResetRequired": reset if isinstance(reset, bool) else None}
+        return {"CreateDate": as_utc(profile.get("CreateDate")), "PasswordResetRequired": reset if isinstance(reset, bool) else None}
 
     answers = reads.per_user(jobs, call, result, frozenset({"AccessDenied", "AccessDeniedException"}), context="GetLoginProfile")
     for arn, profile in answers.items():
         profiles[arn] = profile
-        state[arn] = {"changed": changed_by_arn.get(arn), "profile": profile}
+        state[arn] = {"changed": changed_by_arn.get(arn), "profile": {**profile, "CreateDate": _iso(profile.get("CreateDate"))}}
     result.facts.setdefault("login_profile_listing", {})["listed_for"] = len(jobs)
     return profiles, state
 
@@ -102,7 +114,12 @@ def identity_center(aws: Any, result: CollectionResult) -> dict[str, Any]:
             client = aws.client("sso-admin", region=region)
             found = []
             for page in client.get_paginator("list_instances").paginate():
-                for item in page.get("Instances") or []:
+                # botocore turns a body it cannot parse into {"message": ...}: AWS always sends Instances.
+                if not isinstance(page.get("Instances"), list):
+                    raise ConnectorError(
+                        f"ListInstances answered without Instances: {str(page.get('message', ''))[:200]!r}", code="malformed_response"
+                    )
+                for item in page["Instances"]:
                     if isinstance(item, dict):
                         found.append(
                             {
