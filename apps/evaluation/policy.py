@@ -289,7 +289,7 @@ def policy_from_dict(raw: dict[str, Any]) -> Policy:
         if klass not in CREDENTIAL_CLASSES:
             raise PolicyError(f"rotation_days: unknown credential class {klass!r}")
         _int(rotation, klass, 1, 3650)
-    ints = {name: _int(data, name, *bounds) for name, bounds in _INT_FIELDS.items()}
+    ints: dict[str, Any] = {name: _int(data, name, *bounds) for name, bounds in _INT_FIELDS.items()}
     if ints["kv_expiry_warning_days"] >= ints["kv_max_validity_days"]:
         raise PolicyError("kv_expiry_warning_days must be below kv_max_validity_days")
     bools = {}

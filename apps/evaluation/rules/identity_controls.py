@@ -262,7 +262,12 @@ class ConsolePasswordUserShare(Rule):
         if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (humans, with_password, unknown)):
             return not_assessed(f"{label}: the console access counts are unreadable", limit_percent=limit)
         assert isinstance(humans, int) and isinstance(with_password, int) and isinstance(unknown, int)  # for mypy
-        data = {"human_users": humans, "with_console_password": with_password, "password_state_unknown": unknown, "limit_percent": limit}
+        data: dict[str, Any] = {
+            "human_users": humans,
+            "with_console_password": with_password,
+            "password_state_unknown": unknown,
+            "limit_percent": limit,
+        }
         if humans == 0:
             return passed(f"{label}: no human IAM users", share_percent=0.0, **data)
         share = round(100.0 * with_password / humans, 1)

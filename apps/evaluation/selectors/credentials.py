@@ -98,7 +98,7 @@ def credential_verdicts(*, credential: Credential, now: datetime | None = None) 
     try:
         policy = policy_from_dict(policy_version.data) if policy_version else default_policy()
     except PolicyError as exc:
-        result.note = f"The policy v{policy_version.version} cannot be read: {exc}"
+        result.note = f"The policy v{policy_version.version if policy_version else '?'} cannot be read: {exc}"
         return result
     subject = credential_facts(credential_id=credential.pk, policy=policy, now=now)
     if subject is None:
