@@ -57,3 +57,31 @@ def test_demo_seeding_gives_a_pass_and_a_fail_for_each_identity_rule(cloud, grc_
     assert not any(label in ("breakglass-01", "vendor-acme-support") for _, label in subjects if not _.startswith("third-party-key"))
     role_finding = findings.get(rule_id="role-external-trust-no-external-id")
     assert "vendor-deploy-role" in role_finding.reason and "vendor-audit-role" not in role_finding.reason
+
+
+def test_the_policy_form_keeps_the_identity_control_fields():
+    from apps.evaluation.forms import PolicyForm
+    from apps.evaluation.policy import DEFAULT_POLICY, policy_from_dict
+
+    changed = {
+        **DEFAULT_POLICY,
+        "break_glass_tag_key": "emergency",
+        "flag_tag_values": ["on"],
+        "handover_rotation_classes": ["database", "third-party"],
+        "break_glass_require_hardware_mfa": False,
+    }
+    initial = PolicyForm.initial_for(changed)
+    form = PolicyForm(data={**{k: v for k, v in initial.items() if v is not False}, "comment": "identity controls"})
+    assert form.is_valid(), form.errors
+    policy = policy_from_dict(form.policy_data())
+    assert policy.break_glass_tag_key == "emergency" and policy.flag_tag_values == ("on",)
+    assert policy.handover_rotation_classes == ("database", "third-party") and policy.break_glass_require_hardware_mfa is False
+    assert policy.third_party_tag_key == "third-party" and policy.expiry_tag_keys == tuple(DEFAULT_POLICY["expiry_tag_keys"])
+    bad = PolicyForm(data={**{k: v for k, v in initial.items() if v is not False}, "handover_rotation_classes": "gold", "comment": "x"})
+    assert bad.is_valid()
+    try:
+        policy_from_dict(bad.policy_data())
+    except ValueError as exc:
+        assert "handover_rotation_classes" in str(exc)
+    else:
+        raise AssertionError("an unknown class must be refused")
