@@ -197,3 +197,21 @@ def test_secrets_manager_records_how_many_versions_a_secret_has(moto_url):
     versions = {c.name: c.attributes["version_count"] for c in result.credentials}
     assert versions["partner-api-key"] == 1 and versions["replaced-api-key"] >= 2
     assert "first" not in json.dumps([c.attributes for c in result.credentials])  # metadata only
+
+
+@pytest.mark.parametrize("operation", ["GetLoginProfile", "ListInstances"])
+def test_a_throttled_new_call_is_retried_and_nothing_is_lost(people, fault_proxy, target_a, operation):
+    fault_proxy.fail(operation, "throttle", times=1)
+    result = IamConnector().collect(target_a)
+    assert fault_proxy.seen[operation] >= 2 and not result.errors
+    assert result.facts["identity_center"]["status"] == "in_use"
+    assert _password(result, "bob").attributes["password_reset_required"] is False
+
+
+def test_identity_center_throttled_beyond_retries_fails_the_unit_as_retryable(people, fault_proxy, target_a):
+    from apps.connectors.base import ConnectorError
+
+    fault_proxy.fail("ListInstances", "throttle")
+    with pytest.raises(ConnectorError) as caught:
+        IamConnector().collect(target_a)
+    assert caught.value.retryable is True  # the unit is retried whole: no account is recorded half-read
