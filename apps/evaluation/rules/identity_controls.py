@@ -156,7 +156,9 @@ class BreakGlassUnused(_BreakGlassRule):
             if c.credential_type not in (CONSOLE_PASSWORD, ACCESS_KEY) or c.deleted_at is not None:
                 continue
             what = "console password" if c.credential_type == CONSOLE_PASSWORD else key_label(c)
-            if c.last_used_at is not None:
+            if c.last_used_at is not None and c.last_used_at > ctx.now:
+                unknown.append(f"{what} (last use {day(c.last_used_at)} is in the future)")
+            elif c.last_used_at is not None:
                 uses.append((c.last_used_at, what))
             elif never_used(c) is None:
                 unknown.append(what)

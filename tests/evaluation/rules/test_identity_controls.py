@@ -202,6 +202,9 @@ def test_break_glass_use_by_key_never_used_and_unknown():
     password(user=unknown, last_used_status="no_information")
     assert status(BreakGlassUnused(), unknown) == "not_assessed"
     assert status(BreakGlassUnused(), person, ctx(break_glass_use_window_days=4)) == "pass"
+    future = glass()
+    password(user=future, used=ahead(3))
+    assert status(BreakGlassUnused(), future) == "not_assessed"
 
 
 def test_break_glass_owner():
