@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from apps.evaluation.exceptions import ExceptionMatcher
@@ -97,12 +98,15 @@ def run_rules(
     for index, rule in enumerate(rules, start=1):
         tally = result.tallies.setdefault(rule.id, Tally())
         bit = 1 << (index - 1)
+        # A population the policy decides (rule overrides applies_in); else the plain, faster check.
+        # Given the watched context: a population that reads the clock is judged again next time.
+        applies = rule.applies if type(rule).applies_in is Rule.applies_in else partial(rule.applies_in, ctx=judge_ctx)
         for subject in subjects.get(rule.subject, ()):
             if watch is not None:
                 watch.read = False
             raised = False
             try:
-                if not rule.applies(subject):
+                if not applies(subject):
                     continue
                 verdict = rule.evaluate(subject, judge_ctx)
             except Exception as exc:  # noqa: BLE001 - a bad value must not stop the evaluation

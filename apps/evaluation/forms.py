@@ -65,6 +65,16 @@ def parse_classification(text: str) -> list[dict[str, str]]:
     return rules
 
 
+_IDENTITY_TEXT_FIELDS = (
+    ("break_glass_tag_key", "Break-glass tag key", "A user whose tag with this key holds a flag value is break-glass."),
+    ("third_party_tag_key", "Third-party tag key", "A user whose tag with this key holds a flag value belongs to a third party."),
+    ("flag_tag_values", "Flag values", "Comma-separated values that mark a user (case-insensitive), e.g. true, yes, 1."),
+    ("expiry_tag_keys", "Expiry tag keys", "Comma-separated; a third-party user's end date (ISO date), tried in order."),
+    ("handover_rotation_classes", "Handed-over secret classes", "Comma-separated credential classes replaced after hand-over."),
+)
+_SINGLE_KEYS = ("break_glass_tag_key", "third_party_tag_key")
+
+
 def _tag_keys(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -96,6 +106,12 @@ class PolicyForm(forms.Form):
             help_text=CLASSIFICATION_HELP,
             widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "false", "class": "mono"}),
         )
+        # Identity controls (9.2.4.04, 9.2.4.14, 9.2.4.16, 9.3.1.07): which users are break-glass / third-party.
+        for name, label, help_text in _IDENTITY_TEXT_FIELDS:
+            self.fields[name] = forms.CharField(label=label, max_length=2000, help_text=help_text)
+        self.fields["break_glass_require_hardware_mfa"] = forms.BooleanField(
+            label="Break-glass users need a hardware MFA device", required=False
+        )
         self.fields["coverage_grace_factor"] = forms.FloatField(
             label="Coverage grace factor",
             help_text="A source last collected longer ago than its schedule × this factor leaves the rules it feeds not assessed.",
@@ -124,7 +140,8 @@ class PolicyForm(forms.Form):
 
     @property
     def other_fields(self):
-        return [self[k] for k in ("owner_tag_keys", "request_tag_keys", "classification", "coverage_grace_factor", "comment")]
+        identity = [name for name, _, _ in _IDENTITY_TEXT_FIELDS] + ["break_glass_require_hardware_mfa"]
+        return [self[k] for k in ("owner_tag_keys", "request_tag_keys", "classification", *identity, "coverage_grace_factor", "comment")]
 
     def clean_classification(self) -> list[dict[str, str]]:
         return parse_classification(self.cleaned_data.get("classification", ""))
@@ -144,6 +161,10 @@ class PolicyForm(forms.Form):
         ):
             policy[name] = data[name]
         policy["finding_sla_days"] = {s: data[f"sla_{s}"] for s in SEVERITIES}
+        for name, _, _ in _IDENTITY_TEXT_FIELDS:
+            text = data.get(name, "")
+            policy[name] = text.strip() if name in _SINGLE_KEYS else _tag_keys(text)
+        policy["break_glass_require_hardware_mfa"] = data["break_glass_require_hardware_mfa"]
         return policy
 
     def add_service_error(self, message: str) -> None:
@@ -175,5 +196,9 @@ class PolicyForm(forms.Form):
             initial[f"sla_{severity}"] = sla.get(severity)
         initial["owner_tag_keys"] = ", ".join(data.get("owner_tag_keys") or [])
         initial["request_tag_keys"] = ", ".join(data.get("request_tag_keys") or [])
+        for name, _, _ in _IDENTITY_TEXT_FIELDS:
+            value = data.get(name)
+            initial[name] = value if isinstance(value, str) else ", ".join(str(v) for v in value or [])
+        initial["break_glass_require_hardware_mfa"] = data.get("break_glass_require_hardware_mfa")
         initial["classification"] = "\n".join(classification_line(i) for i in data.get("classification") or [] if isinstance(i, dict))
         return initial

@@ -45,8 +45,9 @@ DEFAULT_POLICY: dict[str, Any] = {
         "service-credential": 90,
         # Azure Key Vault keys (encryption, signing): a rotation policy's interval, at most yearly.
         "vault-key": 365,
-        # Credentials held for or by another organisation (an Entra ID application owned by another
-        # tenant): replaced at least quarterly, and sooner where the contract says so.
+        # Credentials held for or by another organisation (access keys of IAM users tagged as
+        # third-party, an Entra ID application owned by another tenant): replaced at least
+        # quarterly, and sooner where the contract says so.
         "third-party": 90,
         "default": 90,
     },
@@ -104,6 +105,24 @@ DEFAULT_POLICY: dict[str, Any] = {
     # A failing finding is due this many days after it first failed, by the rule's severity
     # (the findings queue: owner, due date, overdue).
     "finding_sla_days": {"critical": 7, "high": 30, "medium": 90, "low": 180},
+    # Identity controls proven from AWS metadata (9.2.4.04, 9.2.4.14, 9.2.4.16, 9.3.1.07).
+    # A tag marks a user as break-glass / third-party when its key matches (case-insensitive)
+    # and its value is one of the flag values (case-insensitive, trimmed).
+    "break_glass_tag_key": "break-glass",
+    "third_party_tag_key": "third-party",
+    "flag_tag_values": ["true", "yes", "1"],
+    # Break-glass users must have MFA; a hardware device (not a virtual one) when this is true.
+    "break_glass_require_hardware_mfa": True,
+    # Any use of a break-glass user's password or keys within this many days is a finding.
+    "break_glass_use_window_days": 90,
+    # Third-party users carry an expiry tag (one of these keys) with an ISO date.
+    "expiry_tag_keys": ["expires", "expiry", "expiry-date", "end-date"],
+    # Secrets of these classes are handed over and must be rotated (a new version) within
+    # handover_rotation_days of creation once used.
+    "handover_rotation_classes": ["external-api"],
+    "handover_rotation_days": 30,
+    # Most human IAM users with a console password, in percent of human IAM users.
+    "max_console_password_user_percent": 10,
 }
 SEVERITIES = ("low", "medium", "high", "critical")  # every rule has one (rules.base)
 
@@ -171,6 +190,15 @@ class Policy:
     kv_vault_allow_public_network: bool = False
     kv_vault_max_secret_readers: int = 5
     entra_secret_max_lifetime_days: int = 180
+    break_glass_tag_key: str = "break-glass"
+    third_party_tag_key: str = "third-party"
+    flag_tag_values: tuple[str, ...] = ("true", "yes", "1")
+    break_glass_require_hardware_mfa: bool = True
+    break_glass_use_window_days: int = 90
+    expiry_tag_keys: tuple[str, ...] = ("expires", "expiry", "expiry-date", "end-date")
+    handover_rotation_classes: tuple[str, ...] = ("external-api",)
+    handover_rotation_days: int = 30
+    max_console_password_user_percent: int = 10
 
     def rotation_limit(self, credential_class: str) -> int:
         return self.rotation_days.get(credential_class, self.rotation_days["default"])
@@ -200,6 +228,14 @@ class Policy:
         """Days a failing finding of ``severity`` has before it is overdue (unknown: the longest)."""
         return self.finding_sla_days.get(severity, max(self.finding_sla_days.values()))
 
+    def tag_flag(self, tags: dict[str, str], key: str) -> bool:
+        """True when tag ``key`` (case-insensitive) carries one of the flag values."""
+        wanted = key.lower()
+        for k, v in tags.items():
+            if k.lower() == wanted and isinstance(v, str) and v.strip().lower() in self.flag_tag_values:
+                return True
+        return False
+
     def tag_value(self, tags: dict[str, str], keys: tuple[str, ...]) -> str:
         lowered = {k.lower(): v for k, v in tags.items()}
         for key in keys:
@@ -212,6 +248,8 @@ class Policy:
         data = asdict(self)
         data["owner_tag_keys"] = list(self.owner_tag_keys)
         data["request_tag_keys"] = list(self.request_tag_keys)
+        for name in ("flag_tag_values", "expiry_tag_keys", "handover_rotation_classes"):
+            data[name] = list(getattr(self, name))
         data["classification"] = [
             {
                 k: v
@@ -244,6 +282,9 @@ _INT_FIELDS = {  # field: (minimum, maximum)
     "password_reuse_prevention": (0, 24),
     "kv_vault_min_soft_delete_days": (7, 90),  # Key Vault keeps deleted objects 7 to 90 days
     "kv_vault_max_secret_readers": (1, 1000),
+    "break_glass_use_window_days": (1, 3650),
+    "handover_rotation_days": (1, 3650),
+    "max_console_password_user_percent": (0, 100),
 }
 _BOOL_FIELDS = (
     "password_require_symbols",
@@ -252,6 +293,7 @@ _BOOL_FIELDS = (
     "password_require_lowercase",
     "kv_vault_require_purge_protection",
     "kv_vault_allow_public_network",
+    "break_glass_require_hardware_mfa",
 )
 
 
@@ -293,6 +335,20 @@ def policy_from_dict(raw: dict[str, Any]) -> Policy:
         if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k.strip() and len(k) <= 128 for k in keys):
             raise PolicyError(f"{name}: a non-empty list of tag keys")
         tag_lists[name] = tuple(k.strip() for k in keys)
+    for name in ("break_glass_tag_key", "third_party_tag_key"):
+        value = data[name]
+        if not isinstance(value, str) or not value.strip() or len(value) > 128:
+            raise PolicyError(f"{name}: a tag key of 1 to 128 characters")
+        tag_lists[name] = value.strip()
+    for name in ("flag_tag_values", "expiry_tag_keys"):
+        values = data[name]
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) and v.strip() and len(v) <= 256 for v in values):
+            raise PolicyError(f"{name}: a non-empty list of tag values or keys")
+        tag_lists[name] = tuple(v.strip().lower() if name == "flag_tag_values" else v.strip() for v in values)
+    handover = data["handover_rotation_classes"]
+    if not isinstance(handover, list) or not all(isinstance(k, str) and k in CREDENTIAL_CLASSES for k in handover):
+        raise PolicyError(f"handover_rotation_classes: a list of credential classes ({', '.join(CREDENTIAL_CLASSES)})")
+    tag_lists["handover_rotation_classes"] = tuple(handover)
     rules = []
     for i, item in enumerate(data["classification"]):
         if not isinstance(item, dict) or item.get("class") not in CREDENTIAL_CLASSES:

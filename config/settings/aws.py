@@ -21,3 +21,6 @@ AWS_IAM_USER_CREDENTIALS_REFRESH_HOURS = env.float("AWS_IAM_USER_CREDENTIALS_REF
 # Which plaintext SSM parameter names look like secrets (a case-insensitive regular
 # expression); empty: apps.connectors.aws.ssm.SECRET_NAME_PATTERN.
 AWS_SSM_SECRET_NAME_PATTERN = env.str("AWS_SSM_SECRET_NAME_PATTERN", default="")
+# Regions where sso-admin ListInstances looks for IAM Identity Center (the organisation's
+# Identity Center home region); empty: the collection session's region.
+AWS_IDENTITY_CENTER_REGIONS = env.list("AWS_IDENTITY_CENTER_REGIONS", default=[])

@@ -68,7 +68,9 @@ def test_collect_repeat_evaluate_at_size(organisation, grc_lead, catalog, settin
     # No account-wide listing exists for these: one call each per user on a first collection.
     assert calls["ListSSHPublicKeys"] == calls["ListServiceSpecificCredentials"] == 300
     assert not calls.get("ListSigningCertificates")  # the report shows nobody holds one
-    assert not any(calls.get(op) for op in PER_USER_IAM_CALLS if op != "ListAccessKeys")
+    # GetLoginProfile: once per console password (reset flag, profile creation; identity controls), reused on repeat.
+    assert calls["GetLoginProfile"] == by_type["console_password"]
+    assert not any(calls.get(op) for op in PER_USER_IAM_CALLS if op not in ("ListAccessKeys", "GetLoginProfile"))
     # The meter sees what was written (COPY included) and the queries issued.
     assert first.rows_written["inventory_credential"] == sum(by_type.values())
     assert first.queries > 0 and first.peak_rss_mb and first.wall_seconds > 0

@@ -87,6 +87,11 @@ ALLOWED_OPERATIONS: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "DescribeRegions": "the regions enabled for the account (and opt-in ones that are not)",
             }
         ),
+        "sso-admin": MappingProxyType(
+            {
+                "ListInstances": "whether IAM Identity Center is set up: instance ARN, owner account, status (no users, no credentials)",
+            }
+        ),
         "account": MappingProxyType(
             {
                 "ListRegions": "every region with its opt-in status",

@@ -83,6 +83,8 @@ def secret_record(secret: dict[str, Any], region: str) -> CredentialRecord:
             "kms_key_id": secret.get("KmsKeyId"),
             "primary_region": secret.get("PrimaryRegion"),
             "rotation_lambda_arn": secret.get("RotationLambdaARN") or None,
+            # Versions still carrying (or listed with) staging labels: 1 means the value was never replaced.
+            "version_count": len(versions) if isinstance(versions := secret.get("SecretVersionsToStages"), dict) else None,
             **rotation_attributes,
         },
     )

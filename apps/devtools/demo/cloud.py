@@ -59,6 +59,7 @@ def _ports() -> tuple[int, list[int]]:
 def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: int = 260) -> DemoCloud:
     """Start and seed the simulators and point keytrail's AWS and Azure settings at them."""
     from apps.devtools.simulators.aws import start_moto_server
+    from apps.devtools.simulators.identity_controls import seed_identity_controls
     from apps.devtools.simulators.key_vault import KeyVaultSimulator
     from apps.devtools.simulators.more_kinds import seed_more_kinds
     from apps.devtools.simulators.organisation import seed_aws_account, seed_vault
@@ -99,6 +100,10 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
     seed_more_kinds(PROD_ACCOUNT, regions=REGIONS, seed=seed, now=now)
 
     _seed_organization(cloud, seed=seed, now=now)
+    # Break-glass, third-party, new-starter and single sign-on cases: a pass and a fail per rule.
+    seed_identity_controls(
+        PROD_ACCOUNT, sandbox=SANDBOX_ACCOUNT, few_passwords=cloud.org_accounts[ORG_MEMBERS[1]], region=REGIONS[0], now=now
+    )
 
     for (name, count), port in zip([*VAULTS, (REFUSING_VAULT, 5)], vault_ports, strict=True):
         vault = KeyVaultSimulator(name, port=port)

@@ -13,7 +13,13 @@ Data lives on moto's own objects, so ``POST /moto-api/reset`` wipes it with ever
 
 * service-specific credentials on the moto user (:func:`add_service_specific_credential`);
 * a server certificate's expiry is read from its PEM body's ``notAfter`` (as AWS does); its id
-  and upload date are fixed when first listed, or set by :func:`set_server_certificate_upload`.
+  and upload date are fixed when first listed, or set by :func:`set_server_certificate_upload`;
+* moto's credential report writes the user's creation as ``password_last_changed`` (and its
+  ``GetLoginProfile`` the same as the profile's creation), so every password looks never
+  changed: :func:`set_password_last_changed` records a change, written into the report's
+  column, and :func:`set_login_profile_created` the profile's creation (on the moto user);
+* moto's ``CreateLoginProfile`` ignores ``PasswordResetRequired`` (its ``GetLoginProfile``
+  always answers false): the flag sent is kept on the moto user.
 
 Nothing here is imported by the product.
 """
@@ -127,6 +133,64 @@ def _list_server_certificates(self: Any) -> Any:
     return ActionResult({"ServerCertificateMetadataList": items, "IsTruncated": False})
 
 
+_PASSWORD_CHANGED = "keytrail_password_last_changed"
+_PROFILE_CREATED = "keytrail_login_profile_created"
+
+
+def set_password_last_changed(account_id: str, user_name: str, changed: datetime) -> None:
+    """The date the credential report gives as the user's ``password_last_changed``."""
+    from apps.devtools.simulators.aws import iam_backend
+
+    setattr(iam_backend(account_id).get_user(user_name), _PASSWORD_CHANGED, changed)
+
+
+def set_login_profile_created(account_id: str, user_name: str, created: datetime) -> None:
+    """The ``CreateDate`` ``GetLoginProfile`` answers for the user (moto: the user's creation)."""
+    from apps.devtools.simulators.aws import iam_backend
+
+    setattr(iam_backend(account_id).get_user(user_name), _PROFILE_CREATED, created)
+
+
+def _user_csv(original: Any) -> Any:
+    def to_csv(self: Any) -> str:
+        line = original(self)
+        changed = getattr(self, _PASSWORD_CHANGED, None)
+        if changed is None or not self.password:
+            return line
+        fields = line.rstrip("\n").split(",")
+        fields[5] = changed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")  # password_last_changed
+        return ",".join(fields) + "\n"
+
+    return to_csv
+
+
+def _get_login_profile(original: Any) -> Any:
+    def get_login_profile(self: Any) -> Any:
+        created = None
+        try:
+            created = getattr(self.backend.get_user(self._get_param("UserName")), _PROFILE_CREATED, None)
+        except Exception:  # noqa: BLE001 - moto's own answer says what is wrong
+            created = None
+        answer = original(self)
+        if created is not None:
+            answer.result["LoginProfile"]["CreateDate"] = created
+        return answer
+
+    return get_login_profile
+
+
+def _create_login_profile(original: Any) -> Any:
+    def create_login_profile(self: Any) -> Any:
+        answer = original(self)
+        reset = str(self._get_param("PasswordResetRequired") or "").lower() == "true"
+        user = self.backend.get_user(self._get_param("UserName"))
+        user.password_reset_required = reset
+        answer.result["LoginProfile"]["PasswordResetRequired"] = reset
+        return answer
+
+    return create_login_profile
+
+
 def install() -> None:
     """Teach moto's IAM responder the two operations (idempotent; before or after start)."""
     global _installed
@@ -136,4 +200,9 @@ def install() -> None:
 
     IamResponse.list_service_specific_credentials = _list_service_specific_credentials  # type: ignore[attr-defined]
     IamResponse.list_server_certificates = _list_server_certificates  # type: ignore[method-assign]
+    from moto.iam.models import User
+
+    User.to_csv = _user_csv(User.to_csv)  # type: ignore[method-assign]
+    IamResponse.get_login_profile = _get_login_profile(IamResponse.get_login_profile)  # type: ignore[method-assign]
+    IamResponse.create_login_profile = _create_login_profile(IamResponse.create_login_profile)  # type: ignore[method-assign]
     _installed = True

@@ -15,6 +15,7 @@ A rule class (registered in :mod:`apps.evaluation.rules.registry`) declares:
 and implements
 
 ``applies(subject) -> bool``                  is the subject in this rule's population?
+``applies_in(subject, ctx) -> bool``           the same under the policy (optional; defaults to ``applies``)
 ``evaluate(subject, ctx) -> Verdict``          pass, fail or not assessed, with the exact reason
                                                and the values judged on
 
@@ -160,6 +161,11 @@ class Rule:
 
     def applies(self, subject) -> bool:
         return True
+
+    def applies_in(self, subject, ctx: RuleContext) -> bool:
+        """Is the subject in the population under ``ctx``'s policy? Override for populations the
+        policy decides (a tag key, a list of classes); the default is :meth:`applies`."""
+        return self.applies(subject)
 
     def evaluate(self, subject, ctx: RuleContext) -> Verdict:
         raise NotImplementedError

@@ -76,7 +76,7 @@ class CredentialVerdicts:
 def _judge(rule: Rule, subject, ctx: RuleContext):
     # As the engine does: a rule that raises gives "not assessed", never a pass.
     try:
-        if not rule.applies(subject):
+        if not rule.applies_in(subject, ctx):
             return None
         return rule.evaluate(subject, ctx)
     except Exception as exc:  # noqa: BLE001 - a bad value must not take the page down
@@ -98,7 +98,7 @@ def credential_verdicts(*, credential: Credential, now: datetime | None = None) 
     try:
         policy = policy_from_dict(policy_version.data) if policy_version else default_policy()
     except PolicyError as exc:
-        result.note = f"The policy v{policy_version.version} cannot be read: {exc}"
+        result.note = f"The policy v{policy_version.version if policy_version else '?'} cannot be read: {exc}"
         return result
     subject = credential_facts(credential_id=credential.pk, policy=policy, now=now)
     if subject is None:

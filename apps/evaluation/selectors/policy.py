@@ -94,6 +94,9 @@ THRESHOLD_LABELS = (
     ("certificate_expiry_warning_days", "IAM server certificate expiry warning (days before)"),
     ("kv_certificate_warning_days", "Key Vault certificate without auto-renew: expiry warning (days before)"),
     ("review_interval_days", "Privileged and non-human credentials reviewed at least every (days)"),
+    ("break_glass_use_window_days", "Break-glass user used within (days) is a finding"),
+    ("handover_rotation_days", "Handed-over secret rotated within (days) of creation"),
+    ("max_console_password_user_percent", "Human IAM users with a console password at most (%)"),
 )
 PASSWORD_LABELS = (
     ("password_min_length", "Minimum length"),

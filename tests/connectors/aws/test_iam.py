@@ -592,4 +592,6 @@ def test_only_expected_operations_are_called(population, fault_proxy, target_a):
         "ListSSHPublicKeys",
         "ListServiceSpecificCredentials",
         "ListSigningCertificates",
+        "GetLoginProfile",  # users with a console password: reset flag (identity controls)
+        "ListInstances",  # sso-admin: Identity Center in use
     }

@@ -10,16 +10,18 @@ from typing import Any
 
 from apps.connectors.aws.allowlist import OPERATION_REFUSED
 from apps.connectors.aws.client import aws_errors, session_for_target
-from apps.connectors.aws.iam import reads, records, user_credentials
+from apps.connectors.aws.iam import identity, reads, records, user_credentials
 from apps.connectors.aws.iam.policies import PolicyIndex
 from apps.connectors.aws.iam.report import ROOT_ROW_USER, ReportRow
 from apps.connectors.aws.iam.users import ListedKey
 from apps.connectors.aws.source import AwsAccount, account_target
 from apps.connectors.base import (
+    STREAM_BATCH_RECORDS,
     Batch,
     CollectionResult,
     Connector,
     ConnectorError,
+    IdentityRecord,
     SourceConfig,
     Target,
 )
@@ -63,7 +65,7 @@ class IamConnector(Connector):
 
         with aws_errors(f"{target.unit} {account_id}"):
             rows, generated_at = reads.credential_report(iam)
-            users, groups, policies = reads.authorization_details(iam)
+            users, groups, policies, roles = reads.authorization_details(iam)
             # All pages or nothing, like the users: a partial list would make certificates look deleted.
             server_certificates = user_credentials.list_server_certificates(iam)
         virtual_mfa = reads.optional(result, "virtual_mfa_devices", lambda: reads.virtual_mfa(iam)) or {}
@@ -90,6 +92,12 @@ class IamConnector(Connector):
         login_profiles = reads.login_profiles(
             iam, [(u.get("Arn", ""), u.get("UserName", "")) for u in users if u.get("Arn") not in rows_by_arn], result
         )
+        # Login profiles of report users with a password (reset flag, creation): identity controls.
+        password_profiles, profile_state = identity.password_login_profiles(
+            iam, users, rows_by_arn, result, previous_state.get("login_profiles") if isinstance(previous_state, dict) else None
+        )
+        login_profiles = {**password_profiles, **login_profiles}
+        identity_center = identity.identity_center(aws, result)
 
         user_jobs = [(u.get("Arn", ""), u.get("UserName", "")) for u in users if u.get("Arn")]
         certificate_jobs = [
@@ -124,6 +132,9 @@ class IamConnector(Connector):
             listed_for=len(to_list),
             reused=reused,
             certificates_listed_for=len(certificate_jobs),
+            identity_center=identity_center,
+            profile_state=profile_state,
+            roles=roles,
         )
         return result
 
@@ -150,10 +161,24 @@ class IamConnector(Connector):
         listed_for: int,
         reused: int,
         certificates_listed_for: int,
+        identity_center: dict,
+        profile_state: Any,
+        roles: list[dict],
     ) -> Iterator[Batch]:
         """The users' records in batches, then the server certificates and root; sets facts and state last."""
         password_policy_known, policy = password_policy
         state_users: dict[str, Any] = {}
+        humans: list[IdentityRecord] = []  # console access is counted over every batch (identity controls)
+
+        def take(at_least: int = STREAM_BATCH_RECORDS) -> Batch | None:
+            batch = result.take_batch(at_least)
+            if batch is not None:
+                humans.extend(i for i in batch.identities if i.kind == IdentityKind.HUMAN.value)
+                for credential in batch.credentials:
+                    if credential.credential_type == CredentialKind.CONSOLE_PASSWORD.value:
+                        credential.attributes["identity_center"] = identity_center["status"]
+            return batch
+
         for user in users:
             arn = user.get("Arn", "")
             row = rows_by_arn.get(arn)
@@ -173,18 +198,23 @@ class IamConnector(Connector):
                 result.add_error("malformed_response", f"unusable SSH key, service credential or certificate entry: {exc!r}", arn)
             if row is not None and row.keys and arn in known_keys:
                 state_users[arn] = {"digest": row.digest, "keys": [k.to_state() for k in known_keys[arn]]}
-            if batch := result.take_batch():
+            if batch := take():
                 yield batch
 
         user_credentials.emit_server_certificates(result, server_certificates)
         root = records.emit_root(result, account_id, partition, root_row, summary, virtual_mfa, generated_at)
+        last = take(0)
         listing = result.facts.get("user_credential_listing", {})
+        profile_listing = result.facts.get("login_profile_listing", {})
         result.facts = {
             "account_id": account_id,
             "password_policy": policy,
             "password_policy_status": ("unknown" if not password_policy_known else ("present" if policy else "absent")),
             "root": root,
             "credential_report_generated_at": generated_at,
+            "identity_center": identity_center,
+            "external_trust": identity.external_trust_roles(roles, account_id, result),
+            "console_access": identity.console_access(humans),
             "collection": {
                 "users": len(users),
                 "users_missing_from_report": sum(1 for u in users if u.get("Arn") not in rows_by_arn),
@@ -194,11 +224,12 @@ class IamConnector(Connector):
                 "signing_certificates_listed_for": certificates_listed_for,
                 "ssh_and_service_credentials_listed_for": listing.get("listed_for"),
                 "ssh_and_service_credentials_reused_for": listing.get("reused_for"),
+                "login_profiles_listed_for": profile_listing.get("listed_for"),
             },
         }
-        result.state = {"version": STATE_VERSION, "users": state_users, "user_credentials": other_state}
-        if batch := result.take_batch(0):
-            yield batch
+        result.state = {"version": STATE_VERSION, "users": state_users, "user_credentials": other_state, "login_profiles": profile_state}
+        if last is not None:
+            yield last
 
     @staticmethod
     def _plan_key_listing(

@@ -61,19 +61,22 @@ def credential_report(iam: Any) -> tuple[list[ReportRow], datetime | None]:
     return parse_credential_report(response["Content"]), as_utc(response.get("GeneratedTime"))
 
 
-def authorization_details(iam: Any) -> tuple[list[dict], list[dict], list[dict]]:
+def authorization_details(iam: Any) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+    """(users, groups, customer-managed policies, roles): roles for their trust policies."""
     users: list[dict] = []
     groups: list[dict] = []
     policies: list[dict] = []
+    roles: list[dict] = []
     # AWS-managed policy documents are left out (about a thousand of them); those
     # that matter for the privileged rule are recognised by name.
     paginator = iam.get_paginator("get_account_authorization_details")
-    pages = paginator.paginate(Filter=["User", "Group", "LocalManagedPolicy"], PaginationConfig={"PageSize": PAGE_SIZE})
+    pages = paginator.paginate(Filter=["User", "Group", "LocalManagedPolicy", "Role"], PaginationConfig={"PageSize": PAGE_SIZE})
     for page in pages:
         users += page.get("UserDetailList") or []
         groups += page.get("GroupDetailList") or []
         policies += page.get("Policies") or []
-    return users, groups, policies
+        roles += page.get("RoleDetailList") or []
+    return users, groups, policies, roles
 
 
 def virtual_mfa(iam: Any) -> dict[str, list[dict[str, Any]]]:

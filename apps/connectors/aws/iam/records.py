@@ -64,6 +64,8 @@ def emit_user(
                 "password_enabled": password_enabled,
                 "in_credential_report": row is not None,
                 "permissions_boundary": (user.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn"),
+                # False when ListAccessKeys failed for the user: "no key" would then be unproven.
+                "access_keys_listed": keys is not None,
             },
         )
     )
