@@ -4,6 +4,8 @@ One call of :meth:`SecretsManagerConnector.collect` covers one (account, region)
 ``ListSecrets`` with ``IncludePlannedDeletion=True`` returns every field keytrail records
 (rotation flag and rules, last rotated/changed/accessed, next rotation, deletion date,
 tags, owning service, KMS key, primary region), so no ``DescribeSecret`` is made.
+Each secret's resource policy is read with ``GetResourcePolicy`` (the policy, never the
+secret; :mod:`.secret_policies`) into the ``resource_policy`` attribute.
 ``GetSecretValue`` is never called; the client refuses it, as every operation not on the allowlist (``allowlist.py``).
 """
 
@@ -14,6 +16,7 @@ import re
 from typing import Any
 
 from apps.connectors.aws.client import as_utc, aws_errors, session_for_target, tags_dict
+from apps.connectors.aws.secret_policies import read_policies
 from apps.connectors.aws.source import AwsAccount, account_target
 from apps.connectors.base import (
     CollectionResult,
@@ -125,5 +128,8 @@ class SecretsManagerConnector(Connector):
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 item = str(secret.get("ARN") or secret.get("Name") or "") if isinstance(secret, dict) else ""
                 result.add_error("malformed_response", f"unusable ListSecrets entry: {exc!r}", item)
+        policies = read_policies(client, [c.external_id for c in result.credentials], result)
+        for record in result.credentials:
+            record.attributes["resource_policy"] = policies.get(record.external_id) or {"status": "error", "error": "not read"}
         result.facts = {"account_id": aws.account_id, "region": target.region, "secrets": len(result.credentials)}
         return result

@@ -1,6 +1,9 @@
 """The IAM connector: one account's users, credentials, MFA, root state and password policy.
 
 The calls are in :mod:`.reads`, the records built from their answers in :mod:`.records`.
+Two more account-level facts ride on this collection: who may read every secret
+(``secret_readers``, :mod:`.secret_access`) and the account's CloudTrail trails
+(``cloudtrail``, :mod:`apps.connectors.aws.cloudtrail`).
 """
 
 from __future__ import annotations
@@ -8,8 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from apps.connectors.aws.allowlist import OPERATION_REFUSED
+from apps.connectors.aws import cloudtrail
 from apps.connectors.aws.client import aws_errors, session_for_target
-from apps.connectors.aws.iam import reads, records, user_credentials
+from apps.connectors.aws.iam import reads, records, secret_access, user_credentials
 from apps.connectors.aws.iam.policies import PolicyIndex
 from apps.connectors.aws.iam.report import ROOT_ROW_USER, ReportRow
 from apps.connectors.aws.iam.users import ListedKey
@@ -63,6 +67,13 @@ class IamConnector(Connector):
         virtual_mfa = reads.optional(result, "virtual_mfa_devices", lambda: reads.virtual_mfa(iam)) or {}
         password_policy_known, password_policy = reads.password_policy(result, iam)
         summary = reads.optional(result, "account_summary", lambda: reads.account_summary(iam))
+        role_details = reads.optional(result, "roles", lambda: secret_access.roles(iam))
+        secret_readers = (
+            secret_access.broad_secret_readers(users, groups, role_details, policies)
+            if role_details is not None
+            else {"status": "unknown", "error": "the account's roles could not be read (see the unit's errors)"}
+        )
+        trails = cloudtrail.read_trails(aws, result)
 
         rows_by_arn: dict[str, ReportRow] = {}
         root_row: ReportRow | None = None
@@ -127,6 +138,8 @@ class IamConnector(Connector):
             "password_policy_status": ("unknown" if not password_policy_known else ("present" if password_policy else "absent")),
             "root": root,
             "credential_report_generated_at": generated_at,
+            "secret_readers": secret_readers,
+            "cloudtrail": trails,
             "collection": {
                 "users": len(users),
                 "users_missing_from_report": sum(1 for u in users if u.get("Arn") not in rows_by_arn),
