@@ -84,6 +84,15 @@ DEFAULT_POLICY: dict[str, Any] = {
     # A failing finding is due this many days after it first failed, by the rule's severity
     # (the findings queue: owner, due date, overdue).
     "finding_sla_days": {"critical": 7, "high": 30, "medium": 90, "low": 180},
+    # 9.2.4.07 least-privilege read. Other AWS accounts a secret's resource policy may let read
+    # its value (12-digit ids; the secret's own account always may).
+    "secret_read_trusted_accounts": [],
+    # How many IAM users/roles of an account may hold read access to every secret or parameter
+    # (after the exempt ones, e.g. a break-glass role, matched by ARN pattern).
+    "broad_secret_readers_max": 0,
+    "broad_secret_reader_exempt": [],
+    # 9.2.4.18 logging: a qualifying CloudTrail trail must have log-file validation on.
+    "cloudtrail_require_log_file_validation": True,
 }
 SEVERITIES = ("low", "medium", "high", "critical")  # every rule has one (rules.base)
 
@@ -143,6 +152,10 @@ class Policy:
     classification: tuple[ClassRule, ...] = field(default_factory=tuple)
     coverage_grace_factor: float = 2.0
     finding_sla_days: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_POLICY["finding_sla_days"]))
+    secret_read_trusted_accounts: tuple[str, ...] = ()
+    broad_secret_readers_max: int = 0
+    broad_secret_reader_exempt: tuple[str, ...] = ()
+    cloudtrail_require_log_file_validation: bool = True
 
     def rotation_limit(self, credential_class: str) -> int:
         return self.rotation_days.get(credential_class, self.rotation_days["default"])
@@ -184,6 +197,8 @@ class Policy:
         data = asdict(self)
         data["owner_tag_keys"] = list(self.owner_tag_keys)
         data["request_tag_keys"] = list(self.request_tag_keys)
+        data["secret_read_trusted_accounts"] = list(self.secret_read_trusted_accounts)
+        data["broad_secret_reader_exempt"] = list(self.broad_secret_reader_exempt)
         data["classification"] = [
             {
                 k: v
@@ -212,8 +227,17 @@ _INT_FIELDS = {  # field: (minimum, maximum)
     "password_min_length": (6, 128),
     "password_max_age_days": (0, 3650),
     "password_reuse_prevention": (0, 24),
+    "broad_secret_readers_max": (0, 10000),
 }
-_BOOL_FIELDS = ("password_require_symbols", "password_require_numbers", "password_require_uppercase", "password_require_lowercase")
+_BOOL_FIELDS = (
+    "password_require_symbols",
+    "password_require_numbers",
+    "password_require_uppercase",
+    "password_require_lowercase",
+    "cloudtrail_require_log_file_validation",
+)
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+MAX_LIST_ENTRIES = 200
 
 
 def _int(data: dict, name: str, lo: int, hi: int) -> int:
@@ -274,6 +298,16 @@ def policy_from_dict(raw: dict[str, Any]) -> Policy:
         raise PolicyError(f"finding_sla_days: days for each severity ({', '.join(SEVERITIES)})")
     for severity in SEVERITIES:
         _int(sla, severity, 1, 3650)
+    trusted = data["secret_read_trusted_accounts"]
+    if not isinstance(trusted, list) or len(trusted) > MAX_LIST_ENTRIES or not all(isinstance(a, str) and _ACCOUNT_ID.match(a) for a in trusted):
+        raise PolicyError(f"secret_read_trusted_accounts: a list of at most {MAX_LIST_ENTRIES} 12-digit AWS account ids")
+    exempt = data["broad_secret_reader_exempt"]
+    if (
+        not isinstance(exempt, list)
+        or len(exempt) > MAX_LIST_ENTRIES
+        or not all(isinstance(p, str) and p.strip() and len(p) <= 2048 for p in exempt)
+    ):
+        raise PolicyError(f"broad_secret_reader_exempt: a list of at most {MAX_LIST_ENTRIES} ARN patterns (e.g. *:role/break-glass)")
     return Policy(
         rotation_days=dict(rotation),
         **ints,
@@ -282,6 +316,8 @@ def policy_from_dict(raw: dict[str, Any]) -> Policy:
         classification=tuple(rules),
         coverage_grace_factor=float(factor),
         finding_sla_days={s: sla[s] for s in SEVERITIES},
+        secret_read_trusted_accounts=tuple(dict.fromkeys(trusted)),
+        broad_secret_reader_exempt=tuple(p.strip() for p in exempt),
     )
 
 

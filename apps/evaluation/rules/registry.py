@@ -46,6 +46,9 @@ RULES: dict[str, str] = {
     "ssm-plaintext-secret-name": "apps.evaluation.rules.parameter_store.PlaintextSecretName",
     "credential-not-reviewed": "apps.evaluation.rules.reviews.CredentialNotReviewed",
     "source-coverage": "apps.evaluation.rules.coverage.SourceCoverage",
+    "sm-resource-policy-broad-read": "apps.evaluation.rules.secret_access.SecretResourcePolicyBroadRead",
+    "iam-broad-secret-read": "apps.evaluation.rules.secret_access.BroadSecretReaders",
+    "cloudtrail-multi-region-trail": "apps.evaluation.rules.cloudtrail.CloudTrailMultiRegion",
 }
 
 
