@@ -264,15 +264,15 @@ def policy_from_dict(raw: dict[str, Any]) -> Policy:
         if klass not in CREDENTIAL_CLASSES:
             raise PolicyError(f"rotation_days: unknown credential class {klass!r}")
         _int(rotation, klass, 1, 3650)
-    ints = {name: _int(data, name, *bounds) for name, bounds in _INT_FIELDS.items()}
+    ints: dict[str, Any] = {name: _int(data, name, *bounds) for name, bounds in _INT_FIELDS.items()}
     if ints["kv_expiry_warning_days"] >= ints["kv_max_validity_days"]:
         raise PolicyError("kv_expiry_warning_days must be below kv_max_validity_days")
-    bools = {}
+    bools: dict[str, Any] = {}
     for name in _BOOL_FIELDS:
         if not isinstance(data[name], bool):
             raise PolicyError(f"{name}: expected true or false")
         bools[name] = data[name]
-    tag_lists = {}
+    tag_lists: dict[str, Any] = {}
     for name in ("owner_tag_keys", "request_tag_keys"):
         keys = data[name]
         if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k.strip() and len(k) <= 128 for k in keys):
@@ -299,7 +299,11 @@ def policy_from_dict(raw: dict[str, Any]) -> Policy:
     for severity in SEVERITIES:
         _int(sla, severity, 1, 3650)
     trusted = data["secret_read_trusted_accounts"]
-    if not isinstance(trusted, list) or len(trusted) > MAX_LIST_ENTRIES or not all(isinstance(a, str) and _ACCOUNT_ID.match(a) for a in trusted):
+    if (
+        not isinstance(trusted, list)
+        or len(trusted) > MAX_LIST_ENTRIES
+        or not all(isinstance(a, str) and _ACCOUNT_ID.match(a) for a in trusted)
+    ):
         raise PolicyError(f"secret_read_trusted_accounts: a list of at most {MAX_LIST_ENTRIES} 12-digit AWS account ids")
     exempt = data["broad_secret_reader_exempt"]
     if (

@@ -46,7 +46,8 @@ def management_coverage(selectors: dict[str, Any]) -> str | None:
             kind = str(selector.get("ReadWriteType") or "All")
             found.add({"All": "all", "WriteOnly": "write_only", "ReadOnly": "read_only"}.get(kind, "none"))
             if any(
-                isinstance(source, str) and source in CREDENTIAL_EVENT_SOURCES for source in selector.get("ExcludeManagementEventSources") or []
+                isinstance(source, str) and source in CREDENTIAL_EVENT_SOURCES
+                for source in selector.get("ExcludeManagementEventSources") or []
             ):
                 found.discard("all")
                 found.add("write_only")  # partial: credential events excluded
@@ -138,10 +139,14 @@ def read_trails(aws: Any, result: CollectionResult) -> dict[str, Any]:
             "management_events": None,
         }
         if trail["multi_region"] is True:  # only those can qualify; the others are listed as they are
-            client = clients.setdefault(region, aws.client("cloudtrail", region=region))
-            trail["logging"] = _detail(result, arn, "GetTrailStatus", lambda: _flag(client.get_trail_status(Name=arn).get("IsLogging")))
+            if region not in clients:
+                clients[region] = aws.client("cloudtrail", region=region)
+            client = clients[region]
+            trail["logging"] = _detail(
+                result, arn, "GetTrailStatus", lambda c=client, a=arn: _flag(c.get_trail_status(Name=a).get("IsLogging"))
+            )
             trail["management_events"] = _detail(
-                result, arn, "GetEventSelectors", lambda: management_coverage(client.get_event_selectors(TrailName=arn))
+                result, arn, "GetEventSelectors", lambda c=client, a=arn: management_coverage(c.get_event_selectors(TrailName=a))
             )
         trail["problems"] = _trail_problems(trail)
         trails.append(trail)

@@ -194,15 +194,32 @@ def test_identity_policy_forms():
 
 
 def test_broad_secret_readers_users_groups_and_roles(iam, target_a):
-    broad = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]})
-    narrow = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:app-*"}]})
-    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    broad = json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}
+    )
+    narrow = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:*:*:secret:app-*"}
+            ],
+        }
+    )
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+        }
+    )
     iam.create_user(UserName="inline-reader")
     iam.put_user_policy(UserName="inline-reader", PolicyName="all-secrets", PolicyDocument=broad)
     iam.create_user(UserName="narrow")
     iam.put_user_policy(UserName="narrow", PolicyName="app", PolicyDocument=narrow)
     iam.create_group(GroupName="ops")
-    arn = iam.create_policy(PolicyName="ssm-everything", PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ssm:*", "Resource": "*"}]}))["Policy"]["Arn"]
+    arn = iam.create_policy(
+        PolicyName="ssm-everything",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ssm:*", "Resource": "*"}]}),
+    )["Policy"]["Arn"]
     iam.attach_group_policy(GroupName="ops", PolicyArn=arn)
     iam.create_user(UserName="via-group")
     iam.add_user_to_group(GroupName="ops", UserName="via-group")
@@ -310,7 +327,11 @@ def test_garbage_describe_trails_is_unknown(target_a, fault_proxy):
         ({"EventSelectors": [{"ReadWriteType": "All", "ExcludeManagementEventSources": ["secretsmanager.amazonaws.com"]}]}, "write_only"),
         ({"AdvancedEventSelectors": [{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]}]}, "all"),
         (
-            {"AdvancedEventSelectors": [{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}, {"Field": "readOnly", "Equals": ["false"]}]}]},
+            {
+                "AdvancedEventSelectors": [
+                    {"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}, {"Field": "readOnly", "Equals": ["false"]}]}
+                ]
+            },
             "write_only",
         ),
         ({"AdvancedEventSelectors": [{"FieldSelectors": [{"Field": "eventCategory", "Equals": ["Data"]}]}]}, "none"),
@@ -321,3 +342,40 @@ def test_garbage_describe_trails_is_unknown(target_a, fault_proxy):
 )
 def test_management_coverage(answer, coverage):
     assert management_coverage(answer) == coverage
+
+
+# --- the demo's seeding, collected and judged ---------------------------------------------
+
+
+def test_demo_seeding_gives_each_new_rule_a_pass_and_a_fail(moto_url):
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from apps.devtools.simulators.organisation import seed_secrets
+    from apps.devtools.simulators.secret_access import seed_secret_access_and_logging
+    from apps.evaluation.rules.base import SourceFacts
+    from apps.evaluation.rules.cloudtrail import CloudTrailMultiRegion
+    from apps.evaluation.rules.secret_access import BroadSecretReaders, SecretResourcePolicyBroadRead
+    from tests.evaluation.rules.facts import cred, ctx
+    from tests.support.aws import ACCOUNT_B, ROLE_B
+
+    seed_secrets(ACCOUNT_A, "eu-west-1", 4, seed=1, now=datetime.now(UTC), hostile=False)
+    seeded = seed_secret_access_and_logging(moto_url, good_account=ACCOUNT_A, weak_account=ACCOUNT_B, region="eu-west-1")
+
+    target_a = replace(sm_target("eu-west-1"), kind="aws_iam", region="")
+    good = IamConnector().collect(target_a)
+    weak = IamConnector().collect(replace(target_a, source_key=ACCOUNT_B, role_arn=ROLE_B))
+    trails_rule, readers_rule = CloudTrailMultiRegion(), BroadSecretReaders()
+    facts = [SourceFacts(i, f"acct-{i}", "aws_account", True, 60, r.facts) for i, r in enumerate((good, weak))]
+    assert [trails_rule.evaluate(f, ctx()).status for f in facts] == ["pass", "fail"]
+    assert [readers_rule.evaluate(f, ctx()).status for f in facts] == ["fail", "pass"]
+
+    secrets = SecretsManagerConnector().collect(sm_target("eu-west-1")).credentials
+    rule = SecretResourcePolicyBroadRead()
+    verdicts = {
+        s.name: rule.evaluate(cred("sm_secret", name=s.name, external_id=s.external_id, attributes=s.attributes), ctx()).status
+        for s in secrets
+    }
+    first, second, third = seeded["secrets_with_policies"]
+    assert (verdicts[first], verdicts[second], verdicts[third]) == ("fail", "fail", "pass")
+    assert "pass" in {v for name, v in verdicts.items() if name not in seeded["secrets_with_policies"]}

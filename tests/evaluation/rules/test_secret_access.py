@@ -43,7 +43,11 @@ def test_population_is_live_secrets_only():
         (grant({"AWS": f"arn:aws:iam::{OWN}:role/app"}), "pass", "only its own"),
         (grant({"AWS": "*"}, {"StringEquals": {"aws:PrincipalOrgID": "o-1"}}), "pass", "only its own"),
         (grant({"Service": "lambda.amazonaws.com"}), "pass", "only its own"),
-        (policy_attribute({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "secretsmanager:DescribeSecret"}]}), "pass", "no one"),
+        (
+            policy_attribute({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "secretsmanager:DescribeSecret"}]}),
+            "pass",
+            "no one",
+        ),
         (grant("*"), "fail", "lets anyone read it"),
         (grant({"AWS": "*"}, {"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-1"}}), "fail", "lets anyone"),
         (grant({"AWS": f"arn:aws:iam::{OTHER}:root"}), "fail", f"account(s) {OTHER}"),

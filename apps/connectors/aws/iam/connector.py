@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.connectors.aws.allowlist import OPERATION_REFUSED
 from apps.connectors.aws import cloudtrail
+from apps.connectors.aws.allowlist import OPERATION_REFUSED
 from apps.connectors.aws.client import aws_errors, session_for_target
 from apps.connectors.aws.iam import reads, records, secret_access, user_credentials
 from apps.connectors.aws.iam.policies import PolicyIndex
