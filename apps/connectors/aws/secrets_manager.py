@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apps.connectors.aws.client import as_utc, aws_errors, session_for_target, tags_dict
@@ -29,7 +30,24 @@ from apps.connectors.base import (
 from apps.connectors.kinds import CredentialKind
 
 PAGE_SIZE = 100  # the API's maximum
+STATE_VERSION = 1
 _RATE = re.compile(r"^\s*rate\(\s*(?P<n>\d+)\s+(?P<unit>days?|hours?)\s*\)\s*$", re.IGNORECASE)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _previous_policies(previous_state: dict | None) -> dict[str, Any]:
+    if not isinstance(previous_state, dict) or previous_state.get("version") != STATE_VERSION:
+        return {}
+    policies = previous_state.get("resource_policies")
+    return policies if isinstance(policies, dict) else {}
+
+
+def previous_at(previous_state: dict | None, arn: str) -> str:
+    """When the policy reused for ``arn`` was read (kept, so reuse never extends its age)."""
+    return str(_previous_policies(previous_state)[arn]["at"])
 
 
 def rotation_interval_days(rules: dict[str, Any] | None) -> tuple[int | None, dict[str, Any]]:
@@ -128,8 +146,51 @@ class SecretsManagerConnector(Connector):
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 item = str(secret.get("ARN") or secret.get("Name") or "") if isinstance(secret, dict) else ""
                 result.add_error("malformed_response", f"unusable ListSecrets entry: {exc!r}", item)
-        policies = read_policies(client, [c.external_id for c in result.credentials], result)
+        reused, to_read = self._plan_policy_reads(result.credentials, previous_state)
+        policies = {**reused, **read_policies(client, to_read, result)}
+        kept: dict[str, Any] = {}
+        stamp = datetime.now(UTC).isoformat()
         for record in result.credentials:
-            record.attributes["resource_policy"] = policies.get(record.external_id) or {"status": "error", "error": "not read"}
-        result.facts = {"account_id": aws.account_id, "region": target.region, "secrets": len(result.credentials)}
+            policy = policies.get(record.external_id) or {"status": "error", "error": "not read"}
+            record.attributes["resource_policy"] = policy
+            if policy.get("status") in ("none", "present"):  # errors are asked again next time
+                at = previous_at(previous_state, record.external_id) if record.external_id in reused else stamp
+                kept[record.external_id] = {"at": at, "changed": _iso(record.last_changed_at), "policy": policy}
+        result.facts = {
+            "account_id": aws.account_id,
+            "region": target.region,
+            "secrets": len(result.credentials),
+            "resource_policies_read": len(to_read),
+            "resource_policies_reused": len(reused),
+        }
+        result.state = {"version": STATE_VERSION, "resource_policies": kept}
         return result
+
+    @staticmethod
+    def _plan_policy_reads(records: list[CredentialRecord], previous_state: dict | None) -> tuple[dict[str, dict], list[str]]:
+        """(policies reused from ``previous_state``, ARNs to ask GetResourcePolicy for). A policy is
+        reused while younger than ``AWS_SM_RESOURCE_POLICY_REFRESH_HOURS`` and the secret's
+        ``LastChangedDate`` is the one it was read with."""
+        from django.conf import settings
+
+        refresh = timedelta(hours=float(getattr(settings, "AWS_SM_RESOURCE_POLICY_REFRESH_HOURS", 24.0)))
+        previous = _previous_policies(previous_state)
+        now = datetime.now(UTC)
+        reused: dict[str, dict] = {}
+        to_read: list[str] = []
+        for record in records:
+            entry = previous.get(record.external_id)
+            try:
+                fresh = (
+                    isinstance(entry, dict)
+                    and entry.get("changed") == _iso(record.last_changed_at)
+                    and now - datetime.fromisoformat(str(entry["at"])) < refresh
+                    and isinstance(entry.get("policy"), dict)
+                )
+            except (KeyError, TypeError, ValueError):
+                fresh = False
+            if fresh:
+                reused[record.external_id] = entry["policy"]
+            else:
+                to_read.append(record.external_id)
+        return reused, to_read

@@ -379,3 +379,33 @@ def test_demo_seeding_gives_each_new_rule_a_pass_and_a_fail(moto_url):
     first, second, third = seeded["secrets_with_policies"]
     assert (verdicts[first], verdicts[second], verdicts[third]) == ("fail", "fail", "pass")
     assert "pass" in {v for name, v in verdicts.items() if name not in seeded["secrets_with_policies"]}
+
+
+def test_a_repeat_collection_reuses_fresh_policies_and_rereads_changed_ones(sm, settings):
+    from datetime import UTC, datetime, timedelta
+
+    sm.create_secret(Name="stable", SecretString="x")
+    sm.create_secret(Name="changing", SecretString="x")
+    sm.put_resource_policy(SecretId="changing", ResourcePolicy=statement({"AWS": "*"}))
+    first = SecretsManagerConnector().collect(sm_target("eu-west-1"))
+    assert first.api_calls["GetResourcePolicy"] == 2
+
+    again = SecretsManagerConnector().collect(sm_target("eu-west-1"), previous_state=first.state)
+    assert again.api_calls["GetResourcePolicy"] == 0 and again.facts["resource_policies_reused"] == 2
+    assert {c.name: c.attributes["resource_policy"]["status"] for c in again.credentials} == {"stable": "none", "changing": "present"}
+
+    # A changed secret (LastChangedDate moves) is read again, whatever its age.
+    state = again.state
+    arn = next(c.external_id for c in again.credentials if c.name == "changing")
+    state["resource_policies"][arn]["changed"] = "2001-01-01T00:00:00+00:00"
+    assert SecretsManagerConnector().collect(sm_target("eu-west-1"), previous_state=state).api_calls["GetResourcePolicy"] == 1
+
+    # Older than the refresh: read again; refresh 0 reads every time; unreadable state is ignored.
+    old = (datetime.now(UTC) - timedelta(hours=25)).isoformat()
+    aged = {"version": 1, "resource_policies": {a: {**v, "at": old} for a, v in again.state["resource_policies"].items()}}
+    assert SecretsManagerConnector().collect(sm_target("eu-west-1"), previous_state=aged).api_calls["GetResourcePolicy"] == 2
+    settings.AWS_SM_RESOURCE_POLICY_REFRESH_HOURS = 0
+    assert SecretsManagerConnector().collect(sm_target("eu-west-1"), previous_state=again.state).api_calls["GetResourcePolicy"] == 2
+    settings.AWS_SM_RESOURCE_POLICY_REFRESH_HOURS = 24
+    broken = {"version": 1, "resource_policies": {arn: {"at": "yesterday", "changed": None, "policy": "x"}}}
+    assert SecretsManagerConnector().collect(sm_target("eu-west-1"), previous_state=broken).api_calls["GetResourcePolicy"] == 2

@@ -64,7 +64,13 @@ def test_two_regions_with_paging(sm):
     assert all(c.credential_type == CredentialKind.SM_SECRET for c in east_result.credentials)
     assert all(":eu-west-1:" in c.external_id for c in west_result.credentials)
     assert west_result.errors == [] and east_result.errors == []
-    assert west_result.facts == {"account_id": ACCOUNT_A, "region": "eu-west-1", "secrets": 120}
+    assert west_result.facts == {
+        "account_id": ACCOUNT_A,
+        "region": "eu-west-1",
+        "secrets": 120,
+        "resource_policies_read": 120,
+        "resource_policies_reused": 0,
+    }
     assert set(west_result.api_calls) == {"AssumeRole", "ListSecrets", "GetResourcePolicy"}  # no DescribeSecret
     assert west_result.api_calls["GetResourcePolicy"] == 120  # one per secret: who may read it
 
