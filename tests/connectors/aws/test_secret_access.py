@@ -409,3 +409,26 @@ def test_a_repeat_collection_reuses_fresh_policies_and_rereads_changed_ones(sm, 
     settings.AWS_SM_RESOURCE_POLICY_REFRESH_HOURS = 24
     broken = {"version": 1, "resource_policies": {arn: {"at": "yesterday", "changed": None, "policy": "x"}}}
     assert SecretsManagerConnector().collect(sm_target("eu-west-1"), previous_state=broken).api_calls["GetResourcePolicy"] == 2
+
+
+@pytest.mark.hostile
+def test_hostile_policies_served_by_the_cloud_are_per_secret_errors_never_clean(sm):
+    hostile = {
+        "broken": "{not json",
+        "huge": json.dumps({"Statement": [{"Sid": "x" * (MAX_POLICY_CHARS + 1), "Effect": "Allow", "Principal": "*", "Action": "*"}]}),
+        "odd-principal": json.dumps({"Statement": [{"Effect": "Allow", "Principal": {"AWS": ["=HYPERLINK(1)"]}, "Action": "*"}]}),
+        "markup-sid": statement("*").replace('"Effect"', '"Sid": "<script>alert(1)</script>\\u202e", "Effect"'),
+    }
+    for name, policy in hostile.items():
+        sm.create_secret(Name=name, SecretString="x")
+        sm.put_resource_policy(SecretId=name, ResourcePolicy=policy)
+
+    result = SecretsManagerConnector().collect(sm_target("eu-west-1"))
+
+    policies = {c.name: c.attributes["resource_policy"] for c in result.credentials}
+    assert policies["broken"]["status"] == "unreadable" and "not JSON" in policies["broken"]["error"]
+    assert policies["huge"]["status"] == "unreadable" and "characters long" in policies["huge"]["error"]
+    assert policies["odd-principal"]["status"] == "unreadable" and "names no account" in policies["odd-principal"]["error"]
+    assert policies["markup-sid"]["read_grants"][0]["sid"] == "<script>alert(1)</script>\u202e"
+    assert sorted(e["code"] for e in result.errors) == ["malformed_value"] * 3
+    assert len(result.credentials) == 4  # nothing lost
