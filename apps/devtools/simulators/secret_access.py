@@ -93,7 +93,8 @@ def seed_secret_access_and_logging(url: str, *, good_account: str, weak_account:
     """What the demo shows for 9.2.4.07 and 9.2.4.18 (see the module docstring)."""
     return {
         "good_trail": seed_trail(url, good_account, home_region=region, good=True),
-        "weak_trail": seed_trail(url, weak_account, home_region=region, good=False),
+        # In us-east-1, where keytrail lists trails: a single-region trail elsewhere is not seen at all.
+        "weak_trail": seed_trail(url, weak_account, home_region="us-east-1", good=False),
         "secrets_with_policies": seed_secret_policies(url, good_account, region),
         "broad_reader_role": seed_broad_reader_role(url, good_account),
     }

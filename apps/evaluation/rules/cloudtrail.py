@@ -72,7 +72,12 @@ class CloudTrailMultiRegion(Rule):
             data["qualifying_trails"] = [str(t.get("arn"))[:300] for t in good[:10]]
             return passed(f"{label}: multi-region trail {names} logs management events (read and write)", **data)
         if not trails:
-            return failed(f"{label}: no CloudTrail trail logs this account", **data)
+            region = str(fact.get("region") or "its home region")[:40]
+            return failed(
+                f"{label}: no CloudTrail trail logs this account (none seen from {region}; a single-region trail of another "
+                "region logs only that region)",
+                **data,
+            )
         described = [
             f"{str(t.get('name'))[:80]} ({'; '.join(gaps + [f'unknown {u}' for u in unknown])})" for t, gaps, unknown in judged[:10]
         ]

@@ -41,6 +41,10 @@ def _own_account(arn: str) -> str:
     return parts[4] if len(parts) > 5 else ""
 
 
+def _count(n: int) -> str:
+    return f"{n} identity" if n == 1 else f"{n} identities"
+
+
 def _names(values: list[str]) -> str:
     shown = ", ".join(values[:NAMED])
     return shown + (f" and {len(values) - NAMED} more" if len(values) > NAMED else "")
@@ -152,11 +156,11 @@ class BroadSecretReaders(Rule):
         }
         if count > limit:
             named = [f"{r.get('type')} {r.get('name')} (via {', '.join(str(v) for v in (r.get('via') or [])[:3])})" for r in counted]
-            return failed(f"{label}: {count} identities may read every secret or parameter (limit {limit}): {_names(named)}", **data)
+            return failed(f"{label}: {_count(count)} may read every secret or parameter (limit {limit}): {_names(named)}", **data)
         if undetermined and count + undetermined > limit:
             return not_assessed(
-                f"{label}: {count} identities may read every secret (limit {limit}), and the policies of {undetermined} more "
+                f"{label}: {_count(count)} may read every secret (limit {limit}), and the policies of {undetermined} more "
                 f"could not be read: {_names([str(a) for a in fact.get('undetermined') or []])}",
                 **data,
             )
-        return passed(f"{label}: {count} identities may read every secret or parameter (limit {limit})", **data)
+        return passed(f"{label}: {_count(count)} may read every secret or parameter (limit {limit})", **data)
