@@ -189,7 +189,7 @@ class SecretsManagerConnector(Connector):
                 )
             except (KeyError, TypeError, ValueError):
                 fresh = False
-            if fresh:
+            if fresh and isinstance(entry, dict):
                 reused[record.external_id] = entry["policy"]
             else:
                 to_read.append(record.external_id)
