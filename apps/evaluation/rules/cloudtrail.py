@@ -79,7 +79,9 @@ class CloudTrailMultiRegion(Rule):
                 **data,
             )
         described = [
-            f"{str(t.get('name'))[:80]} ({'; '.join(gaps + [f'unknown {u}' for u in unknown])})" for t, gaps, unknown in judged[:10]
+            # A known gap already disqualifies the trail: what AWS was not asked about it is not news.
+            f"{str(t.get('name'))[:80]} ({'; '.join(gaps or [f'unknown {u}' for u in unknown])})"
+            for t, gaps, unknown in judged[:10]
         ]
         data["trail_problems"] = described
         if any(unknown and not gaps for _, gaps, unknown in judged):
