@@ -223,7 +223,8 @@ def test_no_trail_fails():
 def test_unknown_status_is_not_assessed_unless_another_trail_has_a_known_gap_only():
     assert TRAIL_RULE.evaluate(trails_account(trail(logging=None)), ctx()).status == "not_assessed"
     # Unknown and a known gap on the same trail: it cannot qualify.
-    assert TRAIL_RULE.evaluate(trails_account(trail(logging=None, multi_region=False)), ctx()).status == "fail"
+    verdict = TRAIL_RULE.evaluate(trails_account(trail(logging=None, multi_region=False)), ctx())
+    assert verdict.status == "fail" and "not multi-region" in verdict.reason and "unknown" not in verdict.reason
 
 
 def test_denied_listing_or_missing_fact_is_not_assessed():
