@@ -54,6 +54,10 @@ SCHEMA: dict[str, Any] = {
                     "evidence": {"type": "array", "items": {"type": "string", "minLength": 1}},
                     "rules": {"type": "array", "items": {"type": "string", "pattern": r"^[a-z0-9]+(-[a-z0-9]+)*$"}, "uniqueItems": True},
                     "automatable": {"type": "boolean"},
+                    # Which part of the requirement its rules prove, and which part rests on manual
+                    # evidence (docs/adr/0016-rules-and-manual-evidence.md).
+                    "rules_cover": {"type": "string", "maxLength": 1000},
+                    "manual_evidence_for": {"type": "string", "maxLength": 1000},
                 },
             },
         },
@@ -115,6 +119,7 @@ def parse_catalog(raw: bytes) -> CatalogData:
             raise CatalogError(f"invalid catalog: requirement {req['ref']}: ref must start with its clause {req['clause']}.")
         if req["automatable"] != bool(req["rules"]):
             raise CatalogError(f"invalid catalog: requirement {req['ref']}: automatable must be true exactly when rules are listed")
+        _check_coverage(req)
     return CatalogData(
         catalog_id=doc["catalog"],
         version=doc["version"],
@@ -124,6 +129,31 @@ def parse_catalog(raw: bytes) -> CatalogData:
         clauses=doc["clauses"],
         requirements=doc["requirements"],
     )
+
+
+def _check_coverage(req: dict[str, Any]) -> None:
+    """A requirement with rules says what they prove (``rules_cover``) and what is left to manual
+    evidence (``manual_evidence_for``, empty when the rules prove all of it); one without rules
+    rests wholly on manual evidence and may not claim a rule covers anything."""
+    cover = req.get("rules_cover")
+    manual = req.get("manual_evidence_for")
+    if req["rules"]:
+        if not (cover or "").strip():
+            raise CatalogError(f"invalid catalog: requirement {req['ref']}: rules_cover must say which part its rules prove")
+        if manual is None:
+            raise CatalogError(
+                f"invalid catalog: requirement {req['ref']}: manual_evidence_for must say which part rests on manual evidence "
+                '("" when the rules prove all of it)'
+            )
+    elif (cover or "").strip():
+        raise CatalogError(f"invalid catalog: requirement {req['ref']}: rules_cover is set but no rule is listed")
+
+
+def coverage_of(rule_ids: list[str], manual_evidence_for: str) -> str:
+    """``rules`` (rules prove all of it), ``partial`` (rules and manual evidence) or ``manual``."""
+    if not rule_ids:
+        return "manual"
+    return "partial" if manual_evidence_for.strip() else "rules"
 
 
 def _no_duplicates(what: str, values: list[str]) -> None:

@@ -1,5 +1,7 @@
 from django.db import models
 
+from apps.catalog.loader import coverage_of
+
 
 class CatalogVersion(models.Model):
     """One loaded version of a catalog file; the file's SHA-256 makes loading idempotent."""
@@ -43,6 +45,9 @@ class Requirement(models.Model):
     evidence = models.JSONField(default=list, blank=True)
     rule_ids = models.JSONField(default=list, blank=True)
     automatable = models.BooleanField(default=False)
+    # What the rules prove and what rests on manual evidence (ADR 0016); blank without rules.
+    rules_cover = models.TextField(blank=True, default="")
+    manual_evidence_for = models.TextField(blank=True, default="")
     position = models.PositiveIntegerField(default=0)
     introduced_in = models.ForeignKey(CatalogVersion, on_delete=models.PROTECT, related_name="+")
     updated_in = models.ForeignKey(CatalogVersion, on_delete=models.PROTECT, related_name="+")
@@ -57,3 +62,15 @@ class Requirement(models.Model):
     @property
     def is_retired(self) -> bool:
         return self.retired_in_id is not None
+
+    @property
+    def coverage(self) -> str:
+        """``rules`` | ``partial`` | ``manual``: how this requirement is proven (ADR 0016)."""
+        return coverage_of(list(self.rule_ids or []), self.manual_evidence_for)
+
+    @property
+    def manual_part(self) -> str:
+        """What manual evidence must show: the stated part, or all of it when no rule tests it."""
+        if not self.rule_ids:
+            return "All of it: no rule tests this sub-requirement."
+        return self.manual_evidence_for

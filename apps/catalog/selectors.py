@@ -47,6 +47,10 @@ class RequirementInScope:
     statement: str
     automatable: bool
     rule_ids: list[str]
+    # ADR 0016: rules | partial | manual, what the rules prove, what manual evidence must show.
+    coverage: str = "manual"
+    rules_cover: str = ""
+    manual_evidence_for: str = ""
 
 
 def requirements_in_scope(*, ids: list[int]) -> list[RequirementInScope]:
@@ -62,6 +66,9 @@ def requirements_in_scope(*, ids: list[int]) -> list[RequirementInScope]:
             statement=r.statement,
             automatable=r.automatable,
             rule_ids=list(r.rule_ids or []),
+            coverage=r.coverage,
+            rules_cover=r.rules_cover,
+            manual_evidence_for=r.manual_part,
         )
         for r in qs.select_related("clause").order_by("position", "ref")
     ]

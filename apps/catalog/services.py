@@ -27,7 +27,18 @@ class LoadSummary:
         }
 
 
-_FIELDS = ("title", "statement", "guidance", "evidence", "rule_ids", "automatable", "topic", "position")
+_FIELDS = (
+    "title",
+    "statement",
+    "guidance",
+    "evidence",
+    "rule_ids",
+    "automatable",
+    "rules_cover",
+    "manual_evidence_for",
+    "topic",
+    "position",
+)
 
 
 @transaction.atomic
@@ -65,6 +76,8 @@ def catalog_load(*, data: CatalogData, actor=None) -> LoadSummary:
             "evidence": list(item["evidence"]),
             "rule_ids": list(item["rules"]),
             "automatable": item["automatable"],
+            "rules_cover": (item.get("rules_cover") or "").strip(),
+            "manual_evidence_for": (item.get("manual_evidence_for") or "").strip(),
             "position": position,
         }
         seen.add(item["ref"])

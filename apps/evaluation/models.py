@@ -170,6 +170,10 @@ class RequirementStatus(models.Model):
     excepted = models.PositiveIntegerField(default=0)
     not_assessed = models.PositiveIntegerField(default=0)
     rule_ids = models.JSONField(default=list)
+    # A requirement its rules prove only in part (catalog ``manual_evidence_for``, ADR 0016): what its
+    # controls' manual evidence shows for the rest (evidenced, evidence_missing, evidence_stale); blank
+    # when the rules prove all of it, or when no rule tests it (then ``status`` is that evidence status).
+    manual_status = models.CharField(max_length=16, blank=True, default="")
 
     class Meta:
         ordering = ["requirement__position"]

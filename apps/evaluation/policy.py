@@ -123,6 +123,15 @@ DEFAULT_POLICY: dict[str, Any] = {
     "handover_rotation_days": 30,
     # Most human IAM users with a console password, in percent of human IAM users.
     "max_console_password_user_percent": 10,
+    # 9.2.4.07 least-privilege read. Other AWS accounts a secret's resource policy may let read
+    # its value (12-digit ids; the secret's own account always may).
+    "secret_read_trusted_accounts": [],
+    # How many IAM users/roles of an account may hold read access to every secret or parameter
+    # (after the exempt ones, e.g. a break-glass role, matched by ARN pattern).
+    "broad_secret_readers_max": 0,
+    "broad_secret_reader_exempt": [],
+    # 9.2.4.18 logging: a qualifying CloudTrail trail must have log-file validation on.
+    "cloudtrail_require_log_file_validation": True,
 }
 SEVERITIES = ("low", "medium", "high", "critical")  # every rule has one (rules.base)
 
@@ -199,6 +208,10 @@ class Policy:
     handover_rotation_classes: tuple[str, ...] = ("external-api",)
     handover_rotation_days: int = 30
     max_console_password_user_percent: int = 10
+    secret_read_trusted_accounts: tuple[str, ...] = ()
+    broad_secret_readers_max: int = 0
+    broad_secret_reader_exempt: tuple[str, ...] = ()
+    cloudtrail_require_log_file_validation: bool = True
 
     def rotation_limit(self, credential_class: str) -> int:
         return self.rotation_days.get(credential_class, self.rotation_days["default"])
@@ -250,6 +263,8 @@ class Policy:
         data["request_tag_keys"] = list(self.request_tag_keys)
         for name in ("flag_tag_values", "expiry_tag_keys", "handover_rotation_classes"):
             data[name] = list(getattr(self, name))
+        data["secret_read_trusted_accounts"] = list(self.secret_read_trusted_accounts)
+        data["broad_secret_reader_exempt"] = list(self.broad_secret_reader_exempt)
         data["classification"] = [
             {
                 k: v
@@ -285,6 +300,7 @@ _INT_FIELDS = {  # field: (minimum, maximum)
     "break_glass_use_window_days": (1, 3650),
     "handover_rotation_days": (1, 3650),
     "max_console_password_user_percent": (0, 100),
+    "broad_secret_readers_max": (0, 10000),
 }
 _BOOL_FIELDS = (
     "password_require_symbols",
@@ -294,7 +310,10 @@ _BOOL_FIELDS = (
     "kv_vault_require_purge_protection",
     "kv_vault_allow_public_network",
     "break_glass_require_hardware_mfa",
+    "cloudtrail_require_log_file_validation",
 )
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+MAX_LIST_ENTRIES = 200
 
 
 def _int(data: dict, name: str, lo: int, hi: int) -> int:
@@ -374,6 +393,20 @@ def policy_from_dict(raw: dict[str, Any]) -> Policy:
     max_readers = ints.pop("kv_vault_max_secret_readers")
     require_purge = bools.pop("kv_vault_require_purge_protection")
     allow_public = bools.pop("kv_vault_allow_public_network")
+    trusted = data["secret_read_trusted_accounts"]
+    if (
+        not isinstance(trusted, list)
+        or len(trusted) > MAX_LIST_ENTRIES
+        or not all(isinstance(a, str) and _ACCOUNT_ID.match(a) for a in trusted)
+    ):
+        raise PolicyError(f"secret_read_trusted_accounts: a list of at most {MAX_LIST_ENTRIES} 12-digit AWS account ids")
+    exempt = data["broad_secret_reader_exempt"]
+    if (
+        not isinstance(exempt, list)
+        or len(exempt) > MAX_LIST_ENTRIES
+        or not all(isinstance(p, str) and p.strip() and len(p) <= 2048 for p in exempt)
+    ):
+        raise PolicyError(f"broad_secret_reader_exempt: a list of at most {MAX_LIST_ENTRIES} ARN patterns (e.g. *:role/break-glass)")
     return Policy(
         rotation_days=dict(rotation),
         **ints,
@@ -386,6 +419,8 @@ def policy_from_dict(raw: dict[str, Any]) -> Policy:
         kv_vault_require_purge_protection=require_purge,
         kv_vault_allow_public_network=allow_public,
         kv_vault_max_secret_readers=max_readers,
+        secret_read_trusted_accounts=tuple(dict.fromkeys(trusted)),
+        broad_secret_reader_exempt=tuple(p.strip() for p in exempt),
     )
 
 

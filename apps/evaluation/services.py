@@ -277,6 +277,10 @@ def _write(evaluation, rules, tallies, coverage) -> None:
                 excepted=sum(tallies[r].excepted for r in rule_ids),
                 not_assessed=sum(tallies[r].not_assessed for r in rule_ids),
                 rule_ids=rule_ids,
+                # Rules prove only part of it: the manual evidence of the rest, shown beside the rules' status.
+                manual_status=manual_evidence_status(evidence.get(requirement.pk, []), on=on)
+                if rule_ids and requirement.manual_evidence_for.strip()
+                else "",
             )
         )
     RequirementStatus.objects.bulk_create(req_rows)

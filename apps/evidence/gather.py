@@ -204,13 +204,16 @@ def _requirements(
         in_scope: Counter[str] = Counter()
         for rule_id in r.rule_ids:
             in_scope.update(by_rule.get(rule_id, {}))
+        evidence = [
+            (date.fromisoformat(e["effective_date"]), c["test_frequency"])
+            for c in controls
+            if r.ref in c["requirements"] and c["implementation_status"] != "not_applicable"
+            for e in c["evidence"]
+        ]
+        manual_status = ""
+        if r.coverage == "partial":  # rules prove part of it; manual evidence the rest (ADR 0016)
+            manual_status = manual_evidence_status(evidence, on=on, period_start=period_start)
         if not r.rule_ids:
-            evidence = [
-                (date.fromisoformat(e["effective_date"]), c["test_frequency"])
-                for c in controls
-                if r.ref in c["requirements"] and c["implementation_status"] != "not_applicable"
-                for e in c["evidence"]
-            ]
             status = manual_evidence_status(evidence, on=on, period_start=period_start)
         elif st is not None:
             status = st["status"]
@@ -229,6 +232,10 @@ def _requirements(
                 "statement": r.statement,
                 "automatable": r.automatable,
                 "rule_ids": list(r.rule_ids),
+                "coverage": r.coverage,
+                "rules_cover": r.rules_cover,
+                "manual_evidence_for": r.manual_evidence_for,
+                "manual_status": manual_status,
                 "status": status,
                 "population": st["population"] if st else 0,
                 "failed": st["failed"] if st else 0,

@@ -87,6 +87,12 @@ class RequirementSection(TypedDict):
     statement: str
     automatable: bool
     rule_ids: list[str]
+    # What proves it (ADR 0016): rules | partial | manual; the part its rules prove; the part manual
+    # evidence must show; for a partial one, what its controls' manual evidence shows for that part.
+    coverage: str
+    rules_cover: str
+    manual_evidence_for: str
+    manual_status: str
     # Tested by rules: its status in the evaluation as of (not_assessed without one). No rule tests it:
     # evidenced, evidence_missing or evidence_stale from its controls' evidence (apps/controls/evidence_status.py).
     status: str

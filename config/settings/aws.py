@@ -18,6 +18,9 @@ AWS_IAM_PER_USER_CONCURRENCY = env.int("AWS_IAM_PER_USER_CONCURRENCY", default=4
 # account-wide listing, no change signal): a repeat collection reuses a listing younger than
 # this many hours (its as-of is recorded on every record: listed_at). 0: list every run.
 AWS_IAM_USER_CREDENTIALS_REFRESH_HOURS = env.float("AWS_IAM_USER_CREDENTIALS_REFRESH_HOURS", default=24.0)
+# A secret's resource policy read less than this long ago is reused from the unit's state while the
+# secret's LastChangedDate is unchanged (0: read every policy at every collection). docs/connectors.md
+AWS_SM_RESOURCE_POLICY_REFRESH_HOURS = env.float("AWS_SM_RESOURCE_POLICY_REFRESH_HOURS", default=24.0)
 # Which plaintext SSM parameter names look like secrets (a case-insensitive regular
 # expression); empty: apps.connectors.aws.ssm.SECRET_NAME_PATTERN.
 AWS_SSM_SECRET_NAME_PATTERN = env.str("AWS_SSM_SECRET_NAME_PATTERN", default="")

@@ -49,10 +49,40 @@ class RequirementStatusSerializer(serializers.ModelSerializer):
     clause = serializers.CharField(source="requirement.clause.ref", read_only=True)
     status = serializers.ChoiceField(choices=RequirementState.choices, read_only=True, source="shown_status")
     rule_ids = serializers.ListField(child=serializers.CharField(), read_only=True)
+    coverage = serializers.ChoiceField(
+        choices=["rules", "partial", "manual"],
+        source="requirement.coverage",
+        read_only=True,
+        help_text="How it is proven: by its rules alone, by rules and manual evidence, or by manual evidence alone (ADR 0016).",
+    )
+    rules_cover = serializers.CharField(source="requirement.rules_cover", read_only=True, help_text="The part its rules prove.")
+    manual_evidence_for = serializers.CharField(
+        source="requirement.manual_part", read_only=True, help_text="The part manual evidence on its controls must show ('' when none)."
+    )
+    manual_status = serializers.CharField(
+        read_only=True,
+        help_text="Rules prove only part of it: what its controls' manual evidence shows for the rest "
+        "(evidenced, evidence_missing, evidence_stale); '' otherwise.",
+    )
 
     class Meta:
         model = RequirementStatus
-        fields = ["ref", "title", "clause", "status", "population", "failed", "excepted", "not_assessed", "rule_ids", "evaluation"]
+        fields = [
+            "ref",
+            "title",
+            "clause",
+            "status",
+            "population",
+            "failed",
+            "excepted",
+            "not_assessed",
+            "rule_ids",
+            "coverage",
+            "rules_cover",
+            "manual_evidence_for",
+            "manual_status",
+            "evaluation",
+        ]
         read_only_fields = fields
 
 

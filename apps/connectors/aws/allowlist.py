@@ -64,6 +64,7 @@ ALLOWED_OPERATIONS: Mapping[str, Mapping[str, str]] = MappingProxyType(
             {
                 "ListSecrets": "every secret's metadata in one region: names, dates, rotation, tags (never a value)",
                 "DescribeSecret": "one secret's metadata, as in ListSecrets (never a value)",
+                "GetResourcePolicy": "the resource policy attached to a secret, to judge who may read it (the policy, never the secret)",
             }
         ),
         "ssm": MappingProxyType(
@@ -80,6 +81,13 @@ ALLOWED_OPERATIONS: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "ListOrganizationalUnitsForParent": "the OUs under a root or OU, for include/exclude lists by OU",
                 "ListAccountsForParent": "the accounts directly under a root or OU",
                 "ListParents": "the root or OU an account sits in",
+            }
+        ),
+        "cloudtrail": MappingProxyType(
+            {
+                "DescribeTrails": "the account's trails (multi-region, log-file validation, home region); no log contents",
+                "GetTrailStatus": "whether a trail is logging now, and its latest delivery errors; no log contents",
+                "GetEventSelectors": "which events a trail records (management events, read/write); no log contents",
             }
         ),
         "ec2": MappingProxyType(

@@ -5,6 +5,8 @@ few pages) covers one (account, region). A paged
 ``ListSecrets`` with ``IncludePlannedDeletion=True`` returns every field keytrail records
 (rotation flag and rules, last rotated/changed/accessed, next rotation, deletion date,
 tags, owning service, KMS key, primary region), so no ``DescribeSecret`` is made.
+Each secret's resource policy is read with ``GetResourcePolicy`` (the policy, never the
+secret; :mod:`.secret_policies`) into the ``resource_policy`` attribute.
 ``GetSecretValue`` is never called; the client refuses it, as every operation not on the allowlist (``allowlist.py``).
 """
 
@@ -13,9 +15,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apps.connectors.aws.client import as_utc, aws_errors, session_for_target, tags_dict
+from apps.connectors.aws.secret_policies import read_policies
 from apps.connectors.aws.source import AwsAccount, account_target
 from apps.connectors.base import (
     Batch,
@@ -29,7 +33,24 @@ from apps.connectors.base import (
 from apps.connectors.kinds import CredentialKind
 
 PAGE_SIZE = 100  # the API's maximum
+STATE_VERSION = 1
 _RATE = re.compile(r"^\s*rate\(\s*(?P<n>\d+)\s+(?P<unit>days?|hours?)\s*\)\s*$", re.IGNORECASE)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _previous_policies(previous_state: dict | None) -> dict[str, Any]:
+    if not isinstance(previous_state, dict) or previous_state.get("version") != STATE_VERSION:
+        return {}
+    policies = previous_state.get("resource_policies")
+    return policies if isinstance(policies, dict) else {}
+
+
+def previous_at(previous_state: dict | None, arn: str) -> str:
+    """When the policy reused for ``arn`` was read (kept, so reuse never extends its age)."""
+    return str(_previous_policies(previous_state)[arn]["at"])
 
 
 def rotation_interval_days(rules: dict[str, Any] | None) -> tuple[int | None, dict[str, Any]]:
@@ -110,15 +131,17 @@ class SecretsManagerConnector(Connector):
         result = CollectionResult(target=target)
         aws = session_for_target(target, api_calls=result.api_calls)
         client = aws.client("secretsmanager", region=target.region)
-        result.stream = self._pages(result, client, aws.account_id)
+        result.stream = self._pages(result, client, aws.account_id, previous_state)
         return result
 
-    @staticmethod
-    def _pages(result: CollectionResult, client: Any, account_id: str) -> Iterator[Batch]:
+    @classmethod
+    def _pages(cls, result: CollectionResult, client: Any, account_id: str, previous_state: dict | None) -> Iterator[Batch]:
         # All pages or nothing: a page that fails raises, and the inventory then applies none of
         # the unit (a partial list would make the missing secrets look deleted).
         target = result.target
-        count = 0
+        count = read = reused_count = 0
+        kept: dict[str, Any] = {}
+        stamp = datetime.now(UTC).isoformat()
         with aws_errors(f"{target.unit} {account_id}"):
             paginator = client.get_paginator("list_secrets")
             for page in paginator.paginate(IncludePlannedDeletion=True, PaginationConfig={"PageSize": PAGE_SIZE}):
@@ -130,15 +153,64 @@ class SecretsManagerConnector(Connector):
                         f"ListSecrets answered without a SecretList: {str(page.get('message', ''))[:200]!r}",
                         code="malformed_response",
                     )
+                records: list[CredentialRecord] = []
                 for secret in page["SecretList"]:
                     try:
-                        result.credentials.append(secret_record(secret, target.region))
-                        count += 1
+                        records.append(secret_record(secret, target.region))
                     except (KeyError, TypeError, ValueError, AttributeError) as exc:
                         item = str(secret.get("ARN") or secret.get("Name") or "") if isinstance(secret, dict) else ""
                         result.add_error("malformed_response", f"unusable ListSecrets entry: {exc!r}", item)
+                # Each page's resource policies, read (or reused) before its batch is handed on.
+                reused, to_read = cls._plan_policy_reads(records, previous_state)
+                policies = {**reused, **read_policies(client, to_read, result)}
+                for record in records:
+                    policy = policies.get(record.external_id) or {"status": "error", "error": "not read"}
+                    record.attributes["resource_policy"] = policy
+                    if policy.get("status") in ("none", "present"):  # errors are asked again next time
+                        at = previous_at(previous_state, record.external_id) if record.external_id in reused else stamp
+                        kept[record.external_id] = {"at": at, "changed": _iso(record.last_changed_at), "policy": policy}
+                read += len(to_read)
+                reused_count += len(reused)
+                count += len(records)
+                result.credentials.extend(records)
                 if batch := result.take_batch():
                     yield batch
-        result.facts = {"account_id": account_id, "region": target.region, "secrets": count}
+        result.facts = {
+            "account_id": account_id,
+            "region": target.region,
+            "secrets": count,
+            "resource_policies_read": read,
+            "resource_policies_reused": reused_count,
+        }
+        result.state = {"version": STATE_VERSION, "resource_policies": kept}
         if batch := result.take_batch(0):
             yield batch
+
+    @staticmethod
+    def _plan_policy_reads(records: list[CredentialRecord], previous_state: dict | None) -> tuple[dict[str, dict], list[str]]:
+        """(policies reused from ``previous_state``, ARNs to ask GetResourcePolicy for). A policy is
+        reused while younger than ``AWS_SM_RESOURCE_POLICY_REFRESH_HOURS`` and the secret's
+        ``LastChangedDate`` is the one it was read with."""
+        from django.conf import settings
+
+        refresh = timedelta(hours=float(getattr(settings, "AWS_SM_RESOURCE_POLICY_REFRESH_HOURS", 24.0)))
+        previous = _previous_policies(previous_state)
+        now = datetime.now(UTC)
+        reused: dict[str, dict] = {}
+        to_read: list[str] = []
+        for record in records:
+            entry = previous.get(record.external_id)
+            try:
+                fresh = (
+                    isinstance(entry, dict)
+                    and entry.get("changed") == _iso(record.last_changed_at)
+                    and now - datetime.fromisoformat(str(entry["at"])) < refresh
+                    and isinstance(entry.get("policy"), dict)
+                )
+            except (KeyError, TypeError, ValueError):
+                fresh = False
+            if fresh and isinstance(entry, dict):
+                reused[record.external_id] = entry["policy"]
+            else:
+                to_read.append(record.external_id)
+        return reused, to_read

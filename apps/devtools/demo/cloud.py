@@ -64,6 +64,7 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
     from apps.devtools.simulators.more_kinds import seed_more_kinds
     from apps.devtools.simulators.organisation import seed_aws_account, seed_vault
     from apps.devtools.simulators.vault_items import seed_vault_items
+    from apps.devtools.simulators.secret_access import seed_secret_access_and_logging
 
     # Dates are relative to today's midnight, so restarting the demo the same day reproduces
     # exactly the same cloud and a repeat collection finds nothing changed.
@@ -98,6 +99,8 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
     )
     # SSH keys, service-specific credentials, signing and server certificates, SSM parameters.
     seed_more_kinds(PROD_ACCOUNT, regions=REGIONS, seed=seed, now=now)
+    # 9.2.4.07 and 9.2.4.18: trails, secrets' resource policies, a role that may read every secret.
+    seed_secret_access_and_logging(url, good_account=PROD_ACCOUNT, weak_account=SANDBOX_ACCOUNT, region=REGIONS[0])
 
     _seed_organization(cloud, seed=seed, now=now)
     # Break-glass, third-party, new-starter and single sign-on cases: a pass and a fail per rule.

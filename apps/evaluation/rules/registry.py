@@ -72,6 +72,9 @@ RULES: dict[str, str] = {
     "third-party-key-age": "apps.evaluation.rules.identity_controls.ThirdPartyKeyAge",
     "role-external-trust-no-external-id": "apps.evaluation.rules.identity_controls.RoleExternalTrustNoExternalId",
     "source-coverage": "apps.evaluation.rules.coverage.SourceCoverage",
+    "sm-resource-policy-broad-read": "apps.evaluation.rules.secret_access.SecretResourcePolicyBroadRead",
+    "iam-broad-secret-read": "apps.evaluation.rules.secret_access.BroadSecretReaders",
+    "cloudtrail-multi-region-trail": "apps.evaluation.rules.cloudtrail.CloudTrailMultiRegion",
 }
 
 

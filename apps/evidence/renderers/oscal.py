@@ -104,12 +104,24 @@ def oscal_document(data: PackData, deferred: dict[str, list[Any]] | None = None)
             status["remarks"] = f"{EVIDENCE_WORDS.get(r['status'], r['status'])} (manual evidence of its controls, see pack.pdf)"
         elif r["status"] in ("excepted", "not_assessed"):
             status["remarks"] = "excepted by approved exceptions" if r["status"] == "excepted" else "not assessed (no current coverage)"
+        if r["manual_status"]:
+            # Rules prove only part of it (ADR 0016): the rest rests on manual evidence.
+            manual.append(f"{r['ref']} (part) {EVIDENCE_WORDS.get(r['manual_status'], r['manual_status'])}")
         finding: dict[str, Any] = {
             "uuid": _uuid(*key, "finding", r["ref"]),
             "title": f"{r['ref']} {r['title']}",
             "description": r["statement"],
+            "props": [{"name": "coverage", "ns": PROP_NS, "value": r["coverage"]}],
             "target": {"type": "objective-id", "target-id": _token(r["ref"]), "status": status},
         }
+        coverage_words = []
+        if r["rules_cover"]:
+            coverage_words.append(f"Proven by rules: {r['rules_cover']}")
+        if r["manual_evidence_for"]:
+            manual_words = EVIDENCE_WORDS.get(r["manual_status"], "") if r["rule_ids"] else EVIDENCE_WORDS.get(r["status"], "")
+            coverage_words.append(f"Manual evidence for: {r['manual_evidence_for']}" + (f" ({manual_words})" if manual_words else ""))
+        if coverage_words:
+            finding["remarks"] = " ".join(coverage_words)
         related = [{"observation-uuid": obs_uuid[rid]} for rid in r["rule_ids"] if rid in obs_uuid]
         if related:
             finding["related-observations"] = related

@@ -66,6 +66,10 @@ def render_xlsx(data: PackData, path: Path) -> None:
             ("rules", 40, TEXT),
             ("controls", 20, TEXT),
             ("statement", 80, TEXT),
+            ("proven by", 10, TEXT),
+            ("rules prove", 60, TEXT),
+            ("manual evidence for", 60, TEXT),
+            ("manual evidence status", 16, TEXT),
         ],
     ).write(
         [
@@ -81,6 +85,10 @@ def render_xlsx(data: PackData, path: Path) -> None:
             ", ".join(r["rule_ids"]),
             ", ".join(r["controls"]),
             r["statement"],
+            r["coverage"],
+            r["rules_cover"],
+            r["manual_evidence_for"],
+            r["manual_status"],
         ]
         for r in data.requirements
     )

@@ -46,7 +46,7 @@ APPS = ROOT / "apps"
 GUARD_LOGGER = "apps.connectors.aws.allowlist"
 # The services keytrail builds clients for today or will with issue #16, plus two it must
 # never call (KMS could decrypt; S3 stands for any service nobody listed).
-SERVICES = ("iam", "sts", "secretsmanager", "ssm", "organizations", "ec2", "account", "kms", "s3")
+SERVICES = ("iam", "sts", "secretsmanager", "ssm", "organizations", "ec2", "account", "cloudtrail", "kms", "s3")
 DOC_ROW = re.compile(r"^\| `(?P<service>[a-z0-9-]+)` \| `(?P<operation>\w+)` \| (?P<today>yes|–) \| (?P<why>.+) \|$")
 
 
@@ -142,6 +142,11 @@ def account(iam, moto_url, monkeypatch):
     body, private = certificate_pem(not_after=datetime.now(UTC) + timedelta(days=90))
     iam.upload_signing_certificate(UserName="alice", CertificateBody=body)
     iam.upload_server_certificate(ServerCertificateName="web", CertificateBody=body, PrivateKey=private)
+    # A multi-region trail (DescribeTrails, then GetTrailStatus and GetEventSelectors in its home region).
+    boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1").create_bucket(Bucket="trail-logs")
+    boto3.client("cloudtrail", endpoint_url=moto_url, region_name="eu-west-1").create_trail(
+        Name="everywhere", S3BucketName="trail-logs", IsMultiRegionTrail=True
+    )
 
 
 def test_connectors_call_only_listed_operations_exactly_those_documented_as_called_today(account, called, fault_proxy, target_a):

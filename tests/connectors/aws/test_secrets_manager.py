@@ -64,8 +64,15 @@ def test_two_regions_with_paging(sm):
     assert all(c.credential_type == CredentialKind.SM_SECRET for c in east_result.credentials)
     assert all(":eu-west-1:" in c.external_id for c in west_result.credentials)
     assert west_result.errors == [] and east_result.errors == []
-    assert west_result.facts == {"account_id": ACCOUNT_A, "region": "eu-west-1", "secrets": 120}
-    assert set(west_result.api_calls) == {"AssumeRole", "ListSecrets"}  # no DescribeSecret
+    assert west_result.facts == {
+        "account_id": ACCOUNT_A,
+        "region": "eu-west-1",
+        "secrets": 120,
+        "resource_policies_read": 120,
+        "resource_policies_reused": 0,
+    }
+    assert set(west_result.api_calls) == {"AssumeRole", "ListSecrets", "GetResourcePolicy"}  # no DescribeSecret
+    assert west_result.api_calls["GetResourcePolicy"] == 120  # one per secret: who may read it
 
 
 def test_rotation_deletion_and_metadata(sm):
@@ -213,10 +220,10 @@ def test_secret_value_reads_are_refused_before_any_request(sm, fault_proxy):
     assert api_calls == Counter()
 
 
-def test_collection_calls_nothing_but_list_secrets(sm, fault_proxy):
+def test_collection_calls_nothing_but_list_secrets_and_their_policies(sm, fault_proxy):
     sm("eu-west-1").create_secret(Name="one", SecretString="x")
     collect(sm_target("eu-west-1"))
-    assert set(fault_proxy.seen) == {"AssumeRole", "ListSecrets"}
+    assert set(fault_proxy.seen) == {"AssumeRole", "ListSecrets", "GetResourcePolicy"}
 
 
 APPS = Path(__file__).resolve().parents[3] / "apps"

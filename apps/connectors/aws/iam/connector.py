@@ -1,6 +1,9 @@
 """The IAM connector: one account's users, credentials, MFA, root state and password policy.
 
 The calls are in :mod:`.reads`, the records built from their answers in :mod:`.records`.
+Two more account-level facts ride on this collection: who may read every secret
+(``secret_readers``, :mod:`.secret_access`) and the account's CloudTrail trails
+(``cloudtrail``, :mod:`apps.connectors.aws.cloudtrail`).
 """
 
 from __future__ import annotations
@@ -8,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from apps.connectors.aws import cloudtrail
 from apps.connectors.aws.allowlist import OPERATION_REFUSED
 from apps.connectors.aws.client import aws_errors, session_for_target
-from apps.connectors.aws.iam import identity, reads, records, user_credentials
+from apps.connectors.aws.iam import identity, reads, records, secret_access, user_credentials
 from apps.connectors.aws.iam.policies import PolicyIndex
 from apps.connectors.aws.iam.report import ROOT_ROW_USER, ReportRow
 from apps.connectors.aws.iam.users import ListedKey
@@ -71,6 +75,9 @@ class IamConnector(Connector):
         virtual_mfa = reads.optional(result, "virtual_mfa_devices", lambda: reads.virtual_mfa(iam)) or {}
         password_policy_known, password_policy = reads.password_policy(result, iam)
         summary = reads.optional(result, "account_summary", lambda: reads.account_summary(iam))
+        # Roles come with the users from the one GetAccountAuthorizationDetails call (Role filter).
+        secret_readers = secret_access.broad_secret_readers(users, groups, [r for r in roles if isinstance(r, dict)], policies)
+        trails = cloudtrail.read_trails(aws, result)
 
         rows_by_arn: dict[str, ReportRow] = {}
         root_row: ReportRow | None = None
@@ -135,6 +142,8 @@ class IamConnector(Connector):
             identity_center=identity_center,
             profile_state=profile_state,
             roles=roles,
+            secret_readers=secret_readers,
+            trails=trails,
         )
         return result
 
@@ -164,6 +173,8 @@ class IamConnector(Connector):
         identity_center: dict,
         profile_state: Any,
         roles: list[dict],
+        secret_readers: dict,
+        trails: Any,
     ) -> Iterator[Batch]:
         """The users' records in batches, then the server certificates and root; sets facts and state last."""
         password_policy_known, policy = password_policy
@@ -215,6 +226,8 @@ class IamConnector(Connector):
             "identity_center": identity_center,
             "external_trust": identity.external_trust_roles(roles, account_id, result),
             "console_access": identity.console_access(humans),
+            "secret_readers": secret_readers,
+            "cloudtrail": trails,
             "collection": {
                 "users": len(users),
                 "users_missing_from_report": sum(1 for u in users if u.get("Arn") not in rows_by_arn),
