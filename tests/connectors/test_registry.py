@@ -217,7 +217,10 @@ def test_validation_normalises_and_keeps_only_the_kinds_settings():
             "Vault URL: expected https://<vault-name>.vault.azure.net/",
         ),
         (SourceConfig(kind="azure_key_vault"), "Vault URL: expected https://<vault-name>.vault.azure.net/"),
-        (SourceConfig(kind="gcp_project"), "Kind: choose one of aws_account, azure_key_vault, aws_organization, azure_subscription, entra_tenant."),
+        (
+            SourceConfig(kind="gcp_project"),
+            "Kind: choose one of aws_account, azure_key_vault, aws_organization, azure_subscription, entra_tenant.",
+        ),
         (
             SourceConfig(kind="entra_tenant", graph_tenant_id="contoso.onmicrosoft.com"),
             "Tenant ID: expected the directory id, a GUID like 72f988bf-86f1-41af-91ab-2d7cd011db47",

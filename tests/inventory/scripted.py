@@ -80,6 +80,8 @@ class StreamingScripted(SecretsManagerConnector):
 
         result.stream = stream()
         return result
+
+
 class ScriptedKeyVaultKeys(Scripted, KeyVaultKeysConnector):
     pass
 

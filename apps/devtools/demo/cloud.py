@@ -63,8 +63,8 @@ def start_demo_cloud(*, seed: int = 2026, now: datetime | None = None, users: in
     from apps.devtools.simulators.key_vault import KeyVaultSimulator
     from apps.devtools.simulators.more_kinds import seed_more_kinds
     from apps.devtools.simulators.organisation import seed_aws_account, seed_vault
-    from apps.devtools.simulators.vault_items import seed_vault_items
     from apps.devtools.simulators.secret_access import seed_secret_access_and_logging
+    from apps.devtools.simulators.vault_items import seed_vault_items
 
     # Dates are relative to today's midnight, so restarting the demo the same day reproduces
     # exactly the same cloud and a repeat collection finds nothing changed.

@@ -233,6 +233,8 @@ def _demo_subscription_sources(cloud) -> list[dict]:
 
     ids = list(getattr(cloud, "subscription_ids", ()) or ())
     return [dict(name="Northwind subscription (Azure)", kind=Source.Kind.AZURE_SUBSCRIPTION, subscription_ids=ids)] if ids else []
+
+
 def _entra_sources(cloud) -> list[dict]:
     """The demo's Entra ID tenant, when its Graph simulator runs (apps/devtools/demo/entra.py)."""
     from apps.devtools.demo.entra import DEMO_TENANT_ID

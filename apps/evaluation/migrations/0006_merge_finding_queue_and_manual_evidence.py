@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('evaluation', '0005_finding_queue'),
-        ('evaluation', '0005_requirement_status_manual_evidence'),
+        ("evaluation", "0005_finding_queue"),
+        ("evaluation", "0005_requirement_status_manual_evidence"),
     ]
 
-    operations = [
-    ]
+    operations = []

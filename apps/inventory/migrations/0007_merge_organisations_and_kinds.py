@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inventory', '0006_more_aws_credential_kinds'),
-        ('inventory', '0006_organisations'),
+        ("inventory", "0006_more_aws_credential_kinds"),
+        ("inventory", "0006_organisations"),
     ]
 
-    operations = [
-    ]
+    operations = []
