@@ -30,7 +30,7 @@ def test_every_requirement_with_rules_says_what_they_prove_and_what_is_manual():
 def test_least_privilege_and_logging_are_proven_in_part():
     data = {r["ref"]: r for r in read_catalog().requirements}
     assert data["9.2.4.07"]["automatable"] is True
-    assert set(data["9.2.4.07"]["rules"]) == {"sm-resource-policy-broad-read", "iam-broad-secret-read"}
+    assert set(data["9.2.4.07"]["rules"]) == {"sm-resource-policy-broad-read", "iam-broad-secret-read", "kv-vault-secret-readers"}
     assert "cloudtrail-multi-region-trail" in data["9.2.4.18"]["rules"] and "source-coverage" in data["9.2.4.18"]["rules"]
     assert coverage_of(data["9.2.4.07"]["rules"], data["9.2.4.07"]["manual_evidence_for"]) == "partial"
     assert read_catalog().version == "2026.12.2"
@@ -69,6 +69,6 @@ def test_loaded_requirements_keep_both_texts(catalog):
 
     least = Requirement.objects.get(ref="9.2.4.07")
     assert least.coverage == "partial" and least.rules_cover.startswith("No Secrets Manager resource policy")
-    assert "Key Vault" in least.manual_part
+    assert "Key Vault" in least.rules_cover and "pipelines" in least.manual_part
     manual = Requirement.objects.get(ref="9.2.4.01")
     assert manual.coverage == "manual" and manual.rules_cover == "" and manual.manual_part.startswith("All of it")

@@ -75,9 +75,12 @@ def test_a_subscription_run_collects_each_vault_as_a_member_and_names_the_refusi
     assert {(e["code"], e["item"]) for e in discovery.errors} == {("subscription_not_assessed", UNKNOWN)}
     # Every Key Vault connector applies to each discovered vault, each its own unit.
     assert Credential.objects.filter(source=members["payments"], credential_type="kv_secret").count() == 1
-    locked_unit = run.units.get(source=members["locked"])
-    assert locked_unit.status == "failed" and locked_unit.errors[-1]["code"] == "auth_refused"
-    assert locked_unit.spawned_by_id == discovery.pk
+    locked_units = run.units.filter(source=members["locked"])
+    # Secrets, keys and certificates: each its own unit, each refused by name.
+    assert sorted(u.connector for u in locked_units) == ["azure_key_vault", "azure_key_vault_certificates", "azure_key_vault_keys"]
+    for locked_unit in locked_units:
+        assert locked_unit.status == "failed" and locked_unit.errors[-1]["code"] == "auth_refused"
+        assert locked_unit.spawned_by_id == discovery.pk
     call_command("run_report", str(run.pk))
     out = capsys.readouterr().out
     assert "subscription_not_assessed" in out and UNKNOWN in out and "auth_refused" in out

@@ -60,8 +60,8 @@ def test_bench_fanout_runs_on_real_workers_and_writes_json(django_db_blocker, tm
     assert "worker peak memory" in capsys.readouterr().out
     report = json.loads(out.read_text())
     (run,) = report["runs"]
-    # Per account: IAM, and Secrets Manager and Parameter Store in its two regions; plus the vault.
-    assert run["mode"] == "2x1" and run["units"] == 2 * (1 + 2 + 2) + 1 and sum(run["units_by_worker"]) == run["units"]
+    # Per account: IAM, and Secrets Manager and Parameter Store in its two regions; plus the vault (secrets, keys, certificates).
+    assert run["mode"] == "2x1" and run["units"] == 2 * (1 + 2 + 2) + 3 and sum(run["units_by_worker"]) == run["units"]
     assert run["ratio_to_baseline"] == 1.0 and run["rows_written_total"] > 0 and run["api_calls_total"] > 0
     assert set(run["peak_pss_mb_by_worker"]) == {"worker 1", "worker 2"} and run["largest_worker_peak_mb"] > 0
     assert run["cpu_seconds"]["workers"] > 0 and run["cpu_seconds"]["machine busy"] > 0

@@ -103,7 +103,7 @@ def key_credential(
     if end is None and isinstance(start, datetime):
         end = start + timedelta(days=days)
     return {
-        "customKeyIdentifier": "52B0C4B2E4A4E0B0A0C6A1D0E6B6A1D0E6B6A1D0",
+        "customKeyIdentifier": "52B0C4B2E4A4E0B0A0C6A1D0E6B6A1D0E6B6A1D0",  # pragma: allowlist secret
         "displayName": display_name,
         "endDateTime": iso(end),
         "key": None,

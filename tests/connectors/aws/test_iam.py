@@ -523,9 +523,9 @@ def test_throttling_is_retried_then_succeeds(population, fault_proxy, target_a):
     result = collect(target_a)
 
     assert result.errors == []
-    # 2 throttled + 1 for users, groups and policies; + 1 for the roles (secret readers)
-    assert fault_proxy.seen["GetAccountAuthorizationDetails"] == 4
-    assert result.api_calls["GetAccountAuthorizationDetails"] == 4  # retries count as calls
+    # 2 throttled + 1 for users, groups, policies and roles
+    assert fault_proxy.seen["GetAccountAuthorizationDetails"] == 3
+    assert result.api_calls["GetAccountAuthorizationDetails"] == 3  # retries count as calls
 
 
 def test_throttling_beyond_retries_is_a_retryable_error(fault_proxy, target_a):
