@@ -72,7 +72,8 @@ def test_grc_lead_registers_sources_collects_and_opens_what_fails(page, live_ser
     page.click("text=Collect all")
     page.wait_for_url("**/inventory/runs/*/")
     units = page.locator("#run-units")
-    expect(units).to_contain_text("8 of 8 units finished", timeout=120_000)  # IAM, Secrets Manager and SSM per region, the vault's secrets, keys and certificates
+    # IAM, Secrets Manager and SSM per region, the vault's secrets, keys and certificates
+    expect(units).to_contain_text("8 of 8 units finished", timeout=120_000)
     expect(units).to_contain_text("ListAccessKeys")
     expect(units.locator("progress")).to_have_attribute("value", "8")
     expect(page.locator("#run-units[hx-trigger]")).to_have_count(0)  # finished: the page stops polling

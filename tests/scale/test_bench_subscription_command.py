@@ -18,7 +18,8 @@ def test_bench_subscription_prints_the_table_and_writes_json(django_db_blocker, 
     printed = capsys.readouterr().out
     assert "first collection" in printed and "bare SDK, same calls" in printed
     report = json.loads(out.read_text())
-    assert report["first"]["status"] == "succeeded" and report["first"]["units"] == 1 + 3 * 3  # discovery, then three units per vault (secrets, keys, certificates)
+    # The discovery, then three units per vault (secrets, keys, certificates).
+    assert report["first"]["status"] == "succeeded" and report["first"]["units"] == 1 + 3 * 3
     assert report["discovery_api_calls"]["list_vaults_by_subscription"] == 1
     assert report["discovery_api_calls"]["list_vault_diagnostic_settings"] == 3
     assert report["bare_sdk"]["items"]["vaults"] == 3 and report["bare_sdk"]["items"]["vault_secrets"] == 12
