@@ -215,3 +215,17 @@ def test_identity_center_throttled_beyond_retries_fails_the_unit_as_retryable(pe
     with pytest.raises(ConnectorError) as caught:
         IamConnector().collect(target_a)
     assert caught.value.retryable is True  # the unit is retried whole: no account is recorded half-read
+
+
+def test_console_access_and_identity_center_hold_across_stream_batches(people, target_a, monkeypatch):
+    """The IAM stream hands users on in batches: the counts and each password's Identity Center
+    state are taken over every batch, not over what is left in the last one."""
+    from apps.connectors.aws.iam import connector as iam_connector
+
+    monkeypatch.setattr(iam_connector, "STREAM_BATCH_RECORDS", 1)  # a batch per record
+    result = IamConnector().open(target_a)
+    batches = list(result.batches())
+    assert len(batches) > 3
+    passwords = [c for b in batches for c in b.credentials if c.credential_type == "console_password"]
+    assert len(passwords) == 2 and {c.attributes["identity_center"] for c in passwords} == {"in_use"}
+    assert result.facts["console_access"] == {"human_users": 2, "with_console_password": 2, "password_state_unknown": 0}
