@@ -84,7 +84,9 @@ def put_parameter(
         policies=json.dumps(policies) if policies is not None else None,
     )
     if modified is not None:
-        backend.get_parameter(name).last_modified_date = _naive(modified)
+        # Moto's own model of the parameter's newest version (a list per name): only its date is
+        # set, as the simulated cloud's metadata; no value is read here or anywhere in keytrail.
+        backend._parameters[name][-1].last_modified_date = _naive(modified)
 
 
 @dataclass
