@@ -20,7 +20,14 @@ def _facts(s: SourceFacts) -> dict[str, Any] | None:
     return facts if isinstance(facts, dict) and "vault_name" in facts else None
 
 
-class VaultProtectedStorage(Rule):
+class _VaultRule(Rule):
+    """A rule over each enabled Key Vault source, judged on its Resource Manager facts."""
+
+    def applies(self, s: SourceFacts) -> bool:
+        return s.kind == KEY_VAULT and s.enabled is True
+
+
+class VaultProtectedStorage(_VaultRule):
     id = "kv-vault-protected-storage"
     title = "Key Vaults keep deleted secrets recoverable and are not open to every network"
     severity = "high"
@@ -35,9 +42,6 @@ class VaultProtectedStorage(Rule):
         "by URL only (no Resource Manager facts), or whose answer had unreadable values for these settings, is not "
         "assessed with the reason."
     )
-
-    def applies(self, s: SourceFacts) -> bool:
-        return s.kind == KEY_VAULT and s.enabled is True
 
     def evaluate(self, s: SourceFacts, ctx: RuleContext) -> Verdict:
         label = f"Key Vault {s.name}"
@@ -90,7 +94,7 @@ class VaultProtectedStorage(Rule):
         return passed(f"{label}: soft delete on ({retention} days), purge protection and network access as the policy requires", **data)
 
 
-class VaultSecretReaders(Rule):
+class VaultSecretReaders(_VaultRule):
     id = "kv-vault-secret-readers"
     title = "Few principals may read a Key Vault's secrets"
     severity = "medium"
@@ -105,9 +109,6 @@ class VaultSecretReaders(Rule):
         "evidence lists the principals. A vault registered by URL only, or whose access model, access policies or "
         "role assignments could not be read, is not assessed."
     )
-
-    def applies(self, s: SourceFacts) -> bool:
-        return s.kind == KEY_VAULT and s.enabled is True
 
     def evaluate(self, s: SourceFacts, ctx: RuleContext) -> Verdict:
         label = f"Key Vault {s.name}"
@@ -138,7 +139,7 @@ class VaultSecretReaders(Rule):
         return passed(f"{label}: {len(readers)} principal(s) {how}, within the limit of {limit}", **data)
 
 
-class VaultAuditLogging(Rule):
+class VaultAuditLogging(_VaultRule):
     id = "kv-vault-audit-logging"
     title = "Key Vaults send their audit logs somewhere they are kept"
     severity = "medium"
@@ -152,9 +153,6 @@ class VaultAuditLogging(Rule):
         "destination. The evidence names the settings that do. A vault registered by URL only, or whose diagnostic "
         "settings could not be read, is not assessed."
     )
-
-    def applies(self, s: SourceFacts) -> bool:
-        return s.kind == KEY_VAULT and s.enabled is True
 
     def evaluate(self, s: SourceFacts, ctx: RuleContext) -> Verdict:
         label = f"Key Vault {s.name}"
