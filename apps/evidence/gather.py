@@ -37,13 +37,21 @@ from apps.controls.evidence_status import manual_evidence_status
 from apps.controls.selectors import ControlAsOf, control_ids, controls_as_of
 from apps.core.isotime import iso_utc
 from apps.core.selectors import organisation_name
-from apps.evaluation.selectors import evaluation_as_of, findings_in_scope, posture_history, requirement_statuses, rule_results
+from apps.evaluation.selectors import (
+    evaluation_as_of,
+    finding_counts_in_scope,
+    iter_findings_in_scope,
+    posture_history,
+    requirement_statuses,
+    rule_results,
+)
 from apps.evaluation.selectors.as_of import FindingAsOf, StatusAsOf
 from apps.evidence.disclosure import PackScope, audit_filter
 from apps.evidence.models import Engagement, Pack
 from apps.evidence.packdata import (
     AGE_BUCKETS,
     Charts,
+    FindingRows,
     InScope,
     PackData,
     RequirementSection,
@@ -105,14 +113,26 @@ def gather(*, engagement: Engagement, as_of: datetime, sample_size: int, sample_
     step(20, "posture")
     evaluation = evaluation_as_of(as_of=as_of)
     exceptions = exceptions_as_of(as_of=as_of)  # narrowed to the scope below, once the findings name theirs
-    findings: list[FindingAsOf] = []
+    # The findings are the other large population: counted by PostgreSQL here (per rule, status and
+    # exception), then read by rule and id by each renderer (packdata.FindingRows), never all held.
+    findings: FindingRows[FindingAsOf] | list[FindingAsOf] = []
+    census.findings(evaluation["id"] if evaluation is not None else None, source_ids)
+    exception_refs = {e["id"]: e["ref"] for e in exceptions}  # before the narrowing: the findings name theirs
+    source_names = {s["id"]: s["name"] for s in sources}
+
+    def finding_rows(rule_ids: tuple[str, ...] | None = None, credential_ids: list[int] | None = None) -> Iterator[FindingAsOf]:
+        assert evaluation is not None
+        return iter_findings_in_scope(
+            evaluation_id=evaluation["id"],
+            sources=source_names,
+            exception_refs=exception_refs,
+            rule_ids=rule_ids,
+            credential_ids=credential_ids,
+        )
+
     statuses: dict[int, StatusAsOf] = {}
     if evaluation is not None:
-        findings = findings_in_scope(
-            evaluation_id=evaluation["id"],
-            sources={s["id"]: s["name"] for s in sources},
-            exception_refs={e["id"]: e["ref"] for e in exceptions},
-        )
+        findings = FindingRows(finding_rows, census.findings_per_rule())
         statuses = requirement_statuses(evaluation_id=evaluation["id"])
     rules = rule_results(evaluation_id=evaluation["id"]) if evaluation is not None else []
     # Least disclosure (docs/evidence-packs.md): only what the engagement's auditors may see.
@@ -121,12 +141,12 @@ def gather(*, engagement: Engagement, as_of: datetime, sample_size: int, sample_
         source_ids=source_ids if chosen_sources else None,
         rule_ids={rule for r in requirements for rule in r.rule_ids},
         tags=census.tags | _tags(identities.values()),
-        keep={e["id"] for e in exceptions if e["ref"] in {f["exception_ref"] for f in findings}},
+        keep={e["id"] for e in exceptions if e["id"] in census.excepting},
     )
     auditors = [user for user, perms in object_shares(engagement) if "view_engagement" in perms]
     controls = controls_as_of(requirement_ids=requirement_ids, as_of=as_of, viewers=auditors)
     on = min(as_of.astimezone(UTC).date(), engagement.period_end)
-    reqs = _requirements(requirements, statuses, findings, controls, on=on, period_start=engagement.period_start)
+    reqs = _requirements(requirements, statuses, census.by_rule, controls, on=on, period_start=engagement.period_start)
     step(35, "coverage and history")
     coverage = coverage_as_of(sources=sources, as_of=as_of)
     runs = collection_runs_between(source_ids=source_ids, start=start, as_of=as_of)
@@ -147,7 +167,14 @@ def gather(*, engagement: Engagement, as_of: datetime, sample_size: int, sample_
     )
     audit = audit_extract(start=start, end=as_of, keep=audit_filter(scope))
     step(45, "sample")
-    sample = _sample(census.ids, lambda ids: credential_rows(ids=ids), findings, sample_size, sample_seed, as_of)
+    sample = _sample(
+        census.ids,
+        lambda ids: credential_rows(ids=ids),
+        (lambda ids: finding_rows(credential_ids=ids)) if evaluation is not None else (lambda ids: iter(())),
+        sample_size,
+        sample_seed,
+        as_of,
+    )
     charts: Charts = {
         "key_age": census.key_age(),
         "posture": posture_history(start=start, end=as_of, requirement_ids=requirement_ids, points=POSTURE_POINTS),
@@ -165,7 +192,7 @@ def gather(*, engagement: Engagement, as_of: datetime, sample_size: int, sample_
         },
         as_of=iso_utc(as_of),
         evaluation=evaluation,
-        summary=_summary(reqs, census, identities, findings, exceptions, coverage),
+        summary=_summary(reqs, census, identities, exceptions, coverage),
         requirements=reqs,
         controls=controls,
         rules=rules,
@@ -185,19 +212,16 @@ def gather(*, engagement: Engagement, as_of: datetime, sample_size: int, sample_
 def _requirements(
     requirements: list[RequirementInScope],
     statuses: dict[int, StatusAsOf],
-    findings: list[FindingAsOf],
+    by_rule: dict[str, Counter[str]],
     controls: list[ControlAsOf],
     *,
     on: date,
     period_start: date,
 ) -> list[RequirementSection]:
     """Each requirement in scope with its status in the evaluation, the findings about the
-    sources in scope by status, and the controls that serve it. A requirement no rule tests has
+    sources in scope by status (``by_rule``: rule id -> status -> count), and the controls that serve it. A requirement no rule tests has
     the status its controls' manual evidence shows for the audit period (evidenced, evidence
     missing or evidence stale, on ``on``: the as-of day, or the period's end if earlier)."""
-    by_rule: dict[str, Counter[str]] = defaultdict(Counter)
-    for f in findings:
-        by_rule[f["rule_id"]][f["status"]] += 1
     out: list[RequirementSection] = []
     for r in requirements:
         st = statuses.get(r.id)
@@ -251,21 +275,21 @@ def _requirements(
 def _sample(
     population: list[int],
     rows: Callable[[list[int]], Iterable[CredentialAsOf]],
-    findings: list[FindingAsOf],
+    findings: Callable[[list[int]], Iterable[FindingAsOf]],
     size: int,
     seed: int,
     as_of: datetime,
 ) -> Sample:
     """``size`` credentials drawn with ``seed`` from those present as of (``population``: their
-    ids, ascending; ``rows(ids)``: those credentials), each traced through its versions,
+    ids, ascending; ``rows(ids)``: those credentials; ``findings(ids)``: their findings by rule
+    and id), each traced through its versions,
     lifecycle events, findings and review decisions up to then."""
     chosen = sorted(random.Random(seed).sample(population, min(size, len(population))))
     by_id = {c["id"]: c for c in rows(chosen)} if chosen else {}
     history = credential_histories(credential_ids=chosen, as_of=as_of)
-    chosen_set = set(chosen)
     failing: dict[int, list[SampleFinding]] = defaultdict(list)
-    for f in findings:
-        if f["credential_id"] in chosen_set:
+    for f in findings(chosen) if chosen else ():
+        if f["credential_id"] is not None:
             failing[f["credential_id"]].append({"rule_id": f["rule_id"], "status": f["status"], "reason": f["reason"]})
     decisions = decisions_for_credentials(chosen, as_of=as_of)
     items: list[SampleItem] = []
@@ -302,13 +326,18 @@ def _tags(rows: Iterable[CredentialAsOf | IdentityAsOf]) -> set[tuple[str, str]]
 
 class _Census:
     """What the pack needs from the whole credential population, counted in one pass: the ids
-    (for the sample), the count per type, the key-age chart and the tags (for least disclosure)."""
+    (for the sample), the count per type, the key-age chart and the tags (for least disclosure);
+    and from the findings, counted by PostgreSQL: per rule and status (the requirements' counts),
+    per status (the summary) and the exceptions they name (least disclosure)."""
 
     def __init__(self) -> None:
         self.ids: list[int] = []  # ascending: the rows come ordered by id
         self.by_type: Counter[str] = Counter()
         self.tags: set[tuple[str, str]] = set()
         self._ages: dict[str, dict[str, int]] = {}
+        self.by_rule: dict[str, Counter[str]] = defaultdict(Counter)
+        self.finding_statuses: Counter[str] = Counter()
+        self.excepting: set[int] = set()
 
     @property
     def count(self) -> int:
@@ -327,6 +356,18 @@ class _Census:
                 row[label] += 1
                 break
 
+    def findings(self, evaluation_id: int | None, source_ids: list[int]) -> None:
+        if evaluation_id is None:
+            return
+        for rule_id, status, exception_id, n in finding_counts_in_scope(evaluation_id=evaluation_id, source_ids=source_ids):
+            self.by_rule[rule_id][status] += n
+            self.finding_statuses[status] += n
+            if exception_id is not None:
+                self.excepting.add(exception_id)
+
+    def findings_per_rule(self) -> dict[str, int]:
+        return {rule_id: sum(counts.values()) for rule_id, counts in self.by_rule.items()}
+
     def key_age(self) -> dict[str, dict[str, int]]:
         """Per credential type, how many credentials fall in each age bucket (unknown ages left out)."""
         return dict(sorted(self._ages.items()))
@@ -336,7 +377,6 @@ def _summary(
     reqs: list[RequirementSection],
     census: _Census,
     identities: dict[int, IdentityAsOf],
-    findings: list[FindingAsOf],
     exceptions: list[ExceptionAsOf],
     coverage: list[SourceCoverage],
 ) -> Summary:
@@ -347,7 +387,7 @@ def _summary(
         "credentials": census.count,
         "identities": len(identities),
         "credentials_by_type": dict(sorted(census.by_type.items())),
-        "findings": dict(sorted(Counter(f["status"] for f in findings).items())),
+        "findings": dict(sorted(census.finding_statuses.items())),
         "exceptions_in_force": sum(1 for e in exceptions if e["in_force"]),
         "scopes": len(scopes),
         "scopes_failing": sum(1 for s in scopes if s["last_status"] == "failed"),

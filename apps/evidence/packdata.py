@@ -64,6 +64,41 @@ def of_types(rows: Iterable[Any], types: tuple[str, ...]) -> Iterator[Any]:
     return (c for c in rows if c["credential_type"] in types)
 
 
+class FindingRows(Rows[T]):
+    """The findings as a :class:`Rows`: read again from PostgreSQL (by rule then id) each time
+    they are iterated; ``of_rules(rule_ids)`` reads only those rules' findings; ``per_rule``
+    ({rule id: count}) is known without reading them."""
+
+    def __init__(self, rows: Callable[[tuple[str, ...] | None], Iterator[T]], per_rule: dict[str, int]):
+        super().__init__(rows, sum(per_rule.values()))
+        self.per_rule = per_rule
+
+    def of_rules(self, rule_ids: tuple[str, ...]) -> Iterator[T]:
+        if not any(self.per_rule.get(r) for r in rule_ids):
+            return iter(())
+        return self._rows(rule_ids)
+
+
+def findings_by_rule(findings: Iterable[Any]) -> Callable[[str], tuple[int, Iterable[Any]]]:
+    """For the findings (a :class:`FindingRows` or a list): ``rule_id -> (count, its findings in order)``;
+    a :class:`FindingRows` reads a rule's findings only when they are iterated."""
+    if isinstance(findings, FindingRows):
+        rows = findings
+        return lambda rule_id: (rows.per_rule.get(rule_id, 0), _Lazy(lambda: rows.of_rules((rule_id,))))
+    grouped: dict[str, list[Any]] = {}
+    for f in findings:
+        grouped.setdefault(f["rule_id"], []).append(f)
+    return lambda rule_id: (len(grouped.get(rule_id, [])), grouped.get(rule_id, []))
+
+
+class _Lazy(Generic[T]):
+    def __init__(self, rows: Callable[[], Iterator[T]]):
+        self._rows = rows
+
+    def __iter__(self) -> Iterator[T]:
+        return self._rows()
+
+
 class EngagementInfo(TypedDict):
     id: int
     name: str
@@ -165,7 +200,7 @@ class PackData:
     requirements: list[RequirementSection]
     controls: list[ControlAsOf]
     rules: list[RuleResultAsOf]
-    findings: list[FindingAsOf]
+    findings: FindingRows[FindingAsOf] | list[FindingAsOf]  # streamed from the database by the gatherer
     exceptions: list[ExceptionAsOf]
     campaigns: list[dict[str, Any]]  # apps.reviews.selectors.campaigns_for_pack (docs/reviews.md)
     sources: list[SourceCoverage]

@@ -1,5 +1,6 @@
-"""The pack streams its credentials (apps/evidence/packdata.py ``Rows``): the files say exactly what
-they said when every credential was held in a list. pack.json is byte for byte the whole-document
+"""The pack streams its credentials and its findings (apps/evidence/packdata.py ``Rows``,
+``FindingRows``): the files say exactly what they said when every credential and every finding
+was held in a list. pack.json is byte for byte the whole-document
 encoding, the workbook's cells are the same, and the census (summary, key-age chart, sample,
 least-disclosure tags) equals what the list gives."""
 
@@ -14,8 +15,11 @@ import pytest
 from django.utils import timezone
 from openpyxl import load_workbook
 
+from apps.evaluation.selectors import as_of as evaluation_as_of
+from apps.evaluation.selectors import evaluation_as_of as last_evaluation
+from apps.evaluation.selectors import findings_in_scope
 from apps.evidence.gather import gather
-from apps.evidence.packdata import AGE_BUCKETS, Rows
+from apps.evidence.packdata import AGE_BUCKETS, FindingRows, Rows
 from apps.evidence.renderers.jsondata import json_bytes, write_json
 from apps.evidence.renderers.xlsx import render_xlsx
 from apps.inventory import as_of as inventory_as_of
@@ -26,17 +30,19 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def streamed(world, monkeypatch):
     monkeypatch.setattr(inventory_as_of, "CREDENTIAL_CHUNK", 1)  # one row per page: every page boundary is crossed
+    monkeypatch.setattr(evaluation_as_of, "FINDING_CHUNK", 1)  # one finding per fetch from the server-side cursor
     now = timezone.now()
     return gather(engagement=world["engagement"], as_of=now, sample_size=2, sample_seed=5)
 
 
 def _as_list(data):
-    """The same pack data with the credentials held in a list, as the gatherer gave them before."""
-    return type(data)(**{**data.__dict__, "credentials": list(data.credentials)})
+    """The same pack data with the credentials and the findings held in lists, as the gatherer gave them before."""
+    return type(data)(**{**data.__dict__, "credentials": list(data.credentials), "findings": list(data.findings)})
 
 
 def test_pack_json_streamed_is_the_whole_document_byte_for_byte(streamed):
     assert isinstance(streamed.credentials, Rows) and len(streamed.credentials) == 3
+    assert isinstance(streamed.findings, FindingRows) and len(streamed.findings) > 1
     listed = _as_list(streamed)
     out = io.BytesIO()
     digest = write_json(streamed.as_dict(), out)
@@ -90,7 +96,10 @@ def test_oscal_written_subject_by_subject_is_the_whole_document_byte_for_byte(st
 
     from apps.evidence.renderers.oscal import OPTIONS, oscal_document, render_oscal
 
-    assert streamed.findings, "the world has failing findings: observations with subjects"
+    assert len(streamed.findings), "the world has failing findings: observations with subjects"
+    render_oscal(streamed, tmp_path / "streamed.json")  # each rule's findings read from the database as written
+    streamed = _as_list(streamed)
+    assert (tmp_path / "streamed.json").read_bytes() == orjson.dumps(oscal_document(streamed), option=OPTIONS)
     hostile = {**streamed.findings[0], "reason": 'x"\\u0000keytrail-oscal-subjects-0"\n\t<&>', "subject": "\x00keytrail-oscal-subjects-1"}
     streamed.findings = [*streamed.findings, hostile, *({**streamed.findings[-1], "id": 10_000 + i} for i in range(50))]
     render_oscal(streamed, tmp_path / "oscal.json")
@@ -98,3 +107,48 @@ def test_oscal_written_subject_by_subject_is_the_whole_document_byte_for_byte(st
     assert (tmp_path / "oscal.json").read_bytes() == whole
     observations = orjson.loads(whole)["assessment-results"]["results"][0]["observations"]
     assert sum(len(o.get("subjects", [])) for o in observations) == len(streamed.findings)
+
+
+def test_the_streamed_findings_are_the_whole_list_and_the_counts_are_its_counts(streamed, world):
+    """What the gatherer now counts in PostgreSQL and reads rule by rule equals what it computed
+    from the one list ``findings_in_scope`` gives."""
+    evaluation = last_evaluation(as_of=timezone.now())
+    assert evaluation is not None and streamed.evaluation == evaluation
+    sources = {s["id"]: s["name"] for s in streamed.sources}
+    refs = {e["id"]: e["ref"] for e in streamed.exceptions}
+    whole = findings_in_scope(evaluation_id=evaluation["id"], sources=sources, exception_refs=refs)
+    streamed_list = list(streamed.findings)
+    assert [(f["id"], f["rule_id"]) for f in streamed_list] == [(f["id"], f["rule_id"]) for f in whole]
+    assert len(streamed.findings) == len(whole) and len({f["rule_id"] for f in whole}) > 1
+    assert streamed.findings.per_rule == dict(Counter(f["rule_id"] for f in whole))
+    for rule_id in streamed.findings.per_rule:
+        assert list(streamed.findings.of_rules((rule_id,))) == [f for f in streamed_list if f["rule_id"] == rule_id]
+    assert list(streamed.findings.of_rules(("no-such-rule",))) == []
+    assert streamed.summary["findings"] == dict(sorted(Counter(f["status"] for f in whole).items()))
+    for r in streamed.requirements:
+        mine = Counter(f["status"] for f in whole if f["rule_id"] in r["rule_ids"])
+        assert r["in_scope"] == {"failed": mine["fail"], "excepted": mine["excepted"], "not_assessed": mine["not_assessed"]}
+    for item in streamed.sample["items"]:
+        assert item["findings"] == [
+            {"rule_id": f["rule_id"], "status": f["status"], "reason": f["reason"]}
+            for f in whole
+            if f["credential_id"] == item["credential_id"]
+        ]
+    assert any(item["findings"] for item in streamed.sample["items"]), "a sampled credential has findings"
+
+
+def test_the_pdf_shows_the_same_capped_findings_from_the_stream_and_from_the_list(streamed, monkeypatch):
+    from apps.evidence.renderers import pdf
+
+    monkeypatch.setattr(pdf, "CAP_FAILURES", 1)  # a rule with more findings than shown: "and N more"
+    meta = {"pack_id": "KT-1", "built_at": "2026-01-01T00:00:00Z", "keytrail_version": "test"}
+
+    def shown(data):
+        return [
+            [(row["rule"], row["failures"], row["more"], row["total"]) for row in section["rules"]]
+            for section in pdf.pdf_context(data, **meta)["sections"]
+        ]
+
+    from_stream, from_list = shown(streamed), shown(_as_list(streamed))
+    assert from_stream == from_list
+    assert any(more for section in from_stream for _, _, more, _ in section), "some rule has more findings than the cap"

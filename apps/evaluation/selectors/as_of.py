@@ -8,15 +8,17 @@ with a ``Z``); the queries are set-based and the findings are streamed.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
 from typing import Any, TypedDict
 
 from django.db.models import Count
 
 from apps.core.isotime import iso_utc
-from apps.core.rows import fast_rows
+from apps.core.rows import fast_rows, id_set
 from apps.evaluation.models import Evaluation, Finding, RequirementStatus, RuleResult
+
+FINDING_CHUNK = 5000  # findings held at a time when streamed (:func:`iter_findings_in_scope`)
 
 
 class EvaluationAsOf(TypedDict):
@@ -113,8 +115,27 @@ def rule_results(*, evaluation_id: int) -> list[RuleResultAsOf]:
 def findings_in_scope(*, evaluation_id: int, sources: Mapping[int, str], exception_refs: Mapping[int, str]) -> list[FindingAsOf]:
     """Every finding (non-passing subject) of the evaluation about the sources ``sources``
     ({id: name}), by rule then id, each with its source's name and the ref of the exception
-    that excepts it (from ``exception_refs``, {id: ref}). Streamed: one query."""
-    qs = Finding.objects.filter(evaluation_id=evaluation_id, source_id__in=list(sources)).order_by("rule_id", "id")
+    that excepts it (from ``exception_refs``, {id: ref}). One query; :func:`iter_findings_in_scope`
+    gives the same rows without holding them."""
+    return list(iter_findings_in_scope(evaluation_id=evaluation_id, sources=sources, exception_refs=exception_refs))
+
+
+def iter_findings_in_scope(
+    *,
+    evaluation_id: int,
+    sources: Mapping[int, str],
+    exception_refs: Mapping[int, str],
+    rule_ids: Collection[str] | None = None,
+    credential_ids: Collection[int] | None = None,
+) -> Iterator[FindingAsOf]:
+    """:func:`findings_in_scope`'s rows one by one through a server-side cursor (:data:`FINDING_CHUNK` rows held
+    at a time whatever the estate's size), narrowed to ``rule_ids`` and ``credential_ids`` when
+    given. Same rows, same order (by rule then id). One query."""
+    qs = Finding.objects.filter(evaluation_id=evaluation_id, source_id__in=list(sources))
+    if rule_ids is not None:
+        qs = qs.filter(rule_id__in=list(rule_ids))
+    if credential_ids is not None:
+        qs = qs.filter(credential_id__in=id_set(list(credential_ids)))
     fields = (
         "id",
         "rule_id",
@@ -128,8 +149,10 @@ def findings_in_scope(*, evaluation_id: int, sources: Mapping[int, str], excepti
         "reason",
         "exception_id",
     )
-    return [
-        {
+    for fid, rule_id, status, severity, subject_type, source_id, credential_id, identity_id, label, reason, exception_id in fast_rows(
+        qs.order_by("rule_id", "id"), fields, FINDING_CHUNK, server_side=True
+    ):
+        yield {
             "id": fid,
             "rule_id": rule_id,
             "status": status,
@@ -143,10 +166,18 @@ def findings_in_scope(*, evaluation_id: int, sources: Mapping[int, str], excepti
             "reason": reason,
             "exception_ref": exception_refs.get(exception_id) if exception_id else None,
         }
-        for fid, rule_id, status, severity, subject_type, source_id, credential_id, identity_id, label, reason, exception_id in fast_rows(
-            qs, fields
-        )
-    ]
+
+
+def finding_counts_in_scope(*, evaluation_id: int, source_ids: Collection[int]) -> list[tuple[str, str, int | None, int]]:
+    """How many findings of the evaluation about the sources ``source_ids`` there are per
+    (rule id, status, exception id): what :func:`iter_findings_in_scope` would give, counted by
+    PostgreSQL instead of read. One query."""
+    return list(
+        Finding.objects.filter(evaluation_id=evaluation_id, source_id__in=list(source_ids))
+        .values_list("rule_id", "status", "exception_id")
+        .annotate(n=Count("id"))
+        .order_by("rule_id", "status", "exception_id")
+    )
 
 
 def requirement_statuses(*, evaluation_id: int) -> dict[int, StatusAsOf]:

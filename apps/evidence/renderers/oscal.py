@@ -15,14 +15,14 @@ compliance-trestle's OSCAL 1.1.3 models (docs/adr/0002-oscal-validation.md).
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from apps.controls.evidence_status import EVIDENCE_WORDS, EVIDENCED
-from apps.evidence.packdata import PackData
+from apps.evidence.packdata import PackData, findings_by_rule
 
 OSCAL_VERSION = "1.1.3"
 NAMESPACE = uuid.UUID("6f1d3c1e-6a57-4c1b-9a8e-6b6579747261")  # keytrail's own namespace for uuid5
@@ -49,28 +49,27 @@ def _subject(key: tuple[Any, ...], f: Any) -> dict[str, Any]:
     }
 
 
-def oscal_document(data: PackData, deferred: dict[str, list[Any]] | None = None) -> dict:
+def oscal_document(data: PackData, deferred: dict[str, Iterable[Any]] | None = None) -> dict:
     """The Assessment Results document. With ``deferred`` (a dict to fill), each observation's
     ``subjects`` is a placeholder string instead, and ``deferred`` maps it to the findings whose
-    subjects go there: :func:`render_oscal` writes them one by one (the same bytes)."""
+    subjects go there: :func:`render_oscal` writes them one by one (the same bytes; streamed
+    findings are read from the database rule by rule as they are written)."""
     eng = data.engagement
     key = (eng["id"], data.as_of)
     start = f"{eng['period_start']}T00:00:00Z"
     if start > data.as_of:
         start = data.as_of
     collected = data.evaluation["as_of"] if data.evaluation else data.as_of
-    failing = defaultdict(list)
-    for f in data.findings:
-        failing[f["rule_id"]].append(f)
+    failing = findings_by_rule(data.findings)  # a streamed rule's findings are read when written
     observations, obs_uuid = [], {}
     for rule in data.rules:
         obs_uuid[rule["rule_id"]] = _uuid(*key, "observation", rule["rule_id"])
-        rule_findings = failing.get(rule["rule_id"], [])
+        count, rule_findings = failing(rule["rule_id"])
         subjects: list[dict[str, Any]] | str = []
-        if deferred is not None and rule_findings:
+        if deferred is not None and count:
             subjects = f"\x00keytrail-oscal-subjects-{len(deferred)}"
             deferred[subjects] = rule_findings
-        elif rule_findings:
+        elif count:
             subjects = [_subject(key, f) for f in rule_findings]
         obs: dict[str, Any] = {
             "uuid": obs_uuid[rule["rule_id"]],
@@ -167,7 +166,7 @@ def render_oscal(data: PackData, path: Path) -> None:
     """Write the document as ``orjson.dumps(oscal_document(data), OPTIONS)`` would, without holding
     every subject: the document is dumped with a placeholder for each observation's subjects, and
     the subjects are written in their place one by one, indented as orjson indents them."""
-    deferred: dict[str, list[Any]] = {}
+    deferred: dict[str, Iterable[Any]] = {}
     raw = orjson.dumps(oscal_document(data, deferred), option=OPTIONS)
     key = (data.engagement["id"], data.as_of)
     places = sorted((raw.index(orjson.dumps(marker)), marker) for marker in deferred)

@@ -12,8 +12,10 @@ pointer to the spreadsheet, where the full populations are.
 
 from __future__ import annotations
 
-from collections import defaultdict
+import itertools
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -26,7 +28,7 @@ from apps.connectors.kinds import CredentialKind
 from apps.core.isotime import parse_iso
 from apps.evaluation.charts import PosturePoint, posture_chart, svg_join, svg_number
 from apps.evaluation.selectors.as_of import PostureAt
-from apps.evidence.packdata import AGE_BUCKETS, PackData, of_types
+from apps.evidence.packdata import AGE_BUCKETS, PackData, findings_by_rule, of_types
 
 ASSET_SCHEME = "keytrail-asset:"
 STYLESHEET = Path(__file__).resolve().parent / "pack.css"
@@ -126,25 +128,39 @@ def _capped(rows: list, cap: int) -> tuple[list, int]:
     return rows[:cap], max(0, len(rows) - cap)
 
 
+def _first(rows: Iterable[Any], cap: int) -> list:
+    """The first ``cap`` of ``rows``, the rest never read (a streamed rule's query is closed)."""
+    it = iter(rows)
+    try:
+        return list(itertools.islice(it, cap))
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
+
+
 def pdf_context(data: PackData, *, pack_id: str, built_at: str, keytrail_version: str) -> dict:
     """Everything the template shows, capped; the template only formats."""
     rules = {r["rule_id"]: r for r in data.rules}
     controls = {c["ref"]: c for c in data.controls}
-    findings_by_rule = defaultdict(list)
-    for f in data.findings:
-        findings_by_rule[f["rule_id"]].append(f)
+    failing = findings_by_rule(data.findings)
+    capped: dict[str, tuple[list, int, int]] = {}  # rule id -> (its first findings, how many more, total)
     exceptions_in_force = [e for e in data.exceptions if e["in_force"]]
     sections = []
     for r in data.requirements:
         rule_rows = []
         for rule_id in r["rule_ids"]:
-            shown, more = _capped(findings_by_rule.get(rule_id, []), CAP_FAILURES)
+            if rule_id not in capped:
+                total, rows = failing(rule_id)
+                shown = _first(rows, CAP_FAILURES) if total else []
+                capped[rule_id] = (shown, max(0, total - CAP_FAILURES), total)
+            shown, more, total = capped[rule_id]
             rule_rows.append(
                 {
                     "rule": rules.get(rule_id, {"rule_id": rule_id, "status": "not_assessed"}),
                     "failures": shown,
                     "more": more,
-                    "total": len(findings_by_rule.get(rule_id, [])),
+                    "total": total,
                 }
             )
         sections.append(
