@@ -12,8 +12,9 @@ pointer to the spreadsheet, where the full populations are.
 
 from __future__ import annotations
 
+import heapq
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,21 @@ def _capped(rows: list, cap: int) -> tuple[list, int]:
     return rows[:cap], max(0, len(rows) - cap)
 
 
+def _earliest(rows: Iterable[Any], *, key: Callable[[Any], Any], cap: int) -> tuple[list, int]:
+    """``(sorted(rows, key=key)[:cap], len(rows))`` holding ``cap`` rows at a time (``heapq.nsmallest``
+    is that slice, ties in their order)."""
+    total = 0
+
+    def counted() -> Iterator[Any]:
+        nonlocal total
+        for row in rows:
+            total += 1
+            yield row
+
+    first = heapq.nsmallest(cap, counted(), key=key)
+    return first, total
+
+
 def _first(rows: Iterable[Any], cap: int) -> list:
     """The first ``cap`` of ``rows``, the rest never read (a streamed rule's query is closed)."""
     it = iter(rows)
@@ -194,17 +210,30 @@ def pdf_context(data: PackData, *, pack_id: str, built_at: str, keytrail_version
         )
     sources = {s["id"]: s["name"] for s in data.sources}
     labels = dict(CredentialKind.choices)
-    certificates = sorted(
+    # The credentials of these kinds are read as a stream and counted: the PDF shows the first few
+    # by expiry and totals, never holds them all (the spreadsheet has the full rows).
+    certificates, certificates_total = _earliest(
         of_types(data.credentials, (CredentialKind.SERVER_CERTIFICATE.value,)),
         key=lambda c: c["expires_at"] or "9999",
+        cap=CAP_FAILURES,
     )
-    parameters = list(of_types(data.credentials, (CredentialKind.SSM_SECURE_STRING.value,)))
-    vault_certificates = sorted(
+    vault_certificates, vault_certificates_total = _earliest(
         of_types(data.credentials, (CredentialKind.KV_CERTIFICATE.value,)),
         key=lambda c: c["expires_at"] or "0000",  # no expiry first: the rule fails those
+        cap=CAP_FAILURES,
     )
-    vault_keys = list(of_types(data.credentials, (CredentialKind.KV_KEY.value,)))
-    entra = list(of_types(data.credentials, (CredentialKind.ENTRA_CLIENT_SECRET.value, CredentialKind.ENTRA_CERTIFICATE.value)))
+    vault_keys = {"total": 0, "rotation_policy": 0, "no_rotation_policy": 0, "no_expiry": 0}
+    for c in of_types(data.credentials, (CredentialKind.KV_KEY.value,)):
+        vault_keys["total"] += 1
+        vault_keys["rotation_policy"] += c.get("rotation_enabled") is True
+        vault_keys["no_rotation_policy"] += c.get("rotation_enabled") is False
+        vault_keys["no_expiry"] += not c["expires_at"]
+    secure_strings = {"total": 0, "with_expiration": 0, "advanced": 0}
+    for c in of_types(data.credentials, (CredentialKind.SSM_SECURE_STRING.value,)):
+        secure_strings["total"] += 1
+        secure_strings["with_expiration"] += bool(c["expires_at"])
+        secure_strings["advanced"] += (c.get("details") or {}).get("tier") == "Advanced"
+    entra = of_types(data.credentials, (CredentialKind.ENTRA_CLIENT_SECRET.value, CredentialKind.ENTRA_CERTIFICATE.value))
     return {
         "d": data,
         "pack_id": pack_id,
@@ -225,38 +254,33 @@ def pdf_context(data: PackData, *, pack_id: str, built_at: str, keytrail_version
         "posture_svg": _posture_svg(data.charts["posture"]),
         "caps": {"failures": CAP_FAILURES},
         "credential_types": [(labels.get(k, k), n) for k, n in data.summary["credentials_by_type"].items()],
-        "server_certificates": certificates[:CAP_FAILURES],
-        "server_certificates_more": max(0, len(certificates) - CAP_FAILURES),
-        "vault_certificates": vault_certificates[:CAP_FAILURES],
-        "vault_certificates_more": max(0, len(vault_certificates) - CAP_FAILURES),
-        "vault_keys": {
-            "total": len(vault_keys),
-            "rotation_policy": sum(1 for c in vault_keys if c.get("rotation_enabled") is True),
-            "no_rotation_policy": sum(1 for c in vault_keys if c.get("rotation_enabled") is False),
-            "no_expiry": sum(1 for c in vault_keys if not c["expires_at"]),
-        },
+        "server_certificates": certificates,
+        "server_certificates_more": max(0, certificates_total - CAP_FAILURES),
+        "vault_certificates": vault_certificates,
+        "vault_certificates_more": max(0, vault_certificates_total - CAP_FAILURES),
+        "vault_keys": vault_keys,
         "secure_strings": {
-            "total": len(parameters),
-            "with_expiration": sum(1 for c in parameters if c["expires_at"]),
-            "advanced": sum(1 for c in parameters if (c.get("details") or {}).get("tier") == "Advanced"),
+            **secure_strings,
             "plaintext_secret_like": data.summary["credentials_by_type"].get(CredentialKind.SSM_PLAINTEXT_PARAMETER, 0),
         },
         "entra": _entra_summary(entra, data.as_of),
     }
 
 
-def _entra_summary(credentials: list, as_of: str) -> dict[str, int]:
-    """Counts over Entra ID application credentials for the summary line (full rows: the sheet)."""
+def _entra_summary(credentials: Iterable[Any], as_of: str) -> dict[str, int]:
+    """Counts over Entra ID application credentials for the summary line (full rows: the sheet),
+    in one pass over them."""
     now = parse_iso(as_of)
-    details = [c.get("details") or {} for c in credentials]
-    ends = [parse_iso(c["expires_at"]) for c in credentials]
-    return {
-        "total": len(credentials),
-        "secrets": sum(1 for c in credentials if c["credential_type"] == CredentialKind.ENTRA_CLIENT_SECRET),
-        "expired": sum(1 for end in ends if end is not None and now is not None and end <= now),
-        "ownerless": sum(1 for d in details if d.get("owners") == []),
-        "foreign": sum(1 for d in details if d.get("foreign_tenant") is True),
-    }
+    out = {"total": 0, "secrets": 0, "expired": 0, "ownerless": 0, "foreign": 0}
+    for c in credentials:
+        details = c.get("details") or {}
+        end = parse_iso(c["expires_at"])
+        out["total"] += 1
+        out["secrets"] += c["credential_type"] == CredentialKind.ENTRA_CLIENT_SECRET
+        out["expired"] += end is not None and now is not None and end <= now
+        out["ownerless"] += details.get("owners") == []
+        out["foreign"] += details.get("foreign_tenant") is True
+    return out
 
 
 def render_html(data: PackData, *, pack_id: str, built_at: str) -> str:
