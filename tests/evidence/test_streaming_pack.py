@@ -152,3 +152,65 @@ def test_the_pdf_shows_the_same_capped_findings_from_the_stream_and_from_the_lis
     from_stream, from_list = shown(streamed), shown(_as_list(streamed))
     assert from_stream == from_list
     assert any(more for section in from_stream for _, _, more, _ in section), "some rule has more findings than the cap"
+
+
+def test_the_pdf_kind_summaries_from_the_stream_are_those_of_the_whole_list(streamed):
+    """The PDF counts certificates, vault keys, secure strings and Entra credentials as it reads them
+    and keeps the first few by expiry: the same as sorting and counting the whole list (ties in order)."""
+    from apps.connectors.kinds import CredentialKind as K
+    from apps.core.isotime import parse_iso
+    from apps.evidence.renderers import pdf
+
+    base = next(iter(streamed.credentials))
+    kinds = [K.SERVER_CERTIFICATE, K.KV_CERTIFICATE, K.KV_KEY, K.SSM_SECURE_STRING, K.ENTRA_CLIENT_SECRET, K.ENTRA_CERTIFICATE]
+    expiries = [None, "2026-03-01T00:00:00Z", "2020-01-01T00:00:00Z", "2026-03-01T00:00:00Z", "2099-12-31T00:00:00Z"]
+    rows = [
+        {
+            **base,
+            "id": 1_000 + i,
+            "name": f"c{i}",
+            "credential_type": kinds[i % len(kinds)].value,
+            "expires_at": expiries[(i // len(kinds)) % len(expiries)],
+            "rotation_enabled": [True, False, None][i % 3],
+            "details": [{}, {"tier": "Advanced", "owners": []}, {"foreign_tenant": True}, None][i % 4],
+        }
+        for i in range(6 * 23)
+    ]
+    credentials = Rows(lambda types: iter([c for c in rows if types is None or c["credential_type"] in types]), len(rows))
+    data = type(streamed)(**{**streamed.__dict__, "credentials": credentials, "findings": list(streamed.findings)})
+    context = pdf.pdf_context(data, pack_id="KT-1", built_at="2026-01-01T00:00:00Z", keytrail_version="test")
+
+    def of(*types):
+        return [c for c in rows if c["credential_type"] in types]
+
+    cap = pdf.CAP_FAILURES
+    certificates = sorted(of(K.SERVER_CERTIFICATE), key=lambda c: c["expires_at"] or "9999")
+    vault_certificates = sorted(of(K.KV_CERTIFICATE), key=lambda c: c["expires_at"] or "0000")
+    assert len(certificates) > cap and len(vault_certificates) > cap
+    assert context["server_certificates"] == certificates[:cap]
+    assert context["server_certificates_more"] == len(certificates) - cap
+    assert context["vault_certificates"] == vault_certificates[:cap]
+    assert context["vault_certificates_more"] == len(vault_certificates) - cap
+    keys = of(K.KV_KEY)
+    assert context["vault_keys"] == {
+        "total": len(keys),
+        "rotation_policy": sum(1 for c in keys if c.get("rotation_enabled") is True),
+        "no_rotation_policy": sum(1 for c in keys if c.get("rotation_enabled") is False),
+        "no_expiry": sum(1 for c in keys if not c["expires_at"]),
+    }
+    strings = of(K.SSM_SECURE_STRING)
+    assert {k: v for k, v in context["secure_strings"].items() if k != "plaintext_secret_like"} == {
+        "total": len(strings),
+        "with_expiration": sum(1 for c in strings if c["expires_at"]),
+        "advanced": sum(1 for c in strings if (c.get("details") or {}).get("tier") == "Advanced"),
+    }
+    entra, now = of(K.ENTRA_CLIENT_SECRET, K.ENTRA_CERTIFICATE), parse_iso(data.as_of)
+    ends = [parse_iso(c["expires_at"]) for c in entra]
+    assert context["entra"] == {
+        "total": len(entra),
+        "secrets": sum(1 for c in entra if c["credential_type"] == K.ENTRA_CLIENT_SECRET),
+        "expired": sum(1 for end in ends if end is not None and now is not None and end <= now),
+        "ownerless": sum(1 for c in entra if (c.get("details") or {}).get("owners") == []),
+        "foreign": sum(1 for c in entra if (c.get("details") or {}).get("foreign_tenant") is True),
+    }
+    assert all(isinstance(v, int) and not isinstance(v, bool) for v in [*context["vault_keys"].values(), *context["entra"].values()])
