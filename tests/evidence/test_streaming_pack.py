@@ -56,6 +56,10 @@ def test_pack_json_streamed_is_the_whole_document_byte_for_byte(streamed):
     rows = [{"i": i, "z": "x", "a": [i]} for i in range(2500)]
     write_json({"rows": Rows(lambda types: iter(rows), len(rows)), "$schema": "s"}, many)
     assert many.getvalue() == json_bytes({"rows": rows, "$schema": "s"})
+    long_list = io.BytesIO()  # a long list member is written row by row too: the same bytes
+    listed_rows = [{"n": i, "s": "é\u2028\x00", "l": [None, True, 1.5]} for i in range(2345)]
+    write_json({"rows": Rows(lambda types: iter(rows), len(rows)), "identities": listed_rows, "short": [1, 2]}, long_list)
+    assert long_list.getvalue() == json_bytes({"rows": rows, "identities": listed_rows, "short": [1, 2]})
 
 
 def test_the_census_equals_what_the_whole_list_gives(streamed):

@@ -18,6 +18,7 @@ import orjson
 from apps.evidence.packdata import PackData, Rows
 
 OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+_WHOLE = 1000  # a longer list member (the identities) is written row by row too, not encoded whole
 
 
 def _rows_as_list(value: Any) -> list[Any]:
@@ -33,8 +34,8 @@ def json_bytes(data: dict) -> bytes:
 
 
 def write_json(document: dict[str, Any], fh: IO[bytes]) -> str:
-    """Write ``document`` as :func:`json_bytes` would, streaming its :class:`Rows` members;
-    returns the SHA-256 of the bytes written."""
+    """Write ``document`` as :func:`json_bytes` would, streaming its :class:`Rows` members and its
+    long lists (their encoding is never held whole); returns the SHA-256 of the bytes written."""
     digest = hashlib.sha256()
 
     def out(chunk: bytes) -> None:
@@ -48,7 +49,7 @@ def write_json(document: dict[str, Any], fh: IO[bytes]) -> str:
     for n, key in enumerate(sorted(document)):  # orjson's OPT_SORT_KEYS order
         out((b"," if n else b"") + orjson.dumps(key) + b":")
         value = document[key]
-        if not isinstance(value, Rows):
+        if not isinstance(value, Rows) and not (isinstance(value, list) and len(value) > _WHOLE):
             out(orjson.dumps(value, option=orjson.OPT_SORT_KEYS))
             continue
         written, batch = 0, []
