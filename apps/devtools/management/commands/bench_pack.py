@@ -5,12 +5,14 @@
 Like ``bench_evaluation`` it creates its own database (``<name>_bench_pack``, PostgreSQL), seeds the
 synthetic inventory (apps/devtools/simulators/inventory.py), gives every row its version (the seeder
 writes current rows only; a pack reads the versions valid at its as-of time), evaluates, then
-times gather → JSON → OSCAL → XLSX → PDF → manifest + zip and prints per-stage wall time, the
-pack's own peak RSS (reset after seeding), queries and file sizes; the build's progress (percent and stage, as the pack
+times gather → JSON → OSCAL → XLSX → PDF → manifest + zip and prints per-stage wall time, CPU
+seconds and peak RSS (VmHWM reset at each stage's start, so the pack's peak is its largest stage's,
+not the seeding's), queries and file sizes; the build's progress (percent and stage, as the pack
 page shows it) goes to stderr. The configured database is never touched.
 """
 
 import gc
+import os
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -88,10 +90,28 @@ class Command(BaseCommand):
         peak_reset = reset_peak_rss()  # the pack's own peak, not the seeding's
         rss_at_start = peak_rss_mb("VmRSS")  # what the seeding left resident (Python keeps freed memory)
         stages: dict[str, float] = {}
+        # Per stage (gather, each file, manifest + zip): its own peak RSS (VmHWM reset at each stage's
+        # start) and the process's CPU seconds, which the other work on the machine does not inflate.
+        stage_peaks: dict[str, float] = {}
+        stage_cpu: dict[str, float] = {}
+        cpu_at = [time.process_time()]
+
+        def mark(stage: str) -> None:
+            stage_peaks[stage] = peak_rss_mb()
+            stage_cpu[stage] = round(time.process_time() - cpu_at[0], 2)
+            reset_peak_rss()
+            cpu_at[0] = time.process_time()
+
+        def progress(percent: int, stage: str) -> None:  # the pack's (percent, stage)
+            bar.update(percent, 100, stage)
+            if stage.startswith("rendered "):
+                mark(stage.removeprefix("rendered "))
+            elif stage == "zipped":
+                mark("manifest+zip")
+
         with CaptureQueriesContext(connection) as queries, tempfile.TemporaryDirectory() as tmp:
             t1 = time.monotonic()
             bar = TerminalProgress(getattr(self.stderr, "_out", self.stderr), label="building pack ")
-            progress = lambda percent, stage: bar.update(percent, 100, stage)  # noqa: E731 - the pack's (percent, stage)
             data = gather(
                 engagement=engagement,
                 as_of=as_of,
@@ -101,6 +121,8 @@ class Command(BaseCommand):
             )
             stages["gather"] = round(time.monotonic() - t1, 2)
             rss_after_gather = peak_rss_mb()
+            rss_gathered = peak_rss_mb("VmRSS")
+            mark("gather")
             built = build_files(
                 data=data,
                 workdir=Path(tmp),
@@ -127,7 +149,13 @@ class Command(BaseCommand):
             "peak rss MB before pack (seeding, not the pack)": rss_before,
             "rss MB at the pack's start (left by seeding)": rss_at_start,
             "peak rss MB during gather": rss_after_gather,
-            "peak rss MB during the pack (gather to zip)" if peak_reset else "peak rss MB (whole process)": peak_rss_mb(),
+            "rss MB at the end of gather": rss_gathered,
+            "peak rss MB during the pack (gather to zip)" if peak_reset else "peak rss MB (whole process)": (
+                max(stage_peaks.values()) if peak_reset else peak_rss_mb()
+            ),
+            **({f"stage {name} peak rss MB": peak for name, peak in stage_peaks.items()} if peak_reset else {}),
+            **{f"stage {name} cpu s": cpu for name, cpu in stage_cpu.items()},
+            "load average (1 min) at the end": round(os.getloadavg()[0], 2),
             **{f"size {name} bytes": size for name, size in built.sizes.items()},
             "pdf pages": pages,
         }
