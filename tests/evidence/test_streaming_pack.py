@@ -155,6 +155,8 @@ def test_the_pdf_shows_the_same_capped_findings_from_the_stream_and_from_the_lis
 
     from_stream, from_list = shown(streamed), shown(_as_list(streamed))
     assert from_stream == from_list
+    whole = {k: v for k, v in pdf.pdf_context(_as_list(streamed), **meta).items() if k != "d"}
+    assert {k: v for k, v in pdf.pdf_context(streamed, **meta).items() if k != "d"} == whole  # everything else the PDF shows
     assert any(more for section in from_stream for _, _, more, _ in section), "some rule has more findings than the cap"
 
 
