@@ -39,6 +39,7 @@ class KeyRotationAge(Rule):
     title = "Active access keys are rotated within the limit for their class"
     severity = "medium"
     subject = "credential"
+    credential_types = frozenset({ACCESS_KEY})
     requirements = ("9.2.4.08",)
     scope_kind = "aws_iam"
     explanation = (
@@ -61,6 +62,7 @@ class KeyUnused(Rule):
     title = "Active access keys have been used recently"
     severity = "medium"
     subject = "credential"
+    credential_types = frozenset({ACCESS_KEY})
     requirements = ("9.2.4.12",)
     scope_kind = "aws_iam"
     explanation = (
@@ -82,6 +84,7 @@ class KeyNeverUsedSinceCreation(Rule):
     title = "No unused access keys issued to console users"
     severity = "low"
     subject = "credential"
+    credential_types = frozenset({ACCESS_KEY})
     requirements = ("9.2.4.03", "9.2.4.12")
     scope_kind = "aws_iam"
     explanation = (
@@ -162,6 +165,7 @@ class InactiveKeyNotRemoved(Rule):
     title = "Deactivated access keys are deleted promptly"
     severity = "low"
     subject = "credential"
+    credential_types = frozenset({ACCESS_KEY})
     requirements = ("9.2.4.11",)
     scope_kind = "aws_iam"
     explanation = (

@@ -46,6 +46,7 @@ class SecretLifetimeTooLong(Rule):
     title = "Application client secrets are not issued for longer than the policy allows"
     severity = "medium"
     subject = "credential"
+    credential_types = frozenset({ENTRA_CLIENT_SECRET})
     requirements = ("9.2.4.09",)
     scope_kind = SCOPE
     explanation = (
@@ -78,6 +79,7 @@ class ExpiredStillPresent(Rule):
     title = "Expired application credentials are removed"
     severity = "low"
     subject = "credential"
+    credential_types = ENTRA_KINDS
     requirements = ("9.2.4.11",)
     scope_kind = SCOPE
     explanation = (
@@ -175,6 +177,7 @@ class ForeignAppCredentialAge(Rule):
     title = "Credentials of applications another tenant owns are replaced within the third-party limit"
     severity = "high"
     subject = "credential"
+    credential_types = ENTRA_KINDS
     requirements = ("9.2.4.14",)
     scope_kind = SCOPE
     explanation = (

@@ -40,6 +40,7 @@ class NoExpiry(Rule):
     title = "Enabled vault secrets have an expiry date"
     severity = "medium"
     subject = "credential"
+    credential_types = frozenset({KV_SECRET})
     requirements = ("9.2.4.09",)
     scope_kind = "azure_key_vault"
     explanation = (
@@ -65,6 +66,7 @@ class ExpiredEnabled(Rule):
     title = "Expired vault secrets are disabled"
     severity = "high"
     subject = "credential"
+    credential_types = frozenset({KV_SECRET})
     requirements = ("9.2.4.09",)
     scope_kind = "azure_key_vault"
     explanation = (
@@ -92,6 +94,7 @@ class ExpiringSoon(Rule):
     title = "Vault secrets close to expiry are renewed in time"
     severity = "low"
     subject = "credential"
+    credential_types = frozenset({KV_SECRET})
     requirements = ("9.2.4.09",)
     scope_kind = "azure_key_vault"
     explanation = (
@@ -127,6 +130,7 @@ class ValidityTooLong(Rule):
     title = "Vault secrets are not valid for longer than the policy allows"
     severity = "low"
     subject = "credential"
+    credential_types = frozenset({KV_SECRET})
     requirements = ("9.2.4.09",)
     scope_kind = "azure_key_vault"
     explanation = (
@@ -174,6 +178,7 @@ class NotUpdated(Rule):
     title = "Enabled vault secrets are rotated within the limit for their class"
     severity = "medium"
     subject = "credential"
+    credential_types = frozenset({KV_SECRET})
     requirements = ("9.2.4.08",)
     scope_kind = "azure_key_vault"
     explanation = (

@@ -44,6 +44,7 @@ class KeyNoExpiry(Rule):
     title = "Enabled vault keys have an expiry date"
     severity = "medium"
     subject = "credential"
+    credential_types = frozenset({KV_KEY})
     requirements = ("9.2.4.09",)
     scope_kind = KEYS_SCOPE
     explanation = (
@@ -64,6 +65,7 @@ class CertificateNoExpiry(Rule):
     title = "Enabled vault certificates have an expiry date"
     severity = "medium"
     subject = "credential"
+    credential_types = frozenset({KV_CERTIFICATE})
     requirements = ("9.2.4.09",)
     scope_kind = CERTIFICATES_SCOPE
     explanation = (
@@ -84,6 +86,7 @@ class KeyRotationPolicy(Rule):
     title = "Enabled vault keys rotate automatically within the limit for their class"
     severity = "medium"
     subject = "credential"
+    credential_types = frozenset({KV_KEY})
     requirements = ("9.2.4.08",)
     scope_kind = KEYS_SCOPE
     explanation = (
@@ -126,6 +129,7 @@ class CertificateExpiredEnabled(Rule):
     title = "Expired vault certificates are disabled"
     severity = "high"
     subject = "credential"
+    credential_types = frozenset({KV_CERTIFICATE})
     requirements = ("9.2.4.09",)
     scope_kind = CERTIFICATES_SCOPE
     explanation = (
@@ -152,6 +156,7 @@ class CertificateExpiringWithoutAutoRenew(Rule):
     title = "Vault certificates close to expiry renew themselves"
     severity = "medium"
     subject = "credential"
+    credential_types = frozenset({KV_CERTIFICATE})
     requirements = ("9.2.4.09",)
     scope_kind = CERTIFICATES_SCOPE
     explanation = (

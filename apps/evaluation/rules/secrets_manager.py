@@ -33,6 +33,7 @@ class RotationDisabled(Rule):
     title = "Secrets Manager secrets rotate automatically"
     severity = "medium"
     subject = "credential"
+    credential_types = frozenset({SM_SECRET})
     requirements = ("9.2.4.08",)
     scope_kind = "aws_secrets_manager"
     explanation = (
@@ -60,6 +61,7 @@ class NotRotatedWithinLimit(Rule):
     title = "Secrets Manager secrets are rotated within the limit for their class"
     severity = "medium"
     subject = "credential"
+    credential_types = frozenset({SM_SECRET})
     requirements = ("9.2.4.08",)
     scope_kind = "aws_secrets_manager"
     explanation = (
@@ -81,6 +83,7 @@ class RotationOverdue(Rule):
     title = "Secrets with rotation enabled actually rotate on schedule"
     severity = "high"
     subject = "credential"
+    credential_types = frozenset({SM_SECRET})
     requirements = ("9.2.4.08",)
     scope_kind = "aws_secrets_manager"
     explanation = (
@@ -130,6 +133,7 @@ class NotAccessed(Rule):
     title = "Secrets Manager secrets that nobody reads are retired"
     severity = "low"
     subject = "credential"
+    credential_types = frozenset({SM_SECRET})
     requirements = ("9.2.4.12",)
     scope_kind = "aws_secrets_manager"
     explanation = (
@@ -159,6 +163,7 @@ class ScheduledDeletion(Rule):
     title = "Secrets scheduled for deletion are followed through"
     severity = "low"
     subject = "credential"
+    credential_types = frozenset({SM_SECRET})
     requirements = ("9.2.4.11",)
     scope_kind = "aws_secrets_manager"
     explanation = (
