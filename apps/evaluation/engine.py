@@ -95,25 +95,13 @@ def run_rules(
         for subject_type, population in subjects.items():
             for subject in population:
                 holds.setdefault((subject_type, subject.id), [FOREVER, 0])
-    # A rule that names the credential types it can apply to is offered only those credentials
-    # (in the same order, so findings are written in the same order): most rules are about one type.
-    offered: dict[frozenset[str], list] = {}
-
-    def candidates(types: frozenset[str]) -> list:
-        found = offered.get(types)
-        if found is None:
-            found = offered[types] = [c for c in subjects.get("credential", ()) if c.credential_type in types]
-        return found
-
     for index, rule in enumerate(rules, start=1):
         tally = result.tallies.setdefault(rule.id, Tally())
         bit = 1 << (index - 1)
         # A population the policy decides (rule overrides applies_in); else the plain, faster check.
         # Given the watched context: a population that reads the clock is judged again next time.
         applies = rule.applies if type(rule).applies_in is Rule.applies_in else partial(rule.applies_in, ctx=judge_ctx)
-        types = rule.credential_types if rule.subject == "credential" else None
-        population = candidates(types) if types is not None else subjects.get(rule.subject, ())
-        for subject in population:
+        for subject in subjects.get(rule.subject, ()):
             if watch is not None:
                 watch.read = False
             raised = False

@@ -39,7 +39,6 @@ class KeyRotationAge(Rule):
     title = "Active access keys are rotated within the limit for their class"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({ACCESS_KEY})
     requirements = ("9.2.4.08",)
     scope_kind = "aws_iam"
     explanation = (
@@ -62,7 +61,6 @@ class KeyUnused(Rule):
     title = "Active access keys have been used recently"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({ACCESS_KEY})
     requirements = ("9.2.4.12",)
     scope_kind = "aws_iam"
     explanation = (
@@ -84,7 +82,6 @@ class KeyNeverUsedSinceCreation(Rule):
     title = "No unused access keys issued to console users"
     severity = "low"
     subject = "credential"
-    credential_types = frozenset({ACCESS_KEY})
     requirements = ("9.2.4.03", "9.2.4.12")
     scope_kind = "aws_iam"
     explanation = (
@@ -165,7 +162,6 @@ class InactiveKeyNotRemoved(Rule):
     title = "Deactivated access keys are deleted promptly"
     severity = "low"
     subject = "credential"
-    credential_types = frozenset({ACCESS_KEY})
     requirements = ("9.2.4.11",)
     scope_kind = "aws_iam"
     explanation = (

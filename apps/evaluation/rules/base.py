@@ -11,9 +11,6 @@ A rule class (registered in :mod:`apps.evaluation.rules.registry`) declares:
                   "azure_key_vault"), a tuple of them for rules fed by several, or None for
                   rules about collection itself; used for coverage
 ``explanation``   what it checks and why, in plain language
-``credential_types``  (optional, credential rules) the only credential types its population can
-                  hold: the engine offers it just those (tests/evaluation/test_rule_candidates.py
-                  checks that ``applies`` refuses every other type)
 
 and implements
 
@@ -161,10 +158,6 @@ class Rule:
     requirements: ClassVar[tuple[str, ...]] = ()
     scope_kind: ClassVar[str | tuple[str, ...] | None] = None
     explanation: ClassVar[str] = ""
-    # A credential rule whose population holds only credentials of these types (``applies`` is
-    # False for every other type) says so: the engine then offers it only those credentials,
-    # in their order, and ``applies`` still decides among them. None: every credential.
-    credential_types: ClassVar[frozenset[str] | None] = None
 
     def applies(self, subject) -> bool:
         return True

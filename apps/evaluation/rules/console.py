@@ -29,7 +29,6 @@ class ConsolePasswordNoMfa(Rule):
     title = "Every console password is protected by MFA"
     severity = "high"
     subject = "credential"
-    credential_types = frozenset({CONSOLE_PASSWORD})
     requirements = ("9.3.1.06",)
     scope_kind = "aws_iam"
     explanation = (
@@ -59,7 +58,6 @@ class ConsolePasswordUnused(Rule):
     title = "Console passwords that are not used are removed"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({CONSOLE_PASSWORD})
     requirements = ("9.2.4.12",)
     scope_kind = "aws_iam"
     explanation = (

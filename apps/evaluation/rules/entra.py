@@ -46,7 +46,6 @@ class SecretLifetimeTooLong(Rule):
     title = "Application client secrets are not issued for longer than the policy allows"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({ENTRA_CLIENT_SECRET})
     requirements = ("9.2.4.09",)
     scope_kind = SCOPE
     explanation = (
@@ -79,7 +78,6 @@ class ExpiredStillPresent(Rule):
     title = "Expired application credentials are removed"
     severity = "low"
     subject = "credential"
-    credential_types = ENTRA_KINDS
     requirements = ("9.2.4.11",)
     scope_kind = SCOPE
     explanation = (
@@ -177,7 +175,6 @@ class ForeignAppCredentialAge(Rule):
     title = "Credentials of applications another tenant owns are replaced within the third-party limit"
     severity = "high"
     subject = "credential"
-    credential_types = ENTRA_KINDS
     requirements = ("9.2.4.14",)
     scope_kind = SCOPE
     explanation = (

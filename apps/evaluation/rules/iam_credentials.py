@@ -52,7 +52,6 @@ class SshKeyRotationAge(_ReplacedByAge):
     id = "ssh-key-rotation-age"
     title = "Active SSH public keys of IAM users are replaced within their limit"
     credential_type = SSH_PUBLIC_KEY
-    credential_types = frozenset({SSH_PUBLIC_KEY})
     explanation = (
         "IAM users' SSH public keys (used for CodeCommit) are rotated by uploading a new key and removing the old "
         "one, so an active key's upload date is its last rotation. A key fails when more whole days than the limit "
@@ -65,7 +64,6 @@ class ServiceCredentialRotationAge(_ReplacedByAge):
     id = "service-credential-rotation-age"
     title = "Active service-specific credentials are replaced within their limit"
     credential_type = SERVICE_CREDENTIAL
-    credential_types = frozenset({SERVICE_CREDENTIAL})
     explanation = (
         "Service-specific credentials (CodeCommit Git passwords, Amazon Keyspaces passwords) are passwords issued "
         "to an IAM user for one service. AWS reports only their creation date, so an active one fails when more whole "
@@ -79,7 +77,6 @@ class SigningCertificateOnHuman(Rule):
     title = "People do not hold active X.509 signing certificates"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({SIGNING_CERTIFICATE})
     requirements = ("9.3.1.09",)
     scope_kind = "aws_iam"
     explanation = (
@@ -106,7 +103,6 @@ class ServerCertificateExpiry(Rule):
     title = "IAM server certificates are renewed before they expire"
     severity = "high"
     subject = "credential"
-    credential_types = frozenset({SERVER_CERTIFICATE})
     requirements = ("9.2.4.09",)
     scope_kind = "aws_iam"
     explanation = (

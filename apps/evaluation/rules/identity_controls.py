@@ -288,7 +288,6 @@ class ConsolePasswordOutsideSso(Rule):
     title = "Where Identity Center is in use, only break-glass users keep a console password"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({CONSOLE_PASSWORD})
     requirements = ("9.3.1.07",)
     scope_kind = "aws_iam"
     explanation = (
@@ -369,7 +368,6 @@ class ThirdPartyKeyAge(Rule):
     title = "Third-party users' access keys are replaced within the third-party limit"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({ACCESS_KEY})
     requirements = ("9.2.4.14",)
     scope_kind = "aws_iam"
     explanation = (

@@ -51,7 +51,6 @@ class ConsolePasswordInitialUnchanged(Rule):
     title = "Initial console passwords are changed by their user at first use"
     severity = "high"
     subject = "credential"
-    credential_types = frozenset({CONSOLE_PASSWORD})
     requirements = ("9.2.4.04",)
     scope_kind = "aws_iam"
     explanation = (
@@ -98,7 +97,6 @@ class ConsolePasswordNoResetRequired(Rule):
     title = "Login profiles require a password reset at first sign-in"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({CONSOLE_PASSWORD})
     requirements = ("9.2.4.04",)
     scope_kind = "aws_iam"
     explanation = (
@@ -132,7 +130,6 @@ class SecretInitialVersionNotRotated(Rule):
     title = "Handed-over secrets are replaced after first use"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({SM_SECRET})
     requirements = ("9.2.4.04",)
     scope_kind = "aws_secrets_manager"
     explanation = (

@@ -40,7 +40,6 @@ class NoExpiry(Rule):
     title = "Enabled vault secrets have an expiry date"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({KV_SECRET})
     requirements = ("9.2.4.09",)
     scope_kind = "azure_key_vault"
     explanation = (
@@ -66,7 +65,6 @@ class ExpiredEnabled(Rule):
     title = "Expired vault secrets are disabled"
     severity = "high"
     subject = "credential"
-    credential_types = frozenset({KV_SECRET})
     requirements = ("9.2.4.09",)
     scope_kind = "azure_key_vault"
     explanation = (
@@ -94,7 +92,6 @@ class ExpiringSoon(Rule):
     title = "Vault secrets close to expiry are renewed in time"
     severity = "low"
     subject = "credential"
-    credential_types = frozenset({KV_SECRET})
     requirements = ("9.2.4.09",)
     scope_kind = "azure_key_vault"
     explanation = (
@@ -130,7 +127,6 @@ class ValidityTooLong(Rule):
     title = "Vault secrets are not valid for longer than the policy allows"
     severity = "low"
     subject = "credential"
-    credential_types = frozenset({KV_SECRET})
     requirements = ("9.2.4.09",)
     scope_kind = "azure_key_vault"
     explanation = (
@@ -178,7 +174,6 @@ class NotUpdated(Rule):
     title = "Enabled vault secrets are rotated within the limit for their class"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({KV_SECRET})
     requirements = ("9.2.4.08",)
     scope_kind = "azure_key_vault"
     explanation = (

@@ -44,7 +44,6 @@ class KeyNoExpiry(Rule):
     title = "Enabled vault keys have an expiry date"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({KV_KEY})
     requirements = ("9.2.4.09",)
     scope_kind = KEYS_SCOPE
     explanation = (
@@ -65,7 +64,6 @@ class CertificateNoExpiry(Rule):
     title = "Enabled vault certificates have an expiry date"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({KV_CERTIFICATE})
     requirements = ("9.2.4.09",)
     scope_kind = CERTIFICATES_SCOPE
     explanation = (
@@ -86,7 +84,6 @@ class KeyRotationPolicy(Rule):
     title = "Enabled vault keys rotate automatically within the limit for their class"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({KV_KEY})
     requirements = ("9.2.4.08",)
     scope_kind = KEYS_SCOPE
     explanation = (
@@ -129,7 +126,6 @@ class CertificateExpiredEnabled(Rule):
     title = "Expired vault certificates are disabled"
     severity = "high"
     subject = "credential"
-    credential_types = frozenset({KV_CERTIFICATE})
     requirements = ("9.2.4.09",)
     scope_kind = CERTIFICATES_SCOPE
     explanation = (
@@ -156,7 +152,6 @@ class CertificateExpiringWithoutAutoRenew(Rule):
     title = "Vault certificates close to expiry renew themselves"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({KV_CERTIFICATE})
     requirements = ("9.2.4.09",)
     scope_kind = CERTIFICATES_SCOPE
     explanation = (

@@ -67,7 +67,6 @@ class OwnerTagMissing(Rule):
     title = "Every secret and non-human credential has an accountable owner"
     severity = "medium"
     subject = "credential"
-    credential_types = _SECRETS | _SERVICE_USER_CREDENTIALS
     requirements = ("9.2.4.03", "9.2.4.13")
     # Fed by every connector; coverage of each is reported by source-coverage.
     scope_kind = ("aws_iam", "aws_secrets_manager", "aws_ssm", "azure_key_vault", "azure_key_vault_keys", "azure_key_vault_certificates")
@@ -94,7 +93,6 @@ class RequestReferenceMissing(Rule):
     title = "Issued keys and secrets trace back to an approved request"
     severity = "low"
     subject = "credential"
-    credential_types = _REQUEST_POPULATION
     requirements = ("9.2.4.03",)
     scope_kind = ("aws_iam", "aws_secrets_manager", "aws_ssm", "azure_key_vault")
     explanation = (

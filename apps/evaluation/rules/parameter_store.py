@@ -12,7 +12,6 @@ class SecureStringNotChanged(Rule):
     title = "SecureString parameters are changed within their limit or set to expire"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({SSM_SECURE_STRING})
     requirements = ("9.2.4.08",)
     scope_kind = "aws_ssm"
     explanation = (
@@ -44,7 +43,6 @@ class PlaintextSecretName(Rule):
     title = "Parameters that hold secrets are stored encrypted"
     severity = "high"
     subject = "credential"
-    credential_types = frozenset({SSM_PLAINTEXT_PARAMETER})
     requirements = ("9.2.4.05", "9.3.1.03")
     scope_kind = "aws_ssm"
     explanation = (

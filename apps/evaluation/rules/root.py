@@ -26,7 +26,6 @@ class RootAccessKeyActive(Rule):
     title = "The root user has no active access key"
     severity = "critical"
     subject = "credential"
-    credential_types = frozenset({ROOT_ACCESS_KEY})
     requirements = ("9.2.4.15",)
     scope_kind = "aws_iam"
     explanation = (

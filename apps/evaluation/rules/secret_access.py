@@ -55,7 +55,6 @@ class SecretResourcePolicyBroadRead(Rule):
     title = "Secrets' resource policies let only their own (or trusted) accounts read them"
     severity = "high"
     subject = "credential"
-    credential_types = frozenset({SM_SECRET})
     requirements = ("9.2.4.07",)
     scope_kind = "aws_secrets_manager"
     explanation = (

@@ -33,7 +33,6 @@ class RotationDisabled(Rule):
     title = "Secrets Manager secrets rotate automatically"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({SM_SECRET})
     requirements = ("9.2.4.08",)
     scope_kind = "aws_secrets_manager"
     explanation = (
@@ -61,7 +60,6 @@ class NotRotatedWithinLimit(Rule):
     title = "Secrets Manager secrets are rotated within the limit for their class"
     severity = "medium"
     subject = "credential"
-    credential_types = frozenset({SM_SECRET})
     requirements = ("9.2.4.08",)
     scope_kind = "aws_secrets_manager"
     explanation = (
@@ -83,7 +81,6 @@ class RotationOverdue(Rule):
     title = "Secrets with rotation enabled actually rotate on schedule"
     severity = "high"
     subject = "credential"
-    credential_types = frozenset({SM_SECRET})
     requirements = ("9.2.4.08",)
     scope_kind = "aws_secrets_manager"
     explanation = (
@@ -133,7 +130,6 @@ class NotAccessed(Rule):
     title = "Secrets Manager secrets that nobody reads are retired"
     severity = "low"
     subject = "credential"
-    credential_types = frozenset({SM_SECRET})
     requirements = ("9.2.4.12",)
     scope_kind = "aws_secrets_manager"
     explanation = (
@@ -163,7 +159,6 @@ class ScheduledDeletion(Rule):
     title = "Secrets scheduled for deletion are followed through"
     severity = "low"
     subject = "credential"
-    credential_types = frozenset({SM_SECRET})
     requirements = ("9.2.4.11",)
     scope_kind = "aws_secrets_manager"
     explanation = (
