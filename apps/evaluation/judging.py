@@ -226,6 +226,24 @@ class ChunkJudge:
             cursor.execute(f"DROP TABLE {CARRIED_TABLE}")
         self._carried_table = False
 
+    def refresh_statistics(self) -> None:
+        """Give the planner statistics on the findings and carry rows just written (PostgreSQL).
+        Without them (autovacuum does not see rows until their transaction commits, and may be
+        late or off) the next evaluation's per-chunk lookups of these rows (:meth:`_since`,
+        :meth:`_basis_carry`) were planned as scans of the whole evaluation: 4.6 s for one chunk
+        instead of 0.2 s at 100,000 credentials. Only the columns those lookups filter on, from a
+        small sample: tens of milliseconds, where a full ``ANALYZE`` of the findings takes seconds."""
+        if connection.vendor != "postgresql":
+            return
+        finding_table, carry_table = Finding._meta.db_table, SubjectCarry._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute("SET default_statistics_target = 10")
+            try:
+                cursor.execute(f'ANALYZE "{finding_table}" (evaluation_id, status, subject_type, credential_id, identity_id)')
+                cursor.execute(f'ANALYZE "{carry_table}" (evaluation_id, subject_type, subject_id)')
+            finally:
+                cursor.execute("RESET default_statistics_target")
+
     def drop(self) -> None:
         """Drop the temporary table after a failure (best effort: the next evaluation on this
         connection drops it too)."""

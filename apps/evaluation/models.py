@@ -121,20 +121,28 @@ class Finding(models.Model):
     the inventory marks credentials disappeared, and every referenced model PROTECTs.
     """
 
-    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="findings", db_constraint=False)
+    # No single-column index on any foreign key: every read names the evaluation (the composite
+    # indexes below lead with it), and each index more costs every written row (docs/benchmarks.md).
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="findings", db_constraint=False, db_index=False)
     rule_id = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices)
     severity = models.CharField(max_length=16)
     subject_type = models.CharField(max_length=16)  # credential | identity | source
-    source = models.ForeignKey("inventory.Source", on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    source = models.ForeignKey("inventory.Source", on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False)
     credential = models.ForeignKey(
-        "inventory.Credential", null=True, blank=True, on_delete=models.PROTECT, related_name="findings", db_constraint=False
+        "inventory.Credential",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="findings",
+        db_constraint=False,
+        db_index=False,
     )
     identity = models.ForeignKey(
-        "inventory.Identity", null=True, blank=True, on_delete=models.PROTECT, related_name="findings", db_constraint=False
+        "inventory.Identity", null=True, blank=True, on_delete=models.PROTECT, related_name="findings", db_constraint=False, db_index=False
     )
     snapshot = models.ForeignKey(
-        "inventory.Snapshot", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False
+        "inventory.Snapshot", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_constraint=False, db_index=False
     )
     subject_label = models.TextField()
     reason = models.TextField()
@@ -188,7 +196,7 @@ class SubjectCarry(models.Model):
     latest successful evaluation's rows are kept (docs/adr/0013-incremental-evaluation.md).
     Written with COPY, hence no database constraint on the evaluation."""
 
-    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    evaluation = models.ForeignKey(Evaluation, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False)
     subject_type = models.CharField(max_length=16)  # credential | identity
     subject_id = models.BigIntegerField()
     fingerprint = models.CharField(max_length=32)

@@ -194,6 +194,7 @@ def evaluation_run(
         coverage = coverage_by_kind(base.sources, now=now, grace_factor=policy.coverage_grace_factor)
         step("writing")
         judge.copy_carried()
+        judge.refresh_statistics()
         with transaction.atomic():
             tallies, statuses = judge.tallies()
             _write(evaluation, rules, tallies, coverage)
