@@ -89,7 +89,7 @@ def key_digest(raw: dict[str, str | None]) -> str:
     return hashlib.sha256(material.encode("utf-8")).hexdigest()[:32]
 
 
-@dataclass
+@dataclass(slots=True)  # one per user of the account: no per-instance __dict__
 class ReportKey:
     slot: int
     active: bool | None
@@ -99,7 +99,7 @@ class ReportKey:
     last_used_service: str | None
 
 
-@dataclass
+@dataclass(slots=True)  # one per user of the account: no per-instance __dict__
 class ReportRow:
     user: str
     arn: str
