@@ -212,7 +212,25 @@ def test_a_record_repeated_in_a_later_batch_is_an_item_error_not_a_second_row(aw
     assert [e["message"] for e in result.errors] == ["credential listed twice; the first was kept"]
 
 
-# --------------------------------------------------------------------------- faults mid-stream
+def test_repeats_in_a_later_batch_are_found_among_many_earlier_keys(aws_source):
+    """The earlier batches' keys are looked up in the database in slices: a repeat is refused
+    wherever it falls, an identity as well as a credential, and a new key is not."""
+    result = CollectionResult(target=Target(kind="aws_iam", source_key="123456789012"))
+    names = [f"user{i:04d}" for i in range(1200)]
+    result.stream = iter(
+        [
+            Batch(identities=[_user(n) for n in names], credentials=[_key(f"AKIA{i:04d}", n) for i, n in enumerate(names)]),
+            Batch(
+                identities=[_user("user1150"), _user("newcomer")], credentials=[_key("AKIA1199", "user1199"), _key("AKIA9999", "newcomer")]
+            ),
+        ]
+    )
+    _, counts = _apply(aws_source, result, T1, batch_records=2000)
+    assert counts.identities == 1201 and counts.credentials == 1201 and counts.skipped == 2
+    assert [(e["message"], e["item"]) for e in result.errors] == [
+        ("identity listed twice; the first was kept", f"{ACCT}:user/user1150"),
+        ("credential listed twice; the first was kept", "AKIA1199"),
+    ]
 
 
 @pytest.fixture

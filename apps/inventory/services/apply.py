@@ -159,9 +159,8 @@ class _Applier:
         self.taken_at = taken_at
         self.counts = ApplyCounts()
         self.batch = 0
-        # Keys seen in earlier batches: a record repeated in a later batch is refused as an item.
-        self.seen_identities: set[str] = set()
-        self.seen_credentials: set[tuple[str, str]] = set()
+        # A record repeated in a later batch is refused as an item: the keys of earlier batches
+        # are looked up in the seen set's temporary tables (not held here, one per record).
         self.credential_types = set(Credential.Type.values)  # a property that builds a list on each access
         self.snapshot = Snapshot.objects.create(unit=unit, source=self.source, scope=self.scope, taken_at=taken_at, content_sha256="")
         self.seen = SeenSet(source_id=self.source.pk, scope=self.scope)
@@ -169,6 +168,9 @@ class _Applier:
     # Identities ---------------------------------------------------------------------------
     def identities(self, chunk: list[IdentityRecord], result: CollectionResult) -> None:
         records: dict[str, IdentityRecord] = {}
+        earlier = self.seen.identities_seen(
+            {storable(r.external_id) for r in chunk if r.external_id and len(r.external_id) <= MAX_EXTERNAL_ID}
+        )
         for rec in chunk:
             if not rec.external_id or len(rec.external_id) > MAX_EXTERNAL_ID:
                 result.add_error(
@@ -181,14 +183,13 @@ class _Applier:
                 self.counts.skipped += 1
                 continue
             key = storable(rec.external_id)
-            if key in self.seen_identities:
+            if key in earlier:
                 result.add_error("invalid_item", "identity listed twice; the first was kept", item=key[:200])
                 self.counts.skipped += 1
                 continue
             records[key] = rec
         if not records:
             return
-        self.seen_identities.update(records)
         self.batch += 1
         data_fp = {}
         for key, rec in records.items():
@@ -243,6 +244,13 @@ class _Applier:
     def credentials(self, chunk: list[CredentialRecord], result: CollectionResult) -> None:
         counts = self.counts
         records: dict[tuple[str, str], CredentialRecord] = {}
+        earlier = self.seen.credentials_seen(
+            {
+                (r.credential_type, storable(r.external_id))
+                for r in chunk
+                if r.external_id and len(r.external_id) <= MAX_EXTERNAL_ID and r.credential_type in self.credential_types
+            }
+        )
         for rec in chunk:
             if not rec.external_id or len(rec.external_id) > MAX_EXTERNAL_ID or rec.credential_type not in self.credential_types:
                 result.add_error("invalid_item", "credential id missing, too long, or of an unknown type", item=str(rec.external_id)[:200])
@@ -253,14 +261,13 @@ class _Applier:
                 counts.skipped += 1
                 continue
             key = (rec.credential_type, storable(rec.external_id))
-            if key in self.seen_credentials:
+            if key in earlier:
                 result.add_error("invalid_item", "credential listed twice; the first was kept", item=key[1][:200])
                 counts.skipped += 1
                 continue
             records[key] = rec
         if not records:
             return
-        self.seen_credentials.update(records)
         self.batch += 1
         data_fp = {}
         for key, rec in records.items():

@@ -21,6 +21,7 @@ from apps.inventory.models import Credential, CredentialEvent, CredentialVersion
 SEEN_IDENTITIES = "kt_seen_identity"
 SEEN_CREDENTIALS = "kt_seen_credential"
 _FETCH = 5000
+_IN_LIST = 500  # keys per IN (…) lookup: under SQLite's bound on a statement's parameters
 
 
 def _tables() -> dict[str, str]:
@@ -78,6 +79,37 @@ class SeenSet:
             cursor.execute(f"CREATE INDEX {SEEN_CREDENTIALS}_key ON {SEEN_CREDENTIALS} (credential_type, external_id)")
             cursor.execute(f"CREATE INDEX {SEEN_CREDENTIALS}_batch ON {SEEN_CREDENTIALS} (batch)")
             cursor.execute(f"CREATE INDEX {SEEN_IDENTITIES}_batch ON {SEEN_IDENTITIES} (batch)")
+
+    def identities_seen(self, keys: set[str]) -> set[str]:
+        """Which of ``keys`` (external ids) earlier batches already loaded."""
+        found: set[str] = set()
+        ordered = sorted(keys)
+        with connection.cursor() as cursor:
+            for start in range(0, len(ordered), _IN_LIST):
+                part = ordered[start : start + _IN_LIST]
+                cursor.execute(
+                    f"SELECT DISTINCT external_id FROM {SEEN_IDENTITIES} WHERE external_id IN ({', '.join(['%s'] * len(part))})", part
+                )
+                found.update(ext for (ext,) in cursor.fetchall())
+        return found
+
+    def credentials_seen(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of ``keys`` (credential type, external id) earlier batches already loaded."""
+        by_type: dict[str, list[str]] = {}
+        for credential_type, external_id in sorted(keys):
+            by_type.setdefault(credential_type, []).append(external_id)
+        found: set[tuple[str, str]] = set()
+        with connection.cursor() as cursor:
+            for credential_type, ids in by_type.items():
+                for start in range(0, len(ids), _IN_LIST):
+                    part = ids[start : start + _IN_LIST]
+                    cursor.execute(
+                        f"SELECT DISTINCT external_id FROM {SEEN_CREDENTIALS} "
+                        f"WHERE credential_type = %s AND external_id IN ({', '.join(['%s'] * len(part))})",
+                        [credential_type, *part],
+                    )
+                    found.update((credential_type, ext) for (ext,) in cursor.fetchall())
+        return found
 
     def identity_changes(self, batch: int, rows: list[tuple[str, str]]) -> list[tuple[str, int | None, bool]]:
         """Load ``rows`` (external id, fingerprint) as batch ``batch``; return the new and changed

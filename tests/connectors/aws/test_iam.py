@@ -598,3 +598,17 @@ def test_only_expected_operations_are_called(population, fault_proxy, target_a):
         # the account's trails (9.2.4.18): the population has none, so no per-trail calls
         "DescribeTrails",
     }
+
+
+def test_the_report_is_read_line_by_line_as_a_stringio_would_split_it():
+    """The report is parsed from its text line by line (no StringIO copy of it): quoted cells
+    across lines, CRLF line ends and a last line without one give the rows a StringIO gives."""
+    import csv
+    import io
+
+    from apps.connectors.aws.iam.report import report_lines
+
+    text = 'user,arn\r\nalice,"arn:aws:iam::1:user/a\nb"\r\nbob,arn:aws:iam::1:user/bob\n\ncarol,"x,""y"""'
+    assert list(report_lines(text)) == list(io.StringIO(text))
+    assert list(csv.DictReader(report_lines(text))) == list(csv.DictReader(io.StringIO(text)))
+    assert list(report_lines("")) == []

@@ -229,3 +229,49 @@ def test_console_access_and_identity_center_hold_across_stream_batches(people, t
     passwords = [c for b in batches for c in b.credentials if c.credential_type == "console_password"]
     assert len(passwords) == 2 and {c.attributes["identity_center"] for c in passwords} == {"in_use"}
     assert result.facts["console_access"] == {"human_users": 2, "with_console_password": 2, "password_state_unknown": 0}
+
+
+def test_a_multi_batch_stream_yields_exactly_the_records_facts_and_state_of_one_batch(people, target_a, monkeypatch):
+    """Batching is invisible in what the IAM connector hands on: a batch per record gives the same
+    identities, credentials (in the same order), facts, state and errors as one batch, first and
+    repeat (state reused)."""
+    from dataclasses import asdict
+
+    from apps.connectors.aws.iam import connector as iam_connector
+
+    people.create_access_key(UserName="alice")
+    people.create_access_key(UserName="svc")
+    people.create_access_key(UserName="svc")
+    people.upload_ssh_public_key(UserName="bob", SSHPublicKeyBody=_ssh_key())
+
+    def run(batch_records: int, previous_state=None):
+        monkeypatch.setattr(iam_connector, "STREAM_BATCH_RECORDS", batch_records)
+        result = IamConnector().open(target_a, previous_state=previous_state)
+        batches = list(result.batches())
+        identities = [asdict(i) for b in batches for i in b.identities]
+        credentials = [asdict(c) for b in batches for c in b.credentials]
+        return len(batches), *_timeless((identities, credentials, result.facts, result.state, result.errors))
+
+    one = run(100_000)
+    many = run(1)
+    assert one[0] == 1 and many[0] > 3  # a batch per user, then the root
+    assert len(one[2]) >= 6 and many[1:] == one[1:]
+    repeat_one, repeat_many = run(100_000, previous_state=one[4]), run(1, previous_state=one[4])
+    assert repeat_many[1:4] == repeat_one[1:4] and repeat_one[1:3] == one[1:3]
+
+
+def _timeless(value):
+    """``value`` without ``listed_at`` / ``at`` (when a run listed a user's SSH keys: differs between runs)."""
+    if isinstance(value, dict):
+        return {k: _timeless(v) for k, v in value.items() if k not in ("listed_at", "at")}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_timeless(v) for v in value)
+    return value
+
+
+def _ssh_key() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    public = ed25519.Ed25519PrivateKey.generate().public_key()
+    return public.public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()

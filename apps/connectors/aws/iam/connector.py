@@ -25,13 +25,13 @@ from apps.connectors.base import (
     CollectionResult,
     Connector,
     ConnectorError,
-    IdentityRecord,
     SourceConfig,
     Target,
 )
 from apps.connectors.kinds import CredentialKind, IdentityKind
 
 STATE_VERSION = 1
+_RELEASED: dict = {}  # stands in for a user's raw entry the stream has handed on
 
 
 class IamConnector(Connector):
@@ -179,18 +179,25 @@ class IamConnector(Connector):
         """The users' records in batches, then the server certificates and root; sets facts and state last."""
         password_policy_known, policy = password_policy
         state_users: dict[str, Any] = {}
-        humans: list[IdentityRecord] = []  # console access is counted over every batch (identity controls)
+        # Console access is counted over every batch (identity controls), batch by batch: the
+        # records of earlier batches are not kept alive for it.
+        console_access = identity.console_access([])
+        # Taken before the loop below releases the users' raw entries one by one.
+        user_count = len(users)
+        missing_from_report = sum(1 for u in users if u.get("Arn") not in rows_by_arn)
 
         def take(at_least: int = STREAM_BATCH_RECORDS) -> Batch | None:
             batch = result.take_batch(at_least)
             if batch is not None:
-                humans.extend(i for i in batch.identities if i.kind == IdentityKind.HUMAN.value)
+                for key, count in identity.console_access(batch.identities).items():
+                    console_access[key] += count
                 for credential in batch.credentials:
                     if credential.credential_type == CredentialKind.CONSOLE_PASSWORD.value:
                         credential.attributes["identity_center"] = identity_center["status"]
             return batch
 
-        for user in users:
+        for position, user in enumerate(users):
+            users[position] = _RELEASED  # the raw entry is released once its records are built
             arn = user.get("Arn", "")
             row = rows_by_arn.get(arn)
             try:
@@ -225,12 +232,12 @@ class IamConnector(Connector):
             "credential_report_generated_at": generated_at,
             "identity_center": identity_center,
             "external_trust": identity.external_trust_roles(roles, account_id, result),
-            "console_access": identity.console_access(humans),
+            "console_access": console_access,
             "secret_readers": secret_readers,
             "cloudtrail": trails,
             "collection": {
-                "users": len(users),
-                "users_missing_from_report": sum(1 for u in users if u.get("Arn") not in rows_by_arn),
+                "users": user_count,
+                "users_missing_from_report": missing_from_report,
                 "access_keys_listed_for": listed_for,
                 "access_keys_reused_for": reused,
                 "server_certificates": len(server_certificates),

@@ -29,7 +29,7 @@ def identity_kind(tags: dict[str, str], password_enabled: bool | None) -> tuple[
     return IdentityKind.SERVICE.value, "no_console_password"
 
 
-@dataclass
+@dataclass(slots=True)  # one per user of the account: no per-instance __dict__
 class ListedKey:
     access_key_id: str
     status: str
