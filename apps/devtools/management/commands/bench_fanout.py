@@ -139,7 +139,8 @@ def cpu_floor_ratio(run: dict, baseline: dict, cores: int | None = None) -> floa
 
 def unit_timeline(run) -> list[dict]:
     """Every unit of ``run`` in the order it started: its connector and scope, when it started
-    and finished (seconds after the run was created) and its API calls, to read the critical path."""
+    and finished (seconds after the run was created; ``finished`` is when its records were
+    taken, just before its apply) and its API calls, to read the critical path."""
     rows = []
     for unit in run.units.order_by("started_at", "pk"):
         start = (unit.started_at - run.created_at).total_seconds() if unit.started_at else None
