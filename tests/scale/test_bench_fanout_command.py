@@ -35,6 +35,8 @@ def test_ratio_is_against_the_baseline_median_and_only_two_slot_modes_are_judged
         "2 workers / 1 worker, wall time (2x1 / 1x1)": False,
         "worker peak memory in collection (PSS, main + pool processes)": True,
     }
+    # With a round trip per call the limit is 0.55, not 0.6.
+    assert [t["limit"] for t in targets(summary, "1x1", latency_ms=30)] == [0.55, 500]
 
 
 @pytest.mark.worker
@@ -68,4 +70,9 @@ def test_bench_fanout_runs_on_real_workers_and_writes_json(django_db_blocker, tm
     # moto forked in two: both served, and whichever answered found each account's data (8 users x 2 keys, 6 vault
     # secrets: a temporary key mapped to no account would have read moto's empty default account instead)
     assert {"simulated aws", "simulated aws 2", "simulated vaults"} <= set(run["cpu_seconds"]["by process"])
+    # Every unit on the timeline, in the order it started; the tail names the last to finish.
+    timeline = run["unit_timeline"]
+    assert len(timeline) == run["units"] and [r["started"] for r in timeline] == sorted(r["started"] for r in timeline)
+    assert all(r["finished"] >= r["started"] for r in timeline) and {r["connector"] for r in timeline} >= {"aws_iam", "azure_key_vault"}
+    assert run["tail"]["last_unit_finished"] == max(r["finished"] for r in timeline)
     assert run["credentials"]["access_key"] == 16 and run["credentials"]["kv_secret"] == 6 and run["credentials"]["sm_secret"] == 4

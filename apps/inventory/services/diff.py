@@ -13,7 +13,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 
 from apps.core.bulk import copy_into
 from apps.inventory.models import Credential, CredentialEvent, CredentialVersion, Identity, IdentityVersion
@@ -22,6 +22,7 @@ SEEN_IDENTITIES = "kt_seen_identity"
 SEEN_CREDENTIALS = "kt_seen_credential"
 _FETCH = 5000
 _IN_LIST = 500  # keys per IN (…) lookup: under SQLite's bound on a statement's parameters
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock taken with NOWAIT that another transaction holds
 
 
 def _tables() -> dict[str, str]:
@@ -133,9 +134,22 @@ class SeenSet:
         ANALYZE counts the transaction's own rows and samples a bounded number of them."""
         if self.analyzed or connection.vendor != "postgresql":
             return
+        # ANALYZE takes a SHARE UPDATE EXCLUSIVE lock, which conflicts with itself and is held
+        # until this unit's transaction ends. A second unit analysing the same tables on another
+        # worker would wait for the first unit to commit (its whole remaining stream, API calls
+        # included): the workers' large units would run one after the other. So the locks are
+        # taken without waiting; when another unit holds them, this batch goes on with the
+        # current statistics and the next batch tries again.
+        tables = f"{self.t['identity']}, {self.t['credential']}"
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {tables} IN SHARE UPDATE EXCLUSIVE MODE NOWAIT")
+                cursor.execute(f"ANALYZE {tables}")
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                raise
+            return
         self.analyzed = True
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {self.t['identity']}, {self.t['credential']}")
 
     def credential_changes(self, batch: int, rows: list[tuple[str, str, str]]) -> list[tuple[str, str, int | None, bool]]:
         """As :meth:`identity_changes` for (credential type, external id, fingerprint) rows."""

@@ -51,6 +51,9 @@ from apps.devtools.simulators.meter import Stage
 
 MODES = ("1x1", "2x1", "1x2")
 RATIO_LIMIT = 0.6
+# With a remote cloud's round trip per call (--latency-ms) the work waits rather than computes:
+# there two workers must come closer to half the time (issue "Scale", fan-out on real latency).
+RATIO_LIMIT_WITH_LATENCY = 0.55
 MEMORY_LIMIT_MB = 500
 
 
@@ -93,8 +96,10 @@ def summarise(runs: list[dict], baseline: str) -> list[dict]:
     return rows
 
 
-def targets(summary: list[dict], baseline: str) -> list[dict]:
-    """The issue's fan-out targets next to the measured figures (every non-baseline mode with 2 pool processes in all)."""
+def targets(summary: list[dict], baseline: str, *, latency_ms: float = 0.0) -> list[dict]:
+    """The issue's fan-out targets next to the measured figures (every non-baseline mode with 2
+    pool processes in all); with ``latency_ms`` the ratio's limit is the latency one."""
+    limit = RATIO_LIMIT_WITH_LATENCY if latency_ms else RATIO_LIMIT
     rows = []
     for row in summary:
         workers, concurrency = map(int, row["mode"].split("x"))
@@ -102,10 +107,10 @@ def targets(summary: list[dict], baseline: str) -> list[dict]:
             rows.append(
                 {
                     "target": f"2 workers / 1 worker, wall time ({row['mode']} / {baseline})",
-                    "limit": RATIO_LIMIT,
+                    "limit": limit,
                     "measured": row["ratio_to_baseline"],
                     "unit": "x",
-                    "met": row["ratio_to_baseline"] <= RATIO_LIMIT,
+                    "met": row["ratio_to_baseline"] <= limit,
                 }
             )
     peak = max(row["largest_worker_peak_mb"] for row in summary)
@@ -130,6 +135,45 @@ def cpu_floor_ratio(run: dict, baseline: dict, cores: int | None = None) -> floa
     if busy is None or not wall:
         return None
     return round(busy / (cores or os.cpu_count() or 1) / wall, 2)
+
+
+def unit_timeline(run) -> list[dict]:
+    """Every unit of ``run`` in the order it started: its connector and scope, when it started
+    and finished (seconds after the run was created; ``finished`` is when its records were
+    taken, just before its apply) and its API calls, to read the critical path."""
+    rows = []
+    for unit in run.units.order_by("started_at", "pk"):
+        start = (unit.started_at - run.created_at).total_seconds() if unit.started_at else None
+        end = (unit.finished_at - run.created_at).total_seconds() if unit.finished_at else None
+        rows.append(
+            {
+                "unit": unit.pk,
+                "connector": unit.connector,
+                "scope": unit.scope,
+                "region": unit.region,
+                "source": unit.source_id,
+                "started": round(start, 2) if start is not None else None,
+                "finished": round(end, 2) if end is not None else None,
+                "api_calls": sum((unit.api_calls or {}).values()),
+            }
+        )
+    return rows
+
+
+def timeline_tail(timeline: list[dict]) -> dict:
+    """When the last unit started and the run's last unit finished, and which unit that was:
+    after the last start, pool processes that finish have nothing left to take."""
+    started = [r for r in timeline if r["started"] is not None and r["finished"] is not None]
+    if not started:
+        return {}
+    last_start = max(r["started"] for r in started)
+    last = max(started, key=lambda r: r["finished"])
+    return {
+        "last_unit_started": last_start,
+        "last_unit_finished": last["finished"],
+        "last_to_finish": f"{last['connector']} {last['scope']} (source {last['source']})",
+        "last_to_finish_seconds": round(last["finished"] - last["started"], 2),
+    }
 
 
 class Command(BaseCommand):
@@ -207,7 +251,7 @@ class Command(BaseCommand):
             "baseline": baseline,
             "runs": runs,
             "summary": summary,
-            "targets": targets(summary, baseline),
+            "targets": targets(summary, baseline, latency_ms=spec.latency_ms),
         }
         self._print(report)
         if options["json"]:
@@ -247,6 +291,7 @@ class Command(BaseCommand):
             if run.status != "succeeded":
                 raise CommandError(f"{mode}: run #{run.pk} ended {run.status}; see its units' errors")
             unit_seconds = sorted((u.counts or {}).get("seconds", 0.0) for u in run.units.all())
+            timeline = unit_timeline(run)
             collected = dict(Counter(Credential.objects.filter(disappeared_at__isnull=True).values_list("credential_type", flat=True)))
         figures.api_calls = calls
         return {
@@ -254,6 +299,8 @@ class Command(BaseCommand):
                 figures, mode=mode, workers=workers, concurrency=concurrency, taken=taken, unit_seconds=unit_seconds, repetition=repetition
             ),
             "credentials": collected,
+            "unit_timeline": timeline,
+            "tail": timeline_tail(timeline),
         }
 
     @staticmethod
@@ -339,6 +386,12 @@ class Command(BaseCommand):
                 f"{r['unit_seconds_longest']} s); {slots} pool process(es) x {r['wall_seconds']} s wall = "
                 f"{round(slots * r['wall_seconds'] - r['unit_seconds_sum'], 1)} s outside a unit"
             )
+            if r.get("tail"):
+                t = r["tail"]
+                w(
+                    f"tail, {r['mode']} #{r['repetition']}: last unit started at {t['last_unit_started']} s; the last to finish, "
+                    f"{t['last_to_finish']} ({t['last_to_finish_seconds']} s), finished at {t['last_unit_finished']} s"
+                )
         w("")
         for r in report["runs"]:
             if r["mode"] != report["baseline"]:
