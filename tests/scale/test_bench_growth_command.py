@@ -3,7 +3,9 @@ fitted exponent per stage; and the fan-out bench's CPU floor beside its ratio.""
 
 import json
 
+import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from apps.devtools.management.commands.bench_fanout import cpu_floor_ratio
 from apps.devtools.management.commands.bench_growth import COLUMNS, fit_exponent, growth, stage_row
@@ -67,3 +69,14 @@ def test_bench_growth_runs_two_tiny_sizes_and_prints_every_column(django_db_bloc
     for entry in stages.values():
         assert len(entry["rows"]) == 2 and all(r["wall s"] is not None and r["credentials"] > 0 for r in entry["rows"])
         assert entry["k wall"] is not None
+
+
+def test_a_failing_size_is_named_and_the_json_still_written(tmp_path, capsys):
+    """bench_scale refuses an unknown option at once: every size fails, each is named, the JSON
+    says which, and the command ends in an error rather than a table of nothing."""
+    out = tmp_path / "growth.json"
+    with pytest.raises(CommandError, match="failed at 20, 40 users"):
+        call_command("bench_growth", users="20,40", extra="--no-such-option", json=str(out))
+    report = json.loads(out.read_text())
+    assert report["reports"] == [] and set(report["failed"]) == {"20", "40"}
+    assert "--no-such-option" in capsys.readouterr().err

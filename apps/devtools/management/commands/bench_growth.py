@@ -92,14 +92,22 @@ class Command(BaseCommand):
             raise CommandError(f"--users takes comma-separated integers, not {users!r}") from None
         if not sizes or sizes[0] < 1:
             raise CommandError("--users needs at least one size of 1 user or more")
-        reports = []
+        reports, failures = [], {}
         for n in sizes:
             self.stdout.write(f"bench_scale at {n:,} users …")
-            reports.append(self._run(n, round(n * secrets_per_user), round(n * vault_secrets_per_user), extra.split()))
+            try:
+                reports.append(self._run(n, round(n * secrets_per_user), round(n * vault_secrets_per_user), extra.split()))
+            except CommandError as exc:  # one size failing must not lose the others' figures
+                failures[n] = str(exc)
+                self.stderr.write(str(exc))
         table = growth(reports)
         self._print(table)
         if json:
-            Path(json).write_text(jsonlib.dumps({"reports": reports, "growth": table}, indent=2, default=str))
+            Path(json).write_text(jsonlib.dumps({"reports": reports, "growth": table, "failed": failures}, indent=2, default=str))
+        if failures:
+            raise CommandError(
+                f"bench_scale failed at {', '.join(f'{n:,}' for n in failures)} users (above); the table holds the other sizes"
+            )
 
     def _run(self, users: int, secrets: int, vault_secrets: int, extra: list[str]) -> dict[str, Any]:
         with tempfile.TemporaryDirectory() as tmp:

@@ -208,7 +208,12 @@ class Command(BaseCommand):
             figures.api_calls = calls
             figures.extra.update({"run_status": run.status, "units": run.units.count(), "mode": mode})
             if run.status != "succeeded":
-                raise CommandError(f"{name}: run #{run.pk} ended {run.status}; see its units' errors")
+                # The throwaway database is dropped on the way out: name each failed unit's errors now.
+                failed = [
+                    f"{unit.scope} ({unit.connector}): {'; '.join(str(e) for e in unit.errors)[:600] or unit.status}"
+                    for unit in run.units.exclude(status="succeeded").order_by("pk")
+                ]
+                raise CommandError(f"{name}: run #{run.pk} ended {run.status}; failed units: " + " | ".join(failed))
             stages[name] = figures
 
         self.stdout.write("evaluation …")
