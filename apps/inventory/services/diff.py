@@ -55,6 +55,21 @@ def _lookup(table: str, alias: str, match: str) -> str:
     return f"{table} {alias} ON {alias}.source_id = %s AND ({alias}.scope || '') = %s AND {match}"
 
 
+def _external_ids_in(table: str, condition: str, params: list[str], external_ids: list[str]) -> set[str]:
+    """The ``external_ids`` present in ``table`` (rows also matching ``condition`` with ``params``),
+    looked up ``_IN_LIST`` at a time so no statement grows with the batch."""
+    found: set[str] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(external_ids), _IN_LIST):
+            part = external_ids[start : start + _IN_LIST]
+            cursor.execute(
+                f"SELECT DISTINCT external_id FROM {table} WHERE {condition}external_id IN ({', '.join(['%s'] * len(part))})",
+                [*params, *part],
+            )
+            found.update(ext for (ext,) in cursor.fetchall())
+    return found
+
+
 class SeenSet:
     """The keys and fingerprints of one unit's records, in temporary tables of this connection.
 
@@ -83,34 +98,18 @@ class SeenSet:
 
     def identities_seen(self, keys: set[str]) -> set[str]:
         """Which of ``keys`` (external ids) earlier batches already loaded."""
-        found: set[str] = set()
-        ordered = sorted(keys)
-        with connection.cursor() as cursor:
-            for start in range(0, len(ordered), _IN_LIST):
-                part = ordered[start : start + _IN_LIST]
-                cursor.execute(
-                    f"SELECT DISTINCT external_id FROM {SEEN_IDENTITIES} WHERE external_id IN ({', '.join(['%s'] * len(part))})", part
-                )
-                found.update(ext for (ext,) in cursor.fetchall())
-        return found
+        return _external_ids_in(SEEN_IDENTITIES, "", [], sorted(keys))
 
     def credentials_seen(self, keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of ``keys`` (credential type, external id) earlier batches already loaded."""
         by_type: dict[str, list[str]] = {}
         for credential_type, external_id in sorted(keys):
             by_type.setdefault(credential_type, []).append(external_id)
-        found: set[tuple[str, str]] = set()
-        with connection.cursor() as cursor:
-            for credential_type, ids in by_type.items():
-                for start in range(0, len(ids), _IN_LIST):
-                    part = ids[start : start + _IN_LIST]
-                    cursor.execute(
-                        f"SELECT DISTINCT external_id FROM {SEEN_CREDENTIALS} "
-                        f"WHERE credential_type = %s AND external_id IN ({', '.join(['%s'] * len(part))})",
-                        [credential_type, *part],
-                    )
-                    found.update((credential_type, ext) for (ext,) in cursor.fetchall())
-        return found
+        return {
+            (credential_type, ext)
+            for credential_type, ids in by_type.items()
+            for ext in _external_ids_in(SEEN_CREDENTIALS, "credential_type = %s AND ", [credential_type], ids)
+        }
 
     def identity_changes(self, batch: int, rows: list[tuple[str, str]]) -> list[tuple[str, int | None, bool]]:
         """Load ``rows`` (external id, fingerprint) as batch ``batch``; return the new and changed
