@@ -45,6 +45,13 @@ logconfig_dict = {
 # multiprocess mode): each process writes its samples under this directory, emptied at start.
 _metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), "keytrail-prometheus"))
 
+# Imported here, in the master at load, never inside a hook: ``child_exit`` runs in the master's
+# SIGCHLD handler, so two workers exiting together (a SIGTERM to the process group) ran it
+# re-entrantly, and the second run of a first-time import found prometheus_client half
+# initialised ("cannot import name 'Metric' from partially initialized module"): an ImportError
+# out of the halt, and the master exited 1 instead of 0.
+from prometheus_client import multiprocess  # noqa: E402 - needs PROMETHEUS_MULTIPROC_DIR set above
+
 
 def on_starting(server):
     os.makedirs(_metrics_dir, exist_ok=True)
@@ -54,6 +61,4 @@ def on_starting(server):
 
 
 def child_exit(server, worker):
-    from prometheus_client import multiprocess
-
     multiprocess.mark_process_dead(worker.pid)
