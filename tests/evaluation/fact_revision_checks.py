@@ -90,7 +90,9 @@ def check_every_writer_changes_the_revision(actor) -> None:
         CredentialEvent.objects.create(credential=credential, kind="deactivated", observed_at=NOW, snapshot=snapshot)
 
     assert {cred, ident} <= changed_by(deactivated)
-    assert {cred, ident} <= changed_by(lambda: CredentialEvent.objects.filter(credential=credential).update(observed_at=NOW - timedelta(days=1)))
+    assert {cred, ident} <= changed_by(
+        lambda: CredentialEvent.objects.filter(credential=credential).update(observed_at=NOW - timedelta(days=1))
+    )
 
     def new_credential():
         Credential.objects.create(
