@@ -54,8 +54,19 @@ def stored(evaluation: Evaluation) -> dict:
     return {"findings": findings, "rules": rules, "requirements": requirements, "counts": counts}
 
 
-# How many subjects the latest incremental evaluation carried without reading them.
+# How many subjects the latest incremental evaluation carried without reading them, and the
+# credentials it read (a write to a credential's facts must make the next evaluation read it,
+# whether or not its verdicts change: that is what catches a writer the triggers miss).
 SKIPPED: list[int] = []
+READ: set[int] = set()
+
+
+def _recording_chunk(original):
+    def chunk(self, facts):
+        READ.update(c.id for c in facts.credentials)
+        return original(self, facts)
+
+    return chunk
 
 
 def _recording_skip(original):
@@ -69,12 +80,14 @@ def _recording_skip(original):
 
 def compare(now: datetime) -> Evaluation:
     """An incremental evaluation at ``now`` and a cold one at the same instant: the same verdicts."""
-    original = ChunkJudge.skip_unchanged
+    original, original_chunk = ChunkJudge.skip_unchanged, ChunkJudge.chunk
     ChunkJudge.skip_unchanged = _recording_skip(original)  # type: ignore[method-assign]
+    ChunkJudge.chunk = _recording_chunk(original_chunk)  # type: ignore[method-assign]
+    READ.clear()
     try:
         incremental = evaluation_run(now=now)
     finally:
-        ChunkJudge.skip_unchanged = original  # type: ignore[method-assign]
+        ChunkJudge.skip_unchanged, ChunkJudge.chunk = original, original_chunk  # type: ignore[method-assign]
     cold = evaluation_run(now=now, incremental=False)
     assert cold.carried == 0 and cold.judged == incremental.carried + incremental.judged
     a, b = stored(incremental), stored(cold)
@@ -87,8 +100,10 @@ def run_all(actor, seed_inventory, exception_factory, campaign_factory) -> list[
     """Every scenario in turn; returns (scenario, carried, judged) of each incremental evaluation."""
     out = []
 
-    def step(name: str, now: datetime, *, expect_cold: bool = False) -> Evaluation:
+    def step(name: str, now: datetime, *, expect_cold: bool = False, touched=()) -> Evaluation:
         evaluation = compare(now)
+        unread = {c.pk for c in touched} - READ
+        assert not unread, f"{name}: credentials whose facts changed were not read: {sorted(unread)}"
         out.append((name, evaluation.carried, evaluation.judged))
         if expect_cold:
             assert evaluation.carried == 0, name
@@ -114,7 +129,11 @@ def run_all(actor, seed_inventory, exception_factory, campaign_factory) -> list[
     identity.privileged = not identity.privileged
     identity.tags = {"owner": "\u202eevil"}
     identity.save(update_fields=["privileged", "tags"])
-    facts = step("credential and identity facts changed", NOW + timedelta(minutes=2))
+    facts = step(
+        "credential and identity facts changed",
+        NOW + timedelta(minutes=2),
+        touched=[*some, *identity.credentials.filter(disappeared_at__isnull=True)],
+    )
     assert facts.judged >= 12
 
     # An access review signed off with a decision on a credential (credential-not-reviewed reads it).
@@ -134,7 +153,7 @@ def run_all(actor, seed_inventory, exception_factory, campaign_factory) -> list[
         decided_at=NOW,
         decided_by=actor,
     )
-    step("access review signed off", NOW + timedelta(minutes=3))
+    step("access review signed off", NOW + timedelta(minutes=3), touched=[reviewed])
 
     # A decision in a campaign that is signed off later (only the campaign row changes then), and a
     # revoke decision whose remediation falls due tomorrow (overdue with time alone: "2 days later").
@@ -144,9 +163,9 @@ def run_all(actor, seed_inventory, exception_factory, campaign_factory) -> list[
         campaign=pending, source_id=decided.source_id, credential=decided, subject=decided.name, facts={}, reviewer=actor,
         assigned_by_rule="fallback", decision="keep", decided_at=NOW, decided_by=actor,
     )  # fmt: skip
-    step("a decision in a campaign not yet signed off", NOW + timedelta(minutes=3, seconds=20))
+    step("a decision in a campaign not yet signed off", NOW + timedelta(minutes=3, seconds=20), touched=[decided])
     Campaign.objects.filter(pk=pending.pk).update(state=Campaign.State.SIGNED_OFF)
-    step("that campaign signed off", NOW + timedelta(minutes=3, seconds=30))
+    step("that campaign signed off", NOW + timedelta(minutes=3, seconds=30), touched=[decided])
     from apps.reviews.models import Remediation
 
     revoked = Credential.objects.filter(disappeared_at__isnull=True, identity__isnull=False).order_by("-id")[1]
@@ -157,26 +176,26 @@ def run_all(actor, seed_inventory, exception_factory, campaign_factory) -> list[
     Remediation.objects.create(
         item=revoke, credential=revoked, action="revoke", owner=actor, due_date=(NOW + timedelta(days=1)).date(), decided_at=NOW
     )
-    step("a remediation due tomorrow", NOW + timedelta(minutes=3, seconds=40))
+    step("a remediation due tomorrow", NOW + timedelta(minutes=3, seconds=40), touched=[revoked])
 
     # The inventory's shape: an identity gone (its credentials have no present identity now), a
     # credential moved to another identity, a deactivation seen, a source disabled and enabled again.
     gone = Identity.objects.filter(disappeared_at__isnull=True, credentials__isnull=False).order_by("id").last()
     Identity.objects.filter(pk=gone.pk).update(disappeared_at=NOW)
-    step("an identity disappeared", NOW + timedelta(minutes=3, seconds=45))
+    step("an identity disappeared", NOW + timedelta(minutes=3, seconds=45), touched=gone.credentials.filter(disappeared_at__isnull=True))
     mover = Credential.objects.filter(disappeared_at__isnull=True, identity__isnull=False).order_by("id")[3]
     target = (
         Identity.objects.filter(disappeared_at__isnull=True, source_id=mover.source_id).exclude(pk=mover.identity_id).order_by("id").first()
     )
     Credential.objects.filter(pk=mover.pk).update(identity=target)
-    step("a credential moved to another identity", NOW + timedelta(minutes=3, seconds=50))
+    step("a credential moved to another identity", NOW + timedelta(minutes=3, seconds=50), touched=[mover])
     disabled = Credential.objects.filter(disappeared_at__isnull=True, enabled=False, last_changed_at__isnull=True).order_by("id").first()
     if disabled is not None:
         CredentialEvent.objects.create(
             credential=disabled, kind="deactivated", observed_at=NOW - timedelta(days=40),
             snapshot=Snapshot.objects.filter(source_id=disabled.source_id).first(),
         )  # fmt: skip
-        step("a deactivation seen", NOW + timedelta(minutes=3, seconds=55))
+        step("a deactivation seen", NOW + timedelta(minutes=3, seconds=55), touched=[disabled])
     vault = Source.objects.filter(kind=Source.Kind.AZURE_KEY_VAULT).first() or Source.objects.order_by("id").last()
     Source.objects.filter(pk=vault.pk).update(enabled=False)
     step("a source disabled", NOW + timedelta(minutes=3, seconds=56))
