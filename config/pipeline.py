@@ -49,3 +49,5 @@ PIPELINE: dict[str, tuple[Step, ...]] = {
 # Plug points read by the evaluation (dotted paths, loaded when used).
 EXCEPTION_MATCHER = "apps.exceptions_register.matching.matcher_for"
 REVIEW_FACTS = "apps.reviews.facts.attach_reviews"
+# SQL selecting the credentials whose review facts may change with time alone (incremental evaluation reads them every time).
+REVIEW_FACTS_CLOCKED = "apps.reviews.facts.clocked_credentials_sql"

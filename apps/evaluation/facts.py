@@ -19,6 +19,8 @@ from apps.evaluation.rules.base import (
     ScopeCoverage,
     SourceFacts,
 )
+from apps.inventory.fact_revision import COLUMN as REVISION
+from apps.inventory.fact_revision import REVISION_SELECT
 from apps.inventory.models import (
     CollectionUnit,
     Credential,
@@ -98,41 +100,79 @@ class FactChunk:
 
     credentials: list[CredentialFacts]
     identities: list[IdentityFacts]
+    # (subject type, id) -> the group revision read before (or with) its facts: the identity's for
+    # an identity and its credentials, the credential's own for one of no present identity
+    # (apps/inventory/fact_revision.py). A write after that read changes it.
+    revisions: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
-def iter_fact_chunks(*, policy: Policy, now: datetime, source_ids: list[int], size: int = 5000) -> Iterator[FactChunk]:
+def iter_fact_chunks(
+    *, policy: Policy, now: datetime, source_ids: list[int], size: int = 5000, skip_table: str | None = None
+) -> Iterator[FactChunk]:
     """The facts :func:`load_facts` reads, ``size`` identities (with their credentials) or ``size``
     credentials of no present identity at a time, so memory stays flat in the inventory's size.
     A credential is always in the chunk of its identity (rules read ``identity.credentials``).
-    A fixed number of queries per chunk."""
+    A fixed number of queries per chunk. ``skip_table``: a table of ``(subject_type, subject_id)``
+    rows; identities (with their credentials) and credentials of no present identity listed there
+    are not read (an incremental evaluation carries them without reading them)."""
     present_identities = Identity.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True)
     present = Credential.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True)
+    identities_read, loose_read = present_identities, present
+    if skip_table is not None:
+        identities_read = _not_in(present_identities, skip_table, "identity")
+        loose_read = _not_in(present, skip_table, "credential")
     classify = policy.classify
     batch: list[IdentityFacts] = []
+    revisions: dict[tuple[str, int], int] = {}
+    credential_table = Credential._meta.db_table
 
-    def identities_chunk(identities: list[IdentityFacts]) -> FactChunk:
+    def identities_chunk(identities: list[IdentityFacts], revisions: dict[tuple[str, int], int]) -> FactChunk:
         by_id = {i.id: i for i in identities}
         ordered = present.filter(identity_id__in=id_set(list(by_id))).order_by("identity_id", "source_id", "credential_type", "name", "id")
         rows = list(fast_rows(ordered, CREDENTIAL_FIELDS))
-        return _chunk(rows, by_id, classify, now, identities)
+        chunk = _chunk(rows, by_id, classify, now, identities)
+        # Read with the identity row, before its credentials: a later write to any changes it.
+        for credential in chunk.credentials:
+            assert credential.identity is not None
+            revisions[("credential", credential.id)] = revisions[("identity", credential.identity.id)]
+        chunk.revisions = revisions
+        return chunk
 
-    for row in fast_rows(present_identities.order_by("id"), IDENTITY_FIELDS, size, server_side=True):
-        batch.append(identity_from_row(row))
+    identity_rows = identities_read.extra(select=REVISION_SELECT(Identity._meta.db_table)).order_by("id")  # noqa: S610 - constant names
+    for row in fast_rows(identity_rows, (*IDENTITY_FIELDS, REVISION), size, server_side=True):
+        identity = identity_from_row(row[:-1])
+        batch.append(identity)
+        revisions[("identity", identity.id)] = row[-1]
         if len(batch) >= size:
-            yield identities_chunk(batch)
-            batch = []
+            yield identities_chunk(batch, revisions)
+            batch, revisions = [], {}
     if batch:
-        yield identities_chunk(batch)
+        yield identities_chunk(batch, revisions)
     # No identity, or one that is not present (disappeared, or of a disabled source): an anti-join.
-    loose = present.filter(Q(identity_id__isnull=True) | ~Q(identity_id__in=present_identities.values("id"))).order_by("id")
+    loose = loose_read.filter(Q(identity_id__isnull=True) | ~Q(identity_id__in=present_identities.values("id"))).order_by("id")
+    loose = loose.extra(select=REVISION_SELECT(credential_table))  # noqa: S610 - constant names
     rows: list[tuple] = []
-    for row in fast_rows(loose, CREDENTIAL_FIELDS, size, server_side=True):
+    for row in fast_rows(loose, (*CREDENTIAL_FIELDS, REVISION), size, server_side=True):
         rows.append(row)
         if len(rows) >= size:
-            yield _chunk(rows, {}, classify, now, [])
+            yield _loose_chunk(rows, classify, now)
             rows = []
     if rows:
-        yield _chunk(rows, {}, classify, now, [])
+        yield _loose_chunk(rows, classify, now)
+
+
+def _not_in(qs, skip_table: str, subject_type: str):
+    table = qs.model._meta.db_table
+    return qs.extra(  # noqa: S610 - constant names; the subject type a parameter
+        where=[f'NOT EXISTS (SELECT 1 FROM {skip_table} s WHERE s.subject_type = %s AND s.subject_id = "{table}"."id")'],
+        params=[subject_type],
+    )
+
+
+def _loose_chunk(rows: list[tuple], classify, now: datetime) -> FactChunk:
+    chunk = _chunk([r[:-1] for r in rows], {}, classify, now, [])
+    chunk.revisions = {("credential", r[0]): r[-1] for r in rows}
+    return chunk
 
 
 def _chunk(

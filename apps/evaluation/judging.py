@@ -8,8 +8,10 @@ import logging
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Count
+from django.utils.module_loading import import_string
 
 from apps.catalog.models import CatalogVersion
 from apps.core.bulk import bulk_insert
@@ -17,6 +19,8 @@ from apps.core.rows import fast_rows, where_id_in
 from apps.evaluation.engine import Tally, run_rules
 from apps.evaluation.incremental import credential_fingerprints, identity_fingerprint, stored_until
 from apps.evaluation.models import Evaluation, Finding, Status, SubjectCarry
+from apps.inventory.fact_revision import COLUMN as REVISION
+from apps.inventory.models import Credential, Identity
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +46,9 @@ FINDING_COLUMNS = [
     "failing_since",
     "due_on",
 ]
-CARRY_COLUMNS = ["evaluation_id", "subject_type", "subject_id", "fingerprint", "valid_until", "populations"]
+CARRY_COLUMNS = ["evaluation_id", "subject_type", "subject_id", "fingerprint", "valid_until", "populations", "fact_revision"]
 CARRIED_TABLE = "evaluation_carried_now"  # temporary, per connection
+SCOPES_TABLE = "evaluation_scope_snapshot_now"  # temporary, per connection: each scope's latest snapshot
 
 
 def catalog_versions() -> list:
@@ -71,7 +76,7 @@ class ChunkJudge:
         self.snapshot_of, self.policy, self.previous, self.basis = snapshot_of, policy, previous, basis
         self.population: Counter[str] = Counter()
         self.carried_populations: Counter[str] = Counter()
-        self.credentials = self.identities = self.carried = self.judged = 0
+        self.credentials = self.identities = self.carried = self.judged = self.skipped = 0
         self._carried_table = False
 
     def sources(self, sources) -> None:
@@ -94,7 +99,6 @@ class ChunkJudge:
             before = previous.get(key)
             if before is not None and before[0] == fingerprint and (before[1] is None or now < before[1]):
                 carried.add(key)
-                self.carried_populations[before[2]] += 1
         judged_credentials = [c for c in chunk.credentials if ("credential", c.id) not in carried]
         judged_identities = [i for i in chunk.identities if ("identity", i.id) not in carried]
         holds: dict[tuple[str, int], list] = {}
@@ -109,11 +113,14 @@ class ChunkJudge:
         since = self._since("credential", "credential_id", [c.id for c in judged_credentials])
         since.update(self._since("identity", "identity_id", [i.id for i in judged_identities]))
         self._write_findings(result.findings, since)
-        pk = self.evaluation.pk
+        pk, revisions = self.evaluation.pk, chunk.revisions
         bulk_insert(
             SubjectCarry,
             CARRY_COLUMNS,
-            ((pk, kind, sid, prints[(kind, sid)], stored_until(until), format(bits, "x")) for (kind, sid), (until, bits) in holds.items()),
+            (
+                (pk, kind, sid, prints[(kind, sid)], stored_until(until), format(bits, "x"), revisions.get((kind, sid)))
+                for (kind, sid), (until, bits) in holds.items()
+            ),
         )
         self.judged += len(holds)
         self.carried += len(carried)
@@ -176,23 +183,109 @@ class ChunkJudge:
     def _note_carried(self, chunk, carried: set[tuple[str, int]]) -> None:
         """Note the carried subjects (with their scope's latest snapshot) in a temporary table: one
         set-based copy at the end (:meth:`copy_carried`) brings their findings and carry rows over."""
+        revisions = chunk.revisions
         rows = [
-            ("credential", c.id, self.snapshot_of.get((c.source_id, c.scope))) for c in chunk.credentials if ("credential", c.id) in carried
+            ("credential", c.id, self.snapshot_of.get((c.source_id, c.scope)), revisions.get(("credential", c.id)))
+            for c in chunk.credentials
+            if ("credential", c.id) in carried
         ]
         rows += [
-            ("identity", i.id, self.snapshot_of.get((i.source_id, "aws_iam"))) for i in chunk.identities if ("identity", i.id) in carried
+            ("identity", i.id, self.snapshot_of.get((i.source_id, "aws_iam")), revisions.get(("identity", i.id)))
+            for i in chunk.identities
+            if ("identity", i.id) in carried
         ]
         with connection.cursor() as cursor:
-            if not self._carried_table:
-                cursor.execute(f"DROP TABLE IF EXISTS {CARRIED_TABLE}")  # left by an evaluation that failed on this connection
-                cursor.execute(f"CREATE TEMPORARY TABLE {CARRIED_TABLE} (subject_type varchar(16), subject_id bigint, snapshot_id bigint)")
-                self._carried_table = True
+            self._create_carried_table(cursor)
             if connection.vendor == "postgresql":
-                with cursor.cursor.copy(f"COPY {CARRIED_TABLE} (subject_type, subject_id, snapshot_id) FROM STDIN") as copy:
+                with cursor.cursor.copy(f"COPY {CARRIED_TABLE} (subject_type, subject_id, snapshot_id, fact_revision) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
             else:
-                cursor.executemany(f"INSERT INTO {CARRIED_TABLE} VALUES (%s, %s, %s)", rows)  # noqa: S608 - a constant name
+                cursor.executemany(f"INSERT INTO {CARRIED_TABLE} VALUES (%s, %s, %s, %s)", rows)  # noqa: S608 - a constant name
+
+    def _create_carried_table(self, cursor) -> None:
+        if not self._carried_table:
+            cursor.execute(f"DROP TABLE IF EXISTS {CARRIED_TABLE}")  # left by an evaluation that failed on this connection
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE {CARRIED_TABLE} (subject_type varchar(16), subject_id bigint, snapshot_id bigint, fact_revision bigint)"
+            )
+            self._carried_table = True
+
+    def skip_unchanged(self, source_ids: list[int]) -> str | None:
+        """Note, without reading their facts, the subjects whose verdicts the basis evaluation's carry
+        rows still give (docs/adr/0018-fact-revisions-evalskip.md): an identity whose revision is the
+        one its carry row was written with, whose present credentials' carry rows were written with
+        that same revision, none of whose verdicts' time limit has passed and none of whose
+        credentials has facts that change with time alone (an open remediation), with all its
+        credentials; a credential of no present identity likewise with its own revision. Any write
+        to a table the facts read changes the revision (database triggers), so these subjects' facts
+        are the ones their carry rows were judged on. Returns the table naming them (to be left
+        unread by :func:`apps.evaluation.facts.iter_fact_chunks`), or None with no basis."""
+        if self.basis is None or not source_ids:
+            return None
+        identity_table, credential_table, carry_table = Identity._meta.db_table, Credential._meta.db_table, SubjectCarry._meta.db_table
+        clocked = import_string(settings.KEYTRAIL_REVIEW_FACTS_CLOCKED)()
+        sources = ", ".join(str(int(s)) for s in source_ids)
+        valid = "(k.valid_until IS NULL OR k.valid_until > %(now)s)"
+        params = {"basis": self.basis.pk, "now": self.ctx.now}
+        outermost = not connection.in_atomic_block
+        _plannable(identity_table, credential_table)
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                if outermost:  # one snapshot for the statements below
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cursor.execute("SET LOCAL jit = off")  # compiling these joins took longer than running them
+            self._create_carried_table(cursor)
+            cursor.execute(f"DROP TABLE IF EXISTS {SCOPES_TABLE}")
+            cursor.execute(f"CREATE TEMPORARY TABLE {SCOPES_TABLE} (source_id bigint, scope varchar(400), snapshot_id bigint)")
+            cursor.executemany(
+                f"INSERT INTO {SCOPES_TABLE} VALUES (%s, %s, %s)",  # noqa: S608 - a constant name
+                [(source_id, scope, snapshot) for (source_id, scope), snapshot in self.snapshot_of.items()],
+            )
+            cursor.execute(
+                f"INSERT INTO {CARRIED_TABLE} (subject_type, subject_id, snapshot_id, fact_revision) "  # noqa: S608 - constant names
+                f"SELECT 'identity', i.id, s.snapshot_id, i.{REVISION} FROM \"{identity_table}\" i "
+                f"JOIN \"{carry_table}\" k ON k.evaluation_id = %(basis)s AND k.subject_type = 'identity' AND k.subject_id = i.id "
+                f"LEFT JOIN {SCOPES_TABLE} s ON s.source_id = i.source_id AND s.scope = 'aws_iam' "
+                f"WHERE i.source_id IN ({sources}) AND i.disappeared_at IS NULL AND k.{REVISION} = i.{REVISION} AND {valid} "
+                f'AND NOT EXISTS (SELECT 1 FROM "{credential_table}" c '
+                f"LEFT JOIN \"{carry_table}\" k ON k.evaluation_id = %(basis)s AND k.subject_type = 'credential' AND k.subject_id = c.id "
+                f"WHERE c.identity_id = i.id AND c.source_id IN ({sources}) AND c.disappeared_at IS NULL "
+                f"AND (k.{REVISION} IS NULL OR k.{REVISION} <> i.{REVISION} OR NOT {valid} OR c.id IN ({clocked})))",
+                params,
+            )
+            if connection.vendor == "postgresql":  # planned as a hash join on the identities just noted, not a loop
+                cursor.execute(f"ANALYZE {CARRIED_TABLE}")
+            cursor.execute(
+                f"INSERT INTO {CARRIED_TABLE} (subject_type, subject_id, snapshot_id, fact_revision) "  # noqa: S608 - constant names
+                f"SELECT 'credential', c.id, s.snapshot_id, t.fact_revision FROM \"{credential_table}\" c "
+                f"JOIN {CARRIED_TABLE} t ON t.subject_type = 'identity' AND t.subject_id = c.identity_id "
+                f"LEFT JOIN {SCOPES_TABLE} s ON s.source_id = c.source_id AND s.scope = c.scope "
+                f"WHERE c.source_id IN ({sources}) AND c.disappeared_at IS NULL"
+            )
+            cursor.execute(
+                f"INSERT INTO {CARRIED_TABLE} (subject_type, subject_id, snapshot_id, fact_revision) "  # noqa: S608 - constant names
+                f"SELECT 'credential', c.id, s.snapshot_id, c.{REVISION} FROM \"{credential_table}\" c "
+                f"JOIN \"{carry_table}\" k ON k.evaluation_id = %(basis)s AND k.subject_type = 'credential' AND k.subject_id = c.id "
+                f"LEFT JOIN {SCOPES_TABLE} s ON s.source_id = c.source_id AND s.scope = c.scope "
+                f"WHERE c.source_id IN ({sources}) AND c.disappeared_at IS NULL AND k.{REVISION} = c.{REVISION} AND {valid} "
+                f"AND NOT c.id IN ({clocked}) "
+                f'AND (c.identity_id IS NULL OR NOT EXISTS (SELECT 1 FROM "{identity_table}" i '
+                f"WHERE i.id = c.identity_id AND i.source_id IN ({sources}) AND i.disappeared_at IS NULL))",
+                params,
+            )
+            cursor.execute(f"DROP TABLE {SCOPES_TABLE}")
+            cursor.execute(f"SELECT subject_type, count(*) FROM {CARRIED_TABLE} GROUP BY subject_type")  # noqa: S608 - a constant name
+            counts = dict(cursor.fetchall())
+        skipped_credentials, skipped_identities = counts.get("credential", 0), counts.get("identity", 0)
+        self.credentials += skipped_credentials
+        self.identities += skipped_identities
+        self.carried += skipped_credentials + skipped_identities
+        self.skipped = skipped_credentials + skipped_identities
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {CARRIED_TABLE}")
+        return CARRIED_TABLE
 
     def copy_carried(self) -> None:
         """The carried subjects' findings and carry rows, copied from the basis evaluation inside the
@@ -204,7 +297,7 @@ class ChunkJudge:
         finding_table, carry_table = Finding._meta.db_table, SubjectCarry._meta.db_table
         copied = ", ".join(f"f.{c}" for c in FINDING_COLUMNS[1:8] + FINDING_COLUMNS[9:])
         into = ", ".join(FINDING_COLUMNS[1:8] + FINDING_COLUMNS[9:])
-        carry = ", ".join(CARRY_COLUMNS[1:])
+        carry = ", ".join(CARRY_COLUMNS[1:-1])
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute(f"ANALYZE {CARRIED_TABLE}")
@@ -216,13 +309,23 @@ class ChunkJudge:
                     f"WHERE f.evaluation_id = %s AND f.subject_type = %s",
                     [self.evaluation.pk, kind, self.basis.pk, kind],
                 )
+            # With the revision the subject's facts were read (or found unchanged) at.
             cursor.execute(
-                f'INSERT INTO "{carry_table}" (evaluation_id, {carry}) '  # noqa: S608 - constant names only
-                f'SELECT %s, {", ".join("c." + c for c in CARRY_COLUMNS[1:])} FROM "{carry_table}" c '
+                f'INSERT INTO "{carry_table}" (evaluation_id, {carry}, fact_revision) '  # noqa: S608 - constant names only
+                f'SELECT %s, {", ".join("c." + c for c in CARRY_COLUMNS[1:-1])}, t.fact_revision FROM "{carry_table}" c '
                 f"JOIN {CARRIED_TABLE} t ON t.subject_type = c.subject_type AND t.subject_id = c.subject_id "
                 f"WHERE c.evaluation_id = %s",
                 [self.evaluation.pk, self.basis.pk],
             )
+            # The carried subjects' populations, for the rules' tallies.
+            cursor.execute(
+                f'SELECT c.populations, count(*) FROM "{carry_table}" c '  # noqa: S608 - constant names only
+                f"JOIN {CARRIED_TABLE} t ON t.subject_type = c.subject_type AND t.subject_id = c.subject_id "
+                f"WHERE c.evaluation_id = %s GROUP BY c.populations",
+                [self.evaluation.pk],
+            )
+            for populations, count in cursor.fetchall():
+                self.carried_populations[populations] += count
             cursor.execute(f"DROP TABLE {CARRIED_TABLE}")
         self._carried_table = False
 
@@ -280,6 +383,34 @@ class ChunkJudge:
             else:
                 tally.not_assessed += n
         return tallies, statuses
+
+
+def _plannable(*tables: str) -> None:
+    """Give the inventory tables planner statistics when they have none or are far out of date
+    (PostgreSQL): autovacuum may be off or behind a collection that just wrote them, and without
+    statistics ``disappeared_at IS NULL`` is taken for a rare condition, which turned the skip's
+    joins into minutes of index scans at 100,000 credentials. Only the columns the skip filters and
+    joins on, from a small sample (tens of milliseconds); nothing when the statistics are fresh."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(%s) AND "
+            "((last_analyze IS NULL AND last_autoanalyze IS NULL) OR n_mod_since_analyze > n_live_tup / 5 + 1000)",
+            [list(tables)],
+        )
+        stale = [row[0] for row in cursor.fetchall()]
+        if not stale:
+            return
+        cursor.execute("SET default_statistics_target = 10")
+        try:
+            for table in stale:
+                columns = (
+                    "id, identity_id, source_id, disappeared_at" if table == Credential._meta.db_table else "id, source_id, disappeared_at"
+                )
+                cursor.execute(f'ANALYZE "{table}" ({columns})')
+        finally:
+            cursor.execute("RESET default_statistics_target")
 
 
 def _queue(evaluation: Evaluation, finding, since: dict, policy) -> tuple[datetime | None, object]:

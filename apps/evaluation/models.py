@@ -202,6 +202,10 @@ class SubjectCarry(models.Model):
     fingerprint = models.CharField(max_length=32)
     valid_until = models.DateTimeField(null=True, blank=True)
     populations = models.TextField(blank=True, default="0")
+    # The subject's group revision read with its facts (apps/inventory/fact_revision.py): its
+    # identity's for an identity and its credentials, its own for a credential of no present
+    # identity. An evaluation carries a subject without reading it while that is unchanged.
+    fact_revision = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["evaluation", "subject_type", "subject_id"], name="carry_eval_subject_idx")]

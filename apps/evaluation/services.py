@@ -188,7 +188,8 @@ def evaluation_run(
         judge.sources(base.sources)
         total = Credential.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True).count()
         step("rules", 0, total)
-        for chunk in iter_fact_chunks(policy=policy, now=now, source_ids=source_ids, size=CHUNK_SIZE):
+        skip_table = judge.skip_unchanged(source_ids)
+        for chunk in iter_fact_chunks(policy=policy, now=now, source_ids=source_ids, size=CHUNK_SIZE, skip_table=skip_table):
             judge.chunk(chunk)
             step("rules", min(judge.credentials, total), total)
         coverage = coverage_by_kind(base.sources, now=now, grace_factor=policy.coverage_grace_factor)

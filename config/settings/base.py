@@ -183,6 +183,7 @@ KEYTRAIL_EVALUATE_AFTER_COLLECTION = env.bool("KEYTRAIL_EVALUATE_AFTER_COLLECTIO
 KEYTRAIL_PIPELINE = pipeline.PIPELINE
 KEYTRAIL_EXCEPTION_MATCHER = env.str("KEYTRAIL_EXCEPTION_MATCHER", default=pipeline.EXCEPTION_MATCHER)
 KEYTRAIL_REVIEW_FACTS = env.str("KEYTRAIL_REVIEW_FACTS", default=pipeline.REVIEW_FACTS)
+KEYTRAIL_REVIEW_FACTS_CLOCKED = env.str("KEYTRAIL_REVIEW_FACTS_CLOCKED", default=pipeline.REVIEW_FACTS_CLOCKED)
 # Exception register: longest allowed duration per risk, which risks need two approvers,
 # and how many days before expiry owners are reminded.
 KEYTRAIL_EXCEPTION_MAX_DAYS = {

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from apps.catalog.models import CatalogVersion
+from apps.evaluation.judging import ChunkJudge
 from apps.evaluation.models import Evaluation, Finding, RequirementStatus, RuleResult
 from apps.evaluation.services import evaluation_run, policy_current, policy_update
-from apps.inventory.models import Credential, Identity, Snapshot
+from apps.inventory.models import Credential, CredentialEvent, Identity, Snapshot, Source
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -53,9 +54,40 @@ def stored(evaluation: Evaluation) -> dict:
     return {"findings": findings, "rules": rules, "requirements": requirements, "counts": counts}
 
 
+# How many subjects the latest incremental evaluation carried without reading them, and the
+# credentials it read (a write to a credential's facts must make the next evaluation read it,
+# whether or not its verdicts change: that is what catches a writer the triggers miss).
+SKIPPED: list[int] = []
+READ: set[int] = set()
+
+
+def _recording_chunk(original):
+    def chunk(self, facts):
+        READ.update(c.id for c in facts.credentials)
+        return original(self, facts)
+
+    return chunk
+
+
+def _recording_skip(original):
+    def skip_unchanged(self, source_ids):
+        table = original(self, source_ids)
+        SKIPPED.append(self.skipped)
+        return table
+
+    return skip_unchanged
+
+
 def compare(now: datetime) -> Evaluation:
     """An incremental evaluation at ``now`` and a cold one at the same instant: the same verdicts."""
-    incremental = evaluation_run(now=now)
+    original, original_chunk = ChunkJudge.skip_unchanged, ChunkJudge.chunk
+    ChunkJudge.skip_unchanged = _recording_skip(original)  # type: ignore[method-assign]
+    ChunkJudge.chunk = _recording_chunk(original_chunk)  # type: ignore[method-assign]
+    READ.clear()
+    try:
+        incremental = evaluation_run(now=now)
+    finally:
+        ChunkJudge.skip_unchanged, ChunkJudge.chunk = original, original_chunk  # type: ignore[method-assign]
     cold = evaluation_run(now=now, incremental=False)
     assert cold.carried == 0 and cold.judged == incremental.carried + incremental.judged
     a, b = stored(incremental), stored(cold)
@@ -68,8 +100,10 @@ def run_all(actor, seed_inventory, exception_factory, campaign_factory) -> list[
     """Every scenario in turn; returns (scenario, carried, judged) of each incremental evaluation."""
     out = []
 
-    def step(name: str, now: datetime, *, expect_cold: bool = False) -> Evaluation:
+    def step(name: str, now: datetime, *, expect_cold: bool = False, touched=()) -> Evaluation:
         evaluation = compare(now)
+        unread = {c.pk for c in touched} - READ
+        assert not unread, f"{name}: credentials whose facts changed were not read: {sorted(unread)}"
         out.append((name, evaluation.carried, evaluation.judged))
         if expect_cold:
             assert evaluation.carried == 0, name
@@ -80,7 +114,9 @@ def run_all(actor, seed_inventory, exception_factory, campaign_factory) -> list[
     seed_inventory(credentials=240, seed=11, now=NOW - timedelta(days=1), actor=actor)
     first = evaluation_run(now=NOW)
     assert first.carried == 0 and first.judged > 0
-    step("nothing changed, a minute later", NOW + timedelta(minutes=1))
+    unchanged = step("nothing changed, a minute later", NOW + timedelta(minutes=1))
+    # Carried without being read: every present credential and identity but those whose verdicts' time ran out.
+    assert SKIPPED[-1] * 2 > unchanged.carried, (SKIPPED[-1], unchanged.carried)
 
     # A credential's facts, and an identity's (which its credentials' rules read).
     some = list(Credential.objects.filter(disappeared_at__isnull=True).order_by("id")[:12])
@@ -93,7 +129,11 @@ def run_all(actor, seed_inventory, exception_factory, campaign_factory) -> list[
     identity.privileged = not identity.privileged
     identity.tags = {"owner": "\u202eevil"}
     identity.save(update_fields=["privileged", "tags"])
-    facts = step("credential and identity facts changed", NOW + timedelta(minutes=2))
+    facts = step(
+        "credential and identity facts changed",
+        NOW + timedelta(minutes=2),
+        touched=[*some, *identity.credentials.filter(disappeared_at__isnull=True)],
+    )
     assert facts.judged >= 12
 
     # An access review signed off with a decision on a credential (credential-not-reviewed reads it).
@@ -113,7 +153,54 @@ def run_all(actor, seed_inventory, exception_factory, campaign_factory) -> list[
         decided_at=NOW,
         decided_by=actor,
     )
-    step("access review signed off", NOW + timedelta(minutes=3))
+    step("access review signed off", NOW + timedelta(minutes=3), touched=[reviewed])
+
+    # A decision in a campaign that is signed off later (only the campaign row changes then), and a
+    # revoke decision whose remediation falls due tomorrow (overdue with time alone: "2 days later").
+    pending = campaign_factory(state=Campaign.State.ACTIVE)
+    decided = Credential.objects.filter(disappeared_at__isnull=True, identity__isnull=False).order_by("-id").first()
+    ReviewItem.objects.create(
+        campaign=pending, source_id=decided.source_id, credential=decided, subject=decided.name, facts={}, reviewer=actor,
+        assigned_by_rule="fallback", decision="keep", decided_at=NOW, decided_by=actor,
+    )  # fmt: skip
+    step("a decision in a campaign not yet signed off", NOW + timedelta(minutes=3, seconds=20), touched=[decided])
+    Campaign.objects.filter(pk=pending.pk).update(state=Campaign.State.SIGNED_OFF)
+    step("that campaign signed off", NOW + timedelta(minutes=3, seconds=30), touched=[decided])
+    from apps.reviews.models import Remediation
+
+    revoked = Credential.objects.filter(disappeared_at__isnull=True, identity__isnull=False).order_by("-id")[1]
+    revoke = ReviewItem.objects.create(
+        campaign=campaign, source_id=revoked.source_id, credential=revoked, subject=revoked.name, facts={}, reviewer=actor,
+        assigned_by_rule="fallback", decision="revoke", decided_at=NOW, decided_by=actor,
+    )  # fmt: skip
+    Remediation.objects.create(
+        item=revoke, credential=revoked, action="revoke", owner=actor, due_date=(NOW + timedelta(days=1)).date(), decided_at=NOW
+    )
+    step("a remediation due tomorrow", NOW + timedelta(minutes=3, seconds=40), touched=[revoked])
+
+    # The inventory's shape: an identity gone (its credentials have no present identity now), a
+    # credential moved to another identity, a deactivation seen, a source disabled and enabled again.
+    gone = Identity.objects.filter(disappeared_at__isnull=True, credentials__isnull=False).order_by("id").last()
+    Identity.objects.filter(pk=gone.pk).update(disappeared_at=NOW)
+    step("an identity disappeared", NOW + timedelta(minutes=3, seconds=45), touched=gone.credentials.filter(disappeared_at__isnull=True))
+    mover = Credential.objects.filter(disappeared_at__isnull=True, identity__isnull=False).order_by("id")[3]
+    target = (
+        Identity.objects.filter(disappeared_at__isnull=True, source_id=mover.source_id).exclude(pk=mover.identity_id).order_by("id").first()
+    )
+    Credential.objects.filter(pk=mover.pk).update(identity=target)
+    step("a credential moved to another identity", NOW + timedelta(minutes=3, seconds=50), touched=[mover])
+    disabled = Credential.objects.filter(disappeared_at__isnull=True, enabled=False, last_changed_at__isnull=True).order_by("id").first()
+    if disabled is not None:
+        CredentialEvent.objects.create(
+            credential=disabled, kind="deactivated", observed_at=NOW - timedelta(days=40),
+            snapshot=Snapshot.objects.filter(source_id=disabled.source_id).first(),
+        )  # fmt: skip
+        step("a deactivation seen", NOW + timedelta(minutes=3, seconds=55), touched=[disabled])
+    vault = Source.objects.filter(kind=Source.Kind.AZURE_KEY_VAULT).first() or Source.objects.order_by("id").last()
+    Source.objects.filter(pk=vault.pk).update(enabled=False)
+    step("a source disabled", NOW + timedelta(minutes=3, seconds=56))
+    Source.objects.filter(pk=vault.pk).update(enabled=True)
+    step("the source enabled again", NOW + timedelta(minutes=3, seconds=57))
 
     # Source-level facts: the IAM snapshot's password policy (sources are judged every time).
     snapshot = Snapshot.objects.filter(scope="aws_iam").order_by("-taken_at").first()

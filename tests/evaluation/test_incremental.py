@@ -207,3 +207,43 @@ def test_a_failed_evaluation_keeps_no_findings_or_carry_rows_and_the_next_one_ca
     assert not Finding.objects.filter(evaluation=failed_one).exists() and not SubjectCarry.objects.filter(evaluation=failed_one).exists()
     after = services.evaluation_run(now=NOW + timedelta(minutes=2))
     assert after.carried > 0 and after.counts["findings"] == first.counts["findings"]
+
+
+@pytest.mark.django_db
+def test_only_subjects_with_unchanged_revisions_and_no_clocked_facts_are_left_unread(catalog, grc_lead, monkeypatch):
+    """The skip (docs/adr/0018-fact-revisions-evalskip.md): an incremental evaluation reads the
+    groups whose revision changed and the credentials with an open remediation (overdue with time
+    alone), and nothing else that it can carry."""
+    from apps.evaluation.judging import ChunkJudge
+    from apps.evaluation.services import evaluation_run
+    from apps.inventory.models import Credential
+    from apps.reviews.models import Campaign, Remediation, ReviewItem
+
+    seed_inventory(credentials=120, seed=3, now=NOW - timedelta(days=1), actor=grc_lead)
+    present = Credential.objects.filter(disappeared_at__isnull=True)
+    changed = present.filter(identity__isnull=False).order_by("id").first()
+    loose = present.filter(identity__isnull=True).order_by("id").first()
+    campaign = CampaignFactory(state=Campaign.State.SIGNED_OFF)
+    item = ReviewItem.objects.create(
+        campaign=campaign, source_id=loose.source_id, credential=loose, subject="s", facts={}, reviewer=grc_lead,
+        assigned_by_rule="fallback", decision="revoke", decided_at=NOW, decided_by=grc_lead,
+    )  # fmt: skip
+    Remediation.objects.create(
+        item=item, credential=loose, action="revoke", owner=grc_lead, due_date=(NOW + timedelta(days=1)).date(), decided_at=NOW
+    )
+    evaluation_run(now=NOW)
+    Credential.objects.filter(pk=changed.pk).update(owner="new-owner@example.com")
+
+    read: set[int] = set()
+    chunk = ChunkJudge.chunk
+
+    def reading(self, facts):
+        read.update(c.id for c in facts.credentials)
+        return chunk(self, facts)
+
+    monkeypatch.setattr(ChunkJudge, "chunk", reading)
+    incremental = evaluation_run(now=NOW + timedelta(minutes=1))
+    siblings = set(present.filter(identity_id=changed.identity_id).values_list("id", flat=True))
+    assert siblings | {loose.pk} <= read  # the changed group, the clocked credential
+    assert len(read) < present.count() // 2  # the rest (but verdicts whose time ran out) unread
+    assert incremental.carried > 0
