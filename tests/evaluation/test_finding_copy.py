@@ -2,7 +2,7 @@
 stored exactly as the rows adapted value by value by psycopg (``bulk_insert``), the reference:
 every column, for awkward text (COPY's special characters, non-ASCII, long owners) and NULLs."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from django.db import connection
@@ -55,7 +55,11 @@ def _stored(evaluation) -> list[tuple]:
 
 def test_copy_text_lines_store_the_same_findings_as_adapted_rows():
     findings = [_finding(i, text, status) for i, text in enumerate(AWKWARD * 3) for status in ("fail", "excepted", "not_assessed")]
-    since = {("rule-1", "credential", 2, 101, 201): datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)}
+    since = {
+        ("rule-1", "credential", 2, 101, 201): datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC),
+        ("rule-0", "credential", 2, 103, None): datetime(2026, 3, 4, 23, 30, tzinfo=timezone(timedelta(hours=2))),  # not UTC
+        ("rule-2", "credential", 2, 105, 205): datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC),  # the same instant again
+    }
     policy = policy_from_dict({})
     stored = []
     for copy_text in (True, False):
@@ -73,6 +77,12 @@ def test_copy_text_lines_store_the_same_findings_as_adapted_rows():
         )
     )
     assert row["due_on"] == since[("rule-1", "credential", 2, 101, 201)].date() + timedelta(days=policy.finding_due_days(row["severity"]))
+    assert sum(r[COLUMNS.index("failing_since")] == since[("rule-1", "credential", 2, 101, 201)] for r in fast) == 2
+    assert any(
+        r[COLUMNS.index("due_on")] == datetime(2026, 3, 4).date() + timedelta(days=policy.finding_due_days(r[COLUMNS.index("severity")]))
+        for r in fast
+        if r[COLUMNS.index("failing_since")] == since[("rule-0", "credential", 2, 103, None)]
+    )
     assert any(AWKWARD[1] in r[COLUMNS.index("reason")] for r in fast)  # the special characters arrive as they were
     assert all(len(r[COLUMNS.index("owner")]) <= 512 for r in fast)
 
