@@ -28,7 +28,12 @@ def _identity(kind: str, privileged: bool | None, third_party: bool) -> Identity
 def _variants(kind: str):
     identities = [None, *(_identity(k, p, t) for k, p, t in itertools.product(("human", "service"), (True, None), (False, True)))]
     for enabled, identity, deleted, expires, foreign, credential_class in itertools.product(
-        (True, False, None), identities, (None, NOW - timedelta(days=1)), (None, NOW + timedelta(days=5)), (True, None), ("default", "external-api")
+        (True, False, None),
+        identities,
+        (None, NOW - timedelta(days=1)),
+        (None, NOW + timedelta(days=5)),
+        (True, None),
+        ("default", "external-api"),
     ):
         attributes = {"foreign_tenant": foreign, "object_type": "service principal"}
         yield CredentialFacts(
