@@ -17,9 +17,6 @@ def json_text(value) -> str:
         return json.dumps(value, ensure_ascii=False, default=str)
 
 
-_dumps = json_text
-
-
 def bulk_insert(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence], *, batch_size: int = 5000) -> int:
     """Insert ``rows`` (values in ``columns`` order; FK columns by their ``*_id`` attname) and
     return how many. JSON fields take Python objects. Runs in the caller's transaction."""
@@ -35,7 +32,7 @@ def bulk_insert(model: type[models.Model], columns: Sequence[str], rows: Iterabl
                     if json_cols:
                         row = list(row)
                         for i in json_cols:
-                            row[i] = _dumps(row[i])
+                            row[i] = json_text(row[i])
                     copy.write_row(row)
                     count += 1
         return count
