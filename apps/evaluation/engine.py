@@ -102,7 +102,7 @@ def run_rules(
     # one list per distinct set of types, so most rules skip most credentials without a call.
     by_types: dict[frozenset[str], list] = {}
     # Ids, label and owner of a subject with findings, worked out once however many rules fail it.
-    described: dict[int, tuple] = {}
+    described: dict[str, dict[int, tuple]] = {}
     # Each subject's entry in ``holds``, in the order of each population list: looked up once.
     held_lists: dict[tuple[str, int], list] = {}
     for index, rule in enumerate(rules, start=1):
@@ -126,6 +126,7 @@ def run_rules(
             if listed is None:
                 listed = held_lists[(subject_type, id(population))] = [holds[(subject_type, s.id)] for s in population]
             helds = listed
+        about_subject = described.setdefault(subject_type, {})
         judged = failed = excepted = unassessed = 0
         for subject, held in zip(population, helds, strict=False):  # helds: the same length, or repeat(None)
             if watch is not None:
@@ -159,9 +160,9 @@ def run_rules(
             else:
                 status = NOT_ASSESSED
                 unassessed += 1
-            about = described.get(id(subject))
+            about = about_subject.get(id(subject))
             if about is None:
-                about = described[id(subject)] = (*_subject_ids(subject_type, subject), _owner(subject_type, subject))
+                about = about_subject[id(subject)] = (*_subject_ids(subject_type, subject), _owner(subject_type, subject))
             source_id, credential_id, identity_id, scope, label, owner = about
             findings.append(
                 FindingRow(
