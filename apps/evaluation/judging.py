@@ -158,9 +158,8 @@ class ChunkJudge:
         since.update(self._since("identity", "identity_id", [i.id for i in judged_identities]))
         self._write_findings(result.findings, since)
         pk = self.evaluation.pk
-        if (
-            self.copy_text and connection.vendor == "postgresql"
-        ):  # the same values as COPY text lines (kinds and fingerprints need no escaping)
+        # The same values as COPY text lines on PostgreSQL (kinds and fingerprints need no escaping).
+        if self.copy_text and connection.vendor == "postgresql":
             copy_lines(
                 SubjectCarry,
                 CARRY_COLUMNS,
