@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import orjson
 from django.db import connection, models
 
 
-def _dumps(value) -> str:
+def json_text(value) -> str:
+    """A JSON field's value as :func:`bulk_insert` writes it."""
     try:
         return orjson.dumps(value, default=str).decode()
     except (TypeError, orjson.JSONEncodeError):  # e.g. a lone surrogate orjson refuses
@@ -31,7 +32,7 @@ def bulk_insert(model: type[models.Model], columns: Sequence[str], rows: Iterabl
                     if json_cols:
                         row = list(row)
                         for i in json_cols:
-                            row[i] = _dumps(row[i])
+                            row[i] = json_text(row[i])
                     copy.write_row(row)
                     count += 1
         return count
@@ -74,3 +75,48 @@ def copy_into(table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> i
         if rows:
             cursor.executemany(f'INSERT INTO "{table}" ({cols}) VALUES ({", ".join(["%s"] * len(columns))})', rows)
         return len(rows)
+
+
+# COPY's text format: the characters psycopg's own ``write_row`` escapes in a text value, and how.
+_COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\b", "\\b"), ("\v", "\\v"), ("\f", "\\f"))
+
+
+def copy_needs_escape(text: str) -> bool:
+    """Does ``text`` hold a character COPY's text format escapes? (Callers check several values
+    joined at once: most hold none.)"""
+    return "\\" in text or "\t" in text or "\n" in text or "\r" in text or "\b" in text or "\v" in text or "\f" in text
+
+
+def copy_escape(text: str) -> str:
+    """``text`` as a value of a COPY text line, escaped as psycopg's ``write_row`` escapes it."""
+    for char, escaped in _COPY_ESCAPES:
+        if char in text:
+            text = text.replace(char, escaped)
+    return text
+
+
+def copy_lines(model: type[models.Model], columns: Sequence[str], lines: Iterable[str], *, batch: int = 2000) -> int:
+    """PostgreSQL only: COPY ``lines`` already in COPY's text format (values in ``columns`` order,
+    tab-separated, ``\\N`` for NULL, escaped with :func:`copy_escape`, each ending in a newline)
+    and return how many. Formatting rows directly is several times cheaper than ``write_row``'s
+    per-value adaptation; a caller formats each value as psycopg's text dumpers do (``str()``)."""
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    cols = ", ".join(f'"{fields[c].column}"' for c in columns)
+    count = 0
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f'COPY "{model._meta.db_table}" ({cols}) FROM STDIN') as copy:
+            for chunk in _batches(lines, batch):
+                copy.write("".join(chunk))
+                count += len(chunk)
+    return count
+
+
+def _batches(lines: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

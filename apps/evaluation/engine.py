@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from itertools import repeat
 from typing import Any, cast
 
 from apps.evaluation.exceptions import ExceptionMatcher
@@ -95,51 +96,80 @@ def run_rules(
         for subject_type, population in subjects.items():
             for subject in population:
                 holds.setdefault((subject_type, subject.id), [FOREVER, 0])
+    findings = result.findings
+    match = matcher.match
+    # A rule that declares its credential types is offered only those credentials (in their order);
+    # one list per distinct set of types, so most rules skip most credentials without a call.
+    by_types: dict[frozenset[str], list] = {}
+    # Ids, label and owner of a subject with findings, worked out once however many rules fail it.
+    described: dict[str, dict[int, tuple]] = {}
+    # Each subject's entry in ``holds``, in the order of each population list: looked up once.
+    held_lists: dict[tuple[str, int], list] = {}
     for index, rule in enumerate(rules, start=1):
         tally = result.tallies.setdefault(rule.id, Tally())
         bit = 1 << (index - 1)
+        rule_id, severity, subject_type = rule.id, rule.severity, rule.subject
         # A population the policy decides (rule overrides applies_in); else the plain, faster check.
         # Given the watched context: a population that reads the clock is judged again next time.
         applies = rule.applies if type(rule).applies_in is Rule.applies_in else partial(rule.applies_in, ctx=judge_ctx)
-        for subject in subjects.get(rule.subject, ()):
+        evaluate = rule.evaluate
+        population = subjects.get(subject_type, ())
+        types = rule.credential_types if subject_type == "credential" else None
+        if types is not None:
+            offered = by_types.get(types)
+            if offered is None:
+                offered = by_types[types] = [c for c in population if c.credential_type in types]
+            population = offered
+        helds: Iterable[list | None] = repeat(None)
+        if holds is not None:
+            listed = held_lists.get((subject_type, id(population)))
+            if listed is None:
+                listed = held_lists[(subject_type, id(population))] = [holds[(subject_type, s.id)] for s in population]
+            helds = listed
+        about_subject = described.setdefault(subject_type, {})
+        judged = failed = excepted = unassessed = 0
+        for subject, held in zip(population, helds, strict=False):  # helds: the same length, or repeat(None)
             if watch is not None:
                 watch.read = False
             raised = False
             try:
                 if not applies(subject):
                     continue
-                verdict = rule.evaluate(subject, judge_ctx)
+                verdict = evaluate(subject, judge_ctx)
             except Exception as exc:  # noqa: BLE001 - a bad value must not stop the evaluation
                 verdict = not_assessed(f"the rule could not judge this subject: {type(exc).__name__}: {str(exc)[:300]}")
                 raised = True  # judged again next time: the error may not recur
-            if holds is not None:
-                held = holds[(rule.subject, subject.id)]
+            if held is not None:
                 held[1] |= bit
                 if raised or (watch is not None and watch.read):
                     until = verdict.until if verdict.until is not None and not raised else now
                     if until < held[0]:
                         held[0] = until
-            tally.population += 1
-            if verdict.status == PASS:
+            judged += 1
+            status = verdict.status
+            if status == PASS:
                 continue
-            status, exception_id = verdict.status, None
+            exception_id = None
             if status == FAIL:
-                exception_id = matcher.match(rule.id, subject)
+                exception_id = match(rule_id, subject)
                 if exception_id is not None:
                     status = EXCEPTED
-                    tally.excepted += 1
+                    excepted += 1
                 else:
-                    tally.failed += 1
+                    failed += 1
             else:
                 status = NOT_ASSESSED
-                tally.not_assessed += 1
-            source_id, credential_id, identity_id, scope, label = _subject_ids(rule.subject, subject)
-            result.findings.append(
+                unassessed += 1
+            about = about_subject.get(id(subject))
+            if about is None:
+                about = about_subject[id(subject)] = (*_subject_ids(subject_type, subject), _owner(subject_type, subject))
+            source_id, credential_id, identity_id, scope, label, owner = about
+            findings.append(
                 FindingRow(
-                    rule.id,
+                    rule_id,
                     status,
-                    rule.severity,
-                    rule.subject,
+                    severity,
+                    subject_type,
                     source_id,
                     credential_id,
                     identity_id,
@@ -148,9 +178,13 @@ def run_rules(
                     verdict.reason,
                     verdict.data,
                     exception_id,
-                    _owner(rule.subject, subject),
+                    owner,
                 )
             )
+        tally.population += judged
+        tally.failed += failed
+        tally.excepted += excepted
+        tally.not_assessed += unassessed
         if on_rule_done is not None:
             on_rule_done(index, len(rules))
     return result

@@ -28,6 +28,7 @@ import inspect
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -66,15 +67,17 @@ def _digest(value: Any) -> str:
     return hashlib.blake2b(_dumps(value), digest_size=16).hexdigest()
 
 
-_OWN_FIELDS: dict[type, tuple[str, ...]] = {}
+_OWN_FIELDS: dict[type, Any] = {}
 
 
 def _own(obj: Any) -> list[Any]:
     """Every field of a facts dataclass but the credential/identity links."""
-    names = _OWN_FIELDS.get(type(obj))
-    if names is None:
-        names = _OWN_FIELDS[type(obj)] = tuple(f.name for f in dataclasses.fields(obj) if f.name not in _LINKS)
-    return [getattr(obj, name) for name in names]
+    get = _OWN_FIELDS.get(type(obj))
+    if get is None:
+        names = tuple(f.name for f in dataclasses.fields(obj) if f.name not in _LINKS)
+        # One C call for all fields (a tuple of them; a single name would give the value alone).
+        get = _OWN_FIELDS[type(obj)] = attrgetter(*names) if len(names) > 1 else (lambda o, n=names: tuple(getattr(o, x) for x in n))
+    return list(get(obj))
 
 
 def identity_fingerprint(identity: IdentityFacts) -> str:
@@ -109,13 +112,15 @@ def context_key(*, rules: Sequence[Rule], ctx: RuleContext, matcher: Any, catalo
 
 
 class ClockWatch:
-    """A ``RuleContext`` that notes whether a rule read ``now`` (every other field passes through)."""
-
-    __slots__ = ("_ctx", "read")
+    """A ``RuleContext`` that notes whether a rule read ``now`` (every other field passes through:
+    copied as plain attributes, so only ``now`` goes through ``__getattr__``)."""
 
     def __init__(self, ctx: RuleContext):
         self._ctx = ctx
         self.read = False
+        for f in dataclasses.fields(ctx):
+            if f.name != "now":
+                setattr(self, f.name, getattr(ctx, f.name))
 
     def __getattr__(self, name: str) -> Any:
         if name == "now":

@@ -251,11 +251,22 @@ class Policy:
 
     def tag_value(self, tags: dict[str, str], keys: tuple[str, ...]) -> str:
         lowered = {k.lower(): v for k, v in tags.items()}
-        for key in keys:
-            value = lowered.get(key.lower())
+        cacheable = type(keys) is tuple
+        wanted = self._lowered_keys.get(keys) if cacheable else None
+        if wanted is None:
+            wanted = tuple(key.lower() for key in keys)
+            if cacheable:
+                self._lowered_keys[keys] = wanted
+        for key in wanted:
+            value = lowered.get(key)
             if value and value.strip():
                 return value.strip()
         return ""
+
+    @cached_property
+    def _lowered_keys(self) -> dict[tuple[str, ...], tuple[str, ...]]:
+        """Each tuple of tag keys :meth:`tag_value` was asked for, lowered once (the policy's few)."""
+        return {}
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)

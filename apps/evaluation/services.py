@@ -21,7 +21,7 @@ from apps.evaluation.engine import coverage_by_kind, requirement_status, rule_co
 from apps.evaluation.exceptions import load_exception_matcher
 from apps.evaluation.facts import iter_fact_chunks, load_source_facts
 from apps.evaluation.incremental import context_key
-from apps.evaluation.judging import CHUNK_SIZE, ChunkJudge, catalog_versions, previous_evaluation
+from apps.evaluation.judging import CHUNK_SIZE, ChunkJudge, catalog_versions, fewer_collections, previous_evaluation, release
 from apps.evaluation.models import Evaluation, Finding, PolicyVersion, RequirementStatus, RuleResult, SubjectCarry
 from apps.evaluation.policy import PolicyError, policy_from_dict
 from apps.evaluation.rules.base import RuleContext
@@ -189,9 +189,11 @@ def evaluation_run(
         total = Credential.objects.filter(source_id__in=source_ids, disappeared_at__isnull=True).count()
         step("rules", 0, total)
         skip_table = judge.skip_unchanged(source_ids)
-        for chunk in iter_fact_chunks(policy=policy, now=now, source_ids=source_ids, size=CHUNK_SIZE, skip_table=skip_table):
-            judge.chunk(chunk)
-            step("rules", min(judge.credentials, total), total)
+        with fewer_collections():
+            for chunk in iter_fact_chunks(policy=policy, now=now, source_ids=source_ids, size=CHUNK_SIZE, skip_table=skip_table):
+                judge.chunk(chunk)
+                release(chunk)
+                step("rules", min(judge.credentials, total), total)
         coverage = coverage_by_kind(base.sources, now=now, grace_factor=policy.coverage_grace_factor)
         step("writing")
         judge.copy_carried()

@@ -6,18 +6,18 @@ every credential, so these helpers are called millions of times per evaluation.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from apps.connectors.kinds import CredentialKind, IdentityKind
 from apps.evaluation.rules.base import (
     FAIL,
+    PASS,
     CredentialFacts,
     Verdict,
     days_between,
-    failed,
     holding_until,
     not_assessed,
-    passed,
 )
 
 # Plain ``str`` values (not the enum members): rules compare them millions of times.
@@ -45,13 +45,29 @@ HUMAN, SERVICE, ROOT = IdentityKind.HUMAN.value, IdentityKind.SERVICE.value, Ide
 NEVER_USED_STATUSES = frozenset({None, "never_used", "none_recorded"})
 
 
+# An aware datetime's isoformat() costs microseconds, and rules format the same few dates of each
+# credential again and again (its creation, last use, last rotation: one rule after another). Cached
+# for UTC datetimes only (as the inventory reads them): equal UTC datetimes format alike, where equal
+# datetimes in different zones do not. Bounded: a chunk's dates, not the inventory's.
+@lru_cache(maxsize=1 << 15)
+def _utc_iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+@lru_cache(maxsize=1 << 15)
+def _utc_day(value: datetime) -> str:
+    return value.date().isoformat()
+
+
 def iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    if value is None:
+        return None
+    return _utc_iso(value) if value.tzinfo is UTC else value.isoformat()
 
 
 def day(value: datetime) -> str:
     """A date for a reason: ``2026-03-04``."""
-    return value.date().isoformat()
+    return _utc_day(value) if value.tzinfo is UTC else value.date().isoformat()
 
 
 def short_id(value: str) -> str:
@@ -149,7 +165,7 @@ def judge_age(
     age = days_between(base, now)
     data = {"age_days": age, "limit_days": limit, "credential_class": c.credential_class, "basis": basis, "basis_date": iso(base)}
     reason = f"{label}, {age} days since {since}, limit {limit} for class {c.credential_class}"
-    return holding_until(failed(reason, **data) if age > limit else passed(reason, **data), next_day_tick(base, age))
+    return Verdict(FAIL if age > limit else PASS, reason, data, next_day_tick(base, age))  # one verdict, not two
 
 
 def judge_last_use(c: CredentialFacts, now: datetime, limit: int, label: str, *, created: str = "created") -> Verdict:
@@ -162,7 +178,7 @@ def judge_last_use(c: CredentialFacts, now: datetime, limit: int, label: str, *,
         idle = days_between(used, now)
         data = {"never_used": False, "last_used_at": iso(used), "idle_days": idle, "limit_days": limit}
         reason = f"{label}, last used {day(used)}, {idle} days ago, limit {limit} days"
-        return holding_until(failed(reason, **data) if idle > limit else passed(reason, **data), next_day_tick(used, idle))
+        return Verdict(FAIL if idle > limit else PASS, reason, data, next_day_tick(used, idle))
     status = c.attributes.get("last_used_status")
     if status not in NEVER_USED_STATUSES:
         shown = str(status)[:40]
@@ -174,7 +190,7 @@ def judge_last_use(c: CredentialFacts, now: datetime, limit: int, label: str, *,
     age = days_between(c.created_at, now)
     data = {"never_used": True, "created_at": iso(c.created_at), "age_days": age, "limit_days": limit}
     reason = f"{label}, never used, {created} {day(c.created_at)}, {age} days ago, limit {limit} days"
-    return holding_until(failed(reason, **data) if age > limit else passed(reason, **data), next_day_tick(c.created_at, age))
+    return Verdict(FAIL if age > limit else PASS, reason, data, next_day_tick(c.created_at, age))
 
 
 def never_used(c: CredentialFacts) -> bool | None:

@@ -36,6 +36,7 @@ NEVER_USED_GRACE_DAYS = 1
 
 class KeyRotationAge(Rule):
     id = "iam-key-rotation-age"
+    credential_types = frozenset({ACCESS_KEY})
     title = "Active access keys are rotated within the limit for their class"
     severity = "medium"
     subject = "credential"
@@ -58,6 +59,7 @@ class KeyRotationAge(Rule):
 
 class KeyUnused(Rule):
     id = "iam-key-unused"
+    credential_types = frozenset({ACCESS_KEY})
     title = "Active access keys have been used recently"
     severity = "medium"
     subject = "credential"
@@ -79,6 +81,7 @@ class KeyUnused(Rule):
 
 class KeyNeverUsedSinceCreation(Rule):
     id = "iam-key-never-used-since-creation"
+    credential_types = frozenset({ACCESS_KEY})
     title = "No unused access keys issued to console users"
     severity = "low"
     subject = "credential"
@@ -159,6 +162,7 @@ class TwoActiveKeys(Rule):
 
 class InactiveKeyNotRemoved(Rule):
     id = "iam-key-inactive-not-removed"
+    credential_types = frozenset({ACCESS_KEY})
     title = "Deactivated access keys are deleted promptly"
     severity = "low"
     subject = "credential"

@@ -11,6 +11,9 @@ A rule class (registered in :mod:`apps.evaluation.rules.registry`) declares:
                   "azure_key_vault"), a tuple of them for rules fed by several, or None for
                   rules about collection itself; used for coverage
 ``explanation``   what it checks and why, in plain language
+``credential_types``  for a credential rule, optional: the credential types its population is
+                  drawn from (``applies`` is false for every other type); the engine offers it
+                  only credentials of these types. None (the default): any type
 
 and implements
 
@@ -158,6 +161,7 @@ class Rule:
     requirements: ClassVar[tuple[str, ...]] = ()
     scope_kind: ClassVar[str | tuple[str, ...] | None] = None
     explanation: ClassVar[str] = ""
+    credential_types: ClassVar[frozenset[str] | None] = None
 
     def applies(self, subject) -> bool:
         return True

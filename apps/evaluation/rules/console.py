@@ -26,6 +26,7 @@ from apps.evaluation.rules.base import (
 
 class ConsolePasswordNoMfa(Rule):
     id = "console-password-no-mfa"
+    credential_types = frozenset({CONSOLE_PASSWORD})
     title = "Every console password is protected by MFA"
     severity = "high"
     subject = "credential"
@@ -55,6 +56,7 @@ class ConsolePasswordNoMfa(Rule):
 
 class ConsolePasswordUnused(Rule):
     id = "console-password-unused"
+    credential_types = frozenset({CONSOLE_PASSWORD})
     title = "Console passwords that are not used are removed"
     severity = "medium"
     subject = "credential"

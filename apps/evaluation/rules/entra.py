@@ -43,6 +43,7 @@ def _object_label(i: IdentityFacts) -> str:
 
 class SecretLifetimeTooLong(Rule):
     id = "entra-secret-lifetime-too-long"
+    credential_types = frozenset({ENTRA_CLIENT_SECRET})
     title = "Application client secrets are not issued for longer than the policy allows"
     severity = "medium"
     subject = "credential"
@@ -75,6 +76,7 @@ class SecretLifetimeTooLong(Rule):
 
 class ExpiredStillPresent(Rule):
     id = "entra-credential-expired-present"
+    credential_types = ENTRA_KINDS
     title = "Expired application credentials are removed"
     severity = "low"
     subject = "credential"
@@ -172,6 +174,7 @@ class MultipleActiveSecrets(Rule):
 
 class ForeignAppCredentialAge(Rule):
     id = "entra-foreign-app-credential-age"
+    credential_types = ENTRA_KINDS
     title = "Credentials of applications another tenant owns are replaced within the third-party limit"
     severity = "high"
     subject = "credential"

@@ -50,6 +50,7 @@ class _ReplacedByAge(Rule):
 
 class SshKeyRotationAge(_ReplacedByAge):
     id = "ssh-key-rotation-age"
+    credential_types = frozenset({SSH_PUBLIC_KEY})
     title = "Active SSH public keys of IAM users are replaced within their limit"
     credential_type = SSH_PUBLIC_KEY
     explanation = (
@@ -62,6 +63,7 @@ class SshKeyRotationAge(_ReplacedByAge):
 
 class ServiceCredentialRotationAge(_ReplacedByAge):
     id = "service-credential-rotation-age"
+    credential_types = frozenset({SERVICE_CREDENTIAL})
     title = "Active service-specific credentials are replaced within their limit"
     credential_type = SERVICE_CREDENTIAL
     explanation = (
@@ -74,6 +76,7 @@ class ServiceCredentialRotationAge(_ReplacedByAge):
 
 class SigningCertificateOnHuman(Rule):
     id = "signing-certificate-human-active"
+    credential_types = frozenset({SIGNING_CERTIFICATE})
     title = "People do not hold active X.509 signing certificates"
     severity = "medium"
     subject = "credential"
@@ -100,6 +103,7 @@ class SigningCertificateOnHuman(Rule):
 
 class ServerCertificateExpiry(Rule):
     id = "server-certificate-expiry"
+    credential_types = frozenset({SERVER_CERTIFICATE})
     title = "IAM server certificates are renewed before they expire"
     severity = "high"
     subject = "credential"

@@ -285,6 +285,7 @@ class ConsolePasswordUserShare(Rule):
 
 class ConsolePasswordOutsideSso(Rule):
     id = "console-password-outside-sso"
+    credential_types = frozenset({CONSOLE_PASSWORD})
     title = "Where Identity Center is in use, only break-glass users keep a console password"
     severity = "medium"
     subject = "credential"
@@ -365,6 +366,7 @@ class ThirdPartyUserNoExpiry(Rule):
 
 class ThirdPartyKeyAge(Rule):
     id = "third-party-key-age"
+    credential_types = frozenset({ACCESS_KEY})
     title = "Third-party users' access keys are replaced within the third-party limit"
     severity = "medium"
     subject = "credential"

@@ -48,6 +48,7 @@ def _password_label(c: CredentialFacts) -> str:
 
 class ConsolePasswordInitialUnchanged(Rule):
     id = "console-password-initial-unchanged"
+    credential_types = frozenset({CONSOLE_PASSWORD})
     title = "Initial console passwords are changed by their user at first use"
     severity = "high"
     subject = "credential"
@@ -94,6 +95,7 @@ class ConsolePasswordInitialUnchanged(Rule):
 
 class ConsolePasswordNoResetRequired(Rule):
     id = "console-password-no-reset-required"
+    credential_types = frozenset({CONSOLE_PASSWORD})
     title = "Login profiles require a password reset at first sign-in"
     severity = "medium"
     subject = "credential"
@@ -127,6 +129,7 @@ class ConsolePasswordNoResetRequired(Rule):
 
 class SecretInitialVersionNotRotated(Rule):
     id = "sm-initial-version-not-rotated"
+    credential_types = frozenset({SM_SECRET})
     title = "Handed-over secrets are replaced after first use"
     severity = "medium"
     subject = "credential"

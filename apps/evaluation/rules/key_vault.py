@@ -37,6 +37,7 @@ def _live_with_expiry(c: CredentialFacts) -> bool:
 
 class NoExpiry(Rule):
     id = "kv-secret-no-expiry"
+    credential_types = frozenset({KV_SECRET})
     title = "Enabled vault secrets have an expiry date"
     severity = "medium"
     subject = "credential"
@@ -62,6 +63,7 @@ class NoExpiry(Rule):
 
 class ExpiredEnabled(Rule):
     id = "kv-secret-expired-enabled"
+    credential_types = frozenset({KV_SECRET})
     title = "Expired vault secrets are disabled"
     severity = "high"
     subject = "credential"
@@ -89,6 +91,7 @@ class ExpiredEnabled(Rule):
 
 class ExpiringSoon(Rule):
     id = "kv-secret-expiring-soon"
+    credential_types = frozenset({KV_SECRET})
     title = "Vault secrets close to expiry are renewed in time"
     severity = "low"
     subject = "credential"
@@ -124,6 +127,7 @@ class ExpiringSoon(Rule):
 
 class ValidityTooLong(Rule):
     id = "kv-secret-validity-too-long"
+    credential_types = frozenset({KV_SECRET})
     title = "Vault secrets are not valid for longer than the policy allows"
     severity = "low"
     subject = "credential"
@@ -171,6 +175,7 @@ class ValidityTooLong(Rule):
 
 class NotUpdated(Rule):
     id = "kv-secret-not-updated"
+    credential_types = frozenset({KV_SECRET})
     title = "Enabled vault secrets are rotated within the limit for their class"
     severity = "medium"
     subject = "credential"

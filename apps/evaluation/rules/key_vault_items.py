@@ -41,6 +41,7 @@ def _no_expiry(c: CredentialFacts) -> Verdict:
 
 class KeyNoExpiry(Rule):
     id = "kv-key-no-expiry"
+    credential_types = frozenset({KV_KEY})
     title = "Enabled vault keys have an expiry date"
     severity = "medium"
     subject = "credential"
@@ -61,6 +62,7 @@ class KeyNoExpiry(Rule):
 
 class CertificateNoExpiry(Rule):
     id = "kv-certificate-no-expiry"
+    credential_types = frozenset({KV_CERTIFICATE})
     title = "Enabled vault certificates have an expiry date"
     severity = "medium"
     subject = "credential"
@@ -81,6 +83,7 @@ class CertificateNoExpiry(Rule):
 
 class KeyRotationPolicy(Rule):
     id = "kv-key-rotation-policy"
+    credential_types = frozenset({KV_KEY})
     title = "Enabled vault keys rotate automatically within the limit for their class"
     severity = "medium"
     subject = "credential"
@@ -123,6 +126,7 @@ class KeyRotationPolicy(Rule):
 
 class CertificateExpiredEnabled(Rule):
     id = "kv-certificate-expired-enabled"
+    credential_types = frozenset({KV_CERTIFICATE})
     title = "Expired vault certificates are disabled"
     severity = "high"
     subject = "credential"
@@ -149,6 +153,7 @@ class CertificateExpiredEnabled(Rule):
 
 class CertificateExpiringWithoutAutoRenew(Rule):
     id = "kv-certificate-expiring-no-auto-renew"
+    credential_types = frozenset({KV_CERTIFICATE})
     title = "Vault certificates close to expiry renew themselves"
     severity = "medium"
     subject = "credential"

@@ -64,6 +64,7 @@ def _judge_tag(c: CredentialFacts, keys: tuple[str, ...], ctx: RuleContext, what
 
 class OwnerTagMissing(Rule):
     id = "owner-tag-missing"
+    credential_types = _SECRETS | _SERVICE_USER_CREDENTIALS
     title = "Every secret and non-human credential has an accountable owner"
     severity = "medium"
     subject = "credential"
@@ -90,6 +91,7 @@ class OwnerTagMissing(Rule):
 
 class RequestReferenceMissing(Rule):
     id = "request-reference-missing"
+    credential_types = _REQUEST_POPULATION
     title = "Issued keys and secrets trace back to an approved request"
     severity = "low"
     subject = "credential"

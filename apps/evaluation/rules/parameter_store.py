@@ -9,6 +9,7 @@ from apps.evaluation.rules.base import CredentialFacts, Rule, RuleContext, Verdi
 
 class SecureStringNotChanged(Rule):
     id = "ssm-parameter-not-changed"
+    credential_types = frozenset({SSM_SECURE_STRING})
     title = "SecureString parameters are changed within their limit or set to expire"
     severity = "medium"
     subject = "credential"
@@ -40,6 +41,7 @@ class SecureStringNotChanged(Rule):
 
 class PlaintextSecretName(Rule):
     id = "ssm-plaintext-secret-name"
+    credential_types = frozenset({SSM_PLAINTEXT_PARAMETER})
     title = "Parameters that hold secrets are stored encrypted"
     severity = "high"
     subject = "credential"

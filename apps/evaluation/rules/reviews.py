@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from apps.evaluation.rules._shared import HUMAN, credential_label, day, iso, next_day_tick
-from apps.evaluation.rules.base import FOREVER, CredentialFacts, Rule, RuleContext, Verdict, failed, holding_until, passed
+from apps.evaluation.rules.base import FAIL, FOREVER, PASS, CredentialFacts, Rule, RuleContext, Verdict, failed
 
 
 class CredentialNotReviewed(Rule):
@@ -50,49 +50,35 @@ class CredentialNotReviewed(Rule):
         cutoff = ctx.now - timedelta(days=interval)
         if last is not None and last.decided_at >= cutoff:
             # Holds until the decision falls out of the interval (the reason counts no days).
-            return holding_until(
-                passed(
-                    f"{label} was reviewed on {day(last.decided_at)} ('{last.decision}', review '{last.campaign[:120]}'), "
-                    f"within the policy's {interval} days",
-                    campaign=last.campaign[:200],
-                    decision=last.decision,
-                    decided_at=iso(last.decided_at),
-                    interval_days=interval,
-                ),
+            return Verdict(
+                PASS,
+                f"{label} was reviewed on {day(last.decided_at)} ('{last.decision}', review '{last.campaign[:120]}'), "
+                f"within the policy's {interval} days",
+                {"campaign": last.campaign[:200], "decision": last.decision, "decided_at": iso(last.decided_at), "interval_days": interval},
                 last.decided_at + timedelta(days=interval, microseconds=1),
             )
         if last is not None:
             ago = (ctx.now - last.decided_at).days
-            return holding_until(
-                failed(
-                    f"{label} was last reviewed on {day(last.decided_at)} (review '{last.campaign[:120]}'), "
-                    f"{ago} days ago; the policy asks for a review every {interval} days",
-                    campaign=last.campaign[:200],
-                    decision=last.decision,
-                    decided_at=iso(last.decided_at),
-                    interval_days=interval,
-                ),
+            return Verdict(
+                FAIL,
+                f"{label} was last reviewed on {day(last.decided_at)} (review '{last.campaign[:120]}'), "
+                f"{ago} days ago; the policy asks for a review every {interval} days",
+                {"campaign": last.campaign[:200], "decision": last.decision, "decided_at": iso(last.decided_at), "interval_days": interval},
                 next_day_tick(last.decided_at, ago),
             )
         if c.created_at is not None and c.created_at >= cutoff:
-            return holding_until(
-                passed(
-                    f"{label} was created on {day(c.created_at)}: its first review is due by {day(c.created_at + timedelta(days=interval))}",
-                    created_at=iso(c.created_at),
-                    interval_days=interval,
-                    reviewed=False,
-                ),
+            return Verdict(
+                PASS,
+                f"{label} was created on {day(c.created_at)}: its first review is due by {day(c.created_at + timedelta(days=interval))}",
+                {"created_at": iso(c.created_at), "interval_days": interval, "reviewed": False},
                 c.created_at + timedelta(days=interval, microseconds=1),
             )
         # From here on the verdict does not change as time passes (no count of days in it).
         until = FOREVER
         since = f"created on {day(c.created_at)}" if c.created_at is not None else "creation date unknown"
-        return holding_until(
-            failed(
-                f"{label} ({since}) has never been decided on in a signed-off access review; the policy asks for one every {interval} days",
-                created_at=iso(c.created_at),
-                interval_days=interval,
-                reviewed=False,
-            ),
+        return Verdict(
+            FAIL,
+            f"{label} ({since}) has never been decided on in a signed-off access review; the policy asks for one every {interval} days",
+            {"created_at": iso(c.created_at), "interval_days": interval, "reviewed": False},
             until,
         )

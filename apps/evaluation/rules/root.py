@@ -23,6 +23,7 @@ def _account(external_id: str) -> str:
 
 class RootAccessKeyActive(Rule):
     id = "root-access-key-active"
+    credential_types = frozenset({ROOT_ACCESS_KEY})
     title = "The root user has no active access key"
     severity = "critical"
     subject = "credential"

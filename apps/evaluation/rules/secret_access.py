@@ -52,6 +52,7 @@ def _names(values: list[str]) -> str:
 
 class SecretResourcePolicyBroadRead(Rule):
     id = "sm-resource-policy-broad-read"
+    credential_types = frozenset({SM_SECRET})
     title = "Secrets' resource policies let only their own (or trusted) accounts read them"
     severity = "high"
     subject = "credential"

@@ -30,6 +30,7 @@ def _live(c: CredentialFacts) -> bool:
 
 class RotationDisabled(Rule):
     id = "sm-rotation-disabled"
+    credential_types = frozenset({SM_SECRET})
     title = "Secrets Manager secrets rotate automatically"
     severity = "medium"
     subject = "credential"
@@ -57,6 +58,7 @@ class RotationDisabled(Rule):
 
 class NotRotatedWithinLimit(Rule):
     id = "sm-not-rotated-within-limit"
+    credential_types = frozenset({SM_SECRET})
     title = "Secrets Manager secrets are rotated within the limit for their class"
     severity = "medium"
     subject = "credential"
@@ -78,6 +80,7 @@ class NotRotatedWithinLimit(Rule):
 
 class RotationOverdue(Rule):
     id = "sm-rotation-overdue"
+    credential_types = frozenset({SM_SECRET})
     title = "Secrets with rotation enabled actually rotate on schedule"
     severity = "high"
     subject = "credential"
@@ -127,6 +130,7 @@ class RotationOverdue(Rule):
 
 class NotAccessed(Rule):
     id = "sm-not-accessed"
+    credential_types = frozenset({SM_SECRET})
     title = "Secrets Manager secrets that nobody reads are retired"
     severity = "low"
     subject = "credential"
@@ -156,6 +160,7 @@ class NotAccessed(Rule):
 
 class ScheduledDeletion(Rule):
     id = "sm-scheduled-deletion"
+    credential_types = frozenset({SM_SECRET})
     title = "Secrets scheduled for deletion are followed through"
     severity = "low"
     subject = "credential"
