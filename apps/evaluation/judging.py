@@ -314,7 +314,7 @@ class ChunkJudge:
 
     def skip_unchanged(self, source_ids: list[int]) -> str | None:
         """Note, without reading their facts, the subjects whose verdicts the basis evaluation's carry
-        rows still give (docs/adr/0018-fact-revisions-evalskip.md): an identity whose revision is the
+        rows still give (docs/adr/0018-fact-revisions.md): an identity whose revision is the
         one its carry row was written with, whose present credentials' carry rows were written with
         that same revision, none of whose verdicts' time limit has passed and none of whose
         credentials has facts that change with time alone (an open remediation), with all its

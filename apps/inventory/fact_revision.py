@@ -1,5 +1,5 @@
 """Fact revisions: a number on each credential and identity that the database changes whenever
-anything the evaluation's facts read about it changes (docs/adr/0018-fact-revisions-evalskip.md).
+anything the evaluation's facts read about it changes (docs/adr/0018-fact-revisions.md).
 
 Kept by triggers, not by the code that writes: a writer added later cannot forget it. The column
 ``fact_revision`` is not a model field, so the ORM never writes it (a ``save()`` of an instance

@@ -45,6 +45,6 @@ def clocked_credentials_sql() -> str:
     """SQL selecting the ids of credentials whose facts above can change with time alone: those
     with an open or reopened remediation (it becomes overdue when its due date passes). An
     incremental evaluation reads these every time instead of carrying them unread
-    (docs/adr/0018-fact-revisions-evalskip.md)."""
+    (docs/adr/0018-fact-revisions.md)."""
     states = ", ".join(f"'{s}'" for s in (Remediation.State.OPEN, Remediation.State.REOPENED))
     return f'SELECT credential_id FROM "{Remediation._meta.db_table}" WHERE state IN ({states})'  # noqa: S608 - constants

@@ -211,7 +211,7 @@ def test_a_failed_evaluation_keeps_no_findings_or_carry_rows_and_the_next_one_ca
 
 @pytest.mark.django_db
 def test_only_subjects_with_unchanged_revisions_and_no_clocked_facts_are_left_unread(catalog, grc_lead, monkeypatch):
-    """The skip (docs/adr/0018-fact-revisions-evalskip.md): an incremental evaluation reads the
+    """The skip (docs/adr/0018-fact-revisions.md): an incremental evaluation reads the
     groups whose revision changed and the credentials with an open remediation (overdue with time
     alone), and nothing else that it can carry."""
     from apps.evaluation.judging import ChunkJudge

@@ -1,5 +1,5 @@
 """Fact revisions on credentials and identities, kept by database triggers
-(apps/inventory/fact_revision.py, docs/adr/0018-fact-revisions-evalskip.md). The column is not a
+(apps/inventory/fact_revision.py, docs/adr/0018-fact-revisions.md). The column is not a
 model field: only the triggers write it."""
 
 from django.db import migrations

@@ -1,5 +1,5 @@
 """Review decisions, remediations and campaigns change their credentials' fact revisions
-(apps/reviews/fact_revision.py, docs/adr/0018-fact-revisions-evalskip.md)."""
+(apps/reviews/fact_revision.py, docs/adr/0018-fact-revisions.md)."""
 
 from django.db import migrations
 
