@@ -15,7 +15,10 @@ def estate(iam):
     iam.create_group(GroupName="dev")
     for i in range(7):
         iam.create_user(UserName=f"user-{i}")
-    iam.create_policy(PolicyName="local", PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}')
+    iam.create_policy(
+        PolicyName="local",
+        PolicyDocument='{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}',
+    )
     return iam
 
 
