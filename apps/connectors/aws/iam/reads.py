@@ -77,6 +77,7 @@ USER_FIELDS = (
     "PermissionsBoundary",
 )
 _TAGS = USER_FIELDS.index("Tags")
+_CREATED = USER_FIELDS.index("CreateDate")
 _SHARED = frozenset(USER_FIELDS.index(f) for f in ("Path", "GroupList", "AttachedManagedPolicies", "PermissionsBoundary"))
 _ABSENT = object()
 
@@ -102,6 +103,8 @@ class UserDetails:
             value = user.get(field, _ABSENT)
             if position == _TAGS and isinstance(value, list) and all(isinstance(t, dict) and set(t) <= {"Key", "Value"} for t in value):
                 value = tuple((t.get("Key", _ABSENT), t.get("Value", _ABSENT)) for t in value)
+            elif position == _CREATED and isinstance(value, datetime):
+                value = as_utc(value)  # the same instant without botocore's per-value tzinfo object
             elif position in _SHARED and value is not _ABSENT:
                 value = self._shared.setdefault(repr(value), value)
             values.append(value)
