@@ -201,7 +201,7 @@ class CredentialReport:
             text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
         except UnicodeDecodeError as exc:
             raise ConnectorError(f"credential report is not UTF-8: {exc}", code="malformed_response") from exc
-        self._reader: Iterator[list[str]] = csv.reader(report_lines(text))
+        self._reader = csv.reader(report_lines(text))
         try:
             self.columns: list[str] = next(self._reader, [])
         except csv.Error as exc:
@@ -219,7 +219,6 @@ class CredentialReport:
                 yield row, (row if any(_CELLS in v for v in values) else _CELLS.join(values))
         except csv.Error as exc:
             raise ConnectorError(f"credential report is not valid CSV: {exc}", code="malformed_response") from exc
-        self._reader = iter(())  # read once: the report's text is no longer held
 
     def row(self, held: str | ReportRow) -> ReportRow:
         """A row held by its compact form, parsed again."""
