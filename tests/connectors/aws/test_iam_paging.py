@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -15,7 +13,6 @@ from botocore.exceptions import ClientError
 from apps.connectors.aws.iam import IamConnector
 from apps.connectors.aws.iam import connector as iam_connector
 from apps.connectors.aws.iam.reads import UserDetails
-from apps.connectors.aws.iam.report import REQUIRED_COLUMNS, CredentialReport, _parse_row, parse_credential_report
 from apps.connectors.base import as_jsonable
 from apps.devtools.simulators.iam_extras import add_service_specific_credential
 from apps.devtools.simulators.more_kinds import SSH_KEY_BODY, certificate_pem
@@ -173,22 +170,3 @@ def test_user_details_are_given_back_as_aws_sent_them():
     assert first == {k: v for k, v in sent[0].items() if k != "X"}  # fields nobody reads are not kept
     assert second == sent[1] and second["GroupList"] is first["GroupList"]  # repeated values held once
     assert details.take(5) == [{"UserName": "no-arn"}] and len(details) == 0
-
-
-def test_report_rows_held_compactly_parse_again_to_the_same_rows():
-    header = ",".join(sorted(REQUIRED_COLUMNS | {"cert_1_active", "password_next_rotation"}))
-    columns = header.split(",")
-    full = {c: "N/A" for c in columns} | {"user": "a", "arn": "arn:aws:iam::1:user/a", "password_enabled": "true"}
-    full |= {"access_key_1_active": "true", "access_key_1_last_rotated": "2026-01-02T03:04:05+00:00", "mfa_active": "bogus"}
-    odd = full | {"user": "b\x1fx", "arn": "arn:aws:iam::1:user/b"}  # a cell holding the joining character
-    lines = [header, ",".join(full[c] for c in columns), "", ",".join(odd[c] for c in columns)]
-    lines += [",".join(full[c] for c in columns[:5]), ",".join(full[c] for c in columns) + ",extra,cells"]
-    report = CredentialReport("\n".join(lines) + "\n")
-    read = list(report)
-    text = "\n".join(lines) + "\n"
-    as_before = [_parse_row(raw) for raw in csv.DictReader(io.StringIO(text))]  # how the report was parsed before
-    assert [row for row, _ in read] == as_before == parse_credential_report(text)  # the blank line skipped
-    assert len(read) == 4 and read[0][0].problems and read[0][0].keys
-    assert isinstance(read[0][1], str) and read[1][1] is read[1][0]  # the odd row is held parsed
-    for row, held in read:
-        assert report.row(held) == row

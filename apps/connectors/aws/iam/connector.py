@@ -18,7 +18,7 @@ from apps.connectors.aws.allowlist import OPERATION_REFUSED
 from apps.connectors.aws.client import aws_errors, session_for_target
 from apps.connectors.aws.iam import identity, reads, records, secret_access, user_credentials
 from apps.connectors.aws.iam.policies import PolicyIndex
-from apps.connectors.aws.iam.report import ROOT_ROW_USER, CredentialReport, ReportRow
+from apps.connectors.aws.iam.report import ROOT_ROW_USER, ReportRow
 from apps.connectors.aws.iam.users import ListedKey
 from apps.connectors.aws.source import AwsAccount, account_target
 from apps.connectors.base import (
@@ -87,7 +87,7 @@ class IamConnector(Connector):
         account_id = aws.account_id
 
         with aws_errors(f"{target.unit} {account_id}"):
-            report, generated_at = reads.credential_report(iam)
+            rows, generated_at = reads.credential_report(iam)
             users, groups, policies, roles = reads.authorization_details(iam)
             # All pages or nothing, like the users: a partial list would make certificates look deleted.
             server_certificates = user_credentials.list_server_certificates(iam)
@@ -100,17 +100,16 @@ class IamConnector(Connector):
         secret_readers = secret_access.SecretReaders(groups, policies)
         trails = cloudtrail.read_trails(aws, result)
 
-        # The users' rows are held compactly (CredentialReport) until their page of users is read.
-        held_rows: dict[str, str | ReportRow] = {}
+        rows_by_arn: dict[str, ReportRow] = {}
         root_row: ReportRow | None = None
-        with aws_errors(f"{target.unit} {account_id}"):
-            for report_row, held in report:
-                if report_row.user == ROOT_ROW_USER:
-                    root_row = report_row
-                else:
-                    held_rows[report_row.arn] = held
-                if report_row.problems:
-                    result.add_error("malformed_value", "; ".join(report_row.problems), report_row.arn or report_row.user)
+        for report_row in rows:
+            if report_row.user == ROOT_ROW_USER:
+                root_row = report_row
+            else:
+                rows_by_arn[report_row.arn] = report_row
+            if report_row.problems:
+                result.add_error("malformed_value", "; ".join(report_row.problems), report_row.arn or report_row.user)
+        del rows  # the rows live on in rows_by_arn only, each until its user's records are built
 
         # Read before the first batch: every console password record carries its status.
         identity_center = identity.identity_center(aws, result)
@@ -121,8 +120,7 @@ class IamConnector(Connector):
             account_id=account_id,
             partition=aws.partition,
             users=users,
-            report=report,
-            held_rows=held_rows,
+            rows_by_arn=rows_by_arn,
             root_row=root_row,
             previous_state=previous_state if isinstance(previous_state, dict) else {},
             index=PolicyIndex(policies, groups),
@@ -146,8 +144,7 @@ class IamConnector(Connector):
         account_id: str,
         partition: str,
         users: reads.UserDetails,
-        report: CredentialReport,
-        held_rows: dict[str, str | ReportRow],
+        rows_by_arn: dict[str, ReportRow],
         root_row: ReportRow | None,
         previous_state: dict,
         index: PolicyIndex,
@@ -191,9 +188,7 @@ class IamConnector(Connector):
             first = False
             page = users.take(USER_PAGE)  # an account without users still makes its (empty) listings once
             user_count += len(page)
-            missing_from_report += sum(1 for u in page if u.get("Arn") not in held_rows)
-            # This page's report rows, parsed again and no longer held (a user is in one page).
-            rows_by_arn = {arn: report.row(held_rows.pop(arn)) for u in page if (arn := u.get("Arn", "")) in held_rows}
+            missing_from_report += sum(1 for u in page if u.get("Arn") not in rows_by_arn)
             secret_readers.judge_users(page)
             listings = self._page_listings(iam, result, page, rows_by_arn, previous_users, previous_credentials, previous_profiles, now)
             listed_for += listings.keys_listed_for
@@ -205,7 +200,7 @@ class IamConnector(Connector):
             for position, user in enumerate(page):
                 page[position] = _RELEASED  # the entry is released once its records are built
                 arn = user.get("Arn", "")
-                row = rows_by_arn.get(arn)
+                row = rows_by_arn.pop(arn, None)
                 try:
                     records.emit_user(
                         result, iam, user, row, known_keys.get(arn), login_profiles.get(arn), index, virtual_mfa, generated_at
@@ -226,7 +221,7 @@ class IamConnector(Connector):
                     state_users[arn] = self._key_state(row.digest, known_keys[arn], previous_users.get(arn))
                 if batch := take():
                     yield batch
-            del page, rows_by_arn, listings, known_keys, login_profiles, other_credentials
+            del page, listings, known_keys, login_profiles, other_credentials
 
         user_credentials.emit_server_certificates(result, server_certificates)
         root = records.emit_root(result, account_id, partition, root_row, summary, virtual_mfa, generated_at)

@@ -14,7 +14,11 @@ from django.conf import settings
 
 from apps.connectors.aws.allowlist import OPERATION_REFUSED
 from apps.connectors.aws.client import as_utc, error_code, translate_error
-from apps.connectors.aws.iam.report import CredentialReport, report_text
+from apps.connectors.aws.iam.report import (
+    ReportRow,
+    parse_credential_report,
+    report_text,
+)
 from apps.connectors.aws.iam.users import ListedKey
 from apps.connectors.base import CollectionResult, ConnectorError
 
@@ -29,9 +33,8 @@ def setting(name: str, default: Any) -> Any:
 # --- account-wide reads -------------------------------------------------------------
 
 
-def credential_report(iam: Any) -> tuple[CredentialReport, datetime | None]:
-    """Generate (or reuse AWS's < 4 h old) report, wait for it boundedly; its rows are parsed
-    as the :class:`CredentialReport` is read."""
+def credential_report(iam: Any) -> tuple[list[ReportRow], datetime | None]:
+    """Generate (or reuse AWS's < 4 h old) report, wait for it boundedly, parse it."""
     max_wait = float(setting("AWS_CREDENTIAL_REPORT_MAX_WAIT", 120.0))
     poll = float(setting("AWS_CREDENTIAL_REPORT_POLL_INTERVAL", 2.0))
     deadline = time.monotonic() + max_wait
@@ -56,7 +59,7 @@ def credential_report(iam: Any) -> tuple[CredentialReport, datetime | None]:
         wait = min(poll, wait * 2)
     if response.get("ReportFormat", "text/csv") != "text/csv":
         raise ConnectorError(f"unexpected report format {response.get('ReportFormat')!r}", code="malformed_response")
-    return CredentialReport(response["Content"]), as_utc(response.get("GeneratedTime"))
+    return parse_credential_report(response["Content"]), as_utc(response.get("GeneratedTime"))
 
 
 # What the collection reads of a user's authorization details (records, privileged rule,

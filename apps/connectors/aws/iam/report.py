@@ -176,55 +176,18 @@ def report_lines(text: str) -> Iterator[str]:
         start = stop
 
 
-_CELLS = "\x1f"  # joins a held row's cells (AWS's cells never hold it; a row whose cells do is held parsed)
-
-
-def _raw_row(columns: list[str], values: list[str]) -> dict[str, Any]:
-    """The row as ``csv.DictReader`` gives it (short rows padded with None, extra cells under None)."""
-    raw: dict[Any, Any] = dict(zip(columns, values, strict=False))
-    if len(columns) < len(values):
-        raw[None] = values[len(columns) :]
-    else:
-        for column in columns[len(values) :]:
-            raw[column] = None
-    return raw
-
-
-class CredentialReport:
-    """The report read one row at a time (``for row, held in report``), each row parsed and
-    given with a compact form to hold it by (its cells joined in one string, about a third of
-    the parsed row's size); :meth:`row` parses a held row again, the same :class:`ReportRow`.
-    Raises ``ConnectorError(malformed_response)`` if unusable (columns when made, CSV when read)."""
-
-    def __init__(self, content: bytes | str):
-        try:
-            text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
-        except UnicodeDecodeError as exc:
-            raise ConnectorError(f"credential report is not UTF-8: {exc}", code="malformed_response") from exc
-        self._reader = csv.reader(report_lines(text))
-        try:
-            self.columns: list[str] = next(self._reader, [])
-        except csv.Error as exc:
-            raise ConnectorError(f"credential report is not valid CSV: {exc}", code="malformed_response") from exc
-        missing = REQUIRED_COLUMNS - set(self.columns)
-        if missing:
-            raise ConnectorError(f"credential report lacks columns {sorted(missing)}", code="malformed_response")
-
-    def __iter__(self) -> Iterator[tuple[ReportRow, str | ReportRow]]:
-        try:
-            for values in self._reader:
-                if not values:
-                    continue  # a blank line: csv.DictReader skips it too
-                row = _parse_row(_raw_row(self.columns, values))
-                yield row, (row if any(_CELLS in v for v in values) else _CELLS.join(values))
-        except csv.Error as exc:
-            raise ConnectorError(f"credential report is not valid CSV: {exc}", code="malformed_response") from exc
-
-    def row(self, held: str | ReportRow) -> ReportRow:
-        """A row held by its compact form, parsed again."""
-        return held if isinstance(held, ReportRow) else _parse_row(_raw_row(self.columns, held.split(_CELLS)))
-
-
 def parse_credential_report(content: bytes | str) -> list[ReportRow]:
     """Parse the report CSV. Raises ``ConnectorError(malformed_response)`` if unusable."""
-    return [row for row, _ in CredentialReport(content)]
+    try:
+        text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
+    except UnicodeDecodeError as exc:
+        raise ConnectorError(f"credential report is not UTF-8: {exc}", code="malformed_response") from exc
+    reader = csv.DictReader(report_lines(text))
+    columns = set(reader.fieldnames or [])
+    missing = REQUIRED_COLUMNS - columns
+    if missing:
+        raise ConnectorError(f"credential report lacks columns {sorted(missing)}", code="malformed_response")
+    try:
+        return [_parse_row(raw) for raw in reader]
+    except csv.Error as exc:
+        raise ConnectorError(f"credential report is not valid CSV: {exc}", code="malformed_response") from exc
