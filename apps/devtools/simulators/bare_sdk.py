@@ -51,7 +51,9 @@ def read_account(*, aws_url: str, account_id: str, role_name: str, regions: list
         time.sleep(0.1)
     report = list(csv.DictReader(io.StringIO(iam.get_credential_report()["Content"].decode())))
     users = []
-    for page in iam.get_paginator("get_account_authorization_details").paginate(Filter=["User", "Group", "LocalManagedPolicy"]):
+    # 1,000 entries a page, as the connector asks (the simulated IAM pages like AWS: 100 by default).
+    details = iam.get_paginator("get_account_authorization_details")
+    for page in details.paginate(Filter=["User", "Group", "LocalManagedPolicy"], PaginationConfig={"PageSize": 1000}):
         users += page.get("UserDetailList") or []
     mfa = [
         d

@@ -21,6 +21,14 @@ Data lives on moto's own objects, so ``POST /moto-api/reset`` wipes it with ever
 * moto's ``CreateLoginProfile`` ignores ``PasswordResetRequired`` (its ``GetLoginProfile``
   always answers false): the flag sent is kept on the moto user.
 
+moto's ``GetAccountAuthorizationDetails`` and ``ListUsers`` answer everything in one document
+and ignore ``MaxItems``/``Marker`` (at 50,000 users that one answer took moto longer than
+keytrail's read timeout): both are paged here as AWS pages them, ``MaxItems`` items per answer
+(default 100, at most 1,000), ``IsTruncated`` and an opaque ``Marker`` for the next page
+(:func:`_paged`). The authorization details are one sequence over the four lists in AWS's
+order (users, groups, roles, policies): a page may hold the end of one list and the start of
+the next.
+
 Nothing here is imported by the product.
 """
 
@@ -133,6 +141,68 @@ def _list_server_certificates(self: Any) -> Any:
     return ActionResult({"ServerCertificateMetadataList": items, "IsTruncated": False})
 
 
+DEFAULT_MAX_ITEMS = 100  # AWS's default for IAM's paged operations
+MAX_MAX_ITEMS = 1000  # and its maximum
+_MARKER_PREFIX = "keytrail"
+
+
+def _paged(self: Any, items: list[Any]) -> tuple[list[Any], str | None]:
+    """(this page of ``items``, the marker of the next page or None) for the request's
+    ``MaxItems`` and ``Marker``. The marker is the offset, made opaque like AWS's; one that
+    does not decode answers ``InvalidInput`` (AWS: ValidationError), as a stale marker may."""
+    from moto.iam.exceptions import IAMException
+
+    try:
+        max_items = int(self._get_param("MaxItems") or DEFAULT_MAX_ITEMS)
+    except ValueError:
+        raise IAMException("ValidationError", "MaxItems must be an integer") from None
+    if not 1 <= max_items <= MAX_MAX_ITEMS:
+        raise IAMException("ValidationError", f"MaxItems must be between 1 and {MAX_MAX_ITEMS}")
+    marker = self._get_param("Marker")
+    start = 0
+    if marker:
+        try:
+            prefix, _, offset = bytes.fromhex(marker).decode().partition(":")
+            start = int(offset) if prefix == _MARKER_PREFIX else -1
+        except ValueError:
+            start = -1
+        if start < 0:
+            raise IAMException("ValidationError", "Invalid Marker")
+    end = start + max_items
+    return items[start:end], (f"{_MARKER_PREFIX}:{end}".encode().hex() if end < len(items) else None)
+
+
+def _page_result(result: dict[str, Any], marker: str | None) -> Any:
+    from moto.core.responses import ActionResult
+
+    result["IsTruncated"] = marker is not None
+    if marker is not None:
+        result["Marker"] = marker
+    return ActionResult(result)
+
+
+def _get_account_authorization_details(self: Any) -> Any:
+    details = self.backend.get_account_authorization_details(self._get_param("Filter", []))
+    lists = (
+        ("UserDetailList", list(details["users"])),
+        ("GroupDetailList", list(details["groups"])),
+        ("RoleDetailList", list(details["roles"])),
+        ("Policies", list(details["managed_policies"])),
+    )
+    sequence = [(key, item) for key, items in lists for item in items]
+    page, marker = _paged(self, sequence)
+    result: dict[str, Any] = {key: [] for key, _ in lists}
+    for key, item in page:
+        result[key].append(item)
+    return _page_result(result, marker)
+
+
+def _list_users(self: Any) -> Any:
+    users = list(self.backend.list_users(self._get_param("PathPrefix"), None, None))
+    page, marker = _paged(self, users)
+    return _page_result({"Users": page}, marker)
+
+
 _PASSWORD_CHANGED = "keytrail_password_last_changed"
 _PROFILE_CREATED = "keytrail_login_profile_created"
 
@@ -192,7 +262,7 @@ def _create_login_profile(original: Any) -> Any:
 
 
 def install() -> None:
-    """Teach moto's IAM responder the two operations (idempotent; before or after start)."""
+    """Teach moto's IAM responder the operations above (idempotent; before or after start)."""
     global _installed
     if _installed:
         return
@@ -200,6 +270,8 @@ def install() -> None:
 
     IamResponse.list_service_specific_credentials = _list_service_specific_credentials  # type: ignore[attr-defined]
     IamResponse.list_server_certificates = _list_server_certificates  # type: ignore[method-assign]
+    IamResponse.get_account_authorization_details = _get_account_authorization_details  # type: ignore[method-assign]
+    IamResponse.list_users = _list_users  # type: ignore[method-assign]
     from moto.iam.models import User
 
     User.to_csv = _user_csv(User.to_csv)  # type: ignore[method-assign]

@@ -9,6 +9,8 @@ Two more account-level facts ride on this collection: who may read every secret
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from apps.connectors.aws import cloudtrail
@@ -32,6 +34,23 @@ from apps.connectors.kinds import CredentialKind, IdentityKind
 
 STATE_VERSION = 1
 _RELEASED: dict = {}  # stands in for a user's raw entry the stream has handed on
+# Users whose per-user calls are made together and whose records are built before the next
+# page's calls: what the collection holds of them at once.
+USER_PAGE = 1000
+
+
+@dataclass(slots=True)
+class _PageListings:
+    """What the per-user calls answered for one page of users (see ``_page_listings``)."""
+
+    keys: dict[str, list[ListedKey]]  # by user ARN; a user missing: ListAccessKeys failed
+    login_profiles: dict[str, dict | None]  # by user ARN
+    profile_state: dict[str, Any]  # the page's part of state["login_profiles"]
+    other_credentials: dict[str, dict[str, list[dict]]]  # SSH keys, service credentials, signing certificates
+    other_state: dict[str, Any]  # the page's part of state["user_credentials"]
+    keys_listed_for: int
+    keys_reused_for: int
+    certificates_listed_for: int
 
 
 class IamConnector(Connector):
@@ -59,9 +78,9 @@ class IamConnector(Connector):
         return [account_target(cls.kind, config)]
 
     def collect_stream(self, target: Target, *, previous_state: dict | None = None) -> CollectionResult:
-        """Make the account-wide calls and the per-user listings, then return a result whose
-        stream builds the users' records batch by batch; facts and state are set once the
-        last batch is taken."""
+        """Make the account-wide calls, then return a result whose stream makes the per-user
+        calls and builds the users' records one page of users at a time (:data:`USER_PAGE`);
+        facts and state are set once the last batch is taken."""
         result = CollectionResult(target=target)
         aws = session_for_target(target, api_calls=result.api_calls)
         iam = aws.client("iam")
@@ -75,8 +94,10 @@ class IamConnector(Connector):
         virtual_mfa = reads.optional(result, "virtual_mfa_devices", lambda: reads.virtual_mfa(iam)) or {}
         password_policy_known, password_policy = reads.password_policy(result, iam)
         summary = reads.optional(result, "account_summary", lambda: reads.account_summary(iam))
-        # Roles come with the users from the one GetAccountAuthorizationDetails call (Role filter).
-        secret_readers = secret_access.broad_secret_readers(users, groups, [r for r in roles if isinstance(r, dict)], policies)
+        # Roles come with the users from the one GetAccountAuthorizationDetails call (Role filter);
+        # the users are judged page by page in the stream.
+        roles = [r for r in roles if isinstance(r, dict)]
+        secret_readers = secret_access.SecretReaders(groups, policies)
         trails = cloudtrail.read_trails(aws, result)
 
         rows_by_arn: dict[str, ReportRow] = {}
@@ -88,59 +109,27 @@ class IamConnector(Connector):
                 rows_by_arn[report_row.arn] = report_row
             if report_row.problems:
                 result.add_error("malformed_value", "; ".join(report_row.problems), report_row.arn or report_row.user)
+        del rows  # the rows live on in rows_by_arn only, each until its user's records are built
 
-        partition = aws.partition
-        index = PolicyIndex(policies, groups)
-        previous_users = self._previous_users(previous_state)
-
-        known_keys, to_list, reused = self._plan_key_listing(users, rows_by_arn, previous_users)
-        listed = reads.list_keys(iam, to_list, result)
-        known_keys.update(listed)
-        login_profiles = reads.login_profiles(
-            iam, [(u.get("Arn", ""), u.get("UserName", "")) for u in users if u.get("Arn") not in rows_by_arn], result
-        )
-        # Login profiles of report users with a password (reset flag, creation): identity controls.
-        password_profiles, profile_state = identity.password_login_profiles(
-            iam, users, rows_by_arn, result, previous_state.get("login_profiles") if isinstance(previous_state, dict) else None
-        )
-        login_profiles = {**password_profiles, **login_profiles}
+        # Read before the first batch: every console password record carries its status.
         identity_center = identity.identity_center(aws, result)
-
-        user_jobs = [(u.get("Arn", ""), u.get("UserName", "")) for u in users if u.get("Arn")]
-        certificate_jobs = [
-            (arn, name) for arn, name in user_jobs if arn not in rows_by_arn or rows_by_arn[arn].signing_certificates is not False
-        ]
-        other_credentials, other_state = user_credentials.list_user_credentials(
-            iam,
-            user_jobs,
-            result,
-            certificate_jobs=certificate_jobs,
-            previous=previous_state.get("user_credentials") if isinstance(previous_state, dict) else None,
-        )
 
         result.stream = self._records(
             result,
             iam,
             account_id=account_id,
-            partition=partition,
+            partition=aws.partition,
             users=users,
             rows_by_arn=rows_by_arn,
             root_row=root_row,
-            known_keys=known_keys,
-            login_profiles=login_profiles,
-            index=index,
+            previous_state=previous_state if isinstance(previous_state, dict) else {},
+            index=PolicyIndex(policies, groups),
             virtual_mfa=virtual_mfa,
             generated_at=generated_at,
-            other_credentials=other_credentials,
-            other_state=other_state,
             server_certificates=server_certificates,
             password_policy=(password_policy_known, password_policy),
             summary=summary,
-            listed_for=len(to_list),
-            reused=reused,
-            certificates_listed_for=len(certificate_jobs),
             identity_center=identity_center,
-            profile_state=profile_state,
             roles=roles,
             secret_readers=secret_readers,
             trails=trails,
@@ -154,37 +143,35 @@ class IamConnector(Connector):
         *,
         account_id: str,
         partition: str,
-        users: list[dict],
+        users: reads.UserDetails,
         rows_by_arn: dict[str, ReportRow],
         root_row: ReportRow | None,
-        known_keys: dict[str, list[ListedKey]],
-        login_profiles: dict,
+        previous_state: dict,
         index: PolicyIndex,
         virtual_mfa: dict,
         generated_at: Any,
-        other_credentials: Any,
-        other_state: Any,
         server_certificates: list,
         password_policy: tuple[bool, Any],
         summary: Any,
-        listed_for: int,
-        reused: int,
-        certificates_listed_for: int,
         identity_center: dict,
-        profile_state: Any,
         roles: list[dict],
-        secret_readers: dict,
+        secret_readers: secret_access.SecretReaders,
         trails: Any,
     ) -> Iterator[Batch]:
-        """The users' records in batches, then the server certificates and root; sets facts and state last."""
+        """The users' records in batches, one page of users at a time (its per-user calls
+        first), then the server certificates and root; sets facts and state last."""
         password_policy_known, policy = password_policy
+        previous_users = self._previous_users(previous_state)
+        previous_credentials = previous_state.get("user_credentials")
+        previous_profiles = previous_state.get("login_profiles")
         state_users: dict[str, Any] = {}
+        other_state: dict[str, Any] = {"version": 1, "users": {}}
+        profile_state: dict[str, Any] = {}
         # Console access is counted over every batch (identity controls), batch by batch: the
         # records of earlier batches are not kept alive for it.
         console_access = identity.console_access([])
-        # Taken before the loop below releases the users' raw entries one by one.
-        user_count = len(users)
-        missing_from_report = sum(1 for u in users if u.get("Arn") not in rows_by_arn)
+        user_count = missing_from_report = listed_for = reused = certificates_listed_for = 0
+        now = datetime.now(UTC)  # one listing time for the collection (the ``_listed_at`` of each item)
 
         def take(at_least: int = STREAM_BATCH_RECORDS) -> Batch | None:
             batch = result.take_batch(at_least)
@@ -196,28 +183,45 @@ class IamConnector(Connector):
                         credential.attributes["identity_center"] = identity_center["status"]
             return batch
 
-        for position, user in enumerate(users):
-            users[position] = _RELEASED  # the raw entry is released once its records are built
-            arn = user.get("Arn", "")
-            row = rows_by_arn.get(arn)
-            try:
-                records.emit_user(result, iam, user, row, known_keys.get(arn), login_profiles.get(arn), index, virtual_mfa, generated_at)
-            except ConnectorError as exc:
-                if exc.retryable or exc.code == OPERATION_REFUSED:
-                    raise
-                result.add_error(exc.code, str(exc), arn)
-                continue
-            except Exception as exc:  # noqa: BLE001 - one bad user must not stop the account
-                result.add_error("malformed_response", f"{type(exc).__name__}: {exc}", arn)
-                continue
-            try:
-                user_credentials.emit_user_credentials(result, arn, user.get("UserName") or arn, other_credentials)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                result.add_error("malformed_response", f"unusable SSH key, service credential or certificate entry: {exc!r}", arn)
-            if row is not None and row.keys and arn in known_keys:
-                state_users[arn] = {"digest": row.digest, "keys": [k.to_state() for k in known_keys[arn]]}
-            if batch := take():
-                yield batch
+        first = True
+        while first or users:
+            first = False
+            page = users.take(USER_PAGE)  # an account without users still makes its (empty) listings once
+            user_count += len(page)
+            missing_from_report += sum(1 for u in page if u.get("Arn") not in rows_by_arn)
+            secret_readers.judge_users(page)
+            listings = self._page_listings(iam, result, page, rows_by_arn, previous_users, previous_credentials, previous_profiles, now)
+            listed_for += listings.keys_listed_for
+            reused += listings.keys_reused_for
+            certificates_listed_for += listings.certificates_listed_for
+            other_state["users"].update(listings.other_state["users"])
+            profile_state.update(listings.profile_state)
+            known_keys, login_profiles, other_credentials = listings.keys, listings.login_profiles, listings.other_credentials
+            for position, user in enumerate(page):
+                page[position] = _RELEASED  # the entry is released once its records are built
+                arn = user.get("Arn", "")
+                row = rows_by_arn.pop(arn, None)
+                try:
+                    records.emit_user(
+                        result, iam, user, row, known_keys.get(arn), login_profiles.get(arn), index, virtual_mfa, generated_at
+                    )
+                except ConnectorError as exc:
+                    if exc.retryable or exc.code == OPERATION_REFUSED:
+                        raise
+                    result.add_error(exc.code, str(exc), arn)
+                    continue
+                except Exception as exc:  # noqa: BLE001 - one bad user must not stop the account
+                    result.add_error("malformed_response", f"{type(exc).__name__}: {exc}", arn)
+                    continue
+                try:
+                    user_credentials.emit_user_credentials(result, arn, user.get("UserName") or arn, other_credentials)
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    result.add_error("malformed_response", f"unusable SSH key, service credential or certificate entry: {exc!r}", arn)
+                if row is not None and row.keys and arn in known_keys:
+                    state_users[arn] = self._key_state(row.digest, known_keys[arn], previous_users.get(arn))
+                if batch := take():
+                    yield batch
+            del page, listings, known_keys, login_profiles, other_credentials
 
         user_credentials.emit_server_certificates(result, server_certificates)
         root = records.emit_root(result, account_id, partition, root_row, summary, virtual_mfa, generated_at)
@@ -233,7 +237,7 @@ class IamConnector(Connector):
             "identity_center": identity_center,
             "external_trust": identity.external_trust_roles(roles, account_id, result),
             "console_access": console_access,
-            "secret_readers": secret_readers,
+            "secret_readers": secret_readers.fact(roles),
             "cloudtrail": trails,
             "collection": {
                 "users": user_count,
@@ -250,6 +254,52 @@ class IamConnector(Connector):
         result.state = {"version": STATE_VERSION, "users": state_users, "user_credentials": other_state, "login_profiles": profile_state}
         if last is not None:
             yield last
+
+    def _page_listings(
+        self,
+        iam: Any,
+        result: CollectionResult,
+        page: list[dict],
+        rows_by_arn: dict[str, ReportRow],
+        previous_users: dict[str, dict],
+        previous_credentials: Any,
+        previous_profiles: Any,
+        now: datetime,
+    ) -> _PageListings:
+        """The per-user calls for one page of users, in the order the whole account's were made."""
+        known_keys, to_list, reused = self._plan_key_listing(page, rows_by_arn, previous_users)
+        known_keys.update(reads.list_keys(iam, to_list, result))
+        login_profiles = reads.login_profiles(
+            iam, [(u.get("Arn", ""), u.get("UserName", "")) for u in page if u.get("Arn") not in rows_by_arn], result
+        )
+        # Login profiles of report users with a password (reset flag, creation): identity controls.
+        password_profiles, profile_state = identity.password_login_profiles(iam, page, rows_by_arn, result, previous_profiles)
+        user_jobs = [(u.get("Arn", ""), u.get("UserName", "")) for u in page if u.get("Arn")]
+        certificate_jobs = [
+            (arn, name) for arn, name in user_jobs if arn not in rows_by_arn or rows_by_arn[arn].signing_certificates is not False
+        ]
+        other_credentials, other_state = user_credentials.list_user_credentials(
+            iam, user_jobs, result, certificate_jobs=certificate_jobs, previous=previous_credentials, now=now
+        )
+        return _PageListings(
+            keys=known_keys,
+            login_profiles={**password_profiles, **login_profiles},
+            profile_state=profile_state,
+            other_credentials=other_credentials,
+            other_state=other_state,
+            keys_listed_for=len(to_list),
+            keys_reused_for=reused,
+            certificates_listed_for=len(certificate_jobs),
+        )
+
+    @staticmethod
+    def _key_state(digest: str, keys: list[ListedKey], previous: Any) -> dict[str, Any]:
+        """A user's entry of ``state["users"]``: last time's entry itself when it says the same
+        (a repeat then holds one copy of it, not two)."""
+        listed = [k.to_state() for k in keys]
+        if isinstance(previous, dict) and previous.get("digest") == digest and previous.get("keys") == listed and len(previous) == 2:
+            return previous
+        return {"digest": digest, "keys": listed}
 
     @staticmethod
     def _plan_key_listing(

@@ -99,7 +99,8 @@ def password_login_profiles(
     for arn, profile in answers.items():
         profiles[arn] = profile
         state[arn] = {"changed": changed_by_arn.get(arn), "profile": {**profile, "CreateDate": _iso(profile.get("CreateDate"))}}
-    result.facts.setdefault("login_profile_listing", {})["listed_for"] = len(jobs)
+    listing = result.facts.setdefault("login_profile_listing", {})  # summed over the pages of users
+    listing["listed_for"] = listing.get("listed_for", 0) + len(jobs)
     return profiles, state
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -61,9 +62,76 @@ def credential_report(iam: Any) -> tuple[list[ReportRow], datetime | None]:
     return parse_credential_report(response["Content"]), as_utc(response.get("GeneratedTime"))
 
 
-def authorization_details(iam: Any) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
-    """(users, groups, customer-managed policies, roles): roles for their trust policies."""
-    users: list[dict] = []
+# What the collection reads of a user's authorization details (records, privileged rule,
+# secret readers, login profiles); the rest of the entry is not kept.
+USER_FIELDS = (
+    "Arn",
+    "UserName",
+    "UserId",
+    "Path",
+    "CreateDate",
+    "Tags",
+    "GroupList",
+    "AttachedManagedPolicies",
+    "UserPolicyList",
+    "PermissionsBoundary",
+)
+_TAGS = USER_FIELDS.index("Tags")
+_CREATED = USER_FIELDS.index("CreateDate")
+_SHARED = frozenset(USER_FIELDS.index(f) for f in ("Path", "GroupList", "AttachedManagedPolicies", "PermissionsBoundary"))
+_ABSENT = object()
+
+
+class UserDetails:
+    """The users of ``GetAccountAuthorizationDetails``, held compactly until the stream takes
+    them: one tuple per user of the fields in :data:`USER_FIELDS`, tags as (key, value) pairs,
+    and the values thousands of users repeat (path, groups, attached policies, boundary) held
+    once. :meth:`take` hands them back as the entries AWS sent (those fields) and releases them.
+    A user's entry cannot be judged as it arrives: AWS may send the groups and policies its
+    privileges depend on on later pages."""
+
+    def __init__(self) -> None:
+        self._users: deque[tuple] = deque()
+        self._shared: dict[str, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self._users)
+
+    def add(self, user: dict) -> None:
+        values = []
+        for position, field in enumerate(USER_FIELDS):
+            value = user.get(field, _ABSENT)
+            if position == _TAGS and isinstance(value, list) and all(isinstance(t, dict) and set(t) <= {"Key", "Value"} for t in value):
+                value = tuple((t.get("Key", _ABSENT), t.get("Value", _ABSENT)) for t in value)
+            elif position == _CREATED and isinstance(value, datetime):
+                value = as_utc(value)  # the same instant without botocore's per-value tzinfo object
+            elif position in _SHARED and value is not _ABSENT:
+                value = self._shared.setdefault(repr(value), value)
+            values.append(value)
+        self._users.append(tuple(values))
+
+    def take(self, count: int) -> list[dict]:
+        """The next ``count`` users (fewer at the end), no longer held here."""
+        taken = []
+        for _ in range(min(count, len(self._users))):
+            values = self._users.popleft()
+            user = {}
+            for position, field in enumerate(USER_FIELDS):
+                value = values[position]
+                if value is _ABSENT:
+                    continue
+                if position == _TAGS and isinstance(value, tuple):
+                    value = [{k: v for k, v in (("Key", key), ("Value", text)) if v is not _ABSENT} for key, text in value]
+                user[field] = value
+            taken.append(user)
+        return taken
+
+
+def authorization_details(iam: Any) -> tuple[UserDetails, list[dict], list[dict], list[dict]]:
+    """(users, groups, customer-managed policies, roles): roles for their trust policies.
+
+    Read page by page; the users are kept compactly (:class:`UserDetails`), the rest whole."""
+    users = UserDetails()
     groups: list[dict] = []
     policies: list[dict] = []
     roles: list[dict] = []
@@ -72,7 +140,8 @@ def authorization_details(iam: Any) -> tuple[list[dict], list[dict], list[dict],
     paginator = iam.get_paginator("get_account_authorization_details")
     pages = paginator.paginate(Filter=["User", "Group", "LocalManagedPolicy", "Role"], PaginationConfig={"PageSize": PAGE_SIZE})
     for page in pages:
-        users += page.get("UserDetailList") or []
+        for user in page.get("UserDetailList") or []:
+            users.add(user)
         groups += page.get("GroupDetailList") or []
         policies += page.get("Policies") or []
         roles += page.get("RoleDetailList") or []

@@ -137,32 +137,38 @@ class _Judge:
         return grants, sorted(actions), undetermined
 
 
-def broad_secret_readers(users: list[dict], groups: list[dict], roles: list[dict], policies: list[dict]) -> dict[str, Any]:
-    """The ``secret_readers`` fact: ``{"status": "read", "readers": [...], "readers_total",
-    "undetermined": [...], "undetermined_total", "principals_judged"}``."""
-    judge = _Judge(policies)
-    group_results: dict[str, tuple[list[str], list[str], bool]] = {}
-    for group in groups:
-        name = str(group.get("GroupName", ""))
-        group_results[name] = judge.of(group.get("AttachedManagedPolicies"), group.get("GroupPolicyList"), prefix=f"group:{name}:")
-    readers: list[dict[str, Any]] = []
-    undetermined: list[str] = []
-    judged = 0
-    principals = [("user", u, u.get("AttachedManagedPolicies"), u.get("UserPolicyList"), u.get("GroupList")) for u in users]
-    principals += [
-        ("role", r, r.get("AttachedManagedPolicies"), r.get("RolePolicyList"), None)
-        for r in roles
-        if not str(r.get("Path") or "").startswith("/aws-service-role/")
-    ]
-    for kind, detail, attached, inline, group_names in principals:
+class SecretReaders:
+    """The ``secret_readers`` fact built page by page: :meth:`judge_users` for each page of
+    users in order, then :meth:`fact` with the roles (judged after the users, as they are
+    listed). Only the readers and undetermined principals the fact keeps are held."""
+
+    def __init__(self, groups: list[dict], policies: list[dict]):
+        self.judge = _Judge(policies)
+        self.group_results: dict[str, tuple[list[str], list[str], bool]] = {}
+        for group in groups:
+            name = str(group.get("GroupName", ""))
+            self.group_results[name] = self.judge.of(
+                group.get("AttachedManagedPolicies"), group.get("GroupPolicyList"), prefix=f"group:{name}:"
+            )
+        self.readers: list[dict[str, Any]] = []
+        self.readers_total = 0
+        self.undetermined: list[str] = []
+        self.undetermined_total = 0
+        self.judged = 0
+
+    def judge_users(self, users: list[dict]) -> None:
+        for u in users:
+            self._judge("user", u, u.get("AttachedManagedPolicies"), u.get("UserPolicyList"), u.get("GroupList"))
+
+    def _judge(self, kind: str, detail: dict, attached: Any, inline: Any, group_names: Any) -> None:
         arn = str(detail.get("Arn") or "")[:400]
         if not arn:
-            continue
-        judged += 1
-        grants, actions, unknown = judge.of(attached, inline)
+            return
+        self.judged += 1
+        grants, actions, unknown = self.judge.of(attached, inline)
         all_actions = set(actions)
         for group_name in group_names if isinstance(group_names, list) else []:
-            result = group_results.get(str(group_name))
+            result = self.group_results.get(str(group_name))
             if result is None:
                 unknown = True
                 continue
@@ -171,14 +177,32 @@ def broad_secret_readers(users: list[dict], groups: list[dict], roles: list[dict
             unknown = unknown or result[2]
         name = str(detail.get("UserName") or detail.get("RoleName") or arn)[:200]
         if grants:
-            readers.append({"arn": arn, "name": name, "type": kind, "via": grants[:20], "actions": sorted(all_actions)})
+            self.readers_total += 1
+            if len(self.readers) < MAX_READERS_KEPT:
+                self.readers.append({"arn": arn, "name": name, "type": kind, "via": grants[:20], "actions": sorted(all_actions)})
         elif unknown:
-            undetermined.append(arn)
-    return {
-        "status": "read",
-        "readers": readers[:MAX_READERS_KEPT],
-        "readers_total": len(readers),
-        "undetermined": undetermined[:MAX_READERS_KEPT],
-        "undetermined_total": len(undetermined),
-        "principals_judged": judged,
-    }
+            self.undetermined_total += 1
+            if len(self.undetermined) < MAX_READERS_KEPT:
+                self.undetermined.append(arn)
+
+    def fact(self, roles: list[dict]) -> dict[str, Any]:
+        """The fact, once every user was judged: the roles (service-linked ones left out) last."""
+        for r in roles:
+            if not str(r.get("Path") or "").startswith("/aws-service-role/"):
+                self._judge("role", r, r.get("AttachedManagedPolicies"), r.get("RolePolicyList"), None)
+        return {
+            "status": "read",
+            "readers": self.readers,
+            "readers_total": self.readers_total,
+            "undetermined": self.undetermined,
+            "undetermined_total": self.undetermined_total,
+            "principals_judged": self.judged,
+        }
+
+
+def broad_secret_readers(users: list[dict], groups: list[dict], roles: list[dict], policies: list[dict]) -> dict[str, Any]:
+    """The ``secret_readers`` fact: ``{"status": "read", "readers": [...], "readers_total",
+    "undetermined": [...], "undetermined_total", "principals_judged"}``."""
+    readers = SecretReaders(groups, policies)
+    readers.judge_users(users)
+    return readers.fact(roles)

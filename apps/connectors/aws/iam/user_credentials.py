@@ -65,7 +65,7 @@ def list_user_credentials(
     error is recorded) and is asked again next time."""
     now = now or datetime.now(UTC)
     refresh = timedelta(hours=float(setting("AWS_IAM_USER_CREDENTIALS_REFRESH_HOURS", 24.0)))
-    kept = _reusable(previous, now, refresh)
+    kept = _reusable(previous, now, refresh, [arn for arn, _ in jobs])
     to_list = [(arn, name) for arn, name in jobs if arn not in kept]
 
     def ssh(name: str) -> list[dict]:
@@ -101,8 +101,14 @@ def list_user_credentials(
         arn: [{**_freeze(i), "_listed_at": stamp} for i in items]
         for arn, items in per_user(certificate_jobs, signing, result, _ITEM_ERRORS).items()
     }
-    result.facts.setdefault("user_credential_listing", {}).update(
-        {"listed_for": len(to_list), "reused_for": len(jobs) - len(to_list), "refresh_hours": refresh.total_seconds() / 3600}
+    # Summed over the calls of one collection (the connector calls once per page of users).
+    listing = result.facts.setdefault("user_credential_listing", {})
+    listing.update(
+        {
+            "listed_for": listing.get("listed_for", 0) + len(to_list),
+            "reused_for": listing.get("reused_for", 0) + len(jobs) - len(to_list),
+            "refresh_hours": refresh.total_seconds() / 3600,
+        }
     )
     return out, {"version": 1, "users": state_users}
 
@@ -112,13 +118,19 @@ def _freeze(item: dict) -> dict:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in item.items() if isinstance(k, str)}
 
 
-def _reusable(previous: Any, now: datetime, refresh: timedelta) -> dict[str, dict]:
-    """Per user ARN, the previous listing still young enough to reuse (none when refresh is 0)."""
+def _reusable(previous: Any, now: datetime, refresh: timedelta, arns: list[str]) -> dict[str, dict]:
+    """Per user ARN of ``arns``, the previous listing still young enough to reuse (none when
+    refresh is 0)."""
     if refresh <= timedelta(0) or not isinstance(previous, dict) or previous.get("version") != 1:
         return {}
     users = previous.get("users")
+    if not isinstance(users, dict):
+        return {}
     kept: dict[str, dict] = {}
-    for arn, entry in (users if isinstance(users, dict) else {}).items():
+    for arn in arns:
+        if arn not in users:
+            continue
+        entry = users[arn]
         try:
             at = datetime.fromisoformat(entry["at"])
             if not (isinstance(entry["ssh"], list) and isinstance(entry["svc"], list)) or not (timedelta(0) <= now - at < refresh):
