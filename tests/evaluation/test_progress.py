@@ -70,3 +70,14 @@ def test_the_evaluate_command_draws_a_bar_on_a_terminal_and_lines_in_a_log(catal
     bar.update(10, 10, "units")
     bar.close()
     assert tty.getvalue().count("\r") == 2 and "[" + "#" * 30 + "] 100% 10/10" in tty.getvalue()
+
+
+def test_the_evaluate_command_carries_unless_told_cold(catalog, grc_lead):
+    seed_inventory(credentials=40, seed=5, now=timezone.now(), actor=grc_lead)
+    call_command("evaluate", stdout=io.StringIO(), stderr=io.StringIO())
+    call_command("evaluate", stdout=io.StringIO(), stderr=io.StringIO())
+    carried = Evaluation.objects.latest("pk")
+    assert carried.carried > 0 and carried.state == Evaluation.State.SUCCEEDED
+    call_command("evaluate", "--cold", stdout=io.StringIO(), stderr=io.StringIO())
+    cold = Evaluation.objects.latest("pk")
+    assert cold.carried == 0 and cold.judged == carried.carried + carried.judged
