@@ -79,6 +79,16 @@ def pg_touch_triggers(table: str, target: str, key: str, *, prefix: str) -> list
     return sql
 
 
+def pg_after_update_statement(name: str, table: str, body: str) -> list[str]:
+    """A statement-level AFTER UPDATE trigger on ``table`` named ``name`` (its function too) that
+    runs ``body`` (PL/pgSQL, which sees the statement's rows as ``old_rows`` and ``new_rows``)."""
+    return [
+        f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN{body}\n  RETURN NULL;\nEND $$;",
+        f'CREATE TRIGGER {name} AFTER UPDATE ON "{table}" '
+        f"REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION {name}()",
+    ]
+
+
 def pg_drop_touch_triggers(table: str, *, prefix: str) -> list[str]:
     return [f'DROP TRIGGER IF EXISTS {prefix}_{fn} ON "{table}"' for fn in ("ins", "upd", "del")] + [
         f"DROP FUNCTION IF EXISTS {prefix}_{fn}()" for fn in ("ins", "upd", "del")
@@ -125,18 +135,14 @@ END $$;""",
     )
     sql += pg_touch_triggers("inventory_credentialevent", CREDENTIAL_TABLE, "credential_id", prefix="inventory_credentialevent_rev")
     # A source's enabled: which of its credentials and identities are present.
-    sql.append(f"""
-CREATE OR REPLACE FUNCTION inventory_source_rev_upd() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
+    sql += pg_after_update_statement(
+        "inventory_source_rev_upd",
+        "inventory_source",
+        f"""
   UPDATE "{CREDENTIAL_TABLE}" SET {COLUMN} = nextval('{SEQUENCE}') WHERE source_id IN (
     SELECT n.id FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.enabled IS DISTINCT FROM o.enabled);
   UPDATE "{IDENTITY_TABLE}" SET {COLUMN} = nextval('{SEQUENCE}') WHERE source_id IN (
-    SELECT n.id FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.enabled IS DISTINCT FROM o.enabled);
-  RETURN NULL;
-END $$;""")
-    sql.append(
-        'CREATE TRIGGER inventory_source_rev_upd AFTER UPDATE ON "inventory_source" '
-        "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION inventory_source_rev_upd()"
+    SELECT n.id FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.enabled IS DISTINCT FROM o.enabled);""",
     )
     return sql
 

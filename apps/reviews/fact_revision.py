@@ -19,18 +19,14 @@ def pg_install() -> list[str]:
         sql += rev.pg_touch_triggers(table, rev.CREDENTIAL_TABLE, "credential_id", prefix=prefix)
     # A campaign's state (signed off) and name are in its decisions' facts.
     changed = "SELECT n.id FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE n.state IS DISTINCT FROM o.state OR n.name IS DISTINCT FROM o.name"
-    sql.append(f"""
-CREATE OR REPLACE FUNCTION reviews_campaign_rev_upd() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
+    sql += rev.pg_after_update_statement(
+        "reviews_campaign_rev_upd",
+        "reviews_campaign",
+        f"""
   UPDATE "{rev.CREDENTIAL_TABLE}" SET {rev.COLUMN} = nextval('{rev.SEQUENCE}') WHERE id IN (
     SELECT credential_id FROM reviews_reviewitem WHERE campaign_id IN ({changed})
     UNION SELECT r.credential_id FROM reviews_remediation r JOIN reviews_reviewitem i ON i.id = r.item_id
-    WHERE i.campaign_id IN ({changed}));
-  RETURN NULL;
-END $$;""")
-    sql.append(
-        'CREATE TRIGGER reviews_campaign_rev_upd AFTER UPDATE ON "reviews_campaign" '
-        "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION reviews_campaign_rev_upd()"
+    WHERE i.campaign_id IN ({changed}));""",
     )
     return sql
 
