@@ -20,7 +20,7 @@ from apps.evaluation.rules.base import (
     SourceFacts,
 )
 from apps.inventory.fact_revision import COLUMN as REVISION
-from apps.inventory.fact_revision import REVISION_SELECT
+from apps.inventory.fact_revision import CREDENTIAL_TABLE, IDENTITY_TABLE, REVISION_SELECT
 from apps.inventory.models import (
     CollectionUnit,
     Credential,
@@ -124,7 +124,7 @@ def iter_fact_chunks(
     classify = policy.classify
     batch: list[IdentityFacts] = []
     revisions: dict[tuple[str, int], int] = {}
-    credential_table = Credential._meta.db_table
+    credential_table = CREDENTIAL_TABLE
 
     def identities_chunk(identities: list[IdentityFacts], revisions: dict[tuple[str, int], int]) -> FactChunk:
         by_id = {i.id: i for i in identities}
@@ -138,7 +138,7 @@ def iter_fact_chunks(
         chunk.revisions = revisions
         return chunk
 
-    identity_rows = identities_read.extra(select=REVISION_SELECT(Identity._meta.db_table)).order_by("id")  # noqa: S610 - constant names
+    identity_rows = identities_read.extra(select=REVISION_SELECT(IDENTITY_TABLE)).order_by("id")  # noqa: S610 - constant names
     for row in fast_rows(identity_rows, (*IDENTITY_FIELDS, REVISION), size, server_side=True):
         identity = identity_from_row(row[:-1])
         batch.append(identity)

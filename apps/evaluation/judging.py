@@ -4,12 +4,9 @@ carried subjects copied inside the database, judged ones written with COPY
 
 from __future__ import annotations
 
-import gc
 import logging
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -25,7 +22,7 @@ from apps.evaluation.incremental import credential_fingerprints, identity_finger
 from apps.evaluation.models import Evaluation, Finding, Status, SubjectCarry
 from apps.evaluation.rules.base import FOREVER
 from apps.inventory.fact_revision import COLUMN as REVISION
-from apps.inventory.models import Credential, Identity
+from apps.inventory.fact_revision import CREDENTIAL_TABLE, IDENTITY_TABLE
 
 logger = logging.getLogger(__name__)
 
@@ -54,45 +51,6 @@ FINDING_COLUMNS = [
 CARRY_COLUMNS = ["evaluation_id", "subject_type", "subject_id", "fingerprint", "valid_until", "populations", "fact_revision"]
 CARRIED_TABLE = "evaluation_carried_now"  # temporary, per connection
 SCOPES_TABLE = "evaluation_scope_snapshot_now"  # temporary, per connection: each scope's latest snapshot
-
-
-# The cyclic garbage collector's first threshold while an evaluation judges (Python's default: 700).
-# Judging allocates millions of short-lived objects (verdicts, their data, reasons) that reference
-# counting frees; at 700 allocations a collection ran so often, each one walking the chunk's facts,
-# that it took a fifth of the rules' CPU. Cyclic garbage (a chunk's facts: credentials and their
-# identity point at each other) is still collected, a little later.
-GC_THRESHOLD = 20_000
-_gc_lock = threading.Lock()
-_gc_users = 0
-_gc_saved: tuple[int, int, int] = (700, 10, 10)
-
-
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Run the block with the garbage collector's first threshold at least ``GC_THRESHOLD``; the
-    previous thresholds are put back when the last such block (of any thread) ends."""
-    global _gc_users, _gc_saved
-    with _gc_lock:
-        if _gc_users == 0:
-            _gc_saved = gc.get_threshold()
-            gc.set_threshold(max(_gc_saved[0], GC_THRESHOLD), *_gc_saved[1:])
-        _gc_users += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_users -= 1
-            if _gc_users == 0:
-                gc.set_threshold(*_gc_saved)
-
-
-def release(chunk) -> None:
-    """Break a judged chunk's credential/identity cycles (``identity.credentials`` and each
-    credential's ``identity`` point at each other), so reference counting frees its facts as soon
-    as the caller drops it instead of the cyclic collector, which :func:`fewer_collections` makes
-    run less often. The chunk is not read after this."""
-    for identity in chunk.identities:
-        identity.credentials = []
 
 
 def catalog_versions() -> list:
@@ -324,7 +282,7 @@ class ChunkJudge:
         unread by :func:`apps.evaluation.facts.iter_fact_chunks`), or None with no basis."""
         if self.basis is None or not source_ids:
             return None
-        identity_table, credential_table, carry_table = Identity._meta.db_table, Credential._meta.db_table, SubjectCarry._meta.db_table
+        identity_table, credential_table, carry_table = IDENTITY_TABLE, CREDENTIAL_TABLE, SubjectCarry._meta.db_table
         clocked = import_string(settings.KEYTRAIL_REVIEW_FACTS_CLOCKED)()
         sources = ", ".join(str(int(s)) for s in source_ids)
         valid = "(k.valid_until IS NULL OR k.valid_until > %(now)s)"
@@ -506,9 +464,7 @@ def _plannable(*tables: str) -> None:
         cursor.execute("SET default_statistics_target = 10")
         try:
             for table in stale:
-                columns = (
-                    "id, identity_id, source_id, disappeared_at" if table == Credential._meta.db_table else "id, source_id, disappeared_at"
-                )
+                columns = "id, identity_id, source_id, disappeared_at" if table == CREDENTIAL_TABLE else "id, source_id, disappeared_at"
                 cursor.execute(f'ANALYZE "{table}" ({columns})')
         finally:
             cursor.execute("RESET default_statistics_target")

@@ -17,11 +17,12 @@ from apps.controls.evidence_status import manual_evidence_status
 from apps.controls.selectors import requirement_evidence
 from apps.core.errors import PermissionRefused, ValidationFailed
 from apps.core.permissions import has_perm
+from apps.evaluation.collection_pause import fewer_collections, release
 from apps.evaluation.engine import coverage_by_kind, requirement_status, rule_coverage, rule_status
 from apps.evaluation.exceptions import load_exception_matcher
 from apps.evaluation.facts import iter_fact_chunks, load_source_facts
 from apps.evaluation.incremental import context_key
-from apps.evaluation.judging import CHUNK_SIZE, ChunkJudge, catalog_versions, fewer_collections, previous_evaluation, release
+from apps.evaluation.judging import CHUNK_SIZE, ChunkJudge, catalog_versions, previous_evaluation
 from apps.evaluation.models import Evaluation, Finding, PolicyVersion, RequirementStatus, RuleResult, SubjectCarry
 from apps.evaluation.policy import PolicyError, policy_from_dict
 from apps.evaluation.rules.base import RuleContext

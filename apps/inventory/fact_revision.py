@@ -21,6 +21,11 @@ twice over time, so an identity's revision and a credential's are never equal by
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import connection
+
 SEQUENCE = "keytrail_fact_revision"  # PostgreSQL sequence; on SQLite a one-row table of that name
 COLUMN = "fact_revision"
 CREDENTIAL_TABLE = "inventory_credential"
@@ -48,22 +53,44 @@ def REVISION_SELECT(table: str) -> dict[str, str]:  # noqa: N802 - reads like a 
 # --- PostgreSQL -----------------------------------------------------------------------------------
 
 
-def _pg_touch_function(name: str, target: str, key: str, source_sql: str) -> str:
+# Set (transaction-local) by the collection's apply around its event insert: every event it
+# writes is of a credential row it inserted or changed in the same transaction, whose revision the
+# row trigger has just renewed, so bumping it again would only write every new credential twice.
+ROWS_ALREADY_RENEWED = "keytrail.events_of_renewed_rows"
+
+
+@contextmanager
+def events_of_renewed_rows() -> Iterator[None]:
+    """Insert, inside the block, only events of credentials written earlier in this transaction
+    (PostgreSQL: their insert trigger then leaves the credentials' revisions alone)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, 'on', true)", [ROWS_ALREADY_RENEWED])
+        try:
+            yield
+        finally:
+            cursor.execute("SELECT set_config(%s, 'off', true)", [ROWS_ALREADY_RENEWED])
+
+
+def _pg_touch_function(name: str, target: str, key: str, source_sql: str, guard: str = "") -> str:
     return f"""
 CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
+BEGIN{guard}
   UPDATE "{target}" SET {COLUMN} = nextval('{SEQUENCE}') WHERE id IN ({source_sql});
   RETURN NULL;
 END $$;"""
 
 
-def pg_touch_triggers(table: str, target: str, key: str, *, prefix: str) -> list[str]:
+def pg_touch_triggers(table: str, target: str, key: str, *, prefix: str, insert_guard: str = "") -> list[str]:
     """Statement triggers on ``table`` that change the revision of the ``target`` rows named by the
-    column ``key`` of the inserted, updated (before and after) or deleted rows."""
+    column ``key`` of the inserted, updated (before and after) or deleted rows; ``insert_guard``
+    (PL/pgSQL) may return early from the insert trigger."""
     new = f"SELECT {key} FROM new_rows WHERE {key} IS NOT NULL"
     old = f"SELECT {key} FROM old_rows WHERE {key} IS NOT NULL"
     sql = [
-        _pg_touch_function(f"{prefix}_ins", target, key, new),
+        _pg_touch_function(f"{prefix}_ins", target, key, new, insert_guard),
         _pg_touch_function(f"{prefix}_upd", target, key, f"{new} UNION {old}"),
         _pg_touch_function(f"{prefix}_del", target, key, old),
     ]
@@ -133,7 +160,13 @@ END $$;""",
             "AND n.identity_id IS NOT NULL",
         )
     )
-    sql += pg_touch_triggers("inventory_credentialevent", CREDENTIAL_TABLE, "credential_id", prefix="inventory_credentialevent_rev")
+    sql += pg_touch_triggers(
+        "inventory_credentialevent",
+        CREDENTIAL_TABLE,
+        "credential_id",
+        prefix="inventory_credentialevent_rev",
+        insert_guard=f"\n  IF current_setting('{ROWS_ALREADY_RENEWED}', true) = 'on' THEN RETURN NULL; END IF;",
+    )
     # A source's enabled: which of its credentials and identities are present.
     sql += pg_after_update_statement(
         "inventory_source_rev_upd",

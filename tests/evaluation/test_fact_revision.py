@@ -60,7 +60,9 @@ def test_the_inventory_apply_changes_revisions_only_of_what_changed(aws_source):
     """The collection's writer: an unchanged collection leaves every revision (so the next
     evaluation can skip everything), a changed or vanished key changes its own and its identity's."""
     from tests.evaluation.fact_revision_checks import changed_by
-    from tests.inventory.test_apply import _apply, _key, _result
+    from tests.support.apply import apply as _apply
+    from tests.support.apply import key as _key
+    from tests.support.apply import result as _result
 
     _apply(aws_source, _result([_key(), _key("AKIAEXAMPLE2")]))
     key = Credential.objects.get(external_id="AKIAEXAMPLE1")

@@ -3,43 +3,15 @@
 import datetime as dt
 
 import pytest
-from django.db import transaction
-from django.utils import timezone
 
-from apps.connectors.base import CollectionResult, CredentialRecord, IdentityRecord, Target
+from apps.connectors.base import CredentialRecord, IdentityRecord
 from apps.inventory.models import Credential, CredentialEvent, CredentialVersion, Identity, Snapshot
-from apps.inventory.services.apply import inventory_apply
-from tests.factories import CollectionRunFactory, CollectionUnitFactory
+from tests.support.apply import T0, USER
+from tests.support.apply import apply as _apply
+from tests.support.apply import key as _key
+from tests.support.apply import result as _result
 
 pytestmark = pytest.mark.django_db
-
-T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-USER = "arn:aws:iam::123456789012:user/alice"
-
-
-def _unit(source, scope="aws_iam"):
-    run = CollectionRunFactory(status="pending", started_at=None, finished_at=None)
-    return CollectionUnitFactory(run=run, source=source, connector=scope.split(":")[0], scope=scope)
-
-
-def _result(creds, identities=None, scope="aws_iam"):
-    return CollectionResult(
-        target=Target(kind=scope.split(":")[0], source_key="123456789012"),
-        identities=identities if identities is not None else [IdentityRecord(USER, "alice", "human", tags={"owner": "alice@example.test"})],
-        credentials=creds,
-        facts={"password_policy": None},
-    )
-
-
-def _key(key_id="AKIAEXAMPLE1", enabled=True, rotated=None, **kw):
-    return CredentialRecord(
-        key_id, "access_key", key_id, identity_external_id=USER, enabled=enabled, created_at=T0, last_rotated_at=rotated, **kw
-    )
-
-
-def _apply(source, result, scope="aws_iam", at=None):
-    with transaction.atomic():
-        return inventory_apply(unit=_unit(source, scope), result=result, taken_at=at or timezone.now())
 
 
 def test_first_collection_creates_rows_versions_and_events(aws_source):

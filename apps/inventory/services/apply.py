@@ -30,6 +30,7 @@ from apps.connectors.base import (
 from apps.core.bulk import bulk_insert_objects
 from apps.core.canonical import canonical_json
 from apps.core.text import storable, storable_tree
+from apps.inventory.fact_revision import events_of_renewed_rows
 from apps.inventory.models import (
     CollectionUnit,
     Credential,
@@ -367,13 +368,14 @@ class _Applier:
                 for row in [*new_rows, *changed_rows]
             ],
         )
-        bulk_insert_objects(
-            CredentialEvent,
-            [
-                CredentialEvent(credential=row, kind=kind, observed_at=taken_at, snapshot=self.snapshot, detail=detail)
-                for row, kind, detail in events
-            ],
-        )
+        with events_of_renewed_rows():  # each event's credential row was written above
+            bulk_insert_objects(
+                CredentialEvent,
+                [
+                    CredentialEvent(credential=row, kind=kind, observed_at=taken_at, snapshot=self.snapshot, detail=detail)
+                    for row, kind, detail in events
+                ],
+            )
         for _, kind, _ in events:
             counts.events[kind] = counts.events.get(kind, 0) + 1
 

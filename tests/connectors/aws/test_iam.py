@@ -22,18 +22,18 @@ from apps.connectors.aws.iam import (
 )
 from apps.connectors.base import ConnectorError, Target
 from apps.connectors.kinds import CredentialKind, IdentityKind
-from apps.devtools.simulators.aws import add_aws_managed_policies, iam_backend, seed_iam_users, seed_password_policy
+from apps.devtools.simulators.aws import iam_backend, seed_iam_users, seed_password_policy
 from tests.support.aws import (
     ACCOUNT_A,
     ACCOUNT_B,
     ROLE_B,
+    STAR,
     free_closed_port,
     post_moto_api,
+    seed_iam_population,
 )
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-STAR = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
-S3_READ = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "*"}]})
 HOSTILE = {
     "formula": "=cmd|' /C calc'!A0",
     "plus": "+1",
@@ -55,54 +55,7 @@ def by_id(records):
 
 @pytest.fixture
 def population(iam, backend_a):
-    """A small account covering the cases the evaluation rules care about."""
-    add_aws_managed_policies(ACCOUNT_A, "AdministratorAccess", "IAMFullAccess")
-    iam.create_group(GroupName="admins")
-    iam.attach_group_policy(GroupName="admins", PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
-    iam.create_group(GroupName="wildcards")
-    iam.put_group_policy(GroupName="wildcards", PolicyName="everything", PolicyDocument=STAR)
-
-    # alice: person, console + virtual MFA, admin through a group, an active used key
-    # and an inactive never-used one.
-    iam.create_user(UserName="alice", Tags=[{"Key": "identity-type", "Value": "human"}, {"Key": "owner", "Value": "alice@example.com"}])
-    iam.create_login_profile(UserName="alice", Password="Correct-Horse-9!")
-    device = iam.create_virtual_mfa_device(VirtualMFADeviceName="alice")["VirtualMFADevice"]
-    iam.enable_mfa_device(UserName="alice", SerialNumber=device["SerialNumber"], AuthenticationCode1="123456", AuthenticationCode2="654321")
-    iam.add_user_to_group(GroupName="admins", UserName="alice")
-    iam.create_access_key(UserName="alice")
-    iam.create_access_key(UserName="alice")
-    # bob: console without MFA, no keys, no tags.
-    iam.create_user(UserName="bob")
-    iam.create_login_profile(UserName="bob", Password="Battery-Staple-7!")
-    # ci-bot: tagged service, one never-used key, narrow inline policy.
-    iam.create_user(UserName="ci-bot", Tags=[{"Key": "identity-type", "Value": "service"}])
-    iam.put_user_policy(UserName="ci-bot", PolicyName="read", PolicyDocument=S3_READ)
-    iam.create_access_key(UserName="ci-bot")
-    # svc-old: untagged, no console, two old keys, "*" on "*" through a group.
-    iam.create_user(UserName="svc-old")
-    iam.add_user_to_group(GroupName="wildcards", UserName="svc-old")
-    iam.create_access_key(UserName="svc-old")
-    iam.create_access_key(UserName="svc-old")
-    # iam-admin: AWS-managed IAMFullAccess attached directly.
-    iam.create_user(UserName="iam-admin")
-    iam.attach_user_policy(UserName="iam-admin", PolicyArn="arn:aws:iam::aws:policy/IAMFullAccess")
-    # nokeys: nothing at all.
-    iam.create_user(UserName="nokeys")
-
-    # Backdate through the backend (no API does): creation, last use, status.
-    alice = backend_a.users["alice"]
-    alice.create_date = NOW - timedelta(days=800)
-    alice.password_last_used = NOW - timedelta(days=3)
-    alice.access_keys[0].create_date = NOW - timedelta(days=200)
-    alice.access_keys[0].last_used = AccessKeyLastUsed(NOW - timedelta(days=1), "s3", "eu-west-1")
-    alice.access_keys[1].create_date = NOW - timedelta(days=20)
-    alice.access_keys[1].status = "Inactive"
-    old = backend_a.users["svc-old"]
-    old.create_date = NOW - timedelta(days=900)
-    old.access_keys[0].create_date = NOW - timedelta(days=400)
-    old.access_keys[0].last_used = AccessKeyLastUsed(NOW - timedelta(days=100), "ec2", "us-east-1")
-    old.access_keys[1].create_date = NOW - timedelta(days=10)
-    return backend_a
+    return seed_iam_population(iam, backend_a, NOW)
 
 
 def collect(target, previous_state=None):

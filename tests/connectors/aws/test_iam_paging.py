@@ -16,8 +16,7 @@ from apps.connectors.aws.iam.reads import UserDetails
 from apps.connectors.base import as_jsonable
 from apps.devtools.simulators.iam_extras import add_service_specific_credential
 from apps.devtools.simulators.more_kinds import SSH_KEY_BODY, certificate_pem
-from tests.connectors.aws.test_iam import population  # noqa: F401 - the fixture
-from tests.support.aws import ACCOUNT_A
+from tests.support.aws import ACCOUNT_A, seed_iam_population
 
 SECRETS_READ = json.dumps(
     {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}]}
@@ -106,7 +105,9 @@ def everything(result):
 
 
 @pytest.fixture
-def estate(population, iam):  # noqa: F811 - the population of test_iam.py, and more kinds of credential
+def estate(iam, backend_a):
+    """test_iam.py's population, and more kinds of credential."""
+    seed_iam_population(iam, backend_a, datetime.now(UTC).replace(microsecond=0))
     iam.upload_ssh_public_key(UserName="ci-bot", SSHPublicKeyBody=SSH_KEY_BODY)
     add_service_specific_credential(ACCOUNT_A, "alice")
     body, _ = certificate_pem(not_after=datetime.now(UTC) + timedelta(days=90), common_name="bob.signing")
