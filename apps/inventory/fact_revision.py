@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from django.db import connection
+from django.db import DatabaseError, connection
 
 SEQUENCE = "keytrail_fact_revision"  # PostgreSQL sequence; on SQLite a one-row table of that name
 COLUMN = "fact_revision"
@@ -68,10 +68,21 @@ def events_of_renewed_rows() -> Iterator[None]:
         return
     with connection.cursor() as cursor:
         cursor.execute("SELECT set_config(%s, 'on', true)", [ROWS_ALREADY_RENEWED])
-        try:
-            yield
-        finally:
-            cursor.execute("SELECT set_config(%s, 'off', true)", [ROWS_ALREADY_RENEWED])
+    try:
+        yield
+    except DatabaseError:
+        # The transaction (or savepoint) is rolled back, and the transaction-local setting with
+        # it; a statement here would only hide the error.
+        raise
+    except BaseException:
+        _renewed_rows_off()
+        raise
+    _renewed_rows_off()
+
+
+def _renewed_rows_off() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config(%s, 'off', true)", [ROWS_ALREADY_RENEWED])
 
 
 def _pg_touch_function(name: str, target: str, key: str, source_sql: str, guard: str = "") -> str:
